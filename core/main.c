@@ -1,0 +1,36 @@
+// sluice: CLI dispatch only.
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cmd/cmd.h"
+
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *help;
+} commands[] = {
+  {"version", sl_cmd_version, "print the version"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: sluice COMMAND [ARGS...]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+  fprintf(f, "\n'sluice COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return SL_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return SL_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 2, argv + 2);
+  fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return SL_EXIT_USAGE;
+}
