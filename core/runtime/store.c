@@ -1,0 +1,491 @@
+// Store: ring-buffered series and object state. See store.h.
+#include "core/runtime/store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- series -------------------------------------------------------------------------------
+
+int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap) {
+  memset(s, 0, sizeof *s);
+  s->kind = kind;
+  s->cap = cap < 2 ? 2 : cap;
+  s->t = malloc(sizeof(double) * s->cap);
+  s->v = malloc(sizeof(double) * s->cap);
+  if (!s->t || !s->v) {
+    sl_series_deinit(s);
+    return SL_ENOMEM;
+  }
+  return SL_OK;
+}
+
+void sl_series_deinit(sl_series_t *s) {
+  free(s->t);
+  free(s->v);
+  free(s->bounds);
+  free(s->buckets);
+  free(s->sum);
+  memset(s, 0, sizeof *s);
+}
+
+static inline int idx(const sl_series_t *s, int i) {  // i-th oldest sample
+  return (s->head - s->len + i + s->cap) % s->cap;
+}
+
+static int push_slot(sl_series_t *s, double t) {
+  if (s->len > 0) {
+    int last = idx(s, s->len - 1);
+    if (t == s->t[last]) return last;  // the same scrape delivered twice: overwrite
+    if (t < s->t[last]) return -1;     // out of order: windows assume increasing time
+  }
+  int at = s->head;
+  s->head = (s->head + 1) % s->cap;
+  if (s->len < s->cap) s->len++;
+  return at;
+}
+
+void sl_series_push(sl_series_t *s, double t, double v) {
+  int at = push_slot(s, t);
+  if (at < 0) return;
+  s->t[at] = t;
+  s->v[at] = v;
+}
+
+int sl_series_push_hist(sl_series_t *s, double t, const double *bounds, const double *cum, int nb,
+                        double sum, double count) {
+  if (nb <= 0) return SL_EINVAL;
+  int same = s->nb == nb && s->bounds;
+  for (int i = 0; same && i < nb; i++) same = s->bounds[i] == bounds[i];
+  if (!same) {
+    free(s->bounds);
+    free(s->buckets);
+    free(s->sum);
+    s->bounds = malloc(sizeof(double) * nb);
+    s->buckets = malloc(sizeof(double) * nb * s->cap);
+    s->sum = malloc(sizeof(double) * s->cap);
+    if (!s->bounds || !s->buckets || !s->sum) {
+      free(s->bounds), free(s->buckets), free(s->sum);
+      s->bounds = s->buckets = s->sum = NULL;
+      s->nb = 0;
+      return SL_ENOMEM;
+    }
+    memcpy(s->bounds, bounds, sizeof(double) * nb);
+    s->nb = nb;
+    s->len = 0;
+    s->head = 0;
+  }
+  int at = push_slot(s, t);
+  if (at < 0) return SL_OK;
+  s->t[at] = t;
+  s->v[at] = count;
+  s->sum[at] = sum;
+  memcpy(s->buckets + (size_t)at * nb, cum, sizeof(double) * nb);
+  return SL_OK;
+}
+
+double sl_series_last(const sl_series_t *s, double *t) {
+  if (!s || s->len == 0) {
+    if (t) *t = -INFINITY;
+    return NAN;
+  }
+  int last = idx(s, s->len - 1);
+  if (t) *t = s->t[last];
+  return s->v[last];
+}
+
+// First sample index (0-based age order) inside (now - window, now], or len when none.
+static int first_in(const sl_series_t *s, double now, double window) {
+  int lo = 0, hi = s->len;  // binary search: times are increasing
+  double from = now - window;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (s->t[idx(s, mid)] > from) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+static int last_in(const sl_series_t *s, double now) {
+  int lo = 0, hi = s->len;  // first index with t > now
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (s->t[idx(s, mid)] > now) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo - 1;
+}
+
+double sl_series_avg_over(const sl_series_t *s, double now, double window) {
+  if (!s) return NAN;
+  int a = first_in(s, now, window), b = last_in(s, now);
+  if (a > b) return NAN;
+  double sum = 0;
+  int n = 0;
+  for (int i = a; i <= b; i++) {
+    double v = s->v[idx(s, i)];
+    if (isnan(v)) continue;
+    sum += v;
+    n++;
+  }
+  return n ? sum / n : NAN;
+}
+
+static double extreme_over(const sl_series_t *s, double now, double window, int want_max) {
+  if (!s) return NAN;
+  int a = first_in(s, now, window), b = last_in(s, now);
+  double best = NAN;
+  for (int i = a; i <= b; i++) {
+    double v = s->v[idx(s, i)];
+    if (isnan(v)) continue;
+    if (isnan(best) || (want_max ? v > best : v < best)) best = v;
+  }
+  return best;
+}
+
+double sl_series_max_over(const sl_series_t *s, double now, double window) {
+  return extreme_over(s, now, window, 1);
+}
+
+double sl_series_min_over(const sl_series_t *s, double now, double window) {
+  return extreme_over(s, now, window, 0);
+}
+
+double sl_series_increase(const sl_series_t *s, double now, double window, double *span) {
+  if (span) *span = 0;
+  if (!s) return NAN;
+  int a = first_in(s, now, window), b = last_in(s, now);
+  if (b - a < 1) return NAN;
+  double inc = 0, prev = s->v[idx(s, a)];
+  for (int i = a + 1; i <= b; i++) {
+    double v = s->v[idx(s, i)];
+    inc += v >= prev ? v - prev : v;  // a drop is a restart from zero
+    prev = v;
+  }
+  if (span) *span = s->t[idx(s, b)] - s->t[idx(s, a)];
+  return inc;
+}
+
+double sl_series_rate(const sl_series_t *s, double now, double window) {
+  double span;
+  double inc = sl_series_increase(s, now, window, &span);
+  if (isnan(inc) || span <= 0) return NAN;
+  return inc / span;
+}
+
+int sl_series_hist_delta(const sl_series_t *s, double now, double window, double *acc, double *sum,
+                         double *count) {
+  if (!s || s->nb == 0) return 0;
+  int a = first_in(s, now, window), b = last_in(s, now);
+  if (b - a < 1) return 0;
+  int ia = idx(s, a), ib = idx(s, b);
+  const double *ca = s->buckets + (size_t)ia * s->nb, *cb = s->buckets + (size_t)ib * s->nb;
+  int reset = s->v[ib] < s->v[ia];
+  for (int i = 0; i < s->nb; i++) acc[i] += reset ? cb[i] : cb[i] - ca[i];
+  *sum += reset ? s->sum[ib] : s->sum[ib] - s->sum[ia];
+  *count += reset ? s->v[ib] : s->v[ib] - s->v[ia];
+  return s->nb;
+}
+
+double sl_hist_quantile(const double *bounds, const double *cum, int nb, double q) {
+  if (nb < 1 || isnan(q) || q < 0 || q > 1) return NAN;
+  double total = cum[nb - 1];
+  if (!(total > 0)) return NAN;
+  double rank = q * total;
+  int i = 0;
+  while (i < nb - 1 && cum[i] < rank) i++;
+  if (isinf(bounds[i])) {
+    // Rank falls in the +Inf bucket: the best we can say is the largest finite bound.
+    for (int j = i - 1; j >= 0; j--)
+      if (!isinf(bounds[j])) return bounds[j];
+    return NAN;
+  }
+  double lo = i == 0 ? (bounds[0] > 0 ? 0 : bounds[0]) : bounds[i - 1];
+  double below = i == 0 ? 0 : cum[i - 1];
+  double in = cum[i] - below;
+  if (in <= 0) return bounds[i];
+  return lo + (bounds[i] - lo) * (rank - below) / in;
+}
+
+// ---- objects ------------------------------------------------------------------------------
+
+const char *sl_pod_phase_name(sl_pod_phase_t p) {
+  static const char *const names[] = {"pending", "starting", "ready", "draining"};
+  return (unsigned)p < 4 ? names[p] : "unknown";
+}
+
+sl_store_t *sl_store_new(int samples_per_series) {
+  sl_store_t *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  st->cap = samples_per_series > 2 ? samples_per_series : 2;
+  sl_map_init(&st->pods);
+  sl_map_init(&st->variants);
+  sl_map_init(&st->models);
+  sl_map_init(&st->accels);
+  return st;
+}
+
+static void series_free(sl_series_t *s) {
+  if (!s) return;
+  sl_series_deinit(s);
+  free(s);
+}
+
+static void pod_free(sl_pod_t *p) {
+  for (int i = 0; i < SL_M__COUNT; i++) series_free(p->m[i]);
+  free(p->name);
+  free(p->variant);
+  free(p);
+}
+
+void sl_store_free(sl_store_t *st) {
+  if (!st) return;
+  for (size_t i = 0; i < st->pods.n_entries; i++)
+    if (st->pods.entries[i].key) pod_free(st->pods.entries[i].value);
+  for (size_t i = 0; i < st->variants.n_entries; i++) {
+    sl_store_variant_t *v = st->variants.entries[i].value;
+    if (!st->variants.entries[i].key) continue;
+    for (int k = 0; k < SL_V__COUNT; k++) series_free(v->sig[k]);
+    free(v->pods);
+    free(v->id);
+    free(v);
+  }
+  for (size_t i = 0; i < st->models.n_entries; i++) {
+    sl_store_model_t *m = st->models.entries[i].value;
+    if (!st->models.entries[i].key) continue;
+    for (int k = 0; k < SL_M__COUNT; k++) series_free(m->m[k]);
+    for (int k = 0; k < SL_G__COUNT; k++) series_free(m->sig[k]);
+    free(m->name);
+    free(m);
+  }
+  for (size_t i = 0; i < st->accels.n_entries; i++) {
+    sl_store_accel_t *a = st->accels.entries[i].value;
+    if (!st->accels.entries[i].key) continue;
+    free(a->type);
+    free(a);
+  }
+  sl_map_deinit(&st->pods);
+  sl_map_deinit(&st->variants);
+  sl_map_deinit(&st->models);
+  sl_map_deinit(&st->accels);
+  free(st);
+}
+
+sl_store_variant_t *sl_store_find_variant(const sl_store_t *st, const char *id) {
+  return sl_map_get(&st->variants, id);
+}
+
+sl_store_model_t *sl_store_find_model(const sl_store_t *st, const char *name) {
+  return sl_map_get(&st->models, name);
+}
+
+sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id) {
+  sl_store_variant_t *v = sl_map_get(&st->variants, id);
+  if (v) return v;
+  v = calloc(1, sizeof *v);
+  if (!v || !(v->id = strdup(id)) || sl_map_put(&st->variants, id, v) < 0) {
+    if (v) free(v->id);
+    free(v);
+    return NULL;
+  }
+  return v;
+}
+
+sl_store_model_t *sl_store_model(sl_store_t *st, const char *name) {
+  sl_store_model_t *m = sl_map_get(&st->models, name);
+  if (m) return m;
+  m = calloc(1, sizeof *m);
+  if (!m || !(m->name = strdup(name)) || sl_map_put(&st->models, name, m) < 0) {
+    if (m) free(m->name);
+    free(m);
+    return NULL;
+  }
+  m->last_sample = -INFINITY;
+  return m;
+}
+
+void sl_store_set_replicas(sl_store_t *st, const char *variant, int spec, int ready, int starting,
+                           int pending) {
+  sl_store_variant_t *v = sl_store_variant(st, variant);
+  if (!v) return;
+  v->spec = spec;
+  v->ready = ready;
+  v->starting = starting;
+  v->pending = pending;
+  v->counts_known = 1;
+}
+
+static void variant_unlink_pod(sl_store_t *st, sl_pod_t *p) {
+  sl_store_variant_t *v = sl_map_get(&st->variants, p->variant);
+  if (!v) return;
+  for (int i = 0; i < v->npods; i++) {
+    if (v->pods[i] != p) continue;
+    memmove(v->pods + i, v->pods + i + 1, sizeof(*v->pods) * (v->npods - i - 1));
+    v->npods--;
+    return;
+  }
+}
+
+static int variant_link_pod(sl_store_variant_t *v, sl_pod_t *p) {
+  if (v->npods == v->cap_pods) {
+    int cap = v->cap_pods ? v->cap_pods * 2 : 8;
+    sl_pod_t **n = realloc(v->pods, sizeof(*n) * cap);
+    if (!n) return SL_ENOMEM;
+    v->pods = n;
+    v->cap_pods = cap;
+  }
+  v->pods[v->npods++] = p;
+  return SL_OK;
+}
+
+sl_pod_t *sl_store_set_pod(sl_store_t *st, const char *variant, const char *pod,
+                           sl_pod_phase_t phase) {
+  sl_store_variant_t *v = sl_store_variant(st, variant);
+  if (!v) return NULL;
+  sl_pod_t *p = sl_map_get(&st->pods, pod);
+  if (p && strcmp(p->variant, variant) != 0) {
+    variant_unlink_pod(st, p);
+    char *nv = strdup(variant);
+    if (!nv) return NULL;
+    free(p->variant);
+    p->variant = nv;
+    if (variant_link_pod(v, p) < 0) return NULL;
+  }
+  if (!p) {
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->name = strdup(pod);
+    p->variant = strdup(variant);
+    p->last_sample = -INFINITY;
+    if (!p->name || !p->variant || sl_map_put(&st->pods, pod, p) < 0) {
+      pod_free(p);
+      return NULL;
+    }
+    if (variant_link_pod(v, p) < 0) {
+      sl_map_del(&st->pods, pod);
+      pod_free(p);
+      return NULL;
+    }
+  }
+  p->phase = phase;
+  return p;
+}
+
+void sl_store_remove_pod(sl_store_t *st, const char *pod) {
+  sl_pod_t *p = sl_map_del(&st->pods, pod);
+  if (!p) return;
+  variant_unlink_pod(st, p);
+  pod_free(p);
+}
+
+void sl_store_set_accelerator(sl_store_t *st, const char *type, int total, int used, double cost) {
+  sl_store_accel_t *a = sl_map_get(&st->accels, type);
+  if (!a) {
+    a = calloc(1, sizeof *a);
+    if (!a || !(a->type = strdup(type)) || sl_map_put(&st->accels, type, a) < 0) {
+      if (a) free(a->type);
+      free(a);
+      return;
+    }
+  }
+  a->total = total;
+  a->used = used;
+  a->cost = cost;
+}
+
+static sl_series_t *series_get(sl_series_t **slot, sl_kind_t kind, int cap) {
+  if (*slot) return *slot;
+  sl_series_t *s = malloc(sizeof *s);
+  if (!s) return NULL;
+  if (sl_series_init(s, kind, cap) < 0) {
+    free(s);
+    return NULL;
+  }
+  return *slot = s;
+}
+
+static int check_scope(sl_metric_t m, sl_scope_t scope, int hist, sl_err_t *err) {
+  const sl_metric_info_t *mi = sl_metric_info(m);
+  if (!mi) return sl_err(err, SL_EINVAL, "unknown metric %d", (int)m);
+  if (mi->scope != scope)
+    return sl_err(err, SL_EINVAL, "metric %s is %s-scoped", mi->name,
+                  mi->scope == SL_SCOPE_POD ? "pod" : "model");
+  if ((mi->kind == SL_KIND_HISTOGRAM) != hist)
+    return sl_err(err, SL_EINVAL, "metric %s is %s a histogram", mi->name, hist ? "not" : "");
+  return SL_OK;
+}
+
+int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, double v,
+                     sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_POD, 0, err);
+  if (rc < 0) return rc;
+  sl_pod_t *p = sl_map_get(&st->pods, pod);
+  if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
+  sl_series_t *s = series_get(&p->m[m], sl_metric_info(m)->kind, st->cap);
+  if (!s) return sl_err(err, SL_ENOMEM, "out of memory");
+  sl_series_push(s, t, v);
+  if (t > p->last_sample) p->last_sample = t;
+  return SL_OK;
+}
+
+int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,
+                          const double *bounds, const double *cum, int nb, double sum,
+                          double count, sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_POD, 1, err);
+  if (rc < 0) return rc;
+  sl_pod_t *p = sl_map_get(&st->pods, pod);
+  if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
+  sl_series_t *s = series_get(&p->m[m], SL_KIND_HISTOGRAM, st->cap);
+  if (!s || sl_series_push_hist(s, t, bounds, cum, nb, sum, count) < 0)
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  if (t > p->last_sample) p->last_sample = t;
+  return SL_OK;
+}
+
+int sl_store_put_model(sl_store_t *st, const char *model, sl_metric_t m, double t, double v,
+                       sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_MODEL, 0, err);
+  if (rc < 0) return rc;
+  sl_store_model_t *mo = sl_store_model(st, model);
+  sl_series_t *s = mo ? series_get(&mo->m[m], sl_metric_info(m)->kind, st->cap) : NULL;
+  if (!s) return sl_err(err, SL_ENOMEM, "out of memory");
+  sl_series_push(s, t, v);
+  if (t > mo->last_sample) mo->last_sample = t;
+  return SL_OK;
+}
+
+int sl_store_put_model_hist(sl_store_t *st, const char *model, sl_metric_t m, double t,
+                            const double *bounds, const double *cum, int nb, double sum,
+                            double count, sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_MODEL, 1, err);
+  if (rc < 0) return rc;
+  sl_store_model_t *mo = sl_store_model(st, model);
+  sl_series_t *s = mo ? series_get(&mo->m[m], SL_KIND_HISTOGRAM, st->cap) : NULL;
+  if (!s || sl_series_push_hist(s, t, bounds, cum, nb, sum, count) < 0)
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  if (t > mo->last_sample) mo->last_sample = t;
+  return SL_OK;
+}
+
+int sl_store_put_variant_signal(sl_store_t *st, const char *variant, sl_vsig_t sig, double t,
+                                double v) {
+  if ((unsigned)sig >= SL_V__COUNT) return SL_EINVAL;
+  sl_store_variant_t *va = sl_store_variant(st, variant);
+  sl_series_t *s = va ? series_get(&va->sig[sig], SL_KIND_GAUGE, st->cap) : NULL;
+  if (!s) return SL_ENOMEM;
+  sl_series_push(s, t, v);
+  va->direct |= 1u << sig;
+  return SL_OK;
+}
+
+int sl_store_put_model_signal(sl_store_t *st, const char *model, sl_gsig_t sig, double t,
+                              double v) {
+  if ((unsigned)sig >= SL_G__COUNT) return SL_EINVAL;
+  sl_store_model_t *mo = sl_store_model(st, model);
+  sl_series_t *s = mo ? series_get(&mo->sig[sig], SL_KIND_GAUGE, st->cap) : NULL;
+  if (!s) return SL_ENOMEM;
+  sl_series_push(s, t, v);
+  mo->direct |= 1u << sig;
+  if (t > mo->last_sample) mo->last_sample = t;
+  return SL_OK;
+}

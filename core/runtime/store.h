@@ -1,0 +1,129 @@
+// The store: what sources know, in one place. Time series (ring buffers with windowed rate, max,
+// mean and quantile-from-histogram) and object state (variants' replica counts, pods and their
+// phases, inventory). Live scraping, the simulator and the fixture source all fill it the same
+// way; the view builder is its only reader on the decision path.
+#pragma once
+
+#include <stdint.h>
+
+#include "core/runtime/signals.h"
+#include "core/util/err.h"
+#include "core/util/map.h"
+
+// ---- series -------------------------------------------------------------------------------
+
+typedef struct sl_series {
+  sl_kind_t kind;
+  int cap, head, len;  // ring: oldest sample at (head - len + cap) % cap
+  double *t, *v;       // time and value (gauge/counter); for histograms v holds the count
+  // Histograms: cumulative bucket counts per sample (nb per sample), plus sum.
+  int nb;
+  double *bounds;      // upper bounds, ascending, last may be +Inf
+  double *buckets;     // cap x nb
+  double *sum;         // cap
+} sl_series_t;
+
+int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap);
+void sl_series_deinit(sl_series_t *s);
+// Appends a sample. A sample at the newest time replaces it (the same scrape delivered twice);
+// an older one is dropped.
+void sl_series_push(sl_series_t *s, double t, double v);
+// Appends a histogram sample: cumulative counts per bucket (bounds must match earlier samples;
+// a change of bucket layout restarts the series).
+int sl_series_push_hist(sl_series_t *s, double t, const double *bounds, const double *cum, int nb,
+                        double sum, double count);
+// Latest value (NaN when empty) and its time in *t (may be NULL).
+double sl_series_last(const sl_series_t *s, double *t);
+// Windowed queries over (now - window, now]. NaN when the window has too few samples.
+double sl_series_avg_over(const sl_series_t *s, double now, double window);
+double sl_series_max_over(const sl_series_t *s, double now, double window);
+double sl_series_min_over(const sl_series_t *s, double now, double window);
+// Counter increase over the window, reset-aware (a drop counts as a restart from 0), and the
+// time span it covers in *span. NaN with fewer than two samples.
+double sl_series_increase(const sl_series_t *s, double now, double window, double *span);
+double sl_series_rate(const sl_series_t *s, double now, double window);
+// Histogram: per-bucket increase over the window added into acc[nb] (and *sum, *count). Returns
+// the number of buckets, or 0 when the window has fewer than two samples.
+int sl_series_hist_delta(const sl_series_t *s, double now, double window, double *acc, double *sum,
+                         double *count);
+// Prometheus histogram_quantile over cumulative bucket counts (linear within a bucket; a rank in
+// the +Inf bucket returns the largest finite bound).
+double sl_hist_quantile(const double *bounds, const double *cum, int nb, double q);
+
+// ---- objects ------------------------------------------------------------------------------
+
+typedef enum { SL_POD_PENDING, SL_POD_STARTING, SL_POD_READY, SL_POD_DRAINING } sl_pod_phase_t;
+const char *sl_pod_phase_name(sl_pod_phase_t p);
+
+typedef struct sl_pod {
+  char *name;
+  char *variant;            // variant id
+  sl_pod_phase_t phase;
+  double last_sample;       // time of the freshest sample, -inf when none
+  sl_series_t *m[SL_M__COUNT];  // lazily created, pod-scope metrics only
+} sl_pod_t;
+
+typedef struct sl_store_variant {
+  char *id;
+  int spec, ready, starting, pending;
+  int counts_known;         // a source reported replica counts
+  sl_series_t *sig[SL_V__COUNT];  // history of the view's signals (and fixture-given values)
+  unsigned direct;          // bit i: sig[i] is given by a source, not derived from pods
+  sl_pod_t **pods;          // borrowed from the pod map, in insertion order
+  int npods, cap_pods;
+} sl_store_variant_t;
+
+typedef struct sl_store_model {
+  char *name;
+  double last_sample;
+  sl_series_t *m[SL_M__COUNT];     // gateway-scope metrics
+  sl_series_t *sig[SL_G__COUNT];   // history of the view's gateway signals
+  unsigned direct;
+} sl_store_model_t;
+
+typedef struct {
+  char *type;
+  int total, used;
+  double cost;  // per GPU-hour
+} sl_store_accel_t;
+
+typedef struct sl_store {
+  int cap;                  // samples kept per series
+  sl_map_t pods;            // name -> sl_pod_t
+  sl_map_t variants;        // id -> sl_store_variant_t
+  sl_map_t models;          // name -> sl_store_model_t
+  sl_map_t accels;          // type -> sl_store_accel_t
+} sl_store_t;
+
+sl_store_t *sl_store_new(int samples_per_series);
+void sl_store_free(sl_store_t *st);
+
+sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id);  // creates
+sl_store_model_t *sl_store_model(sl_store_t *st, const char *name);    // creates
+sl_store_variant_t *sl_store_find_variant(const sl_store_t *st, const char *id);
+sl_store_model_t *sl_store_find_model(const sl_store_t *st, const char *name);
+
+void sl_store_set_replicas(sl_store_t *st, const char *variant, int spec, int ready, int starting,
+                           int pending);
+// Adds or updates a pod of a variant; a pod that moves to another variant is re-parented.
+sl_pod_t *sl_store_set_pod(sl_store_t *st, const char *variant, const char *pod,
+                           sl_pod_phase_t phase);
+void sl_store_remove_pod(sl_store_t *st, const char *pod);
+void sl_store_set_accelerator(sl_store_t *st, const char *type, int total, int used, double cost);
+
+// Samples. Metric scope must match (pod metrics on pods, gateway metrics on models).
+int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, double v,
+                     sl_err_t *err);
+int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,
+                          const double *bounds, const double *cum, int nb, double sum,
+                          double count, sl_err_t *err);
+int sl_store_put_model(sl_store_t *st, const char *model, sl_metric_t m, double t, double v,
+                       sl_err_t *err);
+int sl_store_put_model_hist(sl_store_t *st, const char *model, sl_metric_t m, double t,
+                            const double *bounds, const double *cum, int nb, double sum,
+                            double count, sl_err_t *err);
+// A value of a view signal given directly by a source (fixtures, recorded views): it wins over
+// what the view builder would derive from pods.
+int sl_store_put_variant_signal(sl_store_t *st, const char *variant, sl_vsig_t s, double t,
+                                double v);
+int sl_store_put_model_signal(sl_store_t *st, const char *model, sl_gsig_t s, double t, double v);
