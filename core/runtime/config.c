@@ -1,0 +1,416 @@
+// sluice.yaml loader. See config.h for the schema; docs in README "Configuration".
+#include "core/runtime/config.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *sl_role_name(sl_role_t r) {
+  switch (r) {
+  case SL_ROLE_PREFILL: return "prefill";
+  case SL_ROLE_DECODE: return "decode";
+  default: return "both";
+  }
+}
+
+static void variant_deinit(sl_variant_t *v) {
+  free(v->id), free(v->ns), free(v->name), free(v->model), free(v->accelerator);
+  free(v->slo_class);
+}
+
+void sl_config_free(sl_config_t *c) {
+  for (int i = 0; i < c->nslo; i++) free(c->slo_classes[i].name);
+  free(c->slo_classes);
+  for (int i = 0; i < c->naccels; i++) free(c->accels[i].type);
+  free(c->accels);
+  for (int i = 0; i < c->nvariants; i++) variant_deinit(&c->variants[i]);
+  free(c->variants);
+  for (int i = 0; i < c->npolicies; i++) {
+    sl_policy_cfg_t *p = &c->policies[i];
+    free(p->file);
+    for (int k = 0; k < p->nvariants; k++) free(p->variants[k]);
+    free(p->variants);
+    free(p->model);
+  }
+  free(c->policies);
+  free(c->source_kind), free(c->source_file), free(c->actuator), free(c->policy_dir);
+  free(c->path), free(c->dir);
+  sl_ydoc_free(&c->doc);
+  memset(c, 0, sizeof *c);
+}
+
+const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id) {
+  for (int i = 0; i < c->nvariants; i++)
+    if (!strcmp(c->variants[i].id, id)) return &c->variants[i];
+  return NULL;
+}
+
+#define TRY(x)                                                                                     \
+  do {                                                                                             \
+    int rc_ = (x);                                                                                 \
+    if (rc_ < 0) return rc_;                                                                       \
+  } while (0)
+
+int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *err) {
+  if (!map) return SL_OK;
+  TRY(sl_y_expect(&c->doc, map, SL_Y_MAP, "slo_classes", err));
+  c->slo_classes = calloc(map->n ? map->n : 1, sizeof *c->slo_classes);
+  if (!c->slo_classes) return sl_err(err, SL_ENOMEM, "out of memory");
+  static const char *const keys[] = {"ttft_ms", "itl_ms", NULL};
+  for (size_t i = 0; i < map->n; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "slo_classes.%s", map->keys[i]);
+    const sl_yval_t *v = map->items[i];
+    TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+    TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+    sl_slo_class_t *s = &c->slo_classes[c->nslo];
+    s->ttft_ms = s->itl_ms = INFINITY;
+    if (!(s->name = strdup(map->keys[i]))) return sl_err(err, SL_ENOMEM, "out of memory");
+    c->nslo++;
+    char fp[300];
+    const sl_yval_t *f;
+    if ((f = sl_y_get(v, "ttft_ms"))) {
+      snprintf(fp, sizeof fp, "%s.ttft_ms", path);
+      TRY(sl_y_num(&c->doc, f, fp, 1e-3, 1e9, &s->ttft_ms, err));
+    }
+    if ((f = sl_y_get(v, "itl_ms"))) {
+      snprintf(fp, sizeof fp, "%s.itl_ms", path);
+      TRY(sl_y_num(&c->doc, f, fp, 1e-3, 1e9, &s->itl_ms, err));
+    }
+    if (isinf(s->ttft_ms) && isinf(s->itl_ms))
+      return sl_y_err(&c->doc, v, err, "%s: an SLO class needs ttft_ms or itl_ms", path);
+  }
+  return SL_OK;
+}
+
+int sl_config_parse_accelerators(sl_config_t *c, const sl_yval_t *map, sl_err_t *err) {
+  if (!map) return SL_OK;
+  TRY(sl_y_expect(&c->doc, map, SL_Y_MAP, "accelerators", err));
+  c->accels = calloc(map->n ? map->n : 1, sizeof *c->accels);
+  if (!c->accels) return sl_err(err, SL_ENOMEM, "out of memory");
+  static const char *const keys[] = {"count", "cost", NULL};
+  for (size_t i = 0; i < map->n; i++) {
+    char path[256], fp[300];
+    snprintf(path, sizeof path, "accelerators.%s", map->keys[i]);
+    const sl_yval_t *v = map->items[i], *f;
+    TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+    TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+    sl_accel_cfg_t *a = &c->accels[c->naccels];
+    if (!(a->type = strdup(map->keys[i]))) return sl_err(err, SL_ENOMEM, "out of memory");
+    c->naccels++;
+    long long n = 0;
+    if ((f = sl_y_get(v, "count"))) {
+      snprintf(fp, sizeof fp, "%s.count", path);
+      TRY(sl_y_int(&c->doc, f, fp, 0, 1000000, &n, err));
+    }
+    a->count = (int)n;
+    if ((f = sl_y_get(v, "cost"))) {
+      snprintf(fp, sizeof fp, "%s.cost", path);
+      TRY(sl_y_num(&c->doc, f, fp, 0, 1e9, &a->cost, err));
+    }
+  }
+  return SL_OK;
+}
+
+static const sl_accel_cfg_t *find_accel(const sl_config_t *c, const char *type) {
+  for (int i = 0; i < c->naccels; i++)
+    if (!strcmp(c->accels[i].type, type)) return &c->accels[i];
+  return NULL;
+}
+
+static int parse_engine(sl_config_t *c, const sl_yval_t *v, const char *path, sl_engine_t *e,
+                        sl_err_t *err) {
+  static const char *const keys[] = {"max_num_seqs", "max_num_batched_tokens", "block_size",
+                                     "kv_capacity_tokens", NULL};
+  TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+  TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+  char fp[300];
+  long long n;
+  const sl_yval_t *f;
+  if ((f = sl_y_get(v, "max_num_seqs"))) {
+    snprintf(fp, sizeof fp, "%s.max_num_seqs", path);
+    TRY(sl_y_int(&c->doc, f, fp, 1, 1 << 20, &n, err));
+    e->max_num_seqs = (int)n;
+  }
+  if ((f = sl_y_get(v, "max_num_batched_tokens"))) {
+    snprintf(fp, sizeof fp, "%s.max_num_batched_tokens", path);
+    TRY(sl_y_int(&c->doc, f, fp, 1, 1 << 24, &n, err));
+    e->max_num_batched_tokens = (int)n;
+  }
+  if ((f = sl_y_get(v, "block_size"))) {
+    snprintf(fp, sizeof fp, "%s.block_size", path);
+    TRY(sl_y_int(&c->doc, f, fp, 1, 4096, &n, err));
+    e->block_size = (int)n;
+  }
+  if ((f = sl_y_get(v, "kv_capacity_tokens"))) {
+    snprintf(fp, sizeof fp, "%s.kv_capacity_tokens", path);
+    TRY(sl_y_num(&c->doc, f, fp, 0, 1e12, &e->kv_capacity_tokens, err));
+  }
+  return SL_OK;
+}
+
+static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t *out,
+                         sl_err_t *err) {
+  static const char *const keys[] = {"id", "namespace", "name", "model", "accelerator",
+                                     "gpus_per_replica", "role", "cost", "min", "max",
+                                     "priority", "slo_class", "engine", NULL};
+  char path[64], fp[128];
+  snprintf(path, sizeof path, "variants[%d]", i);
+  TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+  TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+  out->line = v->line;
+  out->gpus_per_replica = 1;
+  out->min = 1;
+  out->max = 100;
+  out->cost = NAN;
+  out->engine = (sl_engine_t){256, 8192, 16, 0};
+  const sl_yval_t *f;
+#define FIELD(key) (snprintf(fp, sizeof fp, "%s.%s", path, key), sl_y_get(v, key))
+  if ((f = FIELD("id"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &out->id, err));
+    char *slash = strchr(out->id, '/');
+    if (!slash || slash == out->id || !slash[1] || strchr(slash + 1, '/'))
+      return sl_y_err(&c->doc, f, err, "%s: variant id must be namespace/name, got '%s'", fp,
+                      out->id);
+    out->ns = strndup(out->id, slash - out->id);
+    out->name = strdup(slash + 1);
+  } else {
+    if (!(f = FIELD("name"))) return sl_y_err(&c->doc, v, err, "%s: needs an id or a name", path);
+    TRY(sl_y_str(&c->doc, f, fp, &out->name, err));
+    if ((f = FIELD("namespace"))) TRY(sl_y_str(&c->doc, f, fp, &out->ns, err));
+    else out->ns = strdup("default");
+    if (!out->ns || asprintf(&out->id, "%s/%s", out->ns, out->name) < 0) out->id = NULL;
+  }
+  if (!out->id || !out->ns || !out->name) return sl_err(err, SL_ENOMEM, "out of memory");
+  if (!(f = FIELD("model"))) return sl_y_err(&c->doc, v, err, "%s: model is required", path);
+  TRY(sl_y_str(&c->doc, f, fp, &out->model, err));
+  if ((f = FIELD("accelerator"))) TRY(sl_y_str(&c->doc, f, fp, &out->accelerator, err));
+  else if (!(out->accelerator = strdup("unknown"))) return sl_err(err, SL_ENOMEM, "out of memory");
+  long long n;
+  if ((f = FIELD("gpus_per_replica"))) {
+    TRY(sl_y_int(&c->doc, f, fp, 1, 1024, &n, err));
+    out->gpus_per_replica = (int)n;
+  }
+  if ((f = FIELD("role"))) {
+    TRY(sl_y_expect(&c->doc, f, SL_Y_SCALAR, fp, err));
+    if (!strcmp(f->str, "both")) out->role = SL_ROLE_BOTH;
+    else if (!strcmp(f->str, "prefill")) out->role = SL_ROLE_PREFILL;
+    else if (!strcmp(f->str, "decode")) out->role = SL_ROLE_DECODE;
+    else return sl_y_err(&c->doc, f, err, "%s: expected both, prefill or decode, got '%s'", fp, f->str);
+  }
+  if ((f = FIELD("cost"))) TRY(sl_y_num(&c->doc, f, fp, 0, 1e9, &out->cost, err));
+  if ((f = FIELD("min"))) {
+    TRY(sl_y_int(&c->doc, f, fp, 0, 100000, &n, err));
+    out->min = (int)n;
+  }
+  if ((f = FIELD("max"))) {
+    TRY(sl_y_int(&c->doc, f, fp, 0, 100000, &n, err));
+    out->max = (int)n;
+  }
+  if (out->max < out->min)
+    return sl_y_err(&c->doc, f ? f : v, err, "%s: max %d is below min %d", path, out->max, out->min);
+  if ((f = FIELD("priority"))) {
+    TRY(sl_y_int(&c->doc, f, fp, -1000000000, 1000000000, &n, err));
+    out->priority = (int)n;
+  }
+  if ((f = FIELD("slo_class"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &out->slo_class, err));
+    for (int k = 0; k < c->nslo; k++)
+      if (!strcmp(c->slo_classes[k].name, out->slo_class)) out->slo = &c->slo_classes[k];
+    if (!out->slo)
+      return sl_y_err(&c->doc, f, err, "%s: no SLO class named '%s' in slo_classes", fp,
+                      out->slo_class);
+  }
+  if ((f = FIELD("engine"))) TRY(parse_engine(c, f, fp, &out->engine, err));
+#undef FIELD
+  if (isnan(out->cost)) {
+    // Unit cost of the accelerator type times GPUs, else WVA's default variant cost.
+    const sl_accel_cfg_t *a = find_accel(c, out->accelerator);
+    out->cost = a && a->cost > 0 ? a->cost * out->gpus_per_replica : 10.0;
+  }
+  return SL_OK;
+}
+
+int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err) {
+  if (!seq) return SL_OK;
+  TRY(sl_y_expect(&c->doc, seq, SL_Y_SEQ, "variants", err));
+  c->variants = calloc(seq->n ? seq->n : 1, sizeof *c->variants);
+  if (!c->variants) return sl_err(err, SL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < seq->n; i++) {
+    sl_variant_t *v = &c->variants[c->nvariants++];
+    TRY(parse_variant(c, seq->items[i], (int)i, v, err));
+    for (int k = 0; k < c->nvariants - 1; k++)
+      if (!strcmp(c->variants[k].id, v->id))
+        return sl_y_err(&c->doc, seq->items[i], err,
+                        "variants[%zu]: duplicate variant id '%s' (first at line %d)", i, v->id,
+                        c->variants[k].line);
+  }
+  return SL_OK;
+}
+
+static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
+                        sl_err_t *err) {
+  static const char *const keys[] = {"file", "variants", "model", "params", "period",
+                                     "budget", "memory", NULL};
+  char path[64], fp[128];
+  snprintf(path, sizeof path, "policies[%d]", i);
+  if (v && v->type == SL_Y_SCALAR) {  // shorthand: - hpa
+    p->line = v->line;
+    return sl_y_str(&c->doc, v, path, &p->file, err);
+  }
+  TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+  TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+  p->line = v->line;
+  const sl_yval_t *f;
+#define FIELD(key) (snprintf(fp, sizeof fp, "%s.%s", path, key), sl_y_get(v, key))
+  if (!(f = FIELD("file"))) return sl_y_err(&c->doc, v, err, "%s: file is required", path);
+  TRY(sl_y_str(&c->doc, f, fp, &p->file, err));
+  if ((f = FIELD("variants"))) {
+    TRY(sl_y_expect(&c->doc, f, SL_Y_SEQ, fp, err));
+    p->variants = calloc(f->n ? f->n : 1, sizeof *p->variants);
+    if (!p->variants) return sl_err(err, SL_ENOMEM, "out of memory");
+    for (size_t k = 0; k < f->n; k++) {
+      char ip[160];
+      snprintf(ip, sizeof ip, "%s[%zu]", fp, k);
+      TRY(sl_y_str(&c->doc, f->items[k], ip, &p->variants[p->nvariants], err));
+      p->nvariants++;
+      if (!sl_config_variant(c, p->variants[p->nvariants - 1]))
+        return sl_y_err(&c->doc, f->items[k], err, "%s: no variant '%s' in variants", ip,
+                        p->variants[p->nvariants - 1]);
+    }
+  }
+  if ((f = FIELD("model"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &p->model, err));
+    int any = 0;
+    for (int k = 0; k < c->nvariants; k++) any |= !strcmp(c->variants[k].model, p->model);
+    if (!any) return sl_y_err(&c->doc, f, err, "%s: no variant serves model '%s'", fp, p->model);
+  }
+  if ((f = FIELD("params"))) {
+    TRY(sl_y_expect(&c->doc, f, SL_Y_MAP, fp, err));
+    p->params = f;
+  }
+  if ((f = FIELD("period"))) {
+    TRY(sl_y_duration(&c->doc, f, fp, &p->period, err));
+    if (p->period < 0.01) return sl_y_err(&c->doc, f, err, "%s: must be at least 10ms", fp);
+  }
+  if ((f = FIELD("budget"))) {
+    long long n;
+    TRY(sl_y_int(&c->doc, f, fp, 1000, 10000000000LL, &n, err));
+    p->budget = (uint64_t)n;
+  }
+  if ((f = FIELD("memory"))) {
+    TRY(sl_y_size(&c->doc, f, fp, &p->memory, err));
+    if (p->memory < (1u << 20)) return sl_y_err(&c->doc, f, err, "%s: must be at least 1MiB", fp);
+  }
+#undef FIELD
+  return SL_OK;
+}
+
+static int parse_root(sl_config_t *c, sl_err_t *err) {
+  static const char *const keys[] = {"interval", "window", "guard", "source", "actuator",
+                                     "policy_dir", "slo_classes", "accelerators", "variants",
+                                     "policies", NULL};
+  const sl_yval_t *r = c->doc.root, *f, *g;
+  c->interval = 1;
+  c->window = 60;
+  c->guard.stale_after = 60;
+  if (!r) return sl_y_err(&c->doc, NULL, err, "empty configuration");
+  TRY(sl_y_expect(&c->doc, r, SL_Y_MAP, "top level", err));
+  TRY(sl_y_known_keys(&c->doc, r, "", keys, err));
+  if ((f = sl_y_get(r, "interval"))) {
+    TRY(sl_y_duration(&c->doc, f, "interval", &c->interval, err));
+    if (c->interval < 0.01) return sl_y_err(&c->doc, f, err, "interval: must be at least 10ms");
+  }
+  if ((f = sl_y_get(r, "window"))) {
+    TRY(sl_y_duration(&c->doc, f, "window", &c->window, err));
+    if (c->window <= 0) return sl_y_err(&c->doc, f, err, "window: must be positive");
+  }
+  if ((g = sl_y_get(r, "guard"))) {
+    static const char *const gk[] = {"max_step", "stale_after", "dry_run", "paused", NULL};
+    TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "guard", err));
+    TRY(sl_y_known_keys(&c->doc, g, "guard", gk, err));
+    long long n;
+    if ((f = sl_y_get(g, "max_step"))) {
+      TRY(sl_y_int(&c->doc, f, "guard.max_step", 0, 100000, &n, err));
+      c->guard.max_step = (int)n;
+    }
+    if ((f = sl_y_get(g, "stale_after")))
+      TRY(sl_y_duration(&c->doc, f, "guard.stale_after", &c->guard.stale_after, err));
+    if ((f = sl_y_get(g, "dry_run"))) TRY(sl_y_bool(&c->doc, f, "guard.dry_run", &c->guard.dry_run, err));
+    if ((f = sl_y_get(g, "paused"))) TRY(sl_y_bool(&c->doc, f, "guard.paused", &c->guard.paused, err));
+  }
+  if ((g = sl_y_get(r, "source"))) {
+    static const char *const sk[] = {"fixture", NULL};
+    TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "source", err));
+    TRY(sl_y_known_keys(&c->doc, g, "source", sk, err));
+    if ((f = sl_y_get(g, "fixture"))) {
+      TRY(sl_y_str(&c->doc, f, "source.fixture", &c->source_file, err));
+      if (!(c->source_kind = strdup("fixture"))) return sl_err(err, SL_ENOMEM, "out of memory");
+    }
+  }
+  if ((f = sl_y_get(r, "actuator"))) {
+    TRY(sl_y_str(&c->doc, f, "actuator", &c->actuator, err));
+    if (strcmp(c->actuator, "log"))
+      return sl_y_err(&c->doc, f, err, "actuator: unknown actuator '%s' (available: log)", c->actuator);
+  } else if (!(c->actuator = strdup("log"))) {
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  if ((f = sl_y_get(r, "policy_dir"))) {
+    char *d;
+    TRY(sl_y_str(&c->doc, f, "policy_dir", &d, err));
+    if (d[0] == '/' || !c->dir) c->policy_dir = d;
+    else {
+      if (asprintf(&c->policy_dir, "%s/%s", c->dir, d) < 0) c->policy_dir = NULL;
+      free(d);
+    }
+  } else {
+    c->policy_dir = strdup(c->dir ? c->dir : ".");
+  }
+  if (!c->policy_dir) return sl_err(err, SL_ENOMEM, "out of memory");
+  TRY(sl_config_parse_slo_classes(c, sl_y_get(r, "slo_classes"), err));
+  TRY(sl_config_parse_accelerators(c, sl_y_get(r, "accelerators"), err));
+  TRY(sl_config_parse_variants(c, sl_y_get(r, "variants"), err));
+  if ((g = sl_y_get(r, "policies"))) {
+    TRY(sl_y_expect(&c->doc, g, SL_Y_SEQ, "policies", err));
+    c->policies = calloc(g->n ? g->n : 1, sizeof *c->policies);
+    if (!c->policies) return sl_err(err, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < g->n; i++) {
+      c->npolicies++;
+      TRY(parse_policy(c, g->items[i], (int)i, &c->policies[i], err));
+    }
+  }
+  if (c->source_file && c->source_file[0] != '/' && c->dir) {
+    char *p;
+    if (asprintf(&p, "%s/%s", c->dir, c->source_file) < 0) return sl_err(err, SL_ENOMEM, "out of memory");
+    free(c->source_file);
+    c->source_file = p;
+  }
+  return SL_OK;
+}
+
+int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const char *name,
+                          sl_err_t *err) {
+  memset(c, 0, sizeof *c);
+  int rc = sl_ydoc_load_buffer(&c->doc, buf, len, name, err);
+  if (rc < 0) return rc;
+  if (!(c->path = strdup(name))) rc = sl_err(err, SL_ENOMEM, "out of memory");
+  if (rc == 0) rc = parse_root(c, err);
+  if (rc < 0) sl_config_free(c);
+  return rc;
+}
+
+int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err) {
+  memset(c, 0, sizeof *c);
+  int rc = sl_ydoc_load_file(&c->doc, path, err);
+  if (rc < 0) return rc;
+  char *tmp = strdup(path);
+  c->path = strdup(path);
+  c->dir = tmp ? strdup(dirname(tmp)) : NULL;
+  free(tmp);
+  if (!c->path || !c->dir) rc = sl_err(err, SL_ENOMEM, "out of memory");
+  if (rc == 0) rc = parse_root(c, err);
+  if (rc < 0) sl_config_free(c);
+  return rc;
+}

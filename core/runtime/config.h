@@ -1,0 +1,93 @@
+// sluice.yaml: typed configuration loaded through libyaml. Every error names file:line and the
+// field path. The `variants:`, `slo_classes:` and `accelerators:` blocks are shared with the
+// simulator's cluster files (sl_config_parse_cluster_parts).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/util/err.h"
+#include "core/util/yval.h"
+
+typedef enum { SL_ROLE_BOTH, SL_ROLE_PREFILL, SL_ROLE_DECODE } sl_role_t;
+const char *sl_role_name(sl_role_t r);
+
+typedef struct {
+  char *name;
+  double ttft_ms, itl_ms;
+} sl_slo_class_t;
+
+typedef struct {
+  int max_num_seqs;            // vLLM --max-num-seqs (256)
+  int max_num_batched_tokens;  // vLLM --max-num-batched-tokens (8192 with chunked prefill)
+  int block_size;              // KV block size in tokens (16)
+  double kv_capacity_tokens;   // KV cache capacity per replica; 0 = unknown / from metrics
+} sl_engine_t;
+
+typedef struct sl_variant {
+  char *id;  // namespace/name
+  char *ns, *name, *model, *accelerator, *slo_class;
+  int gpus_per_replica;
+  sl_role_t role;
+  double cost;  // per replica-hour
+  int min, max, priority;
+  const sl_slo_class_t *slo;  // resolved slo_class, or NULL
+  sl_engine_t engine;
+  int line;
+} sl_variant_t;
+
+typedef struct {
+  char *type;
+  int count;    // GPUs of this type (0 = unknown / unlimited)
+  double cost;  // per GPU-hour
+} sl_accel_cfg_t;
+
+typedef struct {
+  char *file;             // path (relative to policy_dir) or a canned policy name ("hpa")
+  char **variants;        // explicit variant ids, or NULL
+  int nvariants;
+  char *model;            // all variants of this model, or NULL (with no variants: all)
+  const sl_yval_t *params;  // overrides (a mapping in the document), or NULL
+  double period;          // 0 = the policy's own or the controller interval
+  uint64_t budget;        // instructions per tick (0 = default)
+  size_t memory;          // bytes (0 = default)
+  int line;
+} sl_policy_cfg_t;
+
+typedef struct {
+  int max_step;        // largest change per tick per variant, 0 = unlimited
+  double stale_after;  // seconds; a variant whose freshest sample is older holds
+  int dry_run;         // decide and record, never actuate
+  int paused;          // hold everything
+} sl_guard_cfg_t;
+
+typedef struct {
+  sl_ydoc_t doc;  // kept: policy params point into it
+  char *path, *dir;
+  double interval;  // seconds between ticks
+  double window;    // seconds for rates, means, quantiles in the view
+  sl_guard_cfg_t guard;
+  char *source_kind, *source_file;  // "fixture" + file
+  char *actuator;                   // "log"
+  char *policy_dir;                 // resolved against the config file's directory
+  sl_slo_class_t *slo_classes;
+  int nslo;
+  sl_accel_cfg_t *accels;
+  int naccels;
+  sl_variant_t *variants;
+  int nvariants;
+  sl_policy_cfg_t *policies;
+  int npolicies;
+} sl_config_t;
+
+int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err);
+int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const char *name,
+                          sl_err_t *err);
+void sl_config_free(sl_config_t *c);
+const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id);
+
+// The shared blocks, for other file kinds (simulator cluster files). Each fills the config's
+// arrays from the given nodes (any may be NULL).
+int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
+int sl_config_parse_accelerators(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
+int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err);
