@@ -1,0 +1,20 @@
+// The view as policies see it: read-only userdata proxies over the C view (docs/view.md).
+// The view is built once per tick in C; every policy VM reads that one snapshot through these
+// proxies, so nothing is rebuilt per policy in Lua. A policy only sees the variants it manages.
+#pragma once
+
+#include <lua.h>
+#include <stdint.h>
+
+#include "core/runtime/view.h"
+
+typedef struct sl_lview {
+  sl_view_t *view;               // the current tick's view; NULL outside decide()
+  const unsigned char *manages;  // per configured variant: visible to this policy
+  const int *order;              // view index -> configured index
+  double period;
+  uint64_t tick;                 // this policy's tick number
+} sl_lview_t;
+
+// Pushes this VM's view object for lv (created on first use and cached in the registry).
+void sl_lview_push(lua_State *L, sl_lview_t *lv);
