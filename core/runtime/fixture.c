@@ -127,6 +127,16 @@ static int walk_variant(walk_t *w, const char *id, const sl_yval_t *v, const cha
       snprintf(pp, sizeof pp, "%s[%zu]", fp, i);
       TRY(walk_pod(w, f->items[i], pp, id));
     }
+    // A frame's pod list is the whole set: pods it no longer lists are gone.
+    sl_store_variant_t *sv = w->st ? sl_store_find_variant(w->st, id) : NULL;
+    for (int k = sv ? sv->npods - 1 : -1; k >= 0; k--) {
+      int listed = 0;
+      for (size_t i = 0; i < f->n && !listed; i++) {
+        const sl_yval_t *nm = sl_y_get(f->items[i], "name");
+        listed = nm && nm->str && !strcmp(nm->str, sv->pods[k]->name);
+      }
+      if (!listed) sl_store_remove_pod(w->st, sv->pods[k]->name);
+    }
   }
   return SL_OK;
 }

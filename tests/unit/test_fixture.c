@@ -95,6 +95,15 @@ int main(void) {
   T_NEAR(v.models[0].sig[SL_G_QUEUE_SIZE], 0, 0, "direct gateway signal overrides");
   T_EQ_INT(sl_fixture_step(&fx, st, 30, &err), 1, "past the end the last frame repeats");
 
+  // A frame that lists pods replaces the set.
+  static const char *shrink =
+      "frames:\n  - variants:\n      llm/a:\n        pods:\n          - {name: a-1, signals: {kv_usage: 0.1}}\n";
+  sl_fixture_t fx2;
+  T_EQ_INT(sl_fixture_load_buffer(&fx2, shrink, strlen(shrink), "s.yaml", &cfg, &err), 0, "shrink fixture loads");
+  sl_fixture_step(&fx2, st, 40, &err);
+  T_EQ_INT(sl_store_find_variant(st, "llm/a")->npods, 1, "pods not listed in a frame are removed");
+  sl_fixture_free(&fx2);
+
   sl_view_deinit(&v);
   sl_store_free(st);
   sl_fixture_free(&fx);
