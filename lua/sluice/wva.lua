@@ -25,7 +25,8 @@ M.defaults = {
   limiter = false,                -- enableLimiter: GPU inventory limits scale-up
   scale_to_zero = false,          -- WVA_SCALE_TO_ZERO / enable_scale_to_zero
   retention = 600,                -- retention_period, seconds without requests before zero
-  model_priority = {},            -- per-model `priority` override (default 1.0), GreedyByScore
+  model_priority = {},            -- { {model = id, priority = x}, ... }: GreedyByScore weight
+                                  -- of a model (WVA's per-model `priority`, default 1.0)
   metrics_window = 60,            -- the [1m] of max_over_time on KV usage and queue length
   token_window = 300,             -- the [5m] of the token-length and prefix-hit rate ratios
 }
@@ -110,10 +111,15 @@ function M.validate(params)
   end
   if type(p.limiter) ~= "boolean" then return "limiter must be true or false" end
   if type(p.scale_to_zero) ~= "boolean" then return "scale_to_zero must be true or false" end
-  if type(p.model_priority) ~= "table" then return "model_priority must be a table" end
-  for model, pr in pairs(p.model_priority) do
-    if type(pr) ~= "number" or not (pr >= 0) then
-      return format("model_priority[%s] must be a number >= 0", tostring(model))
+  -- A list rather than a map keyed by model: configuration merges a map into the default key by
+  -- key, so an empty default map could never gain a model; a list replaces it whole.
+  if type(p.model_priority) ~= "table" then return "model_priority must be a list" end
+  for i, e in ipairs(p.model_priority) do
+    if type(e) ~= "table" or type(e.model) ~= "string" then
+      return format("model_priority[%d].model must be a model id", i)
+    end
+    if type(e.priority) ~= "number" or not (e.priority >= 0) then
+      return format("model_priority[%d].priority must be a number >= 0", i)
     end
   end
   return nil
@@ -864,9 +870,11 @@ local function greedy_by_score(p, mrs, targets, available)
     if not w.mr.roles then need.both = w.model_rc end
     return roles, need
   end
+  local priority = {}
+  for _, e in ipairs(p.model_priority) do priority[e.model] = e.priority end
   for _, mr in ipairs(mrs) do
     local roles, need = role_state(mr)
-    local pr = p.model_priority[mr.model] or 1.0
+    local pr = priority[mr.model] or 1.0
     local w = { mr = mr, roles = roles, priority = pr, model_rc = mr.rc }
     local any = false
     for _, role in ipairs(roles) do

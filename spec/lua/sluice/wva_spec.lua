@@ -470,7 +470,7 @@ describe("wva V2 (token analyzer)", function()
       -- mb priority 3: b's value 360 000 > a's 330 000, mean 345 000: b gets 15 000 worth =
       -- 1 replica (left 20 000, value 60 000). Then a: mean 195 000, 135 000 worth, 1 GPU left:
       -- 1 replica.
-      local p = { limiter = true, model_priority = { mb = 3 } }
+      local p = { limiter = true, model_priority = { { model = "mb", priority = 3 } } }
       d = wva.decide(two_models(6), p, {})
       assert.are.same({ 3, 3 }, { d["llm/a"].replicas, d["llm/b"].replicas })
     end)
@@ -521,7 +521,9 @@ describe("wva.validate", function()
     assert.matches("scale_up_threshold", wva.validate({ scale_up_threshold = 0.6 }))
     assert.matches("kv_cache_threshold", wva.validate({ kv_cache_threshold = 1.5 }))
     assert.matches("retention", wva.validate({ retention = 0 }))
-    assert.matches("model_priority", wva.validate({ model_priority = { m = "high" } }))
+    assert.matches("model_priority%[1%].priority",
+      wva.validate({ model_priority = { { model = "m", priority = "high" } } }))
+    assert.matches("model_priority%[1%].model", wva.validate({ model_priority = { { priority = 2 } } }))
     assert.matches("unknown parameter kv", wva.validate({ kv = 0.8 }))
   end)
 end)
