@@ -92,26 +92,28 @@ function M.new(spec)
     return out
   end
 
-  function view:variants(model)
+  -- `view.variants[id]` and `view:variants()` share one name, so the tables are callable: the
+  -- method call `view:variants(m)` is `view.variants(view, m)`, which runs __call.
+  setmetatable(view.variants, { __call = function(_, _, model)
     local ids = {}
-    for _, id in ipairs(sorted_keys(self.variants)) do
-      if model == nil or self.variants[id].model == model then ids[#ids + 1] = id end
+    for _, id in ipairs(sorted_keys(view.variants)) do
+      if model == nil or view.variants[id].model == model then ids[#ids + 1] = id end
     end
     local i = 0
     return function()
       i = i + 1
       local id = ids[i]
-      if id then return id, self.variants[id] end
+      if id then return id, view.variants[id] end
     end
-  end
-  function view:models()
-    local names, i = sorted_keys(self.models), 0
+  end })
+  setmetatable(view.models, { __call = function()
+    local names, i = sorted_keys(view.models), 0
     return function()
       i = i + 1
       local n = names[i]
-      if n then return n, self.models[n] end
+      if n then return n, view.models[n] end
     end
-  end
+  end })
   function view:accelerators()
     local ts, i = sorted_keys(self.inventory), 0
     return function()
