@@ -17,7 +17,8 @@ local function spec_for(view, v, params)
     metrics = {
       { name = "running", type = "Pods", values = values,
         target = { type = "AverageValue", average_value = target } },
-      { name = "queue", type = "External", value = m and m.signals.queue_size,
+      { name = "queue", type = "External",
+        value = m and baseline.finite(m.signals.queue_size),
         target = { type = "AverageValue", average_value = tonumber(params.queue_target) } },
     },
     behavior = baseline.behavior(params),

@@ -80,7 +80,9 @@ local function validate(p)
       return k .. " must be a whole number >= 0" .. (k == "idle_replica_count" and " (or -1)" or "")
     end
   end
-  if type(p.activation_threshold) ~= "number" then return "activation_threshold must be a number" end
+  if type(p.activation_threshold) ~= "number" then
+    return "activation_threshold must be a number"
+  end
   return baseline.check_target("running_target", p.running_target, true)
       or baseline.check_target("queue_target", p.queue_target)
       or baseline.check_target("saturation_target", p.saturation_target)

@@ -5,6 +5,12 @@ local hpa = require "sluice.hpa"
 
 local M = {}
 
+-- A number a metrics API would serve; anything else (nil, NaN, inf) is no sample.
+function M.finite(x)
+  if type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge then return x end
+  return nil
+end
+
 -- The baseline rule's running target is AUTO_FRACTION x the concurrency at which one replica of
 -- the variant just meets its SLO. Until sluice.model can say that (or when the variant has no
 -- SLO class) the target is AUTO_FALLBACK, and the reason says so.
@@ -50,14 +56,16 @@ end
 -- View pod phases as the controller sees pods: starting pods are Running but not Ready, pending
 -- pods are Pending, draining pods are being deleted. Pods without the signal are absent from
 -- `values` (the controller's "missing" pods).
-local PHASES = { ready = "Running", starting = "Running", pending = "Pending", draining = "Running" }
+local PHASES = {
+  ready = "Running", starting = "Running", pending = "Pending", draining = "Running",
+}
 
 function M.pods(v, signal)
   local pods, values = {}, {}
   for i, p in ipairs(v.pods or {}) do
     pods[i] = { name = p.name, phase = PHASES[p.phase] or "Running", ready = p.phase == "ready",
                 deleting = p.phase == "draining" }
-    local x = p.signals and p.signals[signal]
+    local x = p.signals and M.finite(p.signals[signal])
     if x ~= nil then values[p.name] = x end
   end
   return pods, values
@@ -67,7 +75,7 @@ end
 function M.ready_values(v, signal)
   local out = {}
   for _, p in ipairs(v.pods or {}) do
-    local x = p.phase == "ready" and p.signals and p.signals[signal]
+    local x = p.phase == "ready" and p.signals and M.finite(p.signals[signal])
     if x then out[#out + 1] = x end
   end
   return out

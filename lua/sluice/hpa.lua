@@ -414,7 +414,9 @@ local function check_rules(r, path)
   end
   for i, p in ipairs(r.policies) do
     local pp = fmt("%s.policies[%d]", path, i)
-    if p.type ~= "Pods" and p.type ~= "Percent" then return pp .. ".type must be Pods or Percent" end
+    if p.type ~= "Pods" and p.type ~= "Percent" then
+      return pp .. ".type must be Pods or Percent"
+    end
     if type(p.value) ~= "number" or p.value <= 0 or p.value % 1 ~= 0 then
       return pp .. ".value must be a whole number > 0"
     end
@@ -457,7 +459,8 @@ function M.stabilize(st, now, current, raw, up_window, down_window)
   if rec < up_rec then rec = up_rec end
   if rec > down_rec then rec = down_rec end
   local sample = { n = raw, t = now }
-  if old then st.recommendations[old] = sample else st.recommendations[#st.recommendations + 1] = sample end
+  local recs = st.recommendations
+  if old then recs[old] = sample else recs[#recs + 1] = sample end
   return rec
 end
 
@@ -474,7 +477,8 @@ function M.stabilize_legacy(st, now, raw, window)
     end
   end
   local sample = { n = raw, t = now }
-  if old then st.recommendations[old] = sample else st.recommendations[#st.recommendations + 1] = sample end
+  local recs = st.recommendations
+  if old then recs[old] = sample else recs[#recs + 1] = sample end
   return max_rec
 end
 
@@ -636,7 +640,9 @@ function M.check(spec)
     local path = fmt("metrics[%d]", i)
     if type(m.name) ~= "string" then return path .. ".name must be a string" end
     local types = TARGET_TYPES[m.type]
-    if not types then return path .. ".type must be Resource, ContainerResource, Pods, Object or External" end
+    if not types then
+      return path .. ".type must be Resource, ContainerResource, Pods, Object or External"
+    end
     if type(m.target) ~= "table" or not types[m.target.type] then
       return path .. ".target.type is not valid for a " .. m.type .. " metric"
     end
@@ -678,8 +684,9 @@ end
 
 -- One reconcileAutoscaler pass.
 --   st    plain table kept by the caller between ticks (recommendations, scale events, ...)
---   spec  {min_replicas = 1, max_replicas, metrics = {...}, behavior = nil | {scale_up, scale_down},
---          tolerance = 0.1, downscale_window = 300, scale_to_zero = false | true | "condition"}
+--   spec  {min_replicas = 1, max_replicas, metrics = {...},
+--          behavior = nil | {scale_up, scale_down}, tolerance = 0.1, downscale_window = 300,
+--          scale_to_zero = false | true | "condition"}
 --   obs   {now, current = spec.replicas, status = status.replicas (default current), pods = {...}}
 --         and the metric samples inside spec.metrics (see metric_replicas)
 -- Returns the desired replicas (the current count when the controller would not write) and an

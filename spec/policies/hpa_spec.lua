@@ -30,7 +30,8 @@ local function pods(name, list)
 end
 
 local function variant(id, spec, podlist, over)
-  local v = { id = id, model = "m", replicas = { spec = spec, ready = 0, starting = 0, pending = 0 },
+  local v = { id = id, model = "m",
+              replicas = { spec = spec, ready = 0, starting = 0, pending = 0 },
               pods = pods(id:match("/(.*)"), podlist), signals = {} }
   local run = 0
   for _, p in ipairs(v.pods) do
@@ -152,7 +153,8 @@ describe("policy hpa", function()
   end)
 
   it("hpa takes 0.8 x the SLO concurrency from sluice.model for auto", function()
-    local saved_loaded, saved_preload = package.loaded["sluice.model"], package.preload["sluice.model"]
+    local saved_loaded = package.loaded["sluice.model"]
+    local saved_preload = package.preload["sluice.model"]
     local asked
     package.loaded["sluice.model"] = {
       max_concurrency = function(q) asked = q; return 12 end,

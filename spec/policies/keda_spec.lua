@@ -86,7 +86,8 @@ describe("policy keda", function()
       out["llm/a"])
   end)
 
-  it("keda scales variants of a model on their own running requests and the shared queue", function()
+  it("keda scales a model's variants on their own running requests and the shared queue",
+    function()
     -- a: running 24 / 8 -> ceil(3) = 3; b: running 0. Both read queue 2 -> ceil(2 / 1) = 2.
     -- a -> max(3, 2) = 3; b -> 2.
     local p = params({ running_target = 8 })
@@ -124,7 +125,8 @@ describe("policy keda", function()
   it("keda validates its params naming the field", function()
     assert.is_nil(policy.validate(params()))
     assert.matches("^triggers", policy.validate(params({ triggers = "gpu" })))
-    assert.matches("^fallback_behavior", policy.validate(params({ fallback_behavior = "modifiers" })))
+    assert.matches("^fallback_behavior",
+      policy.validate(params({ fallback_behavior = "modifiers" })))
     assert.matches("^idle_replica_count", policy.validate(params({ idle_replica_count = -2 })))
     assert.matches("^polling_interval", policy.validate(params({ polling_interval = 0 })))
     assert.matches("^kv_target", policy.validate(params({ kv_target = -1 })))

@@ -285,7 +285,8 @@ describe("HPA behavior", function()
     -- up window 60 s. t=0: seed 2 and raw 5 are inside -> min 2 -> stays 2. t=30: min(5, 2, 5) = 2.
     -- t=60: the t=0 samples are not after 0 -> min(5, 5) = 5; limit Pods 2+4 = 6 -> 5.
     local st = {}
-    local spec = queue_spec(50, 10, { behavior = { scale_up = { stabilization_window_seconds = 60 } } })
+    local spec = queue_spec(50, 10,
+      { behavior = { scale_up = { stabilization_window_seconds = 60 } } })
     assert.are.equal(2, (tick(st, spec, 0, 2)))
     assert.are.equal(2, (tick(st, spec, 30, 2)))
     assert.are.equal(5, (tick(st, spec, 60, 2)))
@@ -358,7 +359,8 @@ describe("HPA behavior", function()
     assert.are.equal(3, (tick({}, queue_spec(200, 10, { behavior = up_off }), 0, 3)))
     -- ceil(10 / 10) = 1, scale-down allowed: 3 -> int32(3 x 0) = 0 -> min 1
     assert.are.equal(1, (tick({}, queue_spec(10, 10, { behavior = up_off }), 0, 3)))
-    local down_off = { scale_down = { select_policy = "Disabled", stabilization_window_seconds = 0 } }
+    local down_off = { scale_down = { select_policy = "Disabled",
+                                      stabilization_window_seconds = 0 } }
     assert.are.equal(3, (tick({}, queue_spec(10, 10, { behavior = down_off }), 0, 3)))
     assert.are.equal(7, (tick({}, queue_spec(200, 10, { behavior = down_off }), 0, 3)))
   end)

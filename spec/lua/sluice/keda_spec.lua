@@ -46,7 +46,7 @@ describe("KEDA activation", function()
     assert.are.equal(3, (at(st, so({ min_replica_count = 3 }), 0, 0, 2)))
   end)
 
-  it("KEDA's activation decides over the scaling threshold (threshold 10, activation 50, 40 queued)",
+  it("KEDA's activation wins over the scaling threshold (threshold 10, activation 50, 40 queued)",
     function()
       -- 40 is not > 50: inactive. t=0 is inside initialCooldownPeriod 0 (0 + 0 < 0 is false), so
       -- the HPA runs: ceil(40 / 10) = 4, 40 / (10 x 4) = 1 within -> 4. At t=15: 0 < 15 -> 0.
@@ -75,7 +75,8 @@ describe("KEDA activation", function()
     assert.are.equal(1, (at(st, s, 300, 2, 0)))
     local n, info = at(st, s, 315, 1, 0)
     assert.are.equal(0, n)
-    assert.matches("^deactivated: no trigger above its activation threshold for 300 s → 0", info.reason)
+    assert.matches("^deactivated: no trigger above its activation threshold for 300 s → 0",
+      info.reason)
   end)
 
   it("KEDA holds a never-active target for initialCooldownPeriod", function()
@@ -154,8 +155,10 @@ describe("KEDA fallback", function()
   it("KEDA's fallback behaviors pick from current and fallback replicas", function()
     assert.are.equal(6, keda.fallback_value(fb("static", 6, 0), "AverageValue", 1, 8))
     assert.are.equal(8, keda.fallback_value(fb("currentReplicas", 6, 0), "AverageValue", 1, 8))
-    assert.are.equal(8, keda.fallback_value(fb("currentReplicasIfHigher", 6, 0), "AverageValue", 1, 8))
-    assert.are.equal(6, keda.fallback_value(fb("currentReplicasIfLower", 6, 0), "AverageValue", 1, 8))
+    assert.are.equal(8,
+      keda.fallback_value(fb("currentReplicasIfHigher", 6, 0), "AverageValue", 1, 8))
+    assert.are.equal(6,
+      keda.fallback_value(fb("currentReplicasIfLower", 6, 0), "AverageValue", 1, 8))
     -- target x 1000 x replicas, truncated to a milli-value: int64(0.3333 x 1000 x 2) = 666m
     assert.are.equal(0.666, keda.fallback_value(fb("static", 2, 0), "AverageValue", 0.3333, 1))
     -- currentReplicasIfLower from 8 with a 0 s window: value 6 -> 6 / 8 = 0.75 -> ceil(6) = 6
