@@ -96,8 +96,9 @@ static double i0e(double a) {
 
 static double diurnal_rate(const gen_t *g, double t) {
   double r = g->mean * exp(g->a * (cos(2 * M_PI * (t - g->peak_at) / g->period) - 1)) / g->i0e;
+  // Overlapping bursts do not compound: one burst_x however many cover t.
   for (int i = 0; i < g->nb && g->burst[i] <= t; i++)
-    if (t < g->burst[i] + g->burst_s) r *= g->burst_x;
+    if (t < g->burst[i] + g->burst_s) return r * g->burst_x;
   return r;
 }
 

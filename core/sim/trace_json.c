@@ -215,7 +215,7 @@ static int syntax(mc_t *m, const char *line, size_t len) {
   if (msg) yajl_free_error(m->h, msg);
   size_t n = strlen(buf);
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
-  return sl_trace_lines_err(&m->l, m->err, "%s", buf);
+  return sl_trace_lines_err(&m->l, m->err, "invalid JSON (%s)", buf);
 }
 
 static int mc_next(sl_trace_src_t *s, sl_req_t *r, sl_rng_t **rng, sl_err_t *err) {

@@ -149,10 +149,13 @@ static int gen_window(sg_t *s, const row_t *r, double w, sl_err_t *err) {
   if (x > MAX_WINDOW_REQUESTS)
     return sl_err(err, SL_EPARSE, "%s:%ld: rate %g over a %g s window is more than %u requests",
                   s->l.name, r->line, r->rate, w, MAX_WINDOW_REQUESTS);
-  double fl = floor(x), fr = x - fl;
-  size_t n = (size_t)fl;
-  if (fr > 1e-9 && fr < 1 - 1e-9) n += sl_rng_uniform(&s->rng) < fr;
-  else if (fr >= 1 - 1e-9) n++;
+  // Rates printed from counts/W come back a hair off a whole count: take the count then.
+  double whole = floor(x + 0.5);
+  size_t n = (size_t)whole;
+  if (fabs(x - whole) > 1e-6) {
+    n = (size_t)floor(x);
+    n += sl_rng_uniform(&s->rng) < x - floor(x);
+  }
   if (n == 0) return 0;
   if (n + 1 > s->cap) {
     size_t cap = s->cap ? s->cap : 256;
@@ -166,7 +169,8 @@ static int gen_window(sg_t *s, const row_t *r, double w, sl_err_t *err) {
   draw_gaps(s, r, g, n + 1);
   double sum = 0;
   for (size_t i = 0; i <= n; i++) sum += g[i];
-  double end = r->w0 + w, c = 0, scale = w / sum;
+  // Arrivals stay in [w0, w0 + w): the last gap can underflow to nothing next to a huge one.
+  double end = nextafter(r->w0 + w, -INFINITY), c = 0, scale = w / sum;
   for (size_t i = 0; i < n; i++) {
     c += g[i];
     double t = r->w0 + c * scale;
