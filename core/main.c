@@ -10,6 +10,7 @@ static const struct {
   const char *help;
 } commands[] = {
   {"version", sl_cmd_version, "print the version"},
+  {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
 };
 
 static void usage(FILE *f) {

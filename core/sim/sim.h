@@ -1,0 +1,86 @@
+// The simulator: replays a trace against a simulated cluster through the real tick pipeline
+// (core/runtime/pipeline.h: the same store, view, policies and guard as `sluice run`), on a
+// simulated clock, with an actuator that sets the simulated workloads' desired replicas. There is
+// no other decision path. One sl_sim_t holds what every run of a comparison shares (cluster,
+// trace, scaling, warm start, the clairvoyant reference); each sl_sim_run() replays the trace for
+// one policy on a fresh copy of the cluster with the same seed.
+#pragma once
+
+#include <stdint.h>
+
+#include "core/runtime/pipeline.h"
+#include "core/sim/clair.h"
+#include "core/sim/cluster.h"
+#include "core/sim/record.h"
+
+// How a run gets its decider(s). attach() adds them to the run's pipeline and reports the
+// policy's own settings (NaN / -1 when the policy leaves them to the defaults: period 1 s,
+// signals scraped every 1 s with no lag over a 60 s window, scale-from-zero on).
+typedef struct sl_sim_policy {
+  const char *name;
+  double period, scrape_interval, lag, window;
+  int scale_from_zero;
+  int (*attach)(struct sl_sim_policy *p, sl_pipeline_t *pl, const sl_config_t *cfg,
+                sl_clock_t *clock, sl_err_t *err);
+  void (*detach)(struct sl_sim_policy *p);  // after the run; may be NULL
+  void *ud;
+} sl_sim_policy_t;
+
+typedef struct {
+  const sl_cluster_t *cluster;
+  const char *trace;       // trace for models without their own (file or GENERATOR:k=v,...)
+  const char *tokens;      // token lengths for traces without them; NULL = "azure"
+  uint64_t seed;
+  double duration;         // simulated seconds to replay; 0 = the whole trace
+  double rate_scale;       // 1 = as recorded
+  double time_scale;       // 1 = as recorded
+  double peak_replicas;    // > 0: choose rate_scale so the clairvoyant peak is this many
+                           // replicas of each model's cheapest variant
+  double bin_s;            // clairvoyant bins (60 s)
+  double record_bin_s;     // time-series bins (0: 60 s, wider for long runs)
+  double slo_percentile;   // the clairvoyant sizes for this percentile (0: means)
+  int progress;            // progress lines on stderr for runs longer than a few seconds
+} sl_sim_opts_t;
+
+void sl_sim_opts_init(sl_sim_opts_t *o);
+
+typedef struct {
+  char policy[64];
+  double period, scrape_interval, lag, window;  // what the run used
+  uint64_t requests, completed, dropped, cut, met;
+  double slo_attainment;
+  double gpu_hours, cost;
+  double ttft_p50_ms, ttft_p90_ms, ttft_p99_ms, itl_p50_ms, itl_p99_ms;
+  uint64_t scale_events;
+  double reaction_s;  // NaN when load never outran the Ready replicas
+  int episodes;
+  uint64_t pods_created;
+  double wall_s;
+  sl_simrec_t rec;
+} sl_sim_result_t;
+
+void sl_sim_result_free(sl_sim_result_t *r);
+
+typedef struct {
+  sl_sim_opts_t o;
+  double rate_scale;   // applied to every model's trace
+  double start_bins_end;
+  int *warm;           // per variant: Ready replicas at time 0
+  sl_clair_t clair;
+  sl_clair_bins_t bins;  // exact per-bin demand, counted during the first run
+  int have_bins;
+  double end;          // simulated end of the replay (known after the first run)
+  double est_end;      // estimate for progress before that
+  uint64_t total_requests;
+  double total_wall;
+} sl_sim_t;
+
+// Checks the options, opens every trace once, chooses the rate scale (--peak-replicas) and the
+// warm start.
+int sl_sim_init(sl_sim_t *s, const sl_sim_opts_t *o, sl_err_t *err);
+void sl_sim_deinit(sl_sim_t *s);
+int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *p, sl_sim_result_t *out, sl_err_t *err);
+// The clairvoyant reference over the replayed trace (after a run).
+int sl_sim_clairvoyant(sl_sim_t *s, sl_clair_result_t *out, sl_err_t *err);
+// Simulated requests per second of wall time over all runs so far.
+double sl_sim_rate(const sl_sim_t *s);
