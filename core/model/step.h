@@ -19,7 +19,7 @@ typedef struct {
   double ms_per_tok;     // compute per token: 1 / prefill throughput
   double ms_per_pair;    // prefill attention per (query token, earlier token) pair
   double overhead_ms;    // per-step scheduling on the host, not overlapped with the GPU
-  double request_ms;     // per request, before it reaches the engine (HTTP, tokenisation): TTFT only
+  double request_ms;     // per request before the engine (HTTP, tokenisation): TTFT only
 } sl_step_t;
 
 // Step time with the prefill attention work given exactly: prefill_pairs is the sum over the

@@ -115,10 +115,14 @@ static void derivation(void) {
     const sl_step_gpu_t *gpu;
     int splitwise;
   } cases[] = {
-    {"perf/sageserve/Llama-3.1-8B-tp-2.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B", &sl_step_ref_llm, &a100, 0},
-    {"perf/sageserve/Llama-3.1-8B-tp-4.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B", &sl_step_ref_llm, &a100, 0},
-    {"perf/splitwise/perf_model.csv", "llama2-70b", "a100-80gb", "splitwise 70B", &llama2_70b, &a100, 1},
-    {"perf/splitwise/perf_model.csv", "llama2-70b", "h100-80gb", "splitwise 70B", &llama2_70b, &h100, 1},
+    {"perf/sageserve/Llama-3.1-8B-tp-2.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
+     &sl_step_ref_llm, &a100, 0},
+    {"perf/sageserve/Llama-3.1-8B-tp-4.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
+     &sl_step_ref_llm, &a100, 0},
+    {"perf/splitwise/perf_model.csv", "llama2-70b", "a100-80gb", "splitwise 70B", &llama2_70b,
+     &a100, 1},
+    {"perf/splitwise/perf_model.csv", "llama2-70b", "h100-80gb", "splitwise 70B", &llama2_70b,
+     &h100, 1},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     for (int tp = 1; tp <= 8; tp *= 2) {

@@ -34,7 +34,8 @@ static inline int calib_split(char *line, char **f, int max) {
   int n = 0;
   char *save = NULL;
   line[strcspn(line, "\r\n")] = 0;
-  for (char *t = strtok_r(line, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save)) f[n++] = t;
+  for (char *t = strtok_r(line, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+    f[n++] = t;
   return n;
 }
 
