@@ -1,7 +1,7 @@
 // What policy code can reach: the environment built for each loaded chunk, the guarded string
 // library (budgeted pattern matching, string.rep checked against the memory cap), the read-only
 // string metatable, os.time/os.clock on the pipeline clock, and require limited to sluice.*.
-#define _GNU_SOURCE  // memmem
+// memmem needs _GNU_SOURCE, which the build defines.
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>

@@ -10,7 +10,7 @@
 #include "core/runtime/signals.h"
 
 enum kind {
-  K_VIEW, K_VARIANTS, K_VARIANT, K_REPLICAS, K_LAST, K_SIGNALS, K_ENGINE, K_SLO, K_PODS, K_POD,
+  K_VIEW, K_VARIANTS, K_VARIANT, K_REPLICAS, K_LAST, K_SIGNALS, K_ENGINE, K_SLO, K_POD,
   K_POD_SIGNALS, K_MODELS, K_MODEL, K_MODEL_SIGNALS, K_INVENTORY, K_ACCEL
 };
 
@@ -260,10 +260,12 @@ static int l_call(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   live(L, p);
   if (p->kind == K_VARIANTS) {
+    // view:variants(model) arrives as (variants, view, model).
+    const char *model = lua_isnoneornil(L, 3) ? NULL : luaL_checkstring(L, 3);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
-    if (lua_isnoneornil(L, 3)) lua_pushnil(L);
-    else lua_pushstring(L, luaL_checkstring(L, 3));
+    if (model) lua_pushstring(L, model);
+    else lua_pushnil(L);
     lua_pushcclosure(L, iter_variants, 3);
     return 1;
   }
@@ -323,7 +325,15 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
   case F_REPLICAS: push_proxy(L, p->lv, K_REPLICAS, p->a, 0); return 1;
   case F_LAST: push_proxy(L, p->lv, K_LAST, p->a, 0); return 1;
   case F_SIGNALS: push_proxy(L, p->lv, K_SIGNALS, p->a, 0); return 1;
-  case F_PODS: push_proxy(L, p->lv, K_PODS, p->a, 0); return 1;
+  case F_PODS: {
+    // A plain array, so ipairs and # work as policies expect; the pod proxies inside are cached.
+    lua_createtable(L, vv->npods, 0);
+    for (int i = 0; i < vv->npods; i++) {
+      push_proxy(L, p->lv, K_POD, p->a, i);
+      lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+  }
   case F_AGE: lua_pushnumber(L, vv->age); return 1;
   case F_STALE: lua_pushboolean(L, vv->stale); return 1;
   }
@@ -357,14 +367,6 @@ static int l_index(lua_State *L) {
         return 1;
       }
     return 0;
-  }
-  case K_PODS: {
-    const sl_view_variant_t *vv = &view->variants[p->a];
-    if (!lua_isnumber(L, 2)) return 0;
-    int i = (int)lua_tointeger(L, 2);
-    if (i < 1 || i > vv->npods || lua_tonumber(L, 2) != i) return 0;
-    push_proxy(L, lv, K_POD, p->a, i - 1);
-    return 1;
   }
   case K_SIGNALS:
   case K_POD_SIGNALS:
@@ -483,18 +485,10 @@ static int l_newindex(lua_State *L) {
   return luaL_error(L, "the view is read-only");
 }
 
-static int l_len(lua_State *L) {
-  proxy_t *p = lua_touserdata(L, 1);
-  sl_view_t *view = live(L, p);
-  if (p->kind == K_PODS) lua_pushinteger(L, view->variants[p->a].npods);
-  else lua_pushinteger(L, 0);
-  return 1;
-}
-
 static int l_tostring(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   static const char *const names[] = {"view", "variants", "variant", "replicas", "last",
-                                      "signals", "engine", "slo", "pods", "pod", "pod signals",
+                                      "signals", "engine", "slo", "pod", "pod signals",
                                       "models", "model", "model signals", "inventory",
                                       "accelerator"};
   lua_pushfstring(L, "sluice %s", names[p->kind]);
@@ -507,8 +501,6 @@ static void setup(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_len);
-    lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, l_call);
     lua_setfield(L, -2, "__call");
     lua_pushcfunction(L, l_tostring);

@@ -135,7 +135,9 @@ int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err) {
     char reason[SL_REASON_MAX];
     sl_guard_in_t in = {-1, failed, NULL, allow_zero};
     if (failed) {
-      snprintf(reason, sizeof reason, "policy failed: %.480s", fail_reason);
+      // The reason keeps the first line; the traceback is in the log.
+      int n = (int)strcspn(fail_reason, "\n");
+      snprintf(reason, sizeof reason, "policy failed: %.*s", n < 480 ? n : 480, fail_reason);
       in.reason = reason;
     } else if (up >= 0) {
       in.requested = up, in.reason = up_reason;
