@@ -236,6 +236,7 @@ static int sb_gsub(lua_State *L) {
                 3, "string/function/table expected");
   lua_Integer max_n = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
   check_subject(L, vm, "string.gsub", ls);
+  if (tr == LUA_TFUNCTION || tr == LUA_TTABLE) sl_vm_check_cstack(L, vm);
   int anchor = lp > 0 && *p == '^';
   if (anchor) p++, lp--;
   const char *s0 = src, *end = src + ls;
@@ -507,6 +508,7 @@ static int sb_require(lua_State *L) {
   lua_CFunction open = NULL;
   for (int i = 0; i < vm->npreload; i++)
     if (strcmp(vm->preload[i].name, name) == 0) open = vm->preload[i].open;
+  sl_vm_check_cstack(L, vm);
   if (open) {
     lua_pushcfunction(L, open);
   } else {

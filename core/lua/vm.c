@@ -95,6 +95,12 @@ void sl_vm_charge(sl_vm_t *vm, uint64_t n) {
   if (vm->depth > 0) vm->used += n;
 }
 
+void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm) {
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (vm->cstack_base && vm->cstack_base > here && vm->cstack_base - here > SL_VM_MAX_CSTACK)
+    luaL_error(L, "C stack overflow (callbacks nested too deeply)");
+}
+
 // "file:line" of the innermost Lua function on the stack, "" if there is none. lua_getinfo with
 // "Sl" does not allocate, so this is safe at the memory cap.
 static void record_where(lua_State *L, char *buf, size_t n) {
@@ -543,6 +549,7 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
       vm->gc_at = next_gc_at(vm);
     }
     lua_sethook(L, vm_hook, LUA_MASKCOUNT, vm->hook_every);
+    vm->cstack_base = (uintptr_t)__builtin_frame_address(0);
   } else if (vm->abort) {
     lua_settop(L, fn - 1);
     return sl_err(err, SL_EBUDGET, "%s", vm->abort_msg[0] ? vm->abort_msg : "budget exceeded");
@@ -583,6 +590,7 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
     lua_pop(L, 1);
   }
   if (outer) {
+    vm->cstack_base = 0;
     lua_sethook(L, NULL, 0, 0);
     if (vm->abort == SL_VM_ABORT_MEM || vm->mem > next_gc_at(vm)) lua_gc(L, LUA_GCCOLLECT, 0);
     vm->abort = SL_VM_ABORT_NONE;
@@ -601,30 +609,14 @@ typedef struct {
   size_t max_bytes, bytes;
   const void *anc[SL_VM_COPY_MAX_DEPTH + 1];  // tables being copied, outermost first
   int nanc;
+  // Stack indices (in `from`) of the keys leading to the value being copied; the path in
+  // messages is only built from them when something is refused.
+  int keys[SL_VM_COPY_MAX_DEPTH + 1];
+  int nkeys;
   const char *root;
-  char path[256];
   int code;
   char msg[SL_ERR_MAX];
 } copy_ctx_t;
-
-static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  c->code = SL_EINVAL;
-  snprintf(c->msg, sizeof c->msg, "%s: %s", c->path, what);
-  lua_pushboolean(c->to, 0);  // error value; the message is in c->msg
-  return lua_error(c->to);
-}
-
-static void copy_count(copy_ctx_t *c, size_t n) {
-  c->bytes += n;
-  if (c->max_bytes && c->bytes > c->max_bytes)
-    copy_refuse(c, "more than %zu bytes of content cannot be kept in %s", c->max_bytes, c->root);
-}
 
 static int is_ident(const char *s, size_t n) {
   if (n == 0 || n > 64) return 0;
@@ -636,10 +628,13 @@ static int is_ident(const char *s, size_t n) {
   return 1;
 }
 
-static void path_push_key(copy_ctx_t *c, int kidx) {
+// Appends ".name", ["odd key"], [3] or [<boolean>] for the key at kidx in `from`.
+static void path_add_key(copy_ctx_t *c, char *path, size_t cap, int kidx) {
   lua_State *F = c->from;
-  size_t len = strlen(c->path), room = sizeof c->path - len;
-  char *end = c->path + len;
+  size_t len = strlen(path);
+  if (len + 1 >= cap) return;
+  char *end = path + len;
+  size_t room = cap - len;
   switch (lua_type(F, kidx)) {
   case LUA_TSTRING: {
     size_t n;
@@ -659,6 +654,31 @@ static void path_push_key(copy_ctx_t *c, int kidx) {
   case LUA_TNUMBER: snprintf(end, room, "[%.14g]", lua_tonumber(F, kidx)); break;
   default: snprintf(end, room, "[<%s>]", lua_typename(F, lua_type(F, kidx))); break;
   }
+}
+
+static void build_path(copy_ctx_t *c, char *path, size_t cap) {
+  snprintf(path, cap, "%s", c->root);
+  for (int i = 0; i < c->nkeys; i++) path_add_key(c, path, cap, c->keys[i]);
+}
+
+static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
+  char what[256], path[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  build_path(c, path, sizeof path);
+  c->code = SL_EINVAL;
+  snprintf(c->msg, sizeof c->msg, "%s: %s", path, what);
+  lua_pushboolean(c->to, 0);  // error value; the message is in c->msg
+  return lua_error(c->to);
+}
+
+static void copy_count(copy_ctx_t *c, size_t n) {
+  c->bytes += n;
+  if (c->max_bytes && c->bytes > c->max_bytes)
+    copy_refuse(c, "more than %zu bytes of content cannot be kept in %s", c->max_bytes, c->root);
 }
 
 static void copy_value(copy_ctx_t *c, int fidx);
@@ -682,11 +702,10 @@ static void copy_table(copy_ctx_t *c, int fidx) {
   lua_createtable(T, (int)lua_objlen(F, fidx), 0);
   int tidx = lua_gettop(T);
   c->anc[c->nanc++] = self;
-  size_t plen = strlen(c->path);
   lua_pushnil(F);
   while (lua_next(F, fidx)) {
     int k = lua_gettop(F) - 1, v = k + 1;
-    path_push_key(c, k);
+    c->keys[c->nkeys++] = k;
     switch (lua_type(F, k)) {
     case LUA_TSTRING: {
       size_t n;
@@ -705,7 +724,7 @@ static void copy_table(copy_ctx_t *c, int fidx) {
     }
     copy_value(c, v);
     lua_rawset(T, tidx);
-    c->path[plen] = '\0';
+    c->nkeys--;
     lua_pop(F, 1);
   }
   c->nanc--;
@@ -761,7 +780,6 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
   c->root_idx = idx;
   c->max_bytes = max_bytes;
   c->root = root;
-  snprintf(c->path, sizeof c->path, "%s", root);
 
   int st;
   int from_top = lua_gettop(from);
@@ -784,10 +802,10 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
     rc = sl_err(err, c->code, "%s", c->msg);
   } else if (st == LUA_ERRMEM) {
     char doing[300];
-    snprintf(doing, sizeof doing, "while copying %.200s", c->path);
+    snprintf(doing, sizeof doing, "while copying %.200s", root);
     rc = mem_error(c->to_vm, err, doing);
   } else {
-    rc = sl_err(err, SL_EINVAL, "copying %s failed", c->path);
+    rc = sl_err(err, SL_EINVAL, "copying %s failed", root);
   }
   return rc;
 }

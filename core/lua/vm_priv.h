@@ -39,6 +39,7 @@ struct sl_vm {
   int depth;       // sl_vm_pcall nesting
   int abort;       // SL_VM_ABORT_*; once set, every instruction raises until depth is 0
   int rearmed;     // hook already switched to every instruction
+  uintptr_t cstack_base;  // frame address of the outermost sl_vm_pcall (0 outside calls)
 
   char where[256];                // last known "file:line" of policy code (for memory errors)
   char abort_msg[SL_ERR_MAX];     // the first line of the budget/memory error
@@ -58,6 +59,11 @@ void sl_vm_charge(sl_vm_t *vm, uint64_t n);
 // Marks the call as aborted (SL_VM_ABORT_*), records the calling Lua location, makes every
 // further instruction raise, and raises "file:line: <what>". Does not return.
 int sl_vm_trip(lua_State *L, sl_vm_t *vm, int why, const char *what);
+// C stack that callbacks from our C functions into Lua (gsub with a function, require) may use
+// below the outermost sl_vm_pcall. LuaJIT does not bound this recursion itself.
+#define SL_VM_MAX_CSTACK ((uintptr_t)1 << 20)
+// Raises "C stack overflow" when the C stack is deeper than SL_VM_MAX_CSTACK.
+void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm);
 // Formats a byte count for messages ("64.0 MiB").
 void sl_vm_fmt_bytes(char *buf, size_t n, size_t bytes);
 

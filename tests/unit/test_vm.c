@@ -719,6 +719,11 @@ static void test_patterns(void) {
          "pattern-free find is plain");
   expect(vm, "return ('a'):rep(300):match(('a?'):rep(300) .. ('a'):rep(300))", SL_EINVAL,
          "pattern too complex", "deeply nested matching is refused, not a C stack overflow");
+  expect(vm, "local function f(s) return (s:gsub('.', f)) end return f('ab')", SL_EINVAL,
+         "C stack overflow (callbacks nested too deeply)",
+         "gsub callbacks recursing without end fail cleanly (LuaJIT's own gsub crashes)");
+  expect(vm, "local function f(s) return (s:gsub('.', f)) end return f('ab')", SL_EINVAL,
+         "C stack overflow", "and do so again on the next call");
   expect(vm, "return ('abc'):gsub('b', '%')", SL_EINVAL,
          "invalid use of '%' in replacement string", "a trailing % in a replacement");
   expect(vm, "return ('abc'):gsub('b', true)", SL_EINVAL, "string/function/table expected",
