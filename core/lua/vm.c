@@ -431,7 +431,7 @@ uint64_t sl_vm_instr_used(sl_vm_t *vm) {
 void sl_vm_preload(sl_vm_t *vm, const char *name, lua_CFunction open) {
   char full[sizeof vm->preload[0].name];
   int n = strncmp(name, "sluice.", 7) == 0 ? snprintf(full, sizeof full, "%s", name)
-                                            : snprintf(full, sizeof full, "sluice.%s", name);
+                                           : snprintf(full, sizeof full, "sluice.%s", name);
   if (n <= 7 || (size_t)n >= sizeof full || !open) {
     sl_error("sl_vm_preload: invalid module name '%s'", name);
     return;
@@ -604,10 +604,10 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
 typedef struct {
   lua_State *from, *to;
   sl_vm_t *to_vm;
-  int same;        // from == to: the value is the protected function's first argument
-  int root_idx;    // absolute index of the value in `from` when !same
+  int same;     // from == to: the value is the protected function's first argument
+  int root_idx; // absolute index of the value in `from` when !same
   size_t max_bytes, bytes;
-  const void *anc[SL_VM_COPY_MAX_DEPTH + 1];  // tables being copied, outermost first
+  const void *anc[SL_VM_COPY_MAX_DEPTH + 1]; // tables being copied, outermost first
   int nanc;
   // Stack indices (in `from`) of the keys leading to the value being copied; the path in
   // messages is only built from them when something is refused.
@@ -651,8 +651,12 @@ static void path_add_key(copy_ctx_t *c, char *path, size_t cap, int kidx) {
     }
     break;
   }
-  case LUA_TNUMBER: snprintf(end, room, "[%.14g]", lua_tonumber(F, kidx)); break;
-  default: snprintf(end, room, "[<%s>]", lua_typename(F, lua_type(F, kidx))); break;
+  case LUA_TNUMBER:
+    snprintf(end, room, "[%.14g]", lua_tonumber(F, kidx));
+    break;
+  default:
+    snprintf(end, room, "[<%s>]", lua_typename(F, lua_type(F, kidx)));
+    break;
   }
 }
 
@@ -671,7 +675,7 @@ static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
   build_path(c, path, sizeof path);
   c->code = SL_EINVAL;
   snprintf(c->msg, sizeof c->msg, "%s: %s", path, what);
-  lua_pushboolean(c->to, 0);  // error value; the message is in c->msg
+  lua_pushboolean(c->to, 0); // error value; the message is in c->msg
   return lua_error(c->to);
 }
 
@@ -733,7 +737,9 @@ static void copy_table(copy_ctx_t *c, int fidx) {
 static void copy_value(copy_ctx_t *c, int fidx) {
   lua_State *F = c->from, *T = c->to;
   switch (lua_type(F, fidx)) {
-  case LUA_TNIL: lua_pushnil(T); break;
+  case LUA_TNIL:
+    lua_pushnil(T);
+    break;
   case LUA_TBOOLEAN:
     copy_count(c, 8);
     lua_pushboolean(T, lua_toboolean(F, fidx));
@@ -749,7 +755,9 @@ static void copy_value(copy_ctx_t *c, int fidx) {
     lua_pushlstring(T, s, n);
     break;
   }
-  case LUA_TTABLE: copy_table(c, fidx); break;
+  case LUA_TTABLE:
+    copy_table(c, fidx);
+    break;
   default:
     copy_refuse(c, "%s values cannot be kept in %s", lua_typename(F, lua_type(F, fidx)), c->root);
   }

@@ -132,9 +132,8 @@ int main(void) {
 
   // State carried across a reload: 1,000 variants x a 32-sample window.
   sl_vm_t *dst = vm_new();
-  load(vm,
-       "local s = {} for v = 1, 1000 do local w = {} for i = 1, 32 do w[i] = i * 0.5 end "
-       "s['ns/variant-' .. v] = { window = w, last = v, reason = 'steady' } end return s");
+  load(vm, "local s = {} for v = 1, 1000 do local w = {} for i = 1, 32 do w[i] = i * 0.5 end "
+           "s['ns/variant-' .. v] = { window = w, last = v, reason = 'steady' } end return s");
   sl_vm_pcall(vm, 0, 1, &err);
   for (int r = 0; r < REPS; r++) {
     double t0 = now();
