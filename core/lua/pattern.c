@@ -7,7 +7,7 @@
 
 typedef const unsigned char *ptr_t;
 
-#define ESC '%'
+#define ESC      '%'
 #define SPECIALS "^$*+?.([%-"
 
 static int fail(sl_pattern_t *ms, const char *msg) {
@@ -60,18 +60,41 @@ static int is_xdigit(int c) {
 static int match_class(int c, int cl) {
   int res;
   switch (is_upper(cl) ? cl + ('a' - 'A') : cl) {
-  case 'a': res = is_alpha(c); break;
-  case 'c': res = is_cntrl(c); break;
-  case 'd': res = is_digit(c); break;
-  case 'g': res = c > 32 && c < 127; break;
-  case 'l': res = is_lower(c); break;
-  case 'p': res = is_punct(c); break;
-  case 's': res = is_space(c); break;
-  case 'u': res = is_upper(c); break;
-  case 'w': res = is_alnum(c); break;
-  case 'x': res = is_xdigit(c); break;
-  case 'z': res = (c == 0); break;
-  default: return cl == c;  // %. for a non-class letter or punctuation: the character itself
+  case 'a':
+    res = is_alpha(c);
+    break;
+  case 'c':
+    res = is_cntrl(c);
+    break;
+  case 'd':
+    res = is_digit(c);
+    break;
+  case 'g':
+    res = c > 32 && c < 127;
+    break;
+  case 'l':
+    res = is_lower(c);
+    break;
+  case 'p':
+    res = is_punct(c);
+    break;
+  case 's':
+    res = is_space(c);
+    break;
+  case 'u':
+    res = is_upper(c);
+    break;
+  case 'w':
+    res = is_alnum(c);
+    break;
+  case 'x':
+    res = is_xdigit(c);
+    break;
+  case 'z':
+    res = (c == 0);
+    break;
+  default:
+    return cl == c; // %. for a non-class letter or punctuation: the character itself
   }
   return is_upper(cl) ? !res : res;
 }
@@ -124,10 +147,14 @@ static int single_match(sl_pattern_t *ms, ptr_t s, ptr_t p, ptr_t ep) {
   if (s >= ms->src_end) return 0;
   int c = *s;
   switch (*p) {
-  case '.': return 1;
-  case ESC: return match_class(c, p[1]);
-  case '[': return match_bracket(c, p, ep - 1);
-  default: return *p == c;
+  case '.':
+    return 1;
+  case ESC:
+    return match_class(c, p[1]);
+  case '[':
+    return match_bracket(c, p, ep - 1);
+  default:
+    return *p == c;
   }
 }
 
@@ -211,12 +238,13 @@ static ptr_t do_match_body(sl_pattern_t *ms, ptr_t s, ptr_t p) {
       if (p + 1 < ms->p_end && p[1] == ')')
         return start_capture(ms, s, p + 2, SL_PATTERN_CAP_POSITION);
       return start_capture(ms, s, p + 1, SL_PATTERN_CAP_UNFINISHED);
-    case ')': return end_capture(ms, s, p + 1);
+    case ')':
+      return end_capture(ms, s, p + 1);
     case '$':
       if (p + 1 == ms->p_end) return s == ms->src_end ? s : NULL;
-      break;  // a '$' elsewhere is an ordinary character
+      break; // a '$' elsewhere is an ordinary character
     case ESC:
-      if (p + 1 >= ms->p_end) break;  // class_end reports it
+      if (p + 1 >= ms->p_end) break; // class_end reports it
       if (p[1] == 'b') {
         s = match_balance(ms, s, p + 2);
         if (!s) return NULL;
@@ -241,7 +269,8 @@ static ptr_t do_match_body(sl_pattern_t *ms, ptr_t s, ptr_t p) {
         continue;
       }
       break;
-    default: break;
+    default:
+      break;
     }
     // A single-character item, possibly followed by a quantifier.
     ptr_t ep = class_end(ms, p);
@@ -256,10 +285,14 @@ static ptr_t do_match_body(sl_pattern_t *ms, ptr_t s, ptr_t p) {
         }
         p = ep + 1;
         continue;
-      case '*': return max_expand(ms, s, p, ep);
-      case '+': return m ? max_expand(ms, s + 1, p, ep) : NULL;
-      case '-': return min_expand(ms, s, p, ep);
-      default: break;
+      case '*':
+        return max_expand(ms, s, p, ep);
+      case '+':
+        return m ? max_expand(ms, s + 1, p, ep) : NULL;
+      case '-':
+        return min_expand(ms, s, p, ep);
+      default:
+        break;
       }
     }
     if (!m) return NULL;

@@ -18,21 +18,21 @@ enum {
 
 enum {
   SL_PATTERN_OK = 0,
-  SL_PATTERN_EMALFORMED = 1,  // bad pattern text; msg says what
-  SL_PATTERN_EBUDGET = 2,     // step limit reached
+  SL_PATTERN_EMALFORMED = 1, // bad pattern text; msg says what
+  SL_PATTERN_EBUDGET = 2,    // step limit reached
 };
 
 typedef struct {
-  const unsigned char *src_init, *src_end;  // subject
-  const unsigned char *p_end;               // end of pattern
-  int level;                                // captures opened so far
+  const unsigned char *src_init, *src_end; // subject
+  const unsigned char *p_end;              // end of pattern
+  int level;                               // captures opened so far
   int depth;
   uint64_t steps, max_steps;
-  int err;          // SL_PATTERN_* once the match must stop
-  const char *msg;  // static description when err == SL_PATTERN_EMALFORMED
+  int err;         // SL_PATTERN_* once the match must stop
+  const char *msg; // static description when err == SL_PATTERN_EMALFORMED
   struct {
     const unsigned char *init;
-    ptrdiff_t len;  // length, or SL_PATTERN_CAP_*
+    ptrdiff_t len; // length, or SL_PATTERN_CAP_*
   } capture[SL_PATTERN_MAXCAPTURES];
 } sl_pattern_t;
 

@@ -385,7 +385,7 @@ static int read_decisions(lua_State *L, sl_policy_t *p, sl_view_t *view,
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
       return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: reason must be a string", f, id);
     out[vi].requested = (int)r;
-    snprintf(out[vi].reason, sizeof out[vi].reason, "%s", lua_isnil(L, -1) ? "" : lua_tostring(L, -1));
+    sl_strlcpy(out[vi].reason, lua_isnil(L, -1) ? "" : lua_tostring(L, -1), sizeof out[vi].reason);
     lua_pop(L, 2);
   }
   return SL_OK;

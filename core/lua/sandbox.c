@@ -1,7 +1,7 @@
 // What policy code can reach: the environment built for each loaded chunk, the guarded string
 // library (budgeted pattern matching, string.rep checked against the memory cap), the read-only
 // string metatable, os.time/os.clock on the pipeline clock, and require limited to sluice.*.
-// memmem needs _GNU_SOURCE, which the build defines.
+// memmem needs _GNU_SOURCE, which the build defines for every file.
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
@@ -35,7 +35,7 @@ static sl_vm_t *vm_of(lua_State *L) {
 
 static void check_subject(lua_State *L, sl_vm_t *vm, const char *fname, size_t ls) {
   if (ls > vm->max_pattern_subject) {
-    char msg[160];  // lua_pushfstring knows no %zu
+    char msg[160]; // lua_pushfstring knows no %zu
     snprintf(msg, sizeof msg,
              "%s: subject of %zu bytes is longer than the %zu bytes allowed for pattern matching",
              fname, ls, vm->max_pattern_subject);
@@ -155,7 +155,7 @@ static int gmatch_aux(lua_State *L) {
     if (e) {
       finish_match(L, vm, &ms, "string.gmatch");
       size_t next = (size_t)(e - s);
-      if (e == src) next++;  // an empty match moves on by one character
+      if (e == src) next++; // an empty match moves on by one character
       lua_pushinteger(L, (lua_Integer)next);
       lua_replace(L, lua_upvalueindex(3));
       return push_captures(L, &ms, src, e);
@@ -189,7 +189,7 @@ static void add_repl_string(lua_State *L, luaL_Buffer *b, sl_pattern_t *ms, cons
     if (++i == l) luaL_error(L, "invalid use of '%%' in replacement string");
     unsigned char d = (unsigned char)news[i];
     if (d < '0' || d > '9') {
-      luaL_addchar(b, news[i]);  // "%%" and "%x": the character itself
+      luaL_addchar(b, news[i]); // "%%" and "%x": the character itself
     } else if (d == '0') {
       luaL_addlstring(b, s, (size_t)(e - s));
     } else {
@@ -203,21 +203,23 @@ static void add_value(lua_State *L, luaL_Buffer *b, sl_pattern_t *ms, const char
                       const char *e) {
   switch (lua_type(L, 3)) {
   case LUA_TNUMBER:
-  case LUA_TSTRING: add_repl_string(L, b, ms, s, e); return;
+  case LUA_TSTRING:
+    add_repl_string(L, b, ms, s, e);
+    return;
   case LUA_TFUNCTION: {
     lua_pushvalue(L, 3);
     int n = push_captures(L, ms, s, e);
     lua_call(L, n, 1);
     break;
   }
-  default:  // table
+  default: // table
     push_onecapture(L, ms, 0, s, e);
     lua_gettable(L, 3);
     break;
   }
   if (!lua_toboolean(L, -1)) {
     lua_pop(L, 1);
-    luaL_addlstring(b, s, (size_t)(e - s));  // false or nil keeps the original text
+    luaL_addlstring(b, s, (size_t)(e - s)); // false or nil keeps the original text
   } else if (!lua_isstring(L, -1)) {
     luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
   } else {
@@ -231,11 +233,12 @@ static int sb_gsub(lua_State *L) {
   const char *src = luaL_checklstring(L, 1, &ls);
   const char *p = luaL_checklstring(L, 2, &lp);
   int tr = lua_type(L, 3);
-  luaL_argcheck(L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
-                       tr == LUA_TTABLE,
+  luaL_argcheck(L,
+                tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION || tr == LUA_TTABLE,
                 3, "string/function/table expected");
   lua_Integer max_n = luaL_optinteger(L, 4, (lua_Integer)ls + 1);
   check_subject(L, vm, "string.gsub", ls);
+  if (tr == LUA_TFUNCTION || tr == LUA_TTABLE) sl_vm_check_cstack(L, vm);
   int anchor = lp > 0 && *p == '^';
   if (anchor) p++, lp--;
   const char *s0 = src, *end = src + ls;
@@ -361,9 +364,15 @@ static int sb_print(lua_State *L) {
       lua_pushvalue(L, i);
       lua_tostring(L, -1);
       break;
-    case LUA_TNIL: lua_pushliteral(L, "nil"); break;
-    case LUA_TBOOLEAN: lua_pushstring(L, lua_toboolean(L, i) ? "true" : "false"); break;
-    default: lua_pushfstring(L, "%s: %p", luaL_typename(L, i), lua_topointer(L, i)); break;
+    case LUA_TNIL:
+      lua_pushliteral(L, "nil");
+      break;
+    case LUA_TBOOLEAN:
+      lua_pushstring(L, lua_toboolean(L, i) ? "true" : "false");
+      break;
+    default:
+      lua_pushfstring(L, "%s: %p", luaL_typename(L, i), lua_topointer(L, i));
+      break;
     }
   }
   lua_concat(L, lua_gettop(L) - n);
@@ -379,17 +388,17 @@ static int sb_aborted(lua_State *L) {
 
 // xpcall whose handler is skipped once the call is aborted: an error raised by the budget hook
 // reaches the handler while LuaJIT has hooks suspended, so a looping handler would never stop.
-static const char XPCALL_SRC[] =
-    "local xpcall, aborted, type, error = ...\n"
-    "return function(f, handler, ...)\n"
-    "  if type(handler) ~= 'function' then\n"
-    "    error(\"bad argument #2 to 'xpcall' (function expected, got \" .. type(handler) .. ')', 2)\n"
-    "  end\n"
-    "  return xpcall(f, function(e)\n"
-    "    if aborted() then return e end\n"
-    "    return handler(e)\n"
-    "  end, ...)\n"
-    "end\n";
+static const char XPCALL_SRC[] = "local xpcall, aborted, type, error = ...\n"
+                                 "return function(f, handler, ...)\n"
+                                 "  if type(handler) ~= 'function' then\n"
+                                 "    error(\"bad argument #2 to 'xpcall' (function expected, got "
+                                 "\" .. type(handler) .. ')', 2)\n"
+                                 "  end\n"
+                                 "  return xpcall(f, function(e)\n"
+                                 "    if aborted() then return e end\n"
+                                 "    return handler(e)\n"
+                                 "  end, ...)\n"
+                                 "end\n";
 
 static int sb_strict_newindex(lua_State *L) {
   const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
@@ -471,8 +480,8 @@ static int load_module_source(lua_State *L, sl_vm_t *vm, const char *name, char 
         return luaL_error(L, "module '%s': %s is precompiled bytecode, not source", name, path);
       lua_pushfstring(L, "@%s", path);
       if (luaL_loadbufferx(L, buf, n, lua_tostring(L, -1), "t") != 0) return lua_error(L);
-      lua_replace(L, -4);  // chunk replaces the path string
-      lua_pop(L, 2);       // buffer, chunk name
+      lua_replace(L, -4); // chunk replaces the path string
+      lua_pop(L, 2);      // buffer, chunk name
       return 1;
     }
     lua_pop(L, 1);
@@ -497,7 +506,7 @@ static int sb_require(lua_State *L) {
                       "modules)",
                       name);
   lua_pushlightuserdata(L, &KEY_LOADED);
-  lua_rawget(L, LUA_REGISTRYINDEX);  // 2: loaded
+  lua_rawget(L, LUA_REGISTRYINDEX); // 2: loaded
   lua_getfield(L, 2, name);
   if (lua_touserdata(L, -1) == &KEY_LOADING)
     return luaL_error(L, "loop or previous error loading module '%s'", name);
@@ -507,6 +516,7 @@ static int sb_require(lua_State *L) {
   lua_CFunction open = NULL;
   for (int i = 0; i < vm->npreload; i++)
     if (strcmp(vm->preload[i].name, name) == 0) open = vm->preload[i].open;
+  sl_vm_check_cstack(L, vm);
   if (open) {
     lua_pushcfunction(L, open);
   } else {
@@ -551,9 +561,9 @@ static void registry_get(lua_State *L, void *key) {
 }
 
 static const char *const BASE_NAMES[] = {
-    "assert", "error",    "ipairs",   "next",         "pairs",        "pcall",  "select",
-    "tonumber", "tostring", "type",   "unpack",       "rawequal",     "rawget", "setmetatable",
-    "getmetatable", "_VERSION", NULL,
+    "assert", "error",        "ipairs",       "next",     "pairs",  "pcall",
+    "select", "tonumber",     "tostring",     "type",     "unpack", "rawequal",
+    "rawget", "setmetatable", "getmetatable", "_VERSION", NULL,
 };
 static const char *const LIB_NAMES[] = {"string", "table", "math", "bit", "coroutine", NULL};
 
@@ -616,8 +626,7 @@ void sl_sandbox_setup(lua_State *L, sl_vm_t *vm) {
   set_cfunc(L, tpl, "print", sb_print);
   set_cfunc(L, tpl, "collectgarbage", sb_collectgarbage);
   set_cfunc(L, tpl, "require", sb_require);
-  if (luaL_loadbuffer(L, XPCALL_SRC, sizeof XPCALL_SRC - 1, "=[sandbox xpcall]") != 0)
-    lua_error(L);
+  if (luaL_loadbuffer(L, XPCALL_SRC, sizeof XPCALL_SRC - 1, "=[sandbox xpcall]") != 0) lua_error(L);
   lua_getfield(L, LUA_GLOBALSINDEX, "xpcall");
   lua_pushcfunction(L, sb_aborted);
   lua_getfield(L, LUA_GLOBALSINDEX, "type");

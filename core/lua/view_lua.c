@@ -52,8 +52,6 @@ typedef struct {
 } proxy_t;
 
 #define MT_NAME "sluice.view"
-#define CACHE_KEY "sluice.view.cache"
-#define FIELDS_KEY "sluice.view.fields"
 
 static sl_view_t *live(lua_State *L, proxy_t *p) {
   if (!p->lv->view) luaL_error(L, "the view can only be read during decide()");
@@ -73,7 +71,7 @@ static int model_visible(const sl_lview_t *lv, int mi) {
 
 // Pushes a cached proxy (kind, a, b), creating it on first use.
 static void push_proxy(lua_State *L, sl_lview_t *lv, int kind, int a, int b) {
-  lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lv->cache_ref);
   double key = ((double)kind * 1048576.0 + a) * 1048576.0 + b;
   lua_pushnumber(L, key);
   lua_rawget(L, -2);
@@ -97,9 +95,11 @@ static void push_num_or_nil(lua_State *L, double x) {
   else lua_pushnumber(L, x);
 }
 
-static int field_code(lua_State *L, int idx) {
+// Looks a name up in one of the interned tables: returns its code (fields: F_*, signals: index + 1)
+// or 0. One table read instead of string comparisons.
+static int intern_lookup(lua_State *L, int ref, int idx) {
   if (lua_type(L, idx) != LUA_TSTRING) return 0;
-  lua_getfield(L, LUA_REGISTRYINDEX, FIELDS_KEY);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   lua_pushvalue(L, idx);
   lua_rawget(L, -2);
   int code = (int)lua_tointeger(L, -1);
@@ -372,16 +372,15 @@ static int l_index(lua_State *L) {
   case K_POD_SIGNALS:
   case K_MODEL_SIGNALS: {
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
-    const char *k = lua_tostring(L, 2);
     double x = NAN;
     int s;
     if (p->kind == K_SIGNALS) {
-      if ((s = sl_vsig_by_name(k)) >= 0) x = view->variants[p->a].sig[s];
+      if ((s = intern_lookup(L, lv->vsig_ref, 2))) x = view->variants[p->a].sig[s - 1];
     } else if (p->kind == K_POD_SIGNALS) {
       const sl_view_variant_t *vv = &view->variants[p->a];
-      if (p->b < vv->npods && (s = sl_psig_by_name(k)) >= 0) x = vv->pods[p->b].sig[s];
-    } else if ((s = sl_gsig_by_name(k)) >= 0) {
-      x = view->models[p->a].sig[s];
+      if (p->b < vv->npods && (s = intern_lookup(L, lv->psig_ref, 2))) x = vv->pods[p->b].sig[s - 1];
+    } else if ((s = intern_lookup(L, lv->gsig_ref, 2))) {
+      x = view->models[p->a].sig[s - 1];
     }
     push_num_or_nil(L, x);
     return 1;
@@ -389,7 +388,7 @@ static int l_index(lua_State *L) {
   default: break;
   }
 
-  int code = field_code(L, 2);
+  int code = intern_lookup(L, lv->fields_ref, 2);
   if (!code) return 0;
   switch (p->kind) {
   case K_VIEW: return index_view(L, p, code);
@@ -495,7 +494,20 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-static void setup(lua_State *L) {
+static int intern_table(lua_State *L, const char *(*name)(int), int n) {
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
+    lua_pushinteger(L, i + 1);
+    lua_setfield(L, -2, name(i));
+  }
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static const char *vsig_name(int i) { return sl_vsig_name((sl_vsig_t)i); }
+static const char *psig_name(int i) { return sl_psig_name((sl_psig_t)i); }
+static const char *gsig_name(int i) { return sl_gsig_name((sl_gsig_t)i); }
+
+static void setup(lua_State *L, sl_lview_t *lv) {
   if (luaL_newmetatable(L, MT_NAME)) {
     lua_pushcfunction(L, l_index);
     lua_setfield(L, -2, "__index");
@@ -514,16 +526,15 @@ static void setup(lua_State *L) {
     lua_pushinteger(L, fields[i].code);
     lua_setfield(L, -2, fields[i].name);
   }
-  lua_setfield(L, LUA_REGISTRYINDEX, FIELDS_KEY);
+  lv->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lv->vsig_ref = intern_table(L, vsig_name, SL_V__COUNT);
+  lv->psig_ref = intern_table(L, psig_name, SL_P__COUNT);
+  lv->gsig_ref = intern_table(L, gsig_name, SL_G__COUNT);
   lua_newtable(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+  lv->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void sl_lview_push(lua_State *L, sl_lview_t *lv) {
-  lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
-  int fresh = lua_isnil(L, -1);
-  lua_pop(L, 1);
-  if (fresh) setup(L);
+  if (!lv->cache_ref) setup(L, lv);
   push_proxy(L, lv, K_VIEW, 0, 0);
 }
-

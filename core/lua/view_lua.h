@@ -14,6 +14,8 @@ typedef struct sl_lview {
   const int *order;              // view index -> configured index
   double period;
   uint64_t tick;                 // this policy's tick number
+  // Registry refs of this VM's proxy cache and interned name tables (0 until first use).
+  int cache_ref, fields_ref, vsig_ref, psig_ref, gsig_ref;
 } sl_lview_t;
 
 // Pushes this VM's view object for lv (created on first use and cached in the registry).

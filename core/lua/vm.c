@@ -42,6 +42,8 @@ static void *alloc_refuse(sl_vm_t *vm, int why) {
   return NULL;
 }
 
+#define HOST_RESERVE ((size_t)1 << 20)
+
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   sl_vm_t *vm = ud;
   vm->nallocs++;
@@ -51,7 +53,11 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     vm->mem -= osize;
     return NULL;
   }
-  if (nsize > osize && vm->mem - osize + nsize > vm->mem_limit)
+  // The cap binds policy code. Outside a call, the host's own few allocations (pushing the view,
+  // reading results) get a small reserve above it, so they cannot fail unprotected after a
+  // policy filled its VM to the cap.
+  size_t limit = vm->depth > 0 ? vm->mem_limit : vm->mem_limit + HOST_RESERVE;
+  if (nsize > osize && vm->mem - osize + nsize > limit)
     return alloc_refuse(vm, SL_VM_ABORT_MEM);
   if (nsize > osize && vm->depth > 0) {
     vm->used += (nsize - osize) >> ALLOC_CHARGE_SHIFT;
@@ -93,6 +99,12 @@ uint64_t sl_vm_remaining(sl_vm_t *vm) {
 
 void sl_vm_charge(sl_vm_t *vm, uint64_t n) {
   if (vm->depth > 0) vm->used += n;
+}
+
+void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm) {
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (vm->cstack_base && vm->cstack_base > here && vm->cstack_base - here > SL_VM_MAX_CSTACK)
+    luaL_error(L, "C stack overflow (callbacks nested too deeply)");
 }
 
 // "file:line" of the innermost Lua function on the stack, "" if there is none. lua_getinfo with
@@ -425,7 +437,7 @@ uint64_t sl_vm_instr_used(sl_vm_t *vm) {
 void sl_vm_preload(sl_vm_t *vm, const char *name, lua_CFunction open) {
   char full[sizeof vm->preload[0].name];
   int n = strncmp(name, "sluice.", 7) == 0 ? snprintf(full, sizeof full, "%s", name)
-                                            : snprintf(full, sizeof full, "sluice.%s", name);
+                                           : snprintf(full, sizeof full, "sluice.%s", name);
   if (n <= 7 || (size_t)n >= sizeof full || !open) {
     sl_error("sl_vm_preload: invalid module name '%s'", name);
     return;
@@ -543,6 +555,7 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
       vm->gc_at = next_gc_at(vm);
     }
     lua_sethook(L, vm_hook, LUA_MASKCOUNT, vm->hook_every);
+    vm->cstack_base = (uintptr_t)__builtin_frame_address(0);
   } else if (vm->abort) {
     lua_settop(L, fn - 1);
     return sl_err(err, SL_EBUDGET, "%s", vm->abort_msg[0] ? vm->abort_msg : "budget exceeded");
@@ -583,6 +596,7 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
     lua_pop(L, 1);
   }
   if (outer) {
+    vm->cstack_base = 0;
     lua_sethook(L, NULL, 0, 0);
     if (vm->abort == SL_VM_ABORT_MEM || vm->mem > next_gc_at(vm)) lua_gc(L, LUA_GCCOLLECT, 0);
     vm->abort = SL_VM_ABORT_NONE;
@@ -596,35 +610,19 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
 typedef struct {
   lua_State *from, *to;
   sl_vm_t *to_vm;
-  int same;        // from == to: the value is the protected function's first argument
-  int root_idx;    // absolute index of the value in `from` when !same
+  int same;     // from == to: the value is the protected function's first argument
+  int root_idx; // absolute index of the value in `from` when !same
   size_t max_bytes, bytes;
-  const void *anc[SL_VM_COPY_MAX_DEPTH + 1];  // tables being copied, outermost first
+  const void *anc[SL_VM_COPY_MAX_DEPTH + 1]; // tables being copied, outermost first
   int nanc;
+  // Stack indices (in `from`) of the keys leading to the value being copied; the path in
+  // messages is only built from them when something is refused.
+  int keys[SL_VM_COPY_MAX_DEPTH + 1];
+  int nkeys;
   const char *root;
-  char path[256];
   int code;
   char msg[SL_ERR_MAX];
 } copy_ctx_t;
-
-static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  c->code = SL_EINVAL;
-  snprintf(c->msg, sizeof c->msg, "%s: %s", c->path, what);
-  lua_pushboolean(c->to, 0);  // error value; the message is in c->msg
-  return lua_error(c->to);
-}
-
-static void copy_count(copy_ctx_t *c, size_t n) {
-  c->bytes += n;
-  if (c->max_bytes && c->bytes > c->max_bytes)
-    copy_refuse(c, "more than %zu bytes of content cannot be kept in %s", c->max_bytes, c->root);
-}
 
 static int is_ident(const char *s, size_t n) {
   if (n == 0 || n > 64) return 0;
@@ -636,10 +634,13 @@ static int is_ident(const char *s, size_t n) {
   return 1;
 }
 
-static void path_push_key(copy_ctx_t *c, int kidx) {
+// Appends ".name", ["odd key"], [3] or [<boolean>] for the key at kidx in `from`.
+static void path_add_key(copy_ctx_t *c, char *path, size_t cap, int kidx) {
   lua_State *F = c->from;
-  size_t len = strlen(c->path), room = sizeof c->path - len;
-  char *end = c->path + len;
+  size_t len = strlen(path);
+  if (len + 1 >= cap) return;
+  char *end = path + len;
+  size_t room = cap - len;
   switch (lua_type(F, kidx)) {
   case LUA_TSTRING: {
     size_t n;
@@ -656,9 +657,38 @@ static void path_push_key(copy_ctx_t *c, int kidx) {
     }
     break;
   }
-  case LUA_TNUMBER: snprintf(end, room, "[%.14g]", lua_tonumber(F, kidx)); break;
-  default: snprintf(end, room, "[<%s>]", lua_typename(F, lua_type(F, kidx))); break;
+  case LUA_TNUMBER:
+    snprintf(end, room, "[%.14g]", lua_tonumber(F, kidx));
+    break;
+  default:
+    snprintf(end, room, "[<%s>]", lua_typename(F, lua_type(F, kidx)));
+    break;
   }
+}
+
+static void build_path(copy_ctx_t *c, char *path, size_t cap) {
+  snprintf(path, cap, "%s", c->root);
+  for (int i = 0; i < c->nkeys; i++) path_add_key(c, path, cap, c->keys[i]);
+}
+
+static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
+  char what[256], path[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  build_path(c, path, sizeof path);
+  c->code = SL_EINVAL;
+  snprintf(c->msg, sizeof c->msg, "%s: %s", path, what);
+  lua_pushboolean(c->to, 0); // error value; the message is in c->msg
+  return lua_error(c->to);
+}
+
+static void copy_count(copy_ctx_t *c, size_t n) {
+  c->bytes += n;
+  if (c->max_bytes && c->bytes > c->max_bytes)
+    copy_refuse(c, "more than %zu bytes of content cannot be kept in %s", c->max_bytes, c->root);
 }
 
 static void copy_value(copy_ctx_t *c, int fidx);
@@ -682,11 +712,10 @@ static void copy_table(copy_ctx_t *c, int fidx) {
   lua_createtable(T, (int)lua_objlen(F, fidx), 0);
   int tidx = lua_gettop(T);
   c->anc[c->nanc++] = self;
-  size_t plen = strlen(c->path);
   lua_pushnil(F);
   while (lua_next(F, fidx)) {
     int k = lua_gettop(F) - 1, v = k + 1;
-    path_push_key(c, k);
+    c->keys[c->nkeys++] = k;
     switch (lua_type(F, k)) {
     case LUA_TSTRING: {
       size_t n;
@@ -705,7 +734,7 @@ static void copy_table(copy_ctx_t *c, int fidx) {
     }
     copy_value(c, v);
     lua_rawset(T, tidx);
-    c->path[plen] = '\0';
+    c->nkeys--;
     lua_pop(F, 1);
   }
   c->nanc--;
@@ -714,7 +743,9 @@ static void copy_table(copy_ctx_t *c, int fidx) {
 static void copy_value(copy_ctx_t *c, int fidx) {
   lua_State *F = c->from, *T = c->to;
   switch (lua_type(F, fidx)) {
-  case LUA_TNIL: lua_pushnil(T); break;
+  case LUA_TNIL:
+    lua_pushnil(T);
+    break;
   case LUA_TBOOLEAN:
     copy_count(c, 8);
     lua_pushboolean(T, lua_toboolean(F, fidx));
@@ -730,7 +761,9 @@ static void copy_value(copy_ctx_t *c, int fidx) {
     lua_pushlstring(T, s, n);
     break;
   }
-  case LUA_TTABLE: copy_table(c, fidx); break;
+  case LUA_TTABLE:
+    copy_table(c, fidx);
+    break;
   default:
     copy_refuse(c, "%s values cannot be kept in %s", lua_typename(F, lua_type(F, fidx)), c->root);
   }
@@ -761,7 +794,6 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
   c->root_idx = idx;
   c->max_bytes = max_bytes;
   c->root = root;
-  snprintf(c->path, sizeof c->path, "%s", root);
 
   int st;
   int from_top = lua_gettop(from);
@@ -784,10 +816,10 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
     rc = sl_err(err, c->code, "%s", c->msg);
   } else if (st == LUA_ERRMEM) {
     char doing[300];
-    snprintf(doing, sizeof doing, "while copying %.200s", c->path);
+    snprintf(doing, sizeof doing, "while copying %.200s", root);
     rc = mem_error(c->to_vm, err, doing);
   } else {
-    rc = sl_err(err, SL_EINVAL, "copying %s failed", c->path);
+    rc = sl_err(err, SL_EINVAL, "copying %s failed", root);
   }
   return rc;
 }

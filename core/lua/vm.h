@@ -13,20 +13,20 @@
 
 typedef struct sl_vm sl_vm_t;
 
-#define SL_VM_DEFAULT_MEM_LIMIT ((size_t)64 << 20)
-#define SL_VM_DEFAULT_INSTR_BUDGET 10000000ull
+#define SL_VM_DEFAULT_MEM_LIMIT           ((size_t)64 << 20)
+#define SL_VM_DEFAULT_INSTR_BUDGET        10000000ull
 #define SL_VM_DEFAULT_MAX_PATTERN_SUBJECT ((size_t)1 << 20)
-#define SL_VM_MIN_MEM_LIMIT ((size_t)1 << 20)
+#define SL_VM_MIN_MEM_LIMIT               ((size_t)1 << 20)
 // Tables nested deeper than this are refused by sl_vm_copy_plain.
 #define SL_VM_COPY_MAX_DEPTH 64
 
 typedef struct {
-  size_t mem_limit;            // bytes this VM may hold (default 64 MiB when 0)
-  uint64_t instr_budget;       // VM instructions per sl_vm_pcall (default 10,000,000 when 0)
-  size_t max_pattern_subject;  // string pattern functions refuse longer subjects (default 1 MiB)
-  sl_clock_t *clock;           // os.time()/os.clock() read this (must not be NULL)
-  const char *module_path;     // optional dir searched for sluice.* Lua modules (lua/ tree);
-                               // NULL = embedded only
+  size_t mem_limit;           // bytes this VM may hold (default 64 MiB when 0)
+  uint64_t instr_budget;      // VM instructions per sl_vm_pcall (default 10,000,000 when 0)
+  size_t max_pattern_subject; // string pattern functions refuse longer subjects (default 1 MiB)
+  sl_clock_t *clock;          // os.time()/os.clock() read this (must not be NULL)
+  const char *module_path;    // optional dir searched for sluice.* Lua modules (lua/ tree);
+                              // NULL = embedded only
 } sl_vm_opts_t;
 
 // NULL and err filled on failure (including "LuaJIT must be built with GC64").

@@ -168,10 +168,11 @@ int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err) {
         o.actuated = 1;
         p->last[ci].applied = g.target;
         p->last[ci].at = now;
-        snprintf(o.reason, sizeof o.reason, "%s", g.reason);
+        sl_strlcpy(o.reason, g.reason, sizeof o.reason);
       }
     } else {
-      snprintf(o.reason, sizeof o.reason, "%s%.480s", g.change ? "dry-run: " : "", g.reason);
+      if (g.change) snprintf(o.reason, sizeof o.reason, "dry-run: %.480s", g.reason);
+      else sl_strlcpy(o.reason, g.reason, sizeof o.reason);
     }
     if (p->on_outcome) p->on_outcome(p->on_outcome_ud, now, &o);
   }

@@ -15,7 +15,7 @@
 
 #define NVAR 1000
 #define NPOL 10
-#define TICKS 300
+#define TICKS_MAX 300
 
 static const char policy_src[] =
     "return {\n"
@@ -105,7 +105,9 @@ int main(void) {
       sl_store_set_pod(st, cfg.variants[i].id, pod, SL_POD_READY);
     }
   }
-  double tick_ms[TICKS], view_ms[TICKS];
+  double tick_ms[TICKS_MAX], view_ms[TICKS_MAX];
+  int TICKS = getenv("BENCH_TICKS") ? atoi(getenv("BENCH_TICKS")) : TICKS_MAX;
+  if (TICKS < 1 || TICKS > TICKS_MAX) TICKS = TICKS_MAX;
   sl_view_t scratch;
   sl_view_init(&scratch);
   for (int t = 0; t < TICKS; t++) {

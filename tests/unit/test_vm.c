@@ -19,8 +19,8 @@
 static sl_clock_t clk;
 
 static sl_vm_t *new_vm(size_t mem, uint64_t budget, const char *module_path) {
-  sl_vm_opts_t o = {.mem_limit = mem, .instr_budget = budget, .clock = &clk,
-                    .module_path = module_path};
+  sl_vm_opts_t o = {
+      .mem_limit = mem, .instr_budget = budget, .clock = &clk, .module_path = module_path};
   sl_err_t err;
   sl_vm_t *vm = sl_vm_new(&o, &err);
   if (!vm) fprintf(stderr, "sl_vm_new: %s\n", err.msg);
@@ -52,8 +52,10 @@ static void expect(sl_vm_t *vm, const char *src, int code, const char *needle, c
   char out[512];
   int rc = run(vm, src, out, sizeof out, &err);
   T_EQ_INT(rc, code, what);
-  if (code != 0) T_STR_HAS(err.msg, needle, what);
-  else T_STR_HAS(out, needle, what);
+  if (code != 0)
+    T_STR_HAS(err.msg, needle, what);
+  else
+    T_STR_HAS(out, needle, what);
 }
 
 // ---- budget ------------------------------------------------------------------------------------
@@ -69,8 +71,7 @@ static void test_budget(void) {
             "budget message names file:line and the budget");
   T_STR_HAS(err.msg, "\nstack traceback:\n\tt.lua:1:", "budget error carries a traceback");
   T_OK(sl_vm_instr_used(vm) >= 10000000 && sl_vm_instr_used(vm) < 10002000,
-       "the loop ran for the budget and no more (%llu)",
-       (unsigned long long)sl_vm_instr_used(vm));
+       "the loop ran for the budget and no more (%llu)", (unsigned long long)sl_vm_instr_used(vm));
 
   expect(vm, "return 6 * 7", 0, "42", "the VM answers the next call after an overrun");
   T_OK(sl_vm_instr_used(vm) < 100, "the next call starts with a fresh budget");
@@ -90,10 +91,10 @@ static void test_budget(void) {
          "end",
          SL_EBUDGET, "instruction budget exceeded",
          "a looping xpcall error handler cannot swallow the budget");
-  expect(vm,
-         "return xpcall(function() error('x') end, function(e) while true do end end)",
+  expect(vm, "return xpcall(function() error('x') end, function(e) while true do end end)",
          SL_EBUDGET, "instruction budget exceeded", "a handler that loops on an ordinary error");
-  expect(vm, "return select(2, xpcall(function() error('x', 0) end, function(e) return 'h:' .. e end))",
+  expect(vm,
+         "return select(2, xpcall(function() error('x', 0) end, function(e) return 'h:' .. e end))",
          0, "h:x", "xpcall handlers still run for ordinary errors");
   expect(vm, "while true do coroutine.wrap(function() while true do end end)() end", SL_EBUDGET,
          "instruction budget exceeded", "a loop inside a coroutine is budgeted");
@@ -152,8 +153,7 @@ static void test_nested(void) {
   T_EQ_INT(g_nested_rc, SL_EBUDGET, "the nested call reported the budget");
   expect(vm, "return require('sluice.cb').call(function() error('inner boom') end)", 0, "",
          "a nested runtime error returns nil, msg to the caller");
-  expect(vm,
-         "local _, e = require('sluice.cb').call(function() error('inner boom') end) return e",
+  expect(vm, "local _, e = require('sluice.cb').call(function() error('inner boom') end) return e",
          0, "t.lua:1: inner boom", "the nested error names file:line");
   sl_vm_free(vm);
 }
@@ -246,14 +246,15 @@ static void test_environment(void) {
   expect(vm, "return string.dump(function() end)", SL_EINVAL, "field 'dump' (a nil value)",
          "string.dump is not available");
   expect(vm, "return ('x').dump", 0, "<nil>", "nor through the string metatable");
-  expect(vm, "return require('ffi')", SL_EINVAL,
-         "module 'ffi' is not available in the sandbox", "require 'ffi' is refused");
+  expect(vm, "return require('ffi')", SL_EINVAL, "module 'ffi' is not available in the sandbox",
+         "require 'ffi' is refused");
   expect(vm, "return require('os')", SL_EINVAL, "module 'os' is not available in the sandbox",
          "require 'os' is refused");
   expect(vm, "return require('sluice/../x')", SL_EINVAL, "is not available in the sandbox",
          "module names with path characters are refused");
-  const char *gone[] = {"loadstring", "dofile", "loadfile", "getfenv", "setfenv", "module",
-                        "newproxy", "package", "gcinfo", "ffi", "jit", "debug", "io", NULL};
+  const char *gone[] = {"loadstring", "dofile",   "loadfile", "getfenv", "setfenv",
+                        "module",     "newproxy", "package",  "gcinfo",  "ffi",
+                        "jit",        "debug",    "io",       NULL};
   for (const char **g = gone; *g; g++) {
     char src[96], what[96];
     snprintf(src, sizeof src, "return type(%s)", *g);
@@ -276,8 +277,8 @@ static void test_environment(void) {
   T_STR_HAS(err.msg, "policies/p.lua:2:", "syntax errors name file:line");
   expect(vm, "error('boom')", SL_EINVAL, "t.lua:1: boom\nstack traceback:\n",
          "runtime errors: file:line: msg, then a traceback after a newline");
-  expect(vm, "local function inner() local t = nil; return t.x end\nlocal v = inner() return v", SL_EINVAL,
-         "in function 'inner'", "the traceback names functions");
+  expect(vm, "local function inner() local t = nil; return t.x end\nlocal v = inner() return v",
+         SL_EINVAL, "in function 'inner'", "the traceback names functions");
   expect(vm, "error({})", SL_EINVAL, "(error object is a table value)",
          "non-string errors are described");
 
@@ -357,11 +358,10 @@ static void test_require(void) {
   snprintf(sub, sizeof sub, "%s/sluice", dir);
   mkdir(sub, 0700);
   snprintf(path, sizeof path, "%s/sluice/x.lua", dir);
-  write_file(path,
-             "local M = {}\n"
-             "M.loads = (M.loads or 0) + 1\n"
-             "function M.double(v) return 2 * v end\n"
-             "return M\n");
+  write_file(path, "local M = {}\n"
+                   "M.loads = (M.loads or 0) + 1\n"
+                   "function M.double(v) return 2 * v end\n"
+                   "return M\n");
   snprintf(path, sizeof path, "%s/sluice/bad.lua", dir);
   write_file(path, "local M = {}\n\nerror('bad module')\n");
   snprintf(path, sizeof path, "%s/sluice/syn.lua", dir);
@@ -374,8 +374,8 @@ static void test_require(void) {
   sl_vm_t *vm = new_vm(0, 0, dir);
   expect(vm, "return require('sluice.x').double(21)", 0, "42",
          "require loads sluice.x from module_path");
-  expect(vm, "local a = require('sluice.x') local b = require('sluice.x') return a == b", 0,
-         "true", "modules are cached per VM");
+  expect(vm, "local a = require('sluice.x') local b = require('sluice.x') return a == b", 0, "true",
+         "modules are cached per VM");
   expect(vm, "local a = require('sluice.x') a.mark = 'kept' return require('sluice.x').mark", 0,
          "kept", "the cache survives across calls");
   char want[400];
@@ -387,8 +387,8 @@ static void test_require(void) {
   snprintf(want, sizeof want, "%s/sluice/syn.lua:2:", dir);
   expect(vm, "return require('sluice.syn')", SL_EINVAL, want,
          "a module's syntax error names its file:line");
-  expect(vm, "return require('sluice.glob')", SL_EINVAL,
-         "assignment to undeclared global 'leak'", "modules run in the sandbox too");
+  expect(vm, "return require('sluice.glob')", SL_EINVAL, "assignment to undeclared global 'leak'",
+         "modules run in the sandbox too");
   expect(vm, "return require('sluice.self')", SL_EINVAL, "loop or previous error",
          "a module requiring itself fails");
   snprintf(want, sizeof want, "searched: %s/sluice/nope.lua, the embedded modules", dir);
@@ -708,8 +708,8 @@ static void test_patterns(void) {
          "pattern matching in string.gsub", "gsub is budgeted");
   expect(vm, "for a in ('a'):rep(5000):gmatch('(.-)(.-)(.-)b') do end", SL_EBUDGET,
          "pattern matching in string.gmatch", "gmatch is budgeted");
-  expect(vm, "return ('abc'):rep(1000):gsub('%w', function(c) while true do end end)",
-         SL_EBUDGET, "instruction budget exceeded", "a looping gsub callback is budgeted");
+  expect(vm, "return ('abc'):rep(1000):gsub('%w', function(c) while true do end end)", SL_EBUDGET,
+         "instruction budget exceeded", "a looping gsub callback is budgeted");
   expect(vm, "return #('a'):rep(2 * 1024 * 1024):match('a+')", SL_EINVAL,
          "string.match: subject of 2097152 bytes is longer than the 1048576 bytes allowed",
          "pattern subjects above the limit are refused");
@@ -719,8 +719,13 @@ static void test_patterns(void) {
          "pattern-free find is plain");
   expect(vm, "return ('a'):rep(300):match(('a?'):rep(300) .. ('a'):rep(300))", SL_EINVAL,
          "pattern too complex", "deeply nested matching is refused, not a C stack overflow");
-  expect(vm, "return ('abc'):gsub('b', '%')", SL_EINVAL,
-         "invalid use of '%' in replacement string", "a trailing % in a replacement");
+  expect(vm, "local function f(s) return (s:gsub('.', f)) end return f('ab')", SL_EINVAL,
+         "C stack overflow (callbacks nested too deeply)",
+         "gsub callbacks recursing without end fail cleanly (LuaJIT's own gsub crashes)");
+  expect(vm, "local function f(s) return (s:gsub('.', f)) end return f('ab')", SL_EINVAL,
+         "C stack overflow", "and do so again on the next call");
+  expect(vm, "return ('abc'):gsub('b', '%')", SL_EINVAL, "invalid use of '%' in replacement string",
+         "a trailing % in a replacement");
   expect(vm, "return ('abc'):gsub('b', true)", SL_EINVAL, "string/function/table expected",
          "a bad replacement type");
   expect(vm, "return ('abc'):gsub('b', function() return {} end)", SL_EINVAL,
