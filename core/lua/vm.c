@@ -56,7 +56,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   // The cap binds policy code. Outside a call, the host's own few allocations (pushing the view,
   // reading results) get a small reserve above it, so they cannot fail unprotected after a
   // policy filled its VM to the cap.
-  size_t limit = vm->depth > 0 ? vm->mem_limit : vm->mem_limit + HOST_RESERVE;
+  size_t limit = vm->depth > 0 || vm->strict > 0 ? vm->mem_limit : vm->mem_limit + HOST_RESERVE;
   if (nsize > osize && vm->mem - osize + nsize > limit)
     return alloc_refuse(vm, SL_VM_ABORT_MEM);
   if (nsize > osize && vm->depth > 0) {
@@ -511,7 +511,9 @@ int sl_vm_load(sl_vm_t *vm, const char *src, size_t len, const char *chunkname, 
                   display_name(chunkname));
   load_ctx_t c = {vm, src, chunkname, len, 0};
   char msg[SL_ERR_MAX];
+  vm->strict++;  // compiling policy text is the policy's memory, not the host's
   int st = vm_protect(vm->L, load_protected, &c, 0, 1, msg, sizeof msg);
+  vm->strict--;
   if (st == 0) return 0;
   if (c.status == LUA_ERRSYNTAX) {
     if (vm->depth == 0) vm->abort = SL_VM_ABORT_NONE;
@@ -797,6 +799,7 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
 
   int st;
   int from_top = lua_gettop(from);
+  if (c->to_vm) c->to_vm->strict++;
   if (c->same) {
     lua_pushvalue(from, idx);
     st = vm_protect(to, copy_protected, c, 1, 1, NULL, 0);
@@ -810,6 +813,7 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
     st = vm_protect(to, copy_protected, c, 0, 1, NULL, 0);
     lua_settop(from, from_top);
   }
+  if (c->to_vm) c->to_vm->strict--;
   if (st == 0) return 0;
   int rc;
   if (c->code) {
