@@ -359,7 +359,7 @@ static int read_decisions(lua_State *L, sl_policy_t *p, sl_view_t *view,
       return sl_err(err, SL_EINVAL, "%s: malformed decision: key %s is not a variant id", f,
                     luaL_typename(L, -2));
     const char *id = lua_tostring(L, -2);
-    int vi = sl_view_find_variant(view, id);
+    int vi = sl_lview_find(L, &p->lv, -2);
     if (vi < 0 || !manages[order[vi]])
       return sl_err(err, SL_EINVAL, "%s: malformed decision: '%.200s' is not a variant this policy "
                     "manages", f, id);

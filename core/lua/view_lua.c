@@ -204,7 +204,9 @@ static int iter_variants(lua_State *L) {
     if (!visible(lv, i) || (model && strcmp(vv->desc->model, model))) continue;
     lua_pushinteger(L, i + 1);
     lua_replace(L, lua_upvalueindex(2));
-    lua_pushstring(L, vv->desc->id);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lv->ids_ref);  // interned once, not per tick
+    lua_rawgeti(L, -1, i + 1);
+    lua_remove(L, -2);
     push_proxy(L, lv, K_VARIANT, i, 0);
     return 2;
   }
@@ -536,5 +538,30 @@ static void setup(lua_State *L, sl_lview_t *lv) {
 
 void sl_lview_push(lua_State *L, sl_lview_t *lv) {
   if (!lv->cache_ref) setup(L, lv);
+  if (!lv->ids_ref) {
+    const sl_view_t *v = lv->view;
+    lua_createtable(L, v->nvariants, 0);
+    lua_createtable(L, 0, v->nvariants);
+    for (int i = 0; i < v->nvariants; i++) {
+      lua_pushstring(L, v->variants[i].desc->id);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -4, i + 1);
+      lua_pushinteger(L, i + 1);
+      lua_rawset(L, -3);
+    }
+    lv->index_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lv->ids_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   push_proxy(L, lv, K_VIEW, 0, 0);
+}
+
+int sl_lview_find(lua_State *L, sl_lview_t *lv, int idx) {
+  if (!lv->index_ref || lua_type(L, idx) != LUA_TSTRING) return -1;
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lv->index_ref);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  int i = (int)lua_tointeger(L, -1) - 1;
+  lua_pop(L, 2);
+  return i;
 }
