@@ -21,7 +21,7 @@ enum field {
   F_PRIORITY, F_SLO_CLASS, F_SLO, F_ENGINE, F_REPLICAS, F_LAST, F_AGE, F_STALE, F_SIGNALS, F_PODS,
   F_SPEC, F_READY, F_STARTING, F_PENDING, F_REQUESTED, F_APPLIED, F_AT, F_TTFT_MS, F_ITL_MS,
   F_MAX_NUM_SEQS, F_MAX_NUM_BATCHED_TOKENS, F_BLOCK_SIZE, F_KV_CAPACITY_TOKENS, F_PHASE,
-  F_TYPE, F_TOTAL, F_USED, F_FREE
+  F_TYPE, F_TOTAL, F_USED, F_FREE, F_PROFILE
 };
 
 static const struct {
@@ -42,7 +42,7 @@ static const struct {
   {"itl_ms", F_ITL_MS}, {"max_num_seqs", F_MAX_NUM_SEQS},
   {"max_num_batched_tokens", F_MAX_NUM_BATCHED_TOKENS}, {"block_size", F_BLOCK_SIZE},
   {"kv_capacity_tokens", F_KV_CAPACITY_TOKENS}, {"phase", F_PHASE}, {"type", F_TYPE},
-  {"total", F_TOTAL}, {"used", F_USED}, {"free", F_FREE},
+  {"total", F_TOTAL}, {"used", F_USED}, {"free", F_FREE}, {"profile", F_PROFILE},
 };
 
 typedef struct {
@@ -317,6 +317,10 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
   case F_PRIORITY: lua_pushinteger(L, d->priority); return 1;
   case F_SLO_CLASS:
     if (d->slo_class) lua_pushstring(L, d->slo_class);
+    else lua_pushnil(L);
+    return 1;
+  case F_PROFILE:
+    if (d->profile) lua_pushstring(L, d->profile);
     else lua_pushnil(L);
     return 1;
   case F_SLO:
