@@ -140,6 +140,7 @@ int sl_cmd_check(int argc, char **argv) {
     int owned = 0;
     sl_policy_t *p = NULL;
     const sl_yval_t *params = NULL;
+    int dry = 0;
     for (int i = 0; config && i < cfg.npolicies; i++)
       if (!strcmp(cfg.policies[i].file, files[k])) params = cfg.policies[i].params;
     rc = sl_policy_source(NULL, files[k], &path, &src, &len, &owned, &err);
@@ -153,10 +154,12 @@ int sl_cmd_check(int argc, char **argv) {
     if (rc == 0) {
       p->lv.period = p->period > 0 ? p->period : cfg.interval;
       rc = sl_policy_decide(p, &view, all, order, 1, out, &err);
-      if (rc < 0) sl_err_wrap(&err, "dry tick");
+      dry = 1;
     }
     if (rc < 0) {
-      fprintf(stderr, "%s\n", err.msg);
+      // "file:line: reason" first; the traceback, when there is one, after it.
+      int n = (int)strcspn(err.msg, "\n");
+      fprintf(stderr, "%.*s%s%s\n", n, err.msg, dry ? " (in the dry tick)" : "", err.msg + n);
       code = SL_EXIT_USAGE;
     } else {
       int decided = 0;
