@@ -12,25 +12,51 @@ function M.finite(x)
 end
 
 -- The baseline rule's running target is AUTO_FRACTION x the concurrency at which one replica of
--- the variant just meets its SLO. Until sluice.model can say that (or when the variant has no
--- SLO class) the target is AUTO_FALLBACK, and the reason says so.
+-- the variant just meets its SLO: the mean requests in service (sluice.model's queue) at the
+-- highest per-replica rate that meets the SLO class, for the variant's latency profile, its
+-- max_num_seqs, and the token mix it serves (the view's input/output means when known, else
+-- AUTO_TOKENS). It is computed once per variant and then kept, as an operator sets an HPA target
+-- once from a load test. Without an SLO class or a profile the target is AUTO_FALLBACK, and the
+-- reason says so.
 M.AUTO_FRACTION = 0.8
 M.AUTO_FALLBACK = 8
+M.AUTO_TOKENS = { in_tokens = 1024, out_tokens = 256 }
+
+-- Memo: the target is computed once per variant and configuration (rebuilt after a reload).
+local auto_memo = {}
+
+local function compute_auto(v)
+  if type(v.slo) ~= "table" then return M.AUTO_FALLBACK, "no SLO class" end
+  if type(v.profile) ~= "string" then return M.AUTO_FALLBACK, "no latency profile" end
+  local ok, model = pcall(require, "sluice.model")
+  if not ok then return M.AUTO_FALLBACK, "sluice.model unavailable" end
+  local prof, perr = model.builtin(v.profile)
+  if not prof then return M.AUTO_FALLBACK, perr end
+  local s = v.signals
+  local shape = {
+    max_batch = v.engine.max_num_seqs,
+    in_tokens = M.finite(s.input_tokens_mean) or M.AUTO_TOKENS.in_tokens,
+    out_tokens = M.finite(s.output_tokens_mean) or M.AUTO_TOKENS.out_tokens,
+  }
+  local rate, why = model.max_rate(prof, shape, { ttft_ms = v.slo.ttft_ms, itl_ms = v.slo.itl_ms })
+  if not rate then return M.AUTO_FALLBACK, why end
+  local pred = model.predict(prof, shape, rate)
+  local conc = M.finite(pred.in_service)
+  if not conc or conc <= 0 then return M.AUTO_FALLBACK, "no concurrency from the model" end
+  return M.AUTO_FRACTION * conc
+end
 
 local function auto_running_target(view, v)
-  if type(v.slo) ~= "table" then return M.AUTO_FALLBACK, "no SLO class" end
-  local ok, model = pcall(require, "sluice.model")
-  if not ok or type(model) ~= "table" or type(model.max_concurrency) ~= "function" then
-    return M.AUTO_FALLBACK, "sluice.model has no max_concurrency"
+  local slo = type(v.slo) == "table" and v.slo or {}
+  local key = table.concat({ v.id, tostring(v.profile), tostring(slo.ttft_ms), tostring(slo.itl_ms),
+                             tostring(v.engine and v.engine.max_num_seqs) }, "|")
+  local m = auto_memo[key]
+  if not m then
+    local n, why = compute_auto(v)
+    m = { n, why }
+    auto_memo[key] = m
   end
-  local ok2, conc = pcall(model.max_concurrency, {
-    model = v.model, accelerator = v.accelerator, engine = v.engine,
-    ttft_ms = v.slo.ttft_ms, itl_ms = v.slo.itl_ms, window = view.window,
-  })
-  if not ok2 or type(conc) ~= "number" or conc ~= conc or conc <= 0 or conc == math.huge then
-    return M.AUTO_FALLBACK, "no latency profile for " .. tostring(v.model)
-  end
-  return M.AUTO_FRACTION * conc
+  return m[1], m[2]
 end
 
 -- The running target for a variant: a number (or numeric string) as given, or "auto". Returns the

@@ -152,29 +152,32 @@ describe("policy hpa", function()
       out["llm/a"].reason)
   end)
 
-  it("hpa takes 0.8 x the SLO concurrency from sluice.model for auto", function()
-    local saved_loaded = package.loaded["sluice.model"]
-    local saved_preload = package.preload["sluice.model"]
-    local asked
-    package.loaded["sluice.model"] = {
-      max_concurrency = function(q) asked = q; return 12 end,
-    }
-    local v = variant("llm/a", 2, { 10, 9.2 }, { slo = { ttft_ms = 500, itl_ms = 24 } })
-    local ok, out = pcall(policy.decide, view(0, { v }, 0), params(), state)
-    -- and a module that cannot be loaded falls back to 8
-    package.loaded["sluice.model"] = nil
-    package.preload["sluice.model"] = function() error("not built") end
-    local ok2, out2 = pcall(policy.decide, view(15, { v }, 0), params(), {})
-    package.loaded["sluice.model"], package.preload["sluice.model"] = saved_loaded, saved_preload
-    assert.is_true(ok, out)
-    assert.is_true(ok2, out2)
-    -- target 0.8 x 12 = 9.6; 9.6 per pod -> ratio 1 -> stays 2
-    assert.are.same({ replicas = 2, reason = "running/pod 9.6 ≈ target 9.6 → 2" }, out["llm/a"])
-    assert.are.equal(500, asked.ttft_ms)
-    assert.are.equal(24, asked.itl_ms)
-    assert.are.equal("H100", asked.accelerator)
-    assert.are.equal(3, out2["llm/a"].replicas)
-    assert.matches("running target 8 %(auto: sluice.model", out2["llm/a"].reason)
+  it("hpa takes 0.8 x the concurrency at which one replica just meets the SLO for auto", function()
+    -- The rule, computed here from the kernels: the mean requests in service at the highest
+    -- rate one replica sustains under TTFT 500 ms / ITL 24 ms, for the variant's profile,
+    -- max_num_seqs 256, and its observed token mix (1024 in, 256 out).
+    local model = require "sluice.model"
+    local prof = model.builtin("llama-3.1-8b/h100")
+    local shape = { max_batch = 256, in_tokens = 1024, out_tokens = 256 }
+    local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
+    local target = 0.8 * model.predict(prof, shape, rate).in_service
+    -- 2 pods running 1.2 x target each: ratio 1.2 > 1.1 tolerance -> ceil(2 x 1.2) = 3
+    local per = 1.2 * target
+    local v = variant("llm/auto", 2, { per, per },
+      { slo = { ttft_ms = 500, itl_ms = 24 }, profile = "llama-3.1-8b/h100",
+        engine = { max_num_seqs = 256 } })
+    v.signals.input_tokens_mean, v.signals.output_tokens_mean = 1024, 256
+    local out = policy.decide(view(0, { v }, 0), params(), state)
+    assert.are.equal(3, out["llm/auto"].replicas)
+    assert.matches(string.format("> target %s ", require("sluice.hpa").num(target)), out["llm/auto"].reason, 1, true)
+  end)
+
+  it("hpa falls back to 8 per pod for auto when the profile is unknown, and says why", function()
+    local v = variant("llm/noprof", 2, { 10, 9.2 },
+      { slo = { ttft_ms = 500, itl_ms = 24 }, profile = "no-such-profile" })
+    local out = policy.decide(view(0, { v }, 0), params(), state)
+    assert.are.equal(3, out["llm/noprof"].replicas)
+    assert.matches("running target 8 %(auto: unknown profile 'no%-such%-profile'", out["llm/noprof"].reason)
   end)
 
   it("hpa leaves a variant at zero alone (no HPAScaleToZero)", function()
