@@ -24,7 +24,13 @@ static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg
   p->hcfg.npolicies = 1;
   p->hcfg.policy_dir = ".";
   int rc = sl_host_init(&p->host, &p->hcfg, clock, pl, getenv("SLUICE_LUA_PATH"), err);
-  if (rc < 0) return rc;
+  if (rc < 0) {
+    // The host names the configuration entry ("file:line: policies[0]: ..."); here the policy
+    // came from the command line, so only what follows matters.
+    const char *at = err ? strstr(err->msg, "policies[0]: ") : NULL;
+    if (at) memmove(err->msg, at + 13, strlen(at + 13) + 1);
+    return rc;
+  }
   p->live = 1;
   sl_slot_info_t si;
   if (sl_host_slot_info(&p->host, 0, &si) == 0) {
