@@ -53,6 +53,7 @@ static void usage(FILE *f) {
           "  --peak-replicas N         scale the rate so the clairvoyant peak is N replicas of\n"
           "                            each model's cheapest variant (instead of --rate-scale)\n"
           "  --json                    print JSON instead of the table\n"
+          "  --decisions FILE          write every scaling change with its reason (- for stderr)\n"
           "  --report FILE.html        write the HTML report\n");
 }
 
@@ -217,7 +218,7 @@ static int exit_code(int rc) {
 
 int sl_cmd_sim(int argc, char **argv) {
   const char *trace = NULL, *tokens = NULL, *cluster_path = NULL, *policies = NULL,
-             *report = NULL;
+             *report = NULL, *decisions = NULL;
   int json = 0;
   sl_sim_opts_t o;
   sl_sim_opts_init(&o);
@@ -233,7 +234,8 @@ int sl_cmd_sim(int argc, char **argv) {
     }
     static const char *const with_value[] = {"--trace", "--tokens", "--cluster", "--policy",
                                              "--seed", "--duration", "--rate-scale",
-                                             "--time-scale", "--peak-replicas", "--report", NULL};
+                                             "--time-scale", "--peak-replicas", "--report",
+                                             "--decisions", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= !strcmp(a, *w);
     if (!known) {
@@ -251,6 +253,7 @@ int sl_cmd_sim(int argc, char **argv) {
     else if (!strcmp(a, "--cluster")) cluster_path = v;
     else if (!strcmp(a, "--policy")) policies = v;
     else if (!strcmp(a, "--report")) report = v;
+    else if (!strcmp(a, "--decisions")) decisions = v;
     else if (!strcmp(a, "--seed")) {
       char *end;
       errno = 0;
@@ -333,6 +336,15 @@ int sl_cmd_sim(int argc, char **argv) {
   o.trace = trace;
   o.tokens = tokens;
   o.progress = 1;
+  FILE *dec = NULL;
+  if (decisions) {
+    dec = strcmp(decisions, "-") ? fopen(decisions, "w") : stderr;
+    if (!dec) {
+      rc = sl_err(&err, SL_EIO, "--decisions: cannot write %s: %s", decisions, strerror(errno));
+      goto fail;
+    }
+    o.decisions = dec;
+  }
   if ((rc = sl_sim_init(&sim, &o, &err)) < 0) goto fail;
   sim_ok = 1;
   res = calloc((size_t)nnames, sizeof *res);
@@ -358,6 +370,7 @@ fail:
   fprintf(stderr, "sluice sim: %s\n", err.msg);
   code = exit_code(rc);
 done:
+  if (o.decisions && o.decisions != stderr) fclose(o.decisions);
   for (int i = 0; i < nres; i++) sl_sim_result_free(&res[i]);
   free(res);
   free(pols);

@@ -477,8 +477,12 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
   }
   if ((rc = merge_open(&R->trace, o, s->rate_scale, err)) < 0) goto out;
 
-  // Warm start: the clairvoyant count of the first bin, Ready at time 0.
+  // Warm start: the clairvoyant count of the first bin, Ready at time 0 and held there for that
+  // first bin: policies start deciding once their signals have a minute of traffic behind them,
+  // not on the empty servers of time 0.
   for (int v = 0; v < nv; v++) sl_fleet_warm(&R->fleet, v, s->warm[v], 0);
+  for (int k = 0; k < R->pipe.ndeciders; k++)
+    if (R->pipe.deciders[k]->next_due < o->bin_s) R->pipe.deciders[k]->next_due = o->bin_s;
 
   double t0 = wall_now(), last_print = t0;
   uint64_t nevents = 0;
