@@ -389,8 +389,6 @@ static void reaction(run_t *R, const sl_clair_bins_t *b, sl_err_t *err) {
   R->res->reaction_s = episodes ? total / episodes : NAN;
 }
 
-static int init_warm(sl_sim_t *s, const sl_clair_bins_t *b, sl_err_t *err);
-
 int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t *err) {
   const sl_sim_opts_t *o = &s->o;
   const sl_cluster_t *cl = o->cluster;
@@ -469,6 +467,7 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
     goto out;
   }
   if (!s->have_bins) {
+    sl_clair_bins_free(&s->bins);  // what a failed first run left
     if (sl_clair_bins_init(&s->bins, o->bin_s, cl->nmodels, 0) < 0) {
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       goto out;
