@@ -240,6 +240,10 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   if (rc < 0) goto fail;
   if (kind == G_DIURNAL) g->dur = g->period;
   if (!isnan(dur)) g->dur = dur;
+  double own = g->dur;  // bursts spread over the generator's own span, whatever the slice
+  // Stop where the slice ends, not only where the generator would: walking a long empty stretch
+  // of a low rate costs time.
+  if (o && o->duration > 0) g->dur = fmin(g->dur, o->start + o->duration);
 
   g->gap = GAP_EXP;
   if (kind == G_WEIBULL) {
@@ -275,9 +279,11 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
     }
     g->a = ratio == 1 ? 0 : (lo + hi) / 2;
     g->i0e = i0e(g->a);
-    g->step = fmin(10, g->period / 8640);
+    // 8640 steps a period (10 s for a day), finer for short bursts, but never more than 1e6
+    // a period: a trough where the rate underflows to 0 is walked step by step.
+    g->step = g->period / 8640;
     if (g->bursts > 0) g->step = fmin(g->step, g->burst_s / 10);
-    g->step = fmax(g->step, 0.01);
+    g->step = fmax(g->step, fmax(0.01, g->period / 1e6));
     g->nb = (int)g->bursts;
     if (g->bursts != g->nb) {
       rc = sl_err(err, SL_EINVAL, "%s: bursts must be a whole number, got %g", what, g->bursts);
@@ -293,7 +299,7 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       goto fail;
     }
-    double span = fmax(0, g->dur - g->burst_s);
+    double span = fmax(0, own - g->burst_s);
     for (int i = 0; i < g->nb; i++) g->burst[i] = span * sl_rng_uniform(&g->rng);
     qsort(g->burst, (size_t)g->nb, sizeof *g->burst, cmp_double);
   }

@@ -15,7 +15,7 @@
 
 #include "core/sim/trace_src.h"
 
-#define MAX_WINDOW_REQUESTS (1u << 24)  // 16.7M arrivals in one client window
+#define MAX_WINDOW_REQUESTS (1u << 22)  // 4.2M arrivals in one client window (data: <= 1.74M)
 #define DEFAULT_WINDOW 600.0            // ServeGen's window, for a file with one row
 
 enum { PAT_EXP, PAT_GAMMA, PAT_WEIBULL };
@@ -344,6 +344,14 @@ static int dir_next(sl_trace_src_t *src, sl_req_t *r, sl_rng_t **rng, sl_err_t *
   *rng = &d->c[ci]->rng;  // still this request's window: the refill waits for the next call
   d->refill = true;
   return 1;
+}
+
+size_t sl_trace_servegen_nclients(const sl_trace_src_t *src) {
+  return src->next == dir_next ? ((const dir_t *)src)->n : 0;
+}
+
+sl_trace_src_t *sl_trace_servegen_client(sl_trace_src_t *src, size_t i) {
+  return &((dir_t *)src)->c[i]->base;
 }
 
 static void dir_seek(sl_trace_src_t *src, double t) {

@@ -166,6 +166,43 @@ static void directory(void) {
   T_NEAR((double)quarter.n / all.n, 0.25, 0.03, "rate_scale 0.25 on a directory");
   T_OK(fx_ordered(&quarter), "rate_scale 0.25: time order");
 
+  // The bins of a directory are computed per client, in parallel: they must still be the merged
+  // stream's, request for request, copies and slicing included.
+  o = fx_opts();
+  o.seed = 5;
+  o.rate_scale = 2.5;
+  o.jitter_s = 30;
+  o.start = 300;
+  o.duration = 1500;
+  o.time_scale = 0.5;
+  fx_reqs_t sc = fx_drain(d, &o);
+  sl_trace_bins_t b;
+  sl_err_t e;
+  int rc = sl_trace_bins(d, &o, 10, &b, &e);
+  T_EQ_INT(rc, 0, "directory bins");
+  int match = rc == 0 && b.total == sc.n && b.n == 75;
+  uint64_t *cnt = calloc(75, sizeof *cnt), *tin = calloc(75, sizeof *tin);
+  for (size_t i = 0; i < sc.n; i++) {
+    size_t k = (size_t)(sc.r[i].t / 10);
+    if (k < 75) cnt[k]++, tin[k] += sc.r[i].in_tokens;
+  }
+  for (size_t k = 0; match && k < 75; k++) match = b.count[k] == cnt[k] && b.in_tokens[k] == tin[k];
+  T_OK(match, "directory bins = the merged stream's bins (%zu requests)", sc.n);
+  T_NEAR(b.last_t, sc.r[sc.n - 1].t, 0, "directory bins: last arrival");
+  free(cnt);
+  free(tin);
+  sl_trace_bins_free(&b);
+  free(sc.r);
+
+  fx_put("m-test/chunk-11-trace.csv", "0,1,1,,0,0\n600,1,1,Gamma,-1,0\n");
+  rc = sl_trace_bins(d, NULL, 60, &b, &e);
+  T_EQ_INT(rc, SL_EPARSE, "directory bins: a bad client line fails the pass");
+  T_STR_HAS(e.msg, "chunk-11-trace.csv:2: shape", "and names its file and line");
+  fx_reqs_t bad = fx_drain(d, NULL);
+  T_EQ_INT(bad.rc, SL_EPARSE, "the stream fails on it too");
+  T_STR_HAS(bad.err.msg, "chunk-11-trace.csv:2: shape", "with the same message");
+  free(bad.r);
+
   free(quarter.r);
   free(again.r);
   free(other.r);
