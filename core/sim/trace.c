@@ -17,14 +17,14 @@ struct sl_trace {
   sl_trace_src_t *src;
   sl_trace_opts_t o;
   sl_trace_tokens_t tok;
-  sl_rng_t rng;       // thinning, copies and tokens for sources without their own stream
-  double src_end;     // source time at which the slice ends
-  double out_end;     // output time past which copies are dropped
-  double rs_int;      // floor(rate_scale)
-  double rs_frac;     // rate_scale - floor(rate_scale)
-  double last;        // output time of the latest request taken from the source
+  sl_rng_t rng;   // thinning, copies and tokens for sources without their own stream
+  double src_end; // source time at which the slice ends
+  double out_end; // output time past which copies are dropped
+  double rs_int;  // floor(rate_scale)
+  double rs_frac; // rate_scale - floor(rate_scale)
+  double last;    // output time of the latest request taken from the source
   bool src_done;
-  sl_req_t *heap;     // copies (and the originals they overtake) waiting for their turn
+  sl_req_t *heap; // copies (and the originals they overtake) waiting for their turn
   size_t hn, hcap;
 };
 
@@ -69,20 +69,24 @@ static int detect(sl_trace_lines_t *l, int *fmt, sl_err_t *err) {
   const char *f[7];
   size_t fl[7];
   int nf = sl_trace_split(line + i, len - i, f, fl, 7);
-  if (i < len && line[i] == '{') *fmt = SL_TRACE_MOONCAKE;
+  if (i < len && line[i] == '{')
+    *fmt = SL_TRACE_MOONCAKE;
   else if ((fl[0] == 9 && !strncasecmp(f[0], "TIMESTAMP", 9)) ||
            (fl[0] >= 10 && starts_digit(f[0], fl[0]) && f[0][4] == '-'))
     *fmt = SL_TRACE_AZURE;
   else if ((fl[0] == 14 && !memcmp(f[0], "window_start_s", 14)) || starts_digit(f[0], fl[0])) {
-    if (nf == 3) *fmt = SL_TRACE_SERVEGEN_AGG;
-    else if (nf == 6) *fmt = SL_TRACE_SERVEGEN;
+    if (nf == 3)
+      *fmt = SL_TRACE_SERVEGEN_AGG;
+    else if (nf == 6)
+      *fmt = SL_TRACE_SERVEGEN;
     else
       return sl_err(err, SL_EPARSE,
                     "%s:1: %d fields: neither a ServeGen client file (6) nor an aggregate (3)",
                     l->name, nf);
   } else {
     size_t n = strlen(l->name);
-    if (n > 6 && !strcmp(l->name + n - 6, ".jsonl")) *fmt = SL_TRACE_MOONCAKE;
+    if (n > 6 && !strcmp(l->name + n - 6, ".jsonl"))
+      *fmt = SL_TRACE_MOONCAKE;
     else
       return sl_err(err, SL_EPARSE, "%s: cannot tell the trace format from its first line '%.*s'",
                     l->name, (int)(len > 60 ? 60 : len), line);
@@ -110,10 +114,14 @@ static int open_lines(sl_trace_lines_t *l, const sl_trace_opts_t *o, uint64_t cl
     return rc;
   }
   switch (fmt) {
-  case SL_TRACE_AZURE: return sl_trace_csv_open_azure(l, o, src, err);
-  case SL_TRACE_MOONCAKE: return sl_trace_json_open(l, o, src, err);
-  case SL_TRACE_SERVEGEN: return sl_trace_servegen_open(l, false, client, o, src, err);
-  default: return sl_trace_servegen_open(l, true, 0, o, src, err);
+  case SL_TRACE_AZURE:
+    return sl_trace_csv_open_azure(l, o, src, err);
+  case SL_TRACE_MOONCAKE:
+    return sl_trace_json_open(l, o, src, err);
+  case SL_TRACE_SERVEGEN:
+    return sl_trace_servegen_open(l, false, client, o, src, err);
+  default:
+    return sl_trace_servegen_open(l, true, 0, o, src, err);
   }
 }
 
@@ -126,7 +134,7 @@ static int wrap(sl_trace_src_t *src, const sl_trace_opts_t *o, sl_trace_t **out,
   }
   t->src = src;
   t->o = *o;
-  t->o.tokens = NULL;  // the caller's string need not outlive the open
+  t->o.tokens = NULL; // the caller's string need not outlive the open
   int rc = sl_trace_tokens_parse(o->tokens, &t->tok, err);
   if (rc < 0) {
     sl_trace_free(t);
@@ -145,8 +153,7 @@ static int wrap(sl_trace_src_t *src, const sl_trace_opts_t *o, sl_trace_t **out,
   return 0;
 }
 
-int sl_trace_open(const char *spec, const sl_trace_opts_t *opts, sl_trace_t **out,
-                  sl_err_t *err) {
+int sl_trace_open(const char *spec, const sl_trace_opts_t *opts, sl_trace_t **out, sl_err_t *err) {
   sl_trace_opts_t def;
   if (!opts) {
     sl_trace_opts_init(&def);
@@ -169,11 +176,12 @@ int sl_trace_open(const char *spec, const sl_trace_opts_t *opts, sl_trace_t **ou
   } else if (sl_trace_gen_is(spec)) {
     rc = sl_trace_gen_open(spec, opts, &src, err);
   } else if (strchr(spec, ':') && strchr(spec, '=')) {
-    return sl_trace_gen_open(spec, opts, &src, err);  // names the unknown generator
+    return sl_trace_gen_open(spec, opts, &src, err); // names the unknown generator
   } else {
     return sl_err(err, SL_EINVAL,
                   "trace '%s': no such file, and not a generator (poisson, gamma, weibull, "
-                  "diurnal, step)", spec);
+                  "diurnal, step)",
+                  spec);
   }
   if (rc < 0) return rc;
   return wrap(src, opts, out, err);
@@ -295,7 +303,7 @@ int sl_trace_next(sl_trace_t *t, sl_req_t *out, sl_err_t *err) {
       continue;
     }
     if (copies == BEFORE) continue;
-    t->last = r.t;  // a lower bound for whatever comes next, thinned or not
+    t->last = r.t; // a lower bound for whatever comes next, thinned or not
     if (copies == DROP) continue;
     for (int i = 0; i < copies; i++) {
       sl_req_t c = r;
@@ -448,10 +456,11 @@ static int bins_parallel(sl_trace_t *t, size_t nclients, sl_trace_bins_t *out, s
   return rc;
 }
 
-int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s,
-                  sl_trace_bins_t *out, sl_err_t *err) {
+int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s, sl_trace_bins_t *out,
+                  sl_err_t *err) {
   memset(out, 0, sizeof *out);
-  if (!(bin_s > 0) || !isfinite(bin_s)) return sl_err(err, SL_EINVAL, "trace bins: bin_s must be > 0");
+  if (!(bin_s > 0) || !isfinite(bin_s))
+    return sl_err(err, SL_EINVAL, "trace bins: bin_s must be > 0");
   sl_trace_t *t;
   int rc = sl_trace_open(spec, opts, &t, err);
   if (rc < 0) return rc;

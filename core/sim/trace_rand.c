@@ -9,8 +9,8 @@
 #include "core/sim/trace_src.h"
 
 #define ZN 128
-#define ZR 3.442619855899        // start of the tail
-#define ZV 9.91256303526217e-3   // area of each layer
+#define ZR 3.442619855899      // start of the tail
+#define ZV 9.91256303526217e-3 // area of each layer
 
 static uint32_t kn[ZN];
 static double wn[ZN], fn[ZN];
@@ -44,7 +44,7 @@ double sl_trace_normal(sl_rng_t *r) {
     uint32_t mag = hz < 0 ? (uint32_t)(-(int64_t)hz) : (uint32_t)hz;
     double x = hz * wn[iz];
     if (mag < kn[iz]) return x;
-    if (iz == 0) {  // the tail beyond ZR
+    if (iz == 0) { // the tail beyond ZR
       double y;
       do {
         x = -log(sl_rng_uniform_pos(r)) / ZR;

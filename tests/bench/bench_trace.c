@@ -69,8 +69,8 @@ static void bench(const char *label, const char *spec, const sl_trace_opts_t *o,
     passes++;
     t = now() - t0;
   } while (t < min_s);
-  printf("%-34s %10ld req x %3ld passes in %6.2f s: %6.2f M req/s", label, total / passes, passes, t,
-         total / t / 1e6);
+  printf("%-34s %10ld req x %3ld passes in %6.2f s: %6.2f M req/s", label, total / passes, passes,
+         t, total / t / 1e6);
   if (bytes > 0) printf(", %5.0f MB/s", bytes * passes / t / 1e6);
   printf("\n");
 }

@@ -15,7 +15,7 @@ static void drain(sl_trace_t *t) {
   double last = 0;
   for (int i = 0; i < 4000; i++) {
     int rc = sl_trace_next(t, &r, &e);
-    if (rc < 0 && (e.code != rc || !e.msg[0])) __builtin_trap();  // errors carry a message
+    if (rc < 0 && (e.code != rc || !e.msg[0])) __builtin_trap(); // errors carry a message
     if (rc <= 0) return;
     if (!(r.t >= last) || r.in_tokens == 0 || r.out_tokens == 0) __builtin_trap();
     last = r.t;
