@@ -127,7 +127,7 @@ static void segment(gen_t *g) {
 static double gap(gen_t *g) {
   switch (g->gap) {
   case GAP_GAMMA:
-    return sl_trace_gamma(&g->rng, g->gk) * g->gscale;
+    return sl_rng_gamma(&g->rng, g->gk, 1) * g->gscale;
   case GAP_WEIBULL:
     return sl_rng_weibull(&g->rng, g->gk, g->gscale);
   default:

@@ -128,14 +128,14 @@ static void draw_gaps(sg_t *s, const row_t *r, double *g, size_t n) {
   }
   if (k >= 1) {
     for (size_t i = 0; i < n; i++)
-      g[i] = r->pat == PAT_GAMMA ? sl_trace_gamma(rng, k) : sl_rng_weibull(rng, k, 1);
+      g[i] = r->pat == PAT_GAMMA ? sl_rng_gamma(rng, k, 1) : sl_rng_weibull(rng, k, 1);
     return;
   }
   double top = -INFINITY, ik = 1 / k;
   for (size_t i = 0; i < n; i++) {
     double lg;
     if (r->pat == PAT_GAMMA) // Gamma(k) = Gamma(k + 1) * U^(1/k)
-      lg = log(sl_trace_gamma(rng, k + 1)) + log(sl_rng_uniform_pos(rng)) * ik;
+      lg = log(sl_rng_gamma(rng, k + 1, 1)) + log(sl_rng_uniform_pos(rng)) * ik;
     else
       lg = log(-log(sl_rng_uniform_pos(rng))) * ik;
     g[i] = lg;

@@ -96,8 +96,3 @@ int sl_trace_servegen_open_dir(const char *dir, const sl_trace_opts_t *o, sl_tra
 size_t sl_trace_servegen_nclients(const sl_trace_src_t *src);
 sl_trace_src_t *sl_trace_servegen_client(sl_trace_src_t *src, size_t i);
 
-// ---- hot-path samplers (trace_rand.c), drawing from core/util/rng.h ----------------------------
-
-double sl_trace_normal(sl_rng_t *r);
-// Gamma with shape k > 0 and scale 1.
-double sl_trace_gamma(sl_rng_t *r, double k);

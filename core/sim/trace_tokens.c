@@ -87,7 +87,7 @@ void sl_trace_tokens_draw(const sl_trace_tokens_t *d, sl_rng_t *r, uint32_t *in,
     *out = d->out_n;
     return;
   }
-  double za = sl_trace_normal(r), zb = sl_trace_normal(r);
+  double za = sl_rng_normal(r), zb = sl_rng_normal(r);
   *in = clamp_len(exp(d->in_mu + d->in_sigma * za), d->in_max);
   *out = clamp_len(exp(d->out_mu + d->out_sigma * zb), d->out_max);
 }

@@ -294,7 +294,7 @@ static void samplers(void) {
   int tail3 = 0, tail4 = 0;
   const int n = 2000000;
   for (int i = 0; i < n; i++) {
-    double z = sl_trace_normal(&r);
+    double z = sl_rng_normal(&r);
     s += z;
     s2 += z * z;
     tail3 += fabs(z) > 3;
@@ -308,7 +308,7 @@ static void samplers(void) {
   for (int j = 0; j < 3; j++) {
     s = s2 = 0;
     for (int i = 0; i < n / 4; i++) {
-      double g = sl_trace_gamma(&r, ks[j]);
+      double g = sl_rng_gamma(&r, ks[j], 1);
       s += g;
       s2 += g * g;
     }
