@@ -629,9 +629,26 @@ static void fair_fill(hs_t *h, int l, const double *mu) {
   }
 }
 
+// What donor d can answer when it must hold q fewer GPUs of type t: a higher level must keep
+// its requirement (cheapest way), a group of level l its best response. Writes nb; returns the
+// new capacity, or -1.
+static double donor_response(hs_t *h, int d, int t, long q, int l) {
+  sl_inst_t *in = h->in;
+  long ut = group_use_t(in, &h->s, d, t);
+  group_avail(in, &h->s, d, h->av);
+  h->av[t] = ut - q;
+  if (in->lvl[d] < l) {
+    double c = sl_knap_mincost(in, &h->kn, d, h->av, 1.0, NULL, h->req[d], h->nb);
+    return isfinite(c) ? group_capof(in, d, h->nb) : -1;
+  }
+  return best_response(h, d, h->av, h->nb);
+}
+
 // Transfers for level l: a group among the lowest served gets one more replica of a variant
-// whose type is full, and another group (of this level or a higher one) makes room by giving up
-// GPUs of that type (moving elsewhere if it can). Kept when the objective improves.
+// whose type is full, and other groups (of this level, served better, or of a higher level,
+// keeping their service) make room by giving up GPUs of that type, moving elsewhere if they
+// can. Donors are taken best served first, each giving as much as it can while staying above
+// the receiver. Kept when the objective improves.
 #define FAIR_LOWEST 4
 #define FAIR_DONORS 16
 static int fair_transfer(hs_t *h, int l, const double *mu) {
@@ -648,9 +665,12 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
     }
     h->ord[j + 1] = g;
   }
-  int *donor = h->heap;
+  int *donor = h->heap, *give = h->xpick;
+  int *set = h->xextra;  // groups whose capacity changes
+  double *oldc = h->xgain, *newc = h->xloss;
   for (int i = 0; i < m && i < FAIR_LOWEST; i++) {
     int g = h->ord[i];
+    double sg = sl_inst_frac(in, g, s->capg[g]);
     for (int v = in->vb[g]; v < in->ve[g]; v++) {
       if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
       int t = in->type[v];
@@ -659,56 +679,59 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
         sl_sol_set(in, s, v, s->n[v] + 1);
         return 1;
       }
-      // Donors: groups holding at least shortby GPUs of t, of level l or higher priority,
-      // best served first.
+      // Candidates: holders of t of level l or higher priority, best served first.
       int nd = 0;
       for (int d = 0; d < in->ng; d++) {
-        if (d == g || in->lvl[d] > l || group_use_t(in, s, d, t) < shortby) continue;
-        int j = nd++;
+        if (d == g || in->lvl[d] > l || !group_use_t(in, s, d, t)) continue;
+        int j = nd < FAIR_DONORS ? nd++ : FAIR_DONORS - 1;
+        if (j == FAIR_DONORS - 1 && nd == FAIR_DONORS && heap_less(in, s, d, donor[j])) continue;
         while (j > 0 && heap_less(in, s, donor[j - 1], d)) {
           donor[j] = donor[j - 1];
           j--;
         }
         donor[j] = d;
-        if (nd > FAIR_DONORS) nd = FAIR_DONORS;
       }
-      int bestd = -1;
-      double bestcap = 0, bestdc = 0;
-      for (int k = 0; k < nd; k++) {
+      long got = 0;
+      for (int k = 0; k < nd; k++) give[donor[k]] = 0;
+      for (int k = 0; k < nd && got < shortby; k++) {
         int d = donor[k];
-        long ut = group_use_t(in, s, d, t);
-        group_avail(in, s, d, h->av);
-        h->av[t] = ut - shortby;
-        double cap;
-        if (in->lvl[d] < l) {  // higher priority: must keep what it serves
-          double c = sl_knap_mincost(in, &h->kn, d, h->av, 1.0, NULL, h->req[d], h->nb);
-          if (!isfinite(c)) continue;
-          cap = group_capof(in, d, h->nb);
-        } else {
-          cap = best_response(h, d, h->av, h->nb);
+        long most = group_use_t(in, s, d, t);
+        if (most > shortby - got) most = shortby - got;
+        for (long q = most; q >= 1; q--) {
+          double cap = donor_response(h, d, t, q, l);
           if (cap < 0) continue;
+          if (in->lvl[d] == l && !(sl_inst_frac(in, d, cap) > sg + SL_INST_FEPS)) continue;
+          give[d] = (int)q;
+          got += q;
+          break;
         }
-        int gs[2] = {g, d};
-        double oldc[2] = {s->capg[g], s->capg[d]}, newc[2] = {s->capg[g] + in->rate[v], cap};
-        double dc = group_costof(in, d, h->nb) - group_cost(in, s, d) +
-                    sl_inst_vcost(in, v, s->n[v] + 1) - sl_inst_vcost(in, v, s->n[v]);
-        if (sl_inst_cmp_delta(in, 2, gs, oldc, newc, dc) <= 0) continue;
-        if (bestd >= 0) {  // prefer the move that leaves the better pair
-          int gs3[3] = {g, bestd, d};
-          double a[3] = {s->capg[g] + in->rate[v], bestcap, s->capg[d]};
-          double b[3] = {s->capg[g] + in->rate[v], s->capg[bestd], cap};
-          if (sl_inst_cmp_delta(in, 3, gs3, a, b, dc - bestdc) <= 0) continue;
-        }
-        bestd = d;
-        bestcap = cap;
-        bestdc = dc;
-        memcpy(h->nb2 + in->vb[d], h->nb + in->vb[d], (size_t)(in->ve[d] - in->vb[d]) * sizeof(int));
       }
-      if (bestd >= 0) {
-        apply_group(in, s, bestd, h->nb2);
+      if (got < shortby) continue;
+      // Apply: donors answer in turn with what is really left, then the receiver's replica.
+      int *saved = h->nb2;
+      memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
+      double before = s->cost;
+      int ns = 0, ok = 1;
+      set[ns] = g;
+      oldc[ns++] = s->capg[g];
+      for (int k = 0; k < nd && ok; k++) {
+        int d = donor[k];
+        if (!give[d]) continue;
+        set[ns] = d;
+        oldc[ns++] = s->capg[d];
+        if (donor_response(h, d, t, give[d], l) < 0) ok = 0;
+        else apply_group(in, s, d, h->nb);
+        give[d] = 0;
+      }
+      for (int k = 0; k < nd; k++) give[donor[k]] = 0;
+      if (ok && in->cap[t] - s->use[t] >= in->gpus[v]) {
         sl_sol_set(in, s, v, s->n[v] + 1);
-        return 1;
+        for (int k = 0; k < ns; k++) newc[k] = s->capg[set[k]];
+        if (sl_sol_fits(in, s) &&
+            sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
+          return 1;
       }
+      for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
     }
   }
   return 0;
@@ -1009,15 +1032,136 @@ static int ruin_recreate(hs_t *h, int iters) {
 
 // Local search until nothing improves or the work budget is spent: best responses, then ruin
 // and recreate, then exchanges (the dearest move), again from the top after any success.
+// Ruin and recreate for a short level l: one of its lowest served groups and a few holders of
+// a full type it can use give up everything above their minimums; groups of higher levels come
+// back first at their cheapest (keeping their service), then the level's groups are filled one
+// replica at a time, lowest served first, each with its variant of the best GPUs per req/s
+// (randomly perturbed) that still fits. Kept when the objective improves.
+static int fair_ruin(hs_t *h, int l, int iters) {
+  sl_inst_t *in = h->in;
+  sl_sol_t *s = &h->s;
+  int *set = h->ord, *low = h->heap, improved = 0;
+  double *oldc = h->xgain, *newc = h->xloss;
+  for (int it = 0; it < iters && in->work < h->stop; it++) {
+    int nlow = 0;
+    for (int g = 0; g < in->ng; g++)
+      if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) low[nlow++] = g;
+    if (!nlow) return improved;
+    // One of the (up to) four lowest, at random.
+    int pickn = nlow < 4 ? nlow : 4;
+    for (int i = 0; i < pickn; i++)
+      for (int j = i + 1; j < nlow; j++)
+        if (heap_less(in, s, low[j], low[i])) {
+          int x = low[i];
+          low[i] = low[j];
+          low[j] = x;
+        }
+    int g0 = low[rr_below(h, pickn)];
+    int nv0 = 0, vs[64];
+    for (int v = in->vb[g0]; v < in->ve[g0] && nv0 < 64; v++)
+      if (in->rate[v] > 0 && s->n[v] < in->hi[v]) vs[nv0++] = v;
+    if (!nv0) continue;
+    int t = in->type[vs[rr_below(h, nv0)]], m = 0;
+    set[m++] = g0;
+    for (int g = 0; g < in->ng; g++)
+      if (g != g0 && in->lvl[g] <= l && group_use_t(in, s, g, t) > 0) set[m++] = g;
+    for (int i = m - 1; i > 1; i--) {  // shuffle the holders, keep a few
+      int j = 1 + rr_below(h, i), x = set[i];
+      set[i] = set[j];
+      set[j] = x;
+    }
+    int want = 2 + rr_below(h, RR_MAX);
+    if (m > want) m = want;
+    if (m < 2) continue;
+    // Chains: sometimes also holders of a second type that one of the ruined holders can use.
+    if (rr_below(h, 2)) {
+      int hg = set[1 + rr_below(h, m - 1)], nv1 = 0;
+      for (int v = in->vb[hg]; v < in->ve[hg] && nv1 < 64; v++)
+        if (in->rate[v] > 0 && in->type[v] != t) vs[nv1++] = v;
+      if (nv1) {
+        int t2 = in->type[vs[rr_below(h, nv1)]], extra = 0, lim = 1 + rr_below(h, RR_MAX);
+        for (int g = 0; g < in->ng && extra < lim; g++) {
+          if (in->lvl[g] > l || !group_use_t(in, s, g, t2) || rr_below(h, 2)) continue;
+          int dup = 0;
+          for (int i = 0; i < m; i++) dup |= set[i] == g;
+          if (!dup) {
+            set[m++] = g;
+            extra++;
+          }
+        }
+      }
+    }
+    double before = s->cost;
+    for (int i = 0; i < m; i++) {
+      h->key[set[i]] = 0;
+      oldc[i] = s->capg[set[i]];
+      for (int v = in->vb[set[i]]; v < in->ve[set[i]]; v++) {
+        h->nb2[v] = s->n[v];
+        sl_sol_set(in, s, v, in->lo[v]);
+      }
+    }
+    int ok = 1;
+    for (int i = 0; i < m && ok; i++) {  // higher levels first, at their cheapest
+      int g = set[i];
+      if (in->lvl[g] >= l) continue;
+      group_avail(in, s, g, h->av);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb))) ok = 0;
+      else apply_group(in, s, g, h->nb);
+    }
+    while (ok) {  // progressive filling of the level's groups in the set
+      int g = -1;
+      for (int i = 0; i < m; i++) {
+        int c = set[i];
+        if (in->lvl[c] != l || h->key[c] < 0) continue;
+        if (sl_inst_frac(in, c, s->capg[c]) >= 1 - SL_INST_FEPS) continue;
+        if (g < 0 || heap_less(in, s, c, g)) g = c;
+      }
+      if (g < 0) break;
+      int best = -1;
+      double bs = 0;
+      for (int v = in->vb[g]; v < in->ve[g]; v++) {
+        int tv = in->type[v];
+        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v] || in->cap[tv] - s->use[tv] < in->gpus[v])
+          continue;
+        double sc = (1e-12 + h->mu[tv]) * in->gpus[v] / in->rate[v] *
+                    (1 + 0.5 * (double)(rr_next(h) >> 11) / 9007199254740992.0);
+        if (best < 0 || sc < bs) {
+          best = v;
+          bs = sc;
+        }
+      }
+      if (best < 0) {
+        h->key[g] = -1;  // stuck
+        continue;
+      }
+      sl_sol_set(in, s, best, s->n[best] + 1);
+    }
+    for (int i = 0; i < m; i++) {
+      h->key[set[i]] = 0;
+      newc[i] = s->capg[set[i]];
+    }
+    if (ok && sl_inst_cmp_delta(in, m, set, oldc, newc, s->cost - before) > 0) {
+      improved = 1;
+      continue;
+    }
+    for (int i = 0; i < m; i++) apply_group(in, s, set[i], h->nb2);
+  }
+  return improved;
+}
+
 static void improve(hs_t *h) {
   sl_inst_t *in = h->in;
   while (in->work < h->stop) {
     int changed = 0;
     for (int k = 0; k < IMPROVE_PASS && in->work < h->stop && one_opt(h, &h->s); k++) changed = 1;
-    if (in->work < h->stop) changed |= exchanges(h, &h->s);
     for (int l = 0; l < in->nl; l++)
       for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++) changed = 1;
+    if (in->work < h->stop) changed |= exchanges(h, &h->s);
     if (changed) continue;
+    int any = 0;
+    set_req_from(h, &h->s);
+    for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, RR_ITERS);
+    if (any) continue;
     if (!ruin_recreate(h, RR_ITERS)) break;
   }
 }
