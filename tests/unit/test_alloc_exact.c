@@ -6,7 +6,7 @@
 #include "tests/unit/alloc_ref.h"
 #include "tests/unit/tap.h"
 
-#define INSTANCES 800
+#define INSTANCES 600
 
 static double first_short_min(const ref_key_t *k) {
   for (int l = 0; l < k->nl; l++)
@@ -22,7 +22,7 @@ int main(void) {
   for (int seed = 1; seed <= INSTANCES; seed++) {
     ref_inst_t x;
     if (seed % 2) ref_random(&x, (unsigned long long)seed, 1, 5, 1, 3, 500000);
-    else ref_random(&x, (unsigned long long)seed, 4, 5, 3, 3, 2000000);  // the largest: 4-5 x 3
+    else ref_random(&x, (unsigned long long)seed, 4, 5, 3, 3, 1000000);  // the largest: 4-5 x 3
     double pen = pens[seed % 3];
     ref_bf_t bf;
     ref_bruteforce(&x.p, pen, &bf);
