@@ -181,10 +181,10 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
          cl->nmodels, cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants,
          cl->cfg.nvariants == 1 ? "" : "s", s->end, s->rate_scale,
          (unsigned long long)s->o.seed);
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "policy", "requests",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "policy", "requests",
          "completed", "dropped", "TTFT p50", "p90", "p99", "ITL p50", "p99", "SLO", "GPU-h",
          "cost", "scales", "reaction");
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "", "", "", "", "(ms)",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "", "", "", "", "(ms)",
          "(ms)", "(ms)", "(ms)", "(ms)", "", "", "", "", "(s)");
   for (int i = 0; i < n; i++) {
     char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16], c7[16];
@@ -195,12 +195,12 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
     cell(c5, sizeof c5, r[i].itl_p99_ms, "%.1f");
     cell(c6, sizeof c6, r[i].slo_attainment * 100, "%.2f%%");
     cell(c7, sizeof c7, r[i].reaction_s, "%.0f");
-    printf("%-12s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n",
+    printf("%-14s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n",
            r[i].policy, (unsigned long long)r[i].requests, (unsigned long long)r[i].completed,
            (unsigned long long)r[i].dropped, c1, c2, c3, c4, c5, c6, r[i].gpu_hours, r[i].cost,
            (unsigned long long)r[i].scale_events, c7);
   }
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-",
          "-", "-", "-", "-", "-", "-", "-", "-", c->gpu_hours, c->cost, "-", "-");
   printf("clairvoyant: the fewest replicas per %.0f s bin that meet the SLO at that bin's load, "
          "zero start-up; peak %d replica%s%s\n", s->o.bin_s, c->peak_replicas,
