@@ -59,13 +59,12 @@ static void put_arg(FILE *f, const char *a) {
     esc(f, a);
     return;
   }
-  fputc('\'', f);
+  esc(f, "'");
   for (const char *p = a; *p; p++) {
     char c[2] = {*p, 0};
-    if (*p == '\'') fputs("'\\''", f);
-    else esc(f, c);
+    esc(f, *p == '\'' ? "'\\''" : c);
   }
-  fputc('\'', f);
+  esc(f, "'");
 }
 
 // ---- series ----------------------------------------------------------------------------------
@@ -234,7 +233,8 @@ static double time_step(double span) {
 static void fmt_time(char *b, size_t n, double t, double step, double span) {
   long h = lround(t / 3600), d = h / 24;
   if (fmod(step, 86400) == 0) snprintf(b, n, "%ldd", lround(t / 86400));
-  else if (fmod(step, 3600) == 0 && span > 2 * 86400 && h % 24) snprintf(b, n, "%ldd %ldh", d, h % 24);
+  else if (fmod(step, 3600) == 0 && span > 2 * 86400 && h % 24)
+    snprintf(b, n, "%ldd %ldh", d, h % 24);
   else if (fmod(step, 3600) == 0 && span > 2 * 86400) snprintf(b, n, "%ldd", d);
   else if (fmod(step, 3600) == 0) snprintf(b, n, "%ldh", h);
   else if (fmod(step, 60) == 0 && span >= 3600) {
@@ -626,8 +626,9 @@ static const char css[] =
     ".lead{color:#555;margin:2px 0 10px}"
     "table{border-collapse:collapse;background:#fff;font-variant-numeric:tabular-nums}"
     "th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}"
-    ".wide{overflow-x:auto;max-width:100%}td.w{white-space:normal}"
-    "th{background:#f0f0f0;white-space:normal}td.l,th.l{text-align:left}tr.clair td{background:#f4f4f4;"
+    ".wide{overflow-x:auto;max-width:100%}td.w{white-space:normal;min-width:18em}"
+    "th{background:#f0f0f0;white-space:normal}td.l,th.l{text-align:left}"
+    "tr.clair td{background:#f4f4f4;"
     "font-style:italic}.sw{display:inline-block;width:10px;height:10px;margin-right:6px;"
     "border-radius:2px}.chart{display:block;width:100%;height:auto;margin:6px 0;"
     "border:1px solid #e3e3e3}"
@@ -648,7 +649,8 @@ static void cellf(FILE *f, double x, const char *fmt) {
 
 static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int nruns,
                     const sl_clair_result_t *c) {
-  fputs("<h2 id=\"summary\">Summary</h2>\n<div class=\"wide\"><table>\n<tr><th class=\"l\">policy</th>"
+  fputs("<h2 id=\"summary\">Summary</h2>\n<div class=\"wide\"><table>\n"
+        "<tr><th class=\"l\">policy</th>"
         "<th>requests</th><th>completed</th><th>dropped</th><th>TTFT p50 (ms)</th>"
         "<th>p90 (ms)</th><th>p99 (ms)</th><th>ITL p50 (ms)</th><th>p99 (ms)</th><th>SLO</th>"
         "<th>GPU-h</th><th>cost</th><th>scales</th><th>reaction (s)</th></tr>\n", f);
@@ -839,7 +841,8 @@ static void scenario(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, in
           cl->drop_timeout, cl->drain_grace);
   fputs("</dl>\n", f);
 
-  fputs("<h3>Variants</h3>\n<div class=\"wide\"><table><tr><th class=\"l\">variant</th><th class=\"l\">model</th>"
+  fputs("<h3>Variants</h3>\n<div class=\"wide\"><table><tr><th class=\"l\">variant</th>"
+        "<th class=\"l\">model</th>"
         "<th class=\"l\">accelerator</th><th>GPUs/replica</th><th>cost/h</th><th>min</th>"
         "<th>max</th><th class=\"l\">SLO class</th><th>TTFT (ms)</th><th>ITL (ms)</th>"
         "<th class=\"l\">step profile</th></tr>\n", f);
