@@ -9,9 +9,10 @@
 #include <yajl/yajl_gen.h>
 
 #include "core/cmd/cmd.h"
-#include "core/sim/cpolicy.h"
+#include "core/sim/lpolicy.h"
 #include "core/sim/report.h"
 #include "core/sim/sim.h"
+#include "core/util/log.h"
 #include "core/util/yval.h"
 
 // A cluster for a trace given without one: Llama-3.1-8B on H100s (the calibrated reference),
@@ -27,7 +28,7 @@ static const char default_cluster[] =
     "    profiles: {H100: llama-3.1-8b/h100}\n"
     "variants:\n"
     "  - {id: llm/llama-8b-h100, model: meta-llama/Llama-3.1-8B-Instruct, accelerator: H100,\n"
-    "     slo_class: interactive, min: 1, max: 1000}\n";
+    "     profile: llama-3.1-8b/h100, slo_class: interactive, min: 1, max: 1000}\n";
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -69,39 +70,46 @@ extern const struct sl_embedded {
   size_t len;
 } sl_embedded_lua[];
 
-typedef struct {
-  char name[64];
-  sl_cpolicy_t c;
-} policy_t;
-
-// Resolves one --policy entry. This build runs policies through C deciders: the canned `target`
-// (the same rule as policies/target.lua). The Lua policy host replaces this with every policy.
-static int resolve_policy(const char *name, policy_t *out, sl_err_t *err) {
-  memset(out, 0, sizeof *out);
-  snprintf(out->name, sizeof out->name, "%s", name);
-  if (!strcmp(name, "target") || !strcmp(name, "target.lua")) {
-    sl_cpolicy_target(&out->c, NULL);
-    return SL_OK;
-  }
-  return sl_err(err, SL_EINVAL,
-                "--policy: '%s' needs the Lua policy host, which this build does not include "
-                "(runnable here: target)", name);
-}
-
-// Every canned policy this build can run, in name order.
-static int default_policies(policy_t **out, int *n, sl_err_t *err) {
+// Names of the canned policies built into the binary, in name order; *n receives the count.
+static int canned_policies(char ***out, int *n, sl_err_t *err) {
   *n = 0;
   *out = NULL;
   for (const struct sl_embedded *e = sl_embedded_lua; e->name; e++) {
     if (strncmp(e->name, "policies/", 9)) continue;
-    policy_t p;
-    if (resolve_policy(e->name + 9, &p, NULL) < 0) continue;
-    policy_t *np = realloc(*out, sizeof *np * (size_t)(*n + 1));
+    char **np = realloc(*out, sizeof *np * (size_t)(*n + 1));
     if (!np) return sl_err(err, SL_ENOMEM, "out of memory");
     *out = np;
-    (*out)[(*n)++] = p;
+    if (!((*out)[*n] = strdup(e->name + 9))) return sl_err(err, SL_ENOMEM, "out of memory");
+    (*n)++;
   }
-  if (!*n) return sl_err(err, SL_ENOTFOUND, "no built-in policy can run in this build");
+  for (int i = 1; i < *n; i++)
+    for (int k = i; k > 0 && strcmp((*out)[k], (*out)[k - 1]) < 0; k--) {
+      char *t = (*out)[k];
+      (*out)[k] = (*out)[k - 1];
+      (*out)[k - 1] = t;
+    }
+  if (!*n) return sl_err(err, SL_ENOTFOUND, "no canned policy is built into this binary");
+  return SL_OK;
+}
+
+// Splits --policy's comma-separated list.
+static int split_policies(const char *list, char ***out, int *n, sl_err_t *err) {
+  *n = 0;
+  *out = NULL;
+  const char *s = list;
+  while (*s) {
+    const char *c = strchr(s, ',');
+    size_t len = c ? (size_t)(c - s) : strlen(s);
+    if (len) {
+      char **np = realloc(*out, sizeof *np * (size_t)(*n + 1));
+      if (!np) return sl_err(err, SL_ENOMEM, "out of memory");
+      *out = np;
+      if (!((*out)[*n] = strndup(s, len))) return sl_err(err, SL_ENOMEM, "out of memory");
+      (*n)++;
+    }
+    s = c ? c + 1 : s + len;
+  }
+  if (!*n) return sl_err(err, SL_EINVAL, "--policy: no policy named");
   return SL_OK;
 }
 
@@ -276,6 +284,8 @@ int sl_cmd_sim(int argc, char **argv) {
     }
   }
 
+  // Each run loads its policy afresh; saying so per run is noise.
+  if (sl_log_get_level() < SL_LOG_WARN) sl_log_set_level(SL_LOG_WARN);
   sl_err_t err = {0};
   sl_cluster_t cl;
   int rc;
@@ -297,39 +307,29 @@ int sl_cmd_sim(int argc, char **argv) {
       cl.models[m].trace = NULL;
     }
 
-  policy_t *pols = NULL;
-  int npols = 0, code = SL_EXIT_OK;
+  char **names = NULL;
+  int nnames = 0, code = SL_EXIT_OK;
+  sl_lpolicy_t *pols = NULL;
   sl_sim_result_t *res = NULL;
   int nres = 0;
   sl_sim_t sim;
   int sim_ok = 0;
-  if (policies) {
-    char *list = strdup(policies), *save = NULL;
-    if (!list) {
-      rc = sl_err(&err, SL_ENOMEM, "out of memory");
-      goto fail;
-    }
-    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-      policy_t *np = realloc(pols, sizeof *np * (size_t)(npols + 1));
-      if (!np) {
-        free(list);
-        rc = sl_err(&err, SL_ENOMEM, "out of memory");
-        goto fail;
-      }
-      pols = np;
-      if ((rc = resolve_policy(p, &pols[npols], &err)) < 0) {
-        free(list);
-        goto fail;
-      }
-      npols++;
-    }
-    free(list);
-    if (!npols) {
-      rc = sl_err(&err, SL_EINVAL, "--policy: no policy named");
-      goto fail;
-    }
-  } else if ((rc = default_policies(&pols, &npols, &err)) < 0) {
+  rc = policies ? split_policies(policies, &names, &nnames, &err)
+                : canned_policies(&names, &nnames, &err);
+  if (rc < 0) goto fail;
+  // Every policy loads once before anything runs, so a bad one costs no simulation.
+  pols = calloc((size_t)nnames, sizeof *pols);
+  if (!pols) {
+    rc = sl_err(&err, SL_ENOMEM, "out of memory");
     goto fail;
+  }
+  for (int i = 0; i < nnames; i++) {
+    sl_lpolicy_init(&pols[i], names[i]);
+    if ((rc = sl_lpolicy_check(&pols[i], &cl.cfg, &err)) < 0) {
+      sl_err_wrap(&err, "--policy %s", names[i]);
+      if (rc != SL_ENOMEM) rc = SL_EINVAL;
+      goto fail;
+    }
   }
 
   o.cluster = &cl;
@@ -338,17 +338,16 @@ int sl_cmd_sim(int argc, char **argv) {
   o.progress = 1;
   if ((rc = sl_sim_init(&sim, &o, &err)) < 0) goto fail;
   sim_ok = 1;
-  res = calloc((size_t)npols, sizeof *res);
+  res = calloc((size_t)nnames, sizeof *res);
   if (!res) {
     rc = sl_err(&err, SL_ENOMEM, "out of memory");
     goto fail;
   }
-  for (int i = 0; i < npols; i++) {
-    if ((rc = sl_sim_run(&sim, &pols[i].c.base, &res[i], &err)) < 0) {
-      sl_err_wrap(&err, "%s", pols[i].name);
+  for (int i = 0; i < nnames; i++) {
+    if ((rc = sl_sim_run(&sim, &pols[i].base, &res[i], &err)) < 0) {
+      sl_err_wrap(&err, "%s", names[i]);
       goto fail;
     }
-    snprintf(res[i].policy, sizeof res[i].policy, "%s", pols[i].name);
     nres++;
   }
   sl_clair_result_t clair;
@@ -377,6 +376,8 @@ done:
   for (int i = 0; i < nres; i++) sl_sim_result_free(&res[i]);
   free(res);
   free(pols);
+  for (int i = 0; i < nnames; i++) free(names[i]);
+  free(names);
   if (sim_ok) sl_sim_deinit(&sim);
   sl_cluster_free(&cl);
   return code;

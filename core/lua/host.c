@@ -293,6 +293,8 @@ int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out) {
   if (i < 0 || i >= h->nslots) return SL_ENOTFOUND;
   const sl_slot_t *s = h->slots[i];
   *out = (sl_slot_info_t){s->pc->file, s->cur->name, s->version, s->decider.runs,
-                          s->decider.failures, s->decider.period, s->probation > 0};
+                          s->decider.failures, s->decider.period, s->probation > 0,
+                          s->cur->scrape_interval, s->cur->lag, s->cur->window,
+                          s->cur->scale_from_zero};
   return SL_OK;
 }

@@ -68,5 +68,8 @@ typedef struct {
   uint64_t runs, failures;
   double period;
   int on_probation;
+  // The policy file's signal settings (NaN when unset) and scale-from-zero, for `sluice sim`.
+  double scrape_interval, lag, window;
+  int scale_from_zero;
 } sl_slot_info_t;
 int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out);

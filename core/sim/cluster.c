@@ -68,7 +68,7 @@ const char sl_cluster_builtin_yaml[] =
     "burst_s=240\"\n"
     "variants:\n"
     "  - {id: llm/llama-8b-h100, model: meta-llama/Llama-3.1-8B-Instruct, accelerator: H100,\n"
-    "     slo_class: interactive, min: 1, max: 12}\n"
+    "     profile: llama-3.1-8b/h100, slo_class: interactive, min: 1, max: 12}\n"
     "  - {id: llm/llama-8b-a100, model: meta-llama/Llama-3.1-8B-Instruct, accelerator: A100,\n"
     "     slo_class: interactive, min: 0, max: 10}\n"
     "  - {id: llm/llama-3b-a100, model: meta-llama/Llama-3.2-3B-Instruct, accelerator: A100,\n"
@@ -278,7 +278,13 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
     snprintf(ppath, sizeof ppath, "models[%d].profiles.%s", x->model, v->accelerator);
   }
   sl_step_t *st = &x->engine.step;
-  if (prof && prof->type == SL_Y_MAP) {
+  // A variant's own `profile:` (the name policies use with sluice.model) serves when the model
+  // gives none for the accelerator and it is a step profile.
+  const sl_perf_t *vprof = !prof && v->profile ? sl_perf_builtin(v->profile) : NULL;
+  if (vprof && vprof->kind == SL_PERF_STEP) {
+    sl_perf_to_step(vprof, st);
+    snprintf(x->profile, sizeof x->profile, "%s", vprof->name);
+  } else if (prof && prof->type == SL_Y_MAP) {
     TRY(parse_coefficients(c, prof, ppath, st, err));
     snprintf(x->profile, sizeof x->profile, "explicit coefficients");
   } else if (prof && prof->type == SL_Y_SCALAR && strcmp(prof->str, "derive")) {

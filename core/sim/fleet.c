@@ -183,10 +183,10 @@ static sl_simpod_t *create(sl_fleet_t *f, int vi, double now) {
   p->phase = SL_POD_PENDING;
   p->t_created = now;
   p->t_ready = NAN;
-  p->gw_slot = -1;
   sl_heap_node_init(&p->timer, p->id);
   sl_heap_node_init(&p->ev, p->id);
   sl_replica_init(&p->rep, &f->cl->vx[vi].engine, f->pool, f->on_done, f->done_ud);
+  sl_gateway_ep_init(&p->ep, &p->rep, p->id);
   p->vslot = v->npods;
   v->pods[v->npods++] = p;
   v->n[SL_POD_PENDING]++;

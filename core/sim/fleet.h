@@ -12,6 +12,7 @@
 
 #include "core/runtime/store.h"
 #include "core/sim/cluster.h"
+#include "core/sim/gateway.h"
 #include "core/sim/heap.h"
 #include "core/sim/replica.h"
 #include "core/util/rng.h"
@@ -25,7 +26,7 @@ typedef struct sl_simpod {
   double t_created, t_ready;
   sl_heap_node_t timer; // Ready (starting) or end of grace (draining)
   sl_heap_node_t ev;    // the server's next step boundary
-  int gw_slot;          // position among the gateway's endpoints, -1 when not routable
+  sl_gateway_ep_t ep;   // as the gateway's endpoint (while Ready)
   int vslot;            // position in its variant's pod list
   sl_replica_t rep;
 } sl_simpod_t;

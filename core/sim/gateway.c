@@ -2,6 +2,7 @@
 #include "core/sim/gateway.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,69 +20,90 @@ int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool,
   if (!g->m) return SL_ENOMEM;
   for (int i = 0; i < nmodels; i++) {
     g->m[i].head = g->m[i].tail = -1;
+    sl_heap_init(&g->m[i].eps);
     sl_promhist_init(&g->m[i].qdur, SL_PH_QUEUE_TIME);
   }
   return SL_OK;
 }
 
 void sl_gateway_deinit(sl_gateway_t *g) {
-  for (int i = 0; i < g->nm; i++) free(g->m[i].ep);
+  for (int i = 0; i < g->nm; i++) {
+    g->m[i].eps.n = 0;  // the nodes belong to the endpoints' owners
+    sl_heap_deinit(&g->m[i].eps);
+  }
   free(g->m);
   memset(g, 0, sizeof *g);
 }
 
-int sl_gateway_add_endpoint(sl_gateway_t *g, int model, sl_replica_t *rep, int *slot) {
-  sl_gateway_model_t *m = &g->m[model];
-  if (m->nep == m->cap) {
-    int cap = m->cap ? m->cap * 2 : 8;
-    sl_gateway_ep_t *e = realloc(m->ep, sizeof *e * (size_t)cap);
-    if (!e) return SL_ENOMEM;
-    m->ep = e;
-    m->cap = cap;
-  }
-  *slot = m->nep;
-  m->ep[m->nep++] = (sl_gateway_ep_t){rep, slot};
-  return SL_OK;
+#define EP_OF(n) ((sl_gateway_ep_t *)((char *)(n) - offsetof(sl_gateway_ep_t, node)))
+
+// KV occupancy in whole percent: routing and saturation read it at this grain, so a server's
+// endpoint is refiled when its occupancy crosses a percent, not at every decode step.
+static int kv_pct(const sl_replica_t *r) {
+  return (int)floor(sl_replica_kv(r) * 100 + 1e-9);
 }
 
-void sl_gateway_remove_endpoint(sl_gateway_t *g, int model, int *slot) {
-  sl_gateway_model_t *m = &g->m[model];
-  int i = *slot;
-  if (i < 0 || i >= m->nep) return;
-  // Keep the order of the others (routing ties go to the oldest endpoint).
-  memmove(m->ep + i, m->ep + i + 1, sizeof *m->ep * (size_t)(m->nep - i - 1));
-  m->nep--;
-  for (int k = i; k < m->nep; k++) *m->ep[k].slot = k;
-  *slot = -1;
+static int saturated(const sl_gateway_t *g, int waiting, int kv) {
+  return waiting >= g->queue_threshold || kv >= g->kv_threshold * 100 - 1e-9;
 }
 
 int sl_gateway_saturated(const sl_gateway_t *g, const sl_replica_t *r) {
-  return r->n_waiting >= g->queue_threshold || sl_replica_kv(r) >= g->kv_threshold;
+  return saturated(g, r->n_waiting, kv_pct(r));
+}
+
+// Lower is less loaded: waiting and KV occupancy against their saturation thresholds, plus the
+// running batch against its limit.
+static double score(const sl_gateway_t *g, sl_gateway_ep_t *ep) {
+  const sl_replica_t *r = ep->rep;
+  ep->waiting = r->n_waiting;
+  ep->running = r->n_running;
+  ep->kv_pct = kv_pct(r);
+  double s = ep->waiting / g->queue_threshold + ep->kv_pct / (100 * g->kv_threshold) +
+             (double)ep->running / r->cfg->max_num_seqs;
+  return saturated(g, ep->waiting, ep->kv_pct) ? SL_GATEWAY_SATURATED + s : s;
+}
+
+void sl_gateway_ep_init(sl_gateway_ep_t *ep, sl_replica_t *rep, uint64_t tie) {
+  ep->rep = rep;
+  ep->model = -1;
+  sl_heap_node_init(&ep->node, tie);
+}
+
+int sl_gateway_add_endpoint(sl_gateway_t *g, int model, sl_gateway_ep_t *ep) {
+  if (ep->model >= 0) return SL_OK;
+  int rc = sl_heap_set(&g->m[model].eps, &ep->node, score(g, ep));
+  if (rc == 0) ep->model = model;
+  return rc;
+}
+
+void sl_gateway_remove_endpoint(sl_gateway_t *g, sl_gateway_ep_t *ep) {
+  if (ep->model < 0) return;
+  sl_heap_set(&g->m[ep->model].eps, &ep->node, INFINITY);
+  ep->model = -1;
+}
+
+void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep) {
+  if (ep->model < 0) return;
+  const sl_replica_t *r = ep->rep;
+  if (r->n_waiting == ep->waiting && r->n_running == ep->running && kv_pct(r) == ep->kv_pct)
+    return;
+  sl_heap_set(&g->m[ep->model].eps, &ep->node, score(g, ep));
 }
 
 sl_replica_t *sl_gateway_pick(const sl_gateway_t *g, int model) {
-  const sl_gateway_model_t *m = &g->m[model];
-  sl_replica_t *best = NULL;
-  double best_score = INFINITY;
-  for (int i = 0; i < m->nep; i++) {
-    sl_replica_t *r = m->ep[i].rep;
-    if (sl_gateway_saturated(g, r)) continue;
-    double score = r->n_waiting / g->queue_threshold + sl_replica_kv(r) / g->kv_threshold +
-                   (double)r->n_running / r->cfg->max_num_seqs;
-    if (score < best_score) best = r, best_score = score;
-  }
-  return best;
+  const sl_heap_node_t *top = sl_heap_top(&g->m[model].eps);
+  return top && top->key < SL_GATEWAY_SATURATED ? EP_OF(top)->rep : NULL;
 }
 
 double sl_gateway_saturation(const sl_gateway_t *g, int model) {
   const sl_gateway_model_t *m = &g->m[model];
-  if (m->nep == 0) return m->n > 0 ? 1 : 0;
+  if (m->eps.n == 0) return m->n > 0 ? 1 : 0;
   double s = 0;
-  for (int i = 0; i < m->nep; i++) {
-    const sl_replica_t *r = m->ep[i].rep;
-    s += fmax(r->n_waiting / g->queue_threshold, sl_replica_kv(r) / g->kv_threshold);
+  for (int i = 0; i < m->eps.n; i++) {
+    const sl_replica_t *r = EP_OF(m->eps.a[i])->rep;
+    s += fmax(r->n_waiting / g->queue_threshold, kv_pct(r) / (100 * g->kv_threshold));
   }
-  return s / m->nep;
+  return s / m->eps.n;
 }
 
 void sl_gateway_enqueue(sl_gateway_t *g, int model, int32_t id) {

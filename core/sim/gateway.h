@@ -8,21 +8,29 @@
 
 #include <stdint.h>
 
+#include "core/sim/heap.h"
 #include "core/sim/inflight.h"
 #include "core/sim/promhist.h"
 #include "core/sim/replica.h"
 
+// A Ready server as an endpoint, kept inside its owner (the pod): the gateway files endpoints in a
+// min-heap by load score, so picking the least-loaded one costs O(1) and a server's change of
+// load O(log n) when its owner calls sl_gateway_update.
 typedef struct {
   sl_replica_t *rep;
-  int *slot;  // the owner's record of its position (kept current when endpoints move)
+  sl_heap_node_t node;
+  int model;  // -1 while not an endpoint
+  int waiting, running, kv_pct;  // what the filed score was computed from
 } sl_gateway_ep_t;
+
+// Scores at or above this mark a saturated server.
+#define SL_GATEWAY_SATURATED 1e9
 
 typedef struct {
   int32_t head, tail;      // flow-control queue (FIFO) of in-flight requests
   int n;
   double bytes;
-  sl_gateway_ep_t *ep;     // Ready endpoints
-  int nep, cap;
+  sl_heap_t eps;           // Ready endpoints by score (eps.n of them)
   double requests, dropped;         // counters: arrived, dropped (timeout or rejected)
   double inflight, inflight_tokens; // routed to a server and not yet finished
   sl_promhist_t qdur;               // seconds in the queue, per dispatched or dropped request
@@ -42,11 +50,18 @@ int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool,
                     double queue_threshold, double kv_threshold, double drop_timeout);
 void sl_gateway_deinit(sl_gateway_t *g);
 
-int sl_gateway_add_endpoint(sl_gateway_t *g, int model, sl_replica_t *rep, int *slot);
-void sl_gateway_remove_endpoint(sl_gateway_t *g, int model, int *slot);
+void sl_gateway_ep_init(sl_gateway_ep_t *ep, sl_replica_t *rep, uint64_t tie);
+int sl_gateway_add_endpoint(sl_gateway_t *g, int model, sl_gateway_ep_t *ep);
+void sl_gateway_remove_endpoint(sl_gateway_t *g, sl_gateway_ep_t *ep);
+// Refiles an endpoint after its server's load changed (no-op for a non-endpoint, or when
+// nothing the score reads has changed).
+void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep);
+static inline int sl_gateway_endpoints(const sl_gateway_t *g, int model) {
+  return g->m[model].eps.n;
+}
 
 int sl_gateway_saturated(const sl_gateway_t *g, const sl_replica_t *r);
-// The least-loaded unsaturated Ready server of a model, or NULL.
+// The least-loaded unsaturated Ready server of a model (ties: the oldest), or NULL.
 sl_replica_t *sl_gateway_pick(const sl_gateway_t *g, int model);
 // Pool saturation: mean over Ready servers of max(waiting / queue_threshold, kv /
 // kv_threshold) (above 1: throttling); with none Ready, 1 when requests are held, else 0.

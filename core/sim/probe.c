@@ -130,7 +130,7 @@ static int scrape(sl_probe_t *p, double now, const sl_fleet_t *f, const sl_gatew
     o->g[GG_RUNNING] = m->inflight;
     o->g[GG_SAT] = sl_gateway_saturation(g, mi);
     o->g[GG_TOKENS] = m->inflight_tokens;
-    o->g[GG_READY] = m->nep;
+    o->g[GG_READY] = m->eps.n;
     o->requests = m->requests;
     o->dropped = m->dropped;
     sl_promhist_cumulative(&m->qdur, o->cum);

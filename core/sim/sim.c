@@ -197,6 +197,7 @@ static void dispatch(run_t *R, sl_replica_t *rep, int32_t id, double now) {
   sl_promhist_add(&gm->qdur, now - q->t_arrive, 1);
   sl_replica_submit(rep, id, now);
   sl_fleet_touch(&R->fleet, pod, now);
+  sl_gateway_update(&R->gw, &pod->ep);
 }
 
 // Sends queued requests of a model to servers while any is unsaturated.
@@ -212,20 +213,20 @@ static void pump(run_t *R, int model, double now) {
 static void on_phase(void *ud, sl_simpod_t *p, sl_pod_phase_t from, double now) {
   run_t *R = ud;
   if (p->phase == SL_POD_READY) {
-    if (sl_gateway_add_endpoint(&R->gw, p->model, &p->rep, &p->gw_slot) < 0)
+    if (sl_gateway_add_endpoint(&R->gw, p->model, &p->ep) < 0)
       return fail(R, SL_ENOMEM, "out of memory");
     log_ready(R, p->variant, 1, now);
     pump(R, p->model, now);
   } else if (from == SL_POD_READY) {
-    sl_gateway_remove_endpoint(&R->gw, p->model, &p->gw_slot);
+    sl_gateway_remove_endpoint(&R->gw, &p->ep);
     log_ready(R, p->variant, -1, now);
   }
 }
 
 static void on_gone(void *ud, sl_simpod_t *p, double now) {
   run_t *R = ud;
-  if (p->gw_slot >= 0) {
-    sl_gateway_remove_endpoint(&R->gw, p->model, &p->gw_slot);
+  if (p->ep.model >= 0) {
+    sl_gateway_remove_endpoint(&R->gw, &p->ep);
     log_ready(R, p->variant, -1, now);
   }
 }
@@ -239,6 +240,13 @@ static int act_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, 
   R->res->scale_events++;
   sl_fleet_scale(&R->fleet, vi, to, now);
   return SL_OK;
+}
+
+static void on_outcome(void *ud, double now, const sl_outcome_t *o) {
+  run_t *R = ud;
+  if (!o->actuated) return;
+  fprintf(R->o->decisions, "%s t=%.1f %s %d -> %d: %s\n", R->res->policy, now, o->variant->id,
+          o->current, o->target, o->reason);
 }
 
 static int close_bin(run_t *R, double t) {
@@ -307,7 +315,8 @@ static void server_event(run_t *R) {
   double now = p->ev.key;
   int model = p->model;
   sl_replica_advance(&p->rep);
-  sl_fleet_touch(&R->fleet, p, now);  // may end a draining pod
+  if (!sl_fleet_touch(&R->fleet, p, now))  // may end a draining pod
+    sl_gateway_update(&R->gw, &p->ep);
   if (R->gw.m[model].n > 0) pump(R, model, now);
 }
 
@@ -420,6 +429,10 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
     goto out;
   }
   R->pipe_ok = 1;
+  if (o->decisions) {
+    R->pipe.on_outcome = on_outcome;
+    R->pipe.on_outcome_ud = R;
+  }
   pol->period = pol->scrape_interval = pol->lag = pol->window = NAN;
   pol->scale_from_zero = -1;
   if ((rc = pol->attach(pol, &R->pipe, &R->cfg, &R->clock, err)) < 0) goto out;

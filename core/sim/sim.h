@@ -40,6 +40,7 @@ typedef struct {
   double record_bin_s;     // time-series bins (0: 60 s, wider for long runs)
   double slo_percentile;   // the clairvoyant sizes for this percentile (0: means)
   int progress;            // progress lines on stderr for runs longer than a few seconds
+  void *decisions;         // FILE *: every change the guard applies, with its reason, or NULL
 } sl_sim_opts_t;
 
 void sl_sim_opts_init(sl_sim_opts_t *o);

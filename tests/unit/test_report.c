@@ -9,9 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/sim/cpolicy.h"
+#include "core/sim/lpolicy.h"
 #include "core/sim/report.h"
 #include "core/sim/sim.h"
+#include "core/util/log.h"
 #include "tests/unit/tap.h"
 
 static const char *cluster_yaml =
@@ -69,6 +70,7 @@ static void longest_paths(const char *html, size_t *line, size_t *area) {
 }
 
 int main(void) {
+  sl_log_set_level(SL_LOG_WARN);  // each run loads its policy and says so
   sl_err_t err = {0};
   sl_cluster_t cl;
   if (sl_cluster_load_buffer(&cl, cluster_yaml, strlen(cluster_yaml), "test.yaml", &err) < 0) {
@@ -82,10 +84,9 @@ int main(void) {
   o.tokens = "fixed:in=300,out=60";
   o.record_bin_s = 1;  // 7200 bins: far more than the report may draw
   sl_sim_t s;
-  sl_cpolicy_t p1, p2;
-  sl_cpolicy_target(&p1, NULL);
-  sl_cpolicy_params_t eager = {4, 0.1, 30};
-  sl_cpolicy_target(&p2, &eager);
+  sl_lpolicy_t p1, p2;
+  sl_lpolicy_init(&p1, "target");
+  sl_lpolicy_init(&p2, "hpa");
   sl_sim_result_t r[2];
   memset(r, 0, sizeof r);
   sl_clair_result_t c = {0};

@@ -2,14 +2,16 @@
 // requests at zero replicas and releases them on scale-from-zero, pods stay Pending when the
 // inventory is exhausted, scale-down drains (requests cut at the end of the grace are counted),
 // signals reach policies only at the scrape interval and after the lag, runs are deterministic by
-// seed, and the clairvoyant spends no more than any run that meets the SLO.
+// seed (a Lua policy through the host), and the clairvoyant spends no more than any run that
+// meets the SLO.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sim/cpolicy.h"
+#include "core/sim/lpolicy.h"
 #include "core/sim/sim.h"
+#include "core/util/log.h"
 #include "tests/unit/tap.h"
 
 // ---- a scriptable decider ------------------------------------------------------------------
@@ -24,6 +26,7 @@ struct testpol {
   int fixed;             // for want_fixed
   double switch_at;      // for want_fixed: use fixed2 from this time
   int fixed2;
+  double target;         // for want_target: requests per replica
   double threshold;      // for want_watch: arrival rate that counts as "seen"
   double first_seen;
   int max_pending, max_ready;
@@ -71,6 +74,16 @@ static void testpol_init(testpol_t *t, const char *name) {
 
 static int want_fixed(testpol_t *t, const sl_view_t *view, int vi) {
   return view->time >= t->switch_at ? t->fixed2 : t->fixed;
+}
+
+// Replicas for `target` requests (running, waiting and queued) per replica, at once both ways.
+static int want_target(testpol_t *t, const sl_view_t *view, int vi) {
+  const sl_view_variant_t *v = &view->variants[vi];
+  double q = view->models[v->model].sig[SL_G_QUEUE_SIZE];
+  double load = (isnan(v->sig[SL_V_RUNNING]) ? 0 : v->sig[SL_V_RUNNING]) +
+                (isnan(v->sig[SL_V_WAITING]) ? 0 : v->sig[SL_V_WAITING]) + (isnan(q) ? 0 : q);
+  if (isnan(v->sig[SL_V_RUNNING]) && !(q > 0)) return -1;
+  return (int)ceil(load / t->target);
 }
 
 static int want_watch(testpol_t *t, const sl_view_t *view, int vi) {
@@ -260,8 +273,9 @@ static void test_determinism(void) {
     printf("# %s\n", err.msg);
     return;
   }
-  sl_cpolicy_t p;
-  sl_cpolicy_target(&p, NULL);
+  // The canned `target` policy, through the Lua policy host.
+  sl_lpolicy_t p;
+  sl_lpolicy_init(&p, "target");
   sl_sim_result_t a, b, c;
   if (run(&cl, NULL, NULL, 7, 1800, &p.base, &a, NULL) < 0 ||
       run(&cl, NULL, NULL, 7, 1800, &p.base, &b, NULL) < 0 ||
@@ -269,6 +283,8 @@ static void test_determinism(void) {
     return;
   T_OK(a.requests > 10000 && a.scale_events > 0, "a busy run with scaling (%llu requests)",
        (unsigned long long)a.requests);
+  T_NEAR(a.period, 1, 0, "the run took the policy file's period");
+  T_NEAR(a.window, 30, 0, "and its signals' window");
   T_OK(same(&a, &b), "the same seed gives the same run, field for field");
   T_OK(!same(&a, &c), "another seed gives another run");
   sl_sim_result_free(&a);
@@ -289,9 +305,10 @@ static void test_clairvoyant_bound(void) {
   for (size_t k = 0; k < 2; k++) {
     sl_clair_result_t c = {0};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-      sl_cpolicy_t p;
-      sl_cpolicy_params_t par = {targets[i], 0.1, 60};
-      sl_cpolicy_target(&p, &par);
+      testpol_t p;
+      testpol_init(&p, "proportional");
+      p.want = want_target;
+      p.target = targets[i];
       sl_sim_result_t r;
       sl_sim_t s;
       if (run(&cl, traces[k], NULL, 11, 0, &p.base, &r, &s) < 0) return;
@@ -317,6 +334,7 @@ static void test_clairvoyant_bound(void) {
 }
 
 int main(void) {
+  sl_log_set_level(SL_LOG_WARN);
   test_hold_and_scale_from_zero();
   test_pending_on_inventory();
   test_drain_cuts();

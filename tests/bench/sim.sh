@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# sluice sim on real traces: wall time, simulated requests per second of wall time and peak RSS.
+#   Azure conv at --peak-replicas 20 (targets: < 10 s, >= 200k req/s)
+#   one day of ServeGen m-large at --peak-replicas 50
+#   the 14-day ServeGen m-large replay at --peak-replicas 10 (targets: < 10 min, < 1 GB RSS)
+# One policy each (target). Needs ../shared/data; says so and skips without it.
+set -uo pipefail
+data=${DATA:-../shared/data}
+azure="$data/traces/azure2023_AzureLLMInferenceTrace_conv.csv"
+servegen="$data/traces/servegen/language/m-large"
+if [ ! -e "$azure" ] || [ ! -d "$servegen" ]; then
+  echo "skip: $data/traces not found (the simulator benchmarks replay real traces)"
+  exit 0
+fi
+if [ ! -x /usr/bin/time ]; then
+  echo "skip: /usr/bin/time (Debian package 'time') is needed for peak RSS"
+  exit 0
+fi
+out=$(mktemp)
+trap 'rm -f "$out" "$out.t"' EXIT
+
+run() {  # label, sluice sim args...
+  local label=$1
+  shift
+  if ! /usr/bin/time -f "%e %M" -o "$out.t" "$SLUICE" sim --policy target --json "$@" \
+       > "$out" 2>/dev/null; then
+    echo "$label: sluice sim failed"
+    return 1
+  fi
+  read -r wall rss < "$out.t"
+  python3 - "$out" "$label" "$wall" "$rss" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["runs"][0]
+wall, rss = float(sys.argv[3]), float(sys.argv[4]) / 1024
+print(f"{sys.argv[2]:<34} {r['requests']:>12,} requests  {wall:8.1f} s wall  "
+      f"{j['simulated_requests_per_second'] / 1e3:7.0f}k req/s  {rss:7.0f} MB peak RSS  "
+      f"(SLO {r['slo_attainment'] * 100:.2f}%, clairvoyant peak {j['clairvoyant']['peak_replicas']})")
+PY
+}
+
+echo "simulated requests per second counts the runs only (not the --peak-replicas pre-pass);"
+echo "wall time is the whole command"
+run "azure conv, peak 20 replicas" --trace "$azure" --peak-replicas 20
+run "servegen m-large 1 day, peak 50" --trace "$servegen" --duration 1d --peak-replicas 50
+run "servegen m-large 14 days, peak 10" --trace "$servegen" --peak-replicas 10
