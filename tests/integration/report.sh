@@ -13,18 +13,18 @@ chromium=$(command -v chromium || command -v chromium-browser) ||
 # Paths that cannot be written: refused up front, exit 1, a message naming the path.
 out=$("$SLUICE" sim --duration 10m --report "$d/missing/r.html" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "missing folder: exit $rc, want 1 ($out)"
-echo "$out" | grep -q "cannot write $d/missing/r.html: No such file or directory" ||
+grep -q "cannot write $d/missing/r.html: No such file or directory" <<< "$out" ||
   fail "missing folder: message '$out'"
 out=$("$SLUICE" sim --duration 10m --report "$d" 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "directory: exit $rc, want 1 ($out)"
-echo "$out" | grep -q "it is a directory" || fail "directory: message '$out'"
+grep -q "it is a directory" <<< "$out" || fail "directory: message '$out'"
 [ -z "$(ls -A "$d")" ] || fail "failed reports left files behind: $(ls -A "$d")"
 
 # The built-in scenario (two models, four variants), one simulated hour.
 report="$d/r.html"
 out=$("$SLUICE" sim --duration 1h --seed 3 --report "$report" 2>&1) || fail "sim failed: $out"
-echo "$out" | grep -q '^clairvoyant ' || fail "no summary table: $out"
-[ "$(echo "$out" | tail -1)" = "report: $report" ] || fail "report path not printed last: $out"
+grep -q '^clairvoyant ' <<< "$out" || fail "no summary table: $out"
+[ "$(tail -1 <<< "$out")" = "report: $report" ] || fail "report path not printed last: $out"
 [ -s "$report" ] || fail "no report written"
 [ "$(ls -A "$d")" = "r.html" ] || fail "temporary files left behind: $(ls -A "$d")"
 
@@ -41,10 +41,10 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
 dom=$(timeout 60 "$chromium" "${flags[@]}" --user-data-dir="$(mktemp -d -p "$d")" \
   --dump-dom "file://$report" 2>/dev/null) || fail "chromium --dump-dom failed"
 in_file=$(grep -o 'class="chart" data-points="[0-9]*"' "$report" | grep -vc '"0"$')
-in_dom=$(echo "$dom" | grep -o 'class="chart" data-points="[0-9]*"' | grep -vc '"0"$')
+in_dom=$(grep -o 'class="chart" data-points="[0-9]*"' <<< "$dom" | grep -vc '"0"$')
 [ "$in_dom" -ge 5 ] || fail "the browser shows $in_dom charts with data, want at least 5"
 [ "$in_dom" -eq "$in_file" ] || fail "the file has $in_file charts with data, the DOM $in_dom"
-echo "$dom" | grep -q '<h2 id="scenario">Scenario</h2>' || fail "the DOM ends before the scenario"
+grep -q '<h2 id="scenario">Scenario</h2>' <<< "$dom" || fail "the DOM ends before the scenario"
 
 # ... and draws it: the screenshot has ink, many colours, and the replica charts' fills. Half the
 # device scale keeps the whole page in view and the pixels few enough to decode in Python.
