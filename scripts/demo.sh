@@ -1,24 +1,14 @@
 #!/usr/bin/env bash
-# make demo: the controller on recorded views, with one hot reload half way.
-# Copies the example config, its fixture and the policy into a scratch directory, runs
-# `sluice run` for 12 ticks, and rewrites the policy (a lower per-replica target) after tick 5:
-# the decisions after the reload come from the new version, the state carries over.
+# make demo: `sluice sim` with no flags, its built-in scenario: two models (Llama-3.1-8B and
+# Llama-3.2-3B) on H100s and A100s with limited inventory, a compressed diurnal day with bursts
+# for each, every built-in policy side by side on the same traffic, and the clairvoyant reference.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 sluice="$root/$build/sluice"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/policies"
-cp "$root/deploy/examples/fixture-views.yaml" "$work/"
-cp "$root/policies/target.lua" "$work/policies/"
-sed -e 's#policy_dir: ../../policies#policy_dir: policies#' \
-    "$root/deploy/examples/fixture.yaml" > "$work/fixture.yaml"
 
-echo "== sluice run -c deploy/examples/fixture.yaml (12 ticks; the policy is edited after tick 5)"
-"$sluice" run -c "$work/fixture.yaml" --ticks 12 &
-pid=$!
-sleep 5.5
-echo "== editing policies/target.lua: target 8 -> 12 running requests per replica"
-sed -i -e 's/target = 8, /target = 12,/' "$work/policies/target.lua"
-wait $pid
+echo "== sluice sim  (built-in scenario: 4 h of traffic for two models, every built-in policy)"
+"$sluice" sim
+echo
+echo "Replay your own traffic: sluice sim --trace FILE|GENERATOR --cluster FILE --policy P,P"
+echo "(sluice sim --help; docs/simulator.md)"

@@ -54,6 +54,7 @@ static void usage(FILE *f) {
           "  --peak-replicas N         scale the rate so the clairvoyant peak is N replicas of\n"
           "                            each model's cheapest variant (instead of --rate-scale)\n"
           "  --json                    print JSON instead of the table\n"
+          "  --decisions FILE          write every scaling change with its reason (- for stderr)\n"
           "  --report FILE.html        write the HTML report\n");
 }
 
@@ -181,10 +182,10 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
          cl->nmodels, cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants,
          cl->cfg.nvariants == 1 ? "" : "s", s->end, s->rate_scale,
          (unsigned long long)s->o.seed);
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "policy", "requests",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "policy", "requests",
          "completed", "dropped", "TTFT p50", "p90", "p99", "ITL p50", "p99", "SLO", "GPU-h",
          "cost", "scales", "reaction");
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "", "", "", "", "(ms)",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "", "", "", "", "(ms)",
          "(ms)", "(ms)", "(ms)", "(ms)", "", "", "", "", "(s)");
   for (int i = 0; i < n; i++) {
     char c1[16], c2[16], c3[16], c4[16], c5[16], c6[16], c7[16];
@@ -195,12 +196,12 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
     cell(c5, sizeof c5, r[i].itl_p99_ms, "%.1f");
     cell(c6, sizeof c6, r[i].slo_attainment * 100, "%.2f%%");
     cell(c7, sizeof c7, r[i].reaction_s, "%.0f");
-    printf("%-12s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n",
+    printf("%-14s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n",
            r[i].policy, (unsigned long long)r[i].requests, (unsigned long long)r[i].completed,
            (unsigned long long)r[i].dropped, c1, c2, c3, c4, c5, c6, r[i].gpu_hours, r[i].cost,
            (unsigned long long)r[i].scale_events, c7);
   }
-  printf("%-12s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-",
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-",
          "-", "-", "-", "-", "-", "-", "-", "-", c->gpu_hours, c->cost, "-", "-");
   printf("clairvoyant: the fewest replicas per %.0f s bin that meet the SLO at that bin's load, "
          "zero start-up; peak %d replica%s%s\n", s->o.bin_s, c->peak_replicas,
@@ -218,7 +219,7 @@ static int exit_code(int rc) {
 
 int sl_cmd_sim(int argc, char **argv) {
   const char *trace = NULL, *tokens = NULL, *cluster_path = NULL, *policies = NULL,
-             *report = NULL;
+             *report = NULL, *decisions = NULL;
   int json = 0;
   sl_sim_opts_t o;
   sl_sim_opts_init(&o);
@@ -234,7 +235,8 @@ int sl_cmd_sim(int argc, char **argv) {
     }
     static const char *const with_value[] = {"--trace", "--tokens", "--cluster", "--policy",
                                              "--seed", "--duration", "--rate-scale",
-                                             "--time-scale", "--peak-replicas", "--report", NULL};
+                                             "--time-scale", "--peak-replicas", "--report",
+                                             "--decisions", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= !strcmp(a, *w);
     if (!known) {
@@ -252,6 +254,7 @@ int sl_cmd_sim(int argc, char **argv) {
     else if (!strcmp(a, "--cluster")) cluster_path = v;
     else if (!strcmp(a, "--policy")) policies = v;
     else if (!strcmp(a, "--report")) report = v;
+    else if (!strcmp(a, "--decisions")) decisions = v;
     else if (!strcmp(a, "--seed")) {
       char *end;
       errno = 0;
@@ -336,6 +339,15 @@ int sl_cmd_sim(int argc, char **argv) {
   o.trace = trace;
   o.tokens = tokens;
   o.progress = 1;
+  FILE *dec = NULL;
+  if (decisions) {
+    dec = strcmp(decisions, "-") ? fopen(decisions, "w") : stderr;
+    if (!dec) {
+      rc = sl_err(&err, SL_EIO, "--decisions: cannot write %s: %s", decisions, strerror(errno));
+      goto fail;
+    }
+    o.decisions = dec;
+  }
   if ((rc = sl_sim_init(&sim, &o, &err)) < 0) goto fail;
   sim_ok = 1;
   res = calloc((size_t)nnames, sizeof *res);
@@ -373,6 +385,7 @@ fail:
   fprintf(stderr, "sluice sim: %s\n", err.msg);
   code = exit_code(rc);
 done:
+  if (o.decisions && o.decisions != stderr) fclose(o.decisions);
   for (int i = 0; i < nres; i++) sl_sim_result_free(&res[i]);
   free(res);
   free(pols);

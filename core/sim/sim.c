@@ -389,8 +389,6 @@ static void reaction(run_t *R, const sl_clair_bins_t *b, sl_err_t *err) {
   R->res->reaction_s = episodes ? total / episodes : NAN;
 }
 
-static int init_warm(sl_sim_t *s, const sl_clair_bins_t *b, sl_err_t *err);
-
 int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t *err) {
   const sl_sim_opts_t *o = &s->o;
   const sl_cluster_t *cl = o->cluster;
@@ -469,6 +467,7 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
     goto out;
   }
   if (!s->have_bins) {
+    sl_clair_bins_free(&s->bins);  // what a failed first run left
     if (sl_clair_bins_init(&s->bins, o->bin_s, cl->nmodels, 0) < 0) {
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       goto out;
@@ -477,8 +476,12 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
   }
   if ((rc = merge_open(&R->trace, o, s->rate_scale, err)) < 0) goto out;
 
-  // Warm start: the clairvoyant count of the first bin, Ready at time 0.
+  // Warm start: the clairvoyant count of the first bin, Ready at time 0 and held there for that
+  // first bin: policies start deciding once their signals have a minute of traffic behind them,
+  // not on the empty servers of time 0.
   for (int v = 0; v < nv; v++) sl_fleet_warm(&R->fleet, v, s->warm[v], 0);
+  for (int k = 0; k < R->pipe.ndeciders; k++)
+    if (R->pipe.deciders[k]->next_due < o->bin_s) R->pipe.deciders[k]->next_due = o->bin_s;
 
   double t0 = wall_now(), last_print = t0;
   uint64_t nevents = 0;

@@ -12,33 +12,33 @@
 #include "core/util/rng.h"
 
 typedef struct {
-  double t;                // arrival, seconds from the start of the (sliced, scaled) trace
-  uint32_t in_tokens;      // prompt length, >= 1
-  uint32_t out_tokens;     // generated length, >= 1
-  uint32_t prefix_blocks;  // leading prompt blocks already seen earlier in the trace (Mooncake)
-  uint16_t model;          // opts->model
+  double t;               // arrival, seconds from the start of the (sliced, scaled) trace
+  uint32_t in_tokens;     // prompt length, >= 1
+  uint32_t out_tokens;    // generated length, >= 1
+  uint32_t prefix_blocks; // leading prompt blocks already seen earlier in the trace (Mooncake)
+  uint16_t model;         // opts->model
 } sl_req_t;
 
 // File formats; SL_TRACE_AUTO tells them apart by content.
 enum {
   SL_TRACE_AUTO = 0,
-  SL_TRACE_AZURE,          // TIMESTAMP,ContextTokens,GeneratedTokens
-  SL_TRACE_MOONCAKE,       // JSONL: timestamp (ms), input_length, output_length, hash_ids
-  SL_TRACE_SERVEGEN,       // one client: window_start_s,rate,cv,pattern,shape,scale (no header)
-  SL_TRACE_SERVEGEN_AGG,   // window_start_s,total_rate_rps,active_clients
+  SL_TRACE_AZURE,        // TIMESTAMP,ContextTokens,GeneratedTokens
+  SL_TRACE_MOONCAKE,     // JSONL: timestamp (ms), input_length, output_length, hash_ids
+  SL_TRACE_SERVEGEN,     // one client: window_start_s,rate,cv,pattern,shape,scale (no header)
+  SL_TRACE_SERVEGEN_AGG, // window_start_s,total_rate_rps,active_clients
 };
 
 typedef struct {
   uint64_t seed;
-  double rate_scale;   // < 1 thins, > 1 adds jittered copies; 1 = as recorded
-  double time_scale;   // output time = (source time - start) * time_scale
-  double start;        // source seconds skipped at the beginning
-  double duration;     // source seconds kept after start; 0 = to the end
-  double jitter_s;     // copies made by rate_scale > 1 land uniformly in [t, t + jitter_s)
-  double order_tol_s;  // a file timestamp may go back this much (it is clamped); more is an error
-  uint16_t model;      // stamped on every request
-  int format;          // SL_TRACE_* for files; AUTO detects
-  const char *tokens;  // token-length distribution for sources without lengths; NULL = "azure"
+  double rate_scale;  // < 1 thins, > 1 adds jittered copies; 1 = as recorded
+  double time_scale;  // output time = (source time - start) * time_scale
+  double start;       // source seconds skipped at the beginning
+  double duration;    // source seconds kept after start; 0 = to the end
+  double jitter_s;    // copies made by rate_scale > 1 land uniformly in [t, t + jitter_s)
+  double order_tol_s; // a file timestamp may go back this much (it is clamped); more is an error
+  uint16_t model;     // stamped on every request
+  int format;         // SL_TRACE_* for files; AUTO detects
+  const char *tokens; // token-length distribution for sources without lengths; NULL = "azure"
 } sl_trace_opts_t;
 
 typedef struct sl_trace sl_trace_t;
@@ -65,16 +65,16 @@ const char *sl_trace_kind(const sl_trace_t *t);
 // pass. The bins match what sl_trace_next yields for the same spec and opts, request for request.
 typedef struct {
   double bin_s;
-  size_t n;              // bins [i*bin_s, (i+1)*bin_s); trailing empty bins up to a set duration
+  size_t n; // bins [i*bin_s, (i+1)*bin_s); trailing empty bins up to a set duration
   uint64_t *count;
   uint64_t *in_tokens;
   uint64_t *out_tokens;
-  uint64_t total;        // sum of count
-  double last_t;         // last arrival time, or 0
+  uint64_t total; // sum of count
+  double last_t;  // last arrival time, or 0
 } sl_trace_bins_t;
 
-int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s,
-                  sl_trace_bins_t *out, sl_err_t *err);
+int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s, sl_trace_bins_t *out,
+                  sl_err_t *err);
 void sl_trace_bins_free(sl_trace_bins_t *b);
 
 // Token-length distributions (the --tokens flag): "azure" (default), "fixed:in=N,out=M",
@@ -83,7 +83,7 @@ typedef struct {
   int fixed;
   uint32_t in_n, out_n;
   double in_mu, in_sigma, out_mu, out_sigma;
-  double in_max, out_max;  // lengths are clamped to [1, max]
+  double in_max, out_max; // lengths are clamped to [1, max]
 } sl_trace_tokens_t;
 
 int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *err);

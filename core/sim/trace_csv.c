@@ -92,13 +92,17 @@ static int azure_next(sl_trace_src_t *s, sl_req_t *r, sl_rng_t **rng, sl_err_t *
     int nf = sl_trace_split(line, len, f, fl, 3);
     if (a->l.line == 1 && fl[0] == 9 && !strncasecmp(f[0], "TIMESTAMP", 9)) {
       if (nf != 3)
-        return sl_trace_lines_err(&a->l, err, "header has %d fields, expected 3 "
-                                  "(TIMESTAMP,ContextTokens,GeneratedTokens)", nf);
+        return sl_trace_lines_err(&a->l, err,
+                                  "header has %d fields, expected 3 "
+                                  "(TIMESTAMP,ContextTokens,GeneratedTokens)",
+                                  nf);
       continue;
     }
     if (nf != 3)
-      return sl_trace_lines_err(&a->l, err, "expected 3 fields (TIMESTAMP,ContextTokens,"
-                                "GeneratedTokens), got %d", nf);
+      return sl_trace_lines_err(&a->l, err,
+                                "expected 3 fields (TIMESTAMP,ContextTokens,"
+                                "GeneratedTokens), got %d",
+                                nf);
     int64_t sec;
     double frac;
     if (!parse_ts(f[0], fl[0], &sec, &frac))

@@ -62,8 +62,8 @@ typedef struct {
   int kind;
   double rate, cv, shape, mean, peak, period, peak_at, bursts, burst_x, burst_s, to, at, dur;
   int gap;
-  double gk, gscale;   // gap law parameters, unit mean
-  double t;            // current time
+  double gk, gscale; // gap law parameters, unit mean
+  double t;          // current time
   double seg_end, seg_rate;
   long long seg;       // diurnal step index
   double step, a, i0e; // diurnal: step length, concentration, e^-a I0(a)
@@ -126,9 +126,12 @@ static void segment(gen_t *g) {
 
 static double gap(gen_t *g) {
   switch (g->gap) {
-  case GAP_GAMMA: return sl_trace_gamma(&g->rng, g->gk) * g->gscale;
-  case GAP_WEIBULL: return sl_rng_weibull(&g->rng, g->gk, g->gscale);
-  default: return -log(sl_rng_uniform_pos(&g->rng));
+  case GAP_GAMMA:
+    return sl_rng_gamma(&g->rng, g->gk, 1) * g->gscale;
+  case GAP_WEIBULL:
+    return sl_rng_weibull(&g->rng, g->gk, g->gscale);
+  default:
+    return -log(sl_rng_uniform_pos(&g->rng));
   }
 }
 
@@ -176,8 +179,8 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-#define DMAX 1e9  // durations, periods and times: ~31 years
-#define RMAX 1e9  // requests per second
+#define DMAX 1e9 // durations, periods and times: ~31 years
+#define RMAX 1e9 // requests per second
 
 int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t **out,
                       sl_err_t *err) {
@@ -204,7 +207,10 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   const char *kv = colon ? colon + 1 : "";
   sl_trace_param_t p[MAX_PARAMS];
   int np = 0;
-#define P(k, d, lo, hi, req, open) p[np++] = (sl_trace_param_t){k, d, lo, hi, req, open}
+#define P(k, d, lo, hi, req, open)                                                                 \
+  p[np++] = (sl_trace_param_t) {                                                                   \
+    k, d, lo, hi, req, open                                                                        \
+  }
   switch (kind) {
   case G_POISSON:
     P("rate", &g->rate, 0, RMAX, true, true);
@@ -240,6 +246,10 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   if (rc < 0) goto fail;
   if (kind == G_DIURNAL) g->dur = g->period;
   if (!isnan(dur)) g->dur = dur;
+  double own = g->dur; // bursts spread over the generator's own span, whatever the slice
+  // Stop where the slice ends, not only where the generator would: walking a long empty stretch
+  // of a low rate costs time.
+  if (o && o->duration > 0) g->dur = fmin(g->dur, o->start + o->duration);
 
   g->gap = GAP_EXP;
   if (kind == G_WEIBULL) {
@@ -261,8 +271,8 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   if (kind == G_DIURNAL) {
     double ratio = g->peak / g->mean;
     if (ratio < 1 || ratio > 50) {
-      rc = sl_err(err, SL_EINVAL, "%s: peak must lie between mean and 50 * mean, got %g / %g",
-                  what, g->peak, g->mean);
+      rc = sl_err(err, SL_EINVAL, "%s: peak must lie between mean and 50 * mean, got %g / %g", what,
+                  g->peak, g->mean);
       goto fail;
     }
     if (isnan(g->peak_at)) g->peak_at = g->period / 2;
@@ -270,14 +280,18 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
     double lo = 0, hi = 450;
     for (int i = 0; i < 100; i++) {
       double mid = (lo + hi) / 2;
-      if (1 / i0e(mid) < ratio) lo = mid;
-      else hi = mid;
+      if (1 / i0e(mid) < ratio)
+        lo = mid;
+      else
+        hi = mid;
     }
     g->a = ratio == 1 ? 0 : (lo + hi) / 2;
     g->i0e = i0e(g->a);
-    g->step = fmin(10, g->period / 8640);
+    // 8640 steps a period (10 s for a day), finer for short bursts, but never more than 1e6
+    // a period: a trough where the rate underflows to 0 is walked step by step.
+    g->step = g->period / 8640;
     if (g->bursts > 0) g->step = fmin(g->step, g->burst_s / 10);
-    g->step = fmax(g->step, 0.01);
+    g->step = fmax(g->step, fmax(0.01, g->period / 1e6));
     g->nb = (int)g->bursts;
     if (g->bursts != g->nb) {
       rc = sl_err(err, SL_EINVAL, "%s: bursts must be a whole number, got %g", what, g->bursts);
@@ -293,7 +307,7 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       goto fail;
     }
-    double span = fmax(0, g->dur - g->burst_s);
+    double span = fmax(0, own - g->burst_s);
     for (int i = 0; i < g->nb; i++) g->burst[i] = span * sl_rng_uniform(&g->rng);
     qsort(g->burst, (size_t)g->nb, sizeof *g->burst, cmp_double);
   }

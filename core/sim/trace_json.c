@@ -14,7 +14,7 @@
 typedef struct {
   uint64_t *k;
   size_t cap, n;
-  bool zero;  // key 0 marks empty slots, so it is tracked apart
+  bool zero; // key 0 marks empty slots, so it is tracked apart
 } idset_t;
 
 static inline uint64_t mix(uint64_t x) {
@@ -64,8 +64,8 @@ typedef struct {
   sl_trace_lines_t l;
   yajl_handle h;
   idset_t ids;
-  sl_err_t *err;  // where callbacks report, valid during yajl_parse
-  int rc;         // callback failure code
+  sl_err_t *err; // where callbacks report, valid during yajl_parse
+  int rc;        // callback failure code
   // the object being read
   int depth, key, objects;
   bool seen[5];
@@ -89,7 +89,8 @@ static int scalar_ok(mc_t *m, const char *type) {
                                m->key == K_HASH ? "an array" : "a number", type);
     return 0;
   }
-  if (m->depth == 2 && m->key == K_HASH) return fail(m, "hash_ids must hold integers, got %s", type);
+  if (m->depth == 2 && m->key == K_HASH)
+    return fail(m, "hash_ids must hold integers, got %s", type);
   return 1;
 }
 
@@ -124,10 +125,14 @@ static int cb_number(void *ctx, const char *s, size_t n) {
     case K_TS:
       if (!sl_trace_num(s, n, &m->ts)) return fail(m, "%s is out of range", "timestamp");
       return 1;
-    case K_IN: return length(m, s, n, &m->in);
-    case K_OUT: return length(m, s, n, &m->out);
-    case K_HASH: return fail(m, "hash_ids must be an array, got %s", "a number");
-    default: return 1;
+    case K_IN:
+      return length(m, s, n, &m->in);
+    case K_OUT:
+      return length(m, s, n, &m->out);
+    case K_HASH:
+      return fail(m, "hash_ids must be an array, got %s", "a number");
+    default:
+      return 1;
     }
   }
   if (m->depth == 2 && m->key == K_HASH) {
@@ -139,8 +144,10 @@ static int cb_number(void *ctx, const char *s, size_t n) {
       m->rc = sl_err(m->err, SL_ENOMEM, "out of memory");
       return 0;
     }
-    if (m->in_prefix && seen) m->prefix++;
-    else m->in_prefix = false;
+    if (m->in_prefix && seen)
+      m->prefix++;
+    else
+      m->in_prefix = false;
   }
   return 1;
 }
@@ -174,8 +181,10 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n) {
 
 static int cb_end_map(void *ctx) {
   mc_t *m = ctx;
-  if (--m->depth == 0) m->objects++;
-  else if (m->depth == 1) m->key = K_OTHER;  // a nested value under an unknown key ended
+  if (--m->depth == 0)
+    m->objects++;
+  else if (m->depth == 1)
+    m->key = K_OTHER; // a nested value under an unknown key ended
   return 1;
 }
 

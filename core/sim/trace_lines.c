@@ -11,8 +11,8 @@
 
 #include "core/sim/trace_src.h"
 
-#define CHUNK (1 << 16)
-#define MAX_LINE (16 << 20)  // a longer line is not a trace line; refuse rather than grow forever
+#define CHUNK    (1 << 16)
+#define MAX_LINE (16 << 20) // a longer line is not a trace line; refuse rather than grow forever
 
 int sl_trace_lines_open(sl_trace_lines_t *l, const char *path, sl_err_t *err) {
   memset(l, 0, sizeof *l);
@@ -127,8 +127,10 @@ int sl_trace_lines_next(sl_trace_lines_t *l, const char **line, size_t *len, sl_
   size_t adv;
   int rc = find(l, line, len, &adv, err);
   if (rc <= 0) return rc;
-  if (l->fd < 0) l->mem_pos += adv;
-  else l->beg += adv;
+  if (l->fd < 0)
+    l->mem_pos += adv;
+  else
+    l->beg += adv;
   l->line++;
   return 1;
 }

@@ -15,8 +15,8 @@
 
 #include "core/sim/trace_src.h"
 
-#define MAX_WINDOW_REQUESTS (1u << 24)  // 16.7M arrivals in one client window
-#define DEFAULT_WINDOW 600.0            // ServeGen's window, for a file with one row
+#define MAX_WINDOW_REQUESTS (1u << 22) // 4.2M arrivals in one client window (data: <= 1.74M)
+#define DEFAULT_WINDOW      600.0      // ServeGen's window, for a file with one row
 
 enum { PAT_EXP, PAT_GAMMA, PAT_WEIBULL };
 
@@ -33,13 +33,13 @@ typedef struct {
   uint64_t id, seed;
   row_t cur, nxt;
   bool has_cur, has_nxt, started;
-  double last_len;  // length of the window before, for the last row
-  double origin;    // source time 0, in file seconds
-  double from;      // windows ending at or before this (file seconds) are skipped unsampled
-  double *arr;      // arrival times of the current window (file seconds)
+  double last_len; // length of the window before, for the last row
+  double origin;   // source time 0, in file seconds
+  double from;     // windows ending at or before this (file seconds) are skipped unsampled
+  double *arr;     // arrival times of the current window (file seconds)
   size_t n, i, cap;
   double last;
-  sl_rng_t rng;     // the current window's stream, continued by the pipeline's token draws
+  sl_rng_t rng; // the current window's stream, continued by the pipeline's token draws
 } sg_t;
 
 static uint64_t splitmix(uint64_t x) {
@@ -65,7 +65,7 @@ static int read_row(sg_t *s, row_t *row, bool *got, sl_err_t *err) {
     size_t fl[6];
     int want = s->agg ? 3 : 6;
     int nf = sl_trace_split(line, len, f, fl, 6);
-    if (l->line == 1 && fl[0] == 14 && !memcmp(f[0], "window_start_s", 14)) continue;  // header
+    if (l->line == 1 && fl[0] == 14 && !memcmp(f[0], "window_start_s", 14)) continue; // header
     if (nf != want)
       return sl_trace_lines_err(l, err, "expected %d fields (%s), got %d", want,
                                 s->agg ? "window_start_s,total_rate_rps,active_clients"
@@ -73,7 +73,7 @@ static int read_row(sg_t *s, row_t *row, bool *got, sl_err_t *err) {
                                          "pattern,shape,scale",
                                 nf);
     static const char *const cname[] = {"window_start_s", "rate_req_per_s", "cv_of_interarrival",
-                                        "pattern", "shape", "scale"};
+                                        "pattern",        "shape",          "scale"};
     static const char *const aname[] = {"window_start_s", "total_rate_rps", "active_clients"};
     const char *const *name = s->agg ? aname : cname;
     double v[6] = {0};
@@ -91,8 +91,10 @@ static int read_row(sg_t *s, row_t *row, bool *got, sl_err_t *err) {
     row->shape = 0;
     row->line = l->line;
     if (!s->agg) {
-      if (fl[3] == 5 && !memcmp(f[3], "Gamma", 5)) row->pat = PAT_GAMMA;
-      else if (fl[3] == 7 && !memcmp(f[3], "Weibull", 7)) row->pat = PAT_WEIBULL;
+      if (fl[3] == 5 && !memcmp(f[3], "Gamma", 5))
+        row->pat = PAT_GAMMA;
+      else if (fl[3] == 7 && !memcmp(f[3], "Weibull", 7))
+        row->pat = PAT_WEIBULL;
       else if (fl[3] != 0)
         return sl_trace_lines_err(l, err, "pattern must be Gamma, Weibull or empty, got '%.*s'",
                                   (int)fl[3], f[3]);
@@ -126,14 +128,14 @@ static void draw_gaps(sg_t *s, const row_t *r, double *g, size_t n) {
   }
   if (k >= 1) {
     for (size_t i = 0; i < n; i++)
-      g[i] = r->pat == PAT_GAMMA ? sl_trace_gamma(rng, k) : sl_rng_weibull(rng, k, 1);
+      g[i] = r->pat == PAT_GAMMA ? sl_rng_gamma(rng, k, 1) : sl_rng_weibull(rng, k, 1);
     return;
   }
   double top = -INFINITY, ik = 1 / k;
   for (size_t i = 0; i < n; i++) {
     double lg;
-    if (r->pat == PAT_GAMMA)  // Gamma(k) = Gamma(k + 1) * U^(1/k)
-      lg = log(sl_trace_gamma(rng, k + 1)) + log(sl_rng_uniform_pos(rng)) * ik;
+    if (r->pat == PAT_GAMMA) // Gamma(k) = Gamma(k + 1) * U^(1/k)
+      lg = log(sl_rng_gamma(rng, k + 1, 1)) + log(sl_rng_uniform_pos(rng)) * ik;
     else
       lg = log(-log(sl_rng_uniform_pos(rng))) * ik;
     g[i] = lg;
@@ -144,7 +146,8 @@ static void draw_gaps(sg_t *s, const row_t *r, double *g, size_t n) {
 
 static int gen_window(sg_t *s, const row_t *r, double w, sl_err_t *err) {
   s->n = s->i = 0;
-  sl_rng_seed(&s->rng, splitmix(s->seed ^ splitmix(s->id ^ splitmix((uint64_t)llround(r->w0 * 1e3)))));
+  sl_rng_seed(&s->rng,
+              splitmix(s->seed ^ splitmix(s->id ^ splitmix((uint64_t)llround(r->w0 * 1e3)))));
   double x = r->rate * w;
   if (x > MAX_WINDOW_REQUESTS)
     return sl_err(err, SL_EPARSE, "%s:%ld: rate %g over a %g s window is more than %u requests",
@@ -276,10 +279,10 @@ typedef struct {
   sl_trace_src_t base;
   sg_t **c;
   size_t n;
-  sl_req_t *head;  // each client's next request; t = INFINITY once it has none
-  size_t *tree;    // tree[0] the winner, tree[1..n-1] the loser at each internal node
+  sl_req_t *head; // each client's next request; t = INFINITY once it has none
+  size_t *tree;   // tree[0] the winner, tree[1..n-1] the loser at each internal node
   bool primed;
-  bool refill;     // the winner's request went out: fetch its successor before the next pick
+  bool refill; // the winner's request went out: fetch its successor before the next pick
 } dir_t;
 
 // Ties go to the lower client index, so the merge order is fixed.
@@ -341,9 +344,17 @@ static int dir_next(sl_trace_src_t *src, sl_req_t *r, sl_rng_t **rng, sl_err_t *
   size_t ci = d->tree[0];
   if (d->head[ci].t == INFINITY) return 0;
   *r = d->head[ci];
-  *rng = &d->c[ci]->rng;  // still this request's window: the refill waits for the next call
+  *rng = &d->c[ci]->rng; // still this request's window: the refill waits for the next call
   d->refill = true;
   return 1;
+}
+
+size_t sl_trace_servegen_nclients(const sl_trace_src_t *src) {
+  return src->next == dir_next ? ((const dir_t *)src)->n : 0;
+}
+
+sl_trace_src_t *sl_trace_servegen_client(sl_trace_src_t *src, size_t i) {
+  return &((dir_t *)src)->c[i]->base;
 }
 
 static void dir_seek(sl_trace_src_t *src, double t) {

@@ -20,21 +20,21 @@ struct sl_trace_src {
   void (*seek)(sl_trace_src_t *s, double t);
   void (*free)(sl_trace_src_t *s);
   const char *kind;
-  bool has_tokens;  // false: the pipeline draws lengths from opts->tokens
-  double end;       // source time after which nothing comes (generators), else INFINITY
+  bool has_tokens; // false: the pipeline draws lengths from opts->tokens
+  double end;      // source time after which nothing comes (generators), else INFINITY
 };
 
 // ---- line reader (trace_lines.c) ---------------------------------------------------------------
 
 typedef struct {
-  int fd;              // -1 when reading from memory
-  const char *mem;     // memory input (not owned)
+  int fd;          // -1 when reading from memory
+  const char *mem; // memory input (not owned)
   size_t mem_len, mem_pos;
-  char *buf;           // fd input: read buffer
+  char *buf; // fd input: read buffer
   size_t cap, beg, end;
   bool eof;
-  long line;           // number of the line last returned, from 1
-  char *name;          // for messages
+  long line;  // number of the line last returned, from 1
+  char *name; // for messages
 } sl_trace_lines_t;
 
 // Opens path (SL_EIO naming it) or wraps memory.
@@ -63,9 +63,9 @@ bool sl_trace_uint(const char *s, size_t n, uint64_t *out);
 typedef struct {
   const char *key;
   double *dst;
-  double min, max;  // inclusive range checked after parsing
+  double min, max; // inclusive range checked after parsing
   bool required;
-  bool min_open;    // min itself is not allowed (> min)
+  bool min_open; // min itself is not allowed (> min)
 } sl_trace_param_t;
 
 // Parses "k=v,k=v" against the table; what names the spec in messages. SL_EINVAL on an unknown
@@ -90,9 +90,9 @@ int sl_trace_servegen_open(sl_trace_lines_t *l, bool agg, uint64_t client, const
 // Every chunk-*-trace.csv of a directory, merged.
 int sl_trace_servegen_open_dir(const char *dir, const sl_trace_opts_t *o, sl_trace_src_t **out,
                                sl_err_t *err);
+// A directory's clients as sources of their own (in the directory's time base), for work that
+// needs no merge; a client's requests do not depend on the others. 0 clients for other sources.
+// Use either the clients or the directory, not both.
+size_t sl_trace_servegen_nclients(const sl_trace_src_t *src);
+sl_trace_src_t *sl_trace_servegen_client(sl_trace_src_t *src, size_t i);
 
-// ---- hot-path samplers (trace_rand.c), drawing from core/util/rng.h ----------------------------
-
-double sl_trace_normal(sl_rng_t *r);
-// Gamma with shape k > 0 and scale 1.
-double sl_trace_gamma(sl_rng_t *r, double k);

@@ -11,12 +11,12 @@
 // lognormal minimising the squared log-errors of the three statistics. Output: no lognormal gets
 // all three within 14% (the real outputs are bimodal with a mode near 400), so it is clamped at
 // 640 and mu, sigma match p50 and the mean exactly given the clamp.
-#define AZ_IN_MU 6.9014
-#define AZ_IN_SIGMA 0.6096
-#define AZ_OUT_MU 4.8598  // ln 129
+#define AZ_IN_MU     6.9014
+#define AZ_IN_SIGMA  0.6096
+#define AZ_OUT_MU    4.8598 // ln 129
 #define AZ_OUT_SIGMA 1.2884
-#define AZ_OUT_MAX 640
-#define LEN_MAX 4294967295.0
+#define AZ_OUT_MAX   640
+#define LEN_MAX      4294967295.0
 
 static void azure(sl_trace_tokens_t *d) {
   memset(d, 0, sizeof *d);
@@ -66,8 +66,9 @@ int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *er
   } else if (nlen == 5 && !strncmp(spec, "azure", 5) && !*kv) {
     azure(&d);
   } else {
-    return sl_err(err, SL_EINVAL, "unknown token distribution '%.*s' (known: azure, fixed, lognormal)",
-                  (int)nlen, spec);
+    return sl_err(err, SL_EINVAL,
+                  "unknown token distribution '%.*s' (known: azure, fixed, lognormal)", (int)nlen,
+                  spec);
   }
   *out = d;
   return 0;
@@ -75,7 +76,7 @@ int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *er
 
 static uint32_t clamp_len(double x, double max) {
   x = floor(x + 0.5);
-  if (!(x >= 1)) return 1;  // also NaN
+  if (!(x >= 1)) return 1; // also NaN
   if (x > max) x = max;
   return (uint32_t)x;
 }
@@ -86,7 +87,7 @@ void sl_trace_tokens_draw(const sl_trace_tokens_t *d, sl_rng_t *r, uint32_t *in,
     *out = d->out_n;
     return;
   }
-  double za = sl_trace_normal(r), zb = sl_trace_normal(r);
+  double za = sl_rng_normal(r), zb = sl_rng_normal(r);
   *in = clamp_len(exp(d->in_mu + d->in_sigma * za), d->in_max);
   *out = clamp_len(exp(d->out_mu + d->out_sigma * zb), d->out_max);
 }

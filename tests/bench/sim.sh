@@ -22,25 +22,27 @@ trap 'rm -f "$out" "$out.t"' EXIT
 run() {  # label, sluice sim args...
   local label=$1
   shift
-  if ! /usr/bin/time -f "%e %M" -o "$out.t" "$SLUICE" sim --policy target --json "$@" \
+  if ! /usr/bin/time -f "%e %M %U" -o "$out.t" "$SLUICE" sim --policy target --json "$@" \
        > "$out" 2>/dev/null; then
     echo "$label: sluice sim failed"
     return 1
   fi
-  read -r wall rss < "$out.t"
-  python3 - "$out" "$label" "$wall" "$rss" <<'PY'
+  read -r wall rss user < "$out.t"
+  python3 - "$out" "$label" "$wall" "$rss" "$user" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 r = j["runs"][0]
-wall, rss = float(sys.argv[3]), float(sys.argv[4]) / 1024
-print(f"{sys.argv[2]:<34} {r['requests']:>12,} requests  {wall:8.1f} s wall  "
-      f"{j['simulated_requests_per_second'] / 1e3:7.0f}k req/s  {rss:7.0f} MB peak RSS  "
-      f"(SLO {r['slo_attainment'] * 100:.2f}%, clairvoyant peak {j['clairvoyant']['peak_replicas']})")
+wall, rss, user = float(sys.argv[3]), float(sys.argv[4]) / 1024, float(sys.argv[5])
+print(f"{sys.argv[2]:<34} {r['requests']:>12,} requests  {wall:7.1f} s wall ({user:.1f} s CPU)  "
+      f"{j['simulated_requests_per_second'] / 1e3:5.0f}k req/s ({r['requests'] / user / 1e3:.0f}k "
+      f"per CPU-second)  {rss:5.0f} MB peak RSS  (SLO {r['slo_attainment'] * 100:.2f}%, "
+      f"clairvoyant peak {j['clairvoyant']['peak_replicas']})")
 PY
 }
 
-echo "simulated requests per second counts the runs only (not the --peak-replicas pre-pass);"
-echo "wall time is the whole command"
+echo "req/s is simulated requests per second of wall time over the runs (not the --peak-replicas"
+echo "pre-pass); wall and CPU time are the whole command's. On a shared machine, per CPU-second is"
+echo "the steadier figure."
 run "azure conv, peak 20 replicas" --trace "$azure" --peak-replicas 20
 run "servegen m-large 1 day, peak 50" --trace "$servegen" --duration 1d --peak-replicas 50
 run "servegen m-large 14 days, peak 10" --trace "$servegen" --peak-replicas 10

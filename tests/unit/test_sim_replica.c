@@ -141,6 +141,7 @@ static void test_batching_limits(void) {
   T_EQ_INT(h.finished, 20, "all finish");
   T_NEAR(r.m_gen_tokens, 2000, 1e-9, "each generates its output");
   sl_replica_deinit(&r);
+  sl_inflight_pool_deinit(&h.pool);
 
   // Token budget: five 2000-token prompts and an 8192-token budget: four whole prompts and 192
   // tokens of the fifth in the first step.

@@ -13,7 +13,7 @@ static void azure(void) {
                          "2023-11-16 18:15:50.9951690,396,109\r\n"
                          "\r\n"
                          "2023-11-16 18:15:50.9951691,0,7\r\n"
-                         "2023-11-17 00:00:00,10,20");  // next day, no fraction, no final newline
+                         "2023-11-17 00:00:00,10,20"); // next day, no fraction, no final newline
   fx_reqs_t o = fx_drain(p, NULL);
   T_EQ_INT(o.rc, 0, "azure: parses");
   T_EQ_INT(o.n, 4, "azure: four requests (header and blank line skipped)");
@@ -31,17 +31,17 @@ static void azure(void) {
 }
 
 static void mooncake(void) {
-  const char *p = fx_put("m.jsonl",
-                         "{\"timestamp\": 0, \"input_length\": 1500, \"output_length\": 6, "
-                         "\"hash_ids\": [1, 2, 3]}\n"
-                         "{\"timestamp\": 2500, \"input_length\": 1400, \"output_length\": 9, "
-                         "\"hash_ids\": [1, 2, 4], \"extra\": {\"a\": [1, {\"b\": null}]}}\n"
-                         "{\"hash_ids\": [5, 1, 2], \"output_length\": 3, \"input_length\": 10, "
-                         "\"timestamp\": 2500.5}\n"
-                         "\n"
-                         "{\"timestamp\": 4000, \"input_length\": 2600, \"output_length\": 1, "
-                         "\"hash_ids\": [1, 2, 3, 4, 5, 6]}\n"
-                         "{\"timestamp\": 5000, \"input_length\": 7, \"output_length\": 2}\n");
+  const char *p =
+      fx_put("m.jsonl", "{\"timestamp\": 0, \"input_length\": 1500, \"output_length\": 6, "
+                        "\"hash_ids\": [1, 2, 3]}\n"
+                        "{\"timestamp\": 2500, \"input_length\": 1400, \"output_length\": 9, "
+                        "\"hash_ids\": [1, 2, 4], \"extra\": {\"a\": [1, {\"b\": null}]}}\n"
+                        "{\"hash_ids\": [5, 1, 2], \"output_length\": 3, \"input_length\": 10, "
+                        "\"timestamp\": 2500.5}\n"
+                        "\n"
+                        "{\"timestamp\": 4000, \"input_length\": 2600, \"output_length\": 1, "
+                        "\"hash_ids\": [1, 2, 3, 4, 5, 6]}\n"
+                        "{\"timestamp\": 5000, \"input_length\": 7, \"output_length\": 2}\n");
   fx_reqs_t o = fx_drain(p, NULL);
   T_EQ_INT(o.rc, 0, "mooncake: parses");
   T_EQ_INT(o.n, 5, "mooncake: five requests");
@@ -52,7 +52,8 @@ static void mooncake(void) {
     T_EQ_INT(o.r[1].out_tokens, 9, "mooncake: output_length");
     T_EQ_INT(o.r[0].prefix_blocks, 0, "mooncake: first request has no cached prefix");
     T_EQ_INT(o.r[1].prefix_blocks, 2, "mooncake: shared leading blocks counted");
-    T_EQ_INT(o.r[2].prefix_blocks, 0, "mooncake: seen blocks after a new first block are no prefix");
+    T_EQ_INT(o.r[2].prefix_blocks, 0,
+             "mooncake: seen blocks after a new first block are no prefix");
     T_EQ_INT(o.r[3].prefix_blocks, 5, "mooncake: prefix stops at the first unseen block");
     T_EQ_INT(o.r[4].prefix_blocks, 0, "mooncake: hash_ids is optional");
   }
@@ -62,7 +63,8 @@ static void mooncake(void) {
 static void detection_and_mem(void) {
   // Content decides, not the extension.
   const char *az = fx_put("azure.txt", "2023-11-16 18:15:46.5,1,2\n2023-11-16 18:15:47.5,3,4\n");
-  const char *mc = fx_put("mc.txt", "{\"timestamp\": 5, \"input_length\": 1, \"output_length\": 2}\n");
+  const char *mc =
+      fx_put("mc.txt", "{\"timestamp\": 5, \"input_length\": 1, \"output_length\": 2}\n");
   const char *sg = fx_put("sg.dat", "0,0.5,1,,0,0\n");
   const char *ag = fx_put("ag.dat", "window_start_s,total_rate_rps,active_clients\n0,0.5,3\n");
   const char *want[] = {"azure", "mooncake", "servegen", "servegen-aggregate"};
@@ -111,10 +113,9 @@ static void detection_and_mem(void) {
 }
 
 static void slicing(void) {
-  const char *p = fx_put("slice.csv",
-                         "2023-11-16 00:00:00,1,1\n2023-11-16 00:00:10,2,1\n"
-                         "2023-11-16 00:00:20,3,1\n2023-11-16 00:00:30,4,1\n"
-                         "2023-11-16 00:00:40,5,1\n");
+  const char *p = fx_put("slice.csv", "2023-11-16 00:00:00,1,1\n2023-11-16 00:00:10,2,1\n"
+                                      "2023-11-16 00:00:20,3,1\n2023-11-16 00:00:30,4,1\n"
+                                      "2023-11-16 00:00:40,5,1\n");
   sl_trace_opts_t o = fx_opts();
   o.start = 10;
   o.duration = 20;
@@ -191,28 +192,35 @@ static void bad_lines(void) {
   bad("mc_neg.jsonl", buf, 1, "input_length is negative");
   snprintf(buf, sizeof buf, "{\"timestamp\": 1, \"input_length\": 5.5, \"output_length\": 6}\n");
   bad("mc_frac.jsonl", buf, 1, "input_length is not a whole number");
-  snprintf(buf, sizeof buf, "%s{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
-                            "\"hash_ids\": [1, \"a\"]}\n", ok);
+  snprintf(buf, sizeof buf,
+           "%s{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6, "
+           "\"hash_ids\": [1, \"a\"]}\n",
+           ok);
   bad("mc_ids.jsonl", buf, 2, "hash_ids must hold integers");
   snprintf(buf, sizeof buf, "%s[1, 2]\n", ok);
   bad("mc_array.jsonl", buf, 2, "expected a JSON object");
   snprintf(buf, sizeof buf, "%s{\"timestamp\": 1,, \"input_length\": 5}\n", ok);
   bad("mc_syntax.jsonl", buf, 2, "invalid JSON (parse error");
-  snprintf(buf, sizeof buf, "%s{\"timestamp\": 1, \"timestamp\": 2, \"input_length\": 5, "
-                            "\"output_length\": 6}\n", ok);
+  snprintf(buf, sizeof buf,
+           "%s{\"timestamp\": 1, \"timestamp\": 2, \"input_length\": 5, "
+           "\"output_length\": 6}\n",
+           ok);
   bad("mc_dup.jsonl", buf, 2, "key 'timestamp' appears twice");
-  snprintf(buf, sizeof buf, "{\"timestamp\": 5000, \"input_length\": 5, \"output_length\": 6}\n"
-                            "{\"timestamp\": 3000, \"input_length\": 5, \"output_length\": 6}\n");
+  snprintf(buf, sizeof buf,
+           "{\"timestamp\": 5000, \"input_length\": 5, \"output_length\": 6}\n"
+           "{\"timestamp\": 3000, \"input_length\": 5, \"output_length\": 6}\n");
   bad("mc_back.jsonl", buf, 2, "timestamp goes back 2 s");
-  snprintf(buf, sizeof buf, "%s%s", ok, "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6}"
-                                        "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6}\n");
+  snprintf(buf, sizeof buf, "%s%s", ok,
+           "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6}"
+           "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 6}\n");
   bad("mc_two.jsonl", buf, 2, "more than one object on a line");
 
   bad("sg_nonnum.csv", "0,1,1,,0,0\n600,x,1,,0,0\n", 2, "rate_req_per_s is not a number: 'x'");
   bad("sg_cols.csv", "0,1,1,,0,0\n600,1,1,0,0\n", 2, "expected 6 fields");
   bad("sg_pat.csv", "0,1,1,Pareto,0.5,1\n", 1, "pattern must be Gamma, Weibull or empty");
   bad("sg_neg.csv", "0,1,1,,0,0\n600,-1,1,,0,0\n", 2, "rate_req_per_s is negative");
-  bad("sg_order.csv", "0,1,1,,0,0\n600,1,1,,0,0\n600,1,1,,0,0\n", 3, "window_start_s does not increase");
+  bad("sg_order.csv", "0,1,1,,0,0\n600,1,1,,0,0\n600,1,1,,0,0\n", 3,
+      "window_start_s does not increase");
   bad("sg_shape.csv", "0,1,1,Gamma,0,1\n", 1, "shape must lie in");
   bad("sg_rate.csv", "0,1e9,1,,0,0\n600,1,1,,0,0\n", 1, "more than");
   bad("ag_cols.csv", "window_start_s,total_rate_rps,active_clients\n0,1,2\n600,1\n", 3,
@@ -231,7 +239,8 @@ static void bad_spec(const char *spec, const sl_trace_opts_t *o, int code, const
 static void bad_specs(void) {
   bad_spec("posson:rate=3", NULL, SL_EINVAL, "unknown generator 'posson'");
   bad_spec("/nonexistent/trace.csv", NULL, SL_EINVAL, "'/nonexistent/trace.csv': no such file");
-  bad_spec("poisson:rate=3,burst=2", NULL, SL_EINVAL, "unknown parameter 'burst' (known: rate, duration)");
+  bad_spec("poisson:rate=3,burst=2", NULL, SL_EINVAL,
+           "unknown parameter 'burst' (known: rate, duration)");
   bad_spec("poisson:duration=3", NULL, SL_EINVAL, "generator 'poisson' needs rate=");
   bad_spec("poisson:rate=abc", NULL, SL_EINVAL, "rate must be a number, got 'abc'");
   bad_spec("poisson:rate=-1", NULL, SL_EINVAL, "rate must be > 0");

@@ -35,7 +35,8 @@ static size_t *histogram(const fx_reqs_t *o, double w, int nb) {
   return h;
 }
 
-static void rate_cv(const char *spec, double dur, double rate, double cv, double rtol, double cvtol) {
+static void rate_cv(const char *spec, double dur, double rate, double cv, double rtol,
+                    double cvtol) {
   fx_reqs_t o = fx_drain(spec, NULL);
   T_EQ_INT(o.rc, 0, spec);
   T_OK(fx_ordered(&o), "%s: time order", spec);
@@ -55,7 +56,8 @@ static void generators(void) {
   rate_cv("diurnal:mean=20,peak=20,cv=3,duration=50000", 50000, 20, 3, 0.02, 0.05);
 
   // Diurnal: the day's mean, the peak hour's rate and where it falls.
-  fx_reqs_t d = fx_drain("diurnal:mean=10,peak=25,period=86400,peak_at=43200,duration=172800", NULL);
+  fx_reqs_t d =
+      fx_drain("diurnal:mean=10,peak=25,period=86400,peak_at=43200,duration=172800", NULL);
   T_NEAR(d.n / 172800.0, 10, 0.1, "diurnal: mean rate over two days");
   double best = 0;
   int best_h = -1;
@@ -65,15 +67,16 @@ static void generators(void) {
     if (r > best) best = r, best_h = h;
   }
   T_NEAR(best / 25, 1, 0.03, "diurnal: peak hour at the peak rate");
-  T_OK(best_h == 11 || best_h == 12 || best_h == 35 || best_h == 36, "diurnal: peak near noon (hour %d)",
-       best_h);
+  T_OK(best_h == 11 || best_h == 12 || best_h == 35 || best_h == 36,
+       "diurnal: peak near noon (hour %d)", best_h);
   double trough = hours[0] / 3600.0;
   T_OK(trough < 5, "diurnal: midnight well below the mean (%g)", trough);
   free(hours);
   free(d.r);
 
   // Bursts on a flat day: burst_x times the rate for burst_s seconds, bursts times.
-  fx_reqs_t b = fx_drain("diurnal:mean=20,peak=20,bursts=4,burst_x=6,burst_s=900,duration=86400", NULL);
+  fx_reqs_t b =
+      fx_drain("diurnal:mean=20,peak=20,bursts=4,burst_x=6,burst_s=900,duration=86400", NULL);
   int hot = 0;
   size_t *mins = histogram(&b, 60, 1440);
   for (int m = 0; m < 1440; m++) hot += mins[m] > 3 * 20 * 60;
@@ -215,7 +218,8 @@ static void scaling(void) {
   o.start = 300;
   o.duration = 200;
   fx_reqs_t part = fx_drain(spec, &o);
-  T_OK(part.n > 0 && part.r[0].t >= 0 && part.r[part.n - 1].t < 200, "start/duration slice a generator");
+  T_OK(part.n > 0 && part.r[0].t >= 0 && part.r[part.n - 1].t < 200,
+       "start/duration slice a generator");
   T_NEAR(part.n / 200.0, 200, 10, "slice keeps the rate");
   free(part.r);
   free(half.r);
@@ -232,9 +236,9 @@ static int same_reqs(const fx_reqs_t *a, const fx_reqs_t *b) {
 }
 
 static void determinism(void) {
-  const char *specs[] = {"gamma:rate=50,cv=4,duration=500",
-                         "diurnal:mean=5,peak=9,period=3600,bursts=3,duration=7200",
-                         "weibull:rate=30,shape=0.7,duration=300", "step:rate=3,to=30,at=50,duration=100"};
+  const char *specs[] = {
+      "gamma:rate=50,cv=4,duration=500", "diurnal:mean=5,peak=9,period=3600,bursts=3,duration=7200",
+      "weibull:rate=30,shape=0.7,duration=300", "step:rate=3,to=30,at=50,duration=100"};
   for (int i = 0; i < 4; i++) {
     sl_trace_opts_t o = fx_opts();
     o.seed = 42;
@@ -290,11 +294,11 @@ static void samplers(void) {
   int tail3 = 0, tail4 = 0;
   const int n = 2000000;
   for (int i = 0; i < n; i++) {
-    double z = sl_trace_normal(&r);
+    double z = sl_rng_normal(&r);
     s += z;
     s2 += z * z;
     tail3 += fabs(z) > 3;
-    tail4 += fabs(z) > 3.6;  // beyond the ziggurat's base layer
+    tail4 += fabs(z) > 3.6; // beyond the ziggurat's base layer
   }
   T_NEAR(s / n, 0, 0.003, "ziggurat normal: mean");
   T_NEAR(s2 / n, 1, 0.005, "ziggurat normal: variance");
@@ -304,7 +308,7 @@ static void samplers(void) {
   for (int j = 0; j < 3; j++) {
     s = s2 = 0;
     for (int i = 0; i < n / 4; i++) {
-      double g = sl_trace_gamma(&r, ks[j]);
+      double g = sl_rng_gamma(&r, ks[j], 1);
       s += g;
       s2 += g * g;
     }

@@ -31,13 +31,12 @@ static double window_cv(const fx_reqs_t *o, double a, double b) {
 }
 
 static void windows(void) {
-  const char *p = fx_put("chunk-3-trace.csv",
-                         "0,2,2.0,Gamma,0.25,1.5\n"
-                         "600,0,0,,0,0\n"
-                         "1200,0.5,2.2,Weibull,0.5,3.3\n"
-                         "1800,1.5,1,,0,0\n"
-                         "2400,100,2.0,Gamma,0.25,0.04\n"
-                         "3000,100,2.2,Weibull,0.5,0.004\n");
+  const char *p = fx_put("chunk-3-trace.csv", "0,2,2.0,Gamma,0.25,1.5\n"
+                                              "600,0,0,,0,0\n"
+                                              "1200,0.5,2.2,Weibull,0.5,3.3\n"
+                                              "1800,1.5,1,,0,0\n"
+                                              "2400,100,2.0,Gamma,0.25,0.04\n"
+                                              "3000,100,2.2,Weibull,0.5,0.004\n");
   fx_reqs_t o = fx_drain(p, NULL);
   T_EQ_INT(o.rc, 0, "servegen client parses");
   T_OK(fx_ordered(&o), "servegen: time order");
@@ -49,7 +48,8 @@ static void windows(void) {
   T_EQ_INT(in_window(&o, 3000, 3600), 60000, "last window: as long as the one before");
   T_EQ_INT(o.n, 1200 + 300 + 900 + 120000, "nothing outside the windows");
   T_NEAR(window_cv(&o, 2400, 3000), 2.0, 0.2, "Gamma shape 0.25: CV 2 within the window");
-  T_NEAR(window_cv(&o, 3000, 3600), sqrt(5), 0.25, "Weibull shape 0.5: CV sqrt(5) within the window");
+  T_NEAR(window_cv(&o, 3000, 3600), sqrt(5), 0.25,
+         "Weibull shape 0.5: CV sqrt(5) within the window");
   T_NEAR(window_cv(&o, 1800, 2400), 1.0, 0.1, "blank pattern: exponential, CV 1");
   double mean_in = 0;
   for (size_t i = 0; i < o.n; i++) mean_in += o.r[i].in_tokens;
@@ -72,8 +72,9 @@ static void windows(void) {
   }
   p = fx_put("tiny.csv", buf);
   o = fx_drain(p, NULL);
-  int inside = o.n == 50 / 3 * 6 + 1 + 2;  // per 3 windows 1 + 2 + 3 arrivals; 50 = 16*3 + 2
-  for (int w = 0; w < 50; w++) inside &= in_window(&o, w * 600, (w + 1) * 600) == (size_t)(w % 3 + 1);
+  int inside = o.n == 50 / 3 * 6 + 1 + 2; // per 3 windows 1 + 2 + 3 arrivals; 50 = 16*3 + 2
+  for (int w = 0; w < 50; w++)
+    inside &= in_window(&o, w * 600, (w + 1) * 600) == (size_t)(w % 3 + 1);
   for (size_t i = 0; i < o.n; i++) inside &= isfinite(o.r[i].t);
   T_OK(inside, "tiny Gamma shapes: every arrival finite and in its window (%zu)", o.n);
   free(o.r);
@@ -114,7 +115,7 @@ static void directory(void) {
   // (time, chunk id). The later-starting client keeps its 600 s offset in the directory.
   fx_reqs_t one[3];
   double offset[3] = {0, 600, 0};
-  int order[3] = {2, 0, 1};  // files[] indices in chunk-id order 0, 2, 10
+  int order[3] = {2, 0, 1}; // files[] indices in chunk-id order 0, 2, 10
   for (int i = 0; i < 3; i++) one[i] = fx_drain(names[i], &o);
   size_t pos[3] = {0, 0, 0}, k = 0;
   int same = 1;
@@ -143,8 +144,8 @@ static void directory(void) {
   same = 1;
   for (size_t i = 0; i < all.n && same; i++) {
     if (all.r[i].t < 600 || all.r[i].t >= 1200) continue;
-    same = j < part.n && part.r[j].t == all.r[i].t - 600 &&
-           part.r[j].in_tokens == all.r[i].in_tokens;
+    same =
+        j < part.n && part.r[j].t == all.r[i].t - 600 && part.r[j].in_tokens == all.r[i].in_tokens;
     j++;
   }
   T_OK(same && j == part.n && j == 1200 + 1800, "start/duration on window edges slice the replay");
@@ -165,6 +166,43 @@ static void directory(void) {
   fx_reqs_t quarter = fx_drain(d, &o);
   T_NEAR((double)quarter.n / all.n, 0.25, 0.03, "rate_scale 0.25 on a directory");
   T_OK(fx_ordered(&quarter), "rate_scale 0.25: time order");
+
+  // The bins of a directory are computed per client, in parallel: they must still be the merged
+  // stream's, request for request, copies and slicing included.
+  o = fx_opts();
+  o.seed = 5;
+  o.rate_scale = 2.5;
+  o.jitter_s = 30;
+  o.start = 300;
+  o.duration = 1500;
+  o.time_scale = 0.5;
+  fx_reqs_t sc = fx_drain(d, &o);
+  sl_trace_bins_t b;
+  sl_err_t e;
+  int rc = sl_trace_bins(d, &o, 10, &b, &e);
+  T_EQ_INT(rc, 0, "directory bins");
+  int match = rc == 0 && b.total == sc.n && b.n == 75;
+  uint64_t *cnt = calloc(75, sizeof *cnt), *tin = calloc(75, sizeof *tin);
+  for (size_t i = 0; i < sc.n; i++) {
+    size_t k = (size_t)(sc.r[i].t / 10);
+    if (k < 75) cnt[k]++, tin[k] += sc.r[i].in_tokens;
+  }
+  for (size_t k = 0; match && k < 75; k++) match = b.count[k] == cnt[k] && b.in_tokens[k] == tin[k];
+  T_OK(match, "directory bins = the merged stream's bins (%zu requests)", sc.n);
+  T_NEAR(b.last_t, sc.r[sc.n - 1].t, 0, "directory bins: last arrival");
+  free(cnt);
+  free(tin);
+  sl_trace_bins_free(&b);
+  free(sc.r);
+
+  fx_put("m-test/chunk-11-trace.csv", "0,1,1,,0,0\n600,1,1,Gamma,-1,0\n");
+  rc = sl_trace_bins(d, NULL, 60, &b, &e);
+  T_EQ_INT(rc, SL_EPARSE, "directory bins: a bad client line fails the pass");
+  T_STR_HAS(e.msg, "chunk-11-trace.csv:2: shape", "and names its file and line");
+  fx_reqs_t bad = fx_drain(d, NULL);
+  T_EQ_INT(bad.rc, SL_EPARSE, "the stream fails on it too");
+  T_STR_HAS(bad.err.msg, "chunk-11-trace.csv:2: shape", "with the same message");
+  free(bad.r);
 
   free(quarter.r);
   free(again.r);

@@ -58,7 +58,7 @@ __attribute__((unused)) static const char *fx_put(const char *name, const char *
 typedef struct {
   sl_req_t *r;
   size_t n, cap;
-  int rc;  // 0 after a clean end, else the error code
+  int rc; // 0 after a clean end, else the error code
   sl_err_t err;
 } fx_reqs_t;
 
@@ -72,7 +72,8 @@ __attribute__((unused)) static void fx_push(fx_reqs_t *o, const sl_req_t *r) {
 }
 
 // Reads a trace to its end (or first error, or max requests).
-__attribute__((unused)) static fx_reqs_t fx_drain_max(const char *spec, const sl_trace_opts_t *opts, size_t max) {
+__attribute__((unused)) static fx_reqs_t fx_drain_max(const char *spec, const sl_trace_opts_t *opts,
+                                                      size_t max) {
   fx_reqs_t o = {0};
   sl_trace_t *t;
   o.rc = sl_trace_open(spec, opts, &t, &o.err);
