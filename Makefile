@@ -1,6 +1,6 @@
-# Thin wrapper over CMake. `make` builds; `make test`, `make demo`, `make bench` do what they say
-# on a fresh Debian machine (installing packages first when missing). SANITIZE=1 builds and tests
-# everything under ASan + UBSan in a separate build tree.
+# Thin wrapper over CMake. `make` builds; `make test`, `make demo`, `make bench`, `make eval` do
+# what they say on a fresh Debian machine (installing packages first when missing). SANITIZE=1
+# builds and tests everything under ASan + UBSan in a separate build tree.
 SANITIZE ?= 0
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ifeq ($(SANITIZE),1)
@@ -10,7 +10,7 @@ else
 BUILD ?= build
 endif
 
-.PHONY: all deps build test demo bench fuzz clean
+.PHONY: all deps build test demo bench eval fuzz clean
 
 all: build
 
@@ -31,6 +31,11 @@ demo: deps build
 
 bench: deps build
 	@tests/bench/run.sh $(BUILD)
+
+# Every canned policy on the real traces in ../shared/data (skips when absent): out/eval.md.
+# EVAL_FULL=1 replays ServeGen's whole fortnight instead of one day.
+eval: deps build
+	@scripts/eval.sh $(BUILD)
 
 # libFuzzer targets (clang), each run briefly; FUZZ_SECONDS sets the time per target.
 fuzz: deps

@@ -10,6 +10,7 @@
 
 #include "core/cmd/cmd.h"
 #include "core/sim/lpolicy.h"
+#include "core/sim/report.h"
 #include "core/sim/sim.h"
 #include "core/util/log.h"
 #include "core/util/yval.h"
@@ -279,9 +280,11 @@ int sl_cmd_sim(int argc, char **argv) {
     }
   }
   if (report) {
-    fprintf(stderr, "sluice sim: --report: the HTML report is not part of this build yet; "
-                    "use --json for the figures\n");
-    return SL_EXIT_USAGE;
+    sl_err_t rerr;
+    if (sl_report_check(report, &rerr) < 0) {
+      fprintf(stderr, "sluice sim: --report: %s\n", rerr.msg);
+      return SL_EXIT_FAIL;
+    }
   }
 
   // Each run loads its policy afresh; saying so per run is noise.
@@ -363,6 +366,18 @@ int sl_cmd_sim(int argc, char **argv) {
   if ((rc = sl_sim_clairvoyant(&sim, &clair, &err)) < 0) goto fail;
   if (json) print_json(res, nres, &clair, sl_sim_rate(&sim));
   else print_table(&sim, res, nres, &clair);
+  if (report) {
+    sl_report_opts_t ro = {.cluster = cluster_path ? cluster_path
+                                      : trace      ? "default cluster (Llama-3.1-8B on H100)"
+                                                   : "built-in scenario",
+                           .argc = argc, .argv = argv};
+    if (sl_report_write(report, &sim, res, nres, &clair, &ro, &err) < 0) {
+      fprintf(stderr, "sluice sim: --report: %s\n", err.msg);
+      code = SL_EXIT_FAIL;
+    } else {
+      fprintf(json ? stderr : stdout, "report: %s\n", report);
+    }
+  }
   sl_clair_result_free(&clair);
   goto done;
 

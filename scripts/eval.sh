@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# make eval: every canned policy (policies/*.lua) on each trace in ../shared/data/traces, scaled
+# so the clairvoyant peak is 20 replicas of Llama-3.1-8B on H100 (the calibrated reference,
+# deploy/examples/sim-llama-8b-h100.yaml, SLO TTFT <= 500 ms and ITL <= 24 ms). Writes one
+# markdown table, a row per (trace, policy) plus the clairvoyant per trace, to out/eval.md and
+# prints it; an HTML report per trace goes to out/eval/. ServeGen: the first day of each language
+# model (m-large, m-mid, m-small); EVAL_FULL=1 replays their whole fortnight.
+#
+# Usage: scripts/eval.sh BUILD_DIR
+# Environment: EVAL_FULL=1, EVAL_POLICIES=a,b (default: every canned policy), EVAL_SEED (1),
+#              EVAL_PEAK_REPLICAS (20), EVAL_OUT (out/eval.md)
+set -uo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+data=../shared/data/traces
+if [ ! -d "$data" ]; then
+  echo "eval: ../shared/data/traces is absent; skipping (the evaluation replays the real traces)"
+  exit 0
+fi
+
+sluice="$build/sluice"
+[ -x "$sluice" ] || { echo "eval: $sluice not built (run make)" >&2; exit 1; }
+cluster=deploy/examples/sim-llama-8b-h100.yaml
+peak=${EVAL_PEAK_REPLICAS:-20}
+seed=${EVAL_SEED:-1}
+out=${EVAL_OUT:-out/eval.md}
+reports=$(dirname "$out")/eval
+policies=${EVAL_POLICIES:-$(for f in policies/*.lua; do basename "$f" .lua; done | paste -sd, -)}
+[ -n "$policies" ] || { echo "eval: no policies in policies/" >&2; exit 1; }
+mkdir -p "$reports"
+
+# name|trace|extra flags
+traces=()
+for f in "$data"/*.csv "$data"/*.jsonl; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f")
+  name=${name%.*}
+  traces+=("$name|$f|")
+done
+day="--duration 1d"
+[ "${EVAL_FULL:-0}" = 1 ] && day=""
+for d in "$data"/servegen/language/*/; do
+  [ -d "$d" ] || continue
+  m=$(basename "$d")
+  traces+=("servegen-$m${day:+-day1}|${d%/}|$day")
+done
+
+# Fixed decimals in jq (1.6 has no printf); null (no data) prints as "-".
+jq_lib='
+def pad(n): if length < n then ("0" * (n - length)) + . else . end;
+def fixed(n):
+  if . == null then "-"
+  elif n == 0 then (round | tostring)
+  else (. < 0) as $neg | (fabs * pow(10; n) | round | tostring | pad(n + 1)) as $s
+    | (if $neg then "-" else "" end) + $s[0:($s | length) - n] + "." + $s[($s | length) - n:]
+  end;
+'
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rows="$tmp/rows"
+: > "$rows"
+failed=0
+for t in "${traces[@]}"; do
+  IFS='|' read -r name spec extra <<< "$t"
+  start=$(date +%s)
+  echo "eval: $name: $policies ..." >&2
+  # shellcheck disable=SC2086  # extra is a list of flags
+  if ! "$sluice" sim --cluster "$cluster" --trace "$spec" --peak-replicas "$peak" --seed "$seed" \
+      --policy "$policies" --json --report "$reports/$name.html" $extra \
+      > "$tmp/$name.json" 2> "$tmp/$name.err"; then
+    echo "eval: $name failed: $(grep -v '^report:' "$tmp/$name.err" | tail -3)" >&2
+    echo "| $name | (failed: $(grep -v '^report:' "$tmp/$name.err" | tail -1 | tr '|' '/')) |||||||||||" >> "$rows"
+    failed=1
+    continue
+  fi
+  jq -r --arg t "$name" "$jq_lib"'
+    .clairvoyant.gpu_hours as $c
+    | (.runs[] | "| \($t) | \(.policy) | \(.requests) | \(.dropped) | \(.slo_attainment * 100
+        | fixed(2))% | \(.ttft_p50_ms | fixed(0)) | \(.ttft_p99_ms | fixed(0)) | \(.itl_p99_ms
+        | fixed(1)) | \(.gpu_hours | fixed(1)) | \(if $c > 0 then .gpu_hours / $c | fixed(2)
+        else "-" end) | \(.cost | fixed(0)) | \(.scale_events) | \(.reaction_s | fixed(0)) |"),
+      "| \($t) | *clairvoyant* (peak \(.clairvoyant.peak_replicas)) | | | | | | | \($c
+        | fixed(1)) | 1.00 | | | |"' "$tmp/$name.json" >> "$rows"
+  echo "eval: $name: $(($(date +%s) - start)) s" >&2
+done
+
+version=$("$sluice" version | head -1)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit="$commit (modified)"
+{
+  echo "# sluice eval"
+  echo
+  echo "Policies $(echo "$policies" | sed 's/,/, /g') on each trace in \`../shared/data/traces\`," \
+       "rate-scaled so the clairvoyant peak is $peak replicas of Llama-3.1-8B on H100" \
+       "(\`$cluster\`: SLO TTFT ≤ 500 ms and ITL ≤ 24 ms, cold start median 110 s, p95 300 s)," \
+       "seed $seed. ServeGen: $([ -n "$day" ] && echo "the first day" || echo "all 14 days")" \
+       "of each language model. $version, commit $commit. HTML reports: \`$reports/\`."
+  echo
+  echo "| trace | policy | requests | dropped | SLO | TTFT p50 (ms) | TTFT p99 (ms) |" \
+       "ITL p99 (ms) | GPU-h | × clairvoyant | cost | scale events | reaction (s) |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  cat "$rows"
+  echo
+  echo "SLO: share of requests with TTFT and mean ITL within the targets (dropped and cut requests" \
+       "miss). × clairvoyant: GPU-hours over the clairvoyant's, the fewest replicas per minute" \
+       "that meet the SLO at that minute's load with zero start-up (a reference, not a bound: a" \
+       "run that misses the SLO can spend less). Reaction: mean time from load first outrunning" \
+       "the Ready replicas to enough being Ready."
+} > "$out"
+cat "$out"
+exit $failed
