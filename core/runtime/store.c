@@ -13,7 +13,8 @@ int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap) {
   s->cap = cap < 2 ? 2 : cap;
   s->t = malloc(sizeof(double) * s->cap);
   s->v = malloc(sizeof(double) * s->cap);
-  if (!s->t || !s->v) {
+  if (kind == SL_KIND_COUNTER) s->adj = malloc(sizeof(double) * s->cap);
+  if (!s->t || !s->v || (kind == SL_KIND_COUNTER && !s->adj)) {
     sl_series_deinit(s);
     return SL_ENOMEM;
   }
@@ -23,6 +24,7 @@ int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap) {
 void sl_series_deinit(sl_series_t *s) {
   free(s->t);
   free(s->v);
+  free(s->adj);
   free(s->bounds);
   free(s->buckets);
   free(s->sum);
@@ -50,6 +52,15 @@ void sl_series_push(sl_series_t *s, double t, double v) {
   if (at < 0) return;
   s->t[at] = t;
   s->v[at] = v;
+  if (s->adj) {
+    if (s->len < 2) {
+      s->adj[at] = 0;
+    } else {
+      int prev = idx(s, s->len - 2);
+      double pv = s->v[prev];
+      s->adj[at] = s->adj[prev] + (v >= pv ? v - pv : v);  // a drop is a restart from zero
+    }
+  }
 }
 
 int sl_series_push_hist(sl_series_t *s, double t, const double *bounds, const double *cum, int nb,
@@ -156,11 +167,17 @@ double sl_series_increase(const sl_series_t *s, double now, double window, doubl
   if (!s) return NAN;
   int a = first_in(s, now, window), b = last_in(s, now);
   if (b - a < 1) return NAN;
-  double inc = 0, prev = s->v[idx(s, a)];
-  for (int i = a + 1; i <= b; i++) {
-    double v = s->v[idx(s, i)];
-    inc += v >= prev ? v - prev : v;  // a drop is a restart from zero
-    prev = v;
+  double inc;
+  if (s->adj) {
+    inc = s->adj[idx(s, b)] - s->adj[idx(s, a)];
+  } else {
+    inc = 0;
+    double prev = s->v[idx(s, a)];
+    for (int i = a + 1; i <= b; i++) {
+      double v = s->v[idx(s, i)];
+      inc += v >= prev ? v - prev : v;  // a drop is a restart from zero
+      prev = v;
+    }
   }
   if (span) *span = s->t[idx(s, b)] - s->t[idx(s, a)];
   return inc;
@@ -415,12 +432,21 @@ static int check_scope(sl_metric_t m, sl_scope_t scope, int hist, sl_err_t *err)
   return SL_OK;
 }
 
+sl_pod_t *sl_store_find_pod(const sl_store_t *st, const char *pod) {
+  return sl_map_get(&st->pods, pod);
+}
+
 int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, double v,
                      sl_err_t *err) {
-  int rc = check_scope(m, SL_SCOPE_POD, 0, err);
-  if (rc < 0) return rc;
   sl_pod_t *p = sl_map_get(&st->pods, pod);
   if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
+  return sl_store_put_pod_at(st, p, m, t, v, err);
+}
+
+int sl_store_put_pod_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t, double v,
+                        sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_POD, 0, err);
+  if (rc < 0) return rc;
   sl_series_t *s = series_get(&p->m[m], sl_metric_info(m)->kind, st->cap);
   if (!s) return sl_err(err, SL_ENOMEM, "out of memory");
   p->mask |= 1u << m;
@@ -432,10 +458,16 @@ int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, d
 int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,
                           const double *bounds, const double *cum, int nb, double sum,
                           double count, sl_err_t *err) {
-  int rc = check_scope(m, SL_SCOPE_POD, 1, err);
-  if (rc < 0) return rc;
   sl_pod_t *p = sl_map_get(&st->pods, pod);
   if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
+  return sl_store_put_pod_hist_at(st, p, m, t, bounds, cum, nb, sum, count, err);
+}
+
+int sl_store_put_pod_hist_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t,
+                             const double *bounds, const double *cum, int nb, double sum,
+                             double count, sl_err_t *err) {
+  int rc = check_scope(m, SL_SCOPE_POD, 1, err);
+  if (rc < 0) return rc;
   sl_series_t *s = series_get(&p->m[m], SL_KIND_HISTOGRAM, st->cap);
   if (!s || sl_series_push_hist(s, t, bounds, cum, nb, sum, count) < 0)
     return sl_err(err, SL_ENOMEM, "out of memory");

@@ -16,6 +16,7 @@ typedef struct sl_series {
   sl_kind_t kind;
   int cap, head, len;  // ring: oldest sample at (head - len + cap) % cap
   double *t, *v;       // time and value (gauge/counter); for histograms v holds the count
+  double *adj;         // counters: reset-adjusted running total, so an increase is one subtraction
   // Histograms: cumulative bucket counts per sample (nb per sample), plus sum.
   int nb;
   double *bounds;      // upper bounds, ascending, last may be +Inf
@@ -113,6 +114,13 @@ void sl_store_remove_pod(sl_store_t *st, const char *pod);
 void sl_store_set_accelerator(sl_store_t *st, const char *type, int total, int used, double cost);
 
 // Samples. Metric scope must match (pod metrics on pods, gateway metrics on models).
+// A source writing many metrics of one pod looks the pod up once and uses the _at forms.
+sl_pod_t *sl_store_find_pod(const sl_store_t *st, const char *pod);
+int sl_store_put_pod_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t, double v,
+                        sl_err_t *err);
+int sl_store_put_pod_hist_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t,
+                             const double *bounds, const double *cum, int nb, double sum,
+                             double count, sl_err_t *err);
 int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, double v,
                      sl_err_t *err);
 int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,

@@ -153,15 +153,16 @@ static int deliver(sl_probe_t *p, const sl_probe_snap_t *s, sl_err_t *err) {
   for (int i = 0; i < s->npods; i++) {
     const sl_probe_pod_t *pod = &s->pods[i];
     // A pod that has gone since the scrape is no longer in the store: its sample is dropped.
-    if (!sl_map_get(&st->pods, pod->name)) continue;
+    sl_pod_t *sp = sl_store_find_pod(st, pod->name);
+    if (!sp) continue;
     int rc = 0;
     for (int k = 0; k < PG__N && rc == 0; k++)
-      rc = sl_store_put_pod(st, pod->name, pod_gauge[k], t, pod->g[k], err);
+      rc = sl_store_put_pod_at(st, sp, pod_gauge[k], t, pod->g[k], err);
     for (int k = 0; k < PC__N && rc == 0; k++)
-      rc = sl_store_put_pod(st, pod->name, pod_counter[k], t, pod->c[k], err);
+      rc = sl_store_put_pod_at(st, sp, pod_counter[k], t, pod->c[k], err);
     for (int k = 0; k < SL_RH__COUNT && rc == 0; k++)
-      rc = sl_store_put_pod_hist(st, pod->name, pod_hist[k], t, pod->bounds[k], pod->cum[k],
-                                 pod->nb[k], pod->hsum[k], pod->hcount[k], err);
+      rc = sl_store_put_pod_hist_at(st, sp, pod_hist[k], t, pod->bounds[k], pod->cum[k],
+                                    pod->nb[k], pod->hsum[k], pod->hcount[k], err);
     if (rc < 0) return rc;
     p->samples += PG__N + PC__N + SL_RH__COUNT;
   }
