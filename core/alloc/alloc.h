@@ -16,7 +16,7 @@
 #define SL_ALLOC_MAX_VARIANTS 100000
 #define SL_ALLOC_MAX_TYPES    256
 #define SL_ALLOC_MAX_REPLICAS 100000  // per variant (max)
-#define SL_ALLOC_DEFAULT_EFFORT 100000
+#define SL_ALLOC_DEFAULT_EFFORT 70000
 
 typedef struct {
   const char *name;      // unique among groups; the tie-break identity (never input order)

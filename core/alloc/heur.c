@@ -14,8 +14,12 @@
 #define LAGR_ITERS   160   // subgradient steps on the GPU prices
 #define RR_ITERS     300   // ruin-and-recreate attempts per round
 #define RR_MAX       6     // most groups ruined at once
-#define LAGR_INT_ITERS 8   // integer Lagrangian steps for the final bound
-#define LAGR_START_ITERS 3 // ... and at the start, each with a priced construction  // integer Lagrangian steps (each a priced construction)
+// Integer Lagrangian steps (each solves every group's subproblem once): more on small
+// instances, where they are cheap and the bound and the extra starts pay off.
+#define LAGR_INT_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
+#define FAIR_BISECT  6     // bisection steps on the level's common target
+#define NSTART       4     // starts kept for the local search
+#define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)  // ... with a construction
 #define FAIR_ITERS   40    // multiplicative-weight steps on the fairness prices
 #define IMPROVE_PASS 30    // local-search passes (each stops early when nothing improves)
 #define XCHG_ROUNDS  40    // accepted exchanges per type and local-search pass
@@ -50,9 +54,15 @@ typedef struct {
   int tcol;          // the max-min column of a fairness LP
   double *nstar;     // per variant: replicas in the LP solution
   double ibound;     // integer Lagrangian bound of the last cover
+  double cov_lp;     // LP bound of the last cover (-INFINITY if none) ...
+  double *cov_need;  // ... for these needs, at these prices
+  double *cov_mu;
+  double *tneed;     // per group: targets of the fairness bisection
   unsigned long long rng;
   int *maxk;         // per type: most GPUs of a replica that can still be added
   long stop;         // in->work at which local search stops
+  sl_sol_t starts[NSTART];  // starts for the local search, best first
+  int nstart;
 } hs_t;
 
 // --- small helpers ---------------------------------------------------------------------------
@@ -117,6 +127,8 @@ static int init_hs(sl_inst_t *in, hs_t *h) {
   if (sl_knap_init(in, &h->kn) || sl_sol_init(in, &h->s) || sl_sol_init(in, &h->best) ||
       sl_sol_init(in, &h->keep))
     return SL_ENOMEM;
+  for (int i = 0; i < NSTART; i++)
+    if (sl_sol_init(in, &h->starts[i])) return SL_ENOMEM;
   size_t ng = (size_t)in->ng, nv = (size_t)in->nv, nt = (size_t)(in->nt ? in->nt : 1);
   h->req = sl_inst_calloc(in, ng, sizeof *h->req);
   h->av = sl_inst_calloc(in, nt, sizeof *h->av);
@@ -145,6 +157,10 @@ static int init_hs(sl_inst_t *in, hs_t *h) {
   h->trow = sl_inst_calloc(in, nt, sizeof *h->trow);
   h->nstar = sl_inst_calloc(in, nv, sizeof *h->nstar);
   h->maxk = sl_inst_calloc(in, nt, sizeof *h->maxk);
+  h->cov_need = sl_inst_calloc(in, ng, sizeof *h->cov_need);
+  h->cov_mu = sl_inst_calloc(in, nt, sizeof *h->cov_mu);
+  h->cov_lp = -INFINITY;
+  h->tneed = sl_inst_calloc(in, ng, sizeof *h->tneed);
   if (in->oom) return SL_ENOMEM;
   for (int v = 0; v < in->nv; v++)
     if (in->gpus[v] > h->maxk[in->type[v]] && in->hi[v] > in->lo[v] && in->rate[v] > 0)
@@ -222,16 +238,25 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
 
 // Groups one after another (higher priority first, then those that lose most without the
 // priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+static int construct_w(hs_t *h, const double *need, const double *mu, double money,
+                       sl_sol_t *s) {
   sl_inst_t *in = h->in;
   for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? BAN_PRICE : 0;
   for (int g = 0; g < in->ng; g++) {
-    double a = sl_knap_frac(in, &h->kn, g, 1.0, mu, need[g], NULL);
-    double b = sl_knap_frac(in, &h->kn, g, 1.0, h->fu, need[g], NULL);
-    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
     h->ord[g] = g;
+    if (money == 0) {
+      // Fairness targets: the groups with the least room to spare (most capacity they could
+      // have in the whole inventory, against their target) go first.
+      double mc = sl_knap_maxcap(in, &h->kn, g, in->cap);
+      h->key[g] = need[g] > 0 ? (mc - need[g]) / need[g] : INFINITY;
+      h->key[g] = -h->key[g];  // sorted descending below
+      continue;
+    }
+    double a = sl_knap_frac(in, &h->kn, g, money, mu, need[g], NULL);
+    double b = sl_knap_frac(in, &h->kn, g, money, h->fu, need[g], NULL);
+    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
   }
-  for (int i = 1; i < in->ng; i++) {  // level asc, regret desc, index asc (insertion: stable)
+  for (int i = 1; i < in->ng; i++) {  // level asc, key desc, index asc (insertion: stable)
     int g = h->ord[i], j = i - 1;
     while (j >= 0) {
       int o = h->ord[j];
@@ -245,11 +270,15 @@ static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_
     int g = h->ord[i];
     if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
     group_avail(in, s, g, h->av);
-    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, 1.0, mu, need[g], s->n, h->nb);
+    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
     if (!isfinite(c)) return -1;
     apply_group(in, s, g, h->nb);
   }
   return 0;
+}
+
+static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+  return construct_w(h, need, mu, 1.0, s);
 }
 
 static int construct(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
@@ -668,9 +697,11 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
   int *donor = h->heap, *give = h->xpick;
   int *set = h->xextra;  // groups whose capacity changes
   double *oldc = h->xgain, *newc = h->xloss;
+  in->work += (in->ng + in->nv) / 32 + 1;
   for (int i = 0; i < m && i < FAIR_LOWEST; i++) {
     int g = h->ord[i];
     double sg = sl_inst_frac(in, g, s->capg[g]);
+    in->work += (in->ng + in->nv) / 32;
     for (int v = in->vb[g]; v < in->ve[g]; v++) {
       if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
       int t = in->type[v];
@@ -845,7 +876,8 @@ static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   return m;
 }
 
-static void improve(hs_t *h);
+enum { IMP_COST = 1, IMP_FAIR = 2 };  // what the local search works on
+static void improve(hs_t *h, int what);
 
 // Keeps h->s in h->best when it beats what is there.
 static void keep_best(hs_t *h, int *found) {
@@ -853,12 +885,23 @@ static void keep_best(hs_t *h, int *found) {
   *found = 1;
 }
 
-// Quick polish of a start: best responses only.
+// A start for the local search, after a quick polish (best responses only): kept among the
+// NSTART best distinct ones, cheapest first.
 static void polish(hs_t *h, const sl_sol_t *start, int *found) {
-  sl_sol_copy(h->in, &h->s, start);
+  sl_inst_t *in = h->in;
+  sl_sol_copy(in, &h->s, start);
   for (int k = 0; k < 2 && one_opt(h, &h->s); k++) {
   }
-  keep_best(h, found);
+  *found = 1;
+  int pos = h->nstart;
+  for (int i = 0; i < h->nstart; i++) {
+    if (!memcmp(h->starts[i].n, h->s.n, (size_t)in->nv * sizeof *h->s.n)) return;
+    if (pos == h->nstart && sl_inst_cmp(in, &h->s, &h->starts[i]) > 0) pos = i;
+  }
+  if (pos >= NSTART) return;
+  if (h->nstart < NSTART) h->nstart++;
+  for (int i = h->nstart - 1; i > pos; i--) sl_sol_copy(in, &h->starts[i], &h->starts[i - 1]);
+  sl_sol_copy(in, &h->starts[pos], &h->s);
 }
 
 // Subgradient ascent on the Lagrangian dual with exact integer group subproblems, from the
@@ -896,7 +939,7 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
       norm += g * g;
     }
     if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found);  // (h->fu: scratch)
-    double ub = found && *found ? h->best.cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
+    double ub = h->nstart ? h->starts[0].cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
     if (norm == 0 || ub <= phi) break;
     double step = theta * (ub - phi) / norm;
     for (int t = 0; t < in->nt; t++) mu[t] = fmax(0, mu[t] + step * h->sg[t]);
@@ -912,6 +955,7 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
 static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
   sl_inst_t *in = h->in;
   int found = 0;
+  h->nstart = 0;
   sl_sol_copy(in, &h->keep, &h->s);
   h->ibound = -INFINITY;
   int have_mu = 0;
@@ -920,6 +964,10 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
     if (st == SL_LP_INFEASIBLE) return 1;
     if (st == SL_LP_OPTIMAL) {
       have_mu = 1;
+      h->cov_lp = h->lp.obj;
+      for (int v = 0; v < in->nv; v++) h->cov_lp += sl_inst_vcost(in, v, in->lo[v]);
+      memcpy(h->cov_need, need, (size_t)in->ng * sizeof *need);
+      memcpy(h->cov_mu, h->mu, (size_t)in->nt * sizeof *h->mu);
       sl_sol_copy(in, trial, &h->keep);
       lp_floor(h, L, trial, 0);
       if (sl_sol_fits(in, trial) && construct_from(h, need, h->mu, trial) == 0)
@@ -927,29 +975,35 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
     }
   }
   if (!have_mu) have_mu = lagr_ascent(h, need, 0) > -INFINITY;
-  if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS, INFINITY, trial, &found);
+  if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS(in->ng), INFINITY, trial, &found);
   for (int t = 0; t < in->nt; t++) h->mu3[t] = 0;
   if (construct(h, need, h->mu3, trial) == 0) polish(h, trial, &found);
   if (!found) {
     sl_sol_copy(in, &h->s, &h->keep);
     return -1;
   }
+  // Descend from the best start, then from the others while the budget lasts.
+  found = 0;
+  for (int i = 0; i < h->nstart && (i == 0 || in->work < h->stop); i++) {
+    sl_sol_copy(in, &h->s, &h->starts[i]);
+    improve(h, IMP_COST);
+    keep_best(h, &found);
+  }
   sl_sol_copy(in, &h->s, &h->best);
-  improve(h);
   return 0;
 }
 
 // Shares what higher levels leave among the groups of level L. Returns an upper bound on the
 // lowest served fraction any allocation can give level L while higher levels get need[].
-static double share(hs_t *h, int L, const double *need) {
+// T is the LP's max-min from lp_maxmin; when no level is above L, the LP solution it left in h
+// is the one to round.
+static double share(hs_t *h, int L, const double *need, double T) {
   sl_inst_t *in = h->in;
   int above = 0;
   for (int g = 0; g < in->ng; g++) above |= in->lvl[g] < L;
-  double T = INFINITY;
-  if (above && lp_build(h, L, need, 1, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL)
-    T = h->lp.x[h->tcol];
-  if (lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
-    if (!above) T = h->lp.x[h->tcol];
+  int have = isfinite(T) && !above;
+  if (!have) have = lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL;
+  if (have) {
     lp_floor(h, L, &h->s, 1);
     if (!sl_sol_fits(in, &h->s)) {  // cannot happen with an exact LP; be safe
       for (int g = 0; g < in->ng; g++)
@@ -961,7 +1015,41 @@ static double share(hs_t *h, int L, const double *need) {
     if (!isfinite(T)) T = Tm;
   }
   fair_fill(h, L, h->mu);
+  // A common target for the level, by bisection between what the filling reached and the LP's
+  // max-min: a construction at the scarcity prices that brings every group of the level to
+  // t x demand (higher levels keeping need[]) proves t; filled up, it replaces the current
+  // allocation when the objective prefers it.
+  double lo = level_min(in, &h->s, L), hi = isfinite(T) && T < 1 ? T : 1;
+  sl_sol_copy(in, &h->best, &h->s);
+  // Prices: the LP's, plus a little per GPU so that ties never waste GPUs.
+  double pmax = 0;
+  for (int t = 0; t < in->nt; t++) pmax = fmax(pmax, h->mu[t]);
+  for (int t = 0; t < in->nt; t++)
+    h->mu3[t] = in->cap[t] >= SL_INST_BIG ? 0 : h->mu[t] + (pmax > 0 ? 1e-3 * pmax : 1);
+  for (int it = 0; it < FAIR_BISECT && hi - lo > 1e-4; it++) {
+    double mid = 0.5 * (lo + hi);
+    for (int g = 0; g < in->ng; g++)
+      h->tneed[g] = in->lvl[g] < L ? need[g] : in->lvl[g] == L ? mid * in->dem[g] : 0;
+    for (int v = 0; v < in->nv; v++) h->s.n[v] = in->lo[v];
+    sl_sol_recompute(in, &h->s);
+    if (construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
+      hi = mid;
+      continue;
+    }
+    fair_fill(h, L, h->mu);
+    lo = fmax(mid, level_min(in, &h->s, L));
+    if (sl_inst_cmp(in, &h->s, &h->best) > 0) sl_sol_copy(in, &h->best, &h->s);
+  }
+  sl_sol_copy(in, &h->s, &h->best);
   return T;
+}
+
+// The LP's max-min for level L (higher levels at need[], routed freely): an upper bound on the
+// lowest served fraction any allocation gives level L; INFINITY when the LP is too large. Its
+// solution stays in h (nstar, mu).
+static double lp_maxmin(hs_t *h, int L, const double *need) {
+  if (lp_build(h, L, need, 1, 0) != 0 || lp_run(h) != SL_LP_OPTIMAL) return INFINITY;
+  return h->lp.x[h->tcol];
 }
 
 // Deterministic pseudo-random numbers for the ruin-and-recreate moves (splitmix64), seeded from
@@ -986,6 +1074,7 @@ static int ruin_recreate(hs_t *h, int iters) {
   int *tight = h->heap, nt = 0, *set = h->ord, improved = 0;
   set_req_from(h, s);
   for (int it = 0; it < iters; it++) {
+    in->work += (in->ng + in->nv) / 32 + 1;  // the scans below, in subproblem-node units
     nt = 0;
     for (int t = 0; t < in->nt; t++) {
       if (in->cap[t] >= SL_INST_BIG) continue;
@@ -1043,19 +1132,25 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   int *set = h->ord, *low = h->heap, improved = 0;
   double *oldc = h->xgain, *newc = h->xloss;
   for (int it = 0; it < iters && in->work < h->stop; it++) {
+    in->work += (in->ng + in->nv) / 32 + 1;  // the scans below, in subproblem-node units
+    // The (up to) four lowest served groups of the level, in one pass.
     int nlow = 0;
-    for (int g = 0; g < in->ng; g++)
-      if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) low[nlow++] = g;
+    double lowf[4];
+    for (int g = 0; g < in->ng; g++) {
+      if (in->lvl[g] != l) continue;
+      double f = sl_inst_frac(in, g, s->capg[g]);
+      if (f >= 1 - SL_INST_FEPS || (nlow == 4 && f >= lowf[3])) continue;
+      int j = nlow < 4 ? nlow++ : 3;
+      while (j > 0 && lowf[j - 1] > f) {
+        lowf[j] = lowf[j - 1];
+        low[j] = low[j - 1];
+        j--;
+      }
+      lowf[j] = f;
+      low[j] = g;
+    }
     if (!nlow) return improved;
-    // One of the (up to) four lowest, at random.
-    int pickn = nlow < 4 ? nlow : 4;
-    for (int i = 0; i < pickn; i++)
-      for (int j = i + 1; j < nlow; j++)
-        if (heap_less(in, s, low[j], low[i])) {
-          int x = low[i];
-          low[i] = low[j];
-          low[j] = x;
-        }
+    int pickn = nlow;
     int g0 = low[rr_below(h, pickn)];
     int nv0 = 0, vs[64];
     for (int v = in->vb[g0]; v < in->ve[g0] && nv0 < 64; v++)
@@ -1149,20 +1244,28 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   return improved;
 }
 
-static void improve(hs_t *h) {
+// Local search until nothing improves or the work budget is spent: best responses, then the
+// moves of the stage (IMP_FAIR: transfers to the lowest served and their ruin and recreate;
+// IMP_COST: exchanges on full types and cost ruin and recreate), again from the top after any
+// success.
+static void improve(hs_t *h, int what) {
   sl_inst_t *in = h->in;
   while (in->work < h->stop) {
     int changed = 0;
     for (int k = 0; k < IMPROVE_PASS && in->work < h->stop && one_opt(h, &h->s); k++) changed = 1;
-    for (int l = 0; l < in->nl; l++)
-      for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++) changed = 1;
-    if (in->work < h->stop) changed |= exchanges(h, &h->s);
+    if (what & IMP_FAIR)
+      for (int l = 0; l < in->nl; l++)
+        for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++)
+          changed = 1;
+    if ((what & IMP_COST) && in->work < h->stop) changed |= exchanges(h, &h->s);
     if (changed) continue;
-    int any = 0;
-    set_req_from(h, &h->s);
-    for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, RR_ITERS);
-    if (any) continue;
-    if (!ruin_recreate(h, RR_ITERS)) break;
+    if (what & IMP_FAIR) {
+      int any = 0;
+      set_req_from(h, &h->s);
+      for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, RR_ITERS);
+      if (any) continue;
+    }
+    if (!(what & IMP_COST) || !ruin_recreate(h, RR_ITERS)) break;
   }
 }
 
@@ -1172,14 +1275,17 @@ static void improve(hs_t *h) {
 static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, double *best) {
   sl_inst_t *in = h->in;
   double b = -INFINITY;
-  if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
+  if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
+    b = h->cov_lp;  // the cover's LP was this one
+    memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
+  } else if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
     b = h->lp.obj;
     for (int v = 0; v < in->nv; v++) b += sl_inst_vcost(in, v, in->lo[v]);
   } else {
     b = lagr_ascent(h, need, ub);
   }
   *lp = b;
-  double li = b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS, ub, NULL, NULL) : -INFINITY;
+  double li = b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS(in->ng), ub, NULL, NULL) : -INFINITY;
   *best = li > b ? li : b;
 }
 
@@ -1196,12 +1302,29 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
   for (int l = 0; l < in->nl; l++) {
     for (int g = 0; g < in->ng; g++)
       if (in->lvl[g] == l) need[g] = in->dem[g];
-    if (cover(&h, l, need, &trial) != 0) {
+    // Try to serve level l in full unless it plainly cannot be: its demand at each group's
+    // most GPU-efficient variant needs more GPUs than all limited types hold.
+    double gneed = 0, gcap = 0;
+    int unlimited = 0;
+    for (int t = 0; t < in->nt; t++) {
+      if (in->cap[t] >= SL_INST_BIG) unlimited = 1;
+      else gcap += (double)in->cap[t];
+    }
+    for (int g = 0; g < in->ng; g++) {
+      if (in->lvl[g] > l) continue;
+      double best = INFINITY;
+      for (int v = in->vb[g]; v < in->ve[g]; v++)
+        if (in->rate[v] > 0 && in->hi[v] > 0) best = fmin(best, in->gpus[v] / in->rate[v]);
+      gneed += need[g] > 0 ? need[g] * best : 0;
+    }
+    int plainly_short = !unlimited && gneed > gcap * (1 + 1e-9);
+    if (plainly_short || cover(&h, l, need, &trial) != 0) {
       // Level l cannot be served in full: share what the higher levels leave.
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == l) need[g] = 0;
-      double T = share(&h, l, need);
-      improve(&h);
+      double T = lp_maxmin(&h, l, need);
+      T = share(&h, l, need, T);
+      improve(&h, IMP_FAIR);
       double m = level_min(in, &h.s, l);
       if (rep->fair_level < 0 && m < 1 - SL_INST_FEPS) {
         rep->fair_level = l;
@@ -1211,7 +1334,7 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
     set_req_from(&h, &h.s);
     memcpy(need, h.req, (size_t)in->ng * sizeof *need);
   }
-  improve(&h);
+  improve(&h, IMP_COST | IMP_FAIR);
   sl_sol_recompute(in, &h.s);
   sl_sol_copy(in, out, &h.s);
   if (rep->fair_level >= 0) rep->fair_min = level_min(in, out, rep->fair_level);
