@@ -8,6 +8,7 @@ pkgs=(
   libluajit2-5.1-dev luajit2 libuv1-dev libcurl4-openssl-dev libyajl-dev libyaml-dev
   lua-busted
   clang libclang-rt-14-dev
+  coinor-cbc glpk-utils
 )
 
 missing=()

@@ -1021,6 +1021,7 @@ static double share(hs_t *h, int L, const double *need, double T) {
   // allocation when the objective prefers it.
   double lo = level_min(in, &h->s, L), hi = isfinite(T) && T < 1 ? T : 1;
   sl_sol_copy(in, &h->best, &h->s);
+  sl_sol_copy(in, &h->keep, &h->s);
   // Prices: the LP's, plus a little per GPU so that ties never waste GPUs.
   double pmax = 0;
   for (int t = 0; t < in->nt; t++) pmax = fmax(pmax, h->mu[t]);
@@ -1030,9 +1031,17 @@ static double share(hs_t *h, int L, const double *need, double T) {
     double mid = 0.5 * (lo + hi);
     for (int g = 0; g < in->ng; g++)
       h->tneed[g] = in->lvl[g] < L ? need[g] : in->lvl[g] == L ? mid * in->dem[g] : 0;
-    for (int v = 0; v < in->nv; v++) h->s.n[v] = in->lo[v];
+    sl_sol_copy(in, &h->s, &h->keep);  // higher levels as they were
+    // Start from the LP solution scaled to the target (still feasible, with room to spare for
+    // rounding: x = min + (x* - min) mid / T), rounded down; the construction completes it.
+    for (int v = 0; v < in->nv; v++) {
+      int g = in->grp[v];
+      if (in->lvl[g] > L) h->s.n[v] = in->lo[v];
+      else if (in->lvl[g] == L && have && isfinite(T) && T > 0)
+        h->s.n[v] = (int)floor(in->lo[v] + (h->nstar[v] - in->lo[v]) * mid / T + 1e-7);
+    }
     sl_sol_recompute(in, &h->s);
-    if (construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
+    if (!sl_sol_fits(in, &h->s) || construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
       hi = mid;
       continue;
     }
