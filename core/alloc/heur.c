@@ -14,6 +14,7 @@
 #define LAGR_ITERS   160   // subgradient steps on the GPU prices
 #define RR_ITERS     300   // ruin-and-recreate attempts per round
 #define RR_MAX       6     // most groups ruined at once
+#define FAIR_RR_ITERS 100  // ... and for the fairness stage
 // Integer Lagrangian steps (each solves every group's subproblem once): more on small
 // instances, where they are cheap and the bound and the extra starts pay off.
 #define LAGR_INT_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
@@ -60,7 +61,8 @@ typedef struct {
   double *tneed;     // per group: targets of the fairness bisection
   unsigned long long rng;
   int *maxk;         // per type: most GPUs of a replica that can still be added
-  long stop;         // in->work at which local search stops
+  long stop;         // in->work at which the running local search stops
+  long budget, spent;  // work the local search may do in all, and has done
   sl_sol_t starts[NSTART];  // starts for the local search, best first
   int nstart;
 } hs_t;
@@ -237,6 +239,77 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
 // --- cost stage: construction and local search -----------------------------------------------
 
 // Groups one after another (higher priority first, then those that lose most without the
+
+// Raises group g to need[g] by taking GPUs from groups already placed: for each variant of g
+// (cheapest at prices mu first) whose type is full, donors holding that type give up what they
+// can while still reaching their own need (moving to free GPUs of other types), most spare
+// capacity first. Returns 0 once g reaches need[g], -1 when no variant can be made room for.
+#define ROOM_DONORS 64
+static int make_room(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
+                     int g) {
+  sl_inst_t *in = h->in;
+  int *donor = h->heap, *saved = h->nb2;
+  double tol = 1e-9 * (1 + need[g]);
+  for (int step = 0; step < 256 && s->capg[g] < need[g] - tol; step++) {
+    int progress = 0;
+    for (int pass = 0; pass < 2 && !progress; pass++) {  // pass 0: best price; 1: any
+      int vbest = -1;
+      double pb = INFINITY;
+      for (int v = in->vb[g]; v < in->ve[g]; v++) {
+        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
+        double p = (mu ? mu[in->type[v]] : 0) * in->gpus[v] / in->rate[v];
+        if (pass == 0 ? p < pb : vbest < 0) {
+          pb = p;
+          vbest = v;
+        }
+      }
+      for (int v = pass ? in->vb[g] : vbest; v >= 0 && v < in->ve[g] && !progress;
+           v = pass ? v + 1 : -1) {
+        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
+        int t = in->type[v];
+        long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
+        if (shortby > 0) {
+          // Donors: holders of t other than g, most spare capacity (relative) first.
+          int nd = 0;
+          for (int d = 0; d < in->ng && nd < ROOM_DONORS; d++) {
+            if (d == g || !group_use_t(in, s, d, t)) continue;
+            double spare = (s->capg[d] - need[d]) / (need[d] > 0 ? need[d] : 1);
+            int j = nd++;
+            h->key[d] = spare;
+            while (j > 0 && h->key[donor[j - 1]] < spare) {
+              donor[j] = donor[j - 1];
+              j--;
+            }
+            donor[j] = d;
+          }
+          memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
+          for (int k = 0; k < nd && shortby > 0; k++) {
+            int d = donor[k];
+            long ut = group_use_t(in, s, d, t);
+            long q = ut < shortby ? ut : shortby;
+            for (; q >= 1; q--) {
+              group_avail(in, s, d, h->av);
+              h->av[t] = ut - q;
+              if (isfinite(sl_knap_mincost(in, &h->kn, d, h->av, money, mu, need[d], h->nb))) break;
+            }
+            if (q < 1) continue;
+            apply_group(in, s, d, h->nb);
+            shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
+          }
+          if (shortby > 0) {  // not enough: undo
+            for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
+            continue;
+          }
+        }
+        sl_sol_set(in, s, v, s->n[v] + 1);
+        progress = 1;
+      }
+    }
+    if (!progress) return -1;
+  }
+  return s->capg[g] >= need[g] - tol ? 0 : -1;
+}
+
 // priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
 static int construct_w(hs_t *h, const double *need, const double *mu, double money,
                        sl_sol_t *s) {
@@ -271,8 +344,14 @@ static int construct_w(hs_t *h, const double *need, const double *mu, double mon
     if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
     group_avail(in, s, g, h->av);
     double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
-    if (!isfinite(c)) return -1;
-    apply_group(in, s, g, h->nb);
+    if (isfinite(c)) {
+      apply_group(in, s, g, h->nb);
+      continue;
+    }
+    // It does not fit: take what does, then make room with donors.
+    double cap = best_response(h, g, h->av, h->nb);
+    if (cap > s->capg[g]) apply_group(in, s, g, h->nb);
+    if (make_room(h, need, mu, money, s, g) != 0) return -1;
   }
   return 0;
 }
@@ -465,12 +544,15 @@ static int exchanges(hs_t *h, sl_sol_t *s) {
   int changed = 0;
   for (int t = 0; t < in->nt; t++) {
     if (in->cap[t] >= SL_INST_BIG) continue;
-    int maxk = h->maxk[t];
-    if (maxk > XCHG_MAXQ) maxk = XCHG_MAXQ;
+    // Lumps of several replicas: replacing one large replica elsewhere can take a few small
+    // ones here (four 2-GPU replicas for one 4-GPU replica of a dearer type, say).
+    int maxk = h->maxk[t], q = 4 * maxk;
+    if (maxk > XCHG_MAXQ) continue;  // replicas larger than any lump the tables hold
+    if (q > XCHG_MAXQ) q = XCHG_MAXQ;
     for (int r = 0; r < XCHG_ROUNDS; r++) {
       if (in->cap[t] - s->use[t] >= maxk) break;  // not full: best responses already use it
       set_req_from(h, s);
-      if (in->work >= h->stop || !exchange(h, s, t, maxk)) break;
+      if (in->work >= h->stop || !exchange(h, s, t, q)) break;
       changed = 1;
     }
   }
@@ -984,7 +1066,7 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
   }
   // Descend from the best start, then from the others while the budget lasts.
   found = 0;
-  for (int i = 0; i < h->nstart && (i == 0 || in->work < h->stop); i++) {
+  for (int i = 0; i < h->nstart && (i == 0 || h->spent < h->budget); i++) {
     sl_sol_copy(in, &h->s, &h->starts[i]);
     improve(h, IMP_COST);
     keep_best(h, &found);
@@ -1141,7 +1223,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   int *set = h->ord, *low = h->heap, improved = 0;
   double *oldc = h->xgain, *newc = h->xloss;
   for (int it = 0; it < iters && in->work < h->stop; it++) {
-    in->work += (in->ng + in->nv) / 32 + 1;  // the scans below, in subproblem-node units
+    in->work += (in->ng + in->nv) / 4 + 1;  // the scans below, in subproblem-node units
     // The (up to) four lowest served groups of the level, in one pass.
     int nlow = 0;
     double lowf[4];
@@ -1259,6 +1341,8 @@ static int fair_ruin(hs_t *h, int l, int iters) {
 // success.
 static void improve(hs_t *h, int what) {
   sl_inst_t *in = h->in;
+  long w0 = in->work;
+  h->stop = w0 + (h->budget > h->spent ? h->budget - h->spent : 0);
   while (in->work < h->stop) {
     int changed = 0;
     for (int k = 0; k < IMPROVE_PASS && in->work < h->stop && one_opt(h, &h->s); k++) changed = 1;
@@ -1271,11 +1355,12 @@ static void improve(hs_t *h, int what) {
     if (what & IMP_FAIR) {
       int any = 0;
       set_req_from(h, &h->s);
-      for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, RR_ITERS);
+      for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, FAIR_RR_ITERS);
       if (any) continue;
     }
     if (!(what & IMP_COST) || !ruin_recreate(h, RR_ITERS)) break;
   }
+  h->spent += in->work - w0;
 }
 
 // Lower bounds on the objective of any allocation giving each group at least need[g]: the LP
@@ -1301,7 +1386,8 @@ static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, doub
 int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *rep) {
   hs_t h;
   if (init_hs(in, &h)) return SL_ENOMEM;
-  h.stop = in->work + budget;
+  h.budget = budget;
+  h.stop = in->work;
   sl_sol_t trial;
   if (sl_sol_init(in, &trial)) return SL_ENOMEM;
   double *need = sl_inst_calloc(in, (size_t)in->ng, sizeof *need);
