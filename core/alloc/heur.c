@@ -1,8 +1,9 @@
 // Prices, construction, local search and bounds of the allocator.
 //
-// Every stage keeps the solution feasible (within inventory, min and max) and only accepts
-// moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so the result is
-// never worse than the construction it starts from. Time is bounded by fixed iteration counts.
+// Every stage keeps the solution feasible (within inventory, min and max) and the local search
+// only accepts moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so
+// the result is never worse than the construction it starts from. Time is bounded by the local
+// search's work budget and fixed iteration counts everywhere else.
 #include "core/alloc/heur.h"
 
 #include <math.h>
@@ -11,59 +12,58 @@
 #include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
 
-#define LAGR_ITERS   160   // subgradient steps on the GPU prices
-#define RR_ITERS     300   // ruin-and-recreate attempts per round
-#define RR_MAX       6     // most groups ruined at once
-#define FAIR_RR_ITERS 100  // ... and for the fairness stage
-// Integer Lagrangian steps (each solves every group's subproblem once): more on small
-// instances, where they are cheap and the bound and the extra starts pay off.
-#define LAGR_INT_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
-#define FAIR_BISECT  6     // bisection steps on the level's common target
-#define NSTART       4     // starts kept for the local search
-#define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)  // ... with a construction
-#define FAIR_ITERS   40    // multiplicative-weight steps on the fairness prices
-#define IMPROVE_PASS 30    // local-search passes (each stops early when nothing improves)
-#define XCHG_ROUNDS  40    // accepted exchanges per type and local-search pass
-#define XCHG_MAXQ    16    // largest lump of GPUs an exchange moves
-#define BAN_PRICE    1e30  // a price that rules a type out without producing inf * 0
+#define LAGR_ITERS 160 // subgradient steps on the GPU prices (instances too large for the LP)
+#define FAIR_ITERS 40  // multiplicative-weight steps on the fairness prices (likewise)
+// Integer Lagrangian steps, each solving every group's subproblem once: for the final bound,
+// and for priced constructions at the start. More on small instances, where they are cheap.
+#define LAGR_INT_ITERS(ng)   ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
+#define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)
+#define NSTART               4   // starts kept for the local search
+#define FAIR_BISECT          6   // bisection steps on a level's common target
+#define IMPROVE_PASS         30  // best-response passes in a row (each stops when nothing improves)
+#define XCHG_ROUNDS          40  // accepted exchanges per type in a row
+#define XCHG_MAXQ            16  // largest lump of GPUs an exchange moves
+#define RR_ITERS             300 // ruin-and-recreate attempts per round (cost)
+#define FAIR_RR_ITERS        100 // ... (fairness)
+#define RR_MAX               6   // most groups ruined at once
+#define BAN_PRICE            1e30 // a price that rules a type out without producing inf * 0
 
 typedef struct {
   sl_inst_t *in;
   sl_knap_t kn;
-  sl_sol_t s;        // current solution
-  sl_sol_t best, keep;  // best of several starts; the state before a stage
-  double *req;       // per group: capacity the final stages must keep
-  long *av;          // per type scratch
-  int *nb, *nb2;     // per variant scratch replicas
-  double *mu, *mu2, *mu3, *fu, *sg;  // per type
-  int *ord;          // per group scratch
-  double *key;       // per group scratch
-  int *heap;         // per group
-  double *xgain, *xloss, *xdp;  // exchange tables: per group and lump size
+  sl_sol_t s;                       // current solution
+  sl_sol_t best, keep;              // best of several starts; the state before a stage
+  double *req;                      // per group: capacity the final stages must keep
+  long *av;                         // per type scratch
+  int *nb, *nb2;                    // per variant scratch replicas
+  double *mu, *mu2, *mu3, *fu, *sg; // per type
+  int *ord;                         // per group scratch
+  double *key;                      // per group scratch
+  int *heap;                        // per group
+  double *xgain, *xloss, *xdp;      // exchange tables: per group and lump size
   int *xextra, *xpick;
   // segment tables of the fairness LP: per group, sorted segments beyond the minimums
-  int *sbeg;         // [ng+1]
-  double *sp, *sr;   // price per req/s, capacity req/s
-  int *st;           // type of the segment's variant
-  double *su;        // GPUs per req/s of the segment's variant
-  double *base;      // per group: capacity of the minimums
+  int *sbeg;       // [ng+1]
+  double *sp, *sr; // price per req/s, capacity req/s
+  int *st;         // type of the segment's variant
+  double *su;      // GPUs per req/s of the segment's variant
+  double *base;    // per group: capacity of the minimums
   // LP relaxation
   sl_lp_t lp;
-  int lp_ready;      // workspace allocated (instance small enough)
-  int *grow, *trow;  // row of each group / type, or -1
-  int *colv;         // variant of each LP column, or -1
-  int tcol;          // the max-min column of a fairness LP
-  double *nstar;     // per variant: replicas in the LP solution
-  double ibound;     // integer Lagrangian bound of the last cover
-  double cov_lp;     // LP bound of the last cover (-INFINITY if none) ...
-  double *cov_need;  // ... for these needs, at these prices
+  int lp_ready;     // workspace allocated (instance small enough)
+  int *grow, *trow; // row of each group / type, or -1
+  int *colv;        // variant of each LP column, or -1
+  int tcol;         // the max-min column of a fairness LP
+  double *nstar;    // per variant: replicas in the LP solution
+  double cov_lp;    // LP bound of the last cover (-INFINITY if none) ...
+  double *cov_need; // ... for these needs, at these prices
   double *cov_mu;
-  double *tneed;     // per group: targets of the fairness bisection
+  double *tneed; // per group: targets of the fairness bisection
   unsigned long long rng;
-  int *maxk;         // per type: most GPUs of a replica that can still be added
-  long stop;         // in->work at which the running local search stops
-  long budget, spent;  // work the local search may do in all, and has done
-  sl_sol_t starts[NSTART];  // starts for the local search, best first
+  int *maxk;               // per type: most GPUs of a replica that can still be added
+  long stop;               // in->work at which the running local search stops
+  long budget, spent;      // work the local search may do in all, and has done
+  sl_sol_t starts[NSTART]; // starts for the local search, best first
   int nstart;
 } hs_t;
 
@@ -77,7 +77,8 @@ static double group_cost(const sl_inst_t *in, const sl_sol_t *s, int g) {
 
 // av[t] = GPUs group g could use on type t: what is free plus what it holds.
 static void group_avail(const sl_inst_t *in, const sl_sol_t *s, int g, long *av) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
+  for (int v = in->vb[g]; v < in->ve[g]; v++)
+    av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
   for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] += (long)s->n[v] * in->gpus[v];
 }
 
@@ -206,7 +207,8 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
     double phi = lagr_eval(h, need, mu);
     if (isnan(phi)) return -INFINITY;
     if (best == -INFINITY || phi > best) {
-      if (best == -INFINITY || phi > best + 1e-6 * (1 + fabs(best))) noimp = 0;
+      if (best == -INFINITY || phi > best + 1e-6 * (1 + fabs(best)))
+        noimp = 0;
       else if (++noimp >= 6) {
         theta *= 0.5;
         noimp = 0;
@@ -225,7 +227,7 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
       h->sg[t] = g;
       norm += g * g;
     }
-    if (norm == 0) break;  // no type is over-used and every priced type is full: optimal
+    if (norm == 0) break; // no type is over-used and every priced type is full: optimal
     double target = isfinite(ub) && ub > phi ? ub : phi + 0.05 * (1 + fabs(phi));
     double step = theta * (target - phi) / norm;
     for (int t = 0; t < in->nt; t++) {
@@ -252,7 +254,7 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
   double tol = 1e-9 * (1 + need[g]);
   for (int step = 0; step < 256 && s->capg[g] < need[g] - tol; step++) {
     int progress = 0;
-    for (int pass = 0; pass < 2 && !progress; pass++) {  // pass 0: best price; 1: any
+    for (int pass = 0; pass < 2 && !progress; pass++) { // pass 0: best price; 1: any
       int vbest = -1;
       double pb = INFINITY;
       for (int v = in->vb[g]; v < in->ve[g]; v++) {
@@ -296,7 +298,7 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
             apply_group(in, s, d, h->nb);
             shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
           }
-          if (shortby > 0) {  // not enough: undo
+          if (shortby > 0) { // not enough: undo
             for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
             continue;
           }
@@ -311,8 +313,7 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
 }
 
 // priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_w(hs_t *h, const double *need, const double *mu, double money,
-                       sl_sol_t *s) {
+static int construct_w(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s) {
   sl_inst_t *in = h->in;
   for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? BAN_PRICE : 0;
   for (int g = 0; g < in->ng; g++) {
@@ -322,14 +323,14 @@ static int construct_w(hs_t *h, const double *need, const double *mu, double mon
       // have in the whole inventory, against their target) go first.
       double mc = sl_knap_maxcap(in, &h->kn, g, in->cap);
       h->key[g] = need[g] > 0 ? (mc - need[g]) / need[g] : INFINITY;
-      h->key[g] = -h->key[g];  // sorted descending below
+      h->key[g] = -h->key[g]; // sorted descending below
       continue;
     }
     double a = sl_knap_frac(in, &h->kn, g, money, mu, need[g], NULL);
     double b = sl_knap_frac(in, &h->kn, g, money, h->fu, need[g], NULL);
     h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
   }
-  for (int i = 1; i < in->ng; i++) {  // level asc, key desc, index asc (insertion: stable)
+  for (int i = 1; i < in->ng; i++) { // level asc, key desc, index asc (insertion: stable)
     int g = h->ord[i], j = i - 1;
     while (j >= 0) {
       int o = h->ord[j];
@@ -405,7 +406,7 @@ static int one_opt(hs_t *h, sl_sol_t *s) {
 static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
   sl_inst_t *in = h->in;
   double *dp = h->xdp, *loss = h->xloss;
-  int *pick = h->xpick;  // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
+  int *pick = h->xpick; // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
   for (int y = 0; y <= x; y++) dp[y] = y ? INFINITY : 0;
   memset(pick, 0, (size_t)in->ng * (x + 1) * sizeof *pick);
   for (int a = 0; a < in->ng; a++) {
@@ -448,7 +449,7 @@ static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
       group_avail(in, s, a, h->av);
       h->av[t] = ut - q;
       double c = sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, h->req[a], h->nb);
-      if (!isfinite(c)) break;  // freeing more is no easier
+      if (!isfinite(c)) break; // freeing more is no easier
       long nu = 0;
       for (int v = in->vb[a]; v < in->ve[a]; v++)
         if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
@@ -488,8 +489,8 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
       for (int v = in->vb[g]; v < in->ve[g]; v++)
         if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
       int e = (int)(nu - ut - freet);
-      if (e <= 0) break;  // fits without donors: a best response, not an exchange
-      gain[g * Q + e - 1] = old - c;  // one entry per distinct move
+      if (e <= 0) break;             // fits without donors: a best response, not an exchange
+      gain[g * Q + e - 1] = old - c; // one entry per distinct move
       extra[g * Q + e - 1] = e;
       q = e - 1;
     }
@@ -523,8 +524,10 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
       long ua = group_use_t(in, s, a, t);
       group_avail(in, s, a, h->av);
       h->av[t] = ua - give[a];
-      if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb))) ok = 0;
-      else apply_group(in, s, a, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, a, h->nb);
     }
     if (ok && s->cost < before - in->ctol && sl_sol_fits(in, s)) return 1;
     for (int v = 0; v < in->nv; v++) sl_sol_set(in, s, v, saved[v]);
@@ -535,8 +538,7 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
 // Requirement that keeps each group's service: its demand if served in full, else what it has.
 static void set_req_from(hs_t *h, const sl_sol_t *s) {
   sl_inst_t *in = h->in;
-  for (int g = 0; g < in->ng; g++)
-    h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
+  for (int g = 0; g < in->ng; g++) h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
 }
 
 static int exchanges(hs_t *h, sl_sol_t *s) {
@@ -547,10 +549,10 @@ static int exchanges(hs_t *h, sl_sol_t *s) {
     // Lumps of several replicas: replacing one large replica elsewhere can take a few small
     // ones here (four 2-GPU replicas for one 4-GPU replica of a dearer type, say).
     int maxk = h->maxk[t], q = 4 * maxk;
-    if (maxk > XCHG_MAXQ) continue;  // replicas larger than any lump the tables hold
+    if (maxk > XCHG_MAXQ) continue; // replicas larger than any lump the tables hold
     if (q > XCHG_MAXQ) q = XCHG_MAXQ;
     for (int r = 0; r < XCHG_ROUNDS; r++) {
-      if (in->cap[t] - s->use[t] >= maxk) break;  // not full: best responses already use it
+      if (in->cap[t] - s->use[t] >= maxk) break; // not full: best responses already use it
       set_req_from(h, s);
       if (in->work >= h->stop || !exchange(h, s, t, q)) break;
       changed = 1;
@@ -625,15 +627,19 @@ static double fair_T(hs_t *h, int l, const double *need, const double *mu, const
       double mid = 0.5 * (lo + hi), f = fixed;
       for (int g = 0; g < in->ng && isfinite(f); g++)
         if (in->lvl[g] == l) f += fair_phi(h, g, mid * in->dem[g], NULL);
-      if (f <= rhs) lo = mid;
-      else hi = mid;
+      if (f <= rhs)
+        lo = mid;
+      else
+        hi = mid;
     }
-    t = hi;  // an upper bound: hi is infeasible or 1
+    t = hi; // an upper bound: hi is infeasible or 1
   }
   memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
   for (int g = 0; g < in->ng; g++) {
-    if (in->lvl[g] < l) fair_phi(h, g, need[g], h->fu);
-    else if (in->lvl[g] == l) fair_phi(h, g, lo * in->dem[g], h->fu);
+    if (in->lvl[g] < l)
+      fair_phi(h, g, need[g], h->fu);
+    else if (in->lvl[g] == l)
+      fair_phi(h, g, lo * in->dem[g], h->fu);
   }
   return t;
 }
@@ -650,9 +656,12 @@ static double fair_prices(hs_t *h, int l, const double *need) {
   int nlim = 0;
   for (int t = 0; t < in->nt; t++) nlim += in->cap[t] < SL_INST_BIG;
   for (int t = 0; t < in->nt; t++) {
-    if (in->cap[t] >= SL_INST_BIG) mu[t] = 0;
-    else if (room[t] <= 0) mu[t] = BAN_PRICE;
-    else mu[t] = 1.0 / (nlim * room[t]);
+    if (in->cap[t] >= SL_INST_BIG)
+      mu[t] = 0;
+    else if (room[t] <= 0)
+      mu[t] = BAN_PRICE;
+    else
+      mu[t] = 1.0 / (nlim * room[t]);
   }
   memcpy(best_mu, mu, (size_t)in->nt * sizeof *mu);
   double best = INFINITY;
@@ -777,7 +786,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
     h->ord[j + 1] = g;
   }
   int *donor = h->heap, *give = h->xpick;
-  int *set = h->xextra;  // groups whose capacity changes
+  int *set = h->xextra; // groups whose capacity changes
   double *oldc = h->xgain, *newc = h->xloss;
   in->work += (in->ng + in->nv) / 32 + 1;
   for (int i = 0; i < m && i < FAIR_LOWEST; i++) {
@@ -788,7 +797,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
       if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
       int t = in->type[v];
       long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-      if (shortby <= 0) {  // room appeared: take it
+      if (shortby <= 0) { // room appeared: take it
         sl_sol_set(in, s, v, s->n[v] + 1);
         return 1;
       }
@@ -832,16 +841,17 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
         if (!give[d]) continue;
         set[ns] = d;
         oldc[ns++] = s->capg[d];
-        if (donor_response(h, d, t, give[d], l) < 0) ok = 0;
-        else apply_group(in, s, d, h->nb);
+        if (donor_response(h, d, t, give[d], l) < 0)
+          ok = 0;
+        else
+          apply_group(in, s, d, h->nb);
         give[d] = 0;
       }
       for (int k = 0; k < nd; k++) give[donor[k]] = 0;
       if (ok && in->cap[t] - s->use[t] >= in->gpus[v]) {
         sl_sol_set(in, s, v, s->n[v] + 1);
         for (int k = 0; k < ns; k++) newc[k] = s->capg[set[k]];
-        if (sl_sol_fits(in, s) &&
-            sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
+        if (sl_sol_fits(in, s) && sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
           return 1;
       }
       for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
@@ -895,12 +905,12 @@ static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_abov
       if (ub > s1) h->colv[sl_lp_col(lp, c * (1 + in->lambda), ub - s1, nnz, rows, vals)] = v;
     }
     double minus = -1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1;  // surplus
+    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1; // surplus
   }
   for (int t = 0; t < in->nt; t++) {
     if (h->trow[t] < 0) continue;
     double one = 1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1;  // idle GPUs
+    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1; // idle GPUs
   }
   h->tcol = -1;
   if (fair) {
@@ -923,7 +933,8 @@ static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_abov
 static int lp_run(hs_t *h) {
   sl_inst_t *in = h->in;
   sl_lp_t *lp = &h->lp;
-  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status) return lp->status ? lp->status : SL_LP_LIMIT;
+  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status)
+    return lp->status ? lp->status : SL_LP_LIMIT;
   for (int v = 0; v < in->nv; v++) h->nstar[v] = in->lo[v];
   for (int j = 0; j < lp->n; j++)
     if (h->colv[j] >= 0) h->nstar[h->colv[j]] += lp->x[j];
@@ -940,8 +951,10 @@ static void lp_floor(hs_t *h, int L, sl_sol_t *s, int only_level) {
   sl_inst_t *in = h->in;
   for (int v = 0; v < in->nv; v++) {
     int g = in->grp[v];
-    if (in->lvl[g] > L) s->n[v] = in->lo[v];
-    else if (!only_level || in->lvl[g] == L) s->n[v] = (int)floor(h->nstar[v] + 1e-7);
+    if (in->lvl[g] > L)
+      s->n[v] = in->lo[v];
+    else if (!only_level || in->lvl[g] == L)
+      s->n[v] = (int)floor(h->nstar[v] + 1e-7);
   }
   sl_sol_recompute(in, s);
 }
@@ -958,7 +971,7 @@ static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   return m;
 }
 
-enum { IMP_COST = 1, IMP_FAIR = 2 };  // what the local search works on
+enum { IMP_COST = 1, IMP_FAIR = 2 }; // what the local search works on
 static void improve(hs_t *h, int what);
 
 // Keeps h->s in h->best when it beats what is there.
@@ -1020,7 +1033,7 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
       h->sg[t] = g;
       norm += g * g;
     }
-    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found);  // (h->fu: scratch)
+    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found); // (h->fu: scratch)
     double ub = h->nstart ? h->starts[0].cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
     if (norm == 0 || ub <= phi) break;
     double step = theta * (ub - phi) / norm;
@@ -1039,7 +1052,6 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
   int found = 0;
   h->nstart = 0;
   sl_sol_copy(in, &h->keep, &h->s);
-  h->ibound = -INFINITY;
   int have_mu = 0;
   if (lp_build(h, L, need, 0, 0) == 0) {
     int st = lp_run(h);
@@ -1087,7 +1099,7 @@ static double share(hs_t *h, int L, const double *need, double T) {
   if (!have) have = lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL;
   if (have) {
     lp_floor(h, L, &h->s, 1);
-    if (!sl_sol_fits(in, &h->s)) {  // cannot happen with an exact LP; be safe
+    if (!sl_sol_fits(in, &h->s)) { // cannot happen with an exact LP; be safe
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == L)
           for (int v = in->vb[g]; v < in->ve[g]; v++) sl_sol_set(in, &h->s, v, in->lo[v]);
@@ -1113,12 +1125,13 @@ static double share(hs_t *h, int L, const double *need, double T) {
     double mid = 0.5 * (lo + hi);
     for (int g = 0; g < in->ng; g++)
       h->tneed[g] = in->lvl[g] < L ? need[g] : in->lvl[g] == L ? mid * in->dem[g] : 0;
-    sl_sol_copy(in, &h->s, &h->keep);  // higher levels as they were
+    sl_sol_copy(in, &h->s, &h->keep); // higher levels as they were
     // Start from the LP solution scaled to the target (still feasible, with room to spare for
     // rounding: x = min + (x* - min) mid / T), rounded down; the construction completes it.
     for (int v = 0; v < in->nv; v++) {
       int g = in->grp[v];
-      if (in->lvl[g] > L) h->s.n[v] = in->lo[v];
+      if (in->lvl[g] > L)
+        h->s.n[v] = in->lo[v];
       else if (in->lvl[g] == L && have && isfinite(T) && T > 0)
         h->s.n[v] = (int)floor(in->lo[v] + (h->nstar[v] - in->lo[v]) * mid / T + 1e-7);
     }
@@ -1165,7 +1178,7 @@ static int ruin_recreate(hs_t *h, int iters) {
   int *tight = h->heap, nt = 0, *set = h->ord, improved = 0;
   set_req_from(h, s);
   for (int it = 0; it < iters; it++) {
-    in->work += (in->ng + in->nv) / 32 + 1;  // the scans below, in subproblem-node units
+    in->work += (in->ng + in->nv) / 32 + 1; // the scans below, in subproblem-node units
     nt = 0;
     for (int t = 0; t < in->nt; t++) {
       if (in->cap[t] >= SL_INST_BIG) continue;
@@ -1176,13 +1189,13 @@ static int ruin_recreate(hs_t *h, int iters) {
     int want = 2 + rr_below(h, RR_MAX - 1);
     for (int g = 0; g < in->ng; g++)
       if (group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 0; i--) {  // shuffle, keep the first `want`
+    for (int i = m - 1; i > 0; i--) { // shuffle, keep the first `want`
       int j = rr_below(h, i + 1), x = set[i];
       set[i] = set[j];
       set[j] = x;
     }
     if (m > want) m = want;
-    if (m < in->ng && rr_below(h, 2)) {  // and sometimes one that could use t but does not
+    if (m < in->ng && rr_below(h, 2)) { // and sometimes one that could use t but does not
       int g = rr_below(h, in->ng), dup = 0;
       for (int i = 0; i < m; i++) dup |= set[i] == g;
       if (!dup && group_has_t(in, g, t)) set[m++] = g;
@@ -1198,8 +1211,10 @@ static int ruin_recreate(hs_t *h, int iters) {
     for (int i = 0; i < m && ok; i++) {
       int g = set[i];
       group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb))) ok = 0;
-      else apply_group(in, s, g, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, g, h->nb);
     }
     if (ok && s->cost < before - in->ctol) {
       improved = 1;
@@ -1223,7 +1238,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   int *set = h->ord, *low = h->heap, improved = 0;
   double *oldc = h->xgain, *newc = h->xloss;
   for (int it = 0; it < iters && in->work < h->stop; it++) {
-    in->work += (in->ng + in->nv) / 4 + 1;  // the scans below, in subproblem-node units
+    in->work += (in->ng + in->nv) / 4 + 1; // the scans below, in subproblem-node units
     // The (up to) four lowest served groups of the level, in one pass.
     int nlow = 0;
     double lowf[4];
@@ -1251,7 +1266,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
     set[m++] = g0;
     for (int g = 0; g < in->ng; g++)
       if (g != g0 && in->lvl[g] <= l && group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 1; i--) {  // shuffle the holders, keep a few
+    for (int i = m - 1; i > 1; i--) { // shuffle the holders, keep a few
       int j = 1 + rr_below(h, i), x = set[i];
       set[i] = set[j];
       set[j] = x;
@@ -1287,14 +1302,16 @@ static int fair_ruin(hs_t *h, int l, int iters) {
       }
     }
     int ok = 1;
-    for (int i = 0; i < m && ok; i++) {  // higher levels first, at their cheapest
+    for (int i = 0; i < m && ok; i++) { // higher levels first, at their cheapest
       int g = set[i];
       if (in->lvl[g] >= l) continue;
       group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb))) ok = 0;
-      else apply_group(in, s, g, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, g, h->nb);
     }
-    while (ok) {  // progressive filling of the level's groups in the set
+    while (ok) { // progressive filling of the level's groups in the set
       int g = -1;
       for (int i = 0; i < m; i++) {
         int c = set[i];
@@ -1317,7 +1334,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
         }
       }
       if (best < 0) {
-        h->key[g] = -1;  // stuck
+        h->key[g] = -1; // stuck
         continue;
       }
       sl_sol_set(in, s, best, s->n[best] + 1);
@@ -1370,7 +1387,7 @@ static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, doub
   sl_inst_t *in = h->in;
   double b = -INFINITY;
   if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
-    b = h->cov_lp;  // the cover's LP was this one
+    b = h->cov_lp; // the cover's LP was this one
     memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
   } else if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
     b = h->lp.obj;
@@ -1379,7 +1396,8 @@ static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, doub
     b = lagr_ascent(h, need, ub);
   }
   *lp = b;
-  double li = b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS(in->ng), ub, NULL, NULL) : -INFINITY;
+  double li =
+      b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS(in->ng), ub, NULL, NULL) : -INFINITY;
   *best = li > b ? li : b;
 }
 
@@ -1402,8 +1420,10 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
     double gneed = 0, gcap = 0;
     int unlimited = 0;
     for (int t = 0; t < in->nt; t++) {
-      if (in->cap[t] >= SL_INST_BIG) unlimited = 1;
-      else gcap += (double)in->cap[t];
+      if (in->cap[t] >= SL_INST_BIG)
+        unlimited = 1;
+      else
+        gcap += (double)in->cap[t];
     }
     for (int g = 0; g < in->ng; g++) {
       if (in->lvl[g] > l) continue;
@@ -1423,7 +1443,7 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
       double m = level_min(in, &h.s, l);
       if (rep->fair_level < 0 && m < 1 - SL_INST_FEPS) {
         rep->fair_level = l;
-        rep->fair_bound = T < m ? m : T;  // T is the LP's max-min (the bisection's, if large)
+        rep->fair_bound = T < m ? m : T; // T is the LP's max-min (the bisection's, if large)
       }
     }
     set_req_from(&h, &h.s);
@@ -1436,14 +1456,4 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
   set_req_from(&h, out);
   cost_bounds(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
   return in->oom ? SL_ENOMEM : SL_OK;
-}
-
-double sl_heur_cost_bound(sl_inst_t *in, const double *need, double *lp) {
-  hs_t h;
-  if (init_hs(in, &h)) return -INFINITY;
-  h.stop = in->work;
-  double b, best;
-  cost_bounds(&h, need, INFINITY, &b, &best);
-  if (lp) *lp = b;
-  return best;
 }

@@ -10,19 +10,19 @@
 #include <string.h>
 
 #define REFACTOR 400  // pivots between rebuilds of the basis inverse (an O(m^3) step)
-#define PTOL     1e-9   // smallest pivot
-#define DEGEN    40     // degenerate pivots before switching to Bland's rule
+#define PTOL     1e-9 // smallest pivot
+#define DEGEN    40   // degenerate pivots before switching to Bland's rule
 
 typedef struct {
   sl_lp_t *lp;
-  int m, n, nt;      // rows, structural columns, all columns (with artificials)
-  double *binv;      // m x m, row-major
-  double *xb;        // basic values
-  int *basis;        // column of each row
-  signed char *st;   // per column: 0 at lower, 1 at upper, 2 basic
-  double *cost;      // per column, current phase
-  double *ub;        // per column, current phase
-  double *asign;     // artificial i's coefficient in row i
+  int m, n, nt;    // rows, structural columns, all columns (with artificials)
+  double *binv;    // m x m, row-major
+  double *xb;      // basic values
+  int *basis;      // column of each row
+  signed char *st; // per column: 0 at lower, 1 at upper, 2 basic
+  double *cost;    // per column, current phase
+  double *ub;      // per column, current phase
+  double *asign;   // artificial i's coefficient in row i
   double *alpha, *yv, *work;
   int phase;
 } sx_t;
@@ -184,7 +184,7 @@ values:;
   memcpy(rhs, s->lp->b, (size_t)m * sizeof *rhs);
   for (int j = 0; j < s->nt; j++) {
     if (s->st[j] != 1) continue;
-    if (j >= s->n) continue;  // artificials never rest at a nonzero upper bound
+    if (j >= s->n) continue; // artificials never rest at a nonzero upper bound
     const sl_lp_t *lp = s->lp;
     for (int k = lp->cb[j]; k < lp->cb[j + 1]; k++) rhs[lp->ri[k]] -= lp->rv[k] * s->ub[j];
   }
@@ -223,7 +223,7 @@ static int simplex(sx_t *s, long *iters, long limit) {
       since = 0;
       if (refactor(s)) return SL_LP_LIMIT;
     }
-    if (since == 0 || fresh) duals(s);  // else updated after each pivot below
+    if (since == 0 || fresh) duals(s); // else updated after each pivot below
     fresh = 0;
     int enter = -1;
     double best = 0;
@@ -231,7 +231,7 @@ static int simplex(sx_t *s, long *iters, long limit) {
       if (s->st[j] == 2 || s->ub[j] == 0) continue;
       double d = s->cost[j] - col_dot(s, j, s->yv), score = s->st[j] == 0 ? -d : d;
       if (score <= dtol) continue;
-      if (degen > DEGEN) {  // Bland: first eligible
+      if (degen > DEGEN) { // Bland: first eligible
         enter = j;
         break;
       }
@@ -269,7 +269,7 @@ static int simplex(sx_t *s, long *iters, long limit) {
     if (!isfinite(theta)) return SL_LP_UNBOUNDED;
     for (int i = 0; i < m; i++) s->xb[i] -= sg * theta * s->alpha[i];
     degen = theta < 1e-12 ? degen + 1 : 0;
-    if (r < 0) {  // the entering column reaches its other bound first
+    if (r < 0) { // the entering column reaches its other bound first
       s->st[enter] = s->st[enter] == 0 ? 1 : 0;
       continue;
     }
@@ -352,12 +352,12 @@ int sl_lp_solve(sl_inst_t *in, sl_lp_t *lp, long iter_limit) {
     for (int j = 0; j < n; j++) s.cost[j] = lp->c[j];
     for (int i = 0; i < m; i++) {
       s.cost[n + i] = 0;
-      s.ub[n + i] = 0;  // artificials stay at zero from here on
+      s.ub[n + i] = 0; // artificials stay at zero from here on
     }
     st = simplex(&s, &lp->iters, iter_limit);
   }
   lp->status = st;
-  in->work += lp->iters * ((long)m * m / 256 + 1);  // a pivot costs about m^2 flops
+  in->work += lp->iters * ((long)m * m / 256 + 1); // a pivot costs about m^2 flops
   if (st) return SL_OK;
   duals(&s);
   memcpy(lp->y, s.yv, (size_t)m * sizeof *lp->y);

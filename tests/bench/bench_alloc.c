@@ -17,7 +17,7 @@
 #include "core/alloc/alloc.h"
 #include "core/alloc/allocgen.h"
 
-#define REPS 7  // solves per instance; the fastest is reported (least disturbed by other load)
+#define REPS 7 // solves per instance; the fastest is reported (least disturbed by other load)
 
 // --- the MILP, in CPLEX LP format (read by both CBC and glpsol) -------------------------------
 // Kind "cost": minimise cost plus transition penalty subject to serving every group in full.
@@ -33,7 +33,8 @@ static void term(FILE *f, int *col, double coef, const char *fmt, int i) {
   if (++*col % 6 == 0) fputs("\n", f);
 }
 
-static void alloc_lp_write(FILE *f, const sl_alloc_problem_t *p, double penalty, alloc_lp_kind_t kind) {
+static void alloc_lp_write(FILE *f, const sl_alloc_problem_t *p, double penalty,
+                           alloc_lp_kind_t kind) {
   int col = 0;
   fputs("\\ sluice allocator instance\n", f);
   if (kind == ALLOC_LP_COST) {
@@ -44,7 +45,7 @@ static void alloc_lp_write(FILE *f, const sl_alloc_problem_t *p, double penalty,
       term(f, &col, penalty * v->cost, "u%d", i);
       term(f, &col, penalty * v->cost, "d%d", i);
     }
-    if (!col) fputs(" 0 n0", f);  // every cost is zero
+    if (!col) fputs(" 0 n0", f); // every cost is zero
     fputs("\n", f);
   } else {
     fputs("Maximize\n obj: t\n", f);
@@ -95,7 +96,6 @@ static void alloc_lp_write(FILE *f, const sl_alloc_problem_t *p, double penalty,
   fputs("\nEnd\n", f);
 }
 
-
 static double cpu_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -117,7 +117,7 @@ typedef struct {
   const char *name;
   int ng;
   long gpus;
-  double load;  // <= 1: ample; 1 / 0.7: about 30% short
+  double load; // <= 1: ample; 1 / 0.7: about 30% short
   int n;
   unsigned seed0;
 } set_t;
