@@ -9,6 +9,7 @@ pkgs=(
   lua-busted jq time python3
   clang libclang-rt-14-dev
   chromium
+  coinor-cbc glpk-utils
 )
 
 missing=()

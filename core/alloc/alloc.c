@@ -60,7 +60,8 @@ static int check_unique(const sl_alloc_problem_t *p, int n, name_at_fn name, con
     for (int lo = 0; lo < n; lo += 2 * w) {
       int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
       int a = lo, b = mid, k = lo;
-      while (a < mid && b < hi) tmp[k++] = strcmp(name(p, idx[b]), name(p, idx[a])) < 0 ? idx[b++] : idx[a++];
+      while (a < mid && b < hi)
+        tmp[k++] = strcmp(name(p, idx[b]), name(p, idx[a])) < 0 ? idx[b++] : idx[a++];
       while (a < mid) tmp[k++] = idx[a++];
       while (b < hi) tmp[k++] = idx[b++];
     }
@@ -109,8 +110,8 @@ static int validate(const sl_alloc_problem_t *p, const sl_alloc_opts_t *o, sl_al
     const sl_alloc_type_t *t = &p->types[i];
     if (bad_name(t->name)) return sl_err(err, SL_EINVAL, "types[%d].name: missing", i);
     if (t->gpus < 0 && t->gpus != SL_ALLOC_UNLIMITED)
-      return sl_err(err, SL_EINVAL, "types[%d] (%s).gpus: %ld, want >= 0 or unlimited", i,
-                    t->name, t->gpus);
+      return sl_err(err, SL_EINVAL, "types[%d] (%s).gpus: %ld, want >= 0 or unlimited", i, t->name,
+                    t->gpus);
     if (t->gpus > (1L << 40))
       return sl_err(err, SL_EINVAL, "types[%d] (%s).gpus: %ld is too large", i, t->name, t->gpus);
   }
@@ -127,8 +128,8 @@ static int validate(const sl_alloc_problem_t *p, const sl_alloc_opts_t *o, sl_al
       return sl_err(err, SL_EINVAL, "variants[%d] (%s).gpus: %d, want 1..%d", i, v->id, v->gpus,
                     MAX_GPUS_PER_REPLICA);
     if (!(isfinite(v->max_rate) && v->max_rate >= 0))
-      return sl_err(err, SL_EINVAL, "variants[%d] (%s).max_rate: %g, want a number >= 0", i,
-                    v->id, v->max_rate);
+      return sl_err(err, SL_EINVAL, "variants[%d] (%s).max_rate: %g, want a number >= 0", i, v->id,
+                    v->max_rate);
     if (!(isfinite(v->cost) && v->cost >= 0))
       return sl_err(err, SL_EINVAL, "variants[%d] (%s).cost: %g, want a number >= 0", i, v->id,
                     v->cost);
@@ -160,8 +161,7 @@ void sl_alloc_result_deinit(sl_alloc_result_t *res) {
   memset(res, 0, sizeof *res);
 }
 
-static int result_alloc(sl_alloc_result_t *res, int ng, int nv, int nt, sl_alloc_fn af,
-                        void *aud) {
+static int result_alloc(sl_alloc_result_t *res, int ng, int nv, int nt, sl_alloc_fn af, void *aud) {
   res->alloc_ = af;
   res->alloc_ud_ = aud;
   res->ng_ = ng;
@@ -177,8 +177,8 @@ static int result_alloc(sl_alloc_result_t *res, int ng, int nv, int nt, sl_alloc
   return SL_OK;
 }
 
-int sl_alloc_solve(const sl_alloc_problem_t *p, const sl_alloc_opts_t *opts,
-                   sl_alloc_result_t *res, sl_err_t *err) {
+int sl_alloc_solve(const sl_alloc_problem_t *p, const sl_alloc_opts_t *opts, sl_alloc_result_t *res,
+                   sl_err_t *err) {
   sl_alloc_opts_t dflt;
   if (!opts) {
     sl_alloc_opts_init(&dflt);

@@ -23,7 +23,7 @@ static const struct {
   const char *name;
   double mem_gb, speed, cost;
 } catalogue[] = {
-    {"L4", 24, 0.14, 18},    {"L40S", 48, 0.40, 32}, {"Gaudi2", 96, 0.55, 23},
+    {"L4", 24, 0.14, 18},      {"L40S", 48, 0.40, 32},  {"Gaudi2", 96, 0.55, 23},
     {"A100-80", 80, 0.60, 40}, {"H100", 80, 1.00, 100}, {"MI300X", 192, 1.05, 65},
 };
 
@@ -32,8 +32,8 @@ static const struct {
   const char *name;
   double weights_gb, rate, weight;
 } models[] = {
-    {"1b", 2.5, 90, 0.10},  {"3b", 6.5, 55, 0.15},   {"8b", 16, 30, 0.30},  {"13b", 26, 18, 0.10},
-    {"34b", 68, 8, 0.10},   {"70b", 140, 4, 0.20}, {"405b", 405, 0.9, 0.05},
+    {"1b", 2.5, 90, 0.10}, {"3b", 6.5, 55, 0.15}, {"8b", 16, 30, 0.30},     {"13b", 26, 18, 0.10},
+    {"34b", 68, 8, 0.10},  {"70b", 140, 4, 0.20}, {"405b", 405, 0.9, 0.05},
 };
 
 void sl_allocgen_opts_init(sl_allocgen_opts_t *o) {
@@ -118,7 +118,7 @@ int sl_allocgen_make(const sl_allocgen_opts_t *o, sl_allocgen_t *out, sl_err_t *
     for (int t = 0; t < nt; t++) {
       int k = 1;
       while (k <= 8 && k * catalogue[t].mem_gb < 1.25 * models[m].weights_gb) k *= 2;
-      int offered = sl_allocgen_uniform(&r) >= 0.15;  // not every type is offered
+      int offered = sl_allocgen_uniform(&r) >= 0.15; // not every type is offered
       if (k > 8 || (!offered && nv > first)) continue;
       sl_alloc_variant_t *v = &out->variants[nv++];
       snprintf(nm, 32, "%s-%s", gr->name, catalogue[t].name);
@@ -130,7 +130,7 @@ int sl_allocgen_make(const sl_allocgen_opts_t *o, sl_allocgen_t *out, sl_err_t *
       v->max_rate = models[m].rate * speed[t] * pow(k, 0.85) * jitter(&r, 0.1);
       v->cost = ucost[t] * k;
     }
-    if (nv == first) {  // no offered type has the memory: the roomiest one, 8 GPUs
+    if (nv == first) { // no offered type has the memory: the roomiest one, 8 GPUs
       sl_alloc_variant_t *v = &out->variants[nv++];
       int t = nt - 1;
       snprintf(nm, 32, "%s-%s", gr->name, catalogue[t].name);

@@ -20,11 +20,11 @@ typedef struct {
   sl_knap_t kn;
   sl_sol_t cur;
   sl_sol_t *best;
-  int *order;   // groups in search order
-  double *ubc;  // optimistic capacities
-  int *nb;      // scratch replicas
+  int *order;  // groups in search order
+  double *ubc; // optimistic capacities
+  int *nb;     // scratch replicas
   long *av;
-  long stop;    // in->work limit
+  long stop; // in->work limit
   int aborted;
 } ex_t;
 
@@ -77,7 +77,7 @@ static void options(ex_t *e, int i, int g, int v) {
   long room = in->cap[t] - s->use[t];
   long most = lo + room / in->gpus[v];
   if (most > in->hi[v]) most = in->hi[v];
-  if (in->rate[v] <= 0) most = lo;  // extra replicas that serve nothing only cost
+  if (in->rate[v] <= 0) most = lo; // extra replicas that serve nothing only cost
   for (long n = most; n >= lo && !e->aborted; n--) {
     sl_sol_set(in, s, v, (int)n);
     options(e, i, g, v + 1);

@@ -1,8 +1,9 @@
 // Prices, construction, local search and bounds of the allocator.
 //
-// Every stage keeps the solution feasible (within inventory, min and max) and only accepts
-// moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so the result is
-// never worse than the construction it starts from. Time is bounded by fixed iteration counts.
+// Every stage keeps the solution feasible (within inventory, min and max) and the local search
+// only accepts moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so
+// the result is never worse than the construction it starts from. Time is bounded by the local
+// search's work budget and fixed iteration counts everywhere else.
 #include "core/alloc/heur.h"
 
 #include <math.h>
@@ -11,48 +12,59 @@
 #include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
 
-#define LAGR_ITERS   160   // subgradient steps on the GPU prices
-#define RR_ITERS     300   // ruin-and-recreate attempts per round
-#define RR_MAX       6     // most groups ruined at once
-#define LAGR_INT_ITERS 8   // integer Lagrangian steps for the final bound
-#define LAGR_START_ITERS 3 // ... and at the start, each with a priced construction  // integer Lagrangian steps (each a priced construction)
-#define FAIR_ITERS   40    // multiplicative-weight steps on the fairness prices
-#define IMPROVE_PASS 30    // local-search passes (each stops early when nothing improves)
-#define XCHG_ROUNDS  40    // accepted exchanges per type and local-search pass
-#define XCHG_MAXQ    16    // largest lump of GPUs an exchange moves
-#define BAN_PRICE    1e30  // a price that rules a type out without producing inf * 0
+#define LAGR_ITERS 160 // subgradient steps on the GPU prices (instances too large for the LP)
+#define FAIR_ITERS 40  // multiplicative-weight steps on the fairness prices (likewise)
+// Integer Lagrangian steps, each solving every group's subproblem once: for the final bound,
+// and for priced constructions at the start. More on small instances, where they are cheap.
+#define LAGR_INT_ITERS(ng)   ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
+#define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)
+#define NSTART               4   // starts kept for the local search
+#define FAIR_BISECT          6   // bisection steps on a level's common target
+#define IMPROVE_PASS         30  // best-response passes in a row (each stops when nothing improves)
+#define XCHG_ROUNDS          40  // accepted exchanges per type in a row
+#define XCHG_MAXQ            16  // largest lump of GPUs an exchange moves
+#define RR_ITERS             300 // ruin-and-recreate attempts per round (cost)
+#define FAIR_RR_ITERS        100 // ... (fairness)
+#define RR_MAX               6   // most groups ruined at once
+#define BAN_PRICE            1e30 // a price that rules a type out without producing inf * 0
 
 typedef struct {
   sl_inst_t *in;
   sl_knap_t kn;
-  sl_sol_t s;        // current solution
-  sl_sol_t best, keep;  // best of several starts; the state before a stage
-  double *req;       // per group: capacity the final stages must keep
-  long *av;          // per type scratch
-  int *nb, *nb2;     // per variant scratch replicas
-  double *mu, *mu2, *mu3, *fu, *sg;  // per type
-  int *ord;          // per group scratch
-  double *key;       // per group scratch
-  int *heap;         // per group
-  double *xgain, *xloss, *xdp;  // exchange tables: per group and lump size
+  sl_sol_t s;                       // current solution
+  sl_sol_t best, keep;              // best of several starts; the state before a stage
+  double *req;                      // per group: capacity the final stages must keep
+  long *av;                         // per type scratch
+  int *nb, *nb2;                    // per variant scratch replicas
+  double *mu, *mu2, *mu3, *fu, *sg; // per type
+  int *ord;                         // per group scratch
+  double *key;                      // per group scratch
+  int *heap;                        // per group
+  double *xgain, *xloss, *xdp;      // exchange tables: per group and lump size
   int *xextra, *xpick;
   // segment tables of the fairness LP: per group, sorted segments beyond the minimums
-  int *sbeg;         // [ng+1]
-  double *sp, *sr;   // price per req/s, capacity req/s
-  int *st;           // type of the segment's variant
-  double *su;        // GPUs per req/s of the segment's variant
-  double *base;      // per group: capacity of the minimums
+  int *sbeg;       // [ng+1]
+  double *sp, *sr; // price per req/s, capacity req/s
+  int *st;         // type of the segment's variant
+  double *su;      // GPUs per req/s of the segment's variant
+  double *base;    // per group: capacity of the minimums
   // LP relaxation
   sl_lp_t lp;
-  int lp_ready;      // workspace allocated (instance small enough)
-  int *grow, *trow;  // row of each group / type, or -1
-  int *colv;         // variant of each LP column, or -1
-  int tcol;          // the max-min column of a fairness LP
-  double *nstar;     // per variant: replicas in the LP solution
-  double ibound;     // integer Lagrangian bound of the last cover
+  int lp_ready;     // workspace allocated (instance small enough)
+  int *grow, *trow; // row of each group / type, or -1
+  int *colv;        // variant of each LP column, or -1
+  int tcol;         // the max-min column of a fairness LP
+  double *nstar;    // per variant: replicas in the LP solution
+  double cov_lp;    // LP bound of the last cover (-INFINITY if none) ...
+  double *cov_need; // ... for these needs, at these prices
+  double *cov_mu;
+  double *tneed; // per group: targets of the fairness bisection
   unsigned long long rng;
-  int *maxk;         // per type: most GPUs of a replica that can still be added
-  long stop;         // in->work at which local search stops
+  int *maxk;               // per type: most GPUs of a replica that can still be added
+  long stop;               // in->work at which the running local search stops
+  long budget, spent;      // work the local search may do in all, and has done
+  sl_sol_t starts[NSTART]; // starts for the local search, best first
+  int nstart;
 } hs_t;
 
 // --- small helpers ---------------------------------------------------------------------------
@@ -65,7 +77,8 @@ static double group_cost(const sl_inst_t *in, const sl_sol_t *s, int g) {
 
 // av[t] = GPUs group g could use on type t: what is free plus what it holds.
 static void group_avail(const sl_inst_t *in, const sl_sol_t *s, int g, long *av) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
+  for (int v = in->vb[g]; v < in->ve[g]; v++)
+    av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
   for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] += (long)s->n[v] * in->gpus[v];
 }
 
@@ -117,6 +130,8 @@ static int init_hs(sl_inst_t *in, hs_t *h) {
   if (sl_knap_init(in, &h->kn) || sl_sol_init(in, &h->s) || sl_sol_init(in, &h->best) ||
       sl_sol_init(in, &h->keep))
     return SL_ENOMEM;
+  for (int i = 0; i < NSTART; i++)
+    if (sl_sol_init(in, &h->starts[i])) return SL_ENOMEM;
   size_t ng = (size_t)in->ng, nv = (size_t)in->nv, nt = (size_t)(in->nt ? in->nt : 1);
   h->req = sl_inst_calloc(in, ng, sizeof *h->req);
   h->av = sl_inst_calloc(in, nt, sizeof *h->av);
@@ -145,6 +160,10 @@ static int init_hs(sl_inst_t *in, hs_t *h) {
   h->trow = sl_inst_calloc(in, nt, sizeof *h->trow);
   h->nstar = sl_inst_calloc(in, nv, sizeof *h->nstar);
   h->maxk = sl_inst_calloc(in, nt, sizeof *h->maxk);
+  h->cov_need = sl_inst_calloc(in, ng, sizeof *h->cov_need);
+  h->cov_mu = sl_inst_calloc(in, nt, sizeof *h->cov_mu);
+  h->cov_lp = -INFINITY;
+  h->tneed = sl_inst_calloc(in, ng, sizeof *h->tneed);
   if (in->oom) return SL_ENOMEM;
   for (int v = 0; v < in->nv; v++)
     if (in->gpus[v] > h->maxk[in->type[v]] && in->hi[v] > in->lo[v] && in->rate[v] > 0)
@@ -188,7 +207,8 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
     double phi = lagr_eval(h, need, mu);
     if (isnan(phi)) return -INFINITY;
     if (best == -INFINITY || phi > best) {
-      if (best == -INFINITY || phi > best + 1e-6 * (1 + fabs(best))) noimp = 0;
+      if (best == -INFINITY || phi > best + 1e-6 * (1 + fabs(best)))
+        noimp = 0;
       else if (++noimp >= 6) {
         theta *= 0.5;
         noimp = 0;
@@ -207,7 +227,7 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
       h->sg[t] = g;
       norm += g * g;
     }
-    if (norm == 0) break;  // no type is over-used and every priced type is full: optimal
+    if (norm == 0) break; // no type is over-used and every priced type is full: optimal
     double target = isfinite(ub) && ub > phi ? ub : phi + 0.05 * (1 + fabs(phi));
     double step = theta * (target - phi) / norm;
     for (int t = 0; t < in->nt; t++) {
@@ -221,17 +241,96 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
 // --- cost stage: construction and local search -----------------------------------------------
 
 // Groups one after another (higher priority first, then those that lose most without the
+
+// Raises group g to need[g] by taking GPUs from groups already placed: for each variant of g
+// (cheapest at prices mu first) whose type is full, donors holding that type give up what they
+// can while still reaching their own need (moving to free GPUs of other types), most spare
+// capacity first. Returns 0 once g reaches need[g], -1 when no variant can be made room for.
+#define ROOM_DONORS 64
+static int make_room(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
+                     int g) {
+  sl_inst_t *in = h->in;
+  int *donor = h->heap, *saved = h->nb2;
+  double tol = 1e-9 * (1 + need[g]);
+  for (int step = 0; step < 256 && s->capg[g] < need[g] - tol; step++) {
+    int progress = 0;
+    for (int pass = 0; pass < 2 && !progress; pass++) { // pass 0: best price; 1: any
+      int vbest = -1;
+      double pb = INFINITY;
+      for (int v = in->vb[g]; v < in->ve[g]; v++) {
+        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
+        double p = (mu ? mu[in->type[v]] : 0) * in->gpus[v] / in->rate[v];
+        if (pass == 0 ? p < pb : vbest < 0) {
+          pb = p;
+          vbest = v;
+        }
+      }
+      for (int v = pass ? in->vb[g] : vbest; v >= 0 && v < in->ve[g] && !progress;
+           v = pass ? v + 1 : -1) {
+        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
+        int t = in->type[v];
+        long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
+        if (shortby > 0) {
+          // Donors: holders of t other than g, most spare capacity (relative) first.
+          int nd = 0;
+          for (int d = 0; d < in->ng && nd < ROOM_DONORS; d++) {
+            if (d == g || !group_use_t(in, s, d, t)) continue;
+            double spare = (s->capg[d] - need[d]) / (need[d] > 0 ? need[d] : 1);
+            int j = nd++;
+            h->key[d] = spare;
+            while (j > 0 && h->key[donor[j - 1]] < spare) {
+              donor[j] = donor[j - 1];
+              j--;
+            }
+            donor[j] = d;
+          }
+          memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
+          for (int k = 0; k < nd && shortby > 0; k++) {
+            int d = donor[k];
+            long ut = group_use_t(in, s, d, t);
+            long q = ut < shortby ? ut : shortby;
+            for (; q >= 1; q--) {
+              group_avail(in, s, d, h->av);
+              h->av[t] = ut - q;
+              if (isfinite(sl_knap_mincost(in, &h->kn, d, h->av, money, mu, need[d], h->nb))) break;
+            }
+            if (q < 1) continue;
+            apply_group(in, s, d, h->nb);
+            shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
+          }
+          if (shortby > 0) { // not enough: undo
+            for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
+            continue;
+          }
+        }
+        sl_sol_set(in, s, v, s->n[v] + 1);
+        progress = 1;
+      }
+    }
+    if (!progress) return -1;
+  }
+  return s->capg[g] >= need[g] - tol ? 0 : -1;
+}
+
 // priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+static int construct_w(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s) {
   sl_inst_t *in = h->in;
   for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? BAN_PRICE : 0;
   for (int g = 0; g < in->ng; g++) {
-    double a = sl_knap_frac(in, &h->kn, g, 1.0, mu, need[g], NULL);
-    double b = sl_knap_frac(in, &h->kn, g, 1.0, h->fu, need[g], NULL);
-    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
     h->ord[g] = g;
+    if (money == 0) {
+      // Fairness targets: the groups with the least room to spare (most capacity they could
+      // have in the whole inventory, against their target) go first.
+      double mc = sl_knap_maxcap(in, &h->kn, g, in->cap);
+      h->key[g] = need[g] > 0 ? (mc - need[g]) / need[g] : INFINITY;
+      h->key[g] = -h->key[g]; // sorted descending below
+      continue;
+    }
+    double a = sl_knap_frac(in, &h->kn, g, money, mu, need[g], NULL);
+    double b = sl_knap_frac(in, &h->kn, g, money, h->fu, need[g], NULL);
+    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
   }
-  for (int i = 1; i < in->ng; i++) {  // level asc, regret desc, index asc (insertion: stable)
+  for (int i = 1; i < in->ng; i++) { // level asc, key desc, index asc (insertion: stable)
     int g = h->ord[i], j = i - 1;
     while (j >= 0) {
       int o = h->ord[j];
@@ -245,11 +344,21 @@ static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_
     int g = h->ord[i];
     if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
     group_avail(in, s, g, h->av);
-    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, 1.0, mu, need[g], s->n, h->nb);
-    if (!isfinite(c)) return -1;
-    apply_group(in, s, g, h->nb);
+    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
+    if (isfinite(c)) {
+      apply_group(in, s, g, h->nb);
+      continue;
+    }
+    // It does not fit: take what does, then make room with donors.
+    double cap = best_response(h, g, h->av, h->nb);
+    if (cap > s->capg[g]) apply_group(in, s, g, h->nb);
+    if (make_room(h, need, mu, money, s, g) != 0) return -1;
   }
   return 0;
+}
+
+static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+  return construct_w(h, need, mu, 1.0, s);
 }
 
 static int construct(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
@@ -297,7 +406,7 @@ static int one_opt(hs_t *h, sl_sol_t *s) {
 static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
   sl_inst_t *in = h->in;
   double *dp = h->xdp, *loss = h->xloss;
-  int *pick = h->xpick;  // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
+  int *pick = h->xpick; // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
   for (int y = 0; y <= x; y++) dp[y] = y ? INFINITY : 0;
   memset(pick, 0, (size_t)in->ng * (x + 1) * sizeof *pick);
   for (int a = 0; a < in->ng; a++) {
@@ -340,7 +449,7 @@ static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
       group_avail(in, s, a, h->av);
       h->av[t] = ut - q;
       double c = sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, h->req[a], h->nb);
-      if (!isfinite(c)) break;  // freeing more is no easier
+      if (!isfinite(c)) break; // freeing more is no easier
       long nu = 0;
       for (int v = in->vb[a]; v < in->ve[a]; v++)
         if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
@@ -380,8 +489,8 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
       for (int v = in->vb[g]; v < in->ve[g]; v++)
         if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
       int e = (int)(nu - ut - freet);
-      if (e <= 0) break;  // fits without donors: a best response, not an exchange
-      gain[g * Q + e - 1] = old - c;  // one entry per distinct move
+      if (e <= 0) break;             // fits without donors: a best response, not an exchange
+      gain[g * Q + e - 1] = old - c; // one entry per distinct move
       extra[g * Q + e - 1] = e;
       q = e - 1;
     }
@@ -415,8 +524,10 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
       long ua = group_use_t(in, s, a, t);
       group_avail(in, s, a, h->av);
       h->av[t] = ua - give[a];
-      if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb))) ok = 0;
-      else apply_group(in, s, a, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, a, h->nb);
     }
     if (ok && s->cost < before - in->ctol && sl_sol_fits(in, s)) return 1;
     for (int v = 0; v < in->nv; v++) sl_sol_set(in, s, v, saved[v]);
@@ -427,8 +538,7 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
 // Requirement that keeps each group's service: its demand if served in full, else what it has.
 static void set_req_from(hs_t *h, const sl_sol_t *s) {
   sl_inst_t *in = h->in;
-  for (int g = 0; g < in->ng; g++)
-    h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
+  for (int g = 0; g < in->ng; g++) h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
 }
 
 static int exchanges(hs_t *h, sl_sol_t *s) {
@@ -436,12 +546,15 @@ static int exchanges(hs_t *h, sl_sol_t *s) {
   int changed = 0;
   for (int t = 0; t < in->nt; t++) {
     if (in->cap[t] >= SL_INST_BIG) continue;
-    int maxk = h->maxk[t];
-    if (maxk > XCHG_MAXQ) maxk = XCHG_MAXQ;
+    // Lumps of several replicas: replacing one large replica elsewhere can take a few small
+    // ones here (four 2-GPU replicas for one 4-GPU replica of a dearer type, say).
+    int maxk = h->maxk[t], q = 4 * maxk;
+    if (maxk > XCHG_MAXQ) continue; // replicas larger than any lump the tables hold
+    if (q > XCHG_MAXQ) q = XCHG_MAXQ;
     for (int r = 0; r < XCHG_ROUNDS; r++) {
-      if (in->cap[t] - s->use[t] >= maxk) break;  // not full: best responses already use it
+      if (in->cap[t] - s->use[t] >= maxk) break; // not full: best responses already use it
       set_req_from(h, s);
-      if (in->work >= h->stop || !exchange(h, s, t, maxk)) break;
+      if (in->work >= h->stop || !exchange(h, s, t, q)) break;
       changed = 1;
     }
   }
@@ -514,15 +627,19 @@ static double fair_T(hs_t *h, int l, const double *need, const double *mu, const
       double mid = 0.5 * (lo + hi), f = fixed;
       for (int g = 0; g < in->ng && isfinite(f); g++)
         if (in->lvl[g] == l) f += fair_phi(h, g, mid * in->dem[g], NULL);
-      if (f <= rhs) lo = mid;
-      else hi = mid;
+      if (f <= rhs)
+        lo = mid;
+      else
+        hi = mid;
     }
-    t = hi;  // an upper bound: hi is infeasible or 1
+    t = hi; // an upper bound: hi is infeasible or 1
   }
   memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
   for (int g = 0; g < in->ng; g++) {
-    if (in->lvl[g] < l) fair_phi(h, g, need[g], h->fu);
-    else if (in->lvl[g] == l) fair_phi(h, g, lo * in->dem[g], h->fu);
+    if (in->lvl[g] < l)
+      fair_phi(h, g, need[g], h->fu);
+    else if (in->lvl[g] == l)
+      fair_phi(h, g, lo * in->dem[g], h->fu);
   }
   return t;
 }
@@ -539,9 +656,12 @@ static double fair_prices(hs_t *h, int l, const double *need) {
   int nlim = 0;
   for (int t = 0; t < in->nt; t++) nlim += in->cap[t] < SL_INST_BIG;
   for (int t = 0; t < in->nt; t++) {
-    if (in->cap[t] >= SL_INST_BIG) mu[t] = 0;
-    else if (room[t] <= 0) mu[t] = BAN_PRICE;
-    else mu[t] = 1.0 / (nlim * room[t]);
+    if (in->cap[t] >= SL_INST_BIG)
+      mu[t] = 0;
+    else if (room[t] <= 0)
+      mu[t] = BAN_PRICE;
+    else
+      mu[t] = 1.0 / (nlim * room[t]);
   }
   memcpy(best_mu, mu, (size_t)in->nt * sizeof *mu);
   double best = INFINITY;
@@ -666,16 +786,18 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
     h->ord[j + 1] = g;
   }
   int *donor = h->heap, *give = h->xpick;
-  int *set = h->xextra;  // groups whose capacity changes
+  int *set = h->xextra; // groups whose capacity changes
   double *oldc = h->xgain, *newc = h->xloss;
+  in->work += (in->ng + in->nv) / 32 + 1;
   for (int i = 0; i < m && i < FAIR_LOWEST; i++) {
     int g = h->ord[i];
     double sg = sl_inst_frac(in, g, s->capg[g]);
+    in->work += (in->ng + in->nv) / 32;
     for (int v = in->vb[g]; v < in->ve[g]; v++) {
       if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
       int t = in->type[v];
       long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-      if (shortby <= 0) {  // room appeared: take it
+      if (shortby <= 0) { // room appeared: take it
         sl_sol_set(in, s, v, s->n[v] + 1);
         return 1;
       }
@@ -719,16 +841,17 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
         if (!give[d]) continue;
         set[ns] = d;
         oldc[ns++] = s->capg[d];
-        if (donor_response(h, d, t, give[d], l) < 0) ok = 0;
-        else apply_group(in, s, d, h->nb);
+        if (donor_response(h, d, t, give[d], l) < 0)
+          ok = 0;
+        else
+          apply_group(in, s, d, h->nb);
         give[d] = 0;
       }
       for (int k = 0; k < nd; k++) give[donor[k]] = 0;
       if (ok && in->cap[t] - s->use[t] >= in->gpus[v]) {
         sl_sol_set(in, s, v, s->n[v] + 1);
         for (int k = 0; k < ns; k++) newc[k] = s->capg[set[k]];
-        if (sl_sol_fits(in, s) &&
-            sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
+        if (sl_sol_fits(in, s) && sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
           return 1;
       }
       for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
@@ -782,12 +905,12 @@ static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_abov
       if (ub > s1) h->colv[sl_lp_col(lp, c * (1 + in->lambda), ub - s1, nnz, rows, vals)] = v;
     }
     double minus = -1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1;  // surplus
+    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1; // surplus
   }
   for (int t = 0; t < in->nt; t++) {
     if (h->trow[t] < 0) continue;
     double one = 1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1;  // idle GPUs
+    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1; // idle GPUs
   }
   h->tcol = -1;
   if (fair) {
@@ -810,7 +933,8 @@ static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_abov
 static int lp_run(hs_t *h) {
   sl_inst_t *in = h->in;
   sl_lp_t *lp = &h->lp;
-  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status) return lp->status ? lp->status : SL_LP_LIMIT;
+  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status)
+    return lp->status ? lp->status : SL_LP_LIMIT;
   for (int v = 0; v < in->nv; v++) h->nstar[v] = in->lo[v];
   for (int j = 0; j < lp->n; j++)
     if (h->colv[j] >= 0) h->nstar[h->colv[j]] += lp->x[j];
@@ -827,8 +951,10 @@ static void lp_floor(hs_t *h, int L, sl_sol_t *s, int only_level) {
   sl_inst_t *in = h->in;
   for (int v = 0; v < in->nv; v++) {
     int g = in->grp[v];
-    if (in->lvl[g] > L) s->n[v] = in->lo[v];
-    else if (!only_level || in->lvl[g] == L) s->n[v] = (int)floor(h->nstar[v] + 1e-7);
+    if (in->lvl[g] > L)
+      s->n[v] = in->lo[v];
+    else if (!only_level || in->lvl[g] == L)
+      s->n[v] = (int)floor(h->nstar[v] + 1e-7);
   }
   sl_sol_recompute(in, s);
 }
@@ -845,7 +971,8 @@ static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   return m;
 }
 
-static void improve(hs_t *h);
+enum { IMP_COST = 1, IMP_FAIR = 2 }; // what the local search works on
+static void improve(hs_t *h, int what);
 
 // Keeps h->s in h->best when it beats what is there.
 static void keep_best(hs_t *h, int *found) {
@@ -853,12 +980,23 @@ static void keep_best(hs_t *h, int *found) {
   *found = 1;
 }
 
-// Quick polish of a start: best responses only.
+// A start for the local search, after a quick polish (best responses only): kept among the
+// NSTART best distinct ones, cheapest first.
 static void polish(hs_t *h, const sl_sol_t *start, int *found) {
-  sl_sol_copy(h->in, &h->s, start);
+  sl_inst_t *in = h->in;
+  sl_sol_copy(in, &h->s, start);
   for (int k = 0; k < 2 && one_opt(h, &h->s); k++) {
   }
-  keep_best(h, found);
+  *found = 1;
+  int pos = h->nstart;
+  for (int i = 0; i < h->nstart; i++) {
+    if (!memcmp(h->starts[i].n, h->s.n, (size_t)in->nv * sizeof *h->s.n)) return;
+    if (pos == h->nstart && sl_inst_cmp(in, &h->s, &h->starts[i]) > 0) pos = i;
+  }
+  if (pos >= NSTART) return;
+  if (h->nstart < NSTART) h->nstart++;
+  for (int i = h->nstart - 1; i > pos; i--) sl_sol_copy(in, &h->starts[i], &h->starts[i - 1]);
+  sl_sol_copy(in, &h->starts[pos], &h->s);
 }
 
 // Subgradient ascent on the Lagrangian dual with exact integer group subproblems, from the
@@ -895,8 +1033,8 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
       h->sg[t] = g;
       norm += g * g;
     }
-    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found);  // (h->fu: scratch)
-    double ub = found && *found ? h->best.cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
+    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found); // (h->fu: scratch)
+    double ub = h->nstart ? h->starts[0].cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
     if (norm == 0 || ub <= phi) break;
     double step = theta * (ub - phi) / norm;
     for (int t = 0; t < in->nt; t++) mu[t] = fmax(0, mu[t] + step * h->sg[t]);
@@ -912,14 +1050,18 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
 static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
   sl_inst_t *in = h->in;
   int found = 0;
+  h->nstart = 0;
   sl_sol_copy(in, &h->keep, &h->s);
-  h->ibound = -INFINITY;
   int have_mu = 0;
   if (lp_build(h, L, need, 0, 0) == 0) {
     int st = lp_run(h);
     if (st == SL_LP_INFEASIBLE) return 1;
     if (st == SL_LP_OPTIMAL) {
       have_mu = 1;
+      h->cov_lp = h->lp.obj;
+      for (int v = 0; v < in->nv; v++) h->cov_lp += sl_inst_vcost(in, v, in->lo[v]);
+      memcpy(h->cov_need, need, (size_t)in->ng * sizeof *need);
+      memcpy(h->cov_mu, h->mu, (size_t)in->nt * sizeof *h->mu);
       sl_sol_copy(in, trial, &h->keep);
       lp_floor(h, L, trial, 0);
       if (sl_sol_fits(in, trial) && construct_from(h, need, h->mu, trial) == 0)
@@ -927,31 +1069,37 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
     }
   }
   if (!have_mu) have_mu = lagr_ascent(h, need, 0) > -INFINITY;
-  if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS, INFINITY, trial, &found);
+  if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS(in->ng), INFINITY, trial, &found);
   for (int t = 0; t < in->nt; t++) h->mu3[t] = 0;
   if (construct(h, need, h->mu3, trial) == 0) polish(h, trial, &found);
   if (!found) {
     sl_sol_copy(in, &h->s, &h->keep);
     return -1;
   }
+  // Descend from the best start, then from the others while the budget lasts.
+  found = 0;
+  for (int i = 0; i < h->nstart && (i == 0 || h->spent < h->budget); i++) {
+    sl_sol_copy(in, &h->s, &h->starts[i]);
+    improve(h, IMP_COST);
+    keep_best(h, &found);
+  }
   sl_sol_copy(in, &h->s, &h->best);
-  improve(h);
   return 0;
 }
 
 // Shares what higher levels leave among the groups of level L. Returns an upper bound on the
 // lowest served fraction any allocation can give level L while higher levels get need[].
-static double share(hs_t *h, int L, const double *need) {
+// T is the LP's max-min from lp_maxmin; when no level is above L, the LP solution it left in h
+// is the one to round.
+static double share(hs_t *h, int L, const double *need, double T) {
   sl_inst_t *in = h->in;
   int above = 0;
   for (int g = 0; g < in->ng; g++) above |= in->lvl[g] < L;
-  double T = INFINITY;
-  if (above && lp_build(h, L, need, 1, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL)
-    T = h->lp.x[h->tcol];
-  if (lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
-    if (!above) T = h->lp.x[h->tcol];
+  int have = isfinite(T) && !above;
+  if (!have) have = lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL;
+  if (have) {
     lp_floor(h, L, &h->s, 1);
-    if (!sl_sol_fits(in, &h->s)) {  // cannot happen with an exact LP; be safe
+    if (!sl_sol_fits(in, &h->s)) { // cannot happen with an exact LP; be safe
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == L)
           for (int v = in->vb[g]; v < in->ve[g]; v++) sl_sol_set(in, &h->s, v, in->lo[v]);
@@ -961,7 +1109,51 @@ static double share(hs_t *h, int L, const double *need) {
     if (!isfinite(T)) T = Tm;
   }
   fair_fill(h, L, h->mu);
+  // A common target for the level, by bisection between what the filling reached and the LP's
+  // max-min: a construction at the scarcity prices that brings every group of the level to
+  // t x demand (higher levels keeping need[]) proves t; filled up, it replaces the current
+  // allocation when the objective prefers it.
+  double lo = level_min(in, &h->s, L), hi = isfinite(T) && T < 1 ? T : 1;
+  sl_sol_copy(in, &h->best, &h->s);
+  sl_sol_copy(in, &h->keep, &h->s);
+  // Prices: the LP's, plus a little per GPU so that ties never waste GPUs.
+  double pmax = 0;
+  for (int t = 0; t < in->nt; t++) pmax = fmax(pmax, h->mu[t]);
+  for (int t = 0; t < in->nt; t++)
+    h->mu3[t] = in->cap[t] >= SL_INST_BIG ? 0 : h->mu[t] + (pmax > 0 ? 1e-3 * pmax : 1);
+  for (int it = 0; it < FAIR_BISECT && hi - lo > 1e-4; it++) {
+    double mid = 0.5 * (lo + hi);
+    for (int g = 0; g < in->ng; g++)
+      h->tneed[g] = in->lvl[g] < L ? need[g] : in->lvl[g] == L ? mid * in->dem[g] : 0;
+    sl_sol_copy(in, &h->s, &h->keep); // higher levels as they were
+    // Start from the LP solution scaled to the target (still feasible, with room to spare for
+    // rounding: x = min + (x* - min) mid / T), rounded down; the construction completes it.
+    for (int v = 0; v < in->nv; v++) {
+      int g = in->grp[v];
+      if (in->lvl[g] > L)
+        h->s.n[v] = in->lo[v];
+      else if (in->lvl[g] == L && have && isfinite(T) && T > 0)
+        h->s.n[v] = (int)floor(in->lo[v] + (h->nstar[v] - in->lo[v]) * mid / T + 1e-7);
+    }
+    sl_sol_recompute(in, &h->s);
+    if (!sl_sol_fits(in, &h->s) || construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
+      hi = mid;
+      continue;
+    }
+    fair_fill(h, L, h->mu);
+    lo = fmax(mid, level_min(in, &h->s, L));
+    if (sl_inst_cmp(in, &h->s, &h->best) > 0) sl_sol_copy(in, &h->best, &h->s);
+  }
+  sl_sol_copy(in, &h->s, &h->best);
   return T;
+}
+
+// The LP's max-min for level L (higher levels at need[], routed freely): an upper bound on the
+// lowest served fraction any allocation gives level L; INFINITY when the LP is too large. Its
+// solution stays in h (nstar, mu).
+static double lp_maxmin(hs_t *h, int L, const double *need) {
+  if (lp_build(h, L, need, 1, 0) != 0 || lp_run(h) != SL_LP_OPTIMAL) return INFINITY;
+  return h->lp.x[h->tcol];
 }
 
 // Deterministic pseudo-random numbers for the ruin-and-recreate moves (splitmix64), seeded from
@@ -986,6 +1178,7 @@ static int ruin_recreate(hs_t *h, int iters) {
   int *tight = h->heap, nt = 0, *set = h->ord, improved = 0;
   set_req_from(h, s);
   for (int it = 0; it < iters; it++) {
+    in->work += (in->ng + in->nv) / 32 + 1; // the scans below, in subproblem-node units
     nt = 0;
     for (int t = 0; t < in->nt; t++) {
       if (in->cap[t] >= SL_INST_BIG) continue;
@@ -996,13 +1189,13 @@ static int ruin_recreate(hs_t *h, int iters) {
     int want = 2 + rr_below(h, RR_MAX - 1);
     for (int g = 0; g < in->ng; g++)
       if (group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 0; i--) {  // shuffle, keep the first `want`
+    for (int i = m - 1; i > 0; i--) { // shuffle, keep the first `want`
       int j = rr_below(h, i + 1), x = set[i];
       set[i] = set[j];
       set[j] = x;
     }
     if (m > want) m = want;
-    if (m < in->ng && rr_below(h, 2)) {  // and sometimes one that could use t but does not
+    if (m < in->ng && rr_below(h, 2)) { // and sometimes one that could use t but does not
       int g = rr_below(h, in->ng), dup = 0;
       for (int i = 0; i < m; i++) dup |= set[i] == g;
       if (!dup && group_has_t(in, g, t)) set[m++] = g;
@@ -1018,8 +1211,10 @@ static int ruin_recreate(hs_t *h, int iters) {
     for (int i = 0; i < m && ok; i++) {
       int g = set[i];
       group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb))) ok = 0;
-      else apply_group(in, s, g, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, g, h->nb);
     }
     if (ok && s->cost < before - in->ctol) {
       improved = 1;
@@ -1043,19 +1238,25 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   int *set = h->ord, *low = h->heap, improved = 0;
   double *oldc = h->xgain, *newc = h->xloss;
   for (int it = 0; it < iters && in->work < h->stop; it++) {
+    in->work += (in->ng + in->nv) / 4 + 1; // the scans below, in subproblem-node units
+    // The (up to) four lowest served groups of the level, in one pass.
     int nlow = 0;
-    for (int g = 0; g < in->ng; g++)
-      if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) low[nlow++] = g;
+    double lowf[4];
+    for (int g = 0; g < in->ng; g++) {
+      if (in->lvl[g] != l) continue;
+      double f = sl_inst_frac(in, g, s->capg[g]);
+      if (f >= 1 - SL_INST_FEPS || (nlow == 4 && f >= lowf[3])) continue;
+      int j = nlow < 4 ? nlow++ : 3;
+      while (j > 0 && lowf[j - 1] > f) {
+        lowf[j] = lowf[j - 1];
+        low[j] = low[j - 1];
+        j--;
+      }
+      lowf[j] = f;
+      low[j] = g;
+    }
     if (!nlow) return improved;
-    // One of the (up to) four lowest, at random.
-    int pickn = nlow < 4 ? nlow : 4;
-    for (int i = 0; i < pickn; i++)
-      for (int j = i + 1; j < nlow; j++)
-        if (heap_less(in, s, low[j], low[i])) {
-          int x = low[i];
-          low[i] = low[j];
-          low[j] = x;
-        }
+    int pickn = nlow;
     int g0 = low[rr_below(h, pickn)];
     int nv0 = 0, vs[64];
     for (int v = in->vb[g0]; v < in->ve[g0] && nv0 < 64; v++)
@@ -1065,7 +1266,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
     set[m++] = g0;
     for (int g = 0; g < in->ng; g++)
       if (g != g0 && in->lvl[g] <= l && group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 1; i--) {  // shuffle the holders, keep a few
+    for (int i = m - 1; i > 1; i--) { // shuffle the holders, keep a few
       int j = 1 + rr_below(h, i), x = set[i];
       set[i] = set[j];
       set[j] = x;
@@ -1101,14 +1302,16 @@ static int fair_ruin(hs_t *h, int l, int iters) {
       }
     }
     int ok = 1;
-    for (int i = 0; i < m && ok; i++) {  // higher levels first, at their cheapest
+    for (int i = 0; i < m && ok; i++) { // higher levels first, at their cheapest
       int g = set[i];
       if (in->lvl[g] >= l) continue;
       group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb))) ok = 0;
-      else apply_group(in, s, g, h->nb);
+      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
+        ok = 0;
+      else
+        apply_group(in, s, g, h->nb);
     }
-    while (ok) {  // progressive filling of the level's groups in the set
+    while (ok) { // progressive filling of the level's groups in the set
       int g = -1;
       for (int i = 0; i < m; i++) {
         int c = set[i];
@@ -1131,7 +1334,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
         }
       }
       if (best < 0) {
-        h->key[g] = -1;  // stuck
+        h->key[g] = -1; // stuck
         continue;
       }
       sl_sol_set(in, s, best, s->n[best] + 1);
@@ -1149,21 +1352,32 @@ static int fair_ruin(hs_t *h, int l, int iters) {
   return improved;
 }
 
-static void improve(hs_t *h) {
+// Local search until nothing improves or the work budget is spent: best responses, then the
+// moves of the stage (IMP_FAIR: transfers to the lowest served and their ruin and recreate;
+// IMP_COST: exchanges on full types and cost ruin and recreate), again from the top after any
+// success.
+static void improve(hs_t *h, int what) {
   sl_inst_t *in = h->in;
+  long w0 = in->work;
+  h->stop = w0 + (h->budget > h->spent ? h->budget - h->spent : 0);
   while (in->work < h->stop) {
     int changed = 0;
     for (int k = 0; k < IMPROVE_PASS && in->work < h->stop && one_opt(h, &h->s); k++) changed = 1;
-    for (int l = 0; l < in->nl; l++)
-      for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++) changed = 1;
-    if (in->work < h->stop) changed |= exchanges(h, &h->s);
+    if (what & IMP_FAIR)
+      for (int l = 0; l < in->nl; l++)
+        for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++)
+          changed = 1;
+    if ((what & IMP_COST) && in->work < h->stop) changed |= exchanges(h, &h->s);
     if (changed) continue;
-    int any = 0;
-    set_req_from(h, &h->s);
-    for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, RR_ITERS);
-    if (any) continue;
-    if (!ruin_recreate(h, RR_ITERS)) break;
+    if (what & IMP_FAIR) {
+      int any = 0;
+      set_req_from(h, &h->s);
+      for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, FAIR_RR_ITERS);
+      if (any) continue;
+    }
+    if (!(what & IMP_COST) || !ruin_recreate(h, RR_ITERS)) break;
   }
+  h->spent += in->work - w0;
 }
 
 // Lower bounds on the objective of any allocation giving each group at least need[g]: the LP
@@ -1172,21 +1386,26 @@ static void improve(hs_t *h) {
 static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, double *best) {
   sl_inst_t *in = h->in;
   double b = -INFINITY;
-  if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
+  if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
+    b = h->cov_lp; // the cover's LP was this one
+    memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
+  } else if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
     b = h->lp.obj;
     for (int v = 0; v < in->nv; v++) b += sl_inst_vcost(in, v, in->lo[v]);
   } else {
     b = lagr_ascent(h, need, ub);
   }
   *lp = b;
-  double li = b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS, ub, NULL, NULL) : -INFINITY;
+  double li =
+      b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS(in->ng), ub, NULL, NULL) : -INFINITY;
   *best = li > b ? li : b;
 }
 
 int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *rep) {
   hs_t h;
   if (init_hs(in, &h)) return SL_ENOMEM;
-  h.stop = in->work + budget;
+  h.budget = budget;
+  h.stop = in->work;
   sl_sol_t trial;
   if (sl_sol_init(in, &trial)) return SL_ENOMEM;
   double *need = sl_inst_calloc(in, (size_t)in->ng, sizeof *need);
@@ -1196,36 +1415,45 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
   for (int l = 0; l < in->nl; l++) {
     for (int g = 0; g < in->ng; g++)
       if (in->lvl[g] == l) need[g] = in->dem[g];
-    if (cover(&h, l, need, &trial) != 0) {
+    // Try to serve level l in full unless it plainly cannot be: its demand at each group's
+    // most GPU-efficient variant needs more GPUs than all limited types hold.
+    double gneed = 0, gcap = 0;
+    int unlimited = 0;
+    for (int t = 0; t < in->nt; t++) {
+      if (in->cap[t] >= SL_INST_BIG)
+        unlimited = 1;
+      else
+        gcap += (double)in->cap[t];
+    }
+    for (int g = 0; g < in->ng; g++) {
+      if (in->lvl[g] > l) continue;
+      double best = INFINITY;
+      for (int v = in->vb[g]; v < in->ve[g]; v++)
+        if (in->rate[v] > 0 && in->hi[v] > 0) best = fmin(best, in->gpus[v] / in->rate[v]);
+      gneed += need[g] > 0 ? need[g] * best : 0;
+    }
+    int plainly_short = !unlimited && gneed > gcap * (1 + 1e-9);
+    if (plainly_short || cover(&h, l, need, &trial) != 0) {
       // Level l cannot be served in full: share what the higher levels leave.
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == l) need[g] = 0;
-      double T = share(&h, l, need);
-      improve(&h);
+      double T = lp_maxmin(&h, l, need);
+      T = share(&h, l, need, T);
+      improve(&h, IMP_FAIR);
       double m = level_min(in, &h.s, l);
       if (rep->fair_level < 0 && m < 1 - SL_INST_FEPS) {
         rep->fair_level = l;
-        rep->fair_bound = T < m ? m : T;  // T is the LP's max-min (the bisection's, if large)
+        rep->fair_bound = T < m ? m : T; // T is the LP's max-min (the bisection's, if large)
       }
     }
     set_req_from(&h, &h.s);
     memcpy(need, h.req, (size_t)in->ng * sizeof *need);
   }
-  improve(&h);
+  improve(&h, IMP_COST | IMP_FAIR);
   sl_sol_recompute(in, &h.s);
   sl_sol_copy(in, out, &h.s);
   if (rep->fair_level >= 0) rep->fair_min = level_min(in, out, rep->fair_level);
   set_req_from(&h, out);
   cost_bounds(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
   return in->oom ? SL_ENOMEM : SL_OK;
-}
-
-double sl_heur_cost_bound(sl_inst_t *in, const double *need, double *lp) {
-  hs_t h;
-  if (init_hs(in, &h)) return -INFINITY;
-  h.stop = in->work;
-  double b, best;
-  cost_bounds(&h, need, INFINITY, &b, &best);
-  if (lp) *lp = b;
-  return best;
 }

@@ -6,46 +6,46 @@
 
 #include "core/alloc/alloc.h"
 
-#define SL_INST_FEPS 1e-9  // served fractions closer than this are equal
-#define SL_INST_BIG  (1L << 40)  // capacity of an unlimited type
+#define SL_INST_FEPS 1e-9       // served fractions closer than this are equal
+#define SL_INST_BIG  (1L << 40) // capacity of an unlimited type
 
 typedef struct sl_inst_block sl_inst_block_t;
 
 typedef struct {
   int ng, nv, nt, nl;
   // groups
-  double *dem;   // demand, req/s
-  int *lvl;      // priority level, 0 = highest priority
-  int *vb, *ve;  // variants of group g are vb[g] .. ve[g]-1
+  double *dem;  // demand, req/s
+  int *lvl;     // priority level, 0 = highest priority
+  int *vb, *ve; // variants of group g are vb[g] .. ve[g]-1
   // variants
   double *rate, *cost;
   int *gpus, *type, *lo, *hi, *cur, *grp;
   // types
-  long *cap;  // GPUs: max(inventory, what the minimums need); SL_INST_BIG when unlimited
+  long *cap; // GPUs: max(inventory, what the minimums need); SL_INST_BIG when unlimited
   // levels
-  int *lvl_prio;     // priority of each level
-  double *lvl_dem;   // demand of each level
-  double lambda;     // transition penalty
-  double ctol;       // cost differences below this are ties
+  int *lvl_prio;   // priority of each level
+  double *lvl_dem; // demand of each level
+  double lambda;   // transition penalty
+  double ctol;     // cost differences below this are ties
   int overcommitted;
   // canonical -> input index
   int *gin, *vin, *tin;
   // scratch for comparisons
   double *sa, *sb;
-  int *gall;  // 0 .. ng-1
+  int *gall; // 0 .. ng-1
   // memory
   sl_alloc_fn af;
   void *aud;
   sl_inst_block_t *blocks;
   int oom;
-  long work;  // nodes spent, for budgets and reporting
+  long work; // nodes spent, for budgets and reporting
 } sl_inst_t;
 
 typedef struct {
-  int *n;        // replicas per variant
-  long *use;     // GPUs used per type
-  double *capg;  // capacity per group, req/s
-  double cost;   // objective cost: sum of f_v(n_v)
+  int *n;       // replicas per variant
+  long *use;    // GPUs used per type
+  double *capg; // capacity per group, req/s
+  double cost;  // objective cost: sum of f_v(n_v)
 } sl_sol_t;
 
 // Builds the canonical instance from a validated problem. Returns SL_ENOMEM on failure.
@@ -59,10 +59,10 @@ void *sl_inst_calloc(sl_inst_t *in, size_t n, size_t size);
 double sl_inst_vcost(const sl_inst_t *in, int v, int n);
 double sl_inst_frac(const sl_inst_t *in, int g, double cap);
 
-int sl_sol_init(sl_inst_t *in, sl_sol_t *s);  // all variants at their minimum
+int sl_sol_init(sl_inst_t *in, sl_sol_t *s); // all variants at their minimum
 void sl_sol_copy(const sl_inst_t *in, sl_sol_t *dst, const sl_sol_t *src);
 void sl_sol_set(const sl_inst_t *in, sl_sol_t *s, int v, int n);
-void sl_sol_recompute(const sl_inst_t *in, sl_sol_t *s);  // exact totals in canonical order
+void sl_sol_recompute(const sl_inst_t *in, sl_sol_t *s); // exact totals in canonical order
 int sl_sol_fits(const sl_inst_t *in, const sl_sol_t *s);
 
 // The objective order. Returns > 0 when the new capacities/cost are better than the old, < 0

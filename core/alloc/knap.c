@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#define KNAP_NODE_LIMIT 2000000L  // per call; far above what groups of a few variants need
+#define KNAP_NODE_LIMIT 2000000L // per call; far above what groups of a few variants need
 
 int sl_knap_init(sl_inst_t *in, sl_knap_t *k) {
   memset(k, 0, sizeof *k);
@@ -30,7 +30,7 @@ int sl_knap_init(sl_inst_t *in, sl_knap_t *k) {
 
 typedef struct {
   const sl_inst_t *in;
-  const int *vs;  // variants sharing one type, sorted by rate per GPU, best first
+  const int *vs; // variants sharing one type, sorted by rate per GPU, best first
   int m;
   double best;
   long nodes;
@@ -59,7 +59,8 @@ static void pack_dfs(pack_t *p, int i, long room, double val) {
   int v = p->vs[i];
   long most = room / in->gpus[v];
   if (most > in->hi[v] - in->lo[v]) most = in->hi[v] - in->lo[v];
-  for (long x = most; x >= 0; x--) pack_dfs(p, i + 1, room - x * in->gpus[v], val + x * in->rate[v]);
+  for (long x = most; x >= 0; x--)
+    pack_dfs(p, i + 1, room - x * in->gpus[v], val + x * in->rate[v]);
 }
 
 double sl_knap_maxcap(sl_inst_t *in, sl_knap_t *k, int g, const long *avail) {
@@ -93,7 +94,7 @@ double sl_knap_maxcap(sl_inst_t *in, sl_knap_t *k, int g, const long *avail) {
     int m = 0;
     for (int w = vb; w < ve; w++)
       if (in->type[w] == t && in->rate[w] > 0) k->ord[m++] = w;
-    for (int i = 1; i < m; i++) {  // rate per GPU, best first; ties by canonical index
+    for (int i = 1; i < m; i++) { // rate per GPU, best first; ties by canonical index
       int w = k->ord[i], j = i - 1;
       double e = in->rate[w] / in->gpus[w];
       while (j >= 0 && in->rate[k->ord[j]] / in->gpus[k->ord[j]] < e) {
@@ -118,11 +119,12 @@ static double frac_bound(const sl_inst_t *in, sl_knap_t *k, int i, double rem) {
   double c = 0;
   for (int s = 0; s < k->nseg && rem > k->tol; s++) {
     int it = k->segi[s] >> 1, which = k->segi[s] & 1;
-    if (it < i) continue;  // items are decided in order: it < i is fixed
+    if (it < i) continue; // items are decided in order: it < i is fixed
     int v = k->ord[it];
     long dyn = k->avail[in->type[v]] / in->gpus[v];
     if (dyn > k->ub[it]) dyn = k->ub[it];
-    long cnt = which == 0 ? (k->s1[it] < dyn ? k->s1[it] : dyn) : dyn - (k->s1[it] < dyn ? k->s1[it] : dyn);
+    long cnt = which == 0 ? (k->s1[it] < dyn ? k->s1[it] : dyn)
+                          : dyn - (k->s1[it] < dyn ? k->s1[it] : dyn);
     if (cnt <= 0) continue;
     double r = k->rate[it], p = which == 0 ? k->p1[it] : k->p2[it];
     if (cnt * r >= rem) {
@@ -178,8 +180,8 @@ double sl_knap_mincost_from(sl_inst_t *in, sl_knap_t *k, int g, const long *avai
   double base = 0, have = 0;
   for (int v = vb; v < ve; v++) {
     n[v] = lo_(v);
-    base += money * sl_inst_vcost(in, v, lo_(v)) +
-            (mu ? mu[in->type[v]] * in->gpus[v] * lo_(v) : 0);
+    base +=
+        money * sl_inst_vcost(in, v, lo_(v)) + (mu ? mu[in->type[v]] * in->gpus[v] * lo_(v) : 0);
     have += lo_(v) * in->rate[v];
     k->avail[in->type[v]] = avail ? avail[in->type[v]] : SL_INST_BIG;
   }
@@ -270,8 +272,8 @@ double sl_knap_mincost(sl_inst_t *in, sl_knap_t *k, int g, const long *avail, do
   return sl_knap_mincost_from(in, k, g, avail, money, mu, need, NULL, n);
 }
 
-double sl_knap_frac(sl_inst_t *in, sl_knap_t *k, int g, double money, const double *mu,
-                    double need, double *use) {
+double sl_knap_frac(sl_inst_t *in, sl_knap_t *k, int g, double money, const double *mu, double need,
+                    double *use) {
   int vb = in->vb[g], ve = in->ve[g];
   double cost = 0, rem = need;
   for (int v = vb; v < ve; v++) {

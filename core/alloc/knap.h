@@ -6,19 +6,19 @@
 #include "core/alloc/inst.h"
 
 typedef struct {
-  int *ord;      // variant order for the search (indices into the group's variants)
-  int *x, *bx;   // extra replicas above the minimum: current and best
-  int *ub;       // per item: most extra replicas
-  int *s1;       // per item: extra replicas charged at the removal price (below current)
-  double *p1, *p2;  // per item: price of a replica in each segment
-  double *segp;  // segments sorted by price per req/s: price, rate, item, which
+  int *ord;        // variant order for the search (indices into the group's variants)
+  int *x, *bx;     // extra replicas above the minimum: current and best
+  int *ub;         // per item: most extra replicas
+  int *s1;         // per item: extra replicas charged at the removal price (below current)
+  double *p1, *p2; // per item: price of a replica in each segment
+  double *segp;    // segments sorted by price per req/s: price, rate, item, which
   int *segi;
-  long *avail;   // per type, working copy
+  long *avail; // per type, working copy
   double need, tol, best;
-  double *rate;  // per item
+  double *rate; // per item
   int m, nseg;
   long nodes, limit;
-  int exact;     // the last call finished its search
+  int exact; // the last call finished its search
 } sl_knap_t;
 
 int sl_knap_init(sl_inst_t *in, sl_knap_t *k);
@@ -38,5 +38,5 @@ double sl_knap_mincost_from(sl_inst_t *in, sl_knap_t *k, int g, const long *avai
 
 // LP relaxation of sl_knap_mincost without availability. Adds the GPUs it uses to use[t] (may
 // be NULL); returns INFINITY when need exceeds the group's maximum capacity.
-double sl_knap_frac(sl_inst_t *in, sl_knap_t *k, int g, double money, const double *mu,
-                    double need, double *use);
+double sl_knap_frac(sl_inst_t *in, sl_knap_t *k, int g, double money, const double *mu, double need,
+                    double *use);

@@ -21,11 +21,11 @@
 
 #include "core/alloc/alloc.h"
 
-#define EFFORT_MAX 100000000L  // about ten seconds of work: the upper end a policy may ask for
+#define EFFORT_MAX 100000000L // about ten seconds of work: the upper end a policy may ask for
 
 typedef struct {
   lua_State *L;
-  char where[96];  // "groups[3]" or "groups.llama"
+  char where[96]; // "groups[3]" or "groups.llama"
 } ctx_t;
 
 // Raises a formatted error (lua_pushfstring knows too few formats). Only userdata is held, so
@@ -43,7 +43,7 @@ static int raise(lua_State *L, const char *fmt, ...) {
 // Keys of a map-form table, sorted, so nothing depends on hash order.
 typedef struct {
   const char *key;
-  int ref;  // stack position is not stable; we re-fetch by key
+  int ref; // stack position is not stable; we re-fetch by key
 } keyent_t;
 
 // Insertion sort by name: the inputs are policy-sized, and this needs no global comparator state.
@@ -81,7 +81,7 @@ static int entries(lua_State *L, int t, const char *what, keyent_t **out) {
       lua_pop(L, 1);
       if (lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "%s: keys must be names (strings) or 1..n", what);
-      k[i].key = lua_tostring(L, -1);  // kept alive by table t
+      k[i].key = lua_tostring(L, -1); // kept alive by table t
       k[i++].ref = 0;
     }
     sort_keys(k, count);
@@ -121,7 +121,8 @@ static int arg_field(lua_State *L, const char *name) {
 static const char *opt_string(lua_State *L, ctx_t *c, const char *name, const char *dflt) {
   int ty = field(L, name);
   const char *s = dflt;
-  if (ty == LUA_TSTRING) s = lua_tostring(L, -1);  // kept alive by the enclosing table
+  if (ty == LUA_TSTRING)
+    s = lua_tostring(L, -1); // kept alive by the enclosing table
   else if (ty != LUA_TNIL)
     luaL_error(L, "%s.%s: want a string, got %s", c->where, name, lua_typename(L, ty));
   lua_pop(L, 1);
@@ -131,7 +132,8 @@ static const char *opt_string(lua_State *L, ctx_t *c, const char *name, const ch
 static double opt_number(lua_State *L, ctx_t *c, const char *name, double dflt, int *present) {
   int ty = field(L, name);
   double v = dflt;
-  if (ty == LUA_TNUMBER) v = lua_tonumber(L, -1);
+  if (ty == LUA_TNUMBER)
+    v = lua_tonumber(L, -1);
   else if (ty != LUA_TNIL)
     luaL_error(L, "%s.%s: want a number, got %s", c->where, name, lua_typename(L, ty));
   if (present) *present = ty != LUA_TNIL;
@@ -158,8 +160,10 @@ static int find_name(const char *const *names, const int *order, int n, const ch
   while (lo <= hi) {
     int mid = (lo + hi) / 2, c = strcmp(names[order[mid]], name);
     if (!c) return order[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
   }
   return -1;
 }
@@ -199,7 +203,8 @@ static int sllua_alloc_solve(lua_State *L) {
   opts.effort = to_int(L, &c, "effort", eff, 0, EFFORT_MAX);
   const char *porder = opt_string(L, &c, "priority_order", "kubernetes");
   int wva = 0;
-  if (!strcmp(porder, "wva")) wva = 1;
+  if (!strcmp(porder, "wva"))
+    wva = 1;
   else if (strcmp(porder, "kubernetes"))
     return luaL_error(L, "solve.priority_order: '%s', want 'kubernetes' or 'wva'", porder);
 
@@ -225,7 +230,7 @@ static int sllua_alloc_solve(lua_State *L) {
     g->out_tokens = opt_number(L, &c, "out_tokens", 0, NULL);
     double pr = opt_number(L, &c, "priority", wva ? 1 : 0, NULL);
     int p = to_int(L, &c, "priority", pr, wva ? 1 : -1000000000, 1000000000);
-    g->priority = wva ? -p : p;  // WVA: 1 is the most important
+    g->priority = wva ? -p : p; // WVA: 1 is the most important
     g->slo_class = opt_string(L, &c, "slo_class", NULL);
     gnames[i] = g->name;
     lua_pop(L, 1);
@@ -268,9 +273,12 @@ static int sllua_alloc_solve(lua_State *L) {
       types[i].gpus = SL_ALLOC_UNLIMITED;
     } else if (lua_type(L, -1) == LUA_TNUMBER) {
       double n = lua_tonumber(L, -1);
-      if (n == -1 || n == HUGE_VAL) types[i].gpus = SL_ALLOC_UNLIMITED;
-      else if (n == floor(n) && n >= 0 && n <= 1e12) types[i].gpus = (long)n;
-      else return raise(L, "%s: %g, want a whole number of GPUs or 'unlimited'", c.where, n);
+      if (n == -1 || n == HUGE_VAL)
+        types[i].gpus = SL_ALLOC_UNLIMITED;
+      else if (n == floor(n) && n >= 0 && n <= 1e12)
+        types[i].gpus = (long)n;
+      else
+        return raise(L, "%s: %g, want a whole number of GPUs or 'unlimited'", c.where, n);
     } else {
       return luaL_error(L, "%s: want a number of GPUs or 'unlimited', got %s", c.where,
                         luaL_typename(L, -1));
@@ -306,16 +314,15 @@ static int sllua_alloc_solve(lua_State *L) {
       v->type = t;
     } else {
       v->type = find_name(tnames, torder, nt, acc);
-      if (v->type < 0)
-        return luaL_error(L, "%s.accelerator: '%s' not in inventory", c.where, acc);
+      if (v->type < 0) return luaL_error(L, "%s.accelerator: '%s' not in inventory", c.where, acc);
     }
     v->gpus = to_int(L, &c, "gpus", opt_number(L, &c, "gpus", 1, NULL), 1, 4096);
     v->max_rate = req_number(L, &c, "max_rate");
     v->cost = opt_number(L, &c, "cost", 0, NULL);
     v->min = to_int(L, &c, "min", opt_number(L, &c, "min", 0, NULL), 0, SL_ALLOC_MAX_REPLICAS);
     v->max = to_int(L, &c, "max", req_number(L, &c, "max"), 0, SL_ALLOC_MAX_REPLICAS);
-    v->current = to_int(L, &c, "current", opt_number(L, &c, "current", 0, NULL), 0,
-                        SL_ALLOC_MAX_REPLICAS);
+    v->current =
+        to_int(L, &c, "current", opt_number(L, &c, "current", 0, NULL), 0, SL_ALLOC_MAX_REPLICAS);
     vnames[i] = v->id;
     lua_pop(L, 1);
   }
@@ -341,7 +348,7 @@ static int sllua_alloc_solve(lua_State *L) {
     memcpy(gout + 2 * ng, r.attainment, (size_t)ng * sizeof *gout);
     memcpy(tout, r.gpus_used, (size_t)nt * sizeof *tout);
   }
-  sl_alloc_result_t s = r;  // scalars survive the free
+  sl_alloc_result_t s = r; // scalars survive the free
   sl_alloc_result_deinit(&r);
   if (rc) {
     // The allocator names entries by C index ("groups[0] (a).demand: ..."); say it the way
@@ -356,8 +363,10 @@ static int sllua_alloc_solve(lua_State *L) {
       const char *rest = strchr(msg + kl + used, ')');
       const keyent_t *e = k == 0 ? &gk[idx] : &vk[idx];
       if (!rest || idx < 0 || idx >= (k == 0 ? ng : nv)) continue;
-      if (e->key) snprintf(buf, sizeof buf, "%s.%s%s", kinds[k], e->key, rest + 1);
-      else snprintf(buf, sizeof buf, "%s[%d]%s", kinds[k], e->ref, rest + 1);
+      if (e->key)
+        snprintf(buf, sizeof buf, "%s.%s%s", kinds[k], e->key, rest + 1);
+      else
+        snprintf(buf, sizeof buf, "%s[%d]%s", kinds[k], e->ref, rest + 1);
       msg = buf;
     }
     lua_pushnil(L);

@@ -28,7 +28,7 @@ typedef struct {
   int nl;
   int prio[REF_MAXG];
   int cnt[REF_MAXG];
-  double frac[REF_MAXG][REF_MAXG];  // [level][i], ascending
+  double frac[REF_MAXG][REF_MAXG]; // [level][i], ascending
   double served[REF_MAXG];
   double dem[REF_MAXG];
   double cost;
@@ -46,7 +46,7 @@ static inline void ref_key(const sl_alloc_problem_t *p, const int *n, double pen
     while (l < k->nl && k->prio[l] != pr) l++;
     if (l == k->nl) k->prio[k->nl++] = pr;
   }
-  for (int a = 0; a < k->nl; a++)  // priorities descending
+  for (int a = 0; a < k->nl; a++) // priorities descending
     for (int b = a + 1; b < k->nl; b++)
       if (k->prio[b] > k->prio[a]) {
         int x = k->prio[a];
@@ -138,7 +138,7 @@ static inline void ref_bf_rec(ref_bf_t *b, int i) {
   }
   const sl_alloc_variant_t *v = &p->variants[i];
   for (int x = v->min; x <= v->max; x++) {
-    long add = (long)(x - v->min) * v->gpus;  // the minimums are counted up front
+    long add = (long)(x - v->min) * v->gpus; // the minimums are counted up front
     if (b->use[v->type] + add > b->cap[v->type]) break;
     b->n[i] = x;
     b->use[v->type] += add;
@@ -170,8 +170,8 @@ static inline int ref_below(sl_allocgen_rng_t *r, int n) {
 // A small random instance: ming..maxg groups, mint..maxt types, small replica ranges, some priority
 // levels, minimums, current replicas, zero costs or rates now and then, tight inventories.
 // Regenerates until the search space is at most `space` allocations.
-static inline void ref_random(ref_inst_t *x, unsigned long long seed, int ming, int maxg,
-                              int mint, int maxt, double space) {
+static inline void ref_random(ref_inst_t *x, unsigned long long seed, int ming, int maxg, int mint,
+                              int maxt, double space) {
   sl_allocgen_rng_t r = {seed * 7919 + 13};
   for (;;) {
     memset(x, 0, sizeof *x);
@@ -193,7 +193,7 @@ static inline void ref_random(ref_inst_t *x, unsigned long long seed, int ming, 
       x->g[g].demand = ref_below(&r, 8) == 0 ? 0 : 20 * sl_allocgen_uniform(&r);
       for (int t = 0; t < nt && nv < REF_MAXV - 1; t++) {
         if (ref_below(&r, 3) == 0) continue;
-        int twice = ref_below(&r, 6) == 0;  // two variants on one type (e.g. TP1 and TP2)
+        int twice = ref_below(&r, 6) == 0; // two variants on one type (e.g. TP1 and TP2)
         for (int c = 0; c <= twice; c++) {
           sl_alloc_variant_t *v = &x->v[nv];
           snprintf(x->names[nn], 16, "v%d", nv);
@@ -202,7 +202,9 @@ static inline void ref_random(ref_inst_t *x, unsigned long long seed, int ming, 
           v->type = t;
           v->gpus = ks[ref_below(&r, 5)];
           v->max_rate = ref_below(&r, 12) == 0 ? 0 : 1 + 12 * sl_allocgen_uniform(&r) * v->gpus;
-          v->cost = ref_below(&r, 12) == 0 ? 0 : ucost[t] * v->gpus * (0.8 + 0.4 * sl_allocgen_uniform(&r));
+          v->cost = ref_below(&r, 12) == 0
+                        ? 0
+                        : ucost[t] * v->gpus * (0.8 + 0.4 * sl_allocgen_uniform(&r));
           v->min = ref_below(&r, 6) == 0 ? 1 : 0;
           v->max = v->min + ref_below(&r, 6);
           v->current = ref_below(&r, 3) ? 0 : ref_below(&r, 4);

@@ -49,14 +49,20 @@ static void test_cases(void) {
     sl_alloc_group_t g[] = {{.name = "m", .demand = 3, .priority = 1}};
     sl_alloc_type_t t[] = {{.name = "a", .gpus = 8}, {.name = "b", .gpus = 8}};
     sl_alloc_variant_t v[] = {
-        {.id = "on-a", .group = 0, .type = 0, .gpus = 1, .max_rate = 4, .cost = 10, .max = 4,
+        {.id = "on-a",
+         .group = 0,
+         .type = 0,
+         .gpus = 1,
+         .max_rate = 4,
+         .cost = 10,
+         .max = 4,
          .current = 1},
         {.id = "on-b", .group = 0, .type = 1, .gpus = 1, .max_rate = 4, .cost = 9, .max = 4},
     };
     sl_alloc_problem_t p = {g, 1, v, 2, t, 2};
     sl_alloc_opts_t o;
     sl_alloc_opts_init(&o);
-    sl_alloc_result_t r = solve(&p, &o, &rc, &e);  // stay: 10; move: 9 + 0.1 x (10 + 9) = 10.9
+    sl_alloc_result_t r = solve(&p, &o, &rc, &e); // stay: 10; move: 9 + 0.1 x (10 + 9) = 10.9
     T_EQ_INT(r.replicas[0], 1, "penalty 0.1: stays on the current variant (10 < 10.9)");
     T_NEAR(r.transition, 0, 1e-12, "penalty 0.1: no transition");
     sl_alloc_result_deinit(&r);
@@ -65,7 +71,7 @@ static void test_cases(void) {
     T_EQ_INT(r.replicas[1], 1, "penalty 0: moves to the cheaper variant");
     T_NEAR(r.objective, 9, 1e-9, "penalty 0: objective is the cost");
     sl_alloc_result_deinit(&r);
-    v[1].cost = 5;  // move: 5 + 0.1 x 15 = 6.5 < 10
+    v[1].cost = 5; // move: 5 + 0.1 x 15 = 6.5 < 10
     o.transition_penalty = 0.1;
     r = solve(&p, &o, &rc, &e);
     T_EQ_INT(r.replicas[1], 1, "penalty 0.1: moves when it saves more than the penalty");
@@ -122,7 +128,14 @@ static void test_cases(void) {
     sl_alloc_group_t g[] = {{.name = "m", .demand = 100, .priority = 1}};
     sl_alloc_type_t t[] = {{.name = "x", .gpus = 3}};
     sl_alloc_variant_t v[] = {
-        {.id = "m-x", .group = 0, .type = 0, .gpus = 2, .max_rate = 1, .cost = 1, .min = 2, .max = 9},
+        {.id = "m-x",
+         .group = 0,
+         .type = 0,
+         .gpus = 2,
+         .max_rate = 1,
+         .cost = 1,
+         .min = 2,
+         .max = 9},
     };
     sl_alloc_problem_t p = {g, 1, v, 1, t, 1};
     sl_alloc_result_t r = solve(&p, NULL, &rc, &e);
@@ -163,12 +176,12 @@ static void test_validation(void) {
   sl_err_t e;
 #define RESET()                                                                                    \
   do {                                                                                             \
-    g[0] = (sl_alloc_group_t){.name = "a", .demand = 1, .priority = 1};                           \
-    g[1] = (sl_alloc_group_t){.name = "b", .demand = 1, .priority = 1};                           \
-    v[0] = (sl_alloc_variant_t){.id = "a1", .group = 0, .type = 0, .gpus = 1, .max_rate = 1,      \
-                                .cost = 1, .max = 4};                                              \
-    v[1] = (sl_alloc_variant_t){.id = "b1", .group = 1, .type = 0, .gpus = 1, .max_rate = 1,      \
-                                .cost = 1, .max = 4};                                              \
+    g[0] = (sl_alloc_group_t){.name = "a", .demand = 1, .priority = 1};                            \
+    g[1] = (sl_alloc_group_t){.name = "b", .demand = 1, .priority = 1};                            \
+    v[0] = (sl_alloc_variant_t){                                                                   \
+        .id = "a1", .group = 0, .type = 0, .gpus = 1, .max_rate = 1, .cost = 1, .max = 4};         \
+    v[1] = (sl_alloc_variant_t){                                                                   \
+        .id = "b1", .group = 1, .type = 0, .gpus = 1, .max_rate = 1, .cost = 1, .max = 4};         \
     t[0] = (sl_alloc_type_t){.name = "x", .gpus = 8};                                              \
     p = (sl_alloc_problem_t){g, 2, v, 2, t, 1};                                                    \
     sl_alloc_opts_init(&o);                                                                        \
@@ -205,7 +218,8 @@ static void test_validation(void) {
 #undef RESET
 }
 
-// --- properties on generated instances ------------------------------------------------------------
+// --- properties on generated instances
+// ------------------------------------------------------------
 
 static int make(sl_allocgen_t *gen, int ng, long gpus, double load, int levels, unsigned seed) {
   sl_allocgen_opts_t o;
@@ -225,7 +239,7 @@ typedef struct {
   sl_alloc_group_t *g;
   sl_alloc_variant_t *v;
   sl_alloc_type_t *t;
-  int *pv;  // new position of each original variant
+  int *pv; // new position of each original variant
   int *pg;
 } perm_t;
 
@@ -271,7 +285,7 @@ static void perm_free(perm_t *q) {
 
 static int within_bounds(const sl_alloc_problem_t *p, const sl_alloc_result_t *r) {
   if (!ref_feasible(p, r->replicas)) return 0;
-  for (int t = 0; t < p->ntypes; t++) {  // gpus_used is whole replicas x GPUs per replica
+  for (int t = 0; t < p->ntypes; t++) { // gpus_used is whole replicas x GPUs per replica
     long u = 0;
     for (int i = 0; i < p->nvariants; i++)
       if (p->variants[i].type == t) u += (long)r->replicas[i] * p->variants[i].gpus;
@@ -286,8 +300,8 @@ static void test_generated(void) {
     long gpus;
     double load;
     int levels;
-  } cfg[] = {{20, 200, 0.75, 1}, {20, 200, 1.4, 1}, {60, 600, 1.2, 3}, {100, 1000, 0.75, 1},
-             {100, 1000, 1.43, 1}, {40, 400, 1.0, 2}};
+  } cfg[] = {{20, 200, 0.75, 1},   {20, 200, 1.4, 1},    {60, 600, 1.2, 3},
+             {100, 1000, 0.75, 1}, {100, 1000, 1.43, 1}, {40, 400, 1.0, 2}};
   int det = 0, sym = 0, bounds = 0, n = 0;
   for (unsigned c = 0; c < sizeof cfg / sizeof *cfg; c++)
     for (unsigned seed = 1; seed <= 3; seed++) {
@@ -317,8 +331,9 @@ static void test_generated(void) {
       sl_allocgen_free(&gen);
     }
   T_EQ_INT(det, n, "same input, same allocation, to the bit");
-  T_EQ_INT(sym, n, "permuting groups, variants and types permutes the result (equal priorities "
-                   "treated alike)");
+  T_EQ_INT(sym, n,
+           "permuting groups, variants and types permutes the result (equal priorities "
+           "treated alike)");
   T_EQ_INT(bounds, n, "min/max, whole replicas and inventory respected; gpus_used adds up");
 }
 
@@ -375,11 +390,13 @@ static void test_small(void) {
     sl_alloc_result_deinit(&b);
   }
   T_EQ_INT(sym, n, "small instances: permuting the input permutes the exact result");
-  T_EQ_INT(mono, n, "more inventory never makes the sorted served fractions worse at the top "
-                    "level, nor at a lower level unless a higher one gained");
+  T_EQ_INT(mono, n,
+           "more inventory never makes the sorted served fractions worse at the top "
+           "level, nor at a lower level unless a higher one gained");
 }
 
-// --- memory ----------------------------------------------------------------------------------------
+// --- memory
+// ----------------------------------------------------------------------------------------
 
 typedef struct {
   long live, calls, fail_at;
@@ -414,7 +431,7 @@ static void test_memory(void) {
   sl_alloc_result_deinit(&r);
   T_EQ_INT(c.live, 0, "custom allocator: every byte returned after deinit");
   int enomem = 0, clean = 0;
-  for (long k = 1; k <= 40; k++) {  // fail the k-th allocation
+  for (long k = 1; k <= 40; k++) { // fail the k-th allocation
     counter_t f = {0, 0, k};
     o.alloc_ud = &f;
     rc = sl_alloc_solve(&gen.p, &o, &r, &e);

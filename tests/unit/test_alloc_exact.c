@@ -21,8 +21,10 @@ int main(void) {
   static const double pens[] = {0.1, 0.0, 0.5};
   for (int seed = 1; seed <= INSTANCES; seed++) {
     ref_inst_t x;
-    if (seed % 2) ref_random(&x, (unsigned long long)seed, 1, 5, 1, 3, 500000);
-    else ref_random(&x, (unsigned long long)seed, 4, 5, 3, 3, 1000000);  // the largest: 4-5 x 3
+    if (seed % 2)
+      ref_random(&x, (unsigned long long)seed, 1, 5, 1, 3, 500000);
+    else
+      ref_random(&x, (unsigned long long)seed, 4, 5, 3, 3, 1000000); // the largest: 4-5 x 3
     double pen = pens[seed % 3];
     ref_bf_t bf;
     ref_bruteforce(&x.p, pen, &bf);
@@ -68,11 +70,11 @@ int main(void) {
     ref_key(&x.p, r.replicas, pen, &k);
     hfeas += ref_feasible(&x.p, r.replicas);
     hequal += ref_cmp(&k, &bf.bk) == 0;
-    if (!short_opt) {  // a lower bound on the cost of serving everything
+    if (!short_opt) { // a lower bound on the cost of serving everything
       cbound_n++;
       cbound_ok += r.cost_bound <= bf.bk.cost + 1e-7 * (1 + bf.bk.cost) &&
                    r.lp_cost_bound <= r.cost_bound + 1e-9 * (1 + r.cost_bound);
-    } else if (r.shortage) {  // an upper bound on the lowest served fraction of that level
+    } else if (r.shortage) { // an upper bound on the lowest served fraction of that level
       fbound_n++;
       fbound_ok += r.fair_bound >= first_short_min(&bf.bk) - 1e-7;
     }
