@@ -27,9 +27,12 @@ int sl_clair_bins_reserve(sl_clair_bins_t *b, size_t i) {
     if (!p) return SL_ENOMEM;
     memset(p + b->n * per, 0, sizeof *p * (n - b->n) * per);
     arr[k] = p;
-    if (k == 0) b->count = p;
-    else if (k == 1) b->in_sum = p;
-    else b->out_sum = p;
+    if (k == 0)
+      b->count = p;
+    else if (k == 1)
+      b->in_sum = p;
+    else
+      b->out_sum = p;
   }
   b->n = n;
   return SL_OK;
@@ -120,7 +123,7 @@ int sl_clair_rate(sl_clair_t *c, int v, double in_mean, double out_mean, double 
 }
 
 typedef struct {
-  int v, acc;  // variant, index into the inventory (-1: unlimited)
+  int v, acc; // variant, index into the inventory (-1: unlimited)
   double rate, ratio;
 } cand_t;
 
@@ -162,7 +165,8 @@ int sl_clair_place(sl_clair_t *c, const double *demand, const double *in_mean,
   int nv = cfg->nvariants, nm = cl->nmodels < MAXN ? cl->nmodels : MAXN, shortfall = 0;
   int na = cfg->naccels < MAXN ? cfg->naccels : MAXN;
   place_t s = {cfg, {0}, replicas};
-  for (int a = 0; a < na; a++) s.free_gpus[a] = cfg->accels[a].count > 0 ? cfg->accels[a].count : -1;
+  for (int a = 0; a < na; a++)
+    s.free_gpus[a] = cfg->accels[a].count > 0 ? cfg->accels[a].count : -1;
   memset(replicas, 0, sizeof *replicas * (size_t)nv);
   // Models in priority order (their variants' highest), then as listed.
   int order[MAXN], prio[MAXN];

@@ -15,7 +15,7 @@ typedef struct {
   double bin_s;
   size_t n;
   int nmodels;
-  double end;  // where the last bin ends (it may be shorter than bin_s)
+  double end; // where the last bin ends (it may be shorter than bin_s)
   double *count, *in_sum, *out_sum;
 } sl_clair_bins_t;
 
@@ -28,8 +28,8 @@ double sl_clair_bins_len(const sl_clair_bins_t *b, size_t i);
 
 typedef struct {
   const sl_cluster_t *cl;
-  double percentile;  // 0: the SLO's targets apply to means; else to that percentile
-  sl_map_t memo;      // per (variant, token mix) max rate
+  double percentile; // 0: the SLO's targets apply to means; else to that percentile
+  sl_map_t memo;     // per (variant, token mix) max rate
 } sl_clair_t;
 
 int sl_clair_init(sl_clair_t *c, const sl_cluster_t *cl, double percentile);
@@ -49,9 +49,9 @@ int sl_clair_place(sl_clair_t *c, const double *demand, const double *in_mean,
 typedef struct {
   double gpu_hours, cost;
   int peak_replicas;
-  size_t short_bins;  // bins whose demand the inventory could not cover
+  size_t short_bins; // bins whose demand the inventory could not cover
   size_t nbins;
-  int *replicas;      // per bin, all variants
+  int *replicas; // per bin, all variants
 } sl_clair_result_t;
 
 int sl_clair_run(sl_clair_t *c, const sl_clair_bins_t *b, sl_clair_result_t *out, sl_err_t *err);

@@ -24,16 +24,16 @@ static const struct {
   const char *name;
   sl_step_llm_t s;
 } shapes[] = {
-  {"llama-3.1-8b", {16060522496.0, 2.0 * 32 * 8 * 128 * 2, 8030261248.0, 4.0 * 32 * 32 * 128}},
-  {"llama-3.1-70b", {141107412992.0, 2.0 * 80 * 8 * 128 * 2, 70553706496.0, 4.0 * 80 * 64 * 128}},
-  {"llama-3.2-3b", {6425499648.0, 2.0 * 28 * 8 * 128 * 2, 3212749824.0, 4.0 * 28 * 24 * 128}},
+    {"llama-3.1-8b", {16060522496.0, 2.0 * 32 * 8 * 128 * 2, 8030261248.0, 4.0 * 32 * 32 * 128}},
+    {"llama-3.1-70b", {141107412992.0, 2.0 * 80 * 8 * 128 * 2, 70553706496.0, 4.0 * 80 * 64 * 128}},
+    {"llama-3.2-3b", {6425499648.0, 2.0 * 28 * 8 * 128 * 2, 3212749824.0, 4.0 * 28 * 24 * 128}},
 };
 
 // Datasheet bandwidth and dense BF16 throughput; memory as the driver reports it.
 static const sl_cluster_gpu_t gpus_builtin[] = {
-  {"H100", 3.35e12, 989.4e12, 81559 * MIB, 0.3},
-  {"A100", 2.039e12, 312e12, 81920 * MIB, 0.4},
-  {"L40S", 0.864e12, 362.05e12, 46068 * MIB, 0.6},
+    {"H100", 3.35e12, 989.4e12, 81559 * MIB, 0.3},
+    {"A100", 2.039e12, 312e12, 81920 * MIB, 0.4},
+    {"L40S", 0.864e12, 362.05e12, 46068 * MIB, 0.6},
 };
 
 const sl_step_llm_t *sl_cluster_shape(const char *name) {
@@ -107,7 +107,8 @@ static int parse_shape(sl_cluster_t *c, const sl_yval_t *v, const char *path, sl
       return sl_y_err(D(c), v, err,
                       "%s: unknown shape '%s' (built in: llama-3.1-8b, llama-3.1-70b, "
                       "llama-3.2-3b; or a mapping of weight_bytes, kv_bytes_per_token, params, "
-                      "attn_flops_per_pair)", path, v->str);
+                      "attn_flops_per_pair)",
+                      path, v->str);
     *out = *s;
     return SL_OK;
   }
@@ -129,8 +130,8 @@ static int parse_shape(sl_cluster_t *c, const sl_yval_t *v, const char *path, sl
 
 // Step coefficients given explicitly, named as sl_perf_params(SL_PERF_STEP); host terms default
 // to the reference calibration's.
-static int parse_coefficients(sl_cluster_t *c, const sl_yval_t *v, const char *path,
-                              sl_step_t *out, sl_err_t *err) {
+static int parse_coefficients(sl_cluster_t *c, const sl_yval_t *v, const char *path, sl_step_t *out,
+                              sl_err_t *err) {
   int n;
   const sl_perf_param_t *pp = sl_perf_params(SL_PERF_STEP, &n);
   const char *keys[SL_PERF_MAX_PARAMS + 1];
@@ -221,7 +222,8 @@ static int parse_gpus(sl_cluster_t *c, const sl_yval_t *map, sl_err_t *err) {
     sl_cluster_gpu_t *g = &c->gpus[c->ngpus++];
     if (!(g->type = strdup(map->keys[i]))) return sl_err(err, SL_ENOMEM, "out of memory");
     const sl_cluster_gpu_t *b = sl_cluster_gpu_builtin(g->type);
-    if (b) g->mem_bw = b->mem_bw, g->flops = b->flops, g->memory = b->memory, g->comm_ms = b->comm_ms;
+    if (b)
+      g->mem_bw = b->mem_bw, g->flops = b->flops, g->memory = b->memory, g->comm_ms = b->comm_ms;
     if ((f = sl_y_get(v, "mem_bw"))) {
       snprintf(fp, sizeof fp, "%s.mem_bw", path);
       TRY(sl_y_num(D(c), f, fp, 1e6, 1e16, &g->mem_bw, err));
@@ -241,8 +243,10 @@ static int parse_gpus(sl_cluster_t *c, const sl_yval_t *map, sl_err_t *err) {
       TRY(sl_y_num(D(c), f, fp, 0, 1e3, &g->comm_ms, err));
     }
     if (!(g->mem_bw > 0) || !(g->flops > 0))
-      return sl_y_err(D(c), v, err, "%s: mem_bw and flops are required for a GPU sluice does not "
-                      "know (built in: H100, A100, L40S)", path);
+      return sl_y_err(D(c), v, err,
+                      "%s: mem_bw and flops are required for a GPU sluice does not "
+                      "know (built in: H100, A100, L40S)",
+                      path);
   }
   return SL_OK;
 }
@@ -292,7 +296,8 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
     if (!p || p->kind != SL_PERF_STEP)
       return sl_y_err(D(c), prof, err,
                       "%s: unknown step profile '%s' (built in: llama-3.1-8b/h100; or 'derive', "
-                      "or a mapping of coefficients)", ppath, prof->str);
+                      "or a mapping of coefficients)",
+                      ppath, prof->str);
     sl_perf_to_step(p, st);
     snprintf(x->profile, sizeof x->profile, "%s", p->name);
   } else if (prof && prof->type != SL_Y_SCALAR) {
@@ -307,8 +312,8 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
     } else if (!shape || !g) {
       return sl_y_err(D(c), prof ? prof : vnode, err,
                       "variants[%d] (%s): no step profile for model '%s' on %s: give %s, or a "
-                      "shape for the model%s", i, v->id, v->model, v->accelerator,
-                      ppath,
+                      "shape for the model%s",
+                      i, v->id, v->model, v->accelerator, ppath,
                       g ? "" : " and the GPU's speeds under gpus:");
     } else {
       sl_step_gpu_t gpu = {g->mem_bw, g->flops, v->gpus_per_replica, g->comm_ms, 0, 0};
@@ -326,23 +331,24 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
       // vLLM's gpu_memory_utilization 0.9, less the weights and about 3.5 GiB of activations
       // and CUDA graphs per GPU: 53 GiB and 435k tokens for Llama-3.1-8B on an H100 80GB.
       double tp = v->gpus_per_replica;
-      kv = (0.9 * g->memory * tp - shape->weight_bytes - 3.5 * GIB * tp) / shape->kv_bytes_per_token;
+      kv =
+          (0.9 * g->memory * tp - shape->weight_bytes - 3.5 * GIB * tp) / shape->kv_bytes_per_token;
     } else {
       kv = 440000;
     }
     if (!(kv >= 1000))
       return sl_y_err(D(c), vnode, err,
                       "variants[%d] (%s): the model's weights leave no room for a KV cache on %d x "
-                      "%s; set engine.kv_capacity_tokens or use more GPUs", i, v->id,
-                      v->gpus_per_replica, v->accelerator);
+                      "%s; set engine.kv_capacity_tokens or use more GPUs",
+                      i, v->id, v->gpus_per_replica, v->accelerator);
   }
   x->engine.kv_capacity = floor(kv);
   return SL_OK;
 }
 
 static int parse_root(sl_cluster_t *c, sl_err_t *err) {
-  static const char *const keys[] = {"slo_classes", "accelerators", "gpus", "models", "variants",
-                                     "cold_start", "drain_grace", "gateway", NULL};
+  static const char *const keys[] = {"slo_classes", "accelerators", "gpus",    "models", "variants",
+                                     "cold_start",  "drain_grace",  "gateway", NULL};
   const sl_yval_t *r = c->cfg.doc.root, *f, *g;
   c->cold_median = 110;
   c->cold_p95 = 300;
@@ -370,7 +376,8 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
                       "variants[%d].role: the simulator serves whole requests (role both), got %s",
                       i, sl_role_name(v->role));
     int known = c->cfg.naccels == 0;
-    for (int k = 0; k < c->cfg.naccels; k++) known |= !strcmp(c->cfg.accels[k].type, v->accelerator);
+    for (int k = 0; k < c->cfg.naccels; k++)
+      known |= !strcmp(c->cfg.accels[k].type, v->accelerator);
     if (!known)
       return sl_y_err(D(c), f->items[i], err,
                       "variants[%d].accelerator: '%s' is not in accelerators", i, v->accelerator);
@@ -387,15 +394,15 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
     } else {
       if ((f = sl_y_get(g, "median")))
         TRY(sl_y_duration(D(c), f, "cold_start.median", &c->cold_median, err));
-      if ((f = sl_y_get(g, "p95"))) TRY(sl_y_duration(D(c), f, "cold_start.p95", &c->cold_p95, err));
+      if ((f = sl_y_get(g, "p95")))
+        TRY(sl_y_duration(D(c), f, "cold_start.p95", &c->cold_p95, err));
       if (c->cold_p95 < c->cold_median)
         return sl_y_err(D(c), g, err, "cold_start: p95 %gs is below the median %gs", c->cold_p95,
                         c->cold_median);
     }
     if ((f = sl_y_get(g, "min"))) TRY(sl_y_duration(D(c), f, "cold_start.min", &c->cold_min, err));
     if ((f = sl_y_get(g, "max"))) TRY(sl_y_duration(D(c), f, "cold_start.max", &c->cold_max, err));
-    if (c->cold_max < c->cold_min)
-      return sl_y_err(D(c), g, err, "cold_start: max is below min");
+    if (c->cold_max < c->cold_min) return sl_y_err(D(c), g, err, "cold_start: max is below min");
   }
   if ((f = sl_y_get(r, "drain_grace")))
     TRY(sl_y_duration(D(c), f, "drain_grace", &c->drain_grace, err));
@@ -428,7 +435,8 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
   } else {
     for (int k = 0; k < c->nmodels; k++) {
       int used = 0;
-      for (int i = 0; i < c->cfg.nvariants; i++) used |= !strcmp(c->cfg.variants[i].model, c->models[k].name);
+      for (int i = 0; i < c->cfg.nvariants; i++)
+        used |= !strcmp(c->cfg.variants[i].model, c->models[k].name);
       if (!used)
         return sl_y_err(D(c), model_node(c, k), err, "models[%d]: no variant serves '%s'", k,
                         c->models[k].name);
@@ -447,9 +455,9 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
         used |= !strcmp(c->cfg.variants[i].model, c->models[k].name) &&
                 !strcmp(c->cfg.variants[i].accelerator, ps->keys[j]);
       if (!used)
-        return sl_err(err, SL_EINVAL, "%s:%d: models[%d].profiles.%s: no variant of '%s' runs on %s",
-                      c->cfg.doc.file, ps->key_lines[j], k, ps->keys[j], c->models[k].name,
-                      ps->keys[j]);
+        return sl_err(
+            err, SL_EINVAL, "%s:%d: models[%d].profiles.%s: no variant of '%s' runs on %s",
+            c->cfg.doc.file, ps->key_lines[j], k, ps->keys[j], c->models[k].name, ps->keys[j]);
     }
   }
   return SL_OK;

@@ -12,8 +12,8 @@
 
 typedef struct {
   char *name;
-  char *trace;        // this model's trace spec (path resolved against the file), or NULL
-  double rate_scale;  // applied to this model's arrivals on top of the run's scaling
+  char *trace;       // this model's trace spec (path resolved against the file), or NULL
+  double rate_scale; // applied to this model's arrivals on top of the run's scaling
   int has_shape;
   sl_step_llm_t shape;
   int line;
@@ -21,9 +21,9 @@ typedef struct {
 
 typedef struct {
   char *type;
-  double mem_bw, flops;  // bytes/s and flop/s per GPU
-  double memory;         // bytes per GPU (0 = unknown)
-  double comm_ms;        // per-step tensor-parallel communication
+  double mem_bw, flops; // bytes/s and flop/s per GPU
+  double memory;        // bytes per GPU (0 = unknown)
+  double comm_ms;       // per-step tensor-parallel communication
 } sl_cluster_gpu_t;
 
 // What the simulator needs per variant, in the variants' order.
@@ -34,18 +34,18 @@ typedef struct {
 } sl_cluster_variant_t;
 
 typedef struct {
-  sl_config_t cfg;  // variants, slo_classes, accelerators
+  sl_config_t cfg; // variants, slo_classes, accelerators
   sl_cluster_model_t *models;
   int nmodels;
   sl_cluster_gpu_t *gpus;
   int ngpus;
-  sl_cluster_variant_t *vx;  // cfg.nvariants entries
+  sl_cluster_variant_t *vx; // cfg.nvariants entries
   // cold start: lognormal with this median and p95 (equal: fixed), clamped to [min, max]
   double cold_median, cold_p95, cold_min, cold_max;
-  double drain_grace;      // seconds a draining pod keeps serving before what is left is cut
-  double drop_timeout;     // seconds a request may wait in the gateway queue
-  double queue_threshold;  // EPP saturation: a server with this many waiting is saturated
-  double kv_threshold;     // ... or with this KV occupancy
+  double drain_grace;     // seconds a draining pod keeps serving before what is left is cut
+  double drop_timeout;    // seconds a request may wait in the gateway queue
+  double queue_threshold; // EPP saturation: a server with this many waiting is saturated
+  double kv_threshold;    // ... or with this KV occupancy
 } sl_cluster_t;
 
 int sl_cluster_load(sl_cluster_t *c, const char *path, sl_err_t *err);

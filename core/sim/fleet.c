@@ -34,8 +34,8 @@ int sl_fleet_init(sl_fleet_t *f, const sl_cluster_t *cl, sl_store_t *store,
     return sl_err(err, SL_ENOMEM, "out of memory");
   }
   for (int i = 0; i < f->nacc; i++)
-    f->acc[i] = (sl_fleet_accel_t){cfg->accels[i].type, cfg->accels[i].count, 0,
-                                   cfg->accels[i].cost};
+    f->acc[i] =
+        (sl_fleet_accel_t){cfg->accels[i].type, cfg->accels[i].count, 0, cfg->accels[i].cost};
   for (int i = 0; i < f->nv; i++) {
     f->v[i].acc = -1;
     for (int k = 0; k < f->nacc; k++)
@@ -62,7 +62,7 @@ void sl_fleet_deinit(sl_fleet_t *f) {
   free(f->v);
   free(f->acc);
   free(f->pending);
-  f->timers.n = f->events.n = 0;  // the nodes were inside the pods
+  f->timers.n = f->events.n = 0; // the nodes were inside the pods
   sl_heap_deinit(&f->timers);
   sl_heap_deinit(&f->events);
   memset(f, 0, sizeof *f);
@@ -100,8 +100,8 @@ static void set_phase(sl_fleet_t *f, sl_simpod_t *p, sl_pod_phase_t to, double n
 
 static double cold_start(sl_fleet_t *f) {
   const sl_cluster_t *cl = f->cl;
-  double t = f->cold_sigma > 0 ? sl_rng_lognormal(&f->rng, f->cold_mu, f->cold_sigma)
-                               : cl->cold_median;
+  double t =
+      f->cold_sigma > 0 ? sl_rng_lognormal(&f->rng, f->cold_mu, f->cold_sigma) : cl->cold_median;
   if (t < cl->cold_min) t = cl->cold_min;
   if (t > cl->cold_max) t = cl->cold_max;
   return t;
@@ -158,7 +158,8 @@ static void schedule(sl_fleet_t *f, double now) {
 static void pending_remove(sl_fleet_t *f, sl_simpod_t *p) {
   for (int i = 0; i < f->npending; i++)
     if (f->pending[i] == p) {
-      memmove(f->pending + i, f->pending + i + 1, sizeof *f->pending * (size_t)(f->npending - i - 1));
+      memmove(f->pending + i, f->pending + i + 1,
+              sizeof *f->pending * (size_t)(f->npending - i - 1));
       f->npending--;
       return;
     }
@@ -277,8 +278,10 @@ void sl_fleet_scale(sl_fleet_t *f, int vi, int desired, double now) {
   }
   while (counted(v) > desired) {
     sl_simpod_t *p = victim(v);
-    if (p->phase == SL_POD_READY) drain(f, p, now);
-    else gone(f, p, now);
+    if (p->phase == SL_POD_READY)
+      drain(f, p, now);
+    else
+      gone(f, p, now);
   }
   schedule(f, now);
   publish(f, vi);

@@ -18,11 +18,11 @@
 #include "core/util/rng.h"
 
 typedef struct sl_simpod {
-  uint64_t id;          // creation order
+  uint64_t id; // creation order
   int variant, model;
   char name[96];
   sl_pod_phase_t phase;
-  int scheduled;        // holds its GPUs
+  int scheduled; // holds its GPUs
   double t_created, t_ready;
   sl_heap_node_t timer; // Ready (starting) or end of grace (draining)
   sl_heap_node_t ev;    // the server's next step boundary
@@ -31,19 +31,19 @@ typedef struct sl_simpod {
   sl_replica_t rep;
 } sl_simpod_t;
 
-#define SL_SIMPOD_OF(r) ((sl_simpod_t *)((char *)(r) - offsetof(sl_simpod_t, rep)))
+#define SL_SIMPOD_OF(r) ((sl_simpod_t *)((char *)(r)-offsetof(sl_simpod_t, rep)))
 
 typedef struct {
   int desired;
-  sl_simpod_t **pods;  // live pods (draining included), in creation order
+  sl_simpod_t **pods; // live pods (draining included), in creation order
   int npods, cap;
-  int n[4];            // by sl_pod_phase_t
-  int acc;             // index into accels, -1 when the type has no inventory entry
+  int n[4]; // by sl_pod_phase_t
+  int acc;  // index into accels, -1 when the type has no inventory entry
 } sl_fleet_variant_t;
 
 typedef struct {
   const char *type;
-  int total;   // GPUs; 0 = unlimited
+  int total; // GPUs; 0 = unlimited
   int used;
   double cost; // per GPU-hour
 } sl_fleet_accel_t;
@@ -60,7 +60,7 @@ typedef struct {
 
 struct sl_fleet {
   const sl_cluster_t *cl;
-  sl_store_t *store;  // may be NULL
+  sl_store_t *store; // may be NULL
   sl_inflight_pool_t *pool;
   sl_replica_done_fn on_done;
   void *done_ud;
@@ -73,7 +73,7 @@ struct sl_fleet {
   sl_rng_t rng;
   double cold_mu, cold_sigma;
   uint64_t next_id;
-  sl_simpod_t **pending;  // unscheduled pods, creation order
+  sl_simpod_t **pending; // unscheduled pods, creation order
   int npending, cap_pending;
   double t_acct, gpu_seconds, cost, held_gpus, held_rate;
   uint64_t pods_created, pods_cut_requests;

@@ -8,8 +8,8 @@
 
 #include "core/util/err.h"
 
-int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool,
-                    double queue_threshold, double kv_threshold, double drop_timeout) {
+int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool, double queue_threshold,
+                    double kv_threshold, double drop_timeout) {
   memset(g, 0, sizeof *g);
   g->pool = pool;
   g->nm = nmodels;
@@ -28,14 +28,14 @@ int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool,
 
 void sl_gateway_deinit(sl_gateway_t *g) {
   for (int i = 0; i < g->nm; i++) {
-    g->m[i].eps.n = 0;  // the nodes belong to the endpoints' owners
+    g->m[i].eps.n = 0; // the nodes belong to the endpoints' owners
     sl_heap_deinit(&g->m[i].eps);
   }
   free(g->m);
   memset(g, 0, sizeof *g);
 }
 
-#define EP_OF(n) ((sl_gateway_ep_t *)((char *)(n) - offsetof(sl_gateway_ep_t, node)))
+#define EP_OF(n) ((sl_gateway_ep_t *)((char *)(n)-offsetof(sl_gateway_ep_t, node)))
 
 // KV occupancy in whole percent: routing and saturation read it at this grain, so a server's
 // endpoint is refiled when its occupancy crosses a percent, not at every decode step.
@@ -85,8 +85,7 @@ void sl_gateway_remove_endpoint(sl_gateway_t *g, sl_gateway_ep_t *ep) {
 void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep) {
   if (ep->model < 0) return;
   const sl_replica_t *r = ep->rep;
-  if (r->n_waiting == ep->waiting && r->n_running == ep->running && kv_pct(r) == ep->kv_pct)
-    return;
+  if (r->n_waiting == ep->waiting && r->n_running == ep->running && kv_pct(r) == ep->kv_pct) return;
   sl_heap_set(&g->m[ep->model].eps, &ep->node, score(g, ep));
 }
 
@@ -112,8 +111,10 @@ void sl_gateway_enqueue(sl_gateway_t *g, int model, int32_t id) {
   q->state = SL_INFLIGHT_QUEUED;
   q->next = -1;
   q->prev = m->tail;
-  if (m->tail >= 0) g->pool->r[m->tail].next = id;
-  else m->head = id;
+  if (m->tail >= 0)
+    g->pool->r[m->tail].next = id;
+  else
+    m->head = id;
   m->tail = id;
   m->n++;
   m->bytes += q->in * SL_GATEWAY_BYTES_PER_TOKEN;
@@ -125,8 +126,10 @@ int32_t sl_gateway_pop(sl_gateway_t *g, int model) {
   if (id < 0) return -1;
   sl_inflight_t *q = &g->pool->r[id];
   m->head = q->next;
-  if (m->head >= 0) g->pool->r[m->head].prev = -1;
-  else m->tail = -1;
+  if (m->head >= 0)
+    g->pool->r[m->head].prev = -1;
+  else
+    m->tail = -1;
   q->prev = q->next = -1;
   m->n--;
   m->bytes -= q->in * SL_GATEWAY_BYTES_PER_TOKEN;

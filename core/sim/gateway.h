@@ -19,18 +19,18 @@
 typedef struct {
   sl_replica_t *rep;
   sl_heap_node_t node;
-  int model;  // -1 while not an endpoint
-  int waiting, running, kv_pct;  // what the filed score was computed from
+  int model;                    // -1 while not an endpoint
+  int waiting, running, kv_pct; // what the filed score was computed from
 } sl_gateway_ep_t;
 
 // Scores at or above this mark a saturated server.
 #define SL_GATEWAY_SATURATED 1e9
 
 typedef struct {
-  int32_t head, tail;      // flow-control queue (FIFO) of in-flight requests
+  int32_t head, tail; // flow-control queue (FIFO) of in-flight requests
   int n;
   double bytes;
-  sl_heap_t eps;           // Ready endpoints by score (eps.n of them)
+  sl_heap_t eps;                    // Ready endpoints by score (eps.n of them)
   double requests, dropped;         // counters: arrived, dropped (timeout or rejected)
   double inflight, inflight_tokens; // routed to a server and not yet finished
   sl_promhist_t qdur;               // seconds in the queue, per dispatched or dropped request
@@ -46,8 +46,8 @@ typedef struct {
 // Bytes the EPP counts per queued request: the prompt's text at about 4 bytes per token.
 #define SL_GATEWAY_BYTES_PER_TOKEN 4.0
 
-int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool,
-                    double queue_threshold, double kv_threshold, double drop_timeout);
+int sl_gateway_init(sl_gateway_t *g, int nmodels, sl_inflight_pool_t *pool, double queue_threshold,
+                    double kv_threshold, double drop_timeout);
 void sl_gateway_deinit(sl_gateway_t *g);
 
 void sl_gateway_ep_init(sl_gateway_ep_t *ep, sl_replica_t *rep, uint64_t tie);

@@ -79,7 +79,9 @@ int sl_heap_set(sl_heap_t *h, sl_heap_node_t *n, double key) {
   }
   double old = n->key;
   n->key = key;
-  if (key < old) up(h, n->pos);
-  else if (key > old) down(h, n->pos);
+  if (key < old)
+    up(h, n->pos);
+  else if (key > old)
+    down(h, n->pos);
   return SL_OK;
 }

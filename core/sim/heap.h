@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 typedef struct {
-  double key;    // event time; INFINITY means "not in the heap"
-  uint64_t tie;  // order among equal keys (e.g. creation order)
-  int pos;       // index in the heap, -1 when absent
+  double key;   // event time; INFINITY means "not in the heap"
+  uint64_t tie; // order among equal keys (e.g. creation order)
+  int pos;      // index in the heap, -1 when absent
 } sl_heap_node_t;
 
 typedef struct {

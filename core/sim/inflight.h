@@ -8,26 +8,26 @@
 
 enum {
   SL_INFLIGHT_FREE,
-  SL_INFLIGHT_QUEUED,   // in the gateway's flow-control queue
-  SL_INFLIGHT_WAITING,  // in a model server's waiting queue
-  SL_INFLIGHT_PREFILL,  // running, prompt (or recompute) not fully computed
-  SL_INFLIGHT_DECODE,   // running, generating one token per engine step
+  SL_INFLIGHT_QUEUED,  // in the gateway's flow-control queue
+  SL_INFLIGHT_WAITING, // in a model server's waiting queue
+  SL_INFLIGHT_PREFILL, // running, prompt (or recompute) not fully computed
+  SL_INFLIGHT_DECODE,  // running, generating one token per engine step
 };
 
 typedef struct {
-  double t_arrive;  // at the gateway
-  double t_submit;  // into the model server
-  double t_first;   // first token out (NaN before)
-  uint64_t key;     // while decoding: the server's decode step at which the request finishes
-  uint32_t in, out; // prompt and output tokens
-  uint32_t gen;     // tokens generated (while decoding: when decoding (re)started)
-  uint32_t plen;    // tokens to prefill: the prompt, plus what was generated before a preemption
-  uint32_t done;    // of plen, computed so far
-  uint32_t chunk;   // prefill tokens scheduled in the step in progress
-  int32_t prev, next;  // the list the request is on (queue, waiting, running, free)
-  int32_t hpos;     // position in the server's finish heap while decoding, else -1
-  uint16_t model;   // model index
-  uint16_t variant; // variant index of the server (for its SLO class)
+  double t_arrive;    // at the gateway
+  double t_submit;    // into the model server
+  double t_first;     // first token out (NaN before)
+  uint64_t key;       // while decoding: the server's decode step at which the request finishes
+  uint32_t in, out;   // prompt and output tokens
+  uint32_t gen;       // tokens generated (while decoding: when decoding (re)started)
+  uint32_t plen;      // tokens to prefill: the prompt, plus what was generated before a preemption
+  uint32_t done;      // of plen, computed so far
+  uint32_t chunk;     // prefill tokens scheduled in the step in progress
+  int32_t prev, next; // the list the request is on (queue, waiting, running, free)
+  int32_t hpos;       // position in the server's finish heap while decoding, else -1
+  uint16_t model;     // model index
+  uint16_t variant;   // variant index of the server (for its SLO class)
   uint8_t state;
 } sl_inflight_t;
 

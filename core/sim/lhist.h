@@ -6,16 +6,16 @@
 
 #include <stdint.h>
 
-#define SL_LHIST_EMIN (-30)  // smallest octave: 2^-30 (about 1e-9)
-#define SL_LHIST_EMAX 30     // values at or above 2^30 land in the last bucket
+#define SL_LHIST_EMIN (-30) // smallest octave: 2^-30 (about 1e-9)
+#define SL_LHIST_EMAX 30    // values at or above 2^30 land in the last bucket
 
 typedef struct {
-  int bits;          // sub-buckets per octave = 1 << bits
-  int nb;            // buckets
+  int bits; // sub-buckets per octave = 1 << bits
+  int nb;   // buckets
   uint64_t *b;
-  uint64_t n;        // values added (including zeros)
-  uint64_t zero;     // values <= 0 or below the range
-  int lo, hi;        // touched bucket range (for cheap resets), lo > hi when none
+  uint64_t n;    // values added (including zeros)
+  uint64_t zero; // values <= 0 or below the range
+  int lo, hi;    // touched bucket range (for cheap resets), lo > hi when none
   double sum, min, max;
 } sl_lhist_t;
 
@@ -37,7 +37,7 @@ static inline int sl_lhist_index(const sl_lhist_t *h, double x) {
 }
 
 static inline void sl_lhist_add_n(sl_lhist_t *h, double x, uint64_t count) {
-  if (!(x > 0)) x = 0;  // NaN and negatives count as zero
+  if (!(x > 0)) x = 0; // NaN and negatives count as zero
   if (!h->n) {
     h->min = h->max = x;
   } else {

@@ -13,8 +13,8 @@ static void detach(sl_sim_policy_t *sp) {
   p->live = 0;
 }
 
-static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg,
-                  sl_clock_t *clock, sl_err_t *err) {
+static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg, sl_clock_t *clock,
+                  sl_err_t *err) {
   sl_lpolicy_t *p = (sl_lpolicy_t *)sp;
   detach(sp);
   p->hcfg = *cfg;

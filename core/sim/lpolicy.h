@@ -8,9 +8,9 @@
 #include "core/sim/sim.h"
 
 typedef struct {
-  sl_sim_policy_t base;   // first: pass &p.base to sl_sim_run
-  char file[512];         // canned policy name ("hpa") or a path
-  sl_config_t hcfg;       // the run's configuration with this policy in it, for the host
+  sl_sim_policy_t base; // first: pass &p.base to sl_sim_run
+  char file[512];       // canned policy name ("hpa") or a path
+  sl_config_t hcfg;     // the run's configuration with this policy in it, for the host
   sl_policy_cfg_t pc;
   sl_host_t host;
   int live;

@@ -33,8 +33,8 @@ static const sl_metric_t pod_counter[PC__N] = {SL_M_REQUESTS, SL_M_PROMPT_TOKENS
                                                SL_M_GENERATION_TOKENS, SL_M_PREEMPTIONS};
 static const sl_metric_t pod_hist[SL_RH__COUNT] = {SL_M_TTFT, SL_M_ITL, SL_M_E2E,
                                                    SL_M_REQ_PROMPT_TOKENS, SL_M_REQ_GEN_TOKENS};
-static const sl_metric_t gw_gauge[GG__N] = {SL_M_GW_QUEUE_SIZE, SL_M_GW_QUEUE_BYTES,
-                                            SL_M_GW_RUNNING, SL_M_GW_SATURATION,
+static const sl_metric_t gw_gauge[GG__N] = {SL_M_GW_QUEUE_SIZE,      SL_M_GW_QUEUE_BYTES,
+                                            SL_M_GW_RUNNING,         SL_M_GW_SATURATION,
                                             SL_M_GW_INFLIGHT_TOKENS, SL_M_GW_READY_ENDPOINTS};
 
 int sl_probe_init(sl_probe_t *p, sl_store_t *store, const sl_cluster_t *cl, double interval,
@@ -105,8 +105,7 @@ static int scrape(sl_probe_t *p, double now, const sl_fleet_t *f, const sl_gatew
                   sl_err_t *err) {
   sl_probe_snap_t *s = &p->ring[p->head];
   int n = 0;
-  for (int vi = 0; vi < f->nv; vi++)
-    n += f->v[vi].n[SL_POD_READY] + f->v[vi].n[SL_POD_DRAINING];
+  for (int vi = 0; vi < f->nv; vi++) n += f->v[vi].n[SL_POD_READY] + f->v[vi].n[SL_POD_DRAINING];
   if (n > s->cap) {
     int cap = n + 8;
     sl_probe_pod_t *pods = realloc(s->pods, sizeof *pods * (size_t)cap);

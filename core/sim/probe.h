@@ -15,7 +15,7 @@ typedef struct {
   double t;
   sl_probe_pod_t *pods;
   int npods, cap;
-  sl_probe_gw_t *gw;  // one per model
+  sl_probe_gw_t *gw; // one per model
 } sl_probe_snap_t;
 
 typedef struct {

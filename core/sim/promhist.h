@@ -22,7 +22,7 @@ const double *sl_promhist_bounds(sl_promhist_kind_t kind, int *nb);
 typedef struct {
   const double *bounds;
   int nb;
-  double c[SL_PROMHIST_MAXB];  // per bucket (not cumulative)
+  double c[SL_PROMHIST_MAXB]; // per bucket (not cumulative)
   double sum, count;
 } sl_promhist_t;
 

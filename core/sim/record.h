@@ -10,20 +10,20 @@
 #include "core/sim/lhist.h"
 
 typedef struct {
-  double bin_s;       // seconds per bin; bin i covers [i * bin_s, (i + 1) * bin_s)
-  size_t nbins;       // closed bins
+  double bin_s; // seconds per bin; bin i covers [i * bin_s, (i + 1) * bin_s)
+  size_t nbins; // closed bins
   int nvariants, nmodels;
   // Per bin and model, index [bin * nmodels + model]:
-  double *arrivals;   // requests that arrived at the gateway in the bin
-  double *queue_max;  // most requests held in the gateway's flow-control queue at once
-  double *ttft_p99;   // seconds, over requests whose first token came in the bin; NaN if none
-  double *met, *ended;  // requests ending in the bin (finished, dropped or cut) and of those,
-                        // how many met their SLO: attainment = met / ended
+  double *arrivals;    // requests that arrived at the gateway in the bin
+  double *queue_max;   // most requests held in the gateway's flow-control queue at once
+  double *ttft_p99;    // seconds, over requests whose first token came in the bin; NaN if none
+  double *met, *ended; // requests ending in the bin (finished, dropped or cut) and of those,
+                       // how many met their SLO: attainment = met / ended
   // Per bin and variant, index [bin * nvariants + variant], at the end of the bin:
   int *ready, *starting, *pending;
   // Per bin:
-  double *cost;       // cumulative cost at the end of the bin
-  double *gpus;       // GPUs held at the end of the bin
+  double *cost; // cumulative cost at the end of the bin
+  double *gpus; // GPUs held at the end of the bin
   // working state of the open bin
   size_t cap;
   double *cur_arrivals, *cur_queue_max, *cur_met, *cur_ended;

@@ -17,8 +17,8 @@ int sl_replica_init(sl_replica_t *r, const sl_replica_cfg_t *cfg, sl_inflight_po
   r->seg = SL_SEG_IDLE;
   r->seg_end = INFINITY;
   r->run_head = r->run_tail = r->pf_head = r->wait_head = r->wait_tail = -1;
-  static const sl_promhist_kind_t kinds[SL_RH__COUNT] = {
-      SL_PH_TTFT, SL_PH_ITL, SL_PH_E2E, SL_PH_PROMPT_TOKENS, SL_PH_GEN_TOKENS};
+  static const sl_promhist_kind_t kinds[SL_RH__COUNT] = {SL_PH_TTFT, SL_PH_ITL, SL_PH_E2E,
+                                                         SL_PH_PROMPT_TOKENS, SL_PH_GEN_TOKENS};
   for (int i = 0; i < SL_RH__COUNT; i++) sl_promhist_init(&r->h[i], kinds[i]);
   return 0;
 }
@@ -36,18 +36,24 @@ static void run_append(sl_replica_t *r, int32_t id) {
   sl_inflight_t *q = REQ(r, id);
   q->prev = r->run_tail;
   q->next = -1;
-  if (r->run_tail >= 0) REQ(r, r->run_tail)->next = id;
-  else r->run_head = id;
+  if (r->run_tail >= 0)
+    REQ(r, r->run_tail)->next = id;
+  else
+    r->run_head = id;
   r->run_tail = id;
   r->n_running++;
 }
 
 static void run_unlink(sl_replica_t *r, int32_t id) {
   sl_inflight_t *q = REQ(r, id);
-  if (q->prev >= 0) REQ(r, q->prev)->next = q->next;
-  else r->run_head = q->next;
-  if (q->next >= 0) REQ(r, q->next)->prev = q->prev;
-  else r->run_tail = q->prev;
+  if (q->prev >= 0)
+    REQ(r, q->prev)->next = q->next;
+  else
+    r->run_head = q->next;
+  if (q->next >= 0)
+    REQ(r, q->next)->prev = q->prev;
+  else
+    r->run_tail = q->prev;
   if (r->pf_head == id) r->pf_head = q->next;
   q->prev = q->next = -1;
   r->n_running--;
@@ -57,8 +63,10 @@ static void wait_push_back(sl_replica_t *r, int32_t id) {
   sl_inflight_t *q = REQ(r, id);
   q->next = -1;
   q->prev = r->wait_tail;
-  if (r->wait_tail >= 0) REQ(r, r->wait_tail)->next = id;
-  else r->wait_head = id;
+  if (r->wait_tail >= 0)
+    REQ(r, r->wait_tail)->next = id;
+  else
+    r->wait_head = id;
   r->wait_tail = id;
   r->n_waiting++;
 }
@@ -67,8 +75,10 @@ static void wait_push_front(sl_replica_t *r, int32_t id) {
   sl_inflight_t *q = REQ(r, id);
   q->prev = -1;
   q->next = r->wait_head;
-  if (r->wait_head >= 0) REQ(r, r->wait_head)->prev = id;
-  else r->wait_tail = id;
+  if (r->wait_head >= 0)
+    REQ(r, r->wait_head)->prev = id;
+  else
+    r->wait_tail = id;
   r->wait_head = id;
   r->n_waiting++;
 }
@@ -77,8 +87,10 @@ static int32_t wait_pop(sl_replica_t *r) {
   int32_t id = r->wait_head;
   sl_inflight_t *q = REQ(r, id);
   r->wait_head = q->next;
-  if (r->wait_head >= 0) REQ(r, r->wait_head)->prev = -1;
-  else r->wait_tail = -1;
+  if (r->wait_head >= 0)
+    REQ(r, r->wait_head)->prev = -1;
+  else
+    r->wait_tail = -1;
   q->prev = q->next = -1;
   r->n_waiting--;
   return id;
@@ -151,7 +163,7 @@ static void heap_remove(sl_replica_t *r, int32_t id) {
 // (every sequence adds one context token), P the compute-bound time, o the host overhead.
 typedef struct {
   double m0, m, p, o;
-  double jstar;  // steps at the compute floor before memory time overtakes it
+  double jstar; // steps at the compute floor before memory time overtakes it
 } run_law_t;
 
 static void run_law(const sl_replica_t *r, run_law_t *l) {
@@ -161,9 +173,12 @@ static void run_law(const sl_replica_t *r, run_law_t *l) {
   l->m = s->c_ms_per_ctx * b;
   l->p = s->ms_per_tok * b;
   l->o = s->overhead_ms;
-  if (l->m0 >= l->p) l->jstar = 0;
-  else if (l->m > 0) l->jstar = ceil((l->p - l->m0) / l->m);
-  else l->jstar = INFINITY;
+  if (l->m0 >= l->p)
+    l->jstar = 0;
+  else if (l->m > 0)
+    l->jstar = ceil((l->p - l->m0) / l->m);
+  else
+    l->jstar = INFINITY;
 }
 
 // Milliseconds taken by the first k steps.
@@ -183,8 +198,8 @@ static void run_itl(sl_replica_t *r, const run_law_t *l, double k) {
   double k1 = k < l->jstar ? k : l->jstar;
   if (k1 > 0) sl_promhist_add_linear(&r->h[SL_RH_ITL], (l->p + l->o) * 1e-3, 0, k1, b);
   if (k > k1)
-    sl_promhist_add_linear(&r->h[SL_RH_ITL], (l->m0 + l->m * k1 + l->o) * 1e-3, l->m * 1e-3,
-                           k - k1, b);
+    sl_promhist_add_linear(&r->h[SL_RH_ITL], (l->m0 + l->m * k1 + l->o) * 1e-3, l->m * 1e-3, k - k1,
+                           b);
 }
 
 // Commits k decode steps of the run starting at tb.
@@ -207,8 +222,10 @@ static int64_t run_steps_by(const run_law_t *l, int64_t k, double ms) {
   int64_t lo = 0, hi = k - 1;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo + 1) / 2;
-    if (run_ms(l, (double)mid) <= ms) lo = mid;
-    else hi = mid - 1;
+    if (run_ms(l, (double)mid) <= ms)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -406,7 +423,7 @@ void sl_replica_advance(sl_replica_t *r) {
   } else if (r->seg == SL_SEG_RUN) {
     double t = r->seg_end;
     commit_run(r, r->run_k);
-    r->tb = t;  // exact, whatever rounding the sum of steps had
+    r->tb = t; // exact, whatever rounding the sum of steps had
     pop_finished(r, t);
     plan(r);
   }

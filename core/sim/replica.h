@@ -22,15 +22,15 @@
 
 typedef struct {
   sl_step_t step;
-  int max_num_seqs;            // requests in the running batch at most
-  int max_num_batched_tokens;  // tokens scheduled per step at most (decode + prefill chunks)
-  double kv_capacity;          // KV cache, tokens
+  int max_num_seqs;           // requests in the running batch at most
+  int max_num_batched_tokens; // tokens scheduled per step at most (decode + prefill chunks)
+  double kv_capacity;         // KV cache, tokens
 } sl_replica_cfg_t;
 
 typedef enum {
-  SL_REPLICA_FINISHED,  // all output tokens generated
-  SL_REPLICA_CUT,       // still in flight when the server went away (drain grace ended)
-  SL_REPLICA_REJECTED,  // prompt + output can never fit the KV cache
+  SL_REPLICA_FINISHED, // all output tokens generated
+  SL_REPLICA_CUT,      // still in flight when the server went away (drain grace ended)
+  SL_REPLICA_REJECTED, // prompt + output can never fit the KV cache
 } sl_replica_outcome_t;
 
 struct sl_replica;
@@ -50,29 +50,29 @@ typedef struct sl_replica {
   sl_replica_done_fn on_done;
   void *ud;
 
-  double tb;        // time of the last committed step boundary
-  int seg;          // SL_SEG_*: what runs from tb
-  double seg_end;   // when it ends (INFINITY when idle)
-  int64_t run_k;    // SL_SEG_RUN: decode steps in the run
-  double step_ms;   // SL_SEG_STEP: its duration
+  double tb;      // time of the last committed step boundary
+  int seg;        // SL_SEG_*: what runs from tb
+  double seg_end; // when it ends (INFINITY when idle)
+  int64_t run_k;  // SL_SEG_RUN: decode steps in the run
+  double step_ms; // SL_SEG_STEP: its duration
 
-  int32_t run_head, run_tail;    // running requests, in admission order
-  int32_t pf_head;               // first still-prefilling running request (they form a suffix)
-  int32_t wait_head, wait_tail;  // waiting queue, FIFO (preempted requests go to the front)
+  int32_t run_head, run_tail;   // running requests, in admission order
+  int32_t pf_head;              // first still-prefilling running request (they form a suffix)
+  int32_t wait_head, wait_tail; // waiting queue, FIFO (preempted requests go to the front)
   int n_running, n_waiting, n_prefill, n_decode;
-  double ctx;       // context tokens resident for the decoding requests
-  double used;      // KV tokens held (decoding context + prefilled prompt parts)
-  uint64_t d;       // decode steps executed
-  int32_t *heap;    // decoding requests by finish step
+  double ctx;    // context tokens resident for the decoding requests
+  double used;   // KV tokens held (decoding context + prefilled prompt parts)
+  uint64_t d;    // decode steps executed
+  int32_t *heap; // decoding requests by finish step
   int nheap, heap_cap;
-  int32_t *chunks;  // requests with a prefill chunk in the step in progress
+  int32_t *chunks; // requests with a prefill chunk in the step in progress
   int nchunks, chunks_cap;
 
   // Metrics a scrape reads.
   double m_requests, m_prompt_tokens, m_gen_tokens, m_preemptions;
   sl_promhist_t h[SL_RH__COUNT];
-  uint64_t steps;   // engine steps executed (for tests and benchmarks)
-  int oom;          // an allocation failed (the loop reports it)
+  uint64_t steps; // engine steps executed (for tests and benchmarks)
+  int oom;        // an allocation failed (the loop reports it)
 } sl_replica_t;
 
 int sl_replica_init(sl_replica_t *r, const sl_replica_cfg_t *cfg, sl_inflight_pool_t *pool,

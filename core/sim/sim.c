@@ -114,7 +114,7 @@ typedef struct {
   sl_sim_t *sim;
   const sl_sim_opts_t *o;
   const sl_cluster_t *cl;
-  sl_config_t cfg;  // the cluster's, with this policy's window, interval and guard
+  sl_config_t cfg; // the cluster's, with this policy's window, interval and guard
   sl_clock_t clock;
   sl_store_t *store;
   sl_pipeline_t pipe;
@@ -126,13 +126,13 @@ typedef struct {
   sl_probe_t probe;
   sl_simrec_t *rec;
   merge_t trace;
-  sl_clair_bins_t *bins;  // counted when the sim has none yet
+  sl_clair_bins_t *bins; // counted when the sim has none yet
   sl_sim_result_t *res;
   sl_lhist_t ttft, itl;
   double end;
   ready_change_t *log;
   size_t nlog, caplog;
-  int *ready;  // per variant, for the log
+  int *ready; // per variant, for the log
   int failed;
   sl_err_t ferr;
 } run_t;
@@ -315,7 +315,7 @@ static void server_event(run_t *R) {
   double now = p->ev.key;
   int model = p->model;
   sl_replica_advance(&p->rep);
-  if (!sl_fleet_touch(&R->fleet, p, now))  // may end a draining pod
+  if (!sl_fleet_touch(&R->fleet, p, now)) // may end a draining pod
     sl_gateway_update(&R->gw, &p->ep);
   if (R->gw.m[model].n > 0) pump(R, model, now);
 }
@@ -379,7 +379,7 @@ static void reaction(run_t *R, const sl_clair_bins_t *b, sl_err_t *err) {
         t = next;
       }
     }
-    if (!isnan(over_since)) {  // still short at the end: counted up to the end
+    if (!isnan(over_since)) { // still short at the end: counted up to the end
       total += R->end - over_since;
       episodes++;
     }
@@ -420,9 +420,10 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
     rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto out;
   }
-  R->store = sl_store_new(64);  // replaced below once the sampling rate is known
+  R->store = sl_store_new(64); // replaced below once the sampling rate is known
   R->act = (sl_actuator_t){"sim", act_scale, NULL, R};
-  if (!R->store || (rc = sl_pipeline_init(&R->pipe, &R->cfg, &R->clock, R->store, &R->act, err)) < 0) {
+  if (!R->store ||
+      (rc = sl_pipeline_init(&R->pipe, &R->cfg, &R->clock, R->store, &R->act, err)) < 0) {
     if (rc == 0) rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto out;
   }
@@ -467,7 +468,7 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
     goto out;
   }
   if (!s->have_bins) {
-    sl_clair_bins_free(&s->bins);  // what a failed first run left
+    sl_clair_bins_free(&s->bins); // what a failed first run left
     if (sl_clair_bins_init(&s->bins, o->bin_s, cl->nmodels, 0) < 0) {
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       goto out;
@@ -547,7 +548,7 @@ int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *pol, sl_sim_result_t *res, sl_err_t
         goto out;
       }
     } else {
-      break;  // nothing left
+      break; // nothing left
     }
     if (R->failed || R->fleet.oom) {
       rc = R->failed ? sl_err(err, R->ferr.code, "%s", R->ferr.msg)
@@ -664,8 +665,8 @@ static int peak_scale(sl_sim_t *s, sl_clair_bins_t *first, sl_err_t *err) {
     s->est_end = fmax(s->est_end, tb[m].last_t);
     cheap[m] = -1;
     for (int v = 0; v < cl->cfg.nvariants; v++)
-      if (cl->vx[v].model == m && (cheap[m] < 0 || cl->cfg.variants[v].cost <
-                                                       cl->cfg.variants[cheap[m]].cost))
+      if (cl->vx[v].model == m &&
+          (cheap[m] < 0 || cl->cfg.variants[v].cost < cl->cfg.variants[cheap[m]].cost))
         cheap[m] = v;
   }
   if (o->duration > 0) s->est_end = o->duration;

@@ -22,38 +22,38 @@ typedef struct sl_sim_policy {
   int scale_from_zero;
   int (*attach)(struct sl_sim_policy *p, sl_pipeline_t *pl, const sl_config_t *cfg,
                 sl_clock_t *clock, sl_err_t *err);
-  void (*detach)(struct sl_sim_policy *p);  // after the run; may be NULL
+  void (*detach)(struct sl_sim_policy *p); // after the run; may be NULL
   void *ud;
 } sl_sim_policy_t;
 
 typedef struct {
   const sl_cluster_t *cluster;
-  const char *trace;       // trace for models without their own (file or GENERATOR:k=v,...)
-  const char *tokens;      // token lengths for traces without them; NULL = "azure"
+  const char *trace;  // trace for models without their own (file or GENERATOR:k=v,...)
+  const char *tokens; // token lengths for traces without them; NULL = "azure"
   uint64_t seed;
-  double duration;         // simulated seconds to replay; 0 = the whole trace
-  double rate_scale;       // 1 = as recorded
-  double time_scale;       // 1 = as recorded
-  double peak_replicas;    // > 0: choose rate_scale so the clairvoyant peak is this many
-                           // replicas of each model's cheapest variant
-  double bin_s;            // clairvoyant bins (60 s)
-  double record_bin_s;     // time-series bins (0: 60 s, wider for long runs)
-  double slo_percentile;   // the clairvoyant sizes for this percentile (0: means)
-  int progress;            // progress lines on stderr for runs longer than a few seconds
-  void *decisions;         // FILE *: every change the guard applies, with its reason, or NULL
+  double duration;       // simulated seconds to replay; 0 = the whole trace
+  double rate_scale;     // 1 = as recorded
+  double time_scale;     // 1 = as recorded
+  double peak_replicas;  // > 0: choose rate_scale so the clairvoyant peak is this many
+                         // replicas of each model's cheapest variant
+  double bin_s;          // clairvoyant bins (60 s)
+  double record_bin_s;   // time-series bins (0: 60 s, wider for long runs)
+  double slo_percentile; // the clairvoyant sizes for this percentile (0: means)
+  int progress;          // progress lines on stderr for runs longer than a few seconds
+  void *decisions;       // FILE *: every change the guard applies, with its reason, or NULL
 } sl_sim_opts_t;
 
 void sl_sim_opts_init(sl_sim_opts_t *o);
 
 typedef struct {
   char policy[64];
-  double period, scrape_interval, lag, window;  // what the run used
+  double period, scrape_interval, lag, window; // what the run used
   uint64_t requests, completed, dropped, cut, met;
   double slo_attainment;
   double gpu_hours, cost;
   double ttft_p50_ms, ttft_p90_ms, ttft_p99_ms, itl_p50_ms, itl_p99_ms;
   uint64_t scale_events;
-  double reaction_s;  // NaN when load never outran the Ready replicas
+  double reaction_s; // NaN when load never outran the Ready replicas
   int episodes;
   uint64_t pods_created;
   double wall_s;
@@ -64,14 +64,14 @@ void sl_sim_result_free(sl_sim_result_t *r);
 
 typedef struct {
   sl_sim_opts_t o;
-  double rate_scale;   // applied to every model's trace
+  double rate_scale; // applied to every model's trace
   double start_bins_end;
-  int *warm;           // per variant: Ready replicas at time 0
+  int *warm; // per variant: Ready replicas at time 0
   sl_clair_t clair;
-  sl_clair_bins_t bins;  // exact per-bin demand, counted during the first run
+  sl_clair_bins_t bins; // exact per-bin demand, counted during the first run
   int have_bins;
-  double end;          // simulated end of the replay (known after the first run)
-  double est_end;      // estimate for progress before that
+  double end;     // simulated end of the replay (known after the first run)
+  double est_end; // estimate for progress before that
   uint64_t total_requests;
   double total_wall;
 } sl_sim_t;

@@ -18,16 +18,16 @@
 
 typedef struct testpol testpol_t;
 struct testpol {
-  sl_sim_policy_t base;  // first: the policy is its own container
+  sl_sim_policy_t base; // first: the policy is its own container
   double period, scrape, lag, window;
   int sfz;
   // replicas wanted for view variant vi at view->time, or -1 for no opinion
   int (*want)(testpol_t *t, const sl_view_t *view, int vi);
-  int fixed;             // for want_fixed
-  double switch_at;      // for want_fixed: use fixed2 from this time
+  int fixed;        // for want_fixed
+  double switch_at; // for want_fixed: use fixed2 from this time
   int fixed2;
-  double target;         // for want_target: requests per replica
-  double threshold;      // for want_watch: arrival rate that counts as "seen"
+  double target;    // for want_target: requests per replica
+  double threshold; // for want_watch: arrival rate that counts as "seen"
   double first_seen;
   int max_pending, max_ready;
   sl_decider_t d;
@@ -46,14 +46,18 @@ static int decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_err_t
   return 0;
 }
 
-static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg,
-                  sl_clock_t *clock, sl_err_t *err) {
+static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg, sl_clock_t *clock,
+                  sl_err_t *err) {
   testpol_t *t = (testpol_t *)sp;
   memset(t->manages, 1, sizeof t->manages);
   t->first_seen = NAN;
   t->max_pending = t->max_ready = 0;
-  t->d = (sl_decider_t){.name = "test", .decide = decide, .ud = t, .period = t->period,
-                        .scale_from_zero = t->sfz, .manages = t->manages};
+  t->d = (sl_decider_t){.name = "test",
+                        .decide = decide,
+                        .ud = t,
+                        .period = t->period,
+                        .scale_from_zero = t->sfz,
+                        .manages = t->manages};
   sp->period = t->period;
   sp->scrape_interval = t->scrape;
   sp->lag = t->lag;
@@ -130,8 +134,10 @@ static int run(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t
     printf("# %s\n", err.msg);
     return -1;
   }
-  if (keep) *keep = s;
-  else sl_sim_deinit(&s);
+  if (keep)
+    *keep = s;
+  else
+    sl_sim_deinit(&s);
   return 0;
 }
 
@@ -153,7 +159,7 @@ static void test_hold_and_scale_from_zero(void) {
   T_EQ_INT(r.completed, r.requests, "all completed");
   // The first requests waited for the scale-from-zero replica: scrape (1 s) + tick + 30 s cold
   // start.
-  size_t b2 = 2;  // bin [120, 180)
+  size_t b2 = 2; // bin [120, 180)
   T_OK(r.rec.queue_max[b2] >= 30, "requests queued at the gateway meanwhile (max %g)",
        r.rec.queue_max[b2]);
   T_OK(r.ttft_p99_ms > 25000 && r.ttft_p99_ms < 32000,
@@ -186,7 +192,7 @@ static void test_pending_on_inventory(void) {
   if (run(&cl, "poisson:rate=2,duration=400", NULL, 1, 0, &t.base, &r, NULL) < 0) return;
   T_EQ_INT(t.max_ready, 2, "only two replicas fit two GPUs");
   T_EQ_INT(t.max_pending, 2, "the other two stay Pending, and the view says so");
-  size_t b = 2;  // [120, 180): settled, before the switch
+  size_t b = 2; // [120, 180): settled, before the switch
   T_EQ_INT(r.rec.ready[b], 2, "recorded: 2 ready");
   T_EQ_INT(r.rec.pending[b], 2, "recorded: 2 pending");
   size_t last = r.rec.nbins - 1;
@@ -210,8 +216,8 @@ static void test_drain_cuts(void) {
   t.switch_at = 120;
   sl_sim_result_t r;
   // Requests that decode for minutes: a drain of 30 s cannot let them finish.
-  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t.base, &r,
-          NULL) < 0)
+  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t.base, &r, NULL) <
+      0)
     return;
   T_OK(r.cut > 0, "requests on the draining pod were cut at the end of the grace (%llu)",
        (unsigned long long)r.cut);
@@ -258,10 +264,10 @@ static void test_signal_lag(void) {
 }
 
 static int same(const sl_sim_result_t *a, const sl_sim_result_t *b) {
-  return a->requests == b->requests && a->completed == b->completed &&
-         a->dropped == b->dropped && a->cut == b->cut && a->met == b->met &&
-         a->gpu_hours == b->gpu_hours && a->cost == b->cost && a->ttft_p99_ms == b->ttft_p99_ms &&
-         a->itl_p50_ms == b->itl_p50_ms && a->scale_events == b->scale_events &&
+  return a->requests == b->requests && a->completed == b->completed && a->dropped == b->dropped &&
+         a->cut == b->cut && a->met == b->met && a->gpu_hours == b->gpu_hours &&
+         a->cost == b->cost && a->ttft_p99_ms == b->ttft_p99_ms && a->itl_p50_ms == b->itl_p50_ms &&
+         a->scale_events == b->scale_events &&
          (a->reaction_s == b->reaction_s || (isnan(a->reaction_s) && isnan(b->reaction_s)));
 }
 

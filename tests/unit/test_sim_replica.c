@@ -80,7 +80,7 @@ static void test_decode_runs_match_steps(void) {
   for (int i = 0; i < 8; i++) submit(&h, &r, 0, 100, 1000);
   run_until(&h, &r, 1e9, 0, 0);
   const sl_step_t *s = &c.step;
-  double t = sl_step_ms(s, 0, 0, 800) ;  // 8 prompts of 100 in one step
+  double t = sl_step_ms(s, 0, 0, 800); // 8 prompts of 100 in one step
   double ctx = 800;
   for (int k = 0; k < 999; k++) {
     t += sl_step_ms_ex(s, 8, ctx, 0, 0);
@@ -110,7 +110,7 @@ static void test_arrival_joins_next_step(void) {
   sl_replica_t r;
   sl_replica_init(&r, &c, &h.pool, on_done, &h);
   submit(&h, &r, 0, 100, 2000);
-  run_until(&h, &r, 1.0, 0, 0);  // the first request is in a long decode run
+  run_until(&h, &r, 1.0, 0, 0); // the first request is in a long decode run
   double before = sl_replica_next_event(&r);
   T_OK(r.seg == SL_SEG_RUN && before > 1.0, "a long request decodes in one run");
   int32_t id = submit(&h, &r, 1.0, 50, 10);
@@ -185,7 +185,7 @@ static void test_kv_preemption(void) {
   sl_replica_t r;
   sl_replica_init(&r, &c, &h.pool, on_done, &h);
   for (int i = 0; i < 4; i++) submit(&h, &r, 0, 400, 400);
-  submit(&h, &r, 0, 1500, 600);  // can never fit: rejected
+  submit(&h, &r, 0, 1500, 600); // can never fit: rejected
   int over = 0;
   while (sl_replica_next_event(&r) < 1e9) {
     sl_replica_advance(&r);
@@ -231,7 +231,7 @@ static void test_fidelity_closed_loop(void) {
     run_until(&h, &r, i * 0.0176, 128, 128);
     submit(&h, &r, i * 0.0176, 128, 128);
   }
-  run_until(&h, &r, 20, 128, 128);  // warm up
+  run_until(&h, &r, 20, 128, 128); // warm up
   int f0 = h.finished;
   h.sum_itl = h.sum_ttft = 0;
   h.n_itl = 0;
@@ -240,7 +240,8 @@ static void test_fidelity_closed_loop(void) {
   double itl = h.sum_itl / h.n_itl * 1e3;
   double ttft = (h.sum_ttft / (h.finished - f0) + c.step.request_ms * 1e-3) * 1e3;
   printf("# closed loop c=64 128/128: %.2f req/s (measured 56.7), ITL %.2f ms (8.7), "
-         "TTFT %.1f ms (26)\n", rate, itl, ttft);
+         "TTFT %.1f ms (26)\n",
+         rate, itl, ttft);
   T_NEAR(rate, 56.7, 0.1 * 56.7, "throughput within 10% of the measured 56.7 req/s");
   T_NEAR(itl, 8.7, 0.1 * 8.7, "ITL within 10% of the measured 8.7 ms");
   sl_replica_deinit(&r);
@@ -253,9 +254,9 @@ static void test_fidelity_table(void) {
   static const struct {
     int batch, ctx;
     double ms;
-  } cells[] = {{1, 512, 6.56},   {1, 2048, 6.82},   {1, 8192, 7.17},  {8, 512, 6.95},
-               {8, 2048, 7.68},  {8, 8192, 10.41},  {32, 512, 7.72},  {32, 2048, 10.49},
-               {32, 8192, 21.41}, {64, 512, 8.86},  {64, 2048, 14.08}, {64, 8192, 36.50},
+  } cells[] = {{1, 512, 6.56},    {1, 2048, 6.82},    {1, 8192, 7.17},   {8, 512, 6.95},
+               {8, 2048, 7.68},   {8, 8192, 10.41},   {32, 512, 7.72},   {32, 2048, 10.49},
+               {32, 8192, 21.41}, {64, 512, 8.86},    {64, 2048, 14.08}, {64, 8192, 36.50},
                {128, 512, 11.25}, {128, 2048, 21.66}, {256, 512, 15.77}, {256, 2048, 37.71}};
   double worst = 0;
   for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
