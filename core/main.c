@@ -10,6 +10,7 @@ static const struct {
   const char *help;
 } commands[] = {
   {"version", sl_cmd_version, "print the version"},
+  {"plan", sl_cmd_plan, "capacity planning: max rate per replica under an SLO, replicas for a demand"},
 };
 
 static void usage(FILE *f) {

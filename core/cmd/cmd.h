@@ -7,3 +7,4 @@ enum { SL_EXIT_OK = 0, SL_EXIT_FAIL = 1, SL_EXIT_USAGE = 2 };
 int sl_cmd_version(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
+int sl_cmd_plan(int argc, char **argv);

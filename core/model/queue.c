@@ -1,0 +1,447 @@
+// The state-dependent birth-death chain of one replica, its predictions and its inverse.
+#include "core/model/queue.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Below this fraction of mu(1) the inverse does not search; above 0.999 mu(N) the queue is
+// treated as unstable (WVA's bounds).
+#define RATE_FLOOR_FRAC 0.001
+#define RATE_LIMIT_FRAC 0.999
+// Bisection steps of the inverse: a fixed count from a fixed bracket makes the result a
+// monotone function of the targets (a looser target never lowers it); 2^-44 of the bracket is
+// far below any meaningful rate difference.
+#define INVERSE_STEPS 44
+
+static inline double *lmu_cum(const sl_queue_t *q) {
+  return (double *)q->data;
+}
+static inline double *t_dec(const sl_queue_t *q) {
+  return (double *)q->data + q->n + 1;
+}
+
+size_t sl_queue_bytes(int max_batch) {
+  if (max_batch < 1) max_batch = 1;
+  return sizeof(sl_queue_t) + 2 * ((size_t)max_batch + 1) * sizeof(double);
+}
+
+static int check_shape(const sl_shape_t *s, sl_err_t *err) {
+  if (s->max_batch < 1 || s->max_batch > SL_QUEUE_MAX_BATCH)
+    return sl_err(err, SL_EINVAL, "max_batch: must be 1..%d (got %d)", SL_QUEUE_MAX_BATCH,
+                  s->max_batch);
+  if (s->max_queue > SL_QUEUE_MAX_QUEUE)
+    return sl_err(err, SL_EINVAL, "max_queue: must be 0..%d (got %d)", SL_QUEUE_MAX_QUEUE,
+                  s->max_queue);
+  if (!isfinite(s->in_tokens) || s->in_tokens < 0 || s->in_tokens > 1e7)
+    return sl_err(err, SL_EINVAL, "in_tokens: must be 0..1e7 (got %g)", s->in_tokens);
+  if (!isfinite(s->out_tokens) || s->out_tokens < 1 || s->out_tokens > 1e7)
+    return sl_err(err, SL_EINVAL, "out_tokens: must be 1..1e7 (got %g)", s->out_tokens);
+  return SL_OK;
+}
+
+int sl_queue_init(sl_queue_t *q, size_t bytes, const sl_perf_t *perf, const sl_shape_t *shape,
+                  sl_err_t *err) {
+  int rc = sl_perf_check(perf, err);
+  if (rc) return rc;
+  if ((rc = check_shape(shape, err))) return rc;
+  if (bytes < sl_queue_bytes(shape->max_batch))
+    return sl_err(err, SL_EINVAL, "queue buffer too small for max_batch %d", shape->max_batch);
+  q->perf = *perf;
+  q->shape = *shape;
+  if (q->shape.max_queue < 0) q->shape.max_queue = 10 * shape->max_batch;
+  q->n = shape->max_batch;
+  q->k = q->n + q->shape.max_queue;
+  double *lc = lmu_cum(q), *td = t_dec(q);
+  sl_perf_times_t t;
+  sl_perf_times(perf, shape->in_tokens, shape->out_tokens, 0, &t);
+  lc[0] = 0;
+  td[0] = t.dec;
+  for (int n = 1; n <= q->n; n++) {
+    sl_perf_times(perf, shape->in_tokens, shape->out_tokens, n, &t);
+    if (!(t.svc > 0 && isfinite(t.svc)))
+      return sl_err(err, SL_EINVAL, "profile gives a service time of %g ms at batch %d", t.svc, n);
+    lc[n] = lc[n - 1] + log(n / t.svc);
+    td[n] = t.dec;
+  }
+  q->mu_n = exp(lc[q->n] - lc[q->n - 1]);
+  return SL_OK;
+}
+
+sl_queue_t *sl_queue_new(const sl_perf_t *perf, const sl_shape_t *shape, sl_err_t *err) {
+  int rc = check_shape(shape, err);
+  if (rc) return NULL;
+  size_t bytes = sl_queue_bytes(shape->max_batch);
+  sl_queue_t *q = malloc(bytes);
+  if (!q) {
+    sl_err(err, SL_ENOMEM, "out of memory for a queue of max_batch %d", shape->max_batch);
+    return NULL;
+  }
+  if (sl_queue_init(q, bytes, perf, shape, err)) {
+    free(q);
+    return NULL;
+  }
+  return q;
+}
+
+void sl_queue_free(sl_queue_t *q) {
+  free(q);
+}
+
+double sl_queue_rate_limit(const sl_queue_t *q) {
+  return RATE_LIMIT_FRAC * q->mu_n * 1000.0;
+}
+
+double sl_queue_rate_floor(const sl_queue_t *q) {
+  return RATE_FLOOR_FRAC * exp(lmu_cum(q)[1]) * 1000.0;
+}
+
+// log(sum_{m=0..n} e^(m*l)), stable for any sign of l and n up to millions.
+static double log_geom(double l, double n) {
+  if (n < 0) return -INFINITY;
+  if (l == 0) return log(n + 1);
+  if (l > 0) return n * l + log_geom(-l, n);
+  return log(expm1((n + 1) * l) / expm1(l));
+}
+
+// s0 = sum_{m=0..M} e^(b + m*l), s1 = sum_{m=0..M} m e^(b + m*l), with every exponent <= ~0.
+static void geom_sums(double b, double l, double M, double *s0, double *s1) {
+  if (M <= 0) {
+    *s0 = exp(b);
+    *s1 = 0;
+    return;
+  }
+  if (l > 0) {
+    // Reflect (m' = M - m) so the ratio is below 1 and the largest term comes first.
+    double r0, r1;
+    geom_sums(b + M * l, -l, M, &r0, &r1);
+    *s0 = r0;
+    *s1 = M * r0 - r1;
+    return;
+  }
+  double e = exp(b), x = -M * l;  // x >= 0
+  if (x < 1e-6) {
+    // rho within 1e-6/M of 1: second-order series, relative error ~ x^2.
+    *s0 = e * ((M + 1) + l * M * (M + 1) / 2);
+    *s1 = e * (M * (M + 1) / 2 + l * M * (M + 1) * (2 * M + 1) / 6);
+    return;
+  }
+  double u = -expm1(l);         // 1 - rho
+  double rm = exp(M * l);       // rho^M
+  double one_m_rm = -expm1(M * l);
+  *s0 = e * (-expm1((M + 1) * l) / u);
+  // sum m rho^m = rho ((1 - rho^M) - M rho^M (1 - rho)) / (1 - rho)^2
+  *s1 = e * exp(l) * (one_m_rm - M * rm * u) / (u * u);
+  if (*s1 < 0) *s1 = 0;
+}
+
+// The stationary chain at lam (per ms), normalised: p_n = exp(n*ll - lmu_cum[n] - lz) for
+// n <= N and p_{N+m} = exp(lp_n + m*lr) for m = 0..M.
+typedef struct {
+  double lam, ll, lz;
+  double lp_n;     // log p_N
+  double lr;       // log(lam / mu(N))
+  double p_k;      // blocking
+  double p_tail;   // P(n >= N)
+  double ls, l;    // mean in service, in system
+} chain_t;
+
+static void chain_solve(const sl_queue_t *q, double lam, chain_t *c) {
+  const double *lc = lmu_cum(q);
+  const int N = q->n;
+  const double M = q->k - q->n;
+  double ll = log(lam);
+  double mx = -INFINITY;
+  for (int n = 0; n <= N; n++) {
+    double lp = n * ll - lc[n];
+    if (lp > mx) mx = lp;
+  }
+  double lp_n = N * ll - lc[N];
+  double lr = ll - log(q->mu_n);
+  if (lr > 0 && lp_n + M * lr > mx) mx = lp_n + M * lr;
+  double z = 0, a = 0;
+  for (int n = 0; n < N; n++) {
+    double e = exp(n * ll - lc[n] - mx);
+    z += e;
+    a += n * e;
+  }
+  double s0, s1;
+  geom_sums(lp_n - mx, lr, M, &s0, &s1);
+  z += s0;
+  c->lam = lam;
+  c->ll = ll;
+  c->lz = mx + log(z);
+  c->lp_n = lp_n - c->lz;
+  c->lr = lr;
+  c->p_k = exp(c->lp_n + M * lr);
+  c->p_tail = s0 / z;
+  c->ls = (a + N * s0) / z;
+  c->l = (a + N * s0 + s1) / z;
+}
+
+// P(W > t) for an accepted arrival, and the density of W at t. An arrival finding N + j
+// requests (j = 0..M-1) waits for j + 1 departures at rate mu(N): Erlang(j + 1, mu(N)). Summed
+// over j and regrouped by the Poisson count i of departures in t:
+//   P(W > t) (1 - p_K) = sum_i Pois(i; x) T_i,   T_i = sum_{j >= i} p_{N+j},   x = mu(N) t,
+// walked outward from the Poisson mode so only the O(sqrt x) terms that matter are visited.
+static double wait_tail(const sl_queue_t *q, const chain_t *c, double t, double *density) {
+  const int M = q->k - q->n;
+  double accept = 1 - c->p_k;
+  if (M <= 0 || accept <= 0) {
+    *density = 0;
+    return 0;
+  }
+  double x = q->mu_n * t;
+  int i0 = x < M - 1 ? (int)x : M - 1;
+  double lpois = x > 0 ? i0 * log(x) - x - lgamma(i0 + 1.0) : (i0 == 0 ? 0 : -INFINITY);
+  double rho = exp(c->lr);
+  double q0 = exp(c->lp_n + i0 * c->lr);
+  double t0 = exp(c->lp_n + i0 * c->lr + log_geom(c->lr, M - 1 - i0));
+  double pm0 = exp(lpois);
+  double sum = pm0 * t0, dens = pm0 * q0;
+  // Upward: T_{i+1} = T_i - p_{N+i}; the subtraction's error is absolute, bounded by eps * T_i0.
+  double pm = pm0, qq = q0, tt = t0;
+  for (int i = i0 + 1; i < M; i++) {
+    pm *= x / i;
+    tt -= qq;
+    qq *= rho;
+    if (tt < 0) tt = 0;
+    sum += pm * tt;
+    dens += pm * qq;
+    if (pm < 1e-18) break;
+  }
+  pm = pm0, qq = q0, tt = t0;
+  for (int i = i0 - 1; i >= 0; i--) {
+    pm *= (i + 1) / x;
+    qq /= rho;
+    tt += qq;
+    sum += pm * tt;
+    dens += pm * qq;
+    if (pm < 1e-18) break;
+  }
+  *density = q->mu_n * dens / accept;
+  return sum / accept;
+}
+
+// The p-quantile of the waiting time: 0 when at least a fraction p of arrivals do not wait,
+// else the root of P(W > t) = 1 - p by Newton's method inside a shrinking bracket.
+static double wait_quantile(const sl_queue_t *q, const chain_t *c, double p, double mean_wait) {
+  double a = 1 - p;
+  double accept = 1 - c->p_k;
+  if (accept <= 0) return 0;
+  double p_wait = (c->p_tail - c->p_k) / accept;
+  if (p_wait <= a) return 0;
+  double dens;
+  // An exponential tail with the same mean gives the first guess and a bracket to grow.
+  double theta = mean_wait / p_wait;
+  if (!(theta > 0)) theta = 1 / q->mu_n;
+  double lo = 0, hi = theta * log(p_wait / a) + 1 / q->mu_n;
+  for (int i = 0; i < 200 && wait_tail(q, c, hi, &dens) > a; i++) {
+    lo = hi;
+    hi *= 2;
+  }
+  double t = 0.5 * (lo + hi);
+  for (int it = 0; it < 100; it++) {
+    double f = wait_tail(q, c, t, &dens) - a;
+    if (f > 0) lo = t;
+    else hi = t;
+    if (fabs(f) < 1e-14 || hi - lo <= 1e-12 * hi) break;
+    double next = dens > 0 ? t + f / dens : -1;
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    t = next;
+  }
+  return t;
+}
+
+// The decode step time at the p-quantile of the token-weighted batch size: in state n a replica
+// emits min(n, N) / t_dec(min(n, N)) tokens per ms, so a random token saw batch b with
+// probability proportional to P(batch = b) b / t_dec(b).
+static double itl_quantile(const sl_queue_t *q, const chain_t *c, double p) {
+  const double *lc = lmu_cum(q), *td = t_dec(q);
+  const int N = q->n;
+  double w_n = c->p_tail * N / td[N];
+  double total = w_n;
+  for (int n = 1; n < N; n++) total += exp(n * c->ll - lc[n] - c->lz) * n / td[n];
+  if (!(total > 0)) return td[1];
+  double want = p * total, cum = 0;
+  for (int n = 1; n < N; n++) {
+    cum += exp(n * c->ll - lc[n] - c->lz) * n / td[n];
+    if (cum >= want) return td[n];
+  }
+  return td[N];
+}
+
+// The batch size whose service time is s (WVA's effective concurrency), clamped to [0, N].
+static double effective_batch(const sl_queue_t *q, double s) {
+  const sl_shape_t *sh = &q->shape;
+  sl_perf_times_t t0, t1;
+  sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, 0, &t0);
+  if (s <= t0.svc) return 0;
+  if (q->perf.kind == SL_PERF_4P) {
+    // Linear in n: solve directly (this is WVA's formula).
+    sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, 1, &t1);
+    double slope = t1.svc - t0.svc;
+    if (!(slope > 0)) return 0;
+    double n = (s - t0.svc) / slope;
+    return n > q->n ? q->n : n;
+  }
+  double lo = 0, hi = q->n;
+  sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, hi, &t1);
+  if (s >= t1.svc) return hi;
+  for (int i = 0; i < 60 && hi - lo > 1e-9; i++) {
+    double mid = 0.5 * (lo + hi);
+    sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, mid, &t1);
+    if (t1.svc < s) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Means (and percentiles when p > 0) at lam per ms.
+static void evaluate(const sl_queue_t *q, double lam, double p, sl_pred_t *o) {
+  const sl_shape_t *sh = &q->shape;
+  chain_t c;
+  chain_solve(q, lam, &c);
+  double x = lam * (1 - c.p_k);  // per ms
+  double w = x > 0 ? (c.l - c.ls) / x : 0;
+  double s = x > 0 ? c.ls / x : 0;
+  if (w < 0) w = 0;
+  sl_perf_times_t t;
+  double ttft, itl;
+  if (q->perf.kind == SL_PERF_3P) {
+    // WVA's queueing model reads latencies at the mean number in service.
+    sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, c.ls, &t);
+    itl = (s - t.pre) / sh->out_tokens;
+    ttft = w + t.pre + itl;
+  } else {
+    sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, effective_batch(q, s), &t);
+    itl = t.dec;
+    ttft = w + t.pre + t.ttft_extra;
+  }
+  memset(o, 0, sizeof *o);
+  o->rate = lam * 1000;
+  o->throughput = x * 1000;
+  o->ttft_ms = ttft;
+  o->itl_ms = itl;
+  o->wait_ms = w;
+  o->service_ms = s;
+  o->in_service = c.ls;
+  o->in_system = c.l;
+  o->utilization = c.ls / q->n;
+  o->blocking = c.p_k;
+  if (p > 0) {
+    o->percentile = p;
+    o->ttft_p_ms = wait_quantile(q, &c, p, w) + (ttft - w);
+    o->itl_p_ms = itl_quantile(q, &c, p);
+  }
+}
+
+int sl_queue_predict(const sl_queue_t *q, double rate, double percentile, sl_pred_t *out,
+                     sl_err_t *err) {
+  if (!(isfinite(rate) && rate > 0))
+    return sl_err(err, SL_EINVAL, "rate: must be a positive number of req/s (got %g)", rate);
+  if (!(isfinite(percentile) && percentile >= 0 && percentile < 1))
+    return sl_err(err, SL_EINVAL, "percentile: must be in (0, 1), or 0 for means (got %g)",
+                  percentile);
+  evaluate(q, rate / 1000.0, percentile, out);
+  return SL_OK;
+}
+
+const char *sl_queue_limit_name(sl_limit_t limit) {
+  switch (limit) {
+  case SL_LIMIT_STABILITY: return "stability";
+  case SL_LIMIT_TTFT: return "ttft";
+  case SL_LIMIT_ITL: return "itl";
+  }
+  return "?";
+}
+
+// Which target (if any) the prediction misses.
+static int missed(const sl_slo_t *slo, const sl_pred_t *o, sl_limit_t *which) {
+  int pct = slo->percentile > 0;
+  double ttft = pct ? o->ttft_p_ms : o->ttft_ms, itl = pct ? o->itl_p_ms : o->itl_ms;
+  if (slo->itl_ms > 0 && itl > slo->itl_ms) {
+    *which = SL_LIMIT_ITL;
+    return 1;
+  }
+  if (slo->ttft_ms > 0 && ttft > slo->ttft_ms) {
+    *which = SL_LIMIT_TTFT;
+    return 1;
+  }
+  return 0;
+}
+
+int sl_queue_max_rate(const sl_queue_t *q, const sl_slo_t *slo, double *max_rate,
+                      sl_limit_t *limit, sl_err_t *err) {
+  sl_limit_t dummy;
+  if (!limit) limit = &dummy;
+  *max_rate = 0;
+  *limit = SL_LIMIT_STABILITY;
+  if (!(isfinite(slo->ttft_ms) && slo->ttft_ms >= 0))
+    return sl_err(err, SL_EINVAL, "ttft_ms: must be >= 0 (0 = no target), got %g", slo->ttft_ms);
+  if (!(isfinite(slo->itl_ms) && slo->itl_ms >= 0))
+    return sl_err(err, SL_EINVAL, "itl_ms: must be >= 0 (0 = no target), got %g", slo->itl_ms);
+  if (!(isfinite(slo->percentile) && slo->percentile >= 0 && slo->percentile < 1))
+    return sl_err(err, SL_EINVAL, "percentile: must be in (0, 1), or 0 for means (got %g)",
+                  slo->percentile);
+  double hi = RATE_LIMIT_FRAC * q->mu_n, lo = RATE_FLOOR_FRAC * exp(lmu_cum(q)[1]);
+  if (slo->ttft_ms <= 0 && slo->itl_ms <= 0) {
+    *max_rate = hi * 1000;
+    return SL_OK;
+  }
+  sl_pred_t o;
+  sl_limit_t which;
+  evaluate(q, hi, slo->percentile, &o);
+  if (!missed(slo, &o, &which)) {
+    *max_rate = hi * 1000;
+    return SL_OK;
+  }
+  *limit = which;
+  evaluate(q, lo, slo->percentile, &o);
+  if (missed(slo, &o, &which)) {
+    *limit = which;
+    int pct = slo->percentile > 0;
+    char what[32] = "mean";
+    if (pct) snprintf(what, sizeof what, "p%g", slo->percentile * 100);
+    if (which == SL_LIMIT_ITL)
+      return sl_err(err, SL_ERANGE, "itl_ms target %g is below the %s ITL at the lowest rate "
+                    "(%.4g ms at %.4g req/s)", slo->itl_ms, what, pct ? o.itl_p_ms : o.itl_ms,
+                    lo * 1000);
+    return sl_err(err, SL_ERANGE, "ttft_ms target %g is below the %s TTFT at the lowest rate "
+                  "(%.4g ms at %.4g req/s)", slo->ttft_ms, what, pct ? o.ttft_p_ms : o.ttft_ms,
+                  lo * 1000);
+  }
+  for (int i = 0; i < INVERSE_STEPS; i++) {
+    double mid = 0.5 * (lo + hi);
+    evaluate(q, mid, slo->percentile, &o);
+    if (missed(slo, &o, &which)) {
+      hi = mid;
+      *limit = which;
+    } else {
+      lo = mid;
+    }
+  }
+  *max_rate = lo * 1000;
+  return SL_OK;
+}
+
+long sl_queue_replicas(double demand, double max_rate, double *fractional, sl_err_t *err) {
+  if (!(isfinite(demand) && demand >= 0)) {
+    sl_err(err, SL_EINVAL, "demand: must be >= 0 req/s (got %g)", demand);
+    return -1;
+  }
+  if (!(isfinite(max_rate) && max_rate > 0)) {
+    sl_err(err, SL_EINVAL, "max_rate: must be > 0 req/s (got %g)", max_rate);
+    return -1;
+  }
+  double r = demand / max_rate;
+  if (fractional) *fractional = r;
+  if (r > 1e15) {
+    sl_err(err, SL_ERANGE, "demand %g req/s needs more than 1e15 replicas of %g req/s", demand,
+           max_rate);
+    return -1;
+  }
+  return (long)ceil(r * (1 - 1e-9));
+}

@@ -1,0 +1,268 @@
+-- sluice.model: the latency-model kernels as policies see them.
+local model = require "sluice.model"
+
+local H100_4P = { kind = "4p", alpha = 7.47, beta = 0.044, gamma = 15.415, delta = 0.000337 }
+local SHAPE_4P = { max_batch = 64, in_tokens = 128, out_tokens = 128 }
+local P3 = { kind = "3p", alpha = 12, beta = 0.05, gamma = 0.0005 }
+local SHAPE_3P = { max_batch = 48, max_queue = 128, in_tokens = 128, out_tokens = 512 }
+
+-- x rounds to `want` at 4 significant figures, as WVA's vectors are given.
+local function sig4(x, want)
+  local e = math.floor(math.log10(math.abs(want))) - 3
+  return math.floor(x / 10 ^ e + 0.5) == math.floor(want / 10 ^ e + 0.5)
+end
+
+local function plain(v, seen)
+  local t = type(v)
+  if t == "number" or t == "string" or t == "boolean" then return true end
+  if t ~= "table" or getmetatable(v) ~= nil then return false end
+  seen = seen or {}
+  if seen[v] then return false end
+  seen[v] = true
+  for k, x in pairs(v) do
+    if not plain(k, seen) or not plain(x, seen) then return false end
+  end
+  return true
+end
+
+local function deepcopy(v)
+  if type(v) ~= "table" then return v end
+  local c = {}
+  for k, x in pairs(v) do c[k] = deepcopy(x) end
+  return c
+end
+
+describe("sluice.model profiles", function()
+  it("validates a profile and returns it as plain data with units", function()
+    local p = model.profile(H100_4P)
+    assert.is_true(plain(p))
+    assert.are.equal("4p", p.kind)
+    assert.are.equal(7.47, p.alpha)
+    assert.are.equal("ms", p.units.alpha)
+    assert.are.equal("ms/seq", p.units.beta)
+    -- and a profile table is accepted back as input
+    assert.are.same(p, model.profile(p))
+  end)
+
+  it("names the field in errors", function()
+    assert.has_error(function() model.profile { kind = "5p" } end,
+      'model.profile: profile.kind must be "4p", "3p" or "step" (got 5p)')
+    assert.has_error(function() model.profile { kind = "3p", alpha = 1, beta = 1 } end,
+      "model.profile: profile.gamma must be a number (got nil)")
+    assert.has_error(function() model.profile { kind = "3p", alpha = 1, beta = -1, gamma = 0 } end,
+      "model.profile: profile.beta: must be >= 0 ms/token (got -1)")
+    assert.has_error(function()
+      model.profile { kind = "3p", alpha = 1, beta = 1, gamma = 0, gamme = 1 }
+    end, "model.profile: profile has an unknown field 'gamme'")
+    assert.has_error(function() model.profile "4p" end,
+      "model.profile: profile must be a table (got string)")
+  end)
+
+  it("has a calibrated built-in for Llama-3.1-8B on H100", function()
+    local p = model.builtin "llama-3.1-8b/h100"
+    assert.are.equal("step", p.kind)
+    assert.are.equal("llama-3.1-8b/h100", p.name)
+    assert.truthy(p.source:find("calibration", 1, true))
+    assert.is_true(plain(p))
+    -- the decode-step facts it was fitted to, within the fit's 0.5 ms (plus host overhead)
+    local gpu = model.step_ms(p, 64, 64 * 2048, 0) - p.overhead_ms
+    assert.is_true(math.abs(gpu - 14.08) < 0.5)
+    local names = model.builtins()
+    assert.are.equal("llama-3.1-8b/h100", names[1])
+    local none, err = model.builtin "llama-9/tpu"
+    assert.is_nil(none)
+    assert.truthy(err:find("unknown profile 'llama-9/tpu'", 1, true))
+    assert.truthy(err:find("llama-3.1-8b/h100:4p", 1, true))
+  end)
+
+  it("grows a step with batch, context and prefill tokens", function()
+    local p = model.builtin "llama-3.1-8b/h100"
+    local base = model.step_ms(p, 32, 32 * 1024, 0)
+    assert.is_true(model.step_ms(p, 64, 32 * 1024, 0) > base)
+    assert.is_true(model.step_ms(p, 32, 32 * 4096, 0) > base)
+    assert.is_true(model.step_ms(p, 32, 32 * 1024, 2048) > base + 40) -- compute-bound prefill
+    assert.has_error(function() model.step_ms(model.profile(H100_4P), 1, 1, 0) end,
+      'model.step_ms: profile.kind must be "step"')
+  end)
+
+  it("derives the reference profile back from the reference model and GPU", function()
+    local p = model.derive {
+      weight_bytes = 16060522496, kv_bytes_per_token = 131072, params = 8030261248,
+      attn_flops_per_pair = 524288, mem_bw = 3.35e12, flops = 989.4e12, name = "again",
+    }
+    local ref = model.builtin "llama-3.1-8b/h100"
+    for _, k in ipairs { "a_ms", "b_ms", "c_ms_per_ktok", "prefill_tok_s", "attn_ms_per_mpair" } do
+      assert.is_true(math.abs(p[k] / ref[k] - 1) < 1e-9, k)
+    end
+    assert.are.equal("again", p.name)
+    -- an H100-class GPU with half the bandwidth reads weights half as fast
+    local slow = model.derive {
+      weight_bytes = 16060522496, kv_bytes_per_token = 131072, params = 8030261248,
+      attn_flops_per_pair = 524288, mem_bw = 1.675e12, flops = 989.4e12,
+    }
+    assert.is_true(math.abs(slow.a_ms / ref.a_ms - 2) < 1e-9)
+    assert.has_error(function() model.derive { weight_bytes = 1 } end,
+      "model.derive: spec.kv_bytes_per_token must be a number (got nil)")
+  end)
+end)
+
+describe("sluice.model queue", function()
+  it("reproduces WVA's 4-parameter vector", function()
+    local rate, limit = model.max_rate(H100_4P, SHAPE_4P, { ttft_ms = 1000, itl_ms = 10 })
+    assert.is_true(sig4(rate, 44.11))
+    assert.are.equal("itl", limit)
+    local o = model.predict(H100_4P, SHAPE_4P, rate)
+    assert.is_true(sig4(o.ttft_ms, 92.48))
+    assert.is_true(sig4(o.itl_ms, 10.00))
+    assert.is_nil(o.ttft_p_ms)
+  end)
+
+  it("reproduces WVA's 3-parameter vector", function()
+    local rate, limit = model.max_rate(P3, SHAPE_3P)
+    assert.is_true(sig4(rate, 3.821))
+    assert.are.equal("stability", limit)
+    local o = model.predict(P3, SHAPE_3P, 3)
+    assert.is_true(sig4(o.ttft_ms, 75.32))
+    assert.is_true(sig4(o.itl_ms, 20.53))
+    assert.is_true(sig4(o.throughput, 3.000))
+    assert.is_true(math.abs(o.utilization - o.in_service / 48) < 1e-12)
+  end)
+
+  it("adds percentiles when asked, above the means under load", function()
+    local o = model.predict(H100_4P, SHAPE_4P, 44, 0.95)
+    assert.are.equal(0.95, o.percentile)
+    assert.is_true(o.ttft_p_ms > o.ttft_ms)
+    assert.is_true(o.itl_p_ms >= o.itl_ms)
+    local r95 = model.max_rate(H100_4P, SHAPE_4P, { ttft_ms = 1000, itl_ms = 10, percentile = 0.95 })
+    local rmean = model.max_rate(H100_4P, SHAPE_4P, { ttft_ms = 1000, itl_ms = 10 })
+    assert.is_true(r95 < rmean)
+  end)
+
+  it("never lowers the max rate for a looser target", function()
+    local last = 0
+    for t = 50, 2000, 50 do
+      local r = model.max_rate(H100_4P, SHAPE_4P, { ttft_ms = t }) or 0
+      assert.is_true(r >= last)
+      last = r
+    end
+    assert.is_true(last > 40)
+  end)
+
+  it("returns nil and the reason when no rate meets a target", function()
+    local r, err = model.max_rate(H100_4P, SHAPE_4P, { ttft_ms = 5 })
+    assert.is_nil(r)
+    assert.truthy(err:find("ttft_ms target 5 is below", 1, true))
+  end)
+
+  it("sizes replicas for a demand", function()
+    local n, f = model.replicas(100, 44.11)
+    assert.are.equal(3, n)
+    assert.is_true(math.abs(f - 100 / 44.11) < 1e-12)
+    assert.are.equal(2, (model.replicas(88.22, 44.11)))
+    assert.are.equal(0, (model.replicas(0, 44.11)))
+    assert.has_error(function() model.replicas(10, 0) end,
+      "model.replicas: max_rate: must be > 0 req/s (got 0)")
+  end)
+
+  it("refuses bad arguments, naming them", function()
+    assert.has_error(function() model.predict(H100_4P, SHAPE_4P, 0) end,
+      "model.predict: rate must be a positive number of req/s (got 0)")
+    assert.has_error(function() model.predict(H100_4P, SHAPE_4P, 3, 1) end,
+      "model.predict: percentile must be in (0, 1), e.g. 0.95, or nil for means (got 1)")
+    assert.has_error(function()
+      model.predict(H100_4P, { max_batch = 6.5, in_tokens = 1, out_tokens = 1 }, 3)
+    end, "model.predict: shape.max_batch must be an integer in 1..16384 (got 6.5)")
+    assert.has_error(function()
+      model.predict(H100_4P, { max_batch = 8, in_tokens = 1, out_tokens = 0 }, 3)
+    end, "model.predict: shape.out_tokens: must be 1..1e7 (got 0)")
+    assert.has_error(function()
+      model.max_rate(H100_4P, SHAPE_4P, { ttft = 100 })
+    end, "model.max_rate: slo has an unknown field 'ttft'")
+    assert.has_error(function()
+      model.max_rate(H100_4P, SHAPE_4P, { itl_ms = -1 })
+    end, "model.max_rate: slo.itl_ms must be >= 0 (got -1)")
+  end)
+end)
+
+describe("sluice.model fitting", function()
+  local truth = model.profile(P3)
+  local mixes = { { 128, 128 }, { 1024, 128 }, { 4096, 256 }, { 256, 1024 } }
+
+  local function observation(i)
+    local mix = mixes[(i - 1) % #mixes + 1]
+    local shape = { max_batch = 64, in_tokens = mix[1], out_tokens = mix[2] }
+    local limit = model.max_rate(truth, shape)
+    local rate = limit * (0.2 + 0.7 * ((i * 0.618034) % 1))
+    local o = model.predict(truth, shape, rate)
+    -- a deterministic +-4% wobble stands in for measurement noise
+    local wobble = 1 + 0.04 * math.sin(i * 1.7)
+    return { rate = rate, in_tokens = mix[1], out_tokens = mix[2], ttft_ms = o.ttft_ms * wobble,
+      itl_ms = o.itl_ms / wobble, max_batch = 64 }
+  end
+
+  it("keeps its state as plain data that survives a reload", function()
+    local st = model.fit_new { kind = "3p", alpha = 24, beta = 0.1, gamma = 0.001 }
+    assert.is_true(plain(st))
+    for i = 1, 20 do st = assert(model.fit_update(st, observation(i))) end
+    -- a hot reload copies state as plain data; the copy must carry on exactly alike
+    local copy = deepcopy(st)
+    for i = 21, 150 do
+      st = assert(model.fit_update(st, observation(i)))
+      copy = assert(model.fit_update(copy, observation(i)))
+    end
+    assert.are.same(st, copy)
+    local p = model.fit_params(st)
+    assert.are.equal("3p", p.kind)
+    for _, k in ipairs { "alpha", "beta", "gamma" } do
+      assert.is_true(math.abs(p[k] / truth[k] - 1) < 0.05, k .. " " .. p[k])
+    end
+  end)
+
+  it("returns a new table and leaves the old state alone", function()
+    local st = model.fit_new(truth)
+    local before = deepcopy(st)
+    local st2, accepted = model.fit_update(st, observation(1))
+    assert.are_not.equal(st, st2)
+    assert.are.same(before, st)
+    assert.is_true(accepted)
+    assert.are.equal(1, st2.updates)
+  end)
+
+  it("rejects an outlier without moving", function()
+    local st = model.fit_new(truth)
+    for i = 1, 30 do st = model.fit_update(st, observation(i)) end
+    local o = observation(31)
+    o.ttft_ms = o.ttft_ms * 5
+    local st2, accepted = model.fit_update(st, o)
+    assert.is_false(accepted)
+    assert.are.same(st.theta, st2.theta)
+    assert.are.equal(st.rejected + 1, st2.rejected)
+  end)
+
+  it("returns nil and the reason for an unusable observation", function()
+    local st = model.fit_new(truth)
+    local o = observation(1)
+    o.itl_ms = 0 -- no traffic in the window
+    local r, err = model.fit_update(st, o)
+    assert.is_nil(r)
+    assert.truthy(err:find("itl_ms", 1, true))
+  end)
+
+  it("raises on malformed state or observation fields", function()
+    local st = model.fit_new(truth)
+    local bad = deepcopy(st)
+    bad.cov = { 1, 2 }
+    assert.has_error(function() model.fit_update(bad, observation(1)) end,
+      "model.fit_update: state.cov must have 9 entries")
+    bad = deepcopy(st)
+    bad.kind = "step"
+    assert.has_error(function() model.fit_update(bad, observation(1)) end,
+      'model.fit_update: state.kind must be "4p" or "3p" (got step)')
+    local o = observation(1)
+    o.rate = "fast"
+    assert.has_error(function() model.fit_update(st, o) end,
+      "model.fit_update: obs.rate must be a number (got string)")
+    assert.has_error(function() model.fit_new(model.builtin "llama-3.1-8b/h100") end,
+      "model.fit_new: kind: the fitter handles 4p and 3p profiles, not step")
+  end)
+end)
