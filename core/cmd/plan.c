@@ -24,7 +24,7 @@ static const char usage_text[] =
   "  --max-queue Q     requests waiting at most (default 10 N)\n"
   "  --in, --out       mean prompt and output tokens per request\n"
   "  --ttft, --itl     targets in ms (means, or the --percentile, e.g. 0.95 for p95)\n"
-  "  --rate R          also predict ttft_ms, itl_ms, throughput, utilization at R req/s per replica\n"
+  "  --rate R          also predict ttft_ms, itl_ms, throughput, utilization at R req/s\n"
   "  --demand D        also size replicas for D req/s in total\n"
   "  --json            one JSON object\n"
   "\n"

@@ -10,7 +10,7 @@
 #include "core/runtime/signals.h"
 
 enum kind {
-  K_VIEW, K_VARIANTS, K_VARIANT, K_REPLICAS, K_LAST, K_SIGNALS, K_ENGINE, K_SLO, K_PODS, K_POD,
+  K_VIEW, K_VARIANTS, K_VARIANT, K_REPLICAS, K_LAST, K_SIGNALS, K_ENGINE, K_SLO, K_POD,
   K_POD_SIGNALS, K_MODELS, K_MODEL, K_MODEL_SIGNALS, K_INVENTORY, K_ACCEL
 };
 
@@ -21,7 +21,7 @@ enum field {
   F_PRIORITY, F_SLO_CLASS, F_SLO, F_ENGINE, F_REPLICAS, F_LAST, F_AGE, F_STALE, F_SIGNALS, F_PODS,
   F_SPEC, F_READY, F_STARTING, F_PENDING, F_REQUESTED, F_APPLIED, F_AT, F_TTFT_MS, F_ITL_MS,
   F_MAX_NUM_SEQS, F_MAX_NUM_BATCHED_TOKENS, F_BLOCK_SIZE, F_KV_CAPACITY_TOKENS, F_PHASE,
-  F_TYPE, F_TOTAL, F_USED, F_FREE
+  F_TYPE, F_TOTAL, F_USED, F_FREE, F_PROFILE
 };
 
 static const struct {
@@ -42,7 +42,7 @@ static const struct {
   {"itl_ms", F_ITL_MS}, {"max_num_seqs", F_MAX_NUM_SEQS},
   {"max_num_batched_tokens", F_MAX_NUM_BATCHED_TOKENS}, {"block_size", F_BLOCK_SIZE},
   {"kv_capacity_tokens", F_KV_CAPACITY_TOKENS}, {"phase", F_PHASE}, {"type", F_TYPE},
-  {"total", F_TOTAL}, {"used", F_USED}, {"free", F_FREE},
+  {"total", F_TOTAL}, {"used", F_USED}, {"free", F_FREE}, {"profile", F_PROFILE},
 };
 
 typedef struct {
@@ -52,8 +52,6 @@ typedef struct {
 } proxy_t;
 
 #define MT_NAME "sluice.view"
-#define CACHE_KEY "sluice.view.cache"
-#define FIELDS_KEY "sluice.view.fields"
 
 static sl_view_t *live(lua_State *L, proxy_t *p) {
   if (!p->lv->view) luaL_error(L, "the view can only be read during decide()");
@@ -73,7 +71,7 @@ static int model_visible(const sl_lview_t *lv, int mi) {
 
 // Pushes a cached proxy (kind, a, b), creating it on first use.
 static void push_proxy(lua_State *L, sl_lview_t *lv, int kind, int a, int b) {
-  lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lv->cache_ref);
   double key = ((double)kind * 1048576.0 + a) * 1048576.0 + b;
   lua_pushnumber(L, key);
   lua_rawget(L, -2);
@@ -97,9 +95,11 @@ static void push_num_or_nil(lua_State *L, double x) {
   else lua_pushnumber(L, x);
 }
 
-static int field_code(lua_State *L, int idx) {
+// Looks a name up in one of the interned tables: returns its code (fields: F_*, signals: index + 1)
+// or 0. One table read instead of string comparisons.
+static int intern_lookup(lua_State *L, int ref, int idx) {
   if (lua_type(L, idx) != LUA_TSTRING) return 0;
-  lua_getfield(L, LUA_REGISTRYINDEX, FIELDS_KEY);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   lua_pushvalue(L, idx);
   lua_rawget(L, -2);
   int code = (int)lua_tointeger(L, -1);
@@ -204,7 +204,9 @@ static int iter_variants(lua_State *L) {
     if (!visible(lv, i) || (model && strcmp(vv->desc->model, model))) continue;
     lua_pushinteger(L, i + 1);
     lua_replace(L, lua_upvalueindex(2));
-    lua_pushstring(L, vv->desc->id);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lv->ids_ref);  // interned once, not per tick
+    lua_rawgeti(L, -1, i + 1);
+    lua_remove(L, -2);
     push_proxy(L, lv, K_VARIANT, i, 0);
     return 2;
   }
@@ -260,10 +262,12 @@ static int l_call(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   live(L, p);
   if (p->kind == K_VARIANTS) {
+    // view:variants(model) arrives as (variants, view, model).
+    const char *model = lua_isnoneornil(L, 3) ? NULL : luaL_checkstring(L, 3);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
-    if (lua_isnoneornil(L, 3)) lua_pushnil(L);
-    else lua_pushstring(L, luaL_checkstring(L, 3));
+    if (model) lua_pushstring(L, model);
+    else lua_pushnil(L);
     lua_pushcclosure(L, iter_variants, 3);
     return 1;
   }
@@ -315,6 +319,10 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
     if (d->slo_class) lua_pushstring(L, d->slo_class);
     else lua_pushnil(L);
     return 1;
+  case F_PROFILE:
+    if (d->profile) lua_pushstring(L, d->profile);
+    else lua_pushnil(L);
+    return 1;
   case F_SLO:
     if (d->slo) push_proxy(L, p->lv, K_SLO, p->a, 0);
     else lua_pushnil(L);
@@ -323,7 +331,15 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
   case F_REPLICAS: push_proxy(L, p->lv, K_REPLICAS, p->a, 0); return 1;
   case F_LAST: push_proxy(L, p->lv, K_LAST, p->a, 0); return 1;
   case F_SIGNALS: push_proxy(L, p->lv, K_SIGNALS, p->a, 0); return 1;
-  case F_PODS: push_proxy(L, p->lv, K_PODS, p->a, 0); return 1;
+  case F_PODS: {
+    // A plain array, so ipairs and # work as policies expect; the pod proxies inside are cached.
+    lua_createtable(L, vv->npods, 0);
+    for (int i = 0; i < vv->npods; i++) {
+      push_proxy(L, p->lv, K_POD, p->a, i);
+      lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+  }
   case F_AGE: lua_pushnumber(L, vv->age); return 1;
   case F_STALE: lua_pushboolean(L, vv->stale); return 1;
   }
@@ -358,28 +374,19 @@ static int l_index(lua_State *L) {
       }
     return 0;
   }
-  case K_PODS: {
-    const sl_view_variant_t *vv = &view->variants[p->a];
-    if (!lua_isnumber(L, 2)) return 0;
-    int i = (int)lua_tointeger(L, 2);
-    if (i < 1 || i > vv->npods || lua_tonumber(L, 2) != i) return 0;
-    push_proxy(L, lv, K_POD, p->a, i - 1);
-    return 1;
-  }
   case K_SIGNALS:
   case K_POD_SIGNALS:
   case K_MODEL_SIGNALS: {
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
-    const char *k = lua_tostring(L, 2);
     double x = NAN;
     int s;
     if (p->kind == K_SIGNALS) {
-      if ((s = sl_vsig_by_name(k)) >= 0) x = view->variants[p->a].sig[s];
+      if ((s = intern_lookup(L, lv->vsig_ref, 2))) x = view->variants[p->a].sig[s - 1];
     } else if (p->kind == K_POD_SIGNALS) {
       const sl_view_variant_t *vv = &view->variants[p->a];
-      if (p->b < vv->npods && (s = sl_psig_by_name(k)) >= 0) x = vv->pods[p->b].sig[s];
-    } else if ((s = sl_gsig_by_name(k)) >= 0) {
-      x = view->models[p->a].sig[s];
+      if (p->b < vv->npods && (s = intern_lookup(L, lv->psig_ref, 2))) x = vv->pods[p->b].sig[s - 1];
+    } else if ((s = intern_lookup(L, lv->gsig_ref, 2))) {
+      x = view->models[p->a].sig[s - 1];
     }
     push_num_or_nil(L, x);
     return 1;
@@ -387,7 +394,7 @@ static int l_index(lua_State *L) {
   default: break;
   }
 
-  int code = field_code(L, 2);
+  int code = intern_lookup(L, lv->fields_ref, 2);
   if (!code) return 0;
   switch (p->kind) {
   case K_VIEW: return index_view(L, p, code);
@@ -483,32 +490,35 @@ static int l_newindex(lua_State *L) {
   return luaL_error(L, "the view is read-only");
 }
 
-static int l_len(lua_State *L) {
-  proxy_t *p = lua_touserdata(L, 1);
-  sl_view_t *view = live(L, p);
-  if (p->kind == K_PODS) lua_pushinteger(L, view->variants[p->a].npods);
-  else lua_pushinteger(L, 0);
-  return 1;
-}
-
 static int l_tostring(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   static const char *const names[] = {"view", "variants", "variant", "replicas", "last",
-                                      "signals", "engine", "slo", "pods", "pod", "pod signals",
+                                      "signals", "engine", "slo", "pod", "pod signals",
                                       "models", "model", "model signals", "inventory",
                                       "accelerator"};
   lua_pushfstring(L, "sluice %s", names[p->kind]);
   return 1;
 }
 
-static void setup(lua_State *L) {
+static int intern_table(lua_State *L, const char *(*name)(int), int n) {
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
+    lua_pushinteger(L, i + 1);
+    lua_setfield(L, -2, name(i));
+  }
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static const char *vsig_name(int i) { return sl_vsig_name((sl_vsig_t)i); }
+static const char *psig_name(int i) { return sl_psig_name((sl_psig_t)i); }
+static const char *gsig_name(int i) { return sl_gsig_name((sl_gsig_t)i); }
+
+static void setup(lua_State *L, sl_lview_t *lv) {
   if (luaL_newmetatable(L, MT_NAME)) {
     lua_pushcfunction(L, l_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_len);
-    lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, l_call);
     lua_setfield(L, -2, "__call");
     lua_pushcfunction(L, l_tostring);
@@ -522,16 +532,40 @@ static void setup(lua_State *L) {
     lua_pushinteger(L, fields[i].code);
     lua_setfield(L, -2, fields[i].name);
   }
-  lua_setfield(L, LUA_REGISTRYINDEX, FIELDS_KEY);
+  lv->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lv->vsig_ref = intern_table(L, vsig_name, SL_V__COUNT);
+  lv->psig_ref = intern_table(L, psig_name, SL_P__COUNT);
+  lv->gsig_ref = intern_table(L, gsig_name, SL_G__COUNT);
   lua_newtable(L);
-  lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+  lv->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void sl_lview_push(lua_State *L, sl_lview_t *lv) {
-  lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
-  int fresh = lua_isnil(L, -1);
-  lua_pop(L, 1);
-  if (fresh) setup(L);
+  if (!lv->cache_ref) setup(L, lv);
+  if (!lv->ids_ref) {
+    const sl_view_t *v = lv->view;
+    lua_createtable(L, v->nvariants, 0);
+    lua_createtable(L, 0, v->nvariants);
+    for (int i = 0; i < v->nvariants; i++) {
+      lua_pushstring(L, v->variants[i].desc->id);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -4, i + 1);
+      lua_pushinteger(L, i + 1);
+      lua_rawset(L, -3);
+    }
+    lv->index_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lv->ids_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   push_proxy(L, lv, K_VIEW, 0, 0);
 }
 
+int sl_lview_find(lua_State *L, sl_lview_t *lv, int idx) {
+  if (!lv->index_ref || lua_type(L, idx) != LUA_TSTRING) return -1;
+  if (idx < 0) idx = lua_gettop(L) + idx + 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lv->index_ref);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  int i = (int)lua_tointeger(L, -1) - 1;
+  lua_pop(L, 2);
+  return i;
+}

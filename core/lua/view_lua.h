@@ -14,7 +14,13 @@ typedef struct sl_lview {
   const int *order;              // view index -> configured index
   double period;
   uint64_t tick;                 // this policy's tick number
+  // Registry refs of this VM's proxy cache and interned name tables (0 until first use).
+  int cache_ref, fields_ref, vsig_ref, psig_ref, gsig_ref;
+  int ids_ref, index_ref;  // view index -> id string, and id -> view index + 1
 } sl_lview_t;
 
 // Pushes this VM's view object for lv (created on first use and cached in the registry).
 void sl_lview_push(lua_State *L, sl_lview_t *lv);
+// The view index of the variant whose id is the string at stack index idx, or -1. The variant
+// set is fixed for a pipeline's life, so this is one table read.
+int sl_lview_find(lua_State *L, sl_lview_t *lv, int idx);

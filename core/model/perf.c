@@ -63,7 +63,8 @@ int sl_perf_check(const sl_perf_t *p, sl_err_t *err) {
     if (!isfinite(v)) return sl_err(err, SL_EINVAL, "%s: must be a finite number", d[i].name);
     if (d[i].positive && v <= 0)
       return sl_err(err, SL_EINVAL, "%s: must be > 0 %s (got %g)", d[i].name, d[i].unit, v);
-    if (v < 0) return sl_err(err, SL_EINVAL, "%s: must be >= 0 %s (got %g)", d[i].name, d[i].unit, v);
+    if (v < 0)
+      return sl_err(err, SL_EINVAL, "%s: must be >= 0 %s (got %g)", d[i].name, d[i].unit, v);
   }
   return SL_OK;
 }

@@ -9,7 +9,7 @@
 
 typedef enum {
   SL_PERF_4P = 1,  // ITL = alpha + beta*n; prefill = gamma + delta*in*n          (WVA, Inferno)
-  SL_PERF_3P,      // alpha per iteration, beta compute/token, gamma KV memory/token (WVA queueing model)
+  SL_PERF_3P,      // alpha per iteration, beta compute/token, gamma KV memory/token (WVA QM)
   SL_PERF_STEP,    // context-aware step model (core/model/step.h)
 } sl_perf_kind_t;
 

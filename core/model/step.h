@@ -19,7 +19,7 @@ typedef struct {
   double ms_per_tok;     // compute per token: 1 / prefill throughput
   double ms_per_pair;    // prefill attention per (query token, earlier token) pair
   double overhead_ms;    // per-step scheduling on the host, not overlapped with the GPU
-  double request_ms;     // per request, before it reaches the engine (HTTP, tokenisation): TTFT only
+  double request_ms;     // per request before the engine (HTTP, tokenisation): TTFT only
 } sl_step_t;
 
 // Step time with the prefill attention work given exactly: prefill_pairs is the sum over the
@@ -70,7 +70,7 @@ extern const sl_step_gpu_t sl_step_ref_gpu;
 #define SL_L8H_C_MS_KTOK     0.0558244  // ms per 1000 context tokens
 #define SL_L8H_TOK_S         39968.8    // prefill tokens/s
 #define SL_L8H_ATTN_MS_MPAIR 0.793889   // ms per million attention pairs
-#define SL_L8H_OVERHEAD_MS   0.50       // ms per step (vLLM host scheduling)
+#define SL_L8H_OVERHEAD_MS   0.48       // ms per step (vLLM host scheduling)
 #define SL_L8H_REQUEST_MS    7.0        // ms per request before the engine
 extern const sl_step_t sl_step_llama31_8b_h100;
 

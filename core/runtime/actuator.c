@@ -2,11 +2,26 @@
 #include "core/runtime/actuator.h"
 
 #include <stdlib.h>
+#include <time.h>
+
+void sl_format_time(double t, char *buf, size_t n) {
+  if (t > 1e8) {  // wall-clock time: UTC, to the tenth of a second
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t k = strftime(buf, n, "%H:%M:%S", &tm);
+    snprintf(buf + k, n - k, ".%dZ", (int)((t - (double)s) * 10));
+  } else {  // simulated or relative time
+    snprintf(buf, n, "t=%.1f", t);
+  }
+}
 
 static int log_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, const char *reason,
                      double now, sl_err_t *err) {
   FILE *out = a->ud;
-  fprintf(out, "t=%.1f scale %s %d -> %d: %s\n", now, v->id, from, to, reason);
+  char when[32];
+  sl_format_time(now, when, sizeof when);
+  fprintf(out, "%s scale %s %d -> %d: %s\n", when, v->id, from, to, reason);
   fflush(out);
   return SL_OK;
 }

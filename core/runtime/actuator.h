@@ -19,3 +19,5 @@ typedef struct sl_actuator {
 // Prints "t=… scale ns/name 2 -> 3: reason" lines to `out`.
 sl_actuator_t *sl_actuator_log_new(FILE *out);
 void sl_actuator_free(sl_actuator_t *a);
+// "12:04:31.5Z" for wall-clock times, "t=31.5" for simulated ones.
+void sl_format_time(double t, char *buf, size_t n);

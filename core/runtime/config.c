@@ -18,6 +18,7 @@ const char *sl_role_name(sl_role_t r) {
 static void variant_deinit(sl_variant_t *v) {
   free(v->id), free(v->ns), free(v->name), free(v->model), free(v->accelerator);
   free(v->slo_class);
+  free(v->profile);
 }
 
 void sl_config_free(sl_config_t *c) {
@@ -155,7 +156,7 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
                          sl_err_t *err) {
   static const char *const keys[] = {"id", "namespace", "name", "model", "accelerator",
                                      "gpus_per_replica", "role", "cost", "min", "max",
-                                     "priority", "slo_class", "engine", NULL};
+                                     "priority", "slo_class", "engine", "profile", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "variants[%d]", i);
   TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
@@ -224,6 +225,7 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
                       out->slo_class);
   }
   if ((f = FIELD("engine"))) TRY(parse_engine(c, f, fp, &out->engine, err));
+  if ((f = FIELD("profile"))) TRY(sl_y_str(&c->doc, f, fp, &out->profile, err));
 #undef FIELD
   if (isnan(out->cost)) {
     // Unit cost of the accelerator type times GPUs, else WVA's default variant cost.

@@ -27,6 +27,7 @@ typedef struct {
 typedef struct sl_variant {
   char *id;  // namespace/name
   char *ns, *name, *model, *accelerator, *slo_class;
+  char *profile;  // latency profile name for the kernels (sluice.model.builtin), or NULL
   int gpus_per_replica;
   sl_role_t role;
   double cost;  // per replica-hour

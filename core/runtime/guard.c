@@ -63,7 +63,8 @@ void sl_guard_decide(const sl_guard_cfg_t *cfg, const sl_view_variant_t *vv,
     return;
   }
   int target = in->requested;
-  say(out, "%s", in->reason && *in->reason ? in->reason : "policy decision");
+  sl_strlcpy(out->reason, in->reason && *in->reason ? in->reason : "policy decision",
+             sizeof out->reason);
   if (target < current && !has_any_signal(vv, vm)) {
     out->held = 1;
     out->reason[0] = '\0';

@@ -135,7 +135,9 @@ int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err) {
     char reason[SL_REASON_MAX];
     sl_guard_in_t in = {-1, failed, NULL, allow_zero};
     if (failed) {
-      snprintf(reason, sizeof reason, "policy failed: %.480s", fail_reason);
+      // The reason keeps the first line; the traceback is in the log.
+      int n = (int)strcspn(fail_reason, "\n");
+      snprintf(reason, sizeof reason, "policy failed: %.*s", n < 480 ? n : 480, fail_reason);
       in.reason = reason;
     } else if (up >= 0) {
       in.requested = up, in.reason = up_reason;
@@ -166,10 +168,11 @@ int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err) {
         o.actuated = 1;
         p->last[ci].applied = g.target;
         p->last[ci].at = now;
-        snprintf(o.reason, sizeof o.reason, "%s", g.reason);
+        sl_strlcpy(o.reason, g.reason, sizeof o.reason);
       }
     } else {
-      snprintf(o.reason, sizeof o.reason, "%s%.480s", g.change ? "dry-run: " : "", g.reason);
+      if (g.change) snprintf(o.reason, sizeof o.reason, "dry-run: %.480s", g.reason);
+      else sl_strlcpy(o.reason, g.reason, sizeof o.reason);
     }
     if (p->on_outcome) p->on_outcome(p->on_outcome_ud, now, &o);
   }

@@ -235,13 +235,11 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
   v->nvariants = n;
 
   // Models: distinct names, sorted.
+  for (int i = 0; i < n; i++) names[i] = p->variants[i].model;
+  qsort(names, n, sizeof(char *), cmp_str);
   int nm = 0;
-  for (int i = 0; i < n; i++) {
-    int seen = 0;
-    for (int k = 0; k < nm && !seen; k++) seen = !strcmp(names[k], p->variants[i].model);
-    if (!seen) names[nm++] = p->variants[i].model;
-  }
-  qsort(names, nm, sizeof(char *), cmp_str);
+  for (int i = 0; i < n; i++)
+    if (nm == 0 || strcmp(names[nm - 1], names[i])) names[nm++] = names[i];
   free(v->models);
   v->models = calloc(nm ? nm : 1, sizeof *v->models);
   free(v->model_var_pool);
@@ -267,8 +265,8 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     vv->sv = sl_store_variant(st, d->id);
     if (!vv->sv) goto oom;
     vv->last = p->last ? p->last[ci] : (sl_last_t){-1, -1, NAN};
-    for (int k = 0; k < nm; k++)
-      if (!strcmp(names[k], d->model)) vv->model = k;
+    const char **hit = bsearch(&d->model, names, nm, sizeof(char *), cmp_str);
+    vv->model = hit ? (int)(hit - names) : -1;
     sl_store_variant_t *sv = vv->sv;
     vv->pods = v->pod_pool + pod_at;
     vv->npods = sv->npods;
@@ -311,6 +309,10 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     vv->stale = p->stale_after > 0 && vv->ready > 0 && vv->age > p->stale_after;
   }
 
+  // Each model's variants, in id order: count, lay out, fill.
+  int *counts = calloc(nm ? nm : 1, sizeof(int));
+  if (!counts) goto oom;
+  for (int i = 0; i < n; i++) counts[v->variants[i].model]++;
   int at = 0;
   for (int k = 0; k < nm; k++) {
     sl_view_model_t *vm = &v->models[k];
@@ -318,11 +320,17 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     vm->sm = sl_store_model(st, names[k]);
     if (!vm->sm) goto oom;
     vm->variants = v->model_var_pool + at;
-    for (int i = 0; i < n; i++)
-      if (v->variants[i].model == k) vm->variants[vm->nvariants++] = i;
-    at += vm->nvariants;
-    derive_model(v, vm, p->window);
-    record_model(st, vm, p->now);
+    vm->nvariants = 0;
+    at += counts[k];
+  }
+  for (int i = 0; i < n; i++) {
+    sl_view_model_t *vm = &v->models[v->variants[i].model];
+    vm->variants[vm->nvariants++] = i;
+  }
+  free(counts);
+  for (int k = 0; k < nm; k++) {
+    derive_model(v, &v->models[k], p->window);
+    record_model(st, &v->models[k], p->now);
   }
 
   // Inventory: what sources report, else the configuration with usage from replica counts.

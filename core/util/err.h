@@ -31,3 +31,11 @@ int sl_verr(sl_err_t *err, int code, const char *fmt, va_list ap);
 int sl_err_wrap(sl_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_err_clear(sl_err_t *err);
 const char *sl_strerror(int code);
+
+// Copies src into dst[n] (always terminated, truncated if needed). Cheaper than snprintf("%s").
+static inline void sl_strlcpy(char *dst, const char *src, size_t n) {
+  size_t i = 0;
+  if (!n) return;
+  for (; i + 1 < n && src[i]; i++) dst[i] = src[i];
+  dst[i] = '\0';
+}

@@ -92,28 +92,32 @@ function M.new(spec)
     return out
   end
 
-  -- `view.variants[id]` and `view:variants()` share one name, so the tables are callable: the
-  -- method call `view:variants(m)` is `view.variants(view, m)`, which runs __call.
-  setmetatable(view.variants, { __call = function(_, _, model)
+  -- view.variants and view.models are both tables (view.variants[id]) and methods
+  -- (view:variants()): a __call on the table serves the method form.
+  local function callable(t, iter)
+    return setmetatable(t, { __call = function(_, self, ...) return iter(self, ...) end })
+  end
+  local variants, models = view.variants, view.models
+  callable(variants, function(_, model)
     local ids = {}
-    for _, id in ipairs(sorted_keys(view.variants)) do
-      if model == nil or view.variants[id].model == model then ids[#ids + 1] = id end
+    for _, id in ipairs(sorted_keys(variants)) do
+      if model == nil or variants[id].model == model then ids[#ids + 1] = id end
     end
     local i = 0
     return function()
       i = i + 1
       local id = ids[i]
-      if id then return id, view.variants[id] end
+      if id then return id, variants[id] end
     end
-  end })
-  setmetatable(view.models, { __call = function()
-    local names, i = sorted_keys(view.models), 0
+  end)
+  callable(models, function()
+    local names, i = sorted_keys(models), 0
     return function()
       i = i + 1
       local n = names[i]
-      if n then return n, view.models[n] end
+      if n then return n, models[n] end
     end
-  end })
+  end)
   function view:accelerators()
     local ts, i = sorted_keys(self.inventory), 0
     return function()

@@ -71,10 +71,12 @@ usage "missing --out" "missing --out" --perf 3p:1,1,1 --max-batch 8 --in 1
 usage "unknown flag" "unknown flag '--bogus'" "${P4[@]}" --bogus 1
 usage "flag without value" "--rate needs a value" "${P4[@]}" --rate
 usage "wrong parameter count" "takes 4 numbers" --perf 4p:1,2,3 --max-batch 8 --in 1 --out 1
-usage "non-numeric parameter" "beta 'x' is not a number" --perf 3p:1,x,1 --max-batch 8 --in 1 --out 1
+usage "non-numeric parameter" "beta 'x' is not a number" \
+  --perf 3p:1,x,1 --max-batch 8 --in 1 --out 1
 usage "negative parameter" "beta: must be >= 0" --perf 3p:1,-1,1 --max-batch 8 --in 1 --out 1
 usage "unknown profile" "neither 4p" --perf 5p:1 --max-batch 8 --in 1 --out 1
-usage "fractional max batch" "--max-batch must be a whole number" --perf 3p:1,1,1 --max-batch 2.5 --in 1 --out 1
+usage "fractional max batch" "--max-batch must be a whole number" \
+  --perf 3p:1,1,1 --max-batch 2.5 --in 1 --out 1
 usage "zero output tokens" "--out must be 1..1e7" --perf 3p:1,1,1 --max-batch 8 --in 1 --out 0
 usage "percentile 1" "--percentile must be a fraction" "${P4[@]}" --ttft 100 --percentile 1
 usage "non-numeric rate" "--rate: 'fast' is not a number" "${P4[@]}" --rate fast

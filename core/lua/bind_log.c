@@ -1,0 +1,47 @@
+// sluice.log: policies write to the controller's log. log.info("kv %.2f on %s", kv, id) formats
+// like string.format; messages are tagged with the calling policy's chunk name and capped in
+// length so a chatty policy cannot flood the log.
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+
+#include "core/util/log.h"
+
+#define LOG_MAX 512
+
+static int emit(lua_State *L, sl_log_level_t level) {
+  int n = lua_gettop(L);
+  if (n == 0) return 0;
+  if (level < sl_log_get_level()) return 0;  // skip formatting work nobody will see
+  const char *msg;
+  if (n > 1) {
+    // string.format from the VM's own string library.
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    lua_getfield(L, -1, "string");
+    lua_getfield(L, -1, "format");
+    lua_insert(L, 1);
+    lua_pop(L, 2);
+    lua_call(L, n, 1);
+    msg = lua_tostring(L, -1);
+  } else {
+    msg = luaL_checkstring(L, 1);
+  }
+  lua_Debug ar;
+  const char *where = "policy";
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "S", &ar)) where = ar.short_src;
+  sl_log(level, "%s: %.*s", where, LOG_MAX, msg ? msg : "");
+  return 0;
+}
+
+static int l_debug(lua_State *L) { return emit(L, SL_LOG_DEBUG); }
+static int l_info(lua_State *L) { return emit(L, SL_LOG_INFO); }
+static int l_warn(lua_State *L) { return emit(L, SL_LOG_WARN); }
+static int l_error(lua_State *L) { return emit(L, SL_LOG_ERROR); }
+
+int luaopen_sluice_log(lua_State *L) {
+  static const luaL_Reg fns[] = {
+      {"debug", l_debug}, {"info", l_info}, {"warn", l_warn}, {"error", l_error}, {NULL, NULL}};
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

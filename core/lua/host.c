@@ -1,0 +1,298 @@
+// Policy host and hot reload. See host.h.
+#include "core/lua/host.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util/log.h"
+
+#define PROBATION_TICKS 3
+
+struct sl_slot {
+  sl_decider_t decider;
+  sl_host_t *host;
+  const sl_policy_cfg_t *pc;
+  char *path;                // resolved file path (or the canned policy's path)
+  int canned;                // built into the binary: never reloaded
+  sl_policy_t *cur, *prev, *pending;
+  int version, pending_version;
+  int probation, probation_failures;
+  uint64_t seen_hash;  // hash of the file text last offered (accepted or not)
+  uint64_t tick;
+  unsigned char *manages;
+};
+
+const char *sl_host_event_name(sl_host_event_kind_t k) {
+  static const char *const n[] = {"loaded", "reloaded", "swapped", "rejected", "restored",
+                                  "failed"};
+  return (unsigned)k < 6 ? n[k] : "?";
+}
+
+static void emit(sl_host_t *h, sl_slot_t *s, sl_host_event_kind_t kind, int version,
+                 const char *msg) {
+  sl_host_event_t e = {kind, s->pc->file, version, msg};
+  if (kind == SL_HOST_FAILED)
+    ;  // the pipeline logs failed ticks, with the policy's name
+  else if (kind == SL_HOST_REJECTED || kind == SL_HOST_RESTORED)
+    sl_warn("policy %s: %s (version %d)%s%s", s->pc->file, sl_host_event_name(kind), version,
+            msg ? ": " : "", msg ? msg : "");
+  else
+    sl_info("policy %s: %s (version %d)%s%s", s->pc->file, sl_host_event_name(kind), version,
+            msg ? ": " : "", msg ? msg : "");
+  if (h->on_event) h->on_event(h->on_event_ud, &e);
+}
+
+static int load_version(sl_host_t *h, sl_slot_t *s, const char *src, size_t len,
+                        sl_policy_t **out, sl_err_t *err) {
+  char chunk[1024];
+  snprintf(chunk, sizeof chunk, "@%s", s->path);
+  sl_policy_opts_t o = {src, len, chunk, &h->cfg->doc, s->pc->params, h->clock, s->pc->memory,
+                        s->pc->budget, h->module_path};
+  return sl_policy_load(&o, out, err);
+}
+
+static double effective_period(const sl_host_t *h, const sl_slot_t *s, const sl_policy_t *p) {
+  if (s->pc->period > 0) return s->pc->period;  // configuration wins
+  if (p->period > 0) return p->period;
+  return h->cfg->interval;
+}
+
+static void adopt(sl_slot_t *s, sl_policy_t *p) {
+  s->decider.name = p->name;
+  s->decider.scale_from_zero = p->scale_from_zero;
+  s->decider.period = effective_period(s->host, s, p);
+  p->lv.period = s->decider.period;
+}
+
+// Swaps a pending version in at a tick boundary, copying the live state as it is now.
+static void swap_pending(sl_host_t *h, sl_slot_t *s) {
+  sl_err_t err = {0};
+  if (sl_policy_copy_state(s->pending, s->cur, &err) < 0) {
+    emit(h, s, SL_HOST_REJECTED, s->pending_version, err.msg);
+    sl_policy_free(s->pending);
+    s->pending = NULL;
+    return;
+  }
+  sl_policy_free(s->prev);
+  s->prev = s->cur;
+  s->cur = s->pending;
+  s->pending = NULL;
+  s->version = s->pending_version;
+  s->probation = PROBATION_TICKS;
+  s->probation_failures = 0;
+  adopt(s, s->cur);
+  emit(h, s, SL_HOST_SWAPPED, s->version, NULL);
+}
+
+static int slot_decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_err_t *err) {
+  sl_slot_t *s = d->ud;
+  sl_host_t *h = s->host;
+  if (s->pending) swap_pending(h, s);
+  s->tick++;
+  int rc = sl_policy_decide(s->cur, view, s->manages, h->pipeline->order, s->tick, out, err);
+  if (s->probation > 0) {
+    s->probation--;
+    if (rc < 0) s->probation_failures++;
+    if (s->probation == 0 && s->probation_failures == PROBATION_TICKS && s->prev) {
+      // Failed every one of its first ticks: bring back the previous version and its state.
+      char msg[SL_ERR_MAX + 64];
+      snprintf(msg, sizeof msg, "version %d failed its first %d ticks; last error: %s", s->version,
+               PROBATION_TICKS, err->msg);
+      sl_policy_free(s->cur);
+      s->cur = s->prev;
+      s->prev = NULL;
+      s->version--;
+      adopt(s, s->cur);
+      emit(h, s, SL_HOST_RESTORED, s->version, msg);
+    } else if (s->probation == 0) {
+      sl_policy_free(s->prev);
+      s->prev = NULL;
+    }
+  }
+  if (rc < 0) emit(h, s, SL_HOST_FAILED, s->version, err->msg);
+  return rc;
+}
+
+// Offers new source text for a slot: load, contract, dry run on the current view.
+static void offer(sl_host_t *h, sl_slot_t *s, const char *src, size_t len) {
+  sl_err_t err = {0};
+  sl_policy_t *np = NULL;
+  int version = s->version + 1 + (s->pending != NULL);
+  int rc = load_version(h, s, src, len, &np, &err);
+  if (rc == 0) rc = sl_policy_copy_state(np, s->cur, &err);
+  if (rc == 0 && h->pipeline->view.nvariants > 0) {
+    // Dry run: the new version decides once on the view the live one last saw, with a copy of
+    // the live state; nothing is actuated and the copy is refreshed again at swap time.
+    sl_decision_t *scratch = calloc(h->pipeline->view.nvariants, sizeof *scratch);
+    if (!scratch) rc = sl_err(&err, SL_ENOMEM, "out of memory");
+    else {
+      np->lv.period = effective_period(h, s, np);
+      rc = sl_policy_decide(np, &h->pipeline->view, s->manages, h->pipeline->order, s->tick,
+                            scratch, &err);
+      if (rc < 0) sl_err_wrap(&err, "dry run");
+      free(scratch);
+    }
+  }
+  if (rc < 0) {
+    emit(h, s, SL_HOST_REJECTED, version, err.msg);
+    sl_policy_free(np);
+    return;
+  }
+  sl_policy_free(s->pending);  // a newer edit supersedes one not yet swapped in
+  s->pending = np;
+  s->pending_version = version;
+  emit(h, s, SL_HOST_RELOADED, version, NULL);
+}
+
+int sl_host_check_files(sl_host_t *h) {
+  int changed = 0;
+  for (int i = 0; i < h->nslots; i++) {
+    sl_slot_t *s = h->slots[i];
+    if (s->canned) continue;
+    char *path = NULL, *src = NULL;
+    size_t len = 0;
+    int owned = 0;
+    sl_err_t err = {0};
+    if (sl_policy_source(h->cfg->policy_dir, s->pc->file, &path, &src, &len, &owned, &err) < 0) {
+      // Mid-swap of a ConfigMap volume the file can be briefly missing; try again next time.
+      continue;
+    }
+    uint64_t hash = sl_hash64(src, len);
+    if (hash != s->seen_hash && owned) {
+      // Offered once per distinct text: a rejected file is not retried until it changes.
+      s->seen_hash = hash;
+      changed++;
+      offer(h, s, src, len);
+    }
+    if (owned) free(src);
+    free(path);
+  }
+  return changed;
+}
+
+static void slot_free(sl_slot_t *s) {
+  if (!s) return;
+  sl_policy_free(s->cur);
+  sl_policy_free(s->prev);
+  sl_policy_free(s->pending);
+  free(s->path);
+  free(s->manages);
+  free(s);
+}
+
+int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, sl_pipeline_t *p,
+                 const char *module_path, sl_err_t *err) {
+  memset(h, 0, sizeof *h);
+  h->cfg = cfg;
+  h->clock = clock;
+  h->pipeline = p;
+  h->module_path = module_path;
+  h->slots = calloc(cfg->npolicies ? cfg->npolicies : 1, sizeof *h->slots);
+  if (!h->slots) return sl_err(err, SL_ENOMEM, "out of memory");
+  for (int i = 0; i < cfg->npolicies; i++) {
+    const sl_policy_cfg_t *pc = &cfg->policies[i];
+    sl_slot_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->manages = calloc(cfg->nvariants ? cfg->nvariants : 1, 1))) {
+      slot_free(s);
+      sl_host_deinit(h);
+      return sl_err(err, SL_ENOMEM, "out of memory");
+    }
+    h->slots[h->nslots++] = s;
+    s->host = h;
+    s->pc = pc;
+    for (int v = 0; v < cfg->nvariants; v++) {
+      int m = pc->nvariants == 0 && !pc->model;
+      for (int k = 0; k < pc->nvariants && !m; k++) m = !strcmp(pc->variants[k], cfg->variants[v].id);
+      if (pc->model) m = m || !strcmp(pc->model, cfg->variants[v].model);
+      s->manages[v] = (unsigned char)m;
+    }
+    char *src;
+    size_t len;
+    int owned = 0, rc = sl_policy_source(cfg->policy_dir, pc->file, &s->path, &src, &len, &owned, err);
+    if (rc == 0) {
+      s->canned = !owned;
+      rc = load_version(h, s, src, len, &s->cur, err);
+      if (owned) free(src);
+    }
+    if (rc == 0) rc = sl_policy_init_state(s->cur, err);
+    if (rc < 0) {
+      sl_err_wrap(err, "%s:%d: policies[%d]", cfg->path, pc->line, i);
+      sl_host_deinit(h);
+      return rc;
+    }
+    s->version = 1;
+    s->seen_hash = s->cur->src_hash;
+    s->decider.decide = slot_decide;
+    s->decider.ud = s;
+    s->decider.manages = s->manages;
+    adopt(s, s->cur);
+    if ((rc = sl_pipeline_add(p, &s->decider, err)) < 0) {
+      sl_host_deinit(h);
+      return rc;
+    }
+    emit(h, s, SL_HOST_LOADED, 1, NULL);
+  }
+  return SL_OK;
+}
+
+static void on_close_noop(uv_handle_t *hd) {
+  (void)hd;
+}
+
+void sl_host_unwatch(sl_host_t *h) {
+  if (!h->watching) return;
+  uv_fs_event_stop(&h->watch);
+  uv_timer_stop(&h->poll);
+  uv_timer_stop(&h->debounce);
+  uv_close((uv_handle_t *)&h->watch, on_close_noop);
+  uv_close((uv_handle_t *)&h->poll, on_close_noop);
+  uv_close((uv_handle_t *)&h->debounce, on_close_noop);
+  h->watching = 0;
+}
+
+void sl_host_deinit(sl_host_t *h) {
+  sl_host_unwatch(h);
+  for (int i = 0; i < h->nslots; i++) slot_free(h->slots[i]);
+  free(h->slots);
+  memset(h, 0, sizeof *h);
+}
+
+static void on_debounce(uv_timer_t *t) {
+  sl_host_check_files(t->data);
+}
+
+static void on_fs_event(uv_fs_event_t *w, const char *filename, int events, int status) {
+  sl_host_t *h = w->data;
+  // Editors and ConfigMap updates touch files in bursts: settle for 100 ms, then look.
+  uv_timer_start(&h->debounce, on_debounce, 100, 0);
+}
+
+static void on_poll(uv_timer_t *t) {
+  sl_host_check_files(t->data);
+}
+
+int sl_host_watch(sl_host_t *h, uv_loop_t *loop, double poll_s, sl_err_t *err) {
+  h->loop = loop;
+  uv_timer_init(loop, &h->poll);
+  uv_timer_init(loop, &h->debounce);
+  h->poll.data = h->debounce.data = h;
+  uv_fs_event_init(loop, &h->watch);
+  h->watch.data = h;
+  int rc = uv_fs_event_start(&h->watch, on_fs_event, h->cfg->policy_dir, 0);
+  if (rc < 0)
+    sl_warn("cannot watch %s (%s); polling every %.0fs", h->cfg->policy_dir, uv_strerror(rc), poll_s);
+  uint64_t ms = (uint64_t)(poll_s * 1000);
+  uv_timer_start(&h->poll, on_poll, ms, ms);
+  h->watching = 1;
+  return SL_OK;
+}
+
+int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out) {
+  if (i < 0 || i >= h->nslots) return SL_ENOTFOUND;
+  const sl_slot_t *s = h->slots[i];
+  *out = (sl_slot_info_t){s->pc->file, s->cur->name, s->version, s->decider.runs,
+                          s->decider.failures, s->decider.period, s->probation > 0};
+  return SL_OK;
+}

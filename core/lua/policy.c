@@ -1,0 +1,415 @@
+// Policy loading, contract checks, params merging, and decide() with result validation.
+#include "core/lua/policy.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/lua/modules.h"
+
+extern const struct sl_embedded {
+  const char *name, *path, *src;
+  size_t len;
+} sl_embedded_lua[];
+
+uint64_t sl_hash64(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+static int read_file(const char *path, char **out, size_t *len, sl_err_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return sl_err(err, SL_EIO, "%s: %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (n < cap) break;
+    if (cap >= (16u << 20)) {
+      free(buf);
+      fclose(f);
+      return sl_err(err, SL_EINVAL, "%s: larger than 16 MiB", path);
+    }
+    char *nb = realloc(buf, cap * 2);
+    if (!nb) free(buf);
+    buf = nb;
+    cap *= 2;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf) return sl_err(err, SL_ENOMEM, "out of memory");
+  if (bad) {
+    free(buf);
+    return sl_err(err, SL_EIO, "%s: read error", path);
+  }
+  *out = buf;
+  *len = n;
+  return SL_OK;
+}
+
+int sl_policy_source(const char *dir, const char *file, char **path, char **src, size_t *len,
+                     int *owned, sl_err_t *err) {
+  char *p = NULL;
+  if (file[0] == '/' || !dir) p = strdup(file);
+  else if (asprintf(&p, "%s/%s", dir, file) < 0) p = NULL;
+  if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
+  struct stat sb;
+  if (stat(p, &sb) == 0) {
+    int rc = read_file(p, src, len, err);
+    if (rc < 0) {
+      free(p);
+      return rc;
+    }
+    *owned = 1;
+    *path = p;
+    return SL_OK;
+  }
+  // A canned policy by name.
+  char name[256];
+  snprintf(name, sizeof name, "policies/%s", file);
+  size_t nl = strlen(name);
+  if (nl > 4 && !strcmp(name + nl - 4, ".lua")) name[nl - 4] = '\0';
+  for (const struct sl_embedded *e = sl_embedded_lua; e->name; e++) {
+    if (strcmp(e->name, name)) continue;
+    free(p);
+    *path = strdup(e->path);
+    *src = (char *)e->src;
+    *len = e->len;
+    *owned = 0;
+    return *path ? SL_OK : sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  int rc = sl_err(err, SL_ENOTFOUND, "%s: no such file, and no canned policy named '%s'", p, file);
+  free(p);
+  return rc;
+}
+
+void sl_policy_free(sl_policy_t *p) {
+  if (!p) return;
+  sl_vm_free(p->vm);
+  free(p->name);
+  free(p->chunkname);
+  free(p);
+}
+
+// Converts a YAML node to a Lua value: plain scalars that read as booleans or numbers become
+// those; quoted scalars stay strings.
+static void push_yval(lua_State *L, const sl_yval_t *v) {
+  double x;
+  switch (v->type) {
+  case SL_Y_NULL: lua_pushnil(L); return;
+  case SL_Y_SCALAR:
+    if (!v->quoted && (!strcmp(v->str, "true") || !strcmp(v->str, "false")))
+      lua_pushboolean(L, v->str[0] == 't');
+    else if (!v->quoted && sl_parse_number(v->str, &x) == 0) lua_pushnumber(L, x);
+    else lua_pushstring(L, v->str);
+    return;
+  case SL_Y_SEQ:
+    lua_createtable(L, (int)v->n, 0);
+    for (size_t i = 0; i < v->n; i++) {
+      push_yval(L, v->items[i]);
+      lua_rawseti(L, -2, (int)i + 1);
+    }
+    return;
+  case SL_Y_MAP:
+    lua_createtable(L, 0, (int)v->n);
+    for (size_t i = 0; i < v->n; i++) {
+      push_yval(L, v->items[i]);
+      lua_setfield(L, -2, v->keys[i]);
+    }
+    return;
+  }
+}
+
+typedef struct {
+  const sl_policy_opts_t *o;
+  sl_err_t *err;
+} merge_ctx_t;
+
+// Merges overrides (YAML mapping) into the defaults table at stack top. A key the defaults do
+// not have, or a value of another type, is "bad params".
+static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map,
+                        const char *path) {
+  for (size_t i = 0; i < map->n; i++) {
+    const char *k = map->keys[i];
+    const sl_yval_t *v = map->items[i];
+    char fp[256];
+    snprintf(fp, sizeof fp, "%s%s%s", path, *path ? "." : "", k);
+    lua_getfield(L, -1, k);
+    int dt = lua_type(L, -1);
+    if (dt == LUA_TNIL) {
+      lua_pop(L, 1);
+      return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' is not a parameter of this policy",
+                    c->o->doc->file, v->line, fp);
+    }
+    if (dt == LUA_TTABLE && v->type == SL_Y_MAP) {
+      int rc = merge_params(L, c, v, fp);
+      lua_pop(L, 1);
+      if (rc < 0) return rc;
+      continue;
+    }
+    // A default of "auto" means "computed unless given": a number may replace it.
+    int is_auto = dt == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto");
+    lua_pop(L, 1);
+    push_yval(L, v);
+    int vt = lua_type(L, -1);
+    if (vt != dt && !(is_auto && vt == LUA_TNUMBER)) {
+      const char *want = lua_typename(L, dt), *got = lua_typename(L, vt);
+      lua_pop(L, 1);
+      return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' must be a %s, got a %s",
+                    c->o->doc->file, v->line, fp, want, got);
+    }
+    lua_setfield(L, -2, k);
+  }
+  return SL_OK;
+}
+
+static const char *const policy_keys[] = {"name", "params", "init", "decide", "validate",
+                                          "period", "signals", "scale_from_zero", NULL};
+
+static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
+  const char *f = p->chunkname + (p->chunkname[0] == '@');
+  if (!lua_istable(L, -1))
+    return sl_err(err, SL_EINVAL, "%s: the policy file must return a table, got %s", f,
+                  luaL_typename(L, -1));
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      return sl_err(err, SL_EINVAL, "%s: the policy table has a non-string key", f);
+    }
+    const char *k = lua_tostring(L, -1);
+    int ok = 0;
+    for (const char *const *a = policy_keys; *a && !ok; a++) ok = !strcmp(*a, k);
+    if (!ok) {
+      int rc = sl_err(err, SL_EINVAL, "%s: unknown field '%s' in the policy table (allowed: name, "
+                      "params, init, decide, validate, period, signals, scale_from_zero)", f, k);
+      lua_pop(L, 1);
+      return rc;
+    }
+  }
+  lua_getfield(L, -1, "name");
+  if (lua_type(L, -1) != LUA_TSTRING || !lua_objlen(L, -1)) {
+    lua_pop(L, 1);
+    return sl_err(err, SL_EINVAL, "%s: the policy needs a name (a non-empty string)", f);
+  }
+  p->name = strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "decide");
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return sl_err(err, SL_EINVAL, "%s: missing decide(view, params, state) function", f);
+  }
+  lua_pop(L, 1);
+  static const struct {
+    const char *k;
+    int t;
+  } opt[] = {{"init", LUA_TFUNCTION}, {"validate", LUA_TFUNCTION}, {"params", LUA_TTABLE},
+             {"period", LUA_TNUMBER}, {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN}};
+  for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
+    lua_getfield(L, -1, opt[i].k);
+    int t = lua_type(L, -1);
+    lua_pop(L, 1);
+    if (t != LUA_TNIL && t != opt[i].t)
+      return sl_err(err, SL_EINVAL, "%s: '%s' must be a %s, got a %s", f, opt[i].k,
+                    lua_typename(L, opt[i].t), lua_typename(L, t));
+  }
+  lua_getfield(L, -1, "period");
+  p->period = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+  lua_pop(L, 1);
+  if (p->period < 0 || isnan(p->period) || isinf(p->period) || (p->period > 0 && p->period < 0.01))
+    return sl_err(err, SL_EINVAL, "%s: 'period' must be at least 0.01 seconds", f);
+  lua_getfield(L, -1, "scale_from_zero");
+  p->scale_from_zero = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : 1;
+  lua_pop(L, 1);
+  p->scrape_interval = p->lag = p->window = NAN;
+  lua_getfield(L, -1, "signals");
+  if (lua_istable(L, -1)) {
+    static const char *const sk[] = {"scrape_interval", "lag", "window"};
+    double *dst[] = {&p->scrape_interval, &p->lag, &p->window};
+    for (int i = 0; i < 3; i++) {
+      lua_getfield(L, -1, sk[i]);
+      if (!lua_isnil(L, -1)) {
+        double x = lua_tonumber(L, -1);
+        if (!lua_isnumber(L, -1) || !(x >= 0) || isinf(x)) {
+          lua_pop(L, 2);
+          return sl_err(err, SL_EINVAL, "%s: signals.%s must be a number of seconds >= 0", f, sk[i]);
+        }
+        *dst[i] = x;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return SL_OK;
+}
+
+int sl_policy_load(const sl_policy_opts_t *o, sl_policy_t **out, sl_err_t *err) {
+  sl_policy_t *p = calloc(1, sizeof *p);
+  if (!p || !(p->chunkname = strdup(o->chunkname))) {
+    free(p);
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  p->ref_decide = p->ref_params = p->ref_state = p->ref_init = LUA_NOREF;
+  p->src_hash = sl_hash64(o->src, o->len);
+  sl_vm_opts_t vo = {o->mem_limit, o->budget, 0, o->clock, o->module_path};
+  p->vm = sl_vm_new(&vo, err);
+  if (!p->vm) {
+    sl_policy_free(p);
+    return err ? err->code : SL_ENOMEM;
+  }
+  sl_lua_preload_kernels(p->vm);
+  lua_State *L = sl_vm_state(p->vm);
+  int rc = sl_vm_load(p->vm, o->src, o->len, o->chunkname, err);
+  if (rc == 0) rc = sl_vm_pcall(p->vm, 0, 1, err);
+  if (rc == 0) {
+    rc = check_contract(L, p, err);
+    if (rc == 0) {
+      lua_getfield(L, -1, "decide");
+      p->ref_decide = luaL_ref(L, LUA_REGISTRYINDEX);
+      lua_getfield(L, -1, "init");
+      p->ref_init = lua_isfunction(L, -1) ? luaL_ref(L, LUA_REGISTRYINDEX) : (lua_pop(L, 1), LUA_NOREF);
+      lua_getfield(L, -1, "params");
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+      }
+      merge_ctx_t mc = {o, err};
+      if (o->params && o->params->n) rc = merge_params(L, &mc, o->params, "");
+      if (rc == 0) {
+        lua_getfield(L, -2, "validate");
+        if (lua_isfunction(L, -1)) {
+          lua_pushvalue(L, -2);
+          rc = sl_vm_pcall(p->vm, 1, 1, err);
+          if (rc == 0) {
+            if (lua_isstring(L, -1))
+              rc = sl_err(err, SL_EINVAL, "%s: bad params: %s", o->chunkname + (o->chunkname[0] == '@'),
+                          lua_tostring(L, -1));
+            else if (!lua_isnil(L, -1))
+              rc = sl_err(err, SL_EINVAL, "%s: validate() must return nil or an error string",
+                          o->chunkname + (o->chunkname[0] == '@'));
+            lua_pop(L, 1);
+          }
+        } else {
+          lua_pop(L, 1);
+        }
+      }
+      if (rc == 0) p->ref_params = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+  }
+  lua_settop(L, 0);
+  if (rc < 0) {
+    sl_policy_free(p);
+    return rc;
+  }
+  *out = p;
+  return SL_OK;
+}
+
+int sl_policy_init_state(sl_policy_t *p, sl_err_t *err) {
+  lua_State *L = sl_vm_state(p->vm);
+  lua_newtable(L);
+  p->ref_state = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (p->ref_init == LUA_NOREF) return SL_OK;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_init);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
+  int rc = sl_vm_pcall(p->vm, 2, 0, err);
+  lua_settop(L, 0);
+  if (rc < 0) sl_err_wrap(err, "init");
+  return rc;
+}
+
+// State may hold at most this much plain data; more is almost always a leak in the policy.
+#define STATE_MAX_BYTES (16u << 20)
+
+int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err) {
+  lua_State *Lf = sl_vm_state(from->vm), *Lt = sl_vm_state(to->vm);
+  lua_rawgeti(Lf, LUA_REGISTRYINDEX, from->ref_state);
+  int rc = sl_vm_copy_plain(Lf, -1, Lt, STATE_MAX_BYTES, err);
+  lua_pop(Lf, 1);
+  if (rc < 0) return rc;
+  if (!lua_istable(Lt, -1)) {
+    lua_pop(Lt, 1);
+    lua_newtable(Lt);
+  }
+  if (to->ref_state != LUA_NOREF) luaL_unref(Lt, LUA_REGISTRYINDEX, to->ref_state);
+  to->ref_state = luaL_ref(Lt, LUA_REGISTRYINDEX);
+  return SL_OK;
+}
+
+// Reads the table decide() returned (at stack top) into out[]. Any problem fails the whole
+// result: a policy that returns garbage for one variant cannot be trusted for the others.
+static int read_decisions(lua_State *L, sl_policy_t *p, sl_view_t *view,
+                          const unsigned char *manages, const int *order, sl_decision_t *out,
+                          sl_err_t *err) {
+  const char *f = p->chunkname + (p->chunkname[0] == '@');
+  if (!lua_istable(L, -1))
+    return sl_err(err, SL_EINVAL, "%s: malformed decision: decide returned %s, expected a table "
+                  "{[variant_id] = {replicas = n, reason = \"...\"}}", f, luaL_typename(L, -1));
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      return sl_err(err, SL_EINVAL, "%s: malformed decision: key %s is not a variant id", f,
+                    luaL_typename(L, -2));
+    const char *id = lua_tostring(L, -2);
+    int vi = sl_lview_find(L, &p->lv, -2);
+    if (vi < 0 || !manages[order[vi]])
+      return sl_err(err, SL_EINVAL, "%s: malformed decision: '%.200s' is not a variant this policy "
+                    "manages", f, id);
+    if (!lua_istable(L, -1))
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: expected a table, got %s", f, id,
+                    luaL_typename(L, -1));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      if (!k || (strcmp(k, "replicas") && strcmp(k, "reason")))
+        return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: unknown field '%s' "
+                      "(expected replicas, reason)", f, id, k ? k : luaL_typename(L, -1));
+    }
+    lua_getfield(L, -1, "replicas");
+    double r = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || isnan(r) || r < 0 || r > 1e6 || r != floor(r))
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: replicas must be a whole "
+                    "number >= 0, got %s", f, id,
+                    lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "reason");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: reason must be a string", f, id);
+    out[vi].requested = (int)r;
+    sl_strlcpy(out[vi].reason, lua_isnil(L, -1) ? "" : lua_tostring(L, -1), sizeof out[vi].reason);
+    lua_pop(L, 2);
+  }
+  return SL_OK;
+}
+
+int sl_policy_decide(sl_policy_t *p, sl_view_t *view, const unsigned char *manages,
+                     const int *order, uint64_t tick, sl_decision_t *out, sl_err_t *err) {
+  lua_State *L = sl_vm_state(p->vm);
+  p->lv.view = view;
+  p->lv.manages = manages;
+  p->lv.order = order;
+  p->lv.tick = tick;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_decide);
+  sl_lview_push(L, &p->lv);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
+  int rc = sl_vm_pcall(p->vm, 3, 1, err);
+  if (rc == 0) {
+    for (int i = 0; i < view->nvariants; i++) out[i].requested = -1, out[i].reason[0] = '\0';
+    rc = read_decisions(L, p, view, manages, order, out, err);
+    if (rc < 0)
+      for (int i = 0; i < view->nvariants; i++) out[i].requested = -1;
+  }
+  lua_settop(L, 0);
+  p->lv.view = NULL;  // proxies kept past the tick fail loudly instead of reading freed memory
+  return rc;
+}

@@ -1,0 +1,54 @@
+// A loaded policy: one sandboxed VM, the policy table checked against the contract (design §4.3,
+// docs/view.md "The policy file"), merged params, and its state. Everything a tick needs to call
+// decide() and turn its result into decisions, or into a precise failure.
+#pragma once
+
+#include <stdint.h>
+
+#include "core/lua/view_lua.h"
+#include "core/lua/vm.h"
+#include "core/runtime/pipeline.h"
+#include "core/util/yval.h"
+
+typedef struct {
+  const char *src;        // policy source text
+  size_t len;
+  const char *chunkname;  // "@policies/hpa.lua": names file:line in errors
+  const sl_ydoc_t *doc;   // params overrides: a mapping node in doc, or NULL
+  const sl_yval_t *params;
+  sl_clock_t *clock;
+  size_t mem_limit;       // 0 = VM default
+  uint64_t budget;        // 0 = VM default
+  const char *module_path;
+} sl_policy_opts_t;
+
+typedef struct sl_policy {
+  sl_vm_t *vm;
+  char *name;
+  char *chunkname;
+  uint64_t src_hash;
+  int ref_decide, ref_params, ref_state, ref_init;
+  double period;          // 0 when the policy does not set one
+  double scrape_interval, lag, window;  // NaN when unset (signals = {...})
+  int scale_from_zero;
+  sl_lview_t lv;
+} sl_policy_t;
+
+// Compiles, runs the chunk, checks the contract and params. Does not create state.
+int sl_policy_load(const sl_policy_opts_t *o, sl_policy_t **out, sl_err_t *err);
+void sl_policy_free(sl_policy_t *p);
+// Fresh state: an empty table passed to init(params, state) when the policy has one.
+int sl_policy_init_state(sl_policy_t *p, sl_err_t *err);
+// State copied as plain data from another policy's VM (hot reload).
+int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err);
+// One tick: decide(view, params, state) for the variants `manages` marks. Fills out[i] for view
+// variant i. Errors (a Lua error, budget or memory overrun, malformed result) name file:line or
+// the offending field.
+int sl_policy_decide(sl_policy_t *p, sl_view_t *view, const unsigned char *manages,
+                     const int *order, uint64_t tick, sl_decision_t *out, sl_err_t *err);
+// Finds a policy's source: FILE relative to dir (or absolute), else a canned policy by name
+// ("hpa" or "hpa.lua" -> policies/hpa.lua built into the binary). *owned is set when *src must
+// be freed. Returns SL_ENOTFOUND naming both places looked at.
+int sl_policy_source(const char *dir, const char *file, char **path, char **src, size_t *len,
+                     int *owned, sl_err_t *err);
+uint64_t sl_hash64(const char *s, size_t n);

@@ -1,0 +1,74 @@
+// Internals shared by the VM (vm.c) and the sandbox library it installs (sandbox.c). Nothing
+// outside core/lua includes this.
+#pragma once
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lua/vm.h"
+
+enum {
+  SL_VM_ABORT_NONE = 0,
+  SL_VM_ABORT_BUDGET = 1, // instruction budget spent
+  SL_VM_ABORT_MEM = 2,    // memory cap reached
+};
+
+typedef struct {
+  char name[64]; // full module name, "sluice.model"
+  lua_CFunction open;
+} sl_vm_preload_t;
+
+struct sl_vm {
+  lua_State *L;
+  sl_clock_t *clock;
+  double mono0; // os.clock() origin
+  char *module_path;
+  size_t max_pattern_subject;
+
+  // Memory: every byte LuaJIT holds goes through vm_alloc.
+  size_t mem, mem_peak, mem_limit;
+  size_t gc_at;     // run a full collection when mem passes this during a call
+  int hook_gcs;     // collections the hook ran in this call
+  uint64_t nallocs; // allocator calls so far (0 after lua_newstate = no custom allocators)
+  int sys_oom;      // the system allocator failed
+
+  // Budget for the current outermost sl_vm_pcall.
+  uint64_t budget, used;
+  int hook_every;        // count-hook period in instructions
+  int depth;             // sl_vm_pcall nesting
+  int strict;  // > 0: the cap binds even outside a call (copies, loads)
+  int abort;             // SL_VM_ABORT_*; once set, every instruction raises until depth is 0
+  int rearmed;           // hook already switched to every instruction
+  uintptr_t cstack_base; // frame address of the outermost sl_vm_pcall (0 outside calls)
+
+  char where[256];              // last known "file:line" of policy code (for memory errors)
+  char abort_msg[SL_ERR_MAX];   // the first line of the budget/memory error
+  char handler_msg[SL_ERR_MAX]; // written by the traceback handler without allocating
+  int handler_ran;
+
+  sl_vm_preload_t *preload;
+  int npreload, cappreload;
+};
+
+// The VM owning L (any thread of it), or NULL if L was not created by sl_vm_new.
+sl_vm_t *sl_vm_from(lua_State *L);
+// Budget left in the current call, in instructions (the whole budget outside calls).
+uint64_t sl_vm_remaining(sl_vm_t *vm);
+// Counts n instruction-equivalents of work done in C against the current call.
+void sl_vm_charge(sl_vm_t *vm, uint64_t n);
+// Marks the call as aborted (SL_VM_ABORT_*), records the calling Lua location, makes every
+// further instruction raise, and raises "file:line: <what>". Does not return.
+int sl_vm_trip(lua_State *L, sl_vm_t *vm, int why, const char *what);
+// C stack that callbacks from our C functions into Lua (gsub with a function, require) may use
+// below the outermost sl_vm_pcall. LuaJIT does not bound this recursion itself.
+#define SL_VM_MAX_CSTACK ((uintptr_t)1 << 20)
+// Raises "C stack overflow" when the C stack is deeper than SL_VM_MAX_CSTACK.
+void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm);
+// Formats a byte count for messages ("64.0 MiB").
+void sl_vm_fmt_bytes(char *buf, size_t n, size_t bytes);
+
+// sandbox.c: installs the guarded library into the global tables (called once per VM, inside a
+// protected call) and builds a fresh policy environment on top of the stack.
+void sl_sandbox_setup(lua_State *L, sl_vm_t *vm);
+void sl_sandbox_push_env(lua_State *L, sl_vm_t *vm);
