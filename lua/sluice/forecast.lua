@@ -3,9 +3,11 @@
 -- aggregates in a plain table (fit for a policy's `state`, bounded in size):
 --
 --   * the last few seconds of raw observations, for the level right now;
---   * rate and token means per bucket (10 s) over a trend window (10 min), through which a
---     robust line is drawn; the burst factor is an upper quantile of the buckets' ratio to that
---     line, so a burst shows up as a factor, not as a trend;
+--   * rate and token means per bucket (10 s) over a trend window (10 min), split into a smooth
+--     level (a running median as wide as the horizon) and bursts (each bucket's ratio to it): a
+--     robust line through the level gives the trend, an upper quantile of the ratios the burst
+--     factor, so a burst shorter than the horizon shows up as a factor, a longer rise as a level
+--     change, and neither as a trend;
 --   * a daily profile: per bin of the day (5 min) the upper quantile of that bin's buckets, kept
 --     as an average over the days seen, and how well it has predicted each bin compared with
 --     plain persistence. It is used only once it predicts better than persistence ("the history
@@ -24,7 +26,7 @@ local w = require "sluice.window"
 
 local M = {}
 
-local floor, max, min, log = math.floor, math.max, math.min, math.log
+local floor, max, min, log, abs = math.floor, math.max, math.min, math.log, math.abs
 local DAY = 86400
 
 M.defaults = {
@@ -200,39 +202,91 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Buckets and the line
 
+-- At every bucket close: the token mix and the busiest bucket of the window.
 local function refit(fc, now)
   local o, h = fc.opts, fc.hist
   if h.n == 0 then
     fc.line = nil
     return
   end
-  local ts, rs, ins, outs = {}, {}, {}, {}
+  local ins, outs, peak = {}, {}, 0
   for i = 1, h.n do
     local e = w.at(h, i)
-    ts[i] = (e.k + 0.5) * o.bucket - now
-    rs[i] = e.rate
     if e["in"] then ins[#ins + 1] = e["in"] end
     if e.out then outs[#outs + 1] = e.out end
+    peak = max(peak, e.rate)
   end
-  local span = ts[#ts] - ts[1] + o.bucket
-  local slope, icpt
-  if span >= o.trend_min and #ts >= 2 then
-    slope, icpt = w.line(ts, rs)
-  else
-    slope, icpt = 0, w.median(rs)
-  end
-  local ratios = {}
-  for i = 1, #ts do
-    local at = icpt + slope * ts[i]
-    if at > 0 then ratios[#ratios + 1] = rs[i] / at end
-  end
-  local burst = max(1, w.quantile(ratios, o.quantile) or 1)
-  local peak = 0
-  for i = 1, #rs do peak = max(peak, rs[i]) end
   fc.line = {
-    ref = now, slope = slope, level = icpt, burst = burst, peak = peak, span = span,
+    ref = now, peak = peak, k = w.last(h).k,
     ["in"] = w.quantile(ins, o.quantile), out = w.quantile(outs, o.quantile),
   }
+end
+
+-- For a horizon, the window is split into a smooth level and bursts. The smooth level is a
+-- running median of the buckets, the neighbourhood as wide as the horizon: a rise that lasts
+-- longer than the horizon moves the median with it (a level change, for the line to follow); one
+-- shorter than the horizon leaves it be and stands out as a burst — one new replicas could not
+-- arrive in time for, so headroom must cover it. The burst factor is an upper quantile of each
+-- bucket's ratio to its median. The line is drawn through the medians: a robust slope over the
+-- whole window, kept only when the most recent half slopes the same way (a step in the middle of
+-- the window looks like a ramp to the long view, not to the recent one), and the smaller of the
+-- two; its level is the median offset. Cached per closed bucket and width.
+local function shape_for(fc, horizon)
+  local o, h, l = fc.opts, fc.hist, fc.line
+  local R = max(1, floor(horizon / o.bucket / 2 + 0.5))
+  if l.r == R then return l end
+  local rs, ts = {}, {}
+  for i = 1, h.n do
+    local e = w.at(h, i)
+    rs[i], ts[i] = e.rate, (e.k + 0.5) * o.bucket - l.ref
+  end
+  local n = #rs
+  -- The neighbourhood slides one bucket at a time: kept sorted, updated in place. At the ends it
+  -- is cut short, so on a ramp the newest medians lag a little and read as a small burst (a few
+  -- percent): kept, as it errs towards capacity.
+  local ms, ratios = {}, {}
+  local sorted, lo, hi = {}, 1, 0
+  for i = 1, n do
+    local want_lo, want_hi = max(1, i - R), min(n, i + R)
+    while hi < want_hi do
+      hi = hi + 1
+      w.sorted_insert(sorted, rs[hi])
+    end
+    while lo < want_lo do
+      w.sorted_remove(sorted, rs[lo])
+      lo = lo + 1
+    end
+    local c = #sorted
+    local m = (c % 2 == 1) and sorted[(c + 1) / 2] or 0.5 * (sorted[c / 2] + sorted[c / 2 + 1])
+    ms[i] = m
+    if m > 0 then ratios[#ratios + 1] = rs[i] / m end
+  end
+  -- The line uses the medians of whole neighbourhoods only: cut short, they flatten a ramp.
+  local its, ims = {}, {}
+  for i = R + 1, n - R do
+    its[#its + 1], ims[#ims + 1] = ts[i], ms[i]
+  end
+  if #its < 4 then its, ims = ts, ms end
+  local m = #its
+  local span = ts[n] - ts[1] + o.bucket
+  local slope = 0
+  if span >= o.trend_min and m >= 4 then
+    local long = w.line(its, ims)
+    local half = floor(m / 2)
+    local rts, rms = {}, {}
+    for i = m - half + 1, m do
+      rts[#rts + 1], rms[#rms + 1] = its[i], ims[i]
+    end
+    local recent = w.line(rts, rms)
+    if long and recent and long * recent > 0 then
+      slope = abs(long) < abs(recent) and long or recent
+    end
+  end
+  local rest = {}
+  for i = 1, m do rest[i] = ims[i] - slope * its[i] end
+  l.r, l.slope, l.level = R, slope, w.median(rest)
+  l.burst = max(1, w.quantile(ratios, o.quantile) or 1)
+  return l
 end
 
 local function close_bucket(fc)
@@ -303,7 +357,7 @@ end
 --   level      the line at t (nil before the first bucket closes)
 --   slope      req/s per second of the line
 --   trend      max(line(t), line(t + horizon)) * burst
---   burst      upper quantile of the buckets' ratio to the line (>= 1)
+--   burst      upper quantile of the buckets' ratio to their running median (>= 1)
 --   season     the daily profile's forecast (nil when off or unknown), season_ratio its scale
 --   in_tokens, out_tokens   upper quantiles of the buckets' token means (nil when never seen)
 function M.predict(fc, t, horizon)
@@ -312,11 +366,12 @@ function M.predict(fc, t, horizon)
   local best, source = f.now, "now"
   local l = fc.line
   if l then
+    shape_for(fc, horizon)
     local at0 = max(0, l.level + l.slope * (t - l.ref))
     local at1 = max(0, l.level + l.slope * (t + horizon - l.ref))
     f.level, f.slope, f.burst = at0, l.slope, l.burst
     if at0 > 0 or at1 > 0 then
-      f.trend = max(at0, at1) * l.burst
+      f.trend = max(at0, at1) * f.burst
     else
       -- A line at zero has no ratio to scale by: the busiest recent bucket stands in.
       f.trend = l.peak

@@ -109,6 +109,26 @@ function M.quantile(xs, q)
   return s[lo] + frac * (s[lo + 1] - s[lo])
 end
 
+-- Inserts x into an ascending array, keeping it ascending.
+function M.sorted_insert(a, x)
+  local lo, hi = 1, #a + 1
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if a[mid] < x then lo = mid + 1 else hi = mid end
+  end
+  table.insert(a, lo, x)
+end
+
+-- Removes one element equal to x from an ascending array (no-op when absent).
+function M.sorted_remove(a, x)
+  local lo, hi = 1, #a + 1
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if a[mid] < x then lo = mid + 1 else hi = mid end
+  end
+  if a[lo] == x then table.remove(a, lo) end
+end
+
 function M.median(xs)
   return M.quantile(xs, 0.5)
 end

@@ -40,8 +40,13 @@ describe("sluice.forecast", function()
     -- 10k + 5, so the line is 10 + 0.1 (t - 0.5). The last bucket closed at t = 1000.
     local f = forecast.predict(fc, 1000, 120)
     assert.are.near(0.1, f.slope, 1e-9)
-    assert.are.near(1, f.burst, 1e-9)
-    assert.are.near(10 + 0.1 * (1120 - 0.5), f.trend, 1e-6)
+    -- Burst factor over neighbourhoods of 6 buckets either side: only the newest buckets, whose
+    -- neighbourhood is cut short, stand above its median (by 1 per bucket of lag). The newest
+    -- four: 109.45/106.45, 108.45/105.95, 107.45/105.45, 106.45/104.95. The 0.95 quantile of the
+    -- 60 ratios sits at 57.05: s57 + 0.05 (s58 - s57).
+    local s57, s58 = 106.45 / 104.95, 107.45 / 105.45
+    assert.are.near(s57 + 0.05 * (s58 - s57), f.burst, 1e-9)
+    assert.are.near((10 + 0.1 * (1120 - 0.5)) * f.burst, f.trend, 1e-6)
     assert.are.equal("trend", f.source)
     assert.are.near(f.trend, f.rate, 1e-12)
   end)
@@ -50,7 +55,14 @@ describe("sluice.forecast", function()
     local fc = forecast.new{}
     feed(fc, 0, 1000, 1, function(t) return 200 - 0.1 * t end)
     local f = forecast.predict(fc, 1000, 300)
-    assert.are.near(200 - 0.1 * (1000 - 0.5), f.trend, 1e-6)
+    assert.are.near(-0.1, f.slope, 1e-9)
+    assert.are.near(200 - 0.1 * (1000 - 0.5), f.level, 1e-6)
+    -- Buckets i = 1..60 hold 160.55 - i. With 15 neighbours either side, the oldest ones'
+    -- neighbourhoods are cut short and their medians lag below them: bucket 4's median is at
+    -- 10 (150.55), bucket 3's at 9.5 (151.05). Quantile 0.95 at 57.05 between those two.
+    local s57, s58 = 156.55 / 150.55, 157.55 / 151.05
+    assert.are.near(s57 + 0.05 * (s58 - s57), f.burst, 1e-9)
+    assert.are.near(f.level * f.burst, f.trend, 1e-6)
   end)
 
   it("a short burst becomes a burst factor, not a trend", function()
@@ -63,6 +75,20 @@ describe("sluice.forecast", function()
     -- 6 of the 60 buckets are at twice the line: the 0.95 quantile of the ratios is 2.
     assert.are.equal(2, f.burst)
     assert.are.equal(40, f.rate)
+  end)
+
+  it("a step is a level change: neither a burst nor, once the recent half is flat, a trend", function()
+    local fc = forecast.new{}
+    -- 20 req/s, 40 from t = 900: the step sits in the middle of the window [600, 1200).
+    feed(fc, 0, 1200, 1, function(t) return t > 900 and 40 or 20 end)
+    local f = forecast.predict(fc, 1200, 120)
+    -- Every pair half a window apart straddles the step (long slope 20/300 per s) but the recent
+    -- half is flat: no slope. Each bucket's neighbourhood (6 either side) is mostly on its own
+    -- side of the step: burst 1. The level now carries the forecast.
+    assert.are.equal(0, f.slope)
+    assert.are.equal(1, f.burst)
+    assert.are.equal(40, f.rate)
+    assert.are.equal("now", f.source)
   end)
 
   it("token mix is the upper quantile of the buckets' means", function()
