@@ -63,6 +63,8 @@ M.defaults = {
   -- saturation floor
   kv_target = 0.8,           -- KV-cache usage per replica the floor sizes for
   queue_per_replica = 4,     -- requests waiting (engine + gateway) per replica the floor allows
+  fallback_down = 0.5,       -- without a trusted profile, scale down only while observed latency
+                             -- is below this share of the SLO
 }
 
 local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast_window",
@@ -70,7 +72,8 @@ local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast
 local COLD_SAMPLES = 32          -- cold starts remembered per variant
 local RATE_REFRESH = 60          -- seconds a cached max_rate is reused for unchanged inputs
 local TOKEN_STEP = log(1.02)     -- token-mix changes below 2% reuse the cached max_rate
-local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's error
+local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's scores
+local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/predicted latency
 local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }  -- WVA's tuner defaults
 
 local function resolve(params)
@@ -103,7 +106,7 @@ function M.validate(params)
     or number("up_delay", 0) or number("up_step", 0, 1) or number("down_window", 0)
     or number("fit_every", 0, nil, true) or number("fit_min", 1)
     or number("fit_tolerance", 0, nil, true) or number("kv_target", 0, 1, true)
-    or number("queue_per_replica", 0, nil, true)
+    or number("queue_per_replica", 0, nil, true) or number("fallback_down", 0, 1)
   if err then return err end
   err = forecast.validate(forecast_opts(p))
   if err then return err end
@@ -205,18 +208,30 @@ local function fit_guess(prior, v)
   return GENERIC_GUESS
 end
 
-local function rel_error(pr, shape, obs)
+-- How a profile did on one observation: its relative error (mean of TTFT and ITL) and the
+-- observed-over-predicted ratios of both means; blocked predictions count as wrong as can be.
+local function score(pr, shape, obs)
   local ok, pred = pcall(model.predict, pr, shape, obs.rate)
   if not ok or not pred then return nil end
-  -- A profile that says the replica could not carry what it does is as wrong as can be.
   if pred.blocking > 0.01 then return 1 end
-  return 0.5 * (abs(pred.ttft_ms / obs.ttft_ms - 1) + abs(pred.itl_ms / obs.itl_ms - 1))
+  local rt, ri = obs.ttft_ms / pred.ttft_ms, obs.itl_ms / pred.itl_ms
+  return 0.5 * (abs(1 / rt - 1) + abs(1 / ri - 1)), rt, ri
 end
 
 local function ewma(old, x)
   if x == nil then return old end
   if old == nil then return x end
   return (1 - ERR_WEIGHT) * old + ERR_WEIGHT * x
+end
+
+-- Running scores of a profile: {err, ttft, itl} (ttft and itl: observed over predicted means).
+local function rescore(sc, pr, shape, obs)
+  local e, rt, ri = score(pr, shape, obs)
+  if e == nil then return sc end
+  sc = sc or {}
+  sc.err = ewma(sc.err, e)
+  sc.ttft, sc.itl = ewma(sc.ttft, rt), ewma(sc.itl, ri)
+  return sc
 end
 
 -- Folds what the variant's replicas show into its fit, when the picture is steady: the same Ready
@@ -242,27 +257,29 @@ local function observe_latency(view, p, vs, v, gw_queue)
   local running = s.running
   if running and running > 0 and running / r.ready <= N then obs.batch = running / r.ready end
   local shape = { max_batch = N, in_tokens = I, out_tokens = O }
-  if vs.prior then vs.err_prior = ewma(vs.err_prior, rel_error(vs.prior.profile, shape, obs)) end
+  if vs.prior then vs.prior_score = rescore(vs.prior_score, vs.prior.profile, shape, obs) end
   if p.fit then
     if vs.fit.updates > 0 then
-      vs.err_fit = ewma(vs.err_fit, rel_error(model.fit_params(vs.fit), shape, obs))
+      vs.fit_score = rescore(vs.fit_score, model.fit_params(vs.fit), shape, obs)
     end
     local nf = model.fit_update(vs.fit, obs)
     if nf then vs.fit = nf end
   end
 end
 
--- The profile that sizes this variant now: {name, profile, err} or nil.
+-- The profile that sizes this variant now: {name, profile, key, score} or nil. The fit once it
+-- has enough observations and predicts within tolerance; the prior while its error is unknown or
+-- within tolerance; the better of the two when both qualify.
 local function choose_profile(p, vs)
-  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and vs.err_fit ~= nil
-    and vs.err_fit <= p.fit_tolerance
-  local prior_ok = vs.prior and (vs.err_prior == nil or vs.err_prior <= p.fit_tolerance)
-  if fit_ok and (not prior_ok or vs.err_prior == nil or vs.err_fit < vs.err_prior) then
-    return { name = format("fitted %s", vs.fit.kind), profile = plain_profile(model.fit_params(vs.fit)),
-      err = vs.err_fit, key = "fit" }
+  local fs, ps = vs.fit_score, vs.prior_score
+  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and fs ~= nil and fs.err <= p.fit_tolerance
+  local prior_ok = vs.prior and (ps == nil or ps.err <= p.fit_tolerance)
+  if fit_ok and (not prior_ok or ps == nil or fs.err < ps.err) then
+    return { name = format("fitted %s", vs.fit.kind), key = "fit", score = fs,
+      profile = plain_profile(model.fit_params(vs.fit)) }
   end
   if prior_ok then
-    return { name = vs.prior.name, profile = vs.prior.profile, err = vs.err_prior, key = "prior" }
+    return { name = vs.prior.name, profile = vs.prior.profile, key = "prior", score = ps }
   end
   return nil
 end
@@ -281,8 +298,15 @@ end
 local function max_rate(view, p, vs, v, prof, I, O)
   local slo = slo_of(p, v)
   if not slo then return nil, "no SLO class" end
+  -- Where the profile's mean latencies run above (below) what the replicas show, the targets are
+  -- tightened (loosened) by the same factor: the profile calibrated to this deployment.
+  local sc = prof.score
+  if sc and sc.ttft and sc.itl then
+    slo.ttft_ms = slo.ttft_ms / w.clamp(sc.ttft, CORRECTION_MIN, CORRECTION_MAX)
+    slo.itl_ms = slo.itl_ms / w.clamp(sc.itl, CORRECTION_MIN, CORRECTION_MAX)
+  end
   local N = (v.engine and v.engine.max_num_seqs) or 256
-  local key = format("%s|%d|%d|%d|%g|%g|%g", prof.key, floor(log(max(I, 1)) / TOKEN_STEP),
+  local key = format("%s|%d|%d|%d|%.3g|%.3g|%g", prof.key, floor(log(max(I, 1)) / TOKEN_STEP),
     floor(log(max(O, 1)) / TOKEN_STEP), N, slo.ttft_ms, slo.itl_ms, slo.percentile or 0)
   local c = vs.rate_cache
   if c and c.key == key and view.time - c.at < RATE_REFRESH then return c.rate, c.limit end
@@ -450,6 +474,34 @@ local function saturation_need(p, v, queued, demand)
   return need or 0, why
 end
 
+-- Observed latency at the SLO's percentile over its target, the worse of TTFT and ITL, with a
+-- note naming it; nil when the variant reports neither or has no SLO.
+local function latency_ratio(view, p, v)
+  local slo = slo_of(p, v)
+  if not slo then return nil end
+  local q = p.percentile > 0 and p.percentile or 0.5
+  local s = v.signals or {}
+  local function observed(name)
+    local key = ({ [0.5] = "_p50", [0.9] = "_p90", [0.99] = "_p99" })[q]
+    local x = key and s[name .. key]
+    if x == nil and view.quantile_over then x = view:quantile_over(v, name, q, view.window) end
+    return x
+  end
+  local worst, why
+  for _, name in ipairs({ "ttft", "itl" }) do
+    local target = slo[name .. "_ms"]
+    local x = observed(name)
+    if target and target > 0 and x then
+      local r = x * 1000 / target
+      if worst == nil or r > worst then
+        worst = r
+        why = format("p%g %s %.0f ms of %.0f", q * 100, name:upper(), x * 1000, target)
+      end
+    end
+  end
+  return worst, why
+end
+
 ---------------------------------------------------------------------------------------------------
 -- The decision
 
@@ -506,17 +558,24 @@ local function arrivals(view, m, vars)
   return nil
 end
 
+-- Mean prompt and output tokens over the group, weighted by what each variant finishes (equally
+-- when none reports a rate).
 local function token_mix(vars)
-  local wsum, isum, osum = 0, 0, 0
+  local wsum, isum, osum, n, iall, oall = 0, 0, 0, 0, 0, 0
   for _, v in ipairs(vars) do
     local s = v.signals or {}
-    local r = s.request_rate or 0
-    if r > 0 and s.input_tokens_mean and s.output_tokens_mean then
-      wsum, isum, osum = wsum + r, isum + r * s.input_tokens_mean, osum + r * s.output_tokens_mean
+    local I, O = s.input_tokens_mean, s.output_tokens_mean
+    if I and O then
+      local r = s.request_rate or 0
+      if r > 0 then
+        wsum, isum, osum = wsum + r, isum + r * I, osum + r * O
+      end
+      n, iall, oall = n + 1, iall + I, oall + O
     end
   end
-  if wsum <= 0 then return nil end
-  return isum / wsum, osum / wsum
+  if wsum > 0 then return isum / wsum, osum / wsum end
+  if n > 0 then return iall / n, oall / n end
+  return nil
 end
 
 local function describe_forecast(f, H)
@@ -535,7 +594,7 @@ local function settle(view, p, vs, v, want, why)
   local t, spec = view.time, v.replicas.spec
   local incoming = v.replicas.starting + v.replicas.pending
   w.peak_add(vs.peak, t, want)
-  local held = w.peak_max(vs.peak, t, p.down_window)
+  local held = w.peak_max(vs.peak, t, p.down_window) or want
   if want > spec then
     local step = 1
     if incoming > 0 then step = max(1, ceil(p.up_step * spec - 1e-9)) end
@@ -635,10 +694,17 @@ local function decide_group(view, p, state, name, m, vars, out)
     it.sat, it.sat_why = saturation_need(p, v, share, now_share)
     -- The gateway holds requests only when every endpoint is saturated: a queue that is not
     -- draining, with nothing on its way, asks for one more.
-    if queue_growing and v.replicas.ready > 0 and v.replicas.starting + v.replicas.pending == 0
-        and (it.sat or 0) <= v.replicas.ready then
+    local idle = v.replicas.ready > 0 and v.replicas.starting + v.replicas.pending == 0
+    if queue_growing and idle and (it.sat or 0) <= v.replicas.ready then
       it.sat = v.replicas.ready + 1
       it.sat_why = format("gateway queue %.0f with none starting → %d", gw_queue, it.sat)
+    end
+    -- Latency over the SLO at its percentile, with nothing on its way, asks for one more too:
+    -- the one check that needs no model at all.
+    it.lat, it.lat_why = latency_ratio(view, p, v)
+    if it.lat and it.lat > 1 and idle and (it.sat or 0) <= v.replicas.ready then
+      it.sat = v.replicas.ready + 1
+      it.sat_why = format("%s over the SLO with none starting → %d", it.lat_why, it.sat)
     end
   end
 
@@ -647,8 +713,14 @@ local function decide_group(view, p, state, name, m, vars, out)
   if #cands > 0 then placed, cap, how = place(view, name, demand, cands) end
   local fdesc = describe_forecast(f, H)
   if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
-  local hz = samples > 0 and format("cold start p%.0f %.0f s of %d", p.cold_start_quantile * 100,
-    cold, samples) or format("cold start %.0f s (default)", cold)
+  local hz
+  if samples >= 3 then
+    hz = format("cold start p%.0f %.0f s of %d", p.cold_start_quantile * 100, cold, samples)
+  elseif samples > 0 then
+    hz = format("cold start %.0f s (%d measured)", cold, samples)
+  else
+    hz = format("cold start %.0f s (default)", cold)
+  end
 
   -- 5. Combine, then hysteresis.
   for i, v in ipairs(vars) do
@@ -656,9 +728,15 @@ local function decide_group(view, p, state, name, m, vars, out)
     local want, why
     if placed[v.id] then
       want = placed[v.id]
+      local sc, note = it.prof.score, ""
+      if sc then
+        note = format(", err %.0f%%", sc.err * 100)
+        if abs(sc.ttft - 1) > 0.02 or abs(sc.itl - 1) > 0.02 then
+          note = note .. format(", observed/predicted TTFT ×%.2f ITL ×%.2f", sc.ttft, sc.itl)
+        end
+      end
       why = format("%s at %.0f/%.0f tok; %.2f req/s per replica (%s, %s-bound%s) → %d%s; %s",
-        fdesc, I, O, it.rate, it.prof.name, it.limit or "?",
-        it.prof.err and format(", err %.0f%%", it.prof.err * 100) or "", want,
+        fdesc, I, O, it.rate, it.prof.name, it.limit or "?", note, want,
         (#cands > 1) and format(" (%s)", how) or "", hz)
     end
     if it.sat and (want == nil or it.sat > want) then
@@ -670,6 +748,15 @@ local function decide_group(view, p, state, name, m, vars, out)
         why = format("%s; saturation %s", no, it.sat_why or format("→ %d", it.sat))
       end
       want = it.sat
+      -- Saturation alone cannot tell how much capacity the SLO needs, only when there is too
+      -- little: without a model it scales down only while latency is well inside the SLO.
+      if not placed[v.id] and want < v.replicas.spec
+          and not (it.lat and it.lat <= p.fallback_down) then
+        want = v.replicas.spec
+        why = format("%s; hold %d: %s", why, want, it.lat_why
+          and format("%s not below %.0f%% of the SLO", it.lat_why, p.fallback_down * 100)
+          or "no latency to confirm a scale-down")
+      end
     end
     if v.replicas.spec == 0 and (want == nil or want < 1)
         and (gw_queue > 0 or (rate_now or 0) > 0) then
