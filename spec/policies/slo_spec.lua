@@ -112,7 +112,7 @@ describe("policies/slo.lua", function()
       end
       assert.are.equal(1, ups)
       assert.are.equal(0, downs)
-      -- Sized once for the burst (90 req/s, +-5%, at 25.3 req/s per replica: 4), not staircased.
+      -- Sized once for the burst (90 req/s, +-5%, at 25.4 req/s per replica: 4), not staircased.
       assert.are.equal(4, c.events[1].to)
       assert.is_true(c.events[1].t - start <= 2 * policy.params.up_delay)
       -- Not held forever: once the burst has left the forecast's window and the hysteresis

@@ -47,11 +47,11 @@ describe("sluice.slo", function()
   describe("sizing", function()
     it("sizes for the forecast at the SLO's percentile: ceil(rate / max rate per replica)", function()
       -- `sluice plan --perf llama-3.1-8b/h100 --max-batch 256 --in 1155 --out 211 --ttft 500
-      -- --itl 24`: 25.3365 req/s per replica at p99, 27.5421 for the means. At 105 req/s:
-      -- 105 / 25.3365 = 4.14 -> 5 at p99; 105 / 27.5421 = 3.81 -> 4 for means.
+      -- --itl 24`: 25.36 req/s per replica at p99, 27.57 for the means. At 105 req/s:
+      -- 105 / 25.36 = 4.14 -> 5 at p99; 105 / 27.57 = 3.81 -> 4 for means.
       local d = slo.decide(view_at(0, 105), params{ up_delay = 0 }, {})
       assert.are.equal(5, d["llm/a"].replicas)
-      assert.matches("now 105.0 req/s at 1155/211 tok; 25.34 req/s per replica %(llama%-3.1%-8b/h100, itl%-bound%) → 5",
+      assert.matches("now 105.0 req/s at 1155/211 tok; 25.3%d req/s per replica %(llama%-3.1%-8b/h100, itl%-bound%) → 5",
         d["llm/a"].reason)
       d = slo.decide(view_at(0, 105), params{ up_delay = 0, percentile = 0 }, {})
       assert.are.equal(4, d["llm/a"].replicas)
@@ -71,9 +71,9 @@ describe("sluice.slo", function()
 
     it("places across accelerator types cheapest per request first, within the GPU inventory",
       function()
-        -- Same profile on both (25.34 req/s per replica), A100 replicas cost 6, H100 10. 105 req/s
+        -- Same profile on both (25.36 req/s per replica), A100 replicas cost 6, H100 10. 105 req/s
         -- needs 5; only 2 A100 GPUs are free, so 2 there (50.7 req/s) and the remaining 54.3 on
-        -- H100: ceil(54.3 / 25.34) = 3.
+        -- H100: ceil(54.3 / 25.36) = 3.
         local p = params{ up_delay = 0, profiles = { { profile = "llama-3.1-8b/h100" } } }
         local function variant(id, acc, cost)
           return { id = id, model = MODEL, accelerator = acc, cost = cost, slo = SLO, min = 0,
@@ -96,7 +96,7 @@ describe("sluice.slo", function()
   describe("anticipated supply and hysteresis", function()
     it("counts replicas on their way: saturated Ready pods add nothing the starting ones cover",
       function()
-        -- 90 req/s needs 4 (90 / 25.34 = 3.55); 4 are set, 2 of them still loading. The 2 Ready
+        -- 90 req/s needs 4 (90 / 25.36 = 3.55); 4 are set, 2 of them still loading. The 2 Ready
         -- ones are full (KV 0.95), which alone would ask for ceil(2 x 0.95 / 0.8) = 3 - covered.
         local d = slo.decide(view_at(0, 90, {
           replicas = { spec = 4, ready = 2, starting = 2 },
@@ -106,12 +106,12 @@ describe("sluice.slo", function()
       end)
 
       it("while replicas start, a further scale-up must add at least up_step of the size", function()
-        -- 20 set, 10 starting; 21 needed (525 / 25.34 = 20.7). up_step 0.1 x 20 = 2: hold.
+        -- 20 set, 10 starting; 21 needed (525 / 25.36 = 20.7). up_step 0.1 x 20 = 2: hold.
         local d = slo.decide(view_at(0, 525, { replicas = { spec = 20, ready = 10, starting = 10 } }),
           params{ up_delay = 0 }, {})
         assert.are.equal(20, d["llm/a"].replicas)
         assert.matches("10 starting or pending cover it %(a further step needs %+2%)", d["llm/a"].reason)
-        -- 23 needed (560 / 25.34 = 22.1): +3 >= +2, up.
+        -- 23 needed (560 / 25.36 = 22.1): +3 >= +2, up.
         d = slo.decide(view_at(0, 560, { replicas = { spec = 20, ready = 10, starting = 10 } }),
           params{ up_delay = 0 }, {})
         assert.are.equal(23, d["llm/a"].replicas)
