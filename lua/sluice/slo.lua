@@ -25,6 +25,7 @@
 local model = require "sluice.model"
 local forecast = require "sluice.forecast"
 local w = require "sluice.window"
+local placement = require "sluice.placement"
 
 local M = {}
 
@@ -356,91 +357,6 @@ local function horizon_of(p, states)
 end
 
 ---------------------------------------------------------------------------------------------------
--- Placement
-
--- GPUs each accelerator type can give the group's variants: free ones plus those its variants
--- already hold. nil for a type without inventory (no limit).
-local function gpus_available(view, cands)
-  local avail = {}
-  for _, c in ipairs(cands) do
-    local a = view.inventory and view.inventory[c.type]
-    if a and avail[c.type] == nil then avail[c.type] = a.free or 0 end
-  end
-  for _, c in ipairs(cands) do
-    if avail[c.type] then avail[c.type] = avail[c.type] + c.current * c.gpus end
-  end
-  return avail
-end
-
--- Replicas per candidate to carry `demand` req/s: minimums first, then the cheapest cost per
--- req/s, within max and the GPUs left; ties by id so runs repeat. Returns counts by id and the
--- capacity placed.
-local function place_greedy(view, demand, cands)
-  local avail = gpus_available(view, cands)
-  local n, cap = {}, 0
-  for _, c in ipairs(cands) do
-    n[c.id] = c.min
-    cap = cap + c.min * c.rate
-    if avail[c.type] then avail[c.type] = avail[c.type] - c.min * c.gpus end
-  end
-  local order = {}
-  for i, c in ipairs(cands) do order[i] = c end
-  table.sort(order, function(a, b)
-    local ea, eb = a.cost / a.rate, b.cost / b.rate
-    if ea ~= eb then return ea < eb end
-    return a.id < b.id
-  end)
-  for _, c in ipairs(order) do
-    if cap >= demand then break end
-    local add = ceil((demand - cap) / c.rate - 1e-9)
-    add = min(add, c.max - n[c.id])
-    if avail[c.type] then add = min(add, floor(max(avail[c.type], 0) / c.gpus)) end
-    if add > 0 then
-      n[c.id] = n[c.id] + add
-      cap = cap + add * c.rate
-      if avail[c.type] then avail[c.type] = avail[c.type] - add * c.gpus end
-    end
-  end
-  return n, cap
-end
-
--- sluice.alloc when it is built in, else the greedy fill above.
-local alloc_ok, alloc = pcall(require, "sluice.alloc")
-if not (alloc_ok and type(alloc) == "table" and type(alloc.solve) == "function") then
-  alloc = nil
-end
-
-local function place(view, group, demand, cands)
-  if alloc and #cands > 1 then
-    local tindex, tlist = {}, {}
-    local avail = gpus_available(view, cands)
-    for _, c in ipairs(cands) do
-      if not tindex[c.type] then
-        tlist[#tlist + 1] = { name = c.type, gpus = avail[c.type] or -1 }
-        tindex[c.type] = #tlist
-      end
-    end
-    local vars = {}
-    for i, c in ipairs(cands) do
-      vars[i] = { id = c.id, group = 1, type = tindex[c.type], gpus = c.gpus, max_rate = c.rate,
-        cost = c.cost, min = c.min, max = c.max, current = c.current }
-    end
-    local ok, res = pcall(alloc.solve, { groups = { { name = group, demand = demand } },
-      variants = vars, types = tlist })
-    if ok and type(res) == "table" and type(res.replicas) == "table" then
-      local n, cap = {}, 0
-      for i, c in ipairs(cands) do
-        n[c.id] = res.replicas[i] or c.min
-        cap = cap + n[c.id] * c.rate
-      end
-      return n, cap, "alloc"
-    end
-  end
-  local n, cap = place_greedy(view, demand, cands)
-  return n, cap, "greedy"
-end
-
----------------------------------------------------------------------------------------------------
 -- Saturation floor
 
 -- Replicas the variant's Ready pods say it needs. KV cache: the usage scaled to kv_target per
@@ -631,7 +547,9 @@ local function settle(view, p, vs, v, want, why)
   return spec, why
 end
 
-local function decide_group(view, p, state, name, m, vars, out)
+-- Steps 1-3 for one model group: forecast, horizon, per-variant profiles, max rates and floors.
+-- Returns the group as the placement sees it plus what the finish step needs.
+local function prepare_group(view, p, state, name, m, vars)
   local gs = group_state(state, name, p)
   local states = {}
   for i, v in ipairs(vars) do states[i] = variant_state(state, v, view, p) end
@@ -708,9 +626,6 @@ local function decide_group(view, p, state, name, m, vars, out)
     end
   end
 
-  -- 4. Placement of the forecast over the variants that have a max rate.
-  local placed, cap, how = {}, 0, nil
-  if #cands > 0 then placed, cap, how = place(view, name, demand, cands) end
   local fdesc = describe_forecast(f, H)
   if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
   local hz
@@ -722,7 +637,19 @@ local function decide_group(view, p, state, name, m, vars, out)
     hz = format("cold start %.0f s (default)", cold)
   end
 
-  -- 5. Combine, then hysteresis.
+  local priority = 0
+  for _, v in ipairs(vars) do priority = max(priority, v.priority or 0) end
+  return {
+    name = name, demand = demand or 0, priority = priority, cands = cands, vars = vars,
+    states = states, info = info, I = I, O = O, fdesc = fdesc, hz = hz, gw_queue = gw_queue,
+    rate_now = rate_now,
+  }
+end
+
+-- Step 5 for one group: the placement combined with the floors, then hysteresis.
+local function finish_group(view, p, g, placed, how, out)
+  local vars, states, info, I, O = g.vars, g.states, g.info, g.I, g.O
+  local fdesc, hz, gw_queue, rate_now, cands = g.fdesc, g.hz, g.gw_queue, g.rate_now, g.cands
   for i, v in ipairs(vars) do
     local vs, it = states[i], info[v.id]
     local want, why
@@ -798,11 +725,21 @@ function M.decide(view, params, state)
     g[#g + 1] = v
   end
   table.sort(names)
-  local out = {}
+  local groups, placing = {}, {}
   for _, name in ipairs(names) do
     local m = view.models and view.models[name]
-    decide_group(view, p, state, name, m, by[name], out)
+    local g = prepare_group(view, p, state, name, m, by[name])
+    groups[#groups + 1] = g
+    if #g.cands > 0 then placing[#placing + 1] = g end
   end
+  -- 4. One placement over every group: they share the GPU inventory.
+  local placed, how = {}, nil
+  if #placing > 0 then
+    local _
+    placed, _, how = placement.place(view, placing)
+  end
+  local out = {}
+  for _, g in ipairs(groups) do finish_group(view, p, g, placed, how, out) end
   housekeeping(state, view.time)
   return out
 end
