@@ -26,6 +26,7 @@ local model = require "sluice.model"
 local forecast = require "sluice.forecast"
 local w = require "sluice.window"
 local placement = require "sluice.placement"
+local profiles = require "sluice.profiles"
 
 local M = {}
 
@@ -139,40 +140,8 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Latency profiles: priors, the online fit, and which one sizes
 
-local function plain_profile(pr)
-  local t = {}
-  for k, x in pairs(pr) do
-    if k ~= "units" and k ~= "name" and k ~= "source" then t[k] = x end
-  end
-  return t
-end
-
-local function lower(s)
-  return type(s) == "string" and s:lower() or ""
-end
-
--- The built-in profile whose name "<model>/<accelerator>[:kind]" matches a variant: the model
--- id (without its organisation) starts with <model> and the accelerator name contains
--- <accelerator>. Prefers the plain name (the calibrated one) over ":kind" forms.
-local function catalog_match(v, want_kind)
-  local id = lower(v.model)
-  id = id:match("([^/]+)$") or id
-  local acc = lower(v.accelerator)
-  local best
-  for _, name in ipairs(model.builtins()) do
-    local m, a, kind = name:match("^([^/]+)/([^:]+):?(.*)$")
-    if m and id:sub(1, #m) == m and acc:find(a, 1, true) then
-      if want_kind then
-        if kind == want_kind then return name end
-      elseif kind == "" then
-        return name
-      elseif not best then
-        best = name
-      end
-    end
-  end
-  return best
-end
+local plain_profile, lower, catalog_match = profiles.plain, profiles.lower,
+  profiles.catalog_match
 
 -- The prior of a variant: {name, profile} or nil. In order: the policy's `profiles`, the
 -- variant's own `profile`, the built-in catalog.
@@ -744,6 +713,5 @@ function M.decide(view, params, state)
   return out
 end
 
-M.catalog_match = catalog_match
 
 return M

@@ -50,6 +50,7 @@ function M.new(o)
     percentile = c.percentile })
   c.max_rate = r                                   -- per replica within the SLO
   c.limit = model.max_rate(c.truth, c.shape)       -- per replica stability limit
+  c.intake = 0.95 * c.limit                        -- most a replica takes from the gateway
   c.pods, c.started, c.spec = {}, 0, 0
   c.queue = 0
   c.hist, c.hist_n = {}, 0                         -- per-tick rates, for windowed gateway rates
@@ -61,7 +62,7 @@ function M.new(o)
 end
 
 function M:need(t)
-  return ceil(self.rate(t) / self.max_rate - 1e-9)
+  return max(0, ceil(self.rate(t) / self.max_rate - 1e-9))
 end
 
 function M:ready()
@@ -124,8 +125,10 @@ function M:view()
   local n = self:ready()
   local served, signals = 0, {}
   if n > 0 then
-    -- What the gateway hands the replicas: arrivals plus what it held, up to their limit.
-    local rho = min((lambda + self.queue / self.period) / n, self.limit)
+    -- What the gateway hands the replicas: arrivals plus what it held, up to what they take
+    -- before the gateway's saturation detector holds the rest (just short of their limit, where
+    -- the engines' own queues would grow without bound).
+    local rho = min((lambda + self.queue / self.period) / n, self.intake)
     served = rho * n
     local p = predict(self, rho)
     signals = {
@@ -137,7 +140,9 @@ function M:view()
       ttft_mean = p.ttft_ms / 1000, itl_mean = p.itl_ms / 1000,
       ttft_p99 = p.ttft_p_ms / 1000, itl_p99 = p.itl_p_ms / 1000,
     }
-    if rho <= 0.001 then signals.request_rate = 0 end
+    if rho <= 0.001 then
+      signals.request_rate, signals.running, signals.waiting, signals.kv_usage = 0, 0, 0, 0
+    end
   end
   -- The gateway holds what the Ready replicas cannot take and hands it back when they can.
   self.queue = max(0, self.queue + (lambda - served) * self.period)
@@ -162,7 +167,8 @@ function M:view()
     time = self.time, tick = self.tick + 1, period = self.period, window = self.window,
     variants = { v },
     models = { [self.model] = { signals = { arrival_rate = self:window_rate(self.window),
-      queue_size = floor(self.queue), ready_endpoints = n } } },
+      queue_size = floor(self.queue), ready_endpoints = n,
+      inflight_tokens = ((signals.running or 0) + (signals.waiting or 0)) * self.in_tokens } } },
   }
   local cl = self
   function view:rate(x, counter, win)
