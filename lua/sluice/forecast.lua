@@ -33,8 +33,7 @@ M.defaults = {
   bucket = 10,          -- seconds per bucket of the rate history
   trend_window = 600,   -- seconds of buckets the line and the burst factor are drawn from
   trend_min = 180,      -- seconds of buckets before the line may slope (a flat level before)
-  quantile = 0.95,      -- upper quantile: burst factor over the line, bins of the daily profile,
-                        -- token means
+  quantile = 0.95,      -- upper quantile: burst factor over the line, bins of the daily profile
   fast_window = 10,     -- seconds the level right now is averaged over
   season = true,        -- learn a daily profile and use it once it predicts better
   season_bin = 300,     -- seconds per bin of the daily profile
@@ -209,16 +208,20 @@ local function refit(fc, now)
     fc.line = nil
     return
   end
-  local ins, outs, peak = {}, {}, 0
+  -- The token mix is the mean over the window's requests: how heavy the work is on average.
+  -- Burstiness is the rate's to carry; short windows of long prompts average out within the
+  -- horizon, and an upper quantile of 10-s means would count every heavy-tailed prompt twice.
+  local n, isum, osum, peak = 0, 0, 0, 0
   for i = 1, h.n do
     local e = w.at(h, i)
-    if e["in"] then ins[#ins + 1] = e["in"] end
-    if e.out then outs[#outs + 1] = e.out end
+    if e["in"] and e.n and e.n > 0 then
+      n, isum, osum = n + e.n, isum + e["in"] * e.n, osum + e.out * e.n
+    end
     peak = max(peak, e.rate)
   end
   fc.line = {
     ref = now, peak = peak, k = w.last(h).k,
-    ["in"] = w.quantile(ins, o.quantile), out = w.quantile(outs, o.quantile),
+    ["in"] = n > 0 and isum / n or nil, out = n > 0 and osum / n or nil,
   }
 end
 
@@ -297,6 +300,7 @@ local function close_bucket(fc)
   if b.n > 0 then
     e["in"] = b.i / b.n
     e.out = b.o / b.n
+    e.n = b.n
   end
   w.push(fc.hist, e)
   if fc.opts.season then season_add(fc, b.k, rate) end
@@ -359,7 +363,7 @@ end
 --   trend      max(line(t), line(t + horizon)) * burst
 --   burst      upper quantile of the buckets' ratio to their running median (>= 1)
 --   season     the daily profile's forecast (nil when off or unknown), season_ratio its scale
---   in_tokens, out_tokens   upper quantiles of the buckets' token means (nil when never seen)
+--   in_tokens, out_tokens   mean prompt and output tokens of the window's requests (nil when none)
 function M.predict(fc, t, horizon)
   horizon = max(horizon or 0, 0)
   local f = { now = M.now(fc, t), burst = 1 }

@@ -15,13 +15,16 @@ local M = {}
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 
 -- GPUs each accelerator type can give the variants: the free ones plus those the variants already
--- hold. Types without inventory are absent (no limit).
+-- hold. Types without inventory, or with a total of 0 (no count known: the simulator's unlimited
+-- pool), are absent: no limit.
 local function gpus_available(view, groups)
   local avail = {}
   for _, g in ipairs(groups) do
     for _, c in ipairs(g.cands) do
       local a = view.inventory and view.inventory[c.type]
-      if a and avail[c.type] == nil then avail[c.type] = a.free or 0 end
+      if a and (a.total or 0) > 0 and avail[c.type] == nil then
+        avail[c.type] = max(a.free or 0, 0)
+      end
     end
   end
   for _, g in ipairs(groups) do

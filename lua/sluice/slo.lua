@@ -36,11 +36,13 @@ local format = string.format
 
 M.defaults = {
   -- SLO
-  percentile = 0.99,         -- the TTFT and ITL targets hold for this percentile (0 = means)
+  percentile = 0.99,         -- the TTFT target holds for this percentile of requests (0 = mean)
+  itl_share = 0.65,          -- share of the ITL target the engines' mean ITL may reach (the
+                             -- requests' own mean ITLs spread above it)
   ttft_ms = 0,               -- TTFT target when a variant has no SLO class (0 = none)
   itl_ms = 0,                -- ITL target when a variant has no SLO class (0 = none)
   -- forecast (sluice.forecast)
-  quantile = 0.95,           -- upper quantile of 10-s rates (burst factor) and of token means
+  quantile = 0.95,           -- upper quantile of 10-s rates (burst factor, daily profile)
   bucket = 10,               -- seconds per bucket of the rate history
   trend_window = 600,        -- seconds of history the trend and burst factor are drawn from
   trend_min = 180,           -- seconds of history before the trend may slope
@@ -103,7 +105,8 @@ function M.validate(params)
         hi and format("%g", hi) or "inf", tostring(x))
     end
   end
-  local err = number("percentile", 0, 0.999) or number("ttft_ms", 0) or number("itl_ms", 0)
+  local err = number("percentile", 0, 0.999) or number("itl_share", 0, 1, true)
+    or number("ttft_ms", 0) or number("itl_ms", 0)
     or number("cold_start", 0, nil, true) or number("cold_start_quantile", 0, 1)
     or number("up_delay", 0) or number("up_step", 0, 1) or number("down_window", 0)
     or number("fit_every", 0, nil, true) or number("fit_min", 1)
@@ -180,12 +183,13 @@ end
 
 -- How a profile did on one observation: its relative error (mean of TTFT and ITL) and the
 -- observed-over-predicted ratios of both means; blocked predictions count as wrong as can be.
+-- One observation against a profile: observed over predicted mean TTFT and ITL, or `blocked`
+-- when the profile says the replica could not carry what it does.
 local function score(pr, shape, obs)
   local ok, pred = pcall(model.predict, pr, shape, obs.rate)
   if not ok or not pred then return nil end
-  if pred.blocking > 0.01 then return 1 end
-  local rt, ri = obs.ttft_ms / pred.ttft_ms, obs.itl_ms / pred.itl_ms
-  return 0.5 * (abs(1 / rt - 1) + abs(1 / ri - 1)), rt, ri
+  if pred.blocking > 0.01 then return "blocked" end
+  return obs.ttft_ms / pred.ttft_ms, obs.itl_ms / pred.itl_ms
 end
 
 local function ewma(old, x)
@@ -194,11 +198,23 @@ local function ewma(old, x)
   return (1 - ERR_WEIGHT) * old + ERR_WEIGHT * x
 end
 
--- Running scores of a profile: {err, ttft, itl} (ttft and itl: observed over predicted means).
+local function correction(x)
+  return w.clamp(x or 1, CORRECTION_MIN, CORRECTION_MAX)
+end
+
+-- Running scores of a profile: {ttft, itl} the observed-over-predicted ratios of the means (the
+-- correction sizing applies), and err the mean relative error of its predictions once corrected
+-- by the ratios so far: a profile off by a steady factor is calibrated, not wrong; one whose
+-- error moves with the load, or is off by more than the correction may take, is wrong.
 local function rescore(sc, pr, shape, obs)
-  local e, rt, ri = score(pr, shape, obs)
-  if e == nil then return sc end
+  local rt, ri = score(pr, shape, obs)
+  if rt == nil then return sc end
   sc = sc or {}
+  if rt == "blocked" then
+    sc.err = ewma(sc.err, 1)
+    return sc
+  end
+  local e = 0.5 * (abs(rt / correction(sc.ttft) - 1) + abs(ri / correction(sc.itl) - 1))
   sc.err = ewma(sc.err, e)
   sc.ttft, sc.itl = ewma(sc.ttft, rt), ewma(sc.itl, ri)
   return sc
@@ -213,7 +229,10 @@ local function observe_latency(view, p, vs, v, gw_queue)
   end
   if not p.fit and not vs.prior then return end
   if vs.obs_at and view.time - vs.obs_at < p.fit_every then return end
+  -- Saturated replicas show queueing the load alone does not explain: such a picture would
+  -- teach the profiles the wrong curve.
   if r.ready < 1 or r.starting > 0 or r.pending > 0 or (gw_queue or 0) > 0 then return end
+  if (s.waiting or 0) > p.queue_per_replica * r.ready then return end
   if view.time - vs.ready_at < (view.window or 0) then return end
   local rate, ttft, itl = s.request_rate, s.ttft_mean, s.itl_mean
   local I, O = s.input_tokens_mean, s.output_tokens_mean
@@ -237,14 +256,29 @@ local function observe_latency(view, p, vs, v, gw_queue)
   end
 end
 
--- The profile that sizes this variant now: {name, profile, key, score} or nil. The fit once it
--- has enough observations and predicts within tolerance; the prior while its error is unknown or
--- within tolerance; the better of the two when both qualify.
+-- The profile that sizes this variant now: {name, profile, key, score} or nil. The prior first,
+-- while its error is unknown, or within tolerance with a correction in bounds: its shape holds
+-- beyond the loads seen so far. The fit once the prior fails, when it has enough observations
+-- and predicts within tolerance (near the loads it has seen it does; far above them it may not,
+-- hence second).
+local function usable(sc, tol)
+  if sc == nil or sc.err == nil then return true end
+  if sc.err > tol then return false end
+  -- Off by more than the correction may take: the profile is wrong, not uncalibrated.
+  local function inside(x) return x == nil or (x >= CORRECTION_MIN and x <= CORRECTION_MAX) end
+  return inside(sc.ttft) and inside(sc.itl)
+end
+
 local function choose_profile(p, vs)
   local fs, ps = vs.fit_score, vs.prior_score
-  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and fs ~= nil and fs.err <= p.fit_tolerance
-  local prior_ok = vs.prior and (ps == nil or ps.err <= p.fit_tolerance)
-  if fit_ok and (not prior_ok or ps == nil or fs.err < ps.err) then
+  local prior_ok = vs.prior and usable(ps, p.fit_tolerance)
+  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and fs ~= nil and fs.err ~= nil
+    and usable(fs, p.fit_tolerance)
+  -- The choice sticks until the profile in use fails: a prior that proved wrong at one load may
+  -- look right again at another, and flapping between two profiles is worse than either.
+  if vs.use == "fit" and not fit_ok and prior_ok then vs.use = "prior" end
+  if vs.use ~= "fit" and not prior_ok and fit_ok then vs.use = "fit" end
+  if vs.use == "fit" and fit_ok then
     return { name = format("fitted %s", vs.fit.kind), key = "fit", score = fs,
       profile = plain_profile(model.fit_params(vs.fit)) }
   end
@@ -263,25 +297,45 @@ local function slo_of(p, v)
   return t
 end
 
--- Highest req/s one replica of v sustains within its SLO for the token mix, cached while the
--- profile and the mix stay put. Returns rate, limit | nil, why.
+-- Highest req/s one replica of v sustains within its SLO for the token mix: the lower of the rate
+-- whose TTFT at the SLO's percentile meets the TTFT target and the rate whose mean ITL stays
+-- within itl_share of the ITL target. Each request's ITL is the mean of its gaps, and those means
+-- spread around the engine's mean (short outputs that catch a step carrying someone's prefill sit
+-- far above it), while the model's percentile is that of the batch size; itl_share keeps the
+-- mean low enough for the tail of requests. Where the profile's means run above (below) what the
+-- replicas show, the targets are tightened (loosened) by that factor. Cached while the profile,
+-- its correction and the token mix stay put. Returns rate, limit | nil, why.
 local function max_rate(view, p, vs, v, prof, I, O)
   local slo = slo_of(p, v)
   if not slo then return nil, "no SLO class" end
-  -- Where the profile's mean latencies run above (below) what the replicas show, the targets are
-  -- tightened (loosened) by the same factor: the profile calibrated to this deployment.
-  local sc = prof.score
-  if sc and sc.ttft and sc.itl then
-    slo.ttft_ms = slo.ttft_ms / w.clamp(sc.ttft, CORRECTION_MIN, CORRECTION_MAX)
-    slo.itl_ms = slo.itl_ms / w.clamp(sc.itl, CORRECTION_MIN, CORRECTION_MAX)
-  end
+  local sc = prof.score or {}
+  local ttft = slo.ttft_ms / correction(sc.ttft)
+  local itl = slo.itl_ms * p.itl_share / correction(sc.itl)
   local N = (v.engine and v.engine.max_num_seqs) or 256
   local key = format("%s|%d|%d|%d|%.3g|%.3g|%g", prof.key, floor(log(max(I, 1)) / TOKEN_STEP),
-    floor(log(max(O, 1)) / TOKEN_STEP), N, slo.ttft_ms, slo.itl_ms, slo.percentile or 0)
+    floor(log(max(O, 1)) / TOKEN_STEP), N, ttft, itl, p.percentile)
   local c = vs.rate_cache
-  if c and c.key == key and view.time - c.at < RATE_REFRESH then return c.rate, c.limit end
-  local rate, limit = model.max_rate(prof.profile, { max_batch = N, in_tokens = I,
-    out_tokens = max(O, 1) }, slo)
+  if c and c.key == key and view.time - c.at < RATE_REFRESH then
+    if not c.rate then return nil, c.limit end
+    return c.rate, c.limit
+  end
+  local shape = { max_batch = N, in_tokens = I, out_tokens = max(O, 1) }
+  local rate, limit, why
+  if ttft > 0 then
+    local t = { ttft_ms = ttft }
+    if p.percentile > 0 then t.percentile = p.percentile end
+    local r, l = model.max_rate(prof.profile, shape, t)
+    if r then rate, limit = r, (l == "stability" and l or "ttft") else why = l end
+  end
+  if itl > 0 and not why then
+    local r, l = model.max_rate(prof.profile, shape, { itl_ms = itl })
+    if r then
+      if not rate or r < rate then rate, limit = r, (l == "stability" and l or "itl") end
+    else
+      why = l
+    end
+  end
+  if why then rate, limit = nil, why end
   vs.rate_cache = { key = key, at = view.time, rate = rate or false, limit = limit }
   if not rate then return nil, limit end
   return rate, limit
@@ -359,29 +413,31 @@ local function saturation_need(p, v, queued, demand)
   return need or 0, why
 end
 
--- Observed latency at the SLO's percentile over its target, the worse of TTFT and ITL, with a
--- note naming it; nil when the variant reports neither or has no SLO.
+-- Observed latency over its target, the worse of TTFT and ITL, with a note naming it; nil when
+-- the variant reports neither or has no SLO. TTFT is taken at the SLO's percentile (each request
+-- has one). ITL is taken as its mean: the SLO holds each request's mean inter-token latency, while
+-- the engines' histogram holds single token gaps, whose tail is the odd step that carried a
+-- prefill chunk and says little about any request's mean.
 local function latency_ratio(view, p, v)
   local slo = slo_of(p, v)
   if not slo then return nil end
   local q = p.percentile > 0 and p.percentile or 0.5
   local s = v.signals or {}
-  local function observed(name)
-    local key = ({ [0.5] = "_p50", [0.9] = "_p90", [0.99] = "_p99" })[q]
-    local x = key and s[name .. key]
-    if x == nil and view.quantile_over then x = view:quantile_over(v, name, q, view.window) end
-    return x
+  local key = ({ [0.5] = "ttft_p50", [0.9] = "ttft_p90", [0.99] = "ttft_p99" })[q]
+  local ttft = key and s[key]
+  if ttft == nil and key == nil and view.quantile_over then
+    ttft = view:quantile_over(v, "ttft", q, view.window)
   end
   local worst, why
-  for _, name in ipairs({ "ttft", "itl" }) do
-    local target = slo[name .. "_ms"]
-    local x = observed(name)
-    if target and target > 0 and x then
-      local r = x * 1000 / target
-      if worst == nil or r > worst then
-        worst = r
-        why = format("p%g %s %.0f ms of %.0f", q * 100, name:upper(), x * 1000, target)
-      end
+  if ttft and slo.ttft_ms > 0 then
+    worst = ttft * 1000 / slo.ttft_ms
+    why = format("p%g TTFT %.0f ms of %.0f", q * 100, ttft * 1000, slo.ttft_ms)
+  end
+  local itl = s.itl_mean
+  if itl and slo.itl_ms > 0 then
+    local r = itl * 1000 / slo.itl_ms
+    if worst == nil or r > worst then
+      worst, why = r, format("mean ITL %.1f ms of %.0f", itl * 1000, slo.itl_ms)
     end
   end
   return worst, why
@@ -625,9 +681,9 @@ local function finish_group(view, p, g, placed, how, out)
     if placed[v.id] then
       want = placed[v.id]
       local sc, note = it.prof.score, ""
-      if sc then
+      if sc and sc.err then
         note = format(", err %.0f%%", sc.err * 100)
-        if abs(sc.ttft - 1) > 0.02 or abs(sc.itl - 1) > 0.02 then
+        if sc.ttft and (abs(sc.ttft - 1) > 0.02 or abs(sc.itl - 1) > 0.02) then
           note = note .. format(", observed/predicted TTFT ×%.2f ITL ×%.2f", sc.ttft, sc.itl)
         end
       end

@@ -55,7 +55,8 @@ describe("policies/slo.lua", function()
 
   it("after two days of a diurnal cycle, keeps Ready capacity at or above need through day 3's ramp",
     function()
-      local c = cluster.new{ rate = diurnal, replicas = 1, cold_start = cold_start }
+      local c = cluster.new{ rate = diurnal, replicas = 1, cold_start = cold_start,
+        itl_share = policy.params.itl_share }
       local state = {}
       c:run(policy, policy.params, state, 2 * DAY + 3 * 3600)
       -- Scaled down at night: 15 req/s needs 1.
@@ -83,7 +84,8 @@ describe("policies/slo.lua", function()
     -- trend, leaves Ready below need.
     local params = copy(policy.params)
     params.season = false
-    local c = cluster.new{ rate = diurnal, replicas = 1, t0 = 6 * 3600, cold_start = cold_start }
+    local c = cluster.new{ rate = diurnal, replicas = 1, t0 = 6 * 3600, cold_start = cold_start,
+      itl_share = policy.params.itl_share }
     local state, short = {}, 0
     c:run(policy, params, state, 7.5 * 3600)
     c:run(policy, params, state, 9 * 3600, function(cl)
@@ -96,10 +98,11 @@ describe("policies/slo.lua", function()
     function()
       local start, len = 1800, 60          -- 60 s < the 110-s median cold start
       local function rate(t)
-        local r = (t >= start and t < start + len) and 90 or 40
+        local r = (t >= start and t < start + len) and 80 or 40
         return r * noise(t)
       end
-      local c = cluster.new{ rate = rate, replicas = 2, cold_start = cold_start }
+      local c = cluster.new{ rate = rate, replicas = 2, cold_start = cold_start,
+        itl_share = policy.params.itl_share }
       local state = {}
       c:run(policy, policy.params, state, start)
       assert.are.same({}, c.events)
@@ -112,7 +115,7 @@ describe("policies/slo.lua", function()
       end
       assert.are.equal(1, ups)
       assert.are.equal(0, downs)
-      -- Sized once for the burst (90 req/s, +-5%, at 25.4 req/s per replica: 4), not staircased.
+      -- Sized once for the burst (80 req/s, +-5%, at 22.4 req/s per replica: 4), not staircased.
       assert.are.equal(4, c.events[1].to)
       assert.is_true(c.events[1].t - start <= 2 * policy.params.up_delay)
       -- Not held forever: once the burst has left the forecast's window and the hysteresis

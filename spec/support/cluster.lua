@@ -6,7 +6,8 @@
 --
 --   local cluster = require "support.cluster"
 --   local c = cluster.new{ rate = function(t) return 50 end, replicas = 2,
---                          cold_start = function(i) return 110 end }
+--                          cold_start = function(i) return 110 end,
+--                          itl_share = 0.65 }   -- need as sluice.slo sizes (else ITL at p99)
 --   for _ = 1, 600 do
 --     local out = policy.decide(c:view(), params, state)
 --     c:apply(out); c:step()
@@ -46,9 +47,17 @@ function M.new(o)
   c.id = c.variant.id or "llm/a"
   c.model = c.variant.model or "meta-llama/Llama-3.1-8B-Instruct"
   c.shape = { max_batch = c.max_batch, in_tokens = c.in_tokens, out_tokens = c.out_tokens }
-  local r = model.max_rate(c.truth, c.shape, { ttft_ms = c.slo.ttft_ms, itl_ms = c.slo.itl_ms,
-    percentile = c.percentile })
-  c.max_rate = r                                   -- per replica within the SLO
+  -- Per replica within the SLO: TTFT at the percentile, and ITL at the percentile or, with
+  -- itl_share, the mean ITL within that share of the target (as sluice.slo sizes).
+  if o.itl_share then
+    local a = model.max_rate(c.truth, c.shape, { ttft_ms = c.slo.ttft_ms,
+      percentile = c.percentile })
+    local b = model.max_rate(c.truth, c.shape, { itl_ms = c.slo.itl_ms * o.itl_share })
+    c.max_rate = min(a, b)
+  else
+    c.max_rate = model.max_rate(c.truth, c.shape, { ttft_ms = c.slo.ttft_ms,
+      itl_ms = c.slo.itl_ms, percentile = c.percentile })
+  end
   c.limit = model.max_rate(c.truth, c.shape)       -- per replica stability limit
   c.intake = 0.95 * c.limit                        -- most a replica takes from the gateway
   c.pods, c.started, c.spec = {}, 0, 0

@@ -91,14 +91,15 @@ describe("sluice.forecast", function()
     assert.are.equal("now", f.source)
   end)
 
-  it("token mix is the upper quantile of the buckets' means", function()
-    local fc = forecast.new{ quantile = 0.9 }
-    -- Bucket k (k = 0..59) has prompts of 1000 + k tokens and outputs of 100.
-    feed(fc, -1, 599, 1, const(5), function(t) return 1000 + math.floor(t / 10), 100 end)
+  it("token mix is the mean over the window's requests", function()
+    local fc = forecast.new{}
+    -- Buckets 0..29: 5 req/s of 1000-token prompts; 30..59: 15 req/s of 2000-token ones.
+    feed(fc, -1, 599, 1, function(t) return t < 300 and 5 or 15 end,
+      function(t) return t < 300 and 1000 or 2000, 100 end)
     forecast.observe(fc, 600, 5, 0, 0)   -- closes bucket 59
     local f = forecast.predict(fc, 600, 60)
-    -- 0.9 quantile of 1000..1059: (59 * 0.9 + 1) = 54.1 -> 1053 + 0.1
-    assert.are.near(1053.1, f.in_tokens, 1e-9)
+    -- (300 s x 5 x 1000 + 300 s x 15 x 2000) / (300 x 5 + 300 x 15) = 1750
+    assert.are.near(1750, f.in_tokens, 1e-9)
     assert.are.equal(100, f.out_tokens)
   end)
 
