@@ -55,6 +55,7 @@ M.defaults = {
   -- hysteresis
   up_delay = 10,             -- seconds a higher need must hold before scaling up to its peak
   up_step = 0.1,             -- while replicas start, a further scale-up adds this share (>= 1)
+  panic = 2,                 -- a need this many times the replicas set skips up_delay
   down_window = 300,         -- seconds: scale down only to the peak need over this window
   -- latency profile
   profiles = {},             -- priors before the variant's own `profile`: { {model = "substr",
@@ -109,6 +110,7 @@ function M.validate(params)
     or number("ttft_ms", 0) or number("itl_ms", 0)
     or number("cold_start", 0, nil, true) or number("cold_start_quantile", 0, 1)
     or number("up_delay", 0) or number("up_step", 0, 1) or number("down_window", 0)
+    or number("panic", 1)
     or number("fit_every", 0, nil, true) or number("fit_min", 1)
     or number("fit_tolerance", 0, nil, true) or number("kv_target", 0, 1, true)
     or number("queue_per_replica", 0, nil, true) or number("fallback_down", 0, 1)
@@ -548,6 +550,12 @@ local function settle(view, p, vs, v, want, why)
       vs.up_since, vs.up_max = nil, nil
       return want, why .. "; from zero at once"
     end
+    -- Far short (Knative's panic threshold: twice the replicas there are), waiting only loses
+    -- time the cold start already takes.
+    if want >= p.panic * spec then
+      vs.up_since, vs.up_max = nil, nil
+      return want, format("%s; up at once (%.1f× the %d set)", why, want / spec, spec)
+    end
     if not vs.up_since then vs.up_since, vs.up_max = t, want end
     vs.up_max = max(vs.up_max, want)
     if t - vs.up_since >= p.up_delay then
@@ -604,6 +612,13 @@ local function prepare_group(view, p, state, name, m, vars)
   end
   w.push(gs.queue, { t = view.time, q = gw_queue })
   local queue_growing = gw_queue >= 1 and qlow ~= nil and gw_queue > qlow
+  -- Requests held at the gateway are a backlog on top of the arrivals: capacity to clear it
+  -- within one horizon (replicas ordered now arrive no sooner).
+  local backlog = 0
+  if demand and gw_queue >= 1 then
+    backlog = gw_queue / H
+    demand = demand + backlog
+  end
 
   -- 3. Per variant: latency fit, the profile that sizes it, its max rate, its saturation floor.
   local ready_total = 0
@@ -652,6 +667,9 @@ local function prepare_group(view, p, state, name, m, vars)
   end
 
   local fdesc = describe_forecast(f, H)
+  if backlog > 0 then
+    fdesc = format("%s + %.1f req/s to clear %.0f queued", fdesc, backlog, gw_queue)
+  end
   if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
   local hz
   if samples >= 3 then

@@ -127,16 +127,24 @@ describe("sluice.slo", function()
 
     it("scales up only once a higher need has held for up_delay, to its peak over that time",
       function()
-        -- fast_window 1: the level now is this tick's rate.
+        -- fast_window 1: the level now is this tick's rate. 3 replicas set.
         local p, state = params{ up_delay = 5, fast_window = 1 }, {}
-        local rates = { 40, 60, 80, 100, 90, 80, 80 }   -- need 2, 3, 4, 5, 5, 4, 4 (22.36 each)
+        local rates = { 60, 70, 85, 100, 90, 80, 80 }   -- need 3, 4, 4, 5, 5, 4, 4 (22.36 each)
         local got = {}
         for t = 0, 6 do
-          got[#got + 1] = slo.decide(view_at(t, rates[t + 1]), p, state)["llm/a"].replicas
+          got[#got + 1] = slo.decide(view_at(t, rates[t + 1], { replicas = { spec = 3, ready = 3 } }),
+            p, state)["llm/a"].replicas
         end
         -- Need first rose at t = 1; 5 s later, up to the peak need seen since: 5.
-        assert.are.same({ 2, 2, 2, 2, 2, 2, 5 }, got)
+        assert.are.same({ 3, 3, 3, 3, 3, 3, 5 }, got)
       end)
+
+    it("scales up at once when the need is twice the replicas set or more", function()
+      -- 2 set; 100 req/s needs 5 (100 / 22.36 = 4.47): 2.5x, no waiting for up_delay.
+      local d = slo.decide(view_at(0, 100), params{ up_delay = 10 }, {})
+      assert.are.equal(5, d["llm/a"].replicas)
+      assert.matches("up at once %(2.5× the 2 set%)", d["llm/a"].reason)
+    end)
 
     it("scales down only after down_window, and only to the peak need over it", function()
       local p, state = params{ down_window = 60, up_delay = 0, bucket = 10, fast_window = 1 }, {}
