@@ -612,13 +612,6 @@ local function prepare_group(view, p, state, name, m, vars)
   end
   w.push(gs.queue, { t = view.time, q = gw_queue })
   local queue_growing = gw_queue >= 1 and qlow ~= nil and gw_queue > qlow
-  -- Requests held at the gateway are a backlog on top of the arrivals: capacity to clear it
-  -- within one horizon (replicas ordered now arrive no sooner).
-  local backlog = 0
-  if demand and gw_queue >= 1 then
-    backlog = gw_queue / H
-    demand = demand + backlog
-  end
 
   -- 3. Per variant: latency fit, the profile that sizes it, its max rate, its saturation floor.
   local ready_total = 0
@@ -667,9 +660,7 @@ local function prepare_group(view, p, state, name, m, vars)
   end
 
   local fdesc = describe_forecast(f, H)
-  if backlog > 0 then
-    fdesc = format("%s + %.1f req/s to clear %.0f queued", fdesc, backlog, gw_queue)
-  end
+
   if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
   local hz
   if samples >= 3 then
