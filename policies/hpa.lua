@@ -1,5 +1,5 @@
 -- Canned policy "hpa": one Kubernetes HorizontalPodAutoscaler per variant, set by the baseline
--- rule (docs/readme/policies-hpa-keda.md): a Pods metric on running requests per pod
+-- rule (docs/policies-hpa-keda.md): a Pods metric on running requests per pod
 -- (AverageValue = running_target) and an External metric on the model's gateway queue
 -- (AverageValue = queue_target per replica), Kubernetes' default behavior, no scale to zero.
 -- Variants of one model each scale on their own pods and all read the model's queue, as separate

@@ -1,5 +1,5 @@
 -- Canned policy "keda": one KEDA ScaledObject per variant with the triggers of llm-d's KEDA
--- guides, set by the baseline rule (docs/readme/policies-hpa-keda.md). KEDA's operator
+-- guides, set by the baseline rule (docs/policies-hpa-keda.md). KEDA's operator
 -- activates (0 -> 1) and deactivates (-> 0 after the cooldown) on trigger activity at each poll;
 -- the HPA it generates scales 1 <-> N on the same triggers as External metrics.
 --   triggers = "queue"        gateway queue (per model) + running requests (the variant's pods)

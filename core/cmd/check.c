@@ -23,9 +23,9 @@ static const char builtin_config[] =
     "  A100: {count: 8, cost: 2.2}\n"
     "variants:\n"
     "  - {id: llm/llama-h100, model: meta-llama/Llama-3.1-8B, accelerator: H100, min: 1, max: 8,"
-    " slo_class: standard}\n"
+    " slo_class: standard, profile: llama-3.1-8b/h100}\n"
     "  - {id: llm/llama-a100, model: meta-llama/Llama-3.1-8B, accelerator: A100, min: 0, max: 4,"
-    " slo_class: standard}\n";
+    " slo_class: standard, profile: llama-3.1-8b/h100}\n";
 
 static const char builtin_fixture[] =
     "frames:\n"

@@ -4,4 +4,5 @@
 void sl_lua_preload_kernels(sl_vm_t *vm) {
   sl_vm_preload(vm, "sluice.model", luaopen_sluice_model);
   sl_vm_preload(vm, "sluice.log", luaopen_sluice_log);
+  sl_vm_preload(vm, "sluice.alloc", luaopen_sluice_alloc);
 }

@@ -36,6 +36,35 @@ static int walk_signals_v(walk_t *w, const sl_yval_t *m, const char *path, const
   return SL_OK;
 }
 
+// A mapping of metric values for one pod or one model: canonical store names ("waiting") or,
+// with raw set, exposition names ("vllm:num_requests_waiting") mapped through the alias table.
+static int walk_metrics(walk_t *w, const sl_yval_t *f, const char *fp, sl_scope_t scope, int raw,
+                        const char *entity) {
+  TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
+  for (size_t i = 0; i < f->n; i++) {
+    char sp[600];
+    snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
+    const sl_alias_t *a = raw ? sl_alias_lookup(f->keys[i]) : NULL;
+    int m = raw ? (a ? (int)a->metric : -1) : sl_metric_by_name(f->keys[i]);
+    const sl_metric_info_t *mi = m >= 0 ? sl_metric_info(m) : NULL;
+    if (!mi || mi->scope != scope || mi->kind == SL_KIND_HISTOGRAM) {
+      const char *what = scope == SL_SCOPE_POD ? "model-server" : "gateway";
+      if (raw)
+        return sl_y_err(w->d, f->items[i], w->err,
+                        "%s: not a %s metric sluice reads (see docs/view.md)", sp, what);
+      return sl_y_err(w->d, f->items[i], w->err, "%s: unknown %s signal", sp,
+                      scope == SL_SCOPE_POD ? "pod" : "gateway");
+    }
+    double x;
+    TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
+    if (a) x *= a->scale;
+    if (!w->st) continue;
+    if (scope == SL_SCOPE_POD) TRY(sl_store_put_pod(w->st, entity, m, w->now, x, w->err));
+    else TRY(sl_store_put_model(w->st, entity, m, w->now, x, w->err));
+  }
+  return SL_OK;
+}
+
 static int walk_pod(walk_t *w, const sl_yval_t *p, const char *path, const char *variant) {
   static const char *const keys[] = {"name", "phase", "signals", "metrics", NULL};
   TRY(sl_y_expect(w->d, p, SL_Y_MAP, path, w->err));
@@ -59,35 +88,11 @@ static int walk_pod(walk_t *w, const sl_yval_t *p, const char *path, const char 
     return sl_err(w->err, SL_ENOMEM, "out of memory");
   if ((f = sl_y_get(p, "signals"))) {
     snprintf(fp, sizeof fp, "%s.signals", path);
-    TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
-    for (size_t i = 0; i < f->n; i++) {
-      char sp[600];
-      snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
-      int m = sl_metric_by_name(f->keys[i]);
-      const sl_metric_info_t *mi = m >= 0 ? sl_metric_info(m) : NULL;
-      if (!mi || mi->scope != SL_SCOPE_POD || mi->kind == SL_KIND_HISTOGRAM)
-        return sl_y_err(w->d, f->items[i], w->err, "%s: unknown pod signal", sp);
-      double x;
-      TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
-      if (w->st) TRY(sl_store_put_pod(w->st, name, m, w->now, x, w->err));
-    }
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 0, name));
   }
   if ((f = sl_y_get(p, "metrics"))) {
-    // Raw exposition names, as scraped: mapped through the alias table like live data.
     snprintf(fp, sizeof fp, "%s.metrics", path);
-    TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
-    for (size_t i = 0; i < f->n; i++) {
-      char sp[600];
-      snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
-      const sl_alias_t *a = sl_alias_lookup(f->keys[i]);
-      const sl_metric_info_t *mi = a ? sl_metric_info(a->metric) : NULL;
-      if (!mi || mi->scope != SL_SCOPE_POD || mi->kind == SL_KIND_HISTOGRAM)
-        return sl_y_err(w->d, f->items[i], w->err,
-                        "%s: not a model-server metric sluice reads (see docs/view.md)", sp);
-      double x;
-      TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
-      if (w->st) TRY(sl_store_put_pod(w->st, name, a->metric, w->now, x * a->scale, w->err));
-    }
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 1, name));
   }
   return SL_OK;
 }
@@ -162,19 +167,7 @@ static int walk_model(walk_t *w, const char *name, const sl_yval_t *m, const cha
   }
   if ((f = sl_y_get(m, "metrics"))) {
     snprintf(fp, sizeof fp, "%s.metrics", path);
-    TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
-    for (size_t i = 0; i < f->n; i++) {
-      char sp[600];
-      snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
-      const sl_alias_t *a = sl_alias_lookup(f->keys[i]);
-      const sl_metric_info_t *mi = a ? sl_metric_info(a->metric) : NULL;
-      if (!mi || mi->scope != SL_SCOPE_MODEL || mi->kind == SL_KIND_HISTOGRAM)
-        return sl_y_err(w->d, f->items[i], w->err,
-                        "%s: not a gateway metric sluice reads (see docs/view.md)", sp);
-      double x;
-      TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
-      if (w->st) TRY(sl_store_put_model(w->st, name, a->metric, w->now, x * a->scale, w->err));
-    }
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_MODEL, 1, name));
   }
   return SL_OK;
 }

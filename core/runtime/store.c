@@ -423,6 +423,7 @@ int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, d
   if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
   sl_series_t *s = series_get(&p->m[m], sl_metric_info(m)->kind, st->cap);
   if (!s) return sl_err(err, SL_ENOMEM, "out of memory");
+  p->mask |= 1u << m;
   sl_series_push(s, t, v);
   if (t > p->last_sample) p->last_sample = t;
   return SL_OK;
@@ -438,6 +439,7 @@ int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double
   sl_series_t *s = series_get(&p->m[m], SL_KIND_HISTOGRAM, st->cap);
   if (!s || sl_series_push_hist(s, t, bounds, cum, nb, sum, count) < 0)
     return sl_err(err, SL_ENOMEM, "out of memory");
+  p->mask |= 1u << m;
   if (t > p->last_sample) p->last_sample = t;
   return SL_OK;
 }

@@ -60,6 +60,7 @@ typedef struct sl_pod {
   char *variant;            // variant id
   sl_pod_phase_t phase;
   double last_sample;       // time of the freshest sample, -inf when none
+  uint32_t mask;            // bit m: m[m] exists
   sl_series_t *m[SL_M__COUNT];  // lazily created, pod-scope metrics only
 } sl_pod_t;
 

@@ -10,6 +10,10 @@ void sl_view_init(sl_view_t *v) {
 }
 
 void sl_view_deinit(sl_view_t *v) {
+  free(v->lay_order);
+  free(v->lay_names);
+  free(v->lay_model);
+  free(v->lay_sv);
   free(v->variants);
   free(v->models);
   free(v->accels);
@@ -115,21 +119,33 @@ static void derive_variant(sl_view_t *v, sl_view_variant_t *vv, double window) {
   if (n_r) vv->sig[SL_V_RUNNING] = running;
   if (n_kv) vv->sig[SL_V_KV_USAGE] = kv_sum / n_kv, vv->sig[SL_V_KV_USAGE_MAX] = kv_max;
   if (n_cap) vv->sig[SL_V_KV_CAPACITY_TOKENS] = cap;
+  // Which metrics any pod reports: windows over metrics nobody sends are skipped.
+  uint32_t have = 0;
+  for (int i = 0; i < sv->npods; i++) have |= sv->pods[i]->mask;
+#define HAVE(m) (have & (1u << (m)))
   // Rates over all pods: completions of a draining pod still happened.
-  vv->sig[SL_V_REQUEST_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_REQUESTS, window);
-  vv->sig[SL_V_PROMPT_TOKENS_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_PROMPT_TOKENS, window);
-  vv->sig[SL_V_GENERATION_TOKENS_RATE] =
-      pods_rate(v, sv->pods, sv->npods, SL_M_GENERATION_TOKENS, window);
-  vv->sig[SL_V_PREEMPTION_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_PREEMPTIONS, window);
-  double hits = pods_increase(v, sv->pods, sv->npods, SL_M_PREFIX_HITS, window);
-  double queries = pods_increase(v, sv->pods, sv->npods, SL_M_PREFIX_QUERIES, window);
-  if (!isnan(hits) && queries > 0) vv->sig[SL_V_PREFIX_HIT_RATE] = hits / queries;
+  if (HAVE(SL_M_REQUESTS))
+    vv->sig[SL_V_REQUEST_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_REQUESTS, window);
+  if (HAVE(SL_M_PROMPT_TOKENS))
+    vv->sig[SL_V_PROMPT_TOKENS_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_PROMPT_TOKENS, window);
+  if (HAVE(SL_M_GENERATION_TOKENS))
+    vv->sig[SL_V_GENERATION_TOKENS_RATE] =
+        pods_rate(v, sv->pods, sv->npods, SL_M_GENERATION_TOKENS, window);
+  if (HAVE(SL_M_PREEMPTIONS))
+    vv->sig[SL_V_PREEMPTION_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_PREEMPTIONS, window);
+  if (HAVE(SL_M_PREFIX_HITS) && HAVE(SL_M_PREFIX_QUERIES)) {
+    double hits = pods_increase(v, sv->pods, sv->npods, SL_M_PREFIX_HITS, window);
+    double queries = pods_increase(v, sv->pods, sv->npods, SL_M_PREFIX_QUERIES, window);
+    if (!isnan(hits) && queries > 0) vv->sig[SL_V_PREFIX_HIT_RATE] = hits / queries;
+  }
   const double *bounds;
   double sum, count;
-  if (merge_hist(v, sv->pods, sv->npods, SL_M_REQ_PROMPT_TOKENS, window, &bounds, &sum, &count) &&
+  if (HAVE(SL_M_REQ_PROMPT_TOKENS) &&
+      merge_hist(v, sv->pods, sv->npods, SL_M_REQ_PROMPT_TOKENS, window, &bounds, &sum, &count) &&
       count > 0)
     vv->sig[SL_V_INPUT_TOKENS_MEAN] = sum / count;
-  if (merge_hist(v, sv->pods, sv->npods, SL_M_REQ_GEN_TOKENS, window, &bounds, &sum, &count) &&
+  if (HAVE(SL_M_REQ_GEN_TOKENS) &&
+      merge_hist(v, sv->pods, sv->npods, SL_M_REQ_GEN_TOKENS, window, &bounds, &sum, &count) &&
       count > 0)
     vv->sig[SL_V_OUTPUT_TOKENS_MEAN] = sum / count;
   static const struct {
@@ -138,6 +154,7 @@ static void derive_variant(sl_view_t *v, sl_view_variant_t *vv, double window) {
   } lat[] = {{SL_M_TTFT, SL_V_TTFT_MEAN, SL_V_TTFT_P50, SL_V_TTFT_P90, SL_V_TTFT_P99},
              {SL_M_ITL, SL_V_ITL_MEAN, SL_V_ITL_P50, SL_V_ITL_P90, SL_V_ITL_P99}};
   for (int k = 0; k < 2; k++) {
+    if (!HAVE(lat[k].m)) continue;
     int nb = merge_hist(v, sv->pods, sv->npods, lat[k].m, window, &bounds, &sum, &count);
     if (!nb || !(count > 0)) continue;
     vv->sig[lat[k].mean] = sum / count;
@@ -145,6 +162,7 @@ static void derive_variant(sl_view_t *v, sl_view_variant_t *vv, double window) {
     vv->sig[lat[k].p90] = sl_hist_quantile(bounds, v->hist_scratch, nb, 0.90);
     vv->sig[lat[k].p99] = sl_hist_quantile(bounds, v->hist_scratch, nb, 0.99);
   }
+#undef HAVE
 }
 
 static sl_series_t *sig_series(sl_series_t **slot, int cap) {
@@ -165,6 +183,7 @@ static void record_variant(sl_store_t *st, sl_view_variant_t *vv, double now) {
       vv->sig[i] = sl_series_last(sv->sig[i], NULL);
       continue;
     }
+    if (!sv->sig[i] && isnan(vv->sig[i])) continue;  // a signal never seen has no history yet
     sl_series_t *s = sig_series(&sv->sig[i], st->cap);
     if (s) sl_series_push(s, now, vv->sig[i]);
   }
@@ -207,6 +226,48 @@ static void record_model(sl_store_t *st, sl_view_model_t *vm, double now) {
   }
 }
 
+// The layout (id order, models, store entries) depends only on the configured variants, which
+// do not change between ticks: compute it once and reuse it.
+static int layout(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, sl_err_t *err) {
+  int n = p->nvariants;
+  if (v->lay_variants == p->variants && v->lay_n == n && v->lay_store == st) return SL_OK;
+  free(v->lay_order), free(v->lay_names), free(v->lay_model), free(v->lay_sv);
+  v->lay_order = malloc(sizeof(int) * (n ? n : 1));
+  v->lay_names = malloc(sizeof(char *) * (n ? n : 1));
+  v->lay_model = malloc(sizeof(int) * (n ? n : 1));
+  v->lay_sv = malloc(sizeof(*v->lay_sv) * (n ? n : 1));
+  const sl_variant_t **vp = malloc(sizeof(*vp) * (n ? n : 1));
+  if (!v->lay_order || !v->lay_names || !v->lay_model || !v->lay_sv || !vp) {
+    free(vp);
+    v->lay_variants = NULL;
+    return sl_err(err, SL_ENOMEM, "out of memory building the view");
+  }
+  for (int i = 0; i < n; i++) v->lay_order[i] = i, vp[i] = &p->variants[i];
+  g_sort_variants = vp;
+  qsort(v->lay_order, n, sizeof(int), cmp_variant);
+  free(vp);
+  const char **names = v->lay_names;
+  for (int i = 0; i < n; i++) names[i] = p->variants[i].model;
+  qsort(names, n, sizeof(char *), cmp_str);
+  int nm = 0;
+  for (int i = 0; i < n; i++)
+    if (nm == 0 || strcmp(names[nm - 1], names[i])) names[nm++] = names[i];
+  v->lay_nm = nm;
+  for (int i = 0; i < n; i++) {
+    const sl_variant_t *d = &p->variants[v->lay_order[i]];
+    const char **hit = bsearch(&d->model, names, nm, sizeof(char *), cmp_str);
+    v->lay_model[i] = hit ? (int)(hit - names) : -1;
+    if (!(v->lay_sv[i] = sl_store_variant(st, d->id))) {
+      v->lay_variants = NULL;
+      return sl_err(err, SL_ENOMEM, "out of memory building the view");
+    }
+  }
+  v->lay_variants = p->variants;
+  v->lay_n = n;
+  v->lay_store = st;
+  return SL_OK;
+}
+
 int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *order,
                   sl_err_t *err) {
   int n = p->nvariants;
@@ -214,45 +275,23 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
   v->window = p->window;
   v->store = st;
   v->tick++;
-  free(v->variants);
-  v->variants = calloc(n ? n : 1, sizeof *v->variants);
-  int *ord = malloc(sizeof(int) * (n ? n : 1));
-  const char **names = malloc(sizeof(char *) * (n ? n : 1));
-  if (!v->variants || !ord || !names) {
-    free(ord);
-    free(names);
+  int rc = layout(v, st, p, err);
+  if (rc < 0) return rc;
+  int nm = v->lay_nm;
+  const char **names = v->lay_names;
+  const int *ord = v->lay_order;
+  if (ensure((void **)&v->variants, &v->variants_cap, n + 1, sizeof *v->variants) < 0 ||
+      ensure((void **)&v->models, &v->models_cap, nm + 1, sizeof *v->models) < 0 ||
+      ensure((void **)&v->model_var_pool, &v->model_var_cap, n + 1, sizeof(int)) < 0)
     return sl_err(err, SL_ENOMEM, "out of memory building the view");
-  }
-  const sl_variant_t **vp = malloc(sizeof(*vp) * (n ? n : 1));
-  if (!vp) {
-    free(ord);
-    free(names);
-    return sl_err(err, SL_ENOMEM, "out of memory building the view");
-  }
-  for (int i = 0; i < n; i++) ord[i] = i, vp[i] = &p->variants[i];
-  g_sort_variants = vp;
-  qsort(ord, n, sizeof(int), cmp_variant);
+  memset(v->variants, 0, sizeof *v->variants * (n ? n : 1));
+  memset(v->models, 0, sizeof *v->models * (nm ? nm : 1));
   v->nvariants = n;
-
-  // Models: distinct names, sorted.
-  for (int i = 0; i < n; i++) names[i] = p->variants[i].model;
-  qsort(names, n, sizeof(char *), cmp_str);
-  int nm = 0;
-  for (int i = 0; i < n; i++)
-    if (nm == 0 || strcmp(names[nm - 1], names[i])) names[nm++] = names[i];
-  free(v->models);
-  v->models = calloc(nm ? nm : 1, sizeof *v->models);
-  free(v->model_var_pool);
-  v->model_var_pool = malloc(sizeof(int) * (n ? n : 1));
-  if (!v->models || !v->model_var_pool) goto oom;
   v->nmodels = nm;
 
   // Pods: count first, then lay out in one pool.
   int npods = 0;
-  for (int i = 0; i < n; i++) {
-    sl_store_variant_t *sv = sl_store_find_variant(st, p->variants[i].id);
-    if (sv) npods += sv->npods;
-  }
+  for (int i = 0; i < n; i++) npods += v->lay_sv[i]->npods;
   if (ensure((void **)&v->pod_pool, &v->pod_cap, npods + 1, sizeof(sl_view_pod_t)) < 0) goto oom;
 
   int pod_at = 0;
@@ -262,11 +301,9 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     const sl_variant_t *d = &p->variants[ci];
     sl_view_variant_t *vv = &v->variants[i];
     vv->desc = d;
-    vv->sv = sl_store_variant(st, d->id);
-    if (!vv->sv) goto oom;
+    vv->sv = v->lay_sv[i];
     vv->last = p->last ? p->last[ci] : (sl_last_t){-1, -1, NAN};
-    const char **hit = bsearch(&d->model, names, nm, sizeof(char *), cmp_str);
-    vv->model = hit ? (int)(hit - names) : -1;
+    vv->model = v->lay_model[i];
     sl_store_variant_t *sv = vv->sv;
     vv->pods = v->pod_pool + pod_at;
     vv->npods = sv->npods;
@@ -359,14 +396,8 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     }
   }
   qsort(v->accels, v->naccels, sizeof *v->accels, cmp_accel);
-  free(ord);
-  free(names);
-  free(vp);
   return SL_OK;
 oom:
-  free(ord);
-  free(names);
-  free(vp);
   return sl_err(err, SL_ENOMEM, "out of memory building the view");
 }
 

@@ -62,9 +62,17 @@ typedef struct sl_view {
   int naccels;
   const sl_store_t *store;
   // storage reused across builds
+  int variants_cap, models_cap, model_var_cap;
   sl_view_pod_t *pod_pool;
   int pod_cap;
   int *model_var_pool;
+  // layout cache (see layout() in view.c)
+  const sl_variant_t *lay_variants;
+  int lay_n, lay_nm;
+  const sl_store_t *lay_store;
+  int *lay_order, *lay_model;
+  const char **lay_names;
+  struct sl_store_variant **lay_sv;
   double *hist_scratch;
   int hist_cap;
 } sl_view_t;

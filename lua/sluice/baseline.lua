@@ -26,7 +26,7 @@ M.AUTO_TOKENS = { in_tokens = 1024, out_tokens = 256 }
 local auto_memo = {}
 
 local function compute_auto(v)
-  if type(v.slo) ~= "table" then return M.AUTO_FALLBACK, "no SLO class" end
+  if v.slo == nil then return M.AUTO_FALLBACK, "no SLO class" end  -- a proxy in the real view
   if type(v.profile) ~= "string" then return M.AUTO_FALLBACK, "no latency profile" end
   local ok, model = pcall(require, "sluice.model")
   if not ok then return M.AUTO_FALLBACK, "sluice.model unavailable" end
@@ -47,7 +47,7 @@ local function compute_auto(v)
 end
 
 local function auto_running_target(view, v)
-  local slo = type(v.slo) == "table" and v.slo or {}
+  local slo = v.slo or {}
   local key = table.concat({ v.id, tostring(v.profile), tostring(slo.ttft_ms), tostring(slo.itl_ms),
                              tostring(v.engine and v.engine.max_num_seqs) }, "|")
   local m = auto_memo[key]

@@ -13,8 +13,13 @@ expect_invalid() {  # name, policy text, pattern the message must contain
   echo "$out" | grep -q -- "$3" || fail "$1: message '$out' lacks '$3'"
 }
 
-out=$("$SLUICE" check policies/target.lua policies/wva.lua 2>&1) || fail "canned policies rejected: $out"
-[ "$(echo "$out" | grep -c '^ok ')" -eq 2 ] || fail "want one ok line per policy: $out"
+out=$("$SLUICE" check policies/target.lua policies/wva.lua policies/wva-optimizer.lua 2>&1) ||
+  fail "canned policies rejected: $out"
+[ "$(echo "$out" | grep -c '^ok ')" -eq 3 ] || fail "want one ok line per policy: $out"
+# The built-in fixture's variants carry a latency profile, so the optimizer sizes them (with
+# sluice.alloc inside the sandbox) rather than holding.
+echo "$out" | grep "wva-optimizer" | grep -q 'λ\* [0-9.]* (itl) → ' ||
+  fail "wva-optimizer did not size the built-in fixture: $out"
 
 expect_invalid syntax 'return { name = "x", decide = function( }' "syntax.lua:1:"
 expect_invalid nodecide 'return { name = "x" }' "missing decide"
