@@ -13,6 +13,7 @@
 local M = {}
 
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
+local MAX_REPLICAS = 100000   -- the allocator's bound per variant
 
 -- GPUs each accelerator type can give the variants: the free ones plus those the variants already
 -- hold. Types without inventory, or with a total of 0 (no count known: the simulator's unlimited
@@ -120,28 +121,28 @@ end
 
 local function solve_alloc(view, groups)
   local avail = gpus_available(view, groups)
-  local types, tindex = {}, {}
-  local pgroups, vars, back = {}, {}, {}
-  for gi, g in ipairs(groups) do
-    pgroups[gi] = { name = g.name, demand = g.demand, priority = g.priority or 0 }
+  local pg, pv, inv = {}, {}, {}
+  for _, g in ipairs(groups) do
+    pg[#pg + 1] = { name = g.name, demand = g.demand, priority = g.priority or 0 }
     for _, c in ipairs(g.cands) do
-      if not tindex[c.type] then
-        types[#types + 1] = { name = c.type, gpus = avail[c.type] or -1 }
-        tindex[c.type] = #types
-      end
-      vars[#vars + 1] = { id = c.id, group = gi, type = tindex[c.type], gpus = c.gpus,
-        max_rate = c.rate, cost = c.cost, min = c.min, max = c.max, current = c.current }
-      back[#vars] = { c = c, g = g }
+      pv[#pv + 1] = { id = c.id, group = g.name, accelerator = c.type, gpus = c.gpus,
+        max_rate = c.rate, cost = c.cost, min = c.min,
+        max = min(c.max, MAX_REPLICAS), current = min(c.current, MAX_REPLICAS) }
+      inv[c.type] = avail[c.type] and floor(avail[c.type]) or "unlimited"
     end
   end
-  local ok, res = pcall(alloc.solve, { groups = pgroups, variants = vars, types = types })
-  if not (ok and type(res) == "table" and type(res.replicas) == "table") then return nil end
+  -- The allocator's default transition penalty (0.1 of a replica's cost per replica moved) keeps
+  -- placements from churning between variants that cost about the same.
+  local ok, r = pcall(alloc.solve, { groups = pg, variants = pv, inventory = inv })
+  if not (ok and type(r) == "table" and type(r.replicas) == "table") then return nil end
   local n, served = {}, {}
-  for _, g in ipairs(groups) do served[g.name] = 0 end
-  for k, b in ipairs(back) do
-    local r = res.replicas[k] or b.c.min
-    n[b.c.id] = r
-    served[b.g.name] = served[b.g.name] + r * b.c.rate
+  for _, g in ipairs(groups) do
+    served[g.name] = 0
+    for _, c in ipairs(g.cands) do
+      local k = r.replicas[c.id] or c.min
+      n[c.id] = k
+      served[g.name] = served[g.name] + k * c.rate
+    end
   end
   return n, served
 end

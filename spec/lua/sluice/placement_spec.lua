@@ -51,3 +51,29 @@ describe("sluice.placement (greedy)", function()
     assert.are.same({ a = 2 }, n)
   end)
 end)
+
+describe("sluice.placement.place", function()
+  it("solves with sluice.alloc when there is a choice, and agrees with the greedy fill", function()
+    local inv = view{ H100 = { total = 6 } }
+    local function groups()
+      return {
+        { name = "lo1", demand = 40, priority = 0, cands = { cand("lo1/a", "H100", 10, 1) } },
+        { name = "hi", demand = 30, priority = 1, cands = { cand("hi/a", "H100", 10, 1) } },
+        { name = "lo2", demand = 20, priority = 0, cands = { cand("lo2/a", "H100", 10, 1) } },
+      }
+    end
+    local n, served, how = placement.place(inv, groups())
+    assert.are.equal("alloc", how)
+    -- Leximin within priority 0: (2, 1) serves both halves; (1, 2) leaves lo1 at a quarter.
+    assert.are.same({ ["hi/a"] = 3, ["lo1/a"] = 2, ["lo2/a"] = 1 }, n)
+    assert.are.equal(20, served.lo1)
+    assert.are.same(n, (placement.greedy(inv, groups())))
+  end)
+
+  it("fills one group with one variant without the solver", function()
+    local n, _, how = placement.place(view(), { { name = "m", demand = 70, cands = {
+      cand("a", "H100", 25, 10) } } })
+    assert.are.equal("greedy", how)
+    assert.are.same({ a = 3 }, n)
+  end)
+end)

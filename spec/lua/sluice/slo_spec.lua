@@ -98,6 +98,7 @@ describe("sluice.slo", function()
         local d = slo.decide(view, p, {})
         assert.are.equal(2, d["llm/a100"].replicas)
         assert.are.equal(3, d["llm/h100"].replicas)
+        assert.matches("→ 3 %(alloc%)", d["llm/h100"].reason)
       end)
   end)
 
