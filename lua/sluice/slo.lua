@@ -640,8 +640,11 @@ local function prepare_group(view, p, state, name, m, vars)
       if ready_total > 0 then share = gw_queue * v.replicas.ready / ready_total
       elseif i == 1 then share = gw_queue end
     end
-    local now_share = rate_now
-    if rate_now and ready_total > 0 then now_share = rate_now * v.replicas.ready / ready_total end
+    -- The arrivals it compares with what the replicas finish: the level over fast_window, not
+    -- one tick's count, which swings by a third at a few hundred requests per second.
+    local level = f.now or rate_now
+    local now_share = level
+    if level and ready_total > 0 then now_share = level * v.replicas.ready / ready_total end
     it.sat, it.sat_why = saturation_need(p, v, share, now_share)
     -- The gateway holds requests only when every endpoint is saturated: a queue that is not
     -- draining, with nothing on its way, asks for one more.
