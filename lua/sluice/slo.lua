@@ -223,7 +223,7 @@ local function rescore(sc, pr, shape, obs)
 end
 
 -- Folds what the variant's replicas show into its fit, when the picture is steady: the same Ready
--- replicas for a whole signal window, nothing starting, nothing held at the gateway.
+-- replicas for a whole signal window, nothing held at the gateway, the engines not queueing.
 local function observe_latency(view, p, vs, v, gw_queue)
   local r, s = v.replicas, v.signals or {}
   if r.ready ~= vs.ready_n then
@@ -232,8 +232,8 @@ local function observe_latency(view, p, vs, v, gw_queue)
   if not p.fit and not vs.prior then return end
   if vs.obs_at and view.time - vs.obs_at < p.fit_every then return end
   -- Saturated replicas show queueing the load alone does not explain: such a picture would
-  -- teach the profiles the wrong curve.
-  if r.ready < 1 or r.starting > 0 or r.pending > 0 or (gw_queue or 0) > 0 then return end
+  -- teach the profiles the wrong curve. Replicas still starting serve nothing and do not matter.
+  if r.ready < 1 or (gw_queue or 0) > 0 then return end
   if (s.waiting or 0) > p.queue_per_replica * r.ready then return end
   if view.time - vs.ready_at < (view.window or 0) then return end
   local rate, ttft, itl = s.request_rate, s.ttft_mean, s.itl_mean
