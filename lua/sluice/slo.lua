@@ -79,7 +79,8 @@ local RATE_REFRESH = 60          -- seconds a cached max_rate is reused for unch
 local TOKEN_STEP = log(1.02)     -- token-mix changes below 2% reuse the cached max_rate
 local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's scores
 local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/predicted latency
-local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }  -- WVA's tuner defaults
+-- Where a fit starts without a better guess: WVA's tuner defaults.
+local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }
 
 local function resolve(params)
   local p = {}
@@ -158,7 +159,8 @@ local function prior_of(p, v)
       if type(e.profile) == "string" then
         return { name = e.profile, profile = plain_profile(model.builtin(e.profile)) }
       end
-      return { name = "configured " .. tostring(e.profile.kind), profile = plain_profile(e.profile) }
+      return { name = "configured " .. tostring(e.profile.kind),
+        profile = plain_profile(e.profile) }
     end
   end
   if type(v.profile) == "string" then
@@ -628,7 +630,8 @@ local function prepare_group(view, p, state, name, m, vars)
       local r, limit = max_rate(view, p, vs, v, prof, I, O)
       if r and r > 0 then
         it.rate, it.limit = r, limit
-        cands[#cands + 1] = { id = v.id, rate = r, cost = v.cost or 0, gpus = max(v.gpus_per_replica or 1, 1),
+        cands[#cands + 1] = { id = v.id, rate = r, cost = v.cost or 0,
+          gpus = max(v.gpus_per_replica or 1, 1),
           type = v.accelerator, min = v.min or 0, max = v.max or math.huge,
           current = v.replicas.spec }
       else

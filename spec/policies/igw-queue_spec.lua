@@ -13,7 +13,8 @@ describe("policies/igw-queue.lua", function()
     assert.is_true(policy.scale_from_zero)
   end)
 
-  it("wakes a model at zero on its first queued request, serves it, and returns to zero after the down window",
+  it("wakes a model at zero on its first queued request, serves it, and returns to zero after "
+    .. "the down window",
     function()
       -- Nothing until t = 100, then 60 req/s (3 replicas at 25.4 req/s each) until t = 1000.
       local function rate(t) return (t >= 100 and t < 1000) and 60 or 0 end

@@ -53,7 +53,8 @@ describe("policies/slo.lua", function()
     assert.matches("down_window", policy.validate(p))
   end)
 
-  it("after two days of a diurnal cycle, keeps Ready capacity at or above need through day 3's ramp",
+  it("after two days of a diurnal cycle, keeps Ready capacity at or above need through day 3's "
+    .. "ramp",
     function()
       local c = cluster.new{ rate = diurnal, replicas = 1, cold_start = cold_start,
         itl_share = policy.params.itl_share }
@@ -94,7 +95,8 @@ describe("policies/slo.lua", function()
     assert.is_true(short > 60, "ticks short: " .. short)
   end)
 
-  it("a burst shorter than the median cold start causes one scale-up and no scale-down inside the hysteresis window",
+  it("a burst shorter than the median cold start causes one scale-up and no scale-down inside "
+    .. "the hysteresis window",
     function()
       local start, len = 1800, 60          -- 60 s < the 110-s median cold start
       local function rate(t)

@@ -77,7 +77,8 @@ describe("sluice.forecast", function()
     assert.are.equal(40, f.rate)
   end)
 
-  it("a step is a level change: neither a burst nor, once the recent half is flat, a trend", function()
+  it("a step is a level change: neither a burst nor, once the recent half is flat, a trend",
+    function()
     local fc = forecast.new{}
     -- 20 req/s, 40 from t = 900: the step sits in the middle of the window [600, 1200).
     feed(fc, 0, 1200, 1, function(t) return t > 900 and 40 or 20 end)

@@ -27,7 +27,8 @@ local function view_at(t, gw, o)
 end
 
 describe("sluice.igw", function()
-  it("sizes the prompt tokens in flight against the budget one replica carries at its SLO", function()
+  it("sizes the prompt tokens in flight against the budget one replica carries at its SLO",
+    function()
     -- `sluice plan`: 25.36 req/s per replica at p99 for 1155/211 tokens; the queue holds 99.8
     -- requests in service there. Budget: 0.8 x 99.8 x 1155 = 92 215 tokens in flight per
     -- replica. 300 000 in flight: 3.25 -> 4.

@@ -45,15 +45,16 @@ end
 
 describe("sluice.slo", function()
   describe("sizing", function()
-    it("sizes for the forecast: ceil(rate / the rate one replica carries within the SLO)", function()
+    it("sizes for the forecast: ceil(rate / the rate one replica carries within the SLO)",
+      function()
       -- `sluice plan --perf llama-3.1-8b/h100 --max-batch 256 --in 1155 --out 211 ...`:
       -- p99 TTFT within 500 ms up to 27.63 req/s (--ttft 500 --percentile 0.99); mean ITL within
       -- 0.65 x 24 = 15.6 ms up to 22.36 (--itl 15.6), within 24 ms up to 27.57 (--itl 24).
       -- At 105 req/s: 105 / 22.36 = 4.70 -> 5; with itl_share 1, 105 / 27.57 = 3.81 -> 4.
       local d = slo.decide(view_at(0, 105), params{ up_delay = 0 }, {})
       assert.are.equal(5, d["llm/a"].replicas)
-      assert.matches("now 105.0 req/s at 1155/211 tok; 22.3%d req/s per replica %(llama%-3.1%-8b/h100, itl%-bound%) → 5",
-        d["llm/a"].reason)
+      assert.matches("now 105.0 req/s at 1155/211 tok; 22.3%d req/s per replica "
+        .. "%(llama%-3.1%-8b/h100, itl%-bound%) → 5", d["llm/a"].reason)
       d = slo.decide(view_at(0, 105), params{ up_delay = 0, itl_share = 1 }, {})
       assert.are.equal(4, d["llm/a"].replicas)
       -- A TTFT target tight enough to bind first: 45 ms at p99 holds up to 18.11 req/s
@@ -61,7 +62,8 @@ describe("sluice.slo", function()
       d = slo.decide(view_at(0, 105, { variant = { slo = { ttft_ms = 45, itl_ms = 24 } } }),
         params{ up_delay = 0 }, {})
       assert.are.equal(6, d["llm/a"].replicas)
-      assert.matches("18.1%d req/s per replica %(llama%-3.1%-8b/h100, ttft%-bound%)", d["llm/a"].reason)
+      assert.matches("18.1%d req/s per replica %(llama%-3.1%-8b/h100, ttft%-bound%)",
+        d["llm/a"].reason)
     end)
 
     it("takes the prior from the variant's own profile before the built-in catalog", function()
@@ -73,7 +75,8 @@ describe("sluice.slo", function()
         d["llm/a"].reason)
       -- ... and `profiles` in the params before both.
       d = slo.decide(view_at(0, 105, { variant = { profile = "llama-3.1-8b/h100:4p" } }),
-        params{ up_delay = 0, profiles = { { accelerator = "h100", profile = "llama-3.1-8b/h100" } } }, {})
+        params{ up_delay = 0,
+          profiles = { { accelerator = "h100", profile = "llama-3.1-8b/h100" } } }, {})
       assert.are.equal(5, d["llm/a"].replicas)
     end)
 
@@ -93,7 +96,8 @@ describe("sluice.slo", function()
           variants = { variant("llm/h100", "H100", 10), variant("llm/a100", "A100", 6) },
           models = { [MODEL] = { signals = { queue_size = 0 } } },
           rates = { [MODEL] = { gateway_requests = 105 } },
-          inventory = { A100 = { total = 8, used = 6, cost = 6 }, H100 = { total = 16, cost = 10 } },
+          inventory = { A100 = { total = 8, used = 6, cost = 6 },
+            H100 = { total = 16, cost = 10 } },
         }
         local d = slo.decide(view, p, {})
         assert.are.equal(2, d["llm/a100"].replicas)
@@ -114,15 +118,16 @@ describe("sluice.slo", function()
         assert.are.equal(4, d["llm/a"].replicas)
       end)
 
-      it("while replicas start, a further scale-up must add at least up_step of the size", function()
+    it("while replicas start, a further scale-up must add at least up_step of the size",
+      function()
         -- 20 set, 10 starting; 21 needed (460 / 22.36 = 20.6). up_step 0.1 x 20 = 2: hold.
-        local d = slo.decide(view_at(0, 460, { replicas = { spec = 20, ready = 10, starting = 10 } }),
-          params{ up_delay = 0 }, {})
+        local starting = { replicas = { spec = 20, ready = 10, starting = 10 } }
+        local d = slo.decide(view_at(0, 460, starting), params{ up_delay = 0 }, {})
         assert.are.equal(20, d["llm/a"].replicas)
-        assert.matches("10 starting or pending cover it %(a further step needs %+2%)", d["llm/a"].reason)
+        assert.matches("10 starting or pending cover it %(a further step needs %+2%)",
+          d["llm/a"].reason)
         -- 23 needed (500 / 22.36 = 22.4): +3 >= +2, up.
-        d = slo.decide(view_at(0, 500, { replicas = { spec = 20, ready = 10, starting = 10 } }),
-          params{ up_delay = 0 }, {})
+        d = slo.decide(view_at(0, 500, starting), params{ up_delay = 0 }, {})
         assert.are.equal(23, d["llm/a"].replicas)
       end)
 
@@ -133,7 +138,8 @@ describe("sluice.slo", function()
         local rates = { 60, 70, 85, 100, 90, 80, 80 }   -- need 3, 4, 4, 5, 5, 4, 4 (22.36 each)
         local got = {}
         for t = 0, 6 do
-          got[#got + 1] = slo.decide(view_at(t, rates[t + 1], { replicas = { spec = 3, ready = 3 } }),
+          local three = { replicas = { spec = 3, ready = 3 } }
+          got[#got + 1] = slo.decide(view_at(t, rates[t + 1], three),
             p, state)["llm/a"].replicas
         end
         -- Need first rose at t = 1; 5 s later, up to the peak need seen since: 5.
@@ -178,11 +184,13 @@ describe("sluice.slo", function()
   describe("saturation", function()
     it("is all there is while no latency profile is trusted", function()
       local p = params{ up_delay = 0, catalog = false, fit = false }
-      local d = slo.decide(view_at(0, 40, { signals = { kv_usage = 0.9, running = 100, waiting = 0 } }),
+      local full = { signals = { kv_usage = 0.9, running = 100, waiting = 0 } }
+      local d = slo.decide(view_at(0, 40, full),
         p, {})
       -- ceil(2 x 0.9 / 0.8) = 3
       assert.are.equal(3, d["llm/a"].replicas)
-      assert.matches("^no trusted latency profile; saturation kv 0.90 on 2 → 3 at 0.80", d["llm/a"].reason)
+      assert.matches("^no trusted latency profile; saturation kv 0.90 on 2 → 3 at 0.80",
+        d["llm/a"].reason)
     end)
 
     it("scales down without a profile only while latency is well inside the SLO", function()
@@ -192,7 +200,8 @@ describe("sluice.slo", function()
       end
       -- KV alone says 1 (ceil(4 x 0.2 / 0.8)), but a mean ITL of 20 ms of 24 is not below half:
       -- hold.
-      local d = slo.decide(view_at(0, 40, { replicas = { spec = 4, ready = 4 }, signals = sig(0.020) }),
+      local four = { spec = 4, ready = 4 }
+      local d = slo.decide(view_at(0, 40, { replicas = four, signals = sig(0.020) }),
         p, state)
       assert.are.equal(4, d["llm/a"].replicas)
       assert.matches("hold 4: mean ITL 20.0 ms of 24 not below 50%% of the SLO", d["llm/a"].reason)
@@ -220,7 +229,8 @@ describe("sluice.slo", function()
         output_tokens_mean = 211, kv_usage = 0.3, running = 60, waiting = 0, ttft_p99 = 0.2,
         itl_mean = 0.030, itl_p99 = 0.090 } }), params{ up_delay = 0 }, {})
       assert.are.equal(3, d["llm/a"].replicas)
-      assert.matches("mean ITL 30.0 ms of 24 over the SLO with none starting → 3", d["llm/a"].reason)
+      assert.matches("mean ITL 30.0 ms of 24 over the SLO with none starting → 3",
+        d["llm/a"].reason)
       -- A single-token tail far over the target with a mean inside it is no breach.
       d = slo.decide(view_at(0, 40, { signals = { input_tokens_mean = 1155,
         output_tokens_mean = 211, kv_usage = 0.3, running = 60, waiting = 0, ttft_p99 = 0.2,
