@@ -624,10 +624,32 @@ local function prepare_group(view, p, state, name, m, vars)
     observe_latency(view, p, vs, v, gw_queue)
     local it = {}
     info[v.id] = it
+    local share = 0
+    if gw_queue > 0 then
+      if ready_total > 0 then share = gw_queue * v.replicas.ready / ready_total
+      elseif i == 1 then share = gw_queue end
+    end
+    -- Saturated replicas finish what one replica can do at most: no profile may claim more
+    -- within the SLO. The bound holds for a down window after the last time it was seen.
+    local s, r0 = v.signals or {}, v.replicas
+    if r0.ready > 0 and (s.request_rate or 0) > 0
+        and (s.waiting or 0) + share > p.queue_per_replica * r0.ready then
+      local x = s.request_rate / r0.ready
+      local c = vs.sat_cap
+      if not c or view.time - c.at >= p.down_window or x < c.rate then
+        vs.sat_cap = { rate = x, at = view.time }
+      else
+        c.at = view.time
+      end
+    end
+    if vs.sat_cap and view.time - vs.sat_cap.at >= p.down_window then vs.sat_cap = nil end
     local prof = choose_profile(p, vs)
     it.prof = prof
     if prof and I and O and demand then
       local r, limit = max_rate(view, p, vs, v, prof, I, O)
+      if r and vs.sat_cap and vs.sat_cap.rate < r then
+        r, limit = vs.sat_cap.rate, "saturation"
+      end
       if r and r > 0 then
         it.rate, it.limit = r, limit
         cands[#cands + 1] = { id = v.id, rate = r, cost = v.cost or 0,
@@ -637,11 +659,6 @@ local function prepare_group(view, p, state, name, m, vars)
       else
         it.why_no_rate = limit
       end
-    end
-    local share = 0
-    if gw_queue > 0 then
-      if ready_total > 0 then share = gw_queue * v.replicas.ready / ready_total
-      elseif i == 1 then share = gw_queue end
     end
     -- The arrivals it compares with what the replicas finish: the level over fast_window, not
     -- one tick's count, which swings by a third at a few hundred requests per second.

@@ -210,6 +210,25 @@ describe("sluice.slo", function()
       assert.are.equal(1, d["llm/a"].replicas)
     end)
 
+    it("bounds the rate a profile may claim by what saturated replicas finish", function()
+      -- 30 waiting on 2 Ready replicas (more than 4 each) that finish 30 req/s: 15 per replica
+      -- is all one can do, below the profile's 22.36. 105 req/s / 15 = 7.
+      local p, state = params{ up_delay = 0 }, {}
+      local busy = { signals = { input_tokens_mean = 1155, output_tokens_mean = 211,
+        request_rate = 30, running = 400, waiting = 30, kv_usage = 0.5 } }
+      local d = slo.decide(view_at(0, 105, busy), p, state)
+      assert.are.equal(7, d["llm/a"].replicas)
+      assert.matches("15.00 req/s per replica %(llama%-3.1%-8b/h100, saturation%-bound%) → 7",
+        d["llm/a"].reason)
+      -- The bound outlives the saturation by a down window, then the profile sizes again.
+      local calm = { signals = { input_tokens_mean = 1155, output_tokens_mean = 211 } }
+      d = slo.decide(view_at(299, 105, calm), p, state)
+      assert.matches("saturation%-bound", d["llm/a"].reason)
+      d = slo.decide(view_at(300, 105, calm), p, state)
+      assert.matches("22.3%d req/s per replica %(llama%-3.1%-8b/h100, itl%-bound%)",
+        d["llm/a"].reason)
+    end)
+
     it("is a floor under the model: it only ever adds", function()
       -- The model says 2 for 40 req/s; KV at 0.95 on 2 says 3.
       local d = slo.decide(view_at(0, 40, { signals = { input_tokens_mean = 1155,
