@@ -43,7 +43,7 @@ policies: [%s]
 end
 
 describe("canned policies in the real host", function()
-  for _, name in ipairs({ "hpa", "keda", "wva", "wva-optimizer", "target" }) do
+  for _, name in ipairs({ "hpa", "keda", "wva", "wva-optimizer", "target", "slo", "igw-queue" }) do
     it(name .. " decides every variant without failing", function()
       local o, info = run(name)
       assert.are.equal(0, info.failures)

@@ -1,0 +1,805 @@
+-- Proactive SLO-driven scaling. Per model group, every tick:
+--
+--   1. forecast the arrival rate and token mix over the horizon a new replica needs to become
+--      Ready (measured cold starts, an upper quantile of them): burst-aware (an upper quantile of
+--      10-s rates around a robust trend) and seasonal once a daily cycle has shown itself
+--      (sluice.forecast);
+--   2. per variant, the highest rate one replica sustains within its SLO class at the target
+--      percentile (sluice.model.max_rate) under a latency profile chosen by how well it has
+--      predicted what the replicas show: a prior (configured, or the built-in profile for the
+--      model and accelerator) or the profile fitted online (sluice.model.fit_update);
+--   3. replicas per variant for the forecast, cheapest per request first within the GPU inventory
+--      (sluice.alloc when present, else a greedy fill);
+--   4. a saturation floor (KV cache and queues against their targets) that only ever adds, and is
+--      all there is while no profile is trusted;
+--   5. hysteresis: a higher need must hold for `up_delay` seconds and then scales to its peak over
+--      them; replicas already starting or pending count as capacity (a further scale-up while
+--      they start must add at least `up_step` of the current size); scale-down goes only to the
+--      peak need over the last `down_window` seconds.
+--
+-- Reasons name the numbers that drove each decision. All memory lives in `state` as plain data.
+--
+--   local slo = require "sluice.slo"
+--   local err = slo.validate(params)
+--   local decisions = slo.decide(view, params, state)
+local model = require "sluice.model"
+local forecast = require "sluice.forecast"
+local w = require "sluice.window"
+local placement = require "sluice.placement"
+local profiles = require "sluice.profiles"
+
+local M = {}
+
+local floor, ceil, max, min, abs, log = math.floor, math.ceil, math.max, math.min, math.abs,
+  math.log
+local format = string.format
+
+M.defaults = {
+  -- SLO
+  percentile = 0.99,         -- the TTFT target holds for this percentile of requests (0 = mean)
+  itl_share = 0.65,          -- share of the ITL target the engines' mean ITL may reach (the
+                             -- requests' own mean ITLs spread above it)
+  ttft_ms = 0,               -- TTFT target when a variant has no SLO class (0 = none)
+  itl_ms = 0,                -- ITL target when a variant has no SLO class (0 = none)
+  -- forecast (sluice.forecast)
+  quantile = 0.95,           -- upper quantile of 10-s rates (burst factor, daily profile)
+  bucket = 10,               -- seconds per bucket of the rate history
+  trend_window = 600,        -- seconds of history the trend and burst factor are drawn from
+  trend_min = 180,           -- seconds of history before the trend may slope
+  fast_window = 10,          -- seconds the level right now is averaged over
+  season = true,             -- learn a daily profile and use it once it beats persistence
+  season_bin = 300,          -- seconds per bin of the daily profile
+  -- horizon
+  cold_start = 120,          -- seconds a new replica takes to become Ready, until measured
+  cold_start_quantile = 0.9, -- of the measured cold starts: the forecast horizon
+  -- hysteresis
+  up_delay = 10,             -- seconds a higher need must hold before scaling up to its peak
+  up_step = 0.1,             -- while replicas start, a further scale-up adds this share (>= 1)
+  panic = 2,                 -- a need this many times the replicas set skips up_delay
+  down_window = 300,         -- seconds: scale down only to the peak need over this window
+  -- latency profile
+  profiles = {},             -- priors before the variant's own `profile`: { {model = "substr",
+                             --   accelerator = "H100", profile = "builtin" | {kind = ...}}, ... }
+  catalog = true,            -- else the built-in profile for the model and accelerator
+  fit = true,                -- fit a profile online from what the replicas show
+  fit_every = 10,            -- seconds between observations folded into a variant's fit
+  fit_min = 30,              -- observations before a fitted profile may size
+  fit_tolerance = 0.15,      -- a profile sizes only while its mean relative error is below this
+  -- saturation floor
+  kv_target = 0.8,           -- KV-cache usage per replica the floor sizes for
+  queue_per_replica = 4,     -- requests waiting (engine + gateway) per replica the floor allows
+  fallback_down = 0.5,       -- without a trusted profile, scale down only while observed latency
+                             -- is below this share of the SLO
+}
+
+local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast_window",
+  "season", "season_bin" }
+local COLD_SAMPLES = 32          -- cold starts remembered per variant
+local RATE_REFRESH = 60          -- seconds a cached max_rate is reused for unchanged inputs
+local TOKEN_STEP = log(1.02)     -- token-mix changes below 2% reuse the cached max_rate
+local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's scores
+local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/predicted latency
+-- Where a fit starts without a better guess: WVA's tuner defaults.
+local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }
+
+local function resolve(params)
+  local p = {}
+  for k, v in pairs(M.defaults) do p[k] = v end
+  for k, v in pairs(params or {}) do p[k] = v end
+  return p
+end
+
+local function forecast_opts(p)
+  local o = {}
+  for _, k in ipairs(FORECAST_KEYS) do o[k] = p[k] end
+  return o
+end
+
+function M.validate(params)
+  for k in pairs(params or {}) do
+    if M.defaults[k] == nil then return "unknown parameter " .. tostring(k) end
+  end
+  local p = resolve(params)
+  local function number(name, lo, hi, open_lo)
+    local x = p[name]
+    if type(x) ~= "number" or x ~= x or x < lo or (open_lo and x == lo) or (hi and x > hi) then
+      return format("%s must be a number in %s%g, %s], got %s", name, open_lo and "(" or "[", lo,
+        hi and format("%g", hi) or "inf", tostring(x))
+    end
+  end
+  local err = number("percentile", 0, 0.999) or number("itl_share", 0, 1, true)
+    or number("ttft_ms", 0) or number("itl_ms", 0)
+    or number("cold_start", 0, nil, true) or number("cold_start_quantile", 0, 1)
+    or number("up_delay", 0) or number("up_step", 0, 1) or number("down_window", 0)
+    or number("panic", 1)
+    or number("fit_every", 0, nil, true) or number("fit_min", 1)
+    or number("fit_tolerance", 0, nil, true) or number("kv_target", 0, 1, true)
+    or number("queue_per_replica", 0, nil, true) or number("fallback_down", 0, 1)
+  if err then return err end
+  err = forecast.validate(forecast_opts(p))
+  if err then return err end
+  for _, k in ipairs({ "catalog", "fit" }) do
+    if type(p[k]) ~= "boolean" then return k .. " must be true or false" end
+  end
+  if type(p.profiles) ~= "table" then return "profiles must be a list" end
+  for i, e in ipairs(p.profiles) do
+    if type(e) ~= "table" then return format("profiles[%d] must be a table", i) end
+    if e.model ~= nil and type(e.model) ~= "string" then
+      return format("profiles[%d].model must be a string", i)
+    end
+    if e.accelerator ~= nil and type(e.accelerator) ~= "string" then
+      return format("profiles[%d].accelerator must be a string", i)
+    end
+    if type(e.profile) == "string" then
+      local ok, why = model.builtin(e.profile)
+      if not ok then return format("profiles[%d].profile: %s", i, why) end
+    elseif type(e.profile) == "table" then
+      local ok, why = pcall(model.profile, e.profile)
+      if not ok then return format("profiles[%d].profile: %s", i, tostring(why)) end
+    else
+      return format("profiles[%d].profile must be a built-in name or a profile table", i)
+    end
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------------------------------
+-- Latency profiles: priors, the online fit, and which one sizes
+
+local plain_profile, lower, catalog_match = profiles.plain, profiles.lower,
+  profiles.catalog_match
+
+-- The prior of a variant: {name, profile} or nil. In order: the policy's `profiles`, the
+-- variant's own `profile`, the built-in catalog.
+local function prior_of(p, v)
+  for _, e in ipairs(p.profiles) do
+    local mm = e.model == nil or lower(v.model):find(lower(e.model), 1, true)
+    local am = e.accelerator == nil or lower(v.accelerator) == lower(e.accelerator)
+    if mm and am then
+      if type(e.profile) == "string" then
+        return { name = e.profile, profile = plain_profile(model.builtin(e.profile)) }
+      end
+      return { name = "configured " .. tostring(e.profile.kind),
+        profile = plain_profile(e.profile) }
+    end
+  end
+  if type(v.profile) == "string" then
+    local pr = model.builtin(v.profile)
+    if pr then return { name = v.profile, profile = plain_profile(pr) } end
+  end
+  if p.catalog then
+    local name = catalog_match(v)
+    if name then return { name = name, profile = plain_profile(model.builtin(name)) } end
+  end
+  return nil
+end
+
+-- Where the online fit starts: the prior when it can be fitted, else the built-in 3p for the
+-- pair, else a generic guess.
+local function fit_guess(prior, v)
+  if prior and (prior.profile.kind == "3p" or prior.profile.kind == "4p") then
+    return prior.profile
+  end
+  local name = catalog_match(v, "3p")
+  if name then return plain_profile(model.builtin(name)) end
+  return GENERIC_GUESS
+end
+
+-- How a profile did on one observation: its relative error (mean of TTFT and ITL) and the
+-- observed-over-predicted ratios of both means; blocked predictions count as wrong as can be.
+-- One observation against a profile: observed over predicted mean TTFT and ITL, or `blocked`
+-- when the profile says the replica could not carry what it does.
+local function score(pr, shape, obs)
+  local ok, pred = pcall(model.predict, pr, shape, obs.rate)
+  if not ok or not pred then return nil end
+  if pred.blocking > 0.01 then return "blocked" end
+  return obs.ttft_ms / pred.ttft_ms, obs.itl_ms / pred.itl_ms
+end
+
+local function ewma(old, x)
+  if x == nil then return old end
+  if old == nil then return x end
+  return (1 - ERR_WEIGHT) * old + ERR_WEIGHT * x
+end
+
+local function correction(x)
+  return w.clamp(x or 1, CORRECTION_MIN, CORRECTION_MAX)
+end
+
+-- Running scores of a profile: {ttft, itl} the observed-over-predicted ratios of the means (the
+-- correction sizing applies), and err the mean relative error of its predictions once corrected
+-- by the ratios so far: a profile off by a steady factor is calibrated, not wrong; one whose
+-- error moves with the load, or is off by more than the correction may take, is wrong.
+local function rescore(sc, pr, shape, obs)
+  local rt, ri = score(pr, shape, obs)
+  if rt == nil then return sc end
+  sc = sc or {}
+  if rt == "blocked" then
+    sc.err = ewma(sc.err, 1)
+    return sc
+  end
+  local e = 0.5 * (abs(rt / correction(sc.ttft) - 1) + abs(ri / correction(sc.itl) - 1))
+  sc.err = ewma(sc.err, e)
+  sc.ttft, sc.itl = ewma(sc.ttft, rt), ewma(sc.itl, ri)
+  return sc
+end
+
+-- Folds what the variant's replicas show into its fit, when the picture is steady: the same Ready
+-- replicas for a whole signal window, nothing held at the gateway, the engines not queueing.
+local function observe_latency(view, p, vs, v, gw_queue)
+  local r, s = v.replicas, v.signals or {}
+  if r.ready ~= vs.ready_n then
+    vs.ready_n, vs.ready_at = r.ready, view.time
+  end
+  if not p.fit and not vs.prior then return end
+  if vs.obs_at and view.time - vs.obs_at < p.fit_every then return end
+  -- Saturated replicas show queueing the load alone does not explain: such a picture would
+  -- teach the profiles the wrong curve. Replicas still starting serve nothing and do not matter.
+  if r.ready < 1 or (gw_queue or 0) > 0 then return end
+  if (s.waiting or 0) > p.queue_per_replica * r.ready then return end
+  if view.time - vs.ready_at < (view.window or 0) then return end
+  local rate, ttft, itl = s.request_rate, s.ttft_mean, s.itl_mean
+  local I, O = s.input_tokens_mean, s.output_tokens_mean
+  if not (rate and rate > 0 and ttft and ttft > 0 and itl and itl > 0 and I and O and O >= 1) then
+    return
+  end
+  vs.obs_at = view.time
+  local N = (v.engine and v.engine.max_num_seqs) or 256
+  local obs = { rate = rate / r.ready, in_tokens = I, out_tokens = O, ttft_ms = ttft * 1000,
+    itl_ms = itl * 1000, max_batch = N }
+  local running = s.running
+  if running and running > 0 and running / r.ready <= N then obs.batch = running / r.ready end
+  local shape = { max_batch = N, in_tokens = I, out_tokens = O }
+  if vs.prior then vs.prior_score = rescore(vs.prior_score, vs.prior.profile, shape, obs) end
+  if p.fit then
+    if vs.fit.updates > 0 then
+      vs.fit_score = rescore(vs.fit_score, model.fit_params(vs.fit), shape, obs)
+    end
+    local nf = model.fit_update(vs.fit, obs)
+    if nf then vs.fit = nf end
+  end
+end
+
+-- The profile that sizes this variant now: {name, profile, key, score} or nil. The prior first,
+-- while its error is unknown, or within tolerance with a correction in bounds: its shape holds
+-- beyond the loads seen so far. The fit once the prior fails, when it has enough observations
+-- and predicts within tolerance (near the loads it has seen it does; far above them it may not,
+-- hence second).
+local function usable(sc, tol)
+  if sc == nil or sc.err == nil then return true end
+  if sc.err > tol then return false end
+  -- Off by more than the correction may take: the profile is wrong, not uncalibrated.
+  local function inside(x) return x == nil or (x >= CORRECTION_MIN and x <= CORRECTION_MAX) end
+  return inside(sc.ttft) and inside(sc.itl)
+end
+
+local function choose_profile(p, vs)
+  local fs, ps = vs.fit_score, vs.prior_score
+  local prior_ok = vs.prior and usable(ps, p.fit_tolerance)
+  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and fs ~= nil and fs.err ~= nil
+    and usable(fs, p.fit_tolerance)
+  -- The choice sticks until the profile in use fails: a prior that proved wrong at one load may
+  -- look right again at another, and flapping between two profiles is worse than either.
+  if vs.use == "fit" and not fit_ok and prior_ok then vs.use = "prior" end
+  if vs.use ~= "fit" and not prior_ok and fit_ok then vs.use = "fit" end
+  if vs.use == "fit" and fit_ok then
+    return { name = format("fitted %s", vs.fit.kind), key = "fit", score = fs,
+      profile = plain_profile(model.fit_params(vs.fit)) }
+  end
+  if prior_ok then
+    return { name = vs.prior.name, profile = vs.prior.profile, key = "prior", score = ps }
+  end
+  return nil
+end
+
+local function slo_of(p, v)
+  local s = v.slo or {}
+  local ttft, itl = s.ttft_ms or p.ttft_ms, s.itl_ms or p.itl_ms
+  if (ttft or 0) <= 0 and (itl or 0) <= 0 then return nil end
+  local t = { ttft_ms = ttft or 0, itl_ms = itl or 0 }
+  if p.percentile > 0 then t.percentile = p.percentile end
+  return t
+end
+
+-- Highest req/s one replica of v sustains within its SLO for the token mix: the lower of the rate
+-- whose TTFT at the SLO's percentile meets the TTFT target and the rate whose mean ITL stays
+-- within itl_share of the ITL target. Each request's ITL is the mean of its gaps, and those means
+-- spread around the engine's mean (short outputs that catch a step carrying someone's prefill sit
+-- far above it), while the model's percentile is that of the batch size; itl_share keeps the
+-- mean low enough for the tail of requests. Where the profile's means run above (below) what the
+-- replicas show, the targets are tightened (loosened) by that factor. Cached while the profile,
+-- its correction and the token mix stay put. Returns rate, limit | nil, why.
+local function max_rate(view, p, vs, v, prof, I, O)
+  local slo = slo_of(p, v)
+  if not slo then return nil, "no SLO class" end
+  local sc = prof.score or {}
+  local ttft = slo.ttft_ms / correction(sc.ttft)
+  local itl = slo.itl_ms * p.itl_share / correction(sc.itl)
+  local N = (v.engine and v.engine.max_num_seqs) or 256
+  local key = format("%s|%d|%d|%d|%.3g|%.3g|%g", prof.key, floor(log(max(I, 1)) / TOKEN_STEP),
+    floor(log(max(O, 1)) / TOKEN_STEP), N, ttft, itl, p.percentile)
+  local c = vs.rate_cache
+  if c and c.key == key and view.time - c.at < RATE_REFRESH then
+    if not c.rate then return nil, c.limit end
+    return c.rate, c.limit
+  end
+  local shape = { max_batch = N, in_tokens = I, out_tokens = max(O, 1) }
+  local rate, limit, why
+  if ttft > 0 then
+    local t = { ttft_ms = ttft }
+    if p.percentile > 0 then t.percentile = p.percentile end
+    local r, l = model.max_rate(prof.profile, shape, t)
+    if r then rate, limit = r, (l == "stability" and l or "ttft") else why = l end
+  end
+  if itl > 0 and not why then
+    local r, l = model.max_rate(prof.profile, shape, { itl_ms = itl })
+    if r then
+      if not rate or r < rate then rate, limit = r, (l == "stability" and l or "itl") end
+    else
+      why = l
+    end
+  end
+  if why then rate, limit = nil, why end
+  vs.rate_cache = { key = key, at = view.time, rate = rate or false, limit = limit }
+  if not rate then return nil, limit end
+  return rate, limit
+end
+
+---------------------------------------------------------------------------------------------------
+-- Cold starts
+
+-- Notes when each pod appeared and, when it turns Ready, how long that took.
+local function observe_pods(view, vs, v)
+  local pods = v.pods
+  local n = pods and #pods or 0
+  local live = {}
+  for i = 1, n do
+    local pod = pods[i]
+    local name, phase = pod.name, pod.phase
+    live[name] = true
+    if phase == "ready" then
+      local t0 = vs.seen[name]
+      if t0 then w.push(vs.cold, view.time - t0) end
+      vs.seen[name] = nil
+    elseif phase == "pending" or phase == "starting" then
+      -- A pod already starting when we first look has an unknown start: false, never sampled.
+      if vs.seen[name] == nil then vs.seen[name] = vs.tick > 1 and view.time or false end
+    end
+  end
+  for name in pairs(vs.seen) do
+    if not live[name] then vs.seen[name] = nil end
+  end
+end
+
+-- Seconds from ordering a replica to its being Ready, pooled over a group's variants.
+local function horizon_of(p, states)
+  local xs = {}
+  for _, vs in ipairs(states) do
+    for i = 1, vs.cold.n do xs[#xs + 1] = w.at(vs.cold, i) end
+  end
+  if #xs >= 3 then return w.quantile(xs, p.cold_start_quantile), #xs end
+  local m = p.cold_start
+  for _, x in ipairs(xs) do m = max(m, x) end
+  return m, #xs
+end
+
+---------------------------------------------------------------------------------------------------
+-- Saturation floor
+
+-- Replicas the variant's Ready pods say it needs. KV cache: the usage scaled to kv_target per
+-- replica. Queues: when more than queue_per_replica requests wait per Ready replica (in the
+-- engines, plus the variant's share of the gateway queue) the replicas are saturated, so what
+-- they finish is what one replica can do: scale by the demand over that. nil without signals.
+local function saturation_need(p, v, queued, demand)
+  local r, s = v.replicas, v.signals or {}
+  if r.ready < 1 then return nil end
+  local kv = s.kv_usage
+  local waiting = (s.waiting or 0) + queued
+  local need, why
+  if kv then
+    need = ceil(r.ready * kv / p.kv_target - 1e-9)
+    why = format("kv %.2f on %d → %d at %.2f", kv, r.ready, need, p.kv_target)
+  end
+  if waiting > p.queue_per_replica * r.ready then
+    local done = s.request_rate
+    local qn, qwhy
+    if done and done > 0 and demand and demand > 0 then
+      qn = max(r.ready, ceil(r.ready * demand / done - 1e-9))
+      qwhy = format("%.0f waiting on %d finishing %.1f req/s of %.1f → %d", waiting, r.ready, done,
+        demand, qn)
+    else
+      qn = r.ready + 1
+      qwhy = format("%.0f waiting on %d → %d", waiting, r.ready, qn)
+    end
+    if not need or qn > need then need, why = qn, qwhy end
+  end
+  if not need and s.waiting == nil and s.running == nil then return nil end
+  return need or 0, why
+end
+
+-- Observed latency over its target, the worse of TTFT and ITL, with a note naming it; nil when
+-- the variant reports neither or has no SLO. TTFT is taken at the SLO's percentile (each request
+-- has one). ITL is taken as its mean: the SLO holds each request's mean inter-token latency, while
+-- the engines' histogram holds single token gaps, whose tail is the odd step that carried a
+-- prefill chunk and says little about any request's mean.
+local function latency_ratio(view, p, v)
+  local slo = slo_of(p, v)
+  if not slo then return nil end
+  local q = p.percentile > 0 and p.percentile or 0.5
+  local s = v.signals or {}
+  local key = ({ [0.5] = "ttft_p50", [0.9] = "ttft_p90", [0.99] = "ttft_p99" })[q]
+  local ttft = key and s[key]
+  if ttft == nil and key == nil and view.quantile_over then
+    ttft = view:quantile_over(v, "ttft", q, view.window)
+  end
+  local worst, why
+  if ttft and slo.ttft_ms > 0 then
+    worst = ttft * 1000 / slo.ttft_ms
+    why = format("p%g TTFT %.0f ms of %.0f", q * 100, ttft * 1000, slo.ttft_ms)
+  end
+  local itl = s.itl_mean
+  if itl and slo.itl_ms > 0 then
+    local r = itl * 1000 / slo.itl_ms
+    if worst == nil or r > worst then
+      worst, why = r, format("mean ITL %.1f ms of %.0f", itl * 1000, slo.itl_ms)
+    end
+  end
+  return worst, why
+end
+
+---------------------------------------------------------------------------------------------------
+-- The decision
+
+local function variant_state(state, v, view, p)
+  local vs = state.variants[v.id]
+  if not vs then
+    vs = { first = view.time, tick = 0, seen = {}, cold = w.ring(COLD_SAMPLES),
+      peak = w.peak(p.bucket), ready_at = view.time }
+    state.variants[v.id] = vs
+  end
+  vs.tick = vs.tick + 1
+  vs.live = view.time
+  if vs.prior == nil then vs.prior = prior_of(p, v) or false end
+  if p.fit and not vs.fit then vs.fit = model.fit_new(fit_guess(vs.prior or nil, v)) end
+  return vs
+end
+
+local function group_state(state, name, p)
+  local gs = state.groups[name]
+  local opts = forecast_opts(p)
+  local same = gs ~= nil
+  if gs then
+    for k, x in pairs(opts) do
+      if gs.fc.opts[k] ~= x then same = false end
+    end
+  end
+  if not same then
+    gs = { fc = forecast.new(opts) }
+    state.groups[name] = gs
+  end
+  return gs
+end
+
+-- Arrival rate at the gateway over the last tick (finer windows first), else the windowed rate,
+-- else what the variants finished.
+local function arrivals(view, m, vars)
+  if m then
+    local dt = view.period or 1
+    for _, win in ipairs({ dt, 2 * dt, view.window }) do
+      if win and win > 0 then
+        local r = view:rate(m, "gateway_requests", win)
+        if r then return r, "gateway" end
+      end
+    end
+    local a = m.signals and m.signals.arrival_rate
+    if a then return a, "gateway" end
+  end
+  local sum, any = 0, false
+  for _, v in ipairs(vars) do
+    local r = v.signals and v.signals.request_rate
+    if r then sum, any = sum + r, true end
+  end
+  if any then return sum, "variants" end
+  return nil
+end
+
+-- Mean prompt and output tokens over the group, weighted by what each variant finishes (equally
+-- when none reports a rate).
+local function token_mix(vars)
+  local wsum, isum, osum, n, iall, oall = 0, 0, 0, 0, 0, 0
+  for _, v in ipairs(vars) do
+    local s = v.signals or {}
+    local I, O = s.input_tokens_mean, s.output_tokens_mean
+    if I and O then
+      local r = s.request_rate or 0
+      if r > 0 then
+        wsum, isum, osum = wsum + r, isum + r * I, osum + r * O
+      end
+      n, iall, oall = n + 1, iall + I, oall + O
+    end
+  end
+  if wsum > 0 then return isum / wsum, osum / wsum end
+  if n > 0 then return iall / n, oall / n end
+  return nil
+end
+
+local function describe_forecast(f, H)
+  if f.source == "season" then
+    return format("season %.1f req/s (day profile ×%.2f over %.0f s)", f.rate, f.season_ratio, H)
+  elseif f.source == "trend" then
+    return format("trend %.1f req/s (level %.1f%+.3f/s ×burst %.2f over %.0f s)", f.rate,
+      f.level or 0, f.slope or 0, f.burst or 1, H)
+  end
+  return format("now %.1f req/s", f.rate or 0)
+end
+
+-- Turns the replicas a variant needs this tick into a decision: up after `up_delay` (at once
+-- from zero), counting replicas on their way; down only to the peak need of `down_window`.
+local function settle(view, p, vs, v, want, why)
+  local t, spec = view.time, v.replicas.spec
+  local incoming = v.replicas.starting + v.replicas.pending
+  w.peak_add(vs.peak, t, want)
+  local held = w.peak_max(vs.peak, t, p.down_window) or want
+  if want > spec then
+    local step = 1
+    if incoming > 0 then step = max(1, ceil(p.up_step * spec - 1e-9)) end
+    if spec > 0 and want < spec + step then
+      vs.up_since, vs.up_max = nil, nil
+      return spec, format("%s; %d starting or pending cover it (a further step needs +%d)", why,
+        incoming, step)
+    end
+    if spec == 0 then
+      vs.up_since, vs.up_max = nil, nil
+      return want, why .. "; from zero at once"
+    end
+    -- Far short (Knative's panic threshold: twice the replicas there are), waiting only loses
+    -- time the cold start already takes.
+    if want >= p.panic * spec then
+      vs.up_since, vs.up_max = nil, nil
+      return want, format("%s; up at once (%.1f× the %d set)", why, want / spec, spec)
+    end
+    if not vs.up_since then vs.up_since, vs.up_max = t, want end
+    vs.up_max = max(vs.up_max, want)
+    if t - vs.up_since >= p.up_delay then
+      local to = vs.up_max
+      vs.up_since, vs.up_max = nil, nil
+      return to, format("%s; up to %d (peak need over %.0f s)", why, to, p.up_delay)
+    end
+    return spec, format("%s; confirming %d for %.0f of %.0f s", why, vs.up_max, t - vs.up_since,
+      p.up_delay)
+  end
+  vs.up_since, vs.up_max = nil, nil
+  if want < spec then
+    if t - vs.first < p.down_window then
+      return spec, format("%s; hold %d (watching for %.0f of %.0f s before any scale-down)", why,
+        spec, t - vs.first, p.down_window)
+    end
+    if held < spec then
+      return held, format("%s; down to %d, the peak need over %.0f s", why, held, p.down_window)
+    end
+    return spec, format("%s; hold %d, the peak need over %.0f s", why, spec, p.down_window)
+  end
+  return spec, why
+end
+
+-- Steps 1-3 for one model group: forecast, horizon, per-variant profiles, max rates and floors.
+-- Returns the group as the placement sees it plus what the finish step needs.
+local function prepare_group(view, p, state, name, m, vars)
+  local gs = group_state(state, name, p)
+  local states = {}
+  for i, v in ipairs(vars) do states[i] = variant_state(state, v, view, p) end
+
+  -- 1. What arrives, fed to the forecast.
+  local rate_now = arrivals(view, m, vars)
+  local I_now, O_now = token_mix(vars)
+  if rate_now then forecast.observe(gs.fc, view.time, rate_now, I_now, O_now) end
+
+  -- 2. The horizon: how long a replica ordered now takes to be Ready.
+  for i, v in ipairs(vars) do observe_pods(view, states[i], v) end
+  local cold, samples = horizon_of(p, states)
+  local H = cold + p.up_delay
+  local f = forecast.predict(gs.fc, view.time, H)
+  local demand = f.rate or rate_now
+  local I = f.in_tokens or I_now
+  local O = f.out_tokens or O_now
+  local gw = m and m.signals or {}
+  local gw_queue = gw.queue_size or 0
+  -- Is the gateway queue growing? Compared with its low over the last fast_window seconds.
+  gs.queue = gs.queue or w.ring(64)
+  local qlow
+  for k = gs.queue.n, 1, -1 do
+    local e = w.at(gs.queue, k)
+    if e.t < view.time - p.fast_window then break end
+    if qlow == nil or e.q < qlow then qlow = e.q end
+  end
+  w.push(gs.queue, { t = view.time, q = gw_queue })
+  local queue_growing = gw_queue >= 1 and qlow ~= nil and gw_queue > qlow
+
+  -- 3. Per variant: latency fit, the profile that sizes it, its max rate, its saturation floor.
+  local ready_total = 0
+  for _, v in ipairs(vars) do ready_total = ready_total + v.replicas.ready end
+  local cands, info = {}, {}
+  for i, v in ipairs(vars) do
+    local vs = states[i]
+    observe_latency(view, p, vs, v, gw_queue)
+    local it = {}
+    info[v.id] = it
+    local share = 0
+    if gw_queue > 0 then
+      if ready_total > 0 then share = gw_queue * v.replicas.ready / ready_total
+      elseif i == 1 then share = gw_queue end
+    end
+    -- Saturated replicas finish what one replica can do at most: no profile may claim more
+    -- within the SLO. The bound holds for a down window after the last time it was seen.
+    local s, r0 = v.signals or {}, v.replicas
+    if r0.ready > 0 and (s.request_rate or 0) > 0
+        and (s.waiting or 0) + share > p.queue_per_replica * r0.ready then
+      local x = s.request_rate / r0.ready
+      local c = vs.sat_cap
+      if not c or view.time - c.at >= p.down_window or x < c.rate then
+        vs.sat_cap = { rate = x, at = view.time }
+      else
+        c.at = view.time
+      end
+    end
+    if vs.sat_cap and view.time - vs.sat_cap.at >= p.down_window then vs.sat_cap = nil end
+    local prof = choose_profile(p, vs)
+    it.prof = prof
+    if prof and I and O and demand then
+      local r, limit = max_rate(view, p, vs, v, prof, I, O)
+      if r and vs.sat_cap and vs.sat_cap.rate < r then
+        r, limit = vs.sat_cap.rate, "saturation"
+      end
+      if r and r > 0 then
+        it.rate, it.limit = r, limit
+        cands[#cands + 1] = { id = v.id, rate = r, cost = v.cost or 0,
+          gpus = max(v.gpus_per_replica or 1, 1),
+          type = v.accelerator, min = v.min or 0, max = v.max or math.huge,
+          current = v.replicas.spec }
+      else
+        it.why_no_rate = limit
+      end
+    end
+    -- The arrivals it compares with what the replicas finish: the level over fast_window, not
+    -- one tick's count, which swings by a third at a few hundred requests per second.
+    local level = f.now or rate_now
+    local now_share = level
+    if level and ready_total > 0 then now_share = level * v.replicas.ready / ready_total end
+    it.sat, it.sat_why = saturation_need(p, v, share, now_share)
+    -- The gateway holds requests only when every endpoint is saturated: a queue that is not
+    -- draining, with nothing on its way, asks for one more.
+    local idle = v.replicas.ready > 0 and v.replicas.starting + v.replicas.pending == 0
+    if queue_growing and idle and (it.sat or 0) <= v.replicas.ready then
+      it.sat = v.replicas.ready + 1
+      it.sat_why = format("gateway queue %.0f with none starting → %d", gw_queue, it.sat)
+    end
+    -- Latency over the SLO at its percentile, with nothing on its way, asks for one more too:
+    -- the one check that needs no model at all.
+    it.lat, it.lat_why = latency_ratio(view, p, v)
+    if it.lat and it.lat > 1 and idle and (it.sat or 0) <= v.replicas.ready then
+      it.sat = v.replicas.ready + 1
+      it.sat_why = format("%s over the SLO with none starting → %d", it.lat_why, it.sat)
+    end
+  end
+
+  local fdesc = describe_forecast(f, H)
+
+  if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
+  local hz
+  if samples >= 3 then
+    hz = format("cold start p%.0f %.0f s of %d", p.cold_start_quantile * 100, cold, samples)
+  elseif samples > 0 then
+    hz = format("cold start %.0f s (%d measured)", cold, samples)
+  else
+    hz = format("cold start %.0f s (default)", cold)
+  end
+
+  local priority = 0
+  for _, v in ipairs(vars) do priority = max(priority, v.priority or 0) end
+  return {
+    name = name, demand = demand or 0, priority = priority, cands = cands, vars = vars,
+    states = states, info = info, I = I, O = O, fdesc = fdesc, hz = hz, gw_queue = gw_queue,
+    rate_now = rate_now,
+  }
+end
+
+-- Step 5 for one group: the placement combined with the floors, then hysteresis.
+local function finish_group(view, p, g, placed, how, out)
+  local vars, states, info, I, O = g.vars, g.states, g.info, g.I, g.O
+  local fdesc, hz, gw_queue, rate_now, cands = g.fdesc, g.hz, g.gw_queue, g.rate_now, g.cands
+  for i, v in ipairs(vars) do
+    local vs, it = states[i], info[v.id]
+    local want, why
+    if placed[v.id] then
+      want = placed[v.id]
+      local sc, note = it.prof.score, ""
+      if sc and sc.err then
+        note = format(", err %.0f%%", sc.err * 100)
+        if sc.ttft and (abs(sc.ttft - 1) > 0.02 or abs(sc.itl - 1) > 0.02) then
+          note = note .. format(", observed/predicted TTFT ×%.2f ITL ×%.2f", sc.ttft, sc.itl)
+        end
+      end
+      why = format("%s at %.0f/%.0f tok; %.2f req/s per replica (%s, %s-bound%s) → %d%s; %s",
+        fdesc, I, O, it.rate, it.prof.name, it.limit or "?", note, want,
+        (#cands > 1) and format(" (%s)", how) or "", hz)
+    end
+    if it.sat and (want == nil or it.sat > want) then
+      if want then
+        why = format("%s; saturation floor %s", why, it.sat_why)
+      else
+        local no = it.prof and (it.why_no_rate or "no forecast yet")
+          or "no trusted latency profile"
+        why = format("%s; saturation %s", no, it.sat_why or format("→ %d", it.sat))
+      end
+      want = it.sat
+      -- Saturation alone cannot tell how much capacity the SLO needs, only when there is too
+      -- little: without a model it scales down only while latency is well inside the SLO.
+      if not placed[v.id] and want < v.replicas.spec
+          and not (it.lat and it.lat <= p.fallback_down) then
+        want = v.replicas.spec
+        why = format("%s; hold %d: %s", why, want, it.lat_why
+          and format("%s not below %.0f%% of the SLO", it.lat_why, p.fallback_down * 100)
+          or "no latency to confirm a scale-down")
+      end
+    end
+    if v.replicas.spec == 0 and (want == nil or want < 1)
+        and (gw_queue > 0 or (rate_now or 0) > 0) then
+      want = 1
+      why = format("%s at zero replicas → 1", gw_queue > 0 and format("%.0f queued", gw_queue)
+        or format("%.2f req/s arriving", rate_now))
+    end
+    if want then
+      local lo, hi = v.min or 0, v.max or math.huge
+      if want > hi then
+        want, why = hi, format("%s; capped at max %d", why, hi)
+      end
+      if want < lo then want = lo end
+      local n, reason = settle(view, p, vs, v, want, why)
+      out[v.id] = { replicas = n, reason = reason }
+    end
+  end
+end
+
+-- Forgets variants no longer seen for a day (state stays bounded as variants come and go).
+local function housekeeping(state, now)
+  for id, vs in pairs(state.variants) do
+    if now - (vs.live or now) > 86400 then state.variants[id] = nil end
+  end
+end
+
+function M.decide(view, params, state)
+  local p = resolve(params)
+  state.variants = state.variants or {}
+  state.groups = state.groups or {}
+  local by, names = {}, {}
+  for _, v in view:variants() do
+    local g = by[v.model]
+    if not g then
+      g = {}
+      by[v.model] = g
+      names[#names + 1] = v.model
+    end
+    g[#g + 1] = v
+  end
+  table.sort(names)
+  local groups, placing = {}, {}
+  for _, name in ipairs(names) do
+    local m = view.models and view.models[name]
+    local g = prepare_group(view, p, state, name, m, by[name])
+    groups[#groups + 1] = g
+    if #g.cands > 0 then placing[#placing + 1] = g end
+  end
+  -- 4. One placement over every group: they share the GPU inventory.
+  local placed, how = {}, nil
+  if #placing > 0 then
+    local _
+    placed, _, how = placement.place(view, placing)
+  end
+  local out = {}
+  for _, g in ipairs(groups) do finish_group(view, p, g, placed, how, out) end
+  housekeeping(state, view.time)
+  return out
+end
+
+
+return M

@@ -1,0 +1,118 @@
+local fv = require "support.fakeview"
+local igw = require "sluice.igw"
+
+local MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+local function params(over)
+  local p = {}
+  for k, v in pairs(igw.defaults) do p[k] = v end
+  for k, v in pairs(over or {}) do p[k] = v end
+  return p
+end
+
+-- One variant on H100 with the calibrated profile and the {500 ms, 24 ms} SLO class; gateway
+-- signals from `gw`.
+local function view_at(t, gw, o)
+  o = o or {}
+  return fv.new{
+    time = t, period = 1, window = 30,
+    variants = { {
+      id = "llm/a", model = MODEL, accelerator = "H100", profile = "llama-3.1-8b/h100",
+      slo = { ttft_ms = 500, itl_ms = 24 }, min = 0, max = 100,
+      replicas = o.replicas or { spec = 2, ready = 2 },
+      signals = o.signals or { input_tokens_mean = 1155, output_tokens_mean = 211 },
+    } },
+    models = { [MODEL] = { signals = gw } },
+  }
+end
+
+describe("sluice.igw", function()
+  it("sizes the prompt tokens in flight against the budget one replica carries at its SLO",
+    function()
+    -- `sluice plan`: 25.36 req/s per replica at p99 for 1155/211 tokens; the queue holds 99.8
+    -- requests in service there. Budget: 0.8 x 99.8 x 1155 = 92 215 tokens in flight per
+    -- replica. 300 000 in flight: 3.25 -> 4.
+    local d = igw.decide(view_at(0, { inflight_tokens = 300000, queue_size = 0 }), params(), {})
+    assert.are.equal(4, d["llm/a"].replicas)
+    assert.matches("over %d%.%d+ s per replica %(80%% of 99.8 requests in flight at the SLO limit "
+      .. "25.3%d req/s, llama%-3.1%-8b/h100%) → 4", d["llm/a"].reason)
+  end)
+
+  it("takes a budget in seconds and a prefill rate as llm-d's guide configures them", function()
+    -- 100 000 tokens / 15 928 tok/s = 6.28 s of backlog; at 1.5 s per replica: 4.19 -> 5.
+    local p = params{ backlog_budget = 1.5, prefill_tokens_per_s = 15928 }
+    local d = igw.decide(view_at(0, { inflight_tokens = 100000, queue_size = 0 }), p, {})
+    assert.are.equal(5, d["llm/a"].replicas)
+    assert.matches("^backlog 6.28 s %(100000 tokens in flight at 15928 tok/s, configured%) over "
+      .. "1.50 s per replica %(configured%) → 5", d["llm/a"].reason)
+  end)
+
+  it("wakes a model at zero on its first queued request", function()
+    local d = igw.decide(view_at(0, { inflight_tokens = 0, queue_size = 1 },
+      { replicas = { spec = 0, ready = 0 } }), params(), {})
+    assert.are.equal(1, d["llm/a"].replicas)
+  end)
+
+  it("adds what clears a growing gateway queue within queue_drain, nothing for a draining one",
+    function()
+      -- Budget 1.5 s at 15 928 tok/s: 23 892 tokens per replica; 47 784 in flight is 2 of them.
+      -- 200 queued prompts of 1000 tokens = 200 000 tokens, worth 1.5 / 60 of a token in flight
+      -- each: 5000 more, 52 784 in all: 2.2 -> 3.
+      local p = params{ backlog_budget = 1.5, prefill_tokens_per_s = 15928 }
+      local sig = { input_tokens_mean = 1000, output_tokens_mean = 200 }
+      local state = {}
+      igw.decide(view_at(0, { inflight_tokens = 47784, queue_size = 100 }, { signals = sig }), p,
+        state)
+      local d = igw.decide(view_at(1, { inflight_tokens = 47784, queue_size = 200 },
+        { signals = sig }), p, state)
+      assert.are.equal(3, d["llm/a"].replicas)
+      assert.matches("%+ 200 queued growing, 12.6 s of prefill to clear in 60 s", d["llm/a"].reason)
+      state = {}
+      igw.decide(view_at(0, { inflight_tokens = 47784, queue_size = 200 }, { signals = sig }), p,
+        state)
+      d = igw.decide(view_at(1, { inflight_tokens = 47784, queue_size = 100 }, { signals = sig }),
+        p, state)
+      assert.are.equal(2, d["llm/a"].replicas)
+      assert.matches("%+ 100 queued draining", d["llm/a"].reason)
+    end)
+
+  it("holds replicas that queued requests are waiting for", function()
+    local d = igw.decide(view_at(0, { inflight_tokens = 10000, queue_size = 50 },
+      { replicas = { spec = 4, ready = 2, starting = 2 } }), params{ down_window = 0 }, {})
+    assert.are.equal(4, d["llm/a"].replicas)
+    assert.matches("hold 4: 50 queued wait for 2 starting", d["llm/a"].reason)
+  end)
+
+  it("keeps the KV cache under kv_target as a floor", function()
+    -- ceil(2 x 0.95 / 0.8) = 3, above the 1 the tokens in flight ask for.
+    local d = igw.decide(view_at(0, { inflight_tokens = 50000, queue_size = 0 }, {
+      signals = { input_tokens_mean = 1155, output_tokens_mean = 211, kv_usage = 0.95 } }),
+      params(), {})
+    assert.are.equal(3, d["llm/a"].replicas)
+    assert.matches("kv 0.95 on 2 → 3 at 0.80", d["llm/a"].reason)
+  end)
+
+  it("scales down only after down_window, to the peak need over it", function()
+    local p, state, spec = params{ down_window = 60 }, {}, 4
+    local function tick(t, tokens)
+      local d = igw.decide(view_at(t, { inflight_tokens = tokens, queue_size = 0 },
+        { replicas = { spec = spec, ready = spec } }), p, state)
+      spec = d["llm/a"].replicas
+      return d["llm/a"]
+    end
+    tick(0, 300000)                      -- 4
+    for t = 1, 59 do tick(t, 100000) end -- needs 2: watching, and the 4 of t = 0 is the peak
+    assert.are.equal(4, spec)
+    -- The peak is kept per 10-s bucket: [0, 10) leaves the window (t - 60, t] at t = 60.
+    local d = tick(60, 100000)
+    assert.are.equal(2, spec)
+    assert.matches("down to 2, the peak need over 60 s", d.reason)
+  end)
+
+  it("validate names the field", function()
+    assert.is_nil(igw.validate(params()))
+    assert.matches("backlog_budget", igw.validate(params{ backlog_budget = "soon" }))
+    assert.matches("queue_drain", igw.validate(params{ queue_drain = 0 }))
+    assert.matches("unknown parameter x", igw.validate{ x = 1 })
+  end)
+end)
