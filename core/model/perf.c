@@ -2,6 +2,7 @@
 #include "core/model/perf.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const sl_perf_param_t params_4p[] = {
@@ -121,9 +122,42 @@ const sl_perf_t *sl_perf_builtin_at(int i) {
   return i >= 0 && i < N_BUILTINS ? &builtins[i] : NULL;
 }
 
-const sl_perf_t *sl_perf_builtin(const char *name) {
+// Profiles named at run time (a simulator cluster's derived or measured profiles), so policies
+// can ask for them by name like the built-ins. A small fixed table: profiles are per (model,
+// accelerator), a handful per process.
+#define MAX_REGISTERED 128
+static struct {
+  char name[128];
+  sl_perf_t p;
+} registered[MAX_REGISTERED];
+static int n_registered;
+
+int sl_perf_register(const char *name, const sl_perf_t *p, sl_err_t *err) {
+  if (!name || !*name || strlen(name) >= sizeof registered[0].name)
+    return sl_err(err, SL_EINVAL, "profile name must be 1 to %zu characters",
+                  sizeof registered[0].name - 1);
+  int rc = sl_perf_check(p, err);
+  if (rc < 0) return rc;
   for (int i = 0; i < N_BUILTINS; i++)
-    if (name && !strcmp(builtins[i].name, name)) return &builtins[i];
+    if (!strcmp(builtins[i].name, name))
+      return sl_err(err, SL_EINVAL, "profile '%s' is built in", name);
+  int i = 0;
+  while (i < n_registered && strcmp(registered[i].name, name)) i++;
+  if (i == MAX_REGISTERED) return sl_err(err, SL_ERANGE, "too many named profiles");
+  if (i == n_registered) n_registered++;
+  snprintf(registered[i].name, sizeof registered[i].name, "%s", name);
+  registered[i].p = *p;
+  registered[i].p.name = registered[i].name;
+  if (!registered[i].p.source) registered[i].p.source = "registered at run time";
+  return SL_OK;
+}
+
+const sl_perf_t *sl_perf_builtin(const char *name) {
+  if (!name) return NULL;
+  for (int i = 0; i < N_BUILTINS; i++)
+    if (!strcmp(builtins[i].name, name)) return &builtins[i];
+  for (int i = 0; i < n_registered; i++)
+    if (!strcmp(registered[i].name, name)) return &registered[i].p;
   return NULL;
 }
 

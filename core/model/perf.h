@@ -57,7 +57,11 @@ int sl_perf_check(const sl_perf_t *p, sl_err_t *err);
 void sl_perf_to_step(const sl_perf_t *p, sl_step_t *out);
 void sl_perf_from_step(const sl_step_t *s, sl_perf_t *out);
 
-// Built-in profiles by name ("llama-3.1-8b/h100", ...); NULL when unknown.
+// Names a profile for the rest of the process (replacing one of the same name), so that
+// sl_perf_builtin and sluice.model.builtin find it: how a simulated cluster's derived profiles
+// reach the policies. Built-in names cannot be replaced.
+int sl_perf_register(const char *name, const sl_perf_t *p, sl_err_t *err);
+// Built-in (and registered) profiles by name ("llama-3.1-8b/h100", ...); NULL when unknown.
 const sl_perf_t *sl_perf_builtin(const char *name);
 // The i-th built-in, NULL past the end (for listings).
 const sl_perf_t *sl_perf_builtin_at(int i);

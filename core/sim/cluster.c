@@ -322,6 +322,27 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
                v->gpus_per_replica, v->accelerator);
     }
   }
+  // Policies find the profile by the variant's `profile` name (sluice.model.builtin): name the
+  // one this variant runs when the cluster file did not, registering derived and measured ones.
+  if (!v->profile) {
+    sl_variant_t *mv = &c->cfg.variants[i];
+    const sl_perf_t *known = sl_perf_builtin(x->profile);
+    if (known) {
+      mv->profile = strdup(known->name);
+    } else {
+      char name[128];
+      if (v->gpus_per_replica > 1)
+        snprintf(name, sizeof name, "%s@%dx%s", m->name, v->gpus_per_replica, v->accelerator);
+      else
+        snprintf(name, sizeof name, "%s@%s", m->name, v->accelerator);
+      sl_perf_t pp;
+      sl_perf_from_step(st, &pp);
+      pp.source = "simulator cluster file";
+      TRY(sl_perf_register(name, &pp, err));
+      mv->profile = strdup(name);
+    }
+    if (!mv->profile) return sl_err(err, SL_ENOMEM, "out of memory");
+  }
   x->engine.max_num_seqs = v->engine.max_num_seqs;
   x->engine.max_num_batched_tokens = v->engine.max_num_batched_tokens;
   double kv = v->engine.kv_capacity_tokens;
