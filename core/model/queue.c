@@ -37,6 +37,8 @@ typedef struct {
 #define KNOTS_DENSE 3
 #define KNOTS_PER_OCTAVE 2
 #define KNOTS_MAX 64 // enough for SL_QUEUE_MAX_BATCH
+// The most of its room's prefill throughput a knot is solved at (see step_knots).
+#define PREFILL_HEADROOM 0.95
 
 static inline knot_t *knots(const sl_queue_t *q) {
   return (knot_t *)q->data;
@@ -123,6 +125,23 @@ static void saturated(sl_queue_t *q) {
   sl_stepmix_solve(&mix, &at[1], per_step, 1, NULL, &sd);
   q->pre_sat = so.own;
   q->dec_sat = sd.itl;
+  // Prefill-bound: if the admissions this implies need more prompt tokens than steps take, every
+  // step carries a full budget and admits what it holds, budget - d tokens, and d requests decode:
+  // d = admissions per step (out - 1), so d = budget (out - 1) / (in + out - 1). The other
+  // seated requests wait for their prefill (counted in the time before their first token).
+  double outm1 = mix.out - 1;
+  if (mix.in > 0) {
+    double d = mix.budget * outm1 / (mix.in + outm1);
+    if (d > kn[last].d) d = kn[last].d;
+    sl_stepmix_at_t full;
+    sl_stepmix_at(&mix, d, &full);
+    double mu = full.room / mix.in / full.t_room; // per ms
+    if (q->n / (q->pre_sat + outm1 * q->dec_sat) > mu) {
+      q->dec_sat = full.t_room;
+      q->pre_sat = q->n / mu - outm1 * q->dec_sat;
+      if (q->pre_sat < full.t_room) q->pre_sat = full.t_room;
+    }
+  }
 }
 
 static int init_step(sl_queue_t *q, sl_err_t *err) {
@@ -431,21 +450,30 @@ static double effective_batch(const sl_queue_t *q, double s) {
 // chain then sits at N where admissions follow departures), interpolated in between, and the
 // chain is summed in one pass (running rescale instead of a first pass for the maximum). The
 // ITL is token-weighted over the chain's states, the TTFT arrival-weighted.
+// Per knot: requests decoding d, their ITL dec, the time from an arrival to its first token pre
+// (joining n others), and how long the arrival then holds a seat before decoding, seat: its own
+// prefill step(s), not the wait for the step in progress or for the prompts ahead of it (vLLM
+// keeps those waiting requests outside the running batch).
 typedef struct {
-  double n[KNOTS_MAX], d[KNOTS_MAX], dec[KNOTS_MAX], pre[KNOTS_MAX];
+  double n[KNOTS_MAX], d[KNOTS_MAX], dec[KNOTS_MAX], pre[KNOTS_MAX], seat[KNOTS_MAX];
   int nk, j;
 } kvals_t;
 
-// Interpolated (d, dec, pre) at batch x, for x non-decreasing between calls.
-static inline void kv_at(kvals_t *v, double x, double *d, double *dec, double *pre) {
+typedef struct {
+  double d, dec, pre, seat;
+} kv_t;
+
+// Interpolated values at batch x, for x non-decreasing between calls.
+static inline void kv_at(kvals_t *v, double x, kv_t *o) {
   while (v->j + 2 < v->nk && v->n[v->j + 1] < x) v->j++;
   int j = v->j;
   double t = (x - v->n[j]) / (v->n[j + 1] - v->n[j]);
   if (t < 0) t = 0;
   if (t > 1) t = 1;
-  if (d) *d = v->d[j] + t * (v->d[j + 1] - v->d[j]);
-  if (dec) *dec = v->dec[j] + t * (v->dec[j + 1] - v->dec[j]);
-  if (pre) *pre = v->pre[j] + t * (v->pre[j + 1] - v->pre[j]);
+  o->d = v->d[j] + t * (v->d[j + 1] - v->d[j]);
+  o->dec = v->dec[j] + t * (v->dec[j + 1] - v->dec[j]);
+  o->pre = v->pre[j] + t * (v->pre[j + 1] - v->pre[j]);
+  o->seat = v->seat[j] + t * (v->seat[j + 1] - v->seat[j]);
 }
 
 // Knot solutions from an earlier evaluation, to start from (the inverse's bisection evaluates
@@ -466,7 +494,7 @@ static void step_knots(const sl_queue_t *q, double lam, kvals_t *v, warm_t *warm
     v->n[j] = kn[j].n;
     v->d[j] = kn[j].d;
     if (kn[j].n == q->n && j > 0) {
-      v->dec[j] = q->dec_sat, v->pre[j] = q->pre_sat;
+      v->dec[j] = q->dec_sat, v->pre[j] = v->seat[j] = q->pre_sat;
       continue;
     }
     // Start from this knot's solution at the last rate evaluated, else from the two knots below,
@@ -486,11 +514,21 @@ static void step_knots(const sl_queue_t *q, double lam, kvals_t *v, warm_t *warm
       g = &guess;
     }
     prev = so;
-    // With nobody in service the server is idle: a prompt alone, at once.
-    sl_stepmix_solve(&q->mix, &kn[j].at, kn[j].n ? le : 0, 0, g, &so);
+    // With nobody in service the server is idle: a prompt alone, at once. Where this many decoding
+    // requests leave the prompts too little room for the rate, prefill would back up without
+    // bound; the chain only passes through such states, and its admissions there are what the
+    // room takes, so the rate is held below that.
+    const sl_stepmix_at_t *at = &kn[j].at;
+    double rate = kn[j].n ? le : 0;
+    if (q->mix.in > 0) {
+      double room_rate = PREFILL_HEADROOM * at->room / (q->mix.in * at->t_room);
+      if (rate > room_rate) rate = room_rate;
+    }
+    sl_stepmix_solve(&q->mix, at, rate, 0, g, &so);
     if (warm) warm->sol[j] = so;
     v->dec[j] = so.itl;
     v->pre[j] = kn[j].n ? so.resid + so.own : so.own;
+    v->seat[j] = so.seat;
   }
   if (warm) warm->valid = 1, warm->lam = le;
 }
@@ -523,26 +561,27 @@ static void evaluate_step(const sl_queue_t *q, double lam, double p, sl_pred_t *
   step_knots(q, lam, &v, warm);
   double ll = log(lam);
   double z = 0, a = 0, tt = 0, inum = 0, iden = 0;
-  double d, dec, pre, pre_prev = 0;
+  double seat_prev = 0;
+  kv_t k;
   walk_t w = {1, 0, 0, 1};
   for (int n = 0; n < N; n++) {
-    kv_at(&v, n, &d, &dec, &pre);
+    kv_at(&v, n, &k);
     if (n > 0) {
       double old = w.ref;
       // A request in state n entered joining n - 1 others.
-      if (walk_step(&w, lam * (pre_prev + outm1 * dec) / n)) {
+      if (walk_step(&w, lam * (seat_prev + outm1 * k.dec) / n)) {
         double r = exp(old - w.ref);
         z *= r, a *= r, tt *= r, inum *= r, iden *= r;
       }
     }
-    pre_prev = pre;
+    seat_prev = k.seat;
     double e = w.e * w.f;
     z += e;
     a += n * e;
-    tt += e * pre; // an arrival finding n in service joins n others
-    if (n > 0 && d > 0) {
-      inum += e * d;
-      iden += e * d / dec;
+    tt += e * k.pre; // an arrival finding n in service joins n others
+    if (n > 0 && k.d > 0) {
+      inum += e * k.d;
+      iden += e * k.d / k.dec;
     }
   }
   double d_n = v.d[v.nk - 1];
@@ -601,12 +640,12 @@ static void evaluate_step(const sl_queue_t *q, double lam, double p, sl_pred_t *
     walk_t w2 = {1, 0, ref, exp(-ref)};
     v.j = 0;
     for (int n = 0; n < N && iden > 0; n++) {
-      kv_at(&v, n, &d, &dec, &pre);
-      if (n > 0) walk_step(&w2, lam * (pre_prev + outm1 * dec) / n);
-      pre_prev = pre;
-      if (n > 0 && d > 0) cum += w2.e * w2.f * d / dec;
+      kv_at(&v, n, &k);
+      if (n > 0) walk_step(&w2, lam * (seat_prev + outm1 * k.dec) / n);
+      seat_prev = k.seat;
+      if (n > 0 && k.d > 0) cum += w2.e * w2.f * k.d / k.dec;
       if (cum >= want) {
-        o->itl_p_ms = dec;
+        o->itl_p_ms = k.dec;
         break;
       }
     }

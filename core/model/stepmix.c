@@ -174,6 +174,7 @@ static inline __attribute__((always_inline)) void at_k(const sl_stepmix_t *m,
 // moments. With `all` unset only the step-time moments are summed.
 typedef struct {
   double t1, t2, st, own;
+  double fd; // E[t1(k + 1) - t1(k)]: the step time one more prompt adds
 } sums_t;
 
 static inline __attribute__((always_inline)) void add(const sl_stepmix_t *m,
@@ -182,7 +183,11 @@ static inline __attribute__((always_inline)) void add(const sl_stepmix_t *m,
   double t[4];
   at_k(m, a, k, t);
   s->t1 += w * t[0], s->t2 += w * t[1];
-  if (all) s->st += w * t[2], s->own += w * t[3];
+  if (all) {
+    double u[4];
+    at_k(m, a, k + 1, u);
+    s->st += w * t[2], s->own += w * t[3], s->fd += w * (u[0] - t[0]);
+  }
   c[0] += w, c[1] += w * k, c[2] += w * (double)k * k;
 }
 
@@ -250,6 +255,7 @@ static void nb_sums(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double mu, 
     s->t2 += tau * tau * (in * in * t2 + m->in_var * t1);
     s->st += in / a->room * t1;
     s->own += 0.5 * tau * in * (t1 + 2 * t0);
+    s->fd += tau * in * t0;
   }
 }
 
@@ -263,13 +269,39 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
   double j[2][2] = {{-1, 0}, {0, -1}};
   int it = 0;
   if (lam > 0 && m->in > 0 && per_step) {
-    // k Poisson with mean lam per engine step: lam E[steps] per virtual step, which is 1 unless
-    // the prompts overflow the room; a few plain iterations settle that.
-    double st = 1;
-    for (it = 1; it <= 50; it++) {
+    // k Poisson with mean lam per engine step: lam E[steps] per virtual step, E[steps] = S(st)
+    // at that mean. h(st) = S(st) - st is >= 0 at st = 1 and falls once the prompts fit the room
+    // (lam in < room); Illinois regula falsi between 1 and a doubled upper end. If they do not
+    // fit, prefill backs up without bound: the step time is capped as below.
+    double lo = 1, hi = 2, flo, fhi;
+    nb_sums(m, a, lam, lam, 1, &s);
+    flo = s.st - lo;
+    it = 1;
+    if (flo > 0) {
+      for (;; hi *= 2, it++) {
+        nb_sums(m, a, lam * hi, lam * hi, 1, &s);
+        fhi = s.st - hi;
+        if (fhi <= 0 || hi * a->t_room > STEP_CAP_MS) break;
+        lo = hi, flo = fhi;
+      }
+      int side = 0;
+      double st = hi;
+      for (int i = 0; i < 100 && fhi < 0 && hi - lo > 1e-13 * hi; i++, it++) {
+        st = (lo * fhi - hi * flo) / (fhi - flo);
+        nb_sums(m, a, lam * st, lam * st, 1, &s);
+        double f = s.st - st;
+        if (fabs(f) <= 1e-13 * st) break;
+        if (f < 0) {
+          hi = st, fhi = f;
+          if (side == 1) flo /= 2;
+          side = 1;
+        } else {
+          lo = st, flo = f;
+          if (side == -1) fhi /= 2;
+          side = -1;
+        }
+      }
       nb_sums(m, a, lam * st, lam * st, 1, &s);
-      if (fabs(s.st - st) <= 1e-13 * st) break;
-      st = s.st;
     }
   } else if (lam > 0 && m->in > 0) {
     // Fixed point u = F(u) of u = (mean, variance) of the step time: F gives the moments of a step
@@ -292,7 +324,7 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
     double x0 = u[0], g[2], pu[2] = {0, 0}, pg[2] = {0, 0};
     for (it = 1; it <= 100; it++) {
       double mu = lam * u[0];
-      nb_sums(m, a, mu, mu + lam * lam * u[1], 1, &s);
+      nb_sums(m, a, mu, mu + lam * lam * u[1], 0, &s);
       double f[2] = {s.t1, s.t2 - s.t1 * s.t1};
       if (f[1] < 0) f[1] = 0;
       g[0] = (f[0] - u[0]) / x0, g[1] = (f[1] - u[1]) / (x0 * x0);
@@ -320,10 +352,14 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
       u[0] = n0, u[1] = n1;
       if (u[0] > STEP_CAP_MS) {
         // The prompts' compute exceeds the engine: prefill backs up without bound.
-        nb_sums(m, a, lam * STEP_CAP_MS, lam * STEP_CAP_MS, 1, &s);
+        u[1] = -1;
         break;
       }
     }
+    if (u[1] < 0)
+      nb_sums(m, a, lam * STEP_CAP_MS, lam * STEP_CAP_MS, 1, &s);
+    else
+      nb_sums(m, a, lam * u[0], lam * u[0] + lam * lam * u[1], 1, &s);
   } else {
     lam = 0;
     nb_sums(m, a, 0, 0, 1, &s);
@@ -336,6 +372,7 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
   o->step = x;
   o->step2 = v + x * x;
   o->itl = s.st > 0 ? x / s.st : x;
+  o->itl_step = o->itl;
   o->resid = o->step2 / (2 * x);
   o->prompts = per_step ? lam * s.st : lam * x;
   // The prompts that join an arrival's step: those that arrived during the (length-biased) step
@@ -344,4 +381,21 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
   double mo = per_step ? lam : lam * o->step2 / x;
   nb_sums(m, a, mo, mo, 1, &c);
   o->own = c.own;
+  // The arrival then holds a seat for its own prefill step - one step, at most a full one, if its
+  // prompt fits the room, else its chunks - not for the wait before it (vLLM keeps waiting
+  // requests out of the running batch).
+  double most = m->in > a->room ? a->t_room * m->in / a->room : a->t_room;
+  o->seat = o->own < most ? o->own : most;
+  // A request's decode steps follow its own prefill step, and a long step gathers more prompts
+  // for the next: the j-th step after it is longer than the mean by (seat - step) rho^j, rho =
+  // lam dE[step]/dk (arrivals in time only). Averaged over the request's out - 1 steps.
+  double rho = per_step ? 0 : lam * c.fd;
+  double len = m->out - 1;
+  if (rho > 0 && len >= 1 && o->seat > x) {
+    if (rho > 0.999) rho = 0.999;
+    double steps = len / (s.st > 1 ? s.st : 1);
+    double g = rho * -expm1(steps * log(rho)) / (1 - rho);
+    o->itl += (o->seat - x) * g / len;
+  }
+  o->rho = rho;
 }

@@ -59,14 +59,17 @@ typedef struct {
 void sl_stepmix_at(const sl_stepmix_t *m, double d, sl_stepmix_at_t *a);
 
 typedef struct {
-  double itl;     // mean time between two tokens of a decoding request, ms
-  double step;    // mean (virtual) step time, ms
-  double step2;   // its second moment, ms^2
-  double resid;   // mean time from an arrival to the end of the step in progress, ms
-  double own;     // mean time from that boundary to the arrival's first token, ms
-  double prompts; // mean prompts per (virtual) step
-  int iters;      // fixed-point iterations used
-  double jac[4];  // the solver's last Jacobian estimate (a start for nearby solves)
+  double itl;      // mean time between two tokens of a request, averaged over its out - 1 steps
+  double itl_step; // mean time per engine step (the ITL of a long-lived decoding request), ms
+  double rho;      // how much of a step's excess length carries over into the next
+  double step;     // mean (virtual) step time, ms
+  double step2;    // its second moment, ms^2
+  double resid;    // mean time from an arrival to the end of the step in progress, ms
+  double own;      // mean time from that boundary to the arrival's first token, ms
+  double seat;     // of which the arrival is in the running batch (its own prefill steps), ms
+  double prompts;  // mean prompts per (virtual) step
+  int iters;       // fixed-point iterations used
+  double jac[4];   // the solver's last Jacobian estimate (a start for nearby solves)
 } sl_stepmix_sol_t;
 
 // Step statistics at `d` decoding requests when prompts arrive at `rate` per ms (Poisson), or,
