@@ -37,8 +37,6 @@ typedef struct {
 #define KNOTS_DENSE 3
 #define KNOTS_PER_OCTAVE 2
 #define KNOTS_MAX 64 // enough for SL_QUEUE_MAX_BATCH
-// The most of its room's prefill throughput a knot is solved at (see step_knots).
-#define PREFILL_HEADROOM 0.95
 
 static inline knot_t *knots(const sl_queue_t *q) {
   return (knot_t *)q->data;
@@ -87,20 +85,6 @@ static int check_shape(const sl_shape_t *s, sl_err_t *err) {
     return sl_err(err, SL_EINVAL, "max_batched_tokens: must be 1..16777216, or 0 for %d (got %d)",
                   SL_STEPMIX_BUDGET, s->max_batched_tokens);
   return SL_OK;
-}
-
-// Share of the n requests in service that are decoding rather than waiting for or running their
-// prefill, from the rate-free step times (a request spends one prefill step and out - 1 decode
-// steps in service).
-static double decoding_share(const sl_stepmix_t *m, double n) {
-  if (m->out <= 1) return 0;
-  const sl_step_t *s = &m->s;
-  double o = s->overhead_ms;
-  double am = s->a_ms + s->b_ms_per_tok * n + s->c_ms_per_ctx * n * m->ctx, ac = s->ms_per_tok * n;
-  double dec = (am > ac ? am : ac) + o;
-  double pm = am + s->b_ms_per_tok * m->in, pc = ac + m->b_cmp * m->in;
-  double pre = (pm > pc ? pm : pc) + o;
-  return (m->out - 1) * dec / (pre + (m->out - 1) * dec);
 }
 
 // The saturated state: every seat taken and requests waiting, so a request enters when one leaves,
@@ -161,7 +145,7 @@ static int init_step(sl_queue_t *q, sl_err_t *err) {
   knot_t *kn = knots(q);
   for (int j = 0; j < q->nknots; j++) {
     kn[j].n = ns[j];
-    kn[j].d = ns[j] * decoding_share(&q->mix, ns[j]);
+    kn[j].d = ns[j] * sl_stepmix_decoding(&q->mix, ns[j]);
     sl_stepmix_at(&q->mix, kn[j].d, &kn[j].at);
   }
   // mu(1) at the lowest rates: a prompt alone, then decode steps alone.
@@ -520,10 +504,8 @@ static void step_knots(const sl_queue_t *q, double lam, kvals_t *v, warm_t *warm
     // room takes, so the rate is held below that.
     const sl_stepmix_at_t *at = &kn[j].at;
     double rate = kn[j].n ? le : 0;
-    if (q->mix.in > 0) {
-      double room_rate = PREFILL_HEADROOM * at->room / (q->mix.in * at->t_room);
-      if (rate > room_rate) rate = room_rate;
-    }
+    double room_rate = SL_QUEUE_PREFILL_HEADROOM * sl_stepmix_room_rate(&q->mix, at);
+    if (rate > room_rate) rate = room_rate;
     sl_stepmix_solve(&q->mix, at, rate, 0, g, &so);
     if (warm) warm->sol[j] = so;
     v->dec[j] = so.itl;

@@ -16,6 +16,9 @@
 #include "core/util/err.h"
 
 #define SL_QUEUE_MAX_BATCH 16384
+// Step profiles: a state whose decoding requests leave too little room for the prompts arriving
+// is solved at this fraction of the prompt rate the room takes (docs/kernels.md).
+#define SL_QUEUE_PREFILL_HEADROOM 0.95
 #define SL_QUEUE_MAX_QUEUE 10000000
 
 typedef struct {

@@ -25,6 +25,21 @@ void sl_stepmix_init(sl_stepmix_t *m, const sl_step_t *s, double in, double in_c
   m->budget = budget > 0 ? budget : SL_STEPMIX_BUDGET;
 }
 
+double sl_stepmix_decoding(const sl_stepmix_t *m, double n) {
+  if (m->out <= 1) return 0;
+  const sl_step_t *s = &m->s;
+  double o = s->overhead_ms;
+  double am = s->a_ms + s->b_ms_per_tok * n + s->c_ms_per_ctx * n * m->ctx, ac = s->ms_per_tok * n;
+  double dec = (am > ac ? am : ac) + o;
+  double pm = am + s->b_ms_per_tok * m->in, pc = ac + m->b_cmp * m->in;
+  double pre = (pm > pc ? pm : pc) + o;
+  return (m->out - 1) * dec / (pre + (m->out - 1) * dec);
+}
+
+double sl_stepmix_room_rate(const sl_stepmix_t *m, const sl_stepmix_at_t *a) {
+  return m->in > 0 ? a->room / (m->in * a->t_room) : INFINITY;
+}
+
 void sl_stepmix_add_prompt(sl_stepmix_t *m, double extra) {
   if (!(extra > 0)) return;
   double in2 = m->in * m->in + m->in_var;
@@ -41,7 +56,11 @@ void sl_stepmix_add_prompt(sl_stepmix_t *m, double extra) {
 // on average, half of the others' (FCFS among co-arrivals) are done: a share (k+2)/(2k+2) of the
 // run's tokens, so its time is linear beyond the room too.
 
+// The standard normal CDF; beyond 8.3 standard deviations it is 0 or 1 to double precision
+// relative to the moments it weighs, and erfc is the set-up's main cost.
 static inline double phi_cdf(double z) {
+  if (z < -8.3) return 0;
+  if (z > 8.3) return 1;
   return 0.5 * erfc(-z * M_SQRT1_2);
 }
 
@@ -79,27 +98,30 @@ static void below(const dist_t *d, double c, double q[3]) {
   q[2] = d->m2 * phi_cdf(z - 2 * d->s);
 }
 
-// E[g], E[g^2] for g = a[i] + b[i] P on the i-th of the intervals split at c0 <= c1 (three
-// pieces, the last unbounded), given E[P^j; P <= c] at the two cuts.
-static void moments3(const dist_t *d, const double q0[3], const double q1[3], const double *a,
-                     const double *b, double *e1, double *e2) {
-  double qs[3][3];
-  for (int j = 0; j < 3; j++) {
-    double tot = j == 0 ? 1 : j == 1 ? d->mp : d->m2;
-    qs[0][j] = q0[j];
-    qs[1][j] = q1[j] - q0[j];
-    qs[2][j] = tot - q1[j];
-  }
+// E[g], E[g^2] for g = a[i] + b[i] P on the i-th of the intervals split at n ascending cuts
+// (n + 1 pieces, the last unbounded), given q[i] = E[P^j; P <= cut i].
+static void moments(const dist_t *d, const double (*q)[3], int n, const double *a, const double *b,
+                    double *e1, double *e2) {
+  double lo[3] = {0, 0, 0}, top[3] = {1, d->mp, d->m2};
   *e1 = *e2 = 0;
-  for (int i = 0; i < 3; i++) {
-    *e1 += a[i] * qs[i][0] + b[i] * qs[i][1];
-    *e2 += a[i] * a[i] * qs[i][0] + 2 * a[i] * b[i] * qs[i][1] + b[i] * b[i] * qs[i][2];
+  for (int i = 0; i <= n; i++) {
+    const double *hi = i < n ? q[i] : top;
+    double q0 = hi[0] - lo[0], q1 = hi[1] - lo[1], q2 = hi[2] - lo[2];
+    *e1 += a[i] * q0 + b[i] * q1;
+    *e2 += a[i] * a[i] * q0 + 2 * a[i] * b[i] * q1 + b[i] * b[i] * q2;
+    memcpy(lo, hi, sizeof lo);
   }
 }
 
-// Beyond the room, the time to the first token of a prompt that joins k others: b P.
-static inline double own_slope(const sl_stepmix_at_t *a, int k) {
-  return a->t_room / a->room * (k + 2.0) / (2.0 * k + 2.0);
+// Beyond the room, the first token of a prompt that joins k others comes when its own and, on
+// average, half of the others' tokens are done - a share (k+2)/(2k+2) of the run's - and not before
+// the first full step: max(t_room, tau share P), which turns linear at P = room / share.
+static inline double own_share(int k) {
+  return (k + 2.0) / (2.0 * k + 2.0);
+}
+static inline double own_at(const sl_stepmix_at_t *a, int k, double pa) {
+  double late = a->t_room / a->room * own_share(k) * pa;
+  return late > a->t_room ? late : a->t_room;
 }
 
 void sl_stepmix_at(const sl_stepmix_t *m, double d, sl_stepmix_at_t *a) {
@@ -122,28 +144,29 @@ void sl_stepmix_at(const sl_stepmix_t *m, double d, sl_stepmix_at_t *a) {
   if (!(a->cross > 0 && a->cross < a->room)) a->cross = a->room;
   if (a->cross <= 0) a->cross = 0;
   a->la[2] = 0, a->lb[2] = a->t_room / a->room;
-  // Beyond klin prompts (at their mean) every step is a run of full-room steps: linear in k.
-  a->klin = m->in > 0 ? (int)ceil(a->room / m->in) + 1 : 0;
+  // From klin prompts (at their mean) on, a step is a run of full-room steps whose time, steps and
+  // own times are all linear in k (own: share (k+2)/(2k+2) of (k+1) in tokens is past the room).
+  a->klin = m->in > 0 ? (int)ceil(2 * a->room / m->in) + 1 : 0;
   a->nk = 0;
   if (!(m->in > 0 && m->in_var > 0)) return;
+  double tau = a->t_room / a->room;
   for (int k = 0; k < SL_STEPMIX_K; k++) {
     dist_t p, pa;
-    double q0[3], q1[3], r0[3], r1[3], e2, oa[3], ob[3];
+    double q[2][3], qa[3][3], e2;
+    double cut[3] = {a->cross, a->room, a->room / own_share(k)};
     dist_init(&p, k * m->in, k * m->in_var);
-    below(&p, a->cross, q0);
-    below(&p, a->room, q1);
-    moments3(&p, q0, q1, a->la, a->lb, &a->t1[k], &a->t2[k]);
-    a->st[k] = q1[0] + (p.mp - q1[1]) / a->room;
+    below(&p, cut[0], q[0]);
+    below(&p, cut[1], q[1]);
+    moments(&p, q, 2, a->la, a->lb, &a->t1[k], &a->t2[k]);
+    a->st[k] = q[1][0] + (p.mp - q[1][1]) / a->room;
     dist_init(&pa, (k + 1) * m->in, (k + 1) * m->in_var);
-    below(&pa, a->cross, r0);
-    below(&pa, a->room, r1);
-    memcpy(oa, a->la, sizeof oa);
-    memcpy(ob, a->lb, sizeof ob);
-    oa[2] = 0, ob[2] = own_slope(a, k);
-    moments3(&pa, r0, r1, oa, ob, &a->own[k], &e2);
+    for (int c = 0; c < 3; c++) below(&pa, cut[c], qa[c]);
+    double oa[4] = {a->la[0], a->la[1], a->t_room, 0}, ob[4] = {a->lb[0], a->lb[1], 0, 0};
+    ob[3] = tau * own_share(k);
+    moments(&pa, qa, 3, oa, ob, &a->own[k], &e2);
     a->nk = k + 1;
-    // Past the room every piece is linear in P, where the untabulated form is exact.
-    if (k > 0 && q1[0] < 1e-13) break;
+    // Past the last cut every piece is linear in P, where the untabulated form is exact.
+    if (k > 0 && q[1][0] < 1e-11 && qa[2][0] < 1e-11) break;
   }
 }
 
@@ -163,7 +186,7 @@ static inline __attribute__((always_inline)) void at_k(const sl_stepmix_t *m,
     i = pa <= a->cross ? 0 : 1;
     t[3] = a->la[i] + a->lb[i] * pa;
   } else {
-    t[3] = own_slope(a, k) * pa;
+    t[3] = own_at(a, k, pa);
   }
 }
 
@@ -374,7 +397,7 @@ void sl_stepmix_solve(const sl_stepmix_t *m, const sl_stepmix_at_t *a, double ra
   o->itl = s.st > 0 ? x / s.st : x;
   o->itl_step = o->itl;
   o->resid = o->step2 / (2 * x);
-  o->prompts = per_step ? lam * s.st : lam * x;
+  o->prompts = per_step ? lam : lam * o->itl_step;
   // The prompts that join an arrival's step: those that arrived during the (length-biased) step
   // it landed in, or, admitted at a departure, the others admitted at that boundary.
   sums_t c;

@@ -19,7 +19,7 @@
 
 // Prompt counts per step whose conditional step-time moments are tabulated (beyond, prompt
 // tokens are taken at their mean, which is close once a step carries this many).
-#define SL_STEPMIX_K 40
+#define SL_STEPMIX_K 24
 // The per-step token budget when none is given (vLLM's max_num_batched_tokens for serving).
 #define SL_STEPMIX_BUDGET 8192
 
@@ -36,6 +36,10 @@ typedef struct {
 // per-step token budget (<= 0: SL_STEPMIX_BUDGET).
 void sl_stepmix_init(sl_stepmix_t *m, const sl_step_t *s, double in, double in_cv, double out,
                      double out_cv, double budget);
+
+// Share of n requests in service that are decoding rather than in their prefill, from the
+// rate-free step times (a request spends one prefill step and out - 1 decode steps in service).
+double sl_stepmix_decoding(const sl_stepmix_t *m, double n);
 
 // Prompts carry `extra` more tokens each on average (recomputed after preemption), from offset 0;
 // the decoding requests' context is unchanged.
@@ -57,6 +61,10 @@ typedef struct {
 } sl_stepmix_at_t;
 
 void sl_stepmix_at(const sl_stepmix_t *m, double d, sl_stepmix_at_t *a);
+
+// The highest prompt arrival rate (per ms) the room leaves at a's decoders: full-room steps back
+// to back (INFINITY when prompts are free).
+double sl_stepmix_room_rate(const sl_stepmix_t *m, const sl_stepmix_at_t *a);
 
 typedef struct {
   double itl;      // mean time between two tokens of a request, averaged over its out - 1 steps

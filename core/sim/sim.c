@@ -676,7 +676,8 @@ static int peak_scale(sl_sim_t *s, sl_clair_bins_t *first, sl_err_t *err) {
         len = fmax(tb[m].last_t - (double)i * o->bin_s, 1);
       sl_clair_mix_t mix = {.in = (double)tb[m].in_tokens[i] / n,
                             .out = (double)tb[m].out_tokens[i] / n};
-      double vi = tb[m].in_sq[i] / n - mix.in * mix.in, vo = tb[m].out_sq[i] / n - mix.out * mix.out;
+      double vi = tb[m].in_sq[i] / n - mix.in * mix.in;
+      double vo = tb[m].out_sq[i] / n - mix.out * mix.out;
       mix.in_cv = n > 1 && vi > 0 ? sqrt(vi) / mix.in : 0;
       mix.out_cv = n > 1 && vo > 0 ? sqrt(vo) / mix.out : 0;
       if ((rc = sl_clair_rate(&s->clair, cheap[m], &mix, &r, err)) < 0) goto done;

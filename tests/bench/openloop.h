@@ -21,22 +21,23 @@ typedef struct {
 } ol_mix_t;
 
 typedef struct {
-  double rate;               // offered, req/s
-  double throughput;         // completions per second over the measured window
-  double ttft_ms, itl_ms;    // means over measured requests (ITL: per-request mean, out > 1)
-  double in_mean, out_mean;  // realised token means of the measured requests
-  double in_sq, out_sq;      // and second moments
-  long measured;             // requests in the means
-  int saturated;             // the waiting queue grew without bound
+  double rate;              // offered, req/s
+  double throughput;        // completions per second over the measured window
+  double ttft_ms, itl_ms;   // means over measured requests (ITL: per-request mean, out > 1)
+  double in_mean, out_mean; // realised token means of the measured requests
+  double in_sq, out_sq;     // and second moments
+  long measured;            // requests in the means
+  int saturated;            // the waiting queue grew without bound
+  double met;               // share of measured requests within the SLO given to ol_run
 } ol_result_t;
 
 typedef struct {
   sl_inflight_pool_t pool;
   double t_from; // requests arriving from then on are measured
   double request_ms;
+  double slo_ttft_ms, slo_itl_ms;
   double sum_ttft, sum_itl, sum_in, sum_out, sum_in2, sum_out2;
-  long n, n_itl, done;
-  double t_first_done, t_last_done;
+  long n, n_itl, done, met;
 } ol_state_t;
 
 static void ol_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_outcome_t o) {
@@ -45,15 +46,17 @@ static void ol_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_
   s->done++;
   if (o == SL_REPLICA_FINISHED && q->t_arrive >= s->t_from) {
     s->n++;
-    s->sum_ttft += q->t_first - q->t_arrive + s->request_ms * 1e-3;
+    double ttft = q->t_first - q->t_arrive + s->request_ms * 1e-3;
+    double itl = q->out > 1 ? (t - q->t_first) / (q->out - 1) : 0;
+    s->sum_ttft += ttft;
     if (q->out > 1) {
-      s->sum_itl += (t - q->t_first) / (q->out - 1);
+      s->sum_itl += itl;
       s->n_itl++;
     }
+    // The simulator's SLO: TTFT and the request's own mean inter-token latency.
+    s->met += ttft * 1e3 <= s->slo_ttft_ms && itl * 1e3 <= s->slo_itl_ms;
     s->sum_in += q->in, s->sum_out += q->out;
     s->sum_in2 += (double)q->in * q->in, s->sum_out2 += (double)q->out * q->out;
-    if (s->n == 1) s->t_first_done = t;
-    s->t_last_done = t;
   }
   sl_inflight_release(&s->pool, id);
 }
@@ -74,12 +77,15 @@ static inline void ol_tokens(const ol_mix_t *m, sl_trace_tokens_t *t) {
 }
 
 // Runs `warm` + `n` Poisson arrivals at `rate` req/s and measures the last n of them (every one
-// runs to completion). Stops early, marking the result saturated, when more than `max_waiting`
+// runs to completion), and the share within an SLO of slo[0] ms TTFT and slo[1] ms mean ITL
+// (slo may be NULL). Stops early, marking the result saturated, when more than `max_waiting`
 // requests wait in the server.
-static inline void ol_run(const sl_replica_cfg_t *cfg, const sl_trace_tokens_t *tok, double rate,
-                          long warm, long n, uint64_t seed, int max_waiting, ol_result_t *out) {
+static inline void ol_run_slo(const sl_replica_cfg_t *cfg, const sl_trace_tokens_t *tok,
+                              double rate, long warm, long n, uint64_t seed, int max_waiting,
+                              const double *slo, ol_result_t *out) {
   ol_state_t s;
   memset(&s, 0, sizeof s);
+  if (slo) s.slo_ttft_ms = slo[0], s.slo_itl_ms = slo[1];
   sl_inflight_pool_init(&s.pool);
   s.t_from = INFINITY;
   s.request_ms = cfg->step.request_ms;
@@ -117,14 +123,20 @@ static inline void ol_run(const sl_replica_cfg_t *cfg, const sl_trace_tokens_t *
     out->in_sq = s.sum_in2 / s.n;
     out->out_sq = s.sum_out2 / s.n;
     out->throughput = s.n / (t_meas1 - t_meas0);
+    out->met = (double)s.met / s.n;
   }
   out->measured = s.n;
   sl_replica_deinit(&r);
   sl_inflight_pool_deinit(&s.pool);
 }
 
+static inline void ol_run(const sl_replica_cfg_t *cfg, const sl_trace_tokens_t *tok, double rate,
+                          long warm, long n, uint64_t seed, int max_waiting, ol_result_t *out) {
+  ol_run_slo(cfg, tok, rate, warm, n, seed, max_waiting, NULL, out);
+}
+
 // The saturation rate: completions per second of a server that always has work waiting (the
-// waiting queue is topped up to `backlog` requests), over `n` completions after `warm`.
+// waiting queue is topped up to 64 requests), over `n` completions after `warm`.
 static inline double ol_saturation(const sl_replica_cfg_t *cfg, const sl_trace_tokens_t *tok,
                                    long warm, long n, uint64_t seed) {
   ol_state_t s;
