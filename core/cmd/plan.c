@@ -16,6 +16,7 @@ static const char usage_text[] =
   "usage: sluice plan --perf PROFILE --max-batch N [--max-queue Q] --in TOKENS --out TOKENS\n"
   "                   [--ttft MS] [--itl MS] [--percentile FRACTION]\n"
   "                   [--rate REQ_S] [--demand REQ_S] [--json]\n"
+  "                   [--in-cv CV] [--out-cv CV] [--kv-tokens TOKENS] [--max-batched-tokens N]\n"
   "\n"
   "  --perf 4p:ALPHA,BETA,GAMMA,DELTA   ITL = alpha + beta*n, prefill = gamma + delta*in*n (ms)\n"
   "  --perf 3p:ALPHA,BETA,GAMMA         per iteration (ms), compute and KV memory per token (ms)\n"
@@ -26,6 +27,9 @@ static const char usage_text[] =
   "  --ttft, --itl     targets in ms (means, or the --percentile, e.g. 0.95 for p95)\n"
   "  --rate R          also predict ttft_ms, itl_ms, throughput, utilization at R req/s\n"
   "  --demand D        also size replicas for D req/s in total\n"
+  "  --in-cv, --out-cv spread of the lengths (std / mean; default 0, all alike)  } step\n"
+  "  --kv-tokens T     KV cache in tokens, when it holds fewer than N requests  } profiles\n"
+  "  --max-batched-tokens N   tokens per engine step (vLLM; default 8192)       } only\n"
   "  --json            one JSON object\n"
   "\n"
   "Prints max_rate: the highest request rate (req/s) one replica sustains under the targets, or\n"
@@ -98,13 +102,16 @@ static int parse_perf(const char *s, sl_perf_t *p, char *why, size_t why_len) {
 typedef struct {
   const char *perf;
   double max_batch, max_queue, in, out, ttft, itl, percentile, rate, demand;
+  double in_cv, out_cv, kv_tokens, budget;
   int has_batch, has_queue, has_in, has_out, has_ttft, has_itl, has_pct, has_rate, has_demand;
   int json;
 } opts_t;
 
 static int parse_args(int argc, char **argv, opts_t *o) {
   static const char *const flags[] = {"--perf", "--max-batch", "--max-queue", "--in", "--out",
-                                      "--ttft", "--itl", "--percentile", "--rate", "--demand"};
+                                      "--ttft", "--itl", "--percentile", "--rate", "--demand",
+                                      "--in-cv", "--out-cv", "--kv-tokens",
+                                      "--max-batched-tokens"};
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--json")) {
@@ -140,6 +147,10 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     case 7: o->percentile = x, o->has_pct = 1; break;
     case 8: o->rate = x, o->has_rate = 1; break;
     case 9: o->demand = x, o->has_demand = 1; break;
+    case 10: o->in_cv = x; break;
+    case 11: o->out_cv = x; break;
+    case 12: o->kv_tokens = x; break;
+    case 13: o->budget = x; break;
     }
   }
   return 0;
@@ -264,7 +275,12 @@ int sl_cmd_plan(int argc, char **argv) {
       (rc = check_range(o.has_pct && !(o.percentile > 0 && o.percentile < 1), "--percentile",
                         "a fraction in (0, 1), e.g. 0.95", o.percentile)) ||
       (rc = check_range(o.has_rate && !(o.rate > 0), "--rate", "> 0 req/s", o.rate)) ||
-      (rc = check_range(o.has_demand && !(o.demand >= 0), "--demand", ">= 0 req/s", o.demand)))
+      (rc = check_range(o.has_demand && !(o.demand >= 0), "--demand", ">= 0 req/s", o.demand)) ||
+      (rc = check_range(!(o.in_cv >= 0 && o.in_cv <= 100), "--in-cv", "0..100", o.in_cv)) ||
+      (rc = check_range(!(o.out_cv >= 0 && o.out_cv <= 100), "--out-cv", "0..100", o.out_cv)) ||
+      (rc = check_range(!(o.kv_tokens >= 0), "--kv-tokens", ">= 0 tokens", o.kv_tokens)) ||
+      (rc = check_range(!(o.budget >= 0 && o.budget <= 16777216 && o.budget == floor(o.budget)),
+                        "--max-batched-tokens", "a whole number 1..16777216", o.budget)))
     return rc;
   if (o.has_pct && !o.has_ttft && !o.has_itl && !o.has_rate)
     return usage_error("%s", "--percentile needs --ttft or --itl targets (or --rate)");
@@ -272,7 +288,11 @@ int sl_cmd_plan(int argc, char **argv) {
   sl_shape_t shape = {.max_batch = (int)o.max_batch,
                       .max_queue = o.has_queue ? (int)o.max_queue : -1,
                       .in_tokens = o.in,
-                      .out_tokens = o.out};
+                      .out_tokens = o.out,
+                      .in_cv = o.in_cv,
+                      .out_cv = o.out_cv,
+                      .max_batched_tokens = (int)o.budget,
+                      .kv_tokens = o.kv_tokens};
   sl_err_t err;
   sl_queue_t *q = sl_queue_new(&perf, &shape, &err);
   if (!q) {

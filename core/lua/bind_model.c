@@ -204,8 +204,9 @@ static int sllua_model_builtins(lua_State *L) {
 
 // ---- queue ---------------------------------------------------------------------------------
 
-static const char *const shape_fields[] = {"max_batch", "max_queue", "in_tokens", "out_tokens",
-                                           NULL};
+static const char *const shape_fields[] = {"max_batch",  "max_queue",          "in_tokens",
+                                           "out_tokens", "in_cv",              "out_cv",
+                                           "kv_tokens",  "max_batched_tokens", NULL};
 
 static void read_shape(lua_State *L, int idx, const char *fn, sl_shape_t *s) {
   idx = absindex(L, idx);
@@ -215,6 +216,12 @@ static void read_shape(lua_State *L, int idx, const char *fn, sl_shape_t *s) {
   s->max_queue = int_field(L, idx, fn, "shape", "max_queue", 0, -1, -1, SL_QUEUE_MAX_QUEUE);
   s->in_tokens = num_field(L, idx, fn, "shape", "in_tokens", 1, 0);
   s->out_tokens = num_field(L, idx, fn, "shape", "out_tokens", 1, 0);
+  // Step profiles only: the spread of the lengths, the KV cache and the per-step token budget.
+  s->in_cv = num_field(L, idx, fn, "shape", "in_cv", 0, 0);
+  s->out_cv = num_field(L, idx, fn, "shape", "out_cv", 0, 0);
+  s->kv_tokens = num_field(L, idx, fn, "shape", "kv_tokens", 0, 0);
+  s->max_batched_tokens =
+    int_field(L, idx, fn, "shape", "max_batched_tokens", 0, 0, 0, 16777216);
 }
 
 // A queue for (profile, shape) in a userdata left on the stack; raises on bad values.
@@ -261,7 +268,7 @@ static double check_percentile(lua_State *L, double p, const char *fn) {
 // model.predict(profile, shape, rate [, percentile]) -> table
 static int sllua_model_predict(lua_State *L) {
   sl_perf_t p;
-  sl_shape_t s;
+  sl_shape_t s = {0};
   read_profile(L, 1, "predict", &p);
   read_shape(L, 2, "predict", &s);
   double rate = luaL_checknumber(L, 3);
@@ -281,7 +288,7 @@ static const char *const slo_fields[] = {"ttft_ms", "itl_ms", "percentile", NULL
 // model.max_rate(profile, shape [, slo]) -> rate, limit | nil, err
 static int sllua_model_max_rate(lua_State *L) {
   sl_perf_t p;
-  sl_shape_t s;
+  sl_shape_t s = {0};
   sl_slo_t slo = {0};
   read_profile(L, 1, "max_rate", &p);
   read_shape(L, 2, "max_rate", &s);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/model/stepmix.h"
+
 static const sl_perf_param_t params_4p[] = {
   {"alpha", "ms", "decode time per token at batch 0", 1},
   {"beta", "ms/seq", "decode time added per sequence in the batch", 0},
@@ -161,20 +163,22 @@ const sl_perf_t *sl_perf_builtin(const char *name) {
   return NULL;
 }
 
-// Step profile seen by one request at batch n: every step carries, on average, n/out prefills
-// (each request prefills once in its `out` steps) and the rest decoding; the request's own
-// prefill step carries its whole prompt.
+// A step profile at batch n with no other prompts arriving - the rate-free limit of the step mix
+// (core/model/stepmix.h), which the queue evaluates at its rate instead: the request's prompt in a
+// step of its own beside the n - 1 others decoding, then decode-only steps with all n.
 static void times_step(const sl_perf_t *p, double in, double out, double n, sl_perf_times_t *t) {
   sl_step_t s;
   sl_perf_to_step(p, &s);
-  double others = n > 1 ? n - 1 : 0;
-  double ctx = in + out / 2;
-  double pf_share = others / out;  // other requests prefilling in a given step
-  double dec_share = others - pf_share;
-  double pairs = 0.5 * in * in;
-  t->pre = sl_step_ms_ex(&s, dec_share, dec_share * ctx, in + pf_share * in,
-                         pairs + pf_share * pairs);
-  t->dec = sl_step_ms_ex(&s, 1 + dec_share, (1 + dec_share) * ctx, pf_share * in, pf_share * pairs);
+  sl_stepmix_t m;
+  sl_stepmix_init(&m, &s, in, 0, out, 0, 0);
+  sl_stepmix_at_t a;
+  sl_stepmix_sol_t so;
+  sl_stepmix_at(&m, n > 1 ? n - 1 : 0, &a);
+  sl_stepmix_solve(&m, &a, 0, 0, NULL, &so);
+  t->pre = so.own;
+  sl_stepmix_at(&m, n, &a);
+  sl_stepmix_solve(&m, &a, 0, 0, NULL, &so);
+  t->dec = so.itl;
   t->svc = t->pre + (out - 1) * t->dec;
   t->ttft_extra = s.request_ms;
 }

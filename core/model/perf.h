@@ -68,7 +68,9 @@ const sl_perf_t *sl_perf_builtin_at(int i);
 
 // Per-request times at (possibly fractional) batch size n for a token mix, in ms:
 // pre = time to the first token once in service, dec = one decode step (the ITL at n),
-// svc = the whole service time, so mu(n) = n / svc.
+// svc = the whole service time, so mu(n) = n / svc. For step profiles these are the rate-free
+// limit (no other prompts arriving); the queue evaluates the step kind at its arrival rate
+// (core/model/stepmix.h).
 typedef struct {
   double pre, dec, svc;
   double ttft_extra;  // added to TTFT outside the engine (request_ms of a step profile)

@@ -12,9 +12,13 @@
 #include <stddef.h>
 
 #include "core/model/perf.h"
+#include "core/model/stepmix.h"
 #include "core/util/err.h"
 
 #define SL_QUEUE_MAX_BATCH 16384
+// Step profiles: a state whose decoding requests leave too little room for the prompts arriving
+// is solved at this fraction of the prompt rate the room takes (docs/kernels.md).
+#define SL_QUEUE_PREFILL_HEADROOM 0.95
 #define SL_QUEUE_MAX_QUEUE 10000000
 
 typedef struct {
@@ -22,19 +26,32 @@ typedef struct {
   int max_queue;      // requests waiting at most; < 0 means the default 10 * N
   double in_tokens;   // mean prompt tokens per request (>= 0)
   double out_tokens;  // mean output tokens per request (>= 1)
+  // Used by step profiles only (the 4p and 3p kinds see means alone):
+  double in_cv;       // coefficient of variation (std / mean) of prompt tokens; 0 = all alike
+  double out_cv;      // same for output tokens
+  int max_batched_tokens; // tokens per engine step (vLLM max_num_batched_tokens); 0 = 8192
+  double kv_tokens;   // KV cache capacity in tokens; 0 = never the limit
 } sl_shape_t;
 
 typedef struct {
   sl_perf_t perf;
-  sl_shape_t shape;   // max_queue resolved
-  int n, k;           // N and K
+  sl_shape_t shape;   // max_queue and max_batched_tokens resolved
+  int n, k;           // N (max_batch, or for step profiles what the KV cache holds) and K
   double mu_n;        // mu(N), per ms
-  // 2 * (N + 1) values: for n = 0..N the cumulative log mu(1) + ... + log mu(n) (mu per ms),
-  // then the decode step time at batch n (ms).
+  double mu_1;        // mu(1) at the lowest rates, per ms
+  // Step profiles: the token mix, knots of the batch size where the step mix is solved at each
+  // rate, and the saturated state (admissions at departures, at mu(N)).
+  sl_stepmix_t mix;
+  int nknots;
+  int kv_bound;            // N is what the KV cache holds, below max_batch
+  double pre_sat, dec_sat; // TTFT in the engine after a queue wait, and ITL, at saturation (ms)
+  // 4p and 3p: 2 * (N + 1) values: for n = 0..N the cumulative log mu(1) + ... + log mu(n) (mu
+  // per ms), then the decode step time at batch n (ms). Step: the knots.
   double data[];
 } sl_queue_t;
 
-// Bytes an sl_queue_t for max batch n occupies (for callers that provide the memory).
+// Bytes an sl_queue_t for max batch n occupies (for callers that provide the memory), whatever
+// the profile kind.
 size_t sl_queue_bytes(int max_batch);
 // Initialises q in caller memory of `bytes` bytes (>= sl_queue_bytes(shape->max_batch)).
 int sl_queue_init(sl_queue_t *q, size_t bytes, const sl_perf_t *perf, const sl_shape_t *shape,

@@ -21,26 +21,29 @@ int sl_clair_bins_reserve(sl_clair_bins_t *b, size_t i) {
   size_t n = b->n ? b->n : 64;
   while (n <= i) n *= 2;
   size_t per = (size_t)b->nmodels;
-  double *arr[3] = {b->count, b->in_sum, b->out_sum};
-  for (int k = 0; k < 3; k++) {
-    double *p = realloc(arr[k], sizeof *p * n * per);
+  double **arr[5] = {&b->count, &b->in_sum, &b->out_sum, &b->in_sq, &b->out_sq};
+  for (int k = 0; k < 5; k++) {
+    double *p = realloc(*arr[k], sizeof *p * n * per);
     if (!p) return SL_ENOMEM;
     memset(p + b->n * per, 0, sizeof *p * (n - b->n) * per);
-    arr[k] = p;
-    if (k == 0)
-      b->count = p;
-    else if (k == 1)
-      b->in_sum = p;
-    else
-      b->out_sum = p;
+    *arr[k] = p;
   }
   b->n = n;
   return SL_OK;
 }
 
 void sl_clair_bins_free(sl_clair_bins_t *b) {
-  free(b->count), free(b->in_sum), free(b->out_sum);
+  free(b->count), free(b->in_sum), free(b->out_sum), free(b->in_sq), free(b->out_sq);
   memset(b, 0, sizeof *b);
+}
+
+void sl_clair_bins_add(sl_clair_bins_t *b, size_t i, int m, double in, double out) {
+  size_t k = i * (size_t)b->nmodels + (size_t)m;
+  b->count[k] += 1;
+  b->in_sum[k] += in;
+  b->out_sum[k] += out;
+  b->in_sq[k] += in * in;
+  b->out_sq[k] += out * out;
 }
 
 double sl_clair_bins_len(const sl_clair_bins_t *b, size_t i) {
@@ -50,13 +53,24 @@ double sl_clair_bins_len(const sl_clair_bins_t *b, size_t i) {
   return len;
 }
 
-void sl_clair_bin_mix(const sl_clair_bins_t *b, size_t i, int m, double *rate, double *in_mean,
-                      double *out_mean) {
+// Coefficient of variation from a count, a sum and a sum of squares.
+static double cv(double n, double sum, double sq) {
+  if (!(n > 1 && sum > 0)) return 0;
+  double mean = sum / n, var = sq / n - mean * mean;
+  return var > 0 ? sqrt(var) / mean : 0;
+}
+
+void sl_clair_bin_mix(const sl_clair_bins_t *b, size_t i, int m, sl_clair_mix_t *mix) {
   size_t k = i * (size_t)b->nmodels + (size_t)m;
   double n = i < b->n ? b->count[k] : 0;
-  *rate = n / sl_clair_bins_len(b, i);
-  *in_mean = n > 0 ? b->in_sum[k] / n : 0;
-  *out_mean = n > 0 ? b->out_sum[k] / n : 0;
+  memset(mix, 0, sizeof *mix);
+  mix->rate = n / sl_clair_bins_len(b, i);
+  if (n > 0) {
+    mix->in = b->in_sum[k] / n;
+    mix->out = b->out_sum[k] / n;
+    mix->in_cv = cv(n, b->in_sum[k], b->in_sq[k]);
+    mix->out_cv = cv(n, b->out_sum[k], b->out_sq[k]);
+  }
 }
 
 int sl_clair_init(sl_clair_t *c, const sl_cluster_t *cl, double percentile) {
@@ -73,16 +87,17 @@ void sl_clair_deinit(sl_clair_t *c) {
   sl_map_deinit(&c->memo);
 }
 
-// Token mixes within 1% share one kernel evaluation.
+// Token means within 1% and spreads within 0.05 share one kernel evaluation.
 static long quant(double x) {
   return lround(log(x < 1 ? 1 : x) / log(1.01));
 }
+#define CV_STEP 0.05
 
-int sl_clair_rate(sl_clair_t *c, int v, double in_mean, double out_mean, double *rate,
-                  sl_err_t *err) {
-  long qi = quant(in_mean), qo = quant(out_mean);
-  char key[64];
-  snprintf(key, sizeof key, "%d/%ld/%ld", v, qi, qo);
+int sl_clair_rate(sl_clair_t *c, int v, const sl_clair_mix_t *mix, double *rate, sl_err_t *err) {
+  long qi = quant(mix->in), qo = quant(mix->out);
+  long ci = lround(mix->in_cv / CV_STEP), co = lround(mix->out_cv / CV_STEP);
+  char key[96];
+  snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%ld", v, qi, qo, ci, co);
   double *hit = sl_map_get(&c->memo, key);
   if (hit) {
     *rate = *hit;
@@ -92,12 +107,18 @@ int sl_clair_rate(sl_clair_t *c, int v, double in_mean, double out_mean, double 
   const sl_replica_cfg_t *e = &c->cl->vx[v].engine;
   double in = pow(1.01, (double)qi), out = pow(1.01, (double)qo);
   if (out < 1) out = 1;
-  double n = floor(e->kv_capacity / (in + out / 2));
-  if (n > e->max_num_seqs) n = e->max_num_seqs;
-  if (n < 1) n = 1;
   sl_perf_t p;
   sl_perf_from_step(&e->step, &p);
-  sl_shape_t shape = {(int)n, -1, in, out};
+  // The engine as the simulated server runs it: its seats, the KV cache (which may hold fewer
+  // requests than that) and the per-step token budget.
+  sl_shape_t shape = {.max_batch = e->max_num_seqs,
+                      .max_queue = -1,
+                      .in_tokens = in,
+                      .out_tokens = out,
+                      .in_cv = ci * CV_STEP,
+                      .out_cv = co * CV_STEP,
+                      .max_batched_tokens = e->max_num_batched_tokens,
+                      .kv_tokens = e->kv_capacity};
   sl_queue_t *q = sl_queue_new(&p, &shape, err);
   if (!q) return err ? err->code : SL_ENOMEM;
   sl_slo_t slo = {0, 0, c->percentile};
@@ -158,8 +179,7 @@ static double take(place_t *s, const cand_t *c, int n) {
   return n * c->rate;
 }
 
-int sl_clair_place(sl_clair_t *c, const double *demand, const double *in_mean,
-                   const double *out_mean, int *replicas, sl_err_t *err) {
+int sl_clair_place(sl_clair_t *c, const sl_clair_mix_t *mix, int *replicas, sl_err_t *err) {
   const sl_cluster_t *cl = c->cl;
   const sl_config_t *cfg = &cl->cfg;
   int nv = cfg->nvariants, nm = cl->nmodels < MAXN ? cl->nmodels : MAXN, shortfall = 0;
@@ -186,12 +206,12 @@ int sl_clair_place(sl_clair_t *c, const double *demand, const double *in_mean,
   cand_t cands[MAXN];
   for (int oi = 0; oi < nm; oi++) {
     int m = order[oi];
-    if (!(demand[m] > 0)) continue;
+    if (!(mix[m].rate > 0)) continue;
     int nc = 0;
     for (int v = 0; v < nv && nc < MAXN; v++) {
       if (cl->vx[v].model != m || cfg->variants[v].max == 0) continue;
       double r;
-      int rc = sl_clair_rate(c, v, in_mean[m], out_mean[m], &r, err);
+      int rc = sl_clair_rate(c, v, &mix[m], &r, err);
       if (rc < 0) return rc;
       if (!(r > 0)) continue;
       int acc = -1;
@@ -200,7 +220,7 @@ int sl_clair_place(sl_clair_t *c, const double *demand, const double *in_mean,
       cands[nc++] = (cand_t){v, acc, r, cfg->variants[v].cost / r};
     }
     qsort(cands, (size_t)nc, sizeof *cands, cmp_cand);
-    double rem = demand[m];
+    double rem = mix[m].rate;
     // Whole replicas of the cheapest per unit of capacity first...
     for (int k = 0; k < nc && rem > 1e-9; k++) {
       int want = (int)floor(rem / cands[k].rate + 1e-9), r = room(&s, &cands[k]);
@@ -235,17 +255,16 @@ int sl_clair_run(sl_clair_t *c, const sl_clair_bins_t *b, sl_clair_result_t *out
   if (nb > b->n) nb = b->n;
   out->nbins = nb;
   out->replicas = calloc(nb ? nb : 1, sizeof *out->replicas);
-  double *dem = calloc((size_t)nm, sizeof *dem), *in = calloc((size_t)nm, sizeof *in),
-         *outm = calloc((size_t)nm, sizeof *outm);
+  sl_clair_mix_t *mix = calloc((size_t)nm + 1, sizeof *mix);
   int *rep = calloc((size_t)nv, sizeof *rep);
   int rc = SL_OK;
-  if (!out->replicas || !dem || !in || !outm || !rep) {
+  if (!out->replicas || !mix || !rep) {
     rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto done;
   }
   for (size_t i = 0; i < nb; i++) {
-    for (int m = 0; m < nm; m++) sl_clair_bin_mix(b, i, m, &dem[m], &in[m], &outm[m]);
-    int s = sl_clair_place(c, dem, in, outm, rep, err);
+    for (int m = 0; m < nm; m++) sl_clair_bin_mix(b, i, m, &mix[m]);
+    int s = sl_clair_place(c, mix, rep, err);
     if (s < 0) {
       rc = s;
       goto done;
@@ -262,7 +281,7 @@ int sl_clair_run(sl_clair_t *c, const sl_clair_bins_t *b, sl_clair_result_t *out
     if (total > out->peak_replicas) out->peak_replicas = total;
   }
 done:
-  free(dem), free(in), free(outm), free(rep);
+  free(mix), free(rep);
   if (rc < 0) sl_clair_result_free(out);
   return rc;
 }

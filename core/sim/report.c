@@ -543,18 +543,17 @@ static int clair_series(data_t *d, sl_sim_t *s, size_t maxp, sl_err_t *err) {
   int rc = SL_OK;
   double *rep = calloc(nb * nv + 1, sizeof *rep), *gpus = calloc(nb + 1, sizeof *gpus),
          *cost = calloc(nb + 1, sizeof *cost), *col = calloc(nb + 1, sizeof *col);
-  double *dem = calloc(nm + 1, sizeof *dem), *in = calloc(nm + 1, sizeof *in),
-         *out = calloc(nm + 1, sizeof *out);
+  sl_clair_mix_t *mix = calloc(nm + 1, sizeof *mix);
   int *r = calloc(nv + 1, sizeof *r);
   d->crep = calloc(nv + 1, sizeof(ser_t));
-  if (!rep || !gpus || !cost || !col || !dem || !in || !out || !r || !d->crep) {
+  if (!rep || !gpus || !cost || !col || !mix || !r || !d->crep) {
     rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto done;
   }
   double cum = 0;
   for (size_t i = 0; i < nb; i++) {
-    for (size_t m = 0; m < nm; m++) sl_clair_bin_mix(bins, i, (int)m, &dem[m], &in[m], &out[m]);
-    if ((rc = sl_clair_place(&s->clair, dem, in, out, r, err)) < 0) goto done;
+    for (size_t m = 0; m < nm; m++) sl_clair_bin_mix(bins, i, (int)m, &mix[m]);
+    if ((rc = sl_clair_place(&s->clair, mix, r, err)) < 0) goto done;
     rc = SL_OK;
     double hours = sl_clair_bins_len(bins, i) / 3600.0;
     for (size_t v = 0; v < nv; v++) {
@@ -579,7 +578,7 @@ static int clair_series(data_t *d, sl_sim_t *s, size_t maxp, sl_err_t *err) {
   }
   d->clair = nb > 0;
 done:
-  free(rep), free(gpus), free(cost), free(col), free(dem), free(in), free(out), free(r);
+  free(rep), free(gpus), free(cost), free(col), free(mix), free(r);
   return rc;
 }
 

@@ -269,10 +269,7 @@ static void count_bin(run_t *R, const sl_req_t *r) {
   if (!b) return;
   size_t i = (size_t)(r->t / b->bin_s);
   if (sl_clair_bins_reserve(b, i) < 0) return fail(R, SL_ENOMEM, "out of memory");
-  size_t k = i * (size_t)b->nmodels + r->model;
-  b->count[k] += 1;
-  b->in_sum[k] += r->in_tokens;
-  b->out_sum[k] += r->out_tokens;
+  sl_clair_bins_add(b, i, r->model, r->in_tokens, r->out_tokens);
 }
 
 static int arrival(run_t *R, int m, sl_err_t *err) {
@@ -348,12 +345,13 @@ static void reaction(run_t *R, const sl_clair_bins_t *b, sl_err_t *err) {
     size_t nb = (size_t)ceil(R->end / b->bin_s - 1e-9);
     for (size_t i = 0; i < nb && i < b->n; i++) {
       double t0 = (double)i * b->bin_s, t1 = fmin(t0 + b->bin_s, R->end);
-      double rate, in, out;
-      sl_clair_bin_mix(b, i, m, &rate, &in, &out);
+      sl_clair_mix_t mix;
+      sl_clair_bin_mix(b, i, m, &mix);
+      double rate = mix.rate;
       double cap_per[64] = {0};
       for (int v = 0; v < nv && v < 64; v++)
         if (cl->vx[v].model == m && rate > 0 &&
-            sl_clair_rate(&R->sim->clair, v, in, out, &cap_per[v], err) < 0) {
+            sl_clair_rate(&R->sim->clair, v, &mix, &cap_per[v], err) < 0) {
           free(ready);
           return;
         }
@@ -605,19 +603,19 @@ static int init_warm(sl_sim_t *s, const sl_clair_bins_t *b, sl_err_t *err) {
   const sl_cluster_t *cl = s->o.cluster;
   int nm = cl->nmodels, nv = cl->cfg.nvariants;
   size_t n = (size_t)(nm > 0 ? nm : 1);
-  double *dem = calloc(n, sizeof *dem), *in = calloc(n, sizeof *in), *out = calloc(n, sizeof *out);
+  sl_clair_mix_t *mix = calloc(n, sizeof *mix);
   int rc = SL_OK;
-  if (!dem || !in || !out) {
+  if (!mix) {
     rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto done;
   }
-  for (int m = 0; m < nm; m++) sl_clair_bin_mix(b, 0, m, &dem[m], &in[m], &out[m]);
-  rc = sl_clair_place(&s->clair, dem, in, out, s->warm, err);
+  for (int m = 0; m < nm; m++) sl_clair_bin_mix(b, 0, m, &mix[m]);
+  rc = sl_clair_place(&s->clair, mix, s->warm, err);
   if (rc > 0) rc = SL_OK;
   for (int v = 0; v < nv && rc == 0; v++)
     if (s->warm[v] < cl->cfg.variants[v].min) s->warm[v] = cl->cfg.variants[v].min;
 done:
-  free(dem), free(in), free(out);
+  free(mix);
   return rc;
 }
 
@@ -633,11 +631,8 @@ static int first_bin(sl_sim_t *s, sl_clair_bins_t *b, sl_err_t *err) {
     sl_trace_t *t;
     if ((rc = sl_trace_open(model_trace(o, m), &to, &t, err)) < 0) return rc;
     sl_req_t r;
-    while ((rc = sl_trace_next(t, &r, err)) > 0 && r.t < o->bin_s) {
-      b->count[m] += 1;
-      b->in_sum[m] += r.in_tokens;
-      b->out_sum[m] += r.out_tokens;
-    }
+    while ((rc = sl_trace_next(t, &r, err)) > 0 && r.t < o->bin_s)
+      sl_clair_bins_add(b, 0, m, r.in_tokens, r.out_tokens);
     sl_trace_free(t);
     if (rc < 0) return rc;
   }
@@ -679,9 +674,13 @@ static int peak_scale(sl_sim_t *s, sl_clair_bins_t *first, sl_err_t *err) {
       double len = o->bin_s;
       if (i == tb[m].n - 1 && tb[m].last_t < (double)(i + 1) * o->bin_s && o->duration <= 0)
         len = fmax(tb[m].last_t - (double)i * o->bin_s, 1);
-      if ((rc = sl_clair_rate(&s->clair, cheap[m], (double)tb[m].in_tokens[i] / n,
-                              (double)tb[m].out_tokens[i] / n, &r, err)) < 0)
-        goto done;
+      sl_clair_mix_t mix = {.in = (double)tb[m].in_tokens[i] / n,
+                            .out = (double)tb[m].out_tokens[i] / n};
+      double vi = tb[m].in_sq[i] / n - mix.in * mix.in;
+      double vo = tb[m].out_sq[i] / n - mix.out * mix.out;
+      mix.in_cv = n > 1 && vi > 0 ? sqrt(vi) / mix.in : 0;
+      mix.out_cv = n > 1 && vo > 0 ? sqrt(vo) / mix.out : 0;
+      if ((rc = sl_clair_rate(&s->clair, cheap[m], &mix, &r, err)) < 0) goto done;
       need += n / len / r;
     }
     if (need > peak) peak = need;
@@ -702,6 +701,8 @@ static int peak_scale(sl_sim_t *s, sl_clair_bins_t *first, sl_err_t *err) {
     first->count[m] = (double)tb[m].count[0] * k;
     first->in_sum[m] = (double)tb[m].in_tokens[0] * k;
     first->out_sum[m] = (double)tb[m].out_tokens[0] * k;
+    first->in_sq[m] = tb[m].in_sq[0] * k;
+    first->out_sq[m] = tb[m].out_sq[0] * k;
   }
 done:
   for (int m = 0; tb && m < nm; m++) sl_trace_bins_free(&tb[m]);

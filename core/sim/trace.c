@@ -323,6 +323,8 @@ void sl_trace_bins_free(sl_trace_bins_t *b) {
   free(b->count);
   free(b->in_tokens);
   free(b->out_tokens);
+  free(b->in_sq);
+  free(b->out_sq);
   memset(b, 0, sizeof *b);
 }
 
@@ -336,6 +338,13 @@ static int bins_grow(sl_trace_bins_t *b, size_t *cap, size_t need, sl_err_t *err
     if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
     memset(p + *cap, 0, (nc - *cap) * sizeof *p);
     *arr[k] = p;
+  }
+  double **sq[2] = {&b->in_sq, &b->out_sq};
+  for (int k = 0; k < 2; k++) {
+    double *p = realloc(*sq[k], nc * sizeof *p);
+    if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
+    memset(p + *cap, 0, (nc - *cap) * sizeof *p);
+    *sq[k] = p;
   }
   *cap = nc;
   return 0;
@@ -356,6 +365,8 @@ static int bins_add(sl_trace_bins_t *b, size_t *cap, const sl_req_t *r, sl_err_t
   b->count[i]++;
   b->in_tokens[i] += r->in_tokens;
   b->out_tokens[i] += r->out_tokens;
+  b->in_sq[i] += (double)r->in_tokens * r->in_tokens;
+  b->out_sq[i] += (double)r->out_tokens * r->out_tokens;
   b->total++;
   if (r->t > b->last_t) b->last_t = r->t;
   return 0;
@@ -447,6 +458,8 @@ static int bins_parallel(sl_trace_t *t, size_t nclients, sl_trace_bins_t *out, s
       out->count[k] += w[i].b.count[k];
       out->in_tokens[k] += w[i].b.in_tokens[k];
       out->out_tokens[k] += w[i].b.out_tokens[k];
+      out->in_sq[k] += w[i].b.in_sq[k];
+      out->out_sq[k] += w[i].b.out_sq[k];
     }
     out->total += w[i].b.total;
     if (w[i].b.last_t > out->last_t) out->last_t = w[i].b.last_t;

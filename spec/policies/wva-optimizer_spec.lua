@@ -38,12 +38,12 @@ describe("policies/wva-optimizer.lua", function()
       variants = { { id = "llm/h100", model = "m", cost = 4, profile = "llama-3.1-8b/h100",
                      slo = { ttft_ms = 500, itl_ms = 24 }, replicas = { spec = 1 },
                      signals = { input_tokens_mean = 1024, output_tokens_mean = 256 } } },
-      models = { m = { signals = { arrival_rate = 41.2 } } } }
+      models = { m = { signals = { arrival_rate = 30 } } } }
     local d = policy.decide(view, policy.params, {})
-    -- 41.2 / 27.9 = 1.47: 2 replicas at 4.0/h.
-    assert.are.equal(2, math.ceil(41.2 / LSTAR))
+    -- 30 / 20.0 = 1.5: 2 replicas at 4.0/h.
+    assert.are.equal(2, math.ceil(30 / LSTAR))
     assert.are.same({ replicas = 2, reason = string.format(
-      "λ 41.2 req/s, λ* %.1f (itl) → 2 × llm/h100 (cost 8.0/h)", LSTAR) }, d["llm/h100"])
+      "λ 30.0 req/s, λ* %.1f (itl) → 2 × llm/h100 (cost 8.0/h)", LSTAR) }, d["llm/h100"])
   end)
 
   it("shares scarce GPUs between two models in the real sandbox", function()

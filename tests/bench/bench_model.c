@@ -1,6 +1,8 @@
 // Latency-model kernels: time per max_rate call for N = 256, K = 2,816 (the default 10 N queue)
-// with mean targets (target < 1 ms) and with p99 targets, per profile kind; and the cost of one
-// prediction and of one step-time evaluation.
+// with mean targets (target < 1 ms) and with p99 targets, per profile kind; for the step kind also
+// at Azure-conv lengths (with their spread and a KV cache) and including the queue's set-up, as a
+// Lua call to model.max_rate pays it; and the cost of one prediction and of one step-time
+// evaluation.
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -79,6 +81,31 @@ int main(void) {
     });
     printf("  %-22s predict (p99)   %.2f us/call\n", profiles[i]->name, per * 1e6);
     sl_queue_free(q);
+  }
+  // The step kind as policies and the clairvoyant use it: Azure-conv lengths with their spread, a
+  // 440k-token KV cache, vLLM's 8192-token budget; set-up (knot tables) plus the search.
+  sl_shape_t az = {.max_batch = 256, .max_queue = -1, .in_tokens = 1196, .out_tokens = 211,
+                   .in_cv = 0.67, .out_cv = 0.96, .kv_tokens = 440000};
+  const sl_perf_t *sp = sl_perf_builtin("llama-3.1-8b/h100");
+  printf("step profile, Azure conv lengths (1196 in cv 0.67, 211 out cv 0.96), N 256, KV 440k:\n");
+  for (int pct = 0; pct < 2; pct++) {
+    sl_slo_t slo = {.ttft_ms = 1000, .itl_ms = 50, .percentile = pct ? 0.99 : 0};
+    double per_init, per_all, r = 0;
+    sl_limit_t lim = SL_LIMIT_STABILITY;
+    TIME_CALLS(per_init, {
+      sl_queue_t *q = sl_queue_new(sp, &az, &err);
+      sink += q->mu_n;
+      sl_queue_free(q);
+    });
+    TIME_CALLS(per_all, {
+      sl_queue_t *q = sl_queue_new(sp, &az, &err);
+      sl_queue_max_rate(q, &slo, &r, &lim, &err);
+      sink += r;
+      sl_queue_free(q);
+    });
+    printf("  ttft 1000 ms, itl 50 ms (%s): max_rate %.4g req/s (%s), set-up %.1f us, set-up + "
+           "max_rate %.1f us per call\n",
+           pct ? "p99" : "means", r, sl_queue_limit_name(lim), per_init * 1e6, per_all * 1e6);
   }
   // The simulator's inner loop: one step time per engine step.
   const sl_step_t *st = &sl_step_llama31_8b_h100;

@@ -55,6 +55,17 @@ text=$("$SLUICE" plan "${P4[@]}" --ttft 1000 --itl 10 --rate 40)
 grep -Eq '^max_rate +44\.11[0-9]* req/s' <<<"$text" && grep -Eq '^ttft_ms ' <<<"$text" \
   && ok "text output names max_rate and ttft_ms" || bad "text output: $text"
 
+# Step profiles: spread-out lengths and a KV cache that holds fewer requests than the seats
+# both lower the rate a replica sustains.
+PS=(--perf llama-3.1-8b/h100 --max-batch 256 --in 4096 --out 256 --itl 50)
+plain=$("$SLUICE" plan "${PS[@]}" --json | jq -r .max_rate)
+spread=$("$SLUICE" plan "${PS[@]}" --in-cv 0.65 --out-cv 0.65 --json | jq -r .max_rate)
+kv=$("$SLUICE" plan "${PS[@]}" --in-cv 0.65 --out-cv 0.65 --kv-tokens 440000 --json |
+  jq -r .max_rate)
+awk -v a="$plain" -v b="$spread" -v c="$kv" 'BEGIN { exit !(c < b && b < a && c > 0) }' \
+  && ok "step profile: KV cache $kv < spread $spread < means alone $plain req/s" \
+  || bad "step profile rates: $plain, $spread, $kv"
+
 # Bad flags: exit 2, with the reason on stderr.
 usage() { # NAME EXPECTED-SUBSTRING ARGS...
   local name=$1 want=$2
@@ -78,6 +89,9 @@ usage "unknown profile" "neither 4p" --perf 5p:1 --max-batch 8 --in 1 --out 1
 usage "fractional max batch" "--max-batch must be a whole number" \
   --perf 3p:1,1,1 --max-batch 2.5 --in 1 --out 1
 usage "zero output tokens" "--out must be 1..1e7" --perf 3p:1,1,1 --max-batch 8 --in 1 --out 0
+usage "negative spread" "--in-cv must be 0..100" "${P4[@]}" --in-cv -1
+usage "fractional budget" "--max-batched-tokens must be a whole number" "${P4[@]}" \
+  --max-batched-tokens 10.5
 usage "percentile 1" "--percentile must be a fraction" "${P4[@]}" --ttft 100 --percentile 1
 usage "non-numeric rate" "--rate: 'fast' is not a number" "${P4[@]}" --rate fast
 usage "negative demand" "--demand must be >= 0" "${P4[@]}" --demand -5

@@ -155,6 +155,34 @@ describe("sluice.model queue", function()
     assert.truthy(err:find("ttft_ms target 5 is below", 1, true))
   end)
 
+  it("takes a step profile's length spread, KV cache and token budget from the shape", function()
+    local p = model.builtin "llama-3.1-8b/h100"
+    local base = { max_batch = 256, in_tokens = 1155, out_tokens = 211 }
+    local spread = { max_batch = 256, in_tokens = 1155, out_tokens = 211, in_cv = 0.67,
+      out_cv = 0.96 }
+    -- long outputs keep more context resident and long prompts make longer steps
+    assert.is_true(model.predict(p, spread, 15).itl_ms > model.predict(p, base, 15).itl_ms)
+    -- a KV cache that holds 100 such requests is the limit, not the 256 seats
+    local kv = { max_batch = 256, in_tokens = 1155, out_tokens = 211, kv_tokens = 100 * 1260 }
+    local o = model.predict(p, kv, 10)
+    assert.is_true(o.utilization > model.predict(p, base, 10).utilization * 2)
+    assert.is_true(model.max_rate(p, kv) < model.max_rate(p, base))
+    -- a smaller token budget splits long prompts over more steps
+    local long = { max_batch = 256, in_tokens = 8000, out_tokens = 200 }
+    local chunked = { max_batch = 256, in_tokens = 8000, out_tokens = 200,
+      max_batched_tokens = 2048 }
+    assert.is_true(model.predict(p, chunked, 2).ttft_ms > model.predict(p, long, 2).ttft_ms)
+    -- the 4p kind sees means alone
+    assert.are.same(model.predict(H100_4P, SHAPE_4P, 30),
+      model.predict(H100_4P, { max_batch = 64, in_tokens = 128, out_tokens = 128, in_cv = 2,
+        out_cv = 2, kv_tokens = 1000, max_batched_tokens = 512 }, 30))
+    assert.has_error(function() model.predict(p, { max_batch = 8, in_tokens = 1, out_tokens = 1,
+      in_cv = -1 }, 1) end, "model.predict: shape.in_cv: must be 0..100 (got -1)")
+    assert.has_error(function() model.predict(p, { max_batch = 8, in_tokens = 1, out_tokens = 1,
+      max_batched_tokens = 0.5 }, 1) end,
+      "model.predict: shape.max_batched_tokens must be an integer in 0..16777216 (got 0.5)")
+  end)
+
   it("sizes replicas for a demand", function()
     local n, f = model.replicas(100, 44.11)
     assert.are.equal(3, n)

@@ -50,8 +50,8 @@ describe("sluice.optimizer", function()
 
   describe("a single-variant model", function()
     it("runs ceil(λ / λ*) replicas", function()
-      -- λ* ≈ 27.9 req/s (ITL binds at 256 sequences): 41.2 needs 2, 2.5 λ* needs 3, 0.9 λ* 1.
-      for _, case in ipairs({ { 41.2, 2 }, { 2.5 * lstar, 3 }, { 0.9 * lstar, 1 },
+      -- λ* ≈ 20.0 req/s (ITL binds at 256 sequences): 30 needs 2, 2.5 λ* needs 3, 0.9 λ* 1.
+      for _, case in ipairs({ { 30, 2 }, { 2.5 * lstar, 3 }, { 0.9 * lstar, 1 },
                               { 1.999 * lstar, 2 }, { 2.001 * lstar, 3 } }) do
         local d = decide{ variants = { variant("llm/h100") },
                           models = { m = { signals = { arrival_rate = case[1] } } } }
@@ -61,9 +61,9 @@ describe("sluice.optimizer", function()
 
     it("names λ, λ*, the binding limit and the placement with its cost", function()
       local d = decide{ variants = { variant("llm/h100") },
-                        models = { m = { signals = { arrival_rate = 41.2 } } } }
+                        models = { m = { signals = { arrival_rate = 30 } } } }
       assert.are.equal("itl", select(2, star()))
-      assert.are.equal(string.format("λ 41.2 req/s, λ* %.1f (itl) → 2 × llm/h100 (cost 8.0/h)",
+      assert.are.equal(string.format("λ 30.0 req/s, λ* %.1f (itl) → 2 × llm/h100 (cost 8.0/h)",
         lstar), d["llm/h100"].reason)
     end)
 
@@ -161,9 +161,9 @@ describe("sluice.optimizer", function()
     end
 
     it("prefers the cheaper accelerator when both meet the SLO", function()
-      -- Same profile, so the same λ*; b costs 5 against 8: all ceil(41.2 / λ*) = 2 on b.
+      -- Same profile, so the same λ*; b costs 5 against 8: all ceil(30 / λ*) = 2 on b.
       local d = decide(two({ cost = 8, replicas = { spec = 0 } },
-                           { accelerator = "A100", cost = 5, replicas = { spec = 0 } }, 41.2))
+                           { accelerator = "A100", cost = 5, replicas = { spec = 0 } }, 30))
       assert.are.equal(0, d["llm/a"].replicas)
       assert.are.equal(2, d["llm/b"].replicas)
       assert.matches("→ 2 × llm/b %(cost 10.0/h%)$", d["llm/a"].reason)
@@ -171,12 +171,12 @@ describe("sluice.optimizer", function()
 
     it("weighs cost per request, not per replica", function()
       -- b's replica is cheaper (5 vs 8) but its L40S profile sustains only ~1 req/s under a 24 ms
-      -- ITL: 41.2 req/s would take 41 of them (205/h) against 2 H100 replicas (16/h).
+      -- ITL: 30 req/s would take 30 of them (150/h) against 2 H100 replicas (16/h).
       local lb = star("llama-3.1-8b/l40s:4p")
-      assert.are.equal(41, math.ceil(41.2 / lb))
+      assert.are.equal(30, math.ceil(30 / lb))
       local d = decide(two({ cost = 8, replicas = { spec = 0 } },
                            { accelerator = "L40S", cost = 5, profile = "llama-3.1-8b/l40s:4p",
-                             max = 100, replicas = { spec = 0 } }, 41.2))
+                             max = 100, replicas = { spec = 0 } }, 30))
       assert.are.equal(2, d["llm/a"].replicas)
       assert.are.equal(0, d["llm/b"].replicas)
       assert.matches(string.format("λ%%* %.1f %%(itl%%)", lb), d["llm/b"].reason)
@@ -186,16 +186,16 @@ describe("sluice.optimizer", function()
       -- Now 2 on a (4.0/h each). Moving both to b at 3.9/h saves 0.2/h but costs
       -- 0.1 × (2 × 4.0 + 2 × 3.9) = 1.58: stay. At 2.0/h b saves 4.0 > 0.1 × (8 + 4) = 1.2: move.
       local d = decide(two({ cost = 4, replicas = { spec = 2 } },
-                           { accelerator = "A100", cost = 3.9, replicas = { spec = 0 } }, 41.2))
+                           { accelerator = "A100", cost = 3.9, replicas = { spec = 0 } }, 30))
       assert.are.equal(2, d["llm/a"].replicas)
       assert.are.equal(0, d["llm/b"].replicas)
       d = decide(two({ cost = 4, replicas = { spec = 2 } },
-                     { accelerator = "A100", cost = 2, replicas = { spec = 0 } }, 41.2))
+                     { accelerator = "A100", cost = 2, replicas = { spec = 0 } }, 30))
       assert.are.equal(0, d["llm/a"].replicas)
       assert.are.equal(2, d["llm/b"].replicas)
       -- With no penalty even the 0.2/h saving moves them.
       d = decide(two({ cost = 4, replicas = { spec = 2 } },
-                     { accelerator = "A100", cost = 3.9, replicas = { spec = 0 } }, 41.2),
+                     { accelerator = "A100", cost = 3.9, replicas = { spec = 0 } }, 30),
                  { transition_penalty = 0 })
       assert.are.equal(2, d["llm/b"].replicas)
     end)
@@ -285,7 +285,7 @@ describe("sluice.optimizer", function()
       local d = decide{
         variants = { variant("llm/a", { profile = NONE, replicas = { spec = 5 } }),
                      variant("llm/b", { replicas = { spec = 0 } }) },
-        models = { m = { signals = { arrival_rate = 41.2 } } } }
+        models = { m = { signals = { arrival_rate = 30 } } } }
       assert.are.equal(5, d["llm/a"].replicas)
       assert.are.equal(2, d["llm/b"].replicas)
     end)
