@@ -1,5 +1,6 @@
 local cluster = require "support.cluster"
 local slo = require "sluice.slo"
+local model = require "sluice.model"
 
 local policy = dofile("policies/slo.lua")
 
@@ -22,16 +23,28 @@ local function cold_start(i) return COLD[(i - 1) % #COLD + 1] end
 
 local DAY = 86400
 
--- 15 req/s at night; 08:00-08:15 a steep rise to 240 (16x); 240 until 17:00; back to 15 by 19:00.
+-- Rates are in replicas' worth: PER req/s is what one replica of the scripted cluster's true
+-- profile carries within the SLO for its 1155/211-token requests, as the policy sizes it.
+local PER
+do
+  local pr, shape = model.builtin("llama-3.1-8b/h100"), { max_batch = 256, in_tokens = 1155,
+    out_tokens = 211 }
+  PER = math.min(model.max_rate(pr, shape, { ttft_ms = 500, percentile = 0.99 }),
+    (model.max_rate(pr, shape, { itl_ms = 24 * slo.defaults.itl_share })))
+end
+
+-- 0.67 replicas' worth at night; 08:00-08:15 a steep rise to 10.7 (16x); 10.7 until 17:00; back
+-- to 0.67 by 19:00.
 local function diurnal(t)
   local h = (t % DAY) / 3600
+  local lo, hi = 0.67, 10.7
   local r
-  if h < 8 then r = 15
-  elseif h < 8.25 then r = 15 + 225 * (1 - math.cos(math.pi * (h - 8) / 0.25)) / 2
-  elseif h < 17 then r = 240
-  elseif h < 19 then r = 240 - 225 * (1 - math.cos(math.pi * (h - 17) / 2)) / 2
-  else r = 15 end
-  return r * noise(t)
+  if h < 8 then r = lo
+  elseif h < 8.25 then r = lo + (hi - lo) * (1 - math.cos(math.pi * (h - 8) / 0.25)) / 2
+  elseif h < 17 then r = hi
+  elseif h < 19 then r = hi - (hi - lo) * (1 - math.cos(math.pi * (h - 17) / 2)) / 2
+  else r = lo end
+  return r * PER * noise(t)
 end
 
 describe("policies/slo.lua", function()
@@ -60,7 +73,7 @@ describe("policies/slo.lua", function()
         itl_share = policy.params.itl_share }
       local state = {}
       c:run(policy, policy.params, state, 2 * DAY + 3 * 3600)
-      -- Scaled down at night: 15 req/s needs 1.
+      -- Scaled down at night: 0.67 replicas' worth needs 1.
       assert.are.equal(1, c:need(c.time))
       assert.is_true(c.spec <= 2, "night replicas " .. c.spec)
       c:run(policy, policy.params, state, 2 * DAY + 7.5 * 3600)
@@ -100,8 +113,8 @@ describe("policies/slo.lua", function()
     function()
       local start, len = 1800, 60          -- 60 s < the 110-s median cold start
       local function rate(t)
-        local r = (t >= start and t < start + len) and 80 or 40
-        return r * noise(t)
+        local r = (t >= start and t < start + len) and 3.58 or 1.79
+        return r * PER * noise(t)
       end
       local c = cluster.new{ rate = rate, replicas = 2, cold_start = cold_start,
         itl_share = policy.params.itl_share }
@@ -117,11 +130,11 @@ describe("policies/slo.lua", function()
       end
       assert.are.equal(1, ups)
       assert.are.equal(0, downs)
-      -- Sized once for the burst (80 req/s, +-5%, at 22.4 req/s per replica: 4), not staircased.
+      -- Sized once for the burst (3.58 replicas' worth, +-5%: 4), not staircased.
       assert.are.equal(4, c.events[1].to)
       assert.is_true(c.events[1].t - start <= 2 * policy.params.up_delay)
       -- Not held forever: once the burst has left the forecast's window and the hysteresis
-      -- window after it, back to the 2 that 40 req/s needs.
+      -- window after it, back to the 2 that 1.79 replicas' worth needs.
       c:run(policy, policy.params, state, start + len + policy.params.trend_window + window + 60)
       assert.are.equal(2, c.spec)
     end)

@@ -1,5 +1,7 @@
 local fv = require "support.fakeview"
 local igw = require "sluice.igw"
+local model = require "sluice.model"
+local profiles = require "sluice.profiles"
 
 local MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -26,16 +28,26 @@ local function view_at(t, gw, o)
   }
 end
 
+-- The auto budget from the kernel igw sizes with (`sluice plan --perf llama-3.1-8b/h100
+-- --max-batch 256 --in 1155 --out 211 --ttft 500 --itl 24 --percentile 0.99`, then --rate at
+-- that limit): 80% of the requests in service at the SLO limit, in prompt tokens. The specs put
+-- their tokens in flight in these units, so they test igw's arithmetic, not the calibration.
+local H100 = profiles.plain(model.builtin("llama-3.1-8b/h100"))
+local SHAPE = { max_batch = 256, in_tokens = 1155, out_tokens = 211 }
+local LIMIT = model.max_rate(H100, SHAPE, { ttft_ms = 500, itl_ms = 24, percentile = 0.99 })
+local IN_SERVICE = model.predict(H100, SHAPE, LIMIT).in_service
+local BUDGET = 0.8 * IN_SERVICE * 1155
+
 describe("sluice.igw", function()
   it("sizes the prompt tokens in flight against the budget one replica carries at its SLO",
     function()
-    -- `sluice plan`: 25.36 req/s per replica at p99 for 1155/211 tokens; the queue holds 99.8
-    -- requests in service there. Budget: 0.8 x 99.8 x 1155 = 92 215 tokens in flight per
-    -- replica. 300 000 in flight: 3.25 -> 4.
-    local d = igw.decide(view_at(0, { inflight_tokens = 300000, queue_size = 0 }), params(), {})
+    -- 3.25 budgets in flight -> 4.
+    local d = igw.decide(view_at(0, { inflight_tokens = 3.25 * BUDGET, queue_size = 0 }),
+      params(), {})
     assert.are.equal(4, d["llm/a"].replicas)
-    assert.matches("over %d%.%d+ s per replica %(80%% of 99.8 requests in flight at the SLO limit "
-      .. "25.3%d req/s, llama%-3.1%-8b/h100%) → 4", d["llm/a"].reason)
+    assert.matches(string.format("over %%d%%.%%d+ s per replica %%(80%%%% of %.1f requests in "
+      .. "flight at the SLO limit %.2f req/s, llama%%-3.1%%-8b/h100%%) → 4", IN_SERVICE, LIMIT),
+      d["llm/a"].reason)
   end)
 
   it("takes a budget in seconds and a prefill rate as llm-d's guide configures them", function()
@@ -100,11 +112,11 @@ describe("sluice.igw", function()
       spec = d["llm/a"].replicas
       return d["llm/a"]
     end
-    tick(0, 300000)                      -- 4
-    for t = 1, 59 do tick(t, 100000) end -- needs 2: watching, and the 4 of t = 0 is the peak
+    tick(0, 3.25 * BUDGET)                        -- 4
+    for t = 1, 59 do tick(t, 1.1 * BUDGET) end    -- needs 2: the 4 of t = 0 is the peak
     assert.are.equal(4, spec)
     -- The peak is kept per 10-s bucket: [0, 10) leaves the window (t - 60, t] at t = 60.
-    local d = tick(60, 100000)
+    local d = tick(60, 1.1 * BUDGET)
     assert.are.equal(2, spec)
     assert.matches("down to 2, the peak need over 60 s", d.reason)
   end)
