@@ -207,6 +207,15 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
          "zero start-up; peak %d replica%s%s\n", s->o.bin_s, c->peak_replicas,
          c->peak_replicas == 1 ? "" : "s",
          c->short_bins ? " (the inventory could not cover some bins)" : "");
+  // Why requests missed, per policy: what to fix differs (capacity late: TTFT; batches too
+  // full or prefill-heavy: ITL; the queue timed out: dropped; scale-down cut them: cut).
+  for (int i = 0; i < n; i++) {
+    double e = (double)(r[i].completed + r[i].dropped + r[i].cut);
+    if (e <= 0 || r[i].met == (uint64_t)e) continue;
+    printf("%-14s misses: %.2f%% over TTFT, %.2f%% over ITL, %.2f%% dropped, %.2f%% cut\n",
+           r[i].policy, 100.0 * (double)r[i].late_ttft / e, 100.0 * (double)r[i].late_itl / e,
+           100.0 * (double)r[i].dropped / e, 100.0 * (double)r[i].cut / e);
+  }
   printf("simulated %.0f requests per second of wall time\n", sl_sim_rate(s));
 }
 

@@ -173,8 +173,8 @@ static void on_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_
     if (q->out > 1) sl_lhist_add(&R->itl, itl);
     met = 1;
     if (d->slo) {
-      if (ttft * 1e3 > d->slo->ttft_ms) met = 0;
-      if (q->out > 1 && itl * 1e3 > d->slo->itl_ms) met = 0;
+      if (ttft * 1e3 > d->slo->ttft_ms) met = 0, R->res->late_ttft++;
+      if (q->out > 1 && itl * 1e3 > d->slo->itl_ms) met = 0, R->res->late_itl++;
     }
     R->res->met += (uint64_t)met;
   } else if (outcome == SL_REPLICA_CUT) {

@@ -49,6 +49,7 @@ typedef struct {
   char policy[64];
   double period, scrape_interval, lag, window; // what the run used
   uint64_t requests, completed, dropped, cut, met;
+  uint64_t late_ttft, late_itl; // completed requests over the TTFT / ITL target (both can hold)
   double slo_attainment;
   double gpu_hours, cost;
   double ttft_p50_ms, ttft_p90_ms, ttft_p99_ms, itl_p50_ms, itl_p99_ms;

@@ -325,6 +325,12 @@ static void test_clairvoyant_bound(void) {
       }
       printf("# %s target %g: attainment %.4f, %.2f GPU-h (clairvoyant %.2f)\n", traces[k],
              targets[i], r.slo_attainment, r.gpu_hours, c.gpu_hours);
+      // Every completed request that missed was late on TTFT, on ITL or on both.
+      uint64_t missed = r.completed - r.met;
+      T_OK(missed <= r.late_ttft + r.late_itl && r.late_ttft <= missed && r.late_itl <= missed,
+           "misses split into late TTFT (%llu) and late ITL (%llu) of %llu",
+           (unsigned long long)r.late_ttft, (unsigned long long)r.late_itl,
+           (unsigned long long)missed);
       if (r.slo_attainment >= 0.99) {
         checked++;
         violations += c.gpu_hours > r.gpu_hours;
