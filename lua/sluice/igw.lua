@@ -12,6 +12,7 @@ local model = require "sluice.model"
 local w = require "sluice.window"
 local placement = require "sluice.placement"
 local profiles = require "sluice.profiles"
+local memo = require "sluice.memo"
 
 local M = {}
 
@@ -33,7 +34,8 @@ M.defaults = {
 -- replica and 1.5 s of backlog per replica.
 local GUIDE_TPS, GUIDE_BUDGET = 15928, 1.5
 local DEFAULT_TOKENS = { 1024, 256 }   -- token mix before any request has finished
-local MIX_STEP = math.log(1.05)        -- the auto budget is recomputed when the mix moves 5%
+local MIX_STEP = math.log(1.05)        -- the auto budget is solved per 5% bucket of the mix
+M.MIX_STEP = MIX_STEP
 local GROWTH_WINDOW = 10               -- seconds a queue is compared over to call it growing
 
 local function resolve(params)
@@ -77,13 +79,18 @@ end
 local function budget_of(p, vs, v)
   local s = v.signals or {}
   local I, O = s.input_tokens_mean or DEFAULT_TOKENS[1], s.output_tokens_mean or DEFAULT_TOKENS[2]
+  -- Solved at the middle of the mix's 5% buckets, so a mix wavering across a bucket edge reuses
+  -- both neighbours' budgets instead of solving again every tick.
+  local kI, kO
+  kI, I = memo.bucket(max(I, 1), MIX_STEP)
+  kO, O = memo.bucket(max(O, 1), MIX_STEP)
   local slo = v.slo or {}
   local key = format("%s|%s|%s|%s|%s|%d|%d|%s", tostring(v.profile), tostring(slo.ttft_ms),
     tostring(slo.itl_ms), tostring(p.backlog_budget), tostring(p.prefill_tokens_per_s),
-    floor(math.log(max(I, 1)) / MIX_STEP), floor(math.log(max(O, 1)) / MIX_STEP),
-    tostring(p.target) .. "/" .. tostring(p.percentile))
-  local c = vs.budget
-  if c and c.key == key then return c end
+    kI, kO, tostring(p.target) .. "/" .. tostring(p.percentile))
+  vs.budgets = vs.budgets or memo.new(256)
+  local c = memo.get(vs.budgets, key, 0)
+  if c then return c end
   local pr, name = profiles.of(v)
   local N = (v.engine and v.engine.max_num_seqs) or 256
   local shape = { max_batch = N, in_tokens = I, out_tokens = max(O, 1) }
@@ -113,9 +120,8 @@ local function budget_of(p, vs, v)
       end
     end
   end
-  c = { key = key, tps = tps, tps_note = tps_note, budget = budget, note = note }
-  vs.budget = c
-  return c
+  return memo.put(vs.budgets, key, 0,
+    { tps = tps, tps_note = tps_note, budget = budget, note = note })
 end
 
 local function settle(view, p, vs, v, want, why)

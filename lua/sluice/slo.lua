@@ -27,6 +27,7 @@ local forecast = require "sluice.forecast"
 local w = require "sluice.window"
 local placement = require "sluice.placement"
 local profiles = require "sluice.profiles"
+local memo = require "sluice.memo"
 
 local M = {}
 
@@ -75,8 +76,11 @@ M.defaults = {
 local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast_window",
   "season", "season_bin" }
 local COLD_SAMPLES = 32          -- cold starts remembered per variant
-local RATE_REFRESH = 60          -- seconds a cached max_rate is reused for unchanged inputs
-local TOKEN_STEP = log(1.02)     -- token-mix changes below 2% reuse the cached max_rate
+local RATE_REFRESH = 60          -- seconds a fitted profile's max_rate is reused
+local TOKEN_STEP = log(1.05)     -- token means are bucketed in 5% steps for the max_rate memo
+local TARGET_STEP = log(1.02)    -- and corrected latency targets in 5% steps
+-- The buckets sizing's kernel inputs are snapped to (log steps), for specs and tools that redo it.
+M.grid = { tokens = TOKEN_STEP, targets = TARGET_STEP }
 local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's scores
 local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/predicted latency
 -- Where a fit starts without a better guess: WVA's tuner defaults.
@@ -307,8 +311,8 @@ end
 -- spread around the engine's mean (short outputs that catch a step carrying someone's prefill sit
 -- far above it), while the model's percentile is that of the batch size; itl_share keeps the
 -- mean low enough for the tail of requests. Where the profile's means run above (below) what the
--- replicas show, the targets are tightened (loosened) by that factor. Cached while the profile,
--- its correction and the token mix stay put. Returns rate, limit | nil, why.
+-- replicas show, the targets are tightened (loosened) by that factor. Memoised per bucket of
+-- token mix and corrected targets (sluice.memo). Returns rate, limit | nil, why.
 local function max_rate(view, p, vs, v, prof, I, O)
   local slo = slo_of(p, v)
   if not slo then return nil, "no SLO class" end
@@ -316,33 +320,39 @@ local function max_rate(view, p, vs, v, prof, I, O)
   local ttft = slo.ttft_ms / correction(sc.ttft)
   local itl = slo.itl_ms * p.itl_share / correction(sc.itl)
   local N = (v.engine and v.engine.max_num_seqs) or 256
-  local key = format("%s|%d|%d|%d|%.3g|%.3g|%g", prof.key, floor(log(max(I, 1)) / TOKEN_STEP),
-    floor(log(max(O, 1)) / TOKEN_STEP), N, ttft, itl, p.percentile)
-  local c = vs.rate_cache
-  if c and c.key == key and view.time - c.at < RATE_REFRESH then
-    if not c.rate then return nil, c.limit end
-    return c.rate, c.limit
-  end
-  local shape = { max_batch = N, in_tokens = I, out_tokens = max(O, 1) }
-  local rate, limit, why
-  if ttft > 0 then
-    local t = { ttft_ms = ttft }
-    if p.percentile > 0 then t.percentile = p.percentile end
-    local r, l = model.max_rate(prof.profile, shape, t)
-    if r then rate, limit = r, (l == "stability" and l or "ttft") else why = l end
-  end
-  if itl > 0 and not why then
-    local r, l = model.max_rate(prof.profile, shape, { itl_ms = itl })
-    if r then
-      if not rate or r < rate then rate, limit = r, (l == "stability" and l or "itl") end
-    else
-      why = l
+  -- Solved at the centres of the inputs' buckets (M.grid). A fitted profile moves with every
+  -- observation, so its entries age out.
+  local kI, hiI = memo.bucket(I, TOKEN_STEP)
+  local kO, hiO = memo.bucket(max(O, 1), TOKEN_STEP)
+  local kt, lot = 0, 0
+  if ttft > 0 then kt, lot = memo.bucket(ttft, TARGET_STEP) end
+  local ki, loi = 0, 0
+  if itl > 0 then ki, loi = memo.bucket(itl, TARGET_STEP) end
+  local key = format("%s|%d|%d|%d|%d|%d|%g", prof.key, kI, kO, N, kt, ki, p.percentile)
+  vs.rates = vs.rates or memo.new(256)
+  local e = memo.get(vs.rates, key, view.time, prof.key == "fit" and RATE_REFRESH or nil)
+  if not e then
+    local shape = { max_batch = N, in_tokens = hiI, out_tokens = hiO }
+    local rate, limit, why
+    if ttft > 0 then
+      local t = { ttft_ms = lot }
+      if p.percentile > 0 then t.percentile = p.percentile end
+      local r, l = model.max_rate(prof.profile, shape, t)
+      if r then rate, limit = r, (l == "stability" and l or "ttft") else why = l end
     end
+    if itl > 0 and not why then
+      local r, l = model.max_rate(prof.profile, shape, { itl_ms = loi })
+      if r then
+        if not rate or r < rate then rate, limit = r, (l == "stability" and l or "itl") end
+      else
+        why = l
+      end
+    end
+    if why then rate, limit = nil, why end
+    e = memo.put(vs.rates, key, view.time, { rate = rate or false, limit = limit })
   end
-  if why then rate, limit = nil, why end
-  vs.rate_cache = { key = key, at = view.time, rate = rate or false, limit = limit }
-  if not rate then return nil, limit end
-  return rate, limit
+  if not e.rate then return nil, e.limit end
+  return e.rate, e.limit
 end
 
 ---------------------------------------------------------------------------------------------------

@@ -11,9 +11,18 @@ local SLO = { ttft_ms = 500, itl_ms = 24 }
 -- profile `name`, from the kernel the policy sizes with (`sluice plan --perf NAME --max-batch 256
 -- --in 1155 --out 211 ...`). The sizing tests put their rates in these units, so they test the
 -- policy's arithmetic, not the kernel's calibration.
+-- Like the policy, it asks the kernel at the centres of the buckets (slo.grid) the tokens and
+-- targets fall in.
+local memo = require "sluice.memo"
 local function kernel_rate(name, target)
   local pr = profiles.plain(model.builtin(name))
-  local r = model.max_rate(pr, { max_batch = 256, in_tokens = 1155, out_tokens = 211 }, target)
+  local _, I = memo.bucket(1155, slo.grid.tokens)
+  local _, O = memo.bucket(211, slo.grid.tokens)
+  local t = {}
+  for k, x in pairs(target) do
+    t[k] = (k == "percentile") and x or select(2, memo.bucket(x, slo.grid.targets))
+  end
+  local r = model.max_rate(pr, { max_batch = 256, in_tokens = I, out_tokens = O }, t)
   return r
 end
 local H100 = "llama-3.1-8b/h100"
