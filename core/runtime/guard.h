@@ -13,6 +13,7 @@ typedef struct {
   int failed;             // a policy voting on this variant failed this tick
   const char *reason;     // the policies' reason, or the failure
   int allow_from_zero;    // some voting policy enables scale-from-zero
+  int model_spec;         // replicas set across all of the model's variants (this one too)
 } sl_guard_in_t;
 
 typedef struct {

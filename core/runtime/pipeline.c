@@ -155,6 +155,8 @@ int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err) {
     sl_guard_out_t g;
     const sl_view_model_t *vm = vv->model >= 0 && vv->model < p->view.nmodels
                                     ? &p->view.models[vv->model] : NULL;
+    if (vm)
+      for (int k = 0; k < vm->nvariants; k++) in.model_spec += p->view.variants[vm->variants[k]].spec;
     sl_guard_decide(&cfg->guard, vv, vm, &in, &g);
     sl_outcome_t o = {vv->desc, vv->spec, in.requested, g.target, g.change, g.held, 0, {0}};
     if (in.requested >= 0) p->last[ci].requested = in.requested;

@@ -83,6 +83,9 @@ int main(void) {
   T_EQ_INT(o.target, 0, "without the policy's permission it stays at zero");
   sl_guard_decide(&cfg, &zero, &queued, &(sl_guard_in_t){-1, 1, "err", 1}, &o);
   T_EQ_INT(o.target, 1, "scale-from-zero applies even when the policy failed");
+  sl_guard_decide(&cfg, &zero, &queued, &(sl_guard_in_t){0, 0, "placed on the other", 1, 2}, &o);
+  T_EQ_INT(o.target, 0, "not while a sibling variant of the model has replicas set");
+  T_STR_HAS(o.reason, "placed on the other", "the policy's decision stands");
   sl_guard_decide(&cfg, &vv, &m, &(sl_guard_in_t){0, 0, "idle", 1}, &o);
   T_EQ_INT(o.target, 0, "with min 0, scaling to zero is allowed");
 
