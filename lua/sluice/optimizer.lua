@@ -211,15 +211,18 @@ local function bounds(v)
 end
 
 -- GPUs per accelerator type the sized variants may hold between them: what is free plus what
--- their scheduled replicas hold now. Types missing from the inventory are not limited; nil
--- when there is no inventory at all or limiting is off.
+-- their scheduled replicas hold now. Types missing from the inventory, or with a total of 0, are
+-- not limited; nil when no type is limited or limiting is off.
 local function budget(view, sized, p)
   if not p.limited then return nil end
   local inv, any = {}, false
   for t, a in view:accelerators() do
-    local free = finite(a.free) or ((finite(a.total) or 0) - (finite(a.used) or 0))
-    inv[t] = max(floor(free), 0)
-    any = true
+    -- A total of 0 is no count known (docs/view.md): that type is not limited.
+    if (finite(a.total) or 0) > 0 then
+      local free = finite(a.free) or (finite(a.total) - (finite(a.used) or 0))
+      inv[t] = max(floor(free), 0)
+      any = true
+    end
   end
   if not any then return nil end
   for _, sv in ipairs(sized) do

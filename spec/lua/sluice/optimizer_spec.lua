@@ -251,6 +251,15 @@ describe("sluice.optimizer", function()
       assert.are.equal(6, d["llm/a"].replicas)
       assert.are.equal(2, d["llm/b"].replicas)
     end)
+
+    it("takes a total of 0 as no count known: the type is not limited", function()
+      -- The simulator's unlimited pool reports total 0 and every GPU in use.
+      local inv = { H100 = { total = 0, used = 4, free = 0, cost = 4 } }
+      local d = decide(shared(5.5 * lstar, 1.5 * lstar, 0, 0, inv))
+      assert.are.equal(6, d["llm/a"].replicas)
+      assert.are.equal(2, d["llm/b"].replicas)
+      assert.not_matches("shortage", d["llm/a"].reason)
+    end)
   end)
 
   it("keeps minimum replicas beyond the inventory and says so", function()
