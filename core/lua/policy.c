@@ -60,7 +60,9 @@ int sl_policy_source(const char *dir, const char *file, char **path, char **src,
   else if (asprintf(&p, "%s/%s", dir, file) < 0) p = NULL;
   if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
   struct stat sb;
-  if (stat(p, &sb) == 0) {
+  // A directory that happens to share a canned policy's name (`slo/` next to `--policy slo`)
+  // is not a policy file.
+  if (stat(p, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
     int rc = read_file(p, src, len, err);
     if (rc < 0) {
       free(p);

@@ -50,4 +50,8 @@ echo "$out" | grep -q "c.yaml:5: bad params: 'target' must be a number" || fail 
 out=$("$SLUICE" check 2>&1); [ $? -eq 2 ] || fail "no files: want exit 2"
 out=$("$SLUICE" check "$d/nope.lua" 2>&1); [ $? -eq 2 ] || fail "missing file: want exit 2"
 echo "$out" | grep -q "no such file" || fail "missing file message: $out"
+# A directory named like a canned policy does not shadow it.
+mkdir -p "$d/cwd/slo"
+out=$(cd "$d/cwd" && "$SLUICE" check slo 2>&1) || fail "canned slo beside a slo/ directory: $out"
+echo "$out" | grep -q "^ok policies/slo.lua" || fail "canned slo beside a slo/ directory: $out"
 echo "check: all cases behave"
