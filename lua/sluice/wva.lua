@@ -249,12 +249,15 @@ local function observe_activity(view, state, groups)
 end
 
 -- GPUs free per accelerator type as WVA's limiter counts them: the inventory's total less what the
--- managed variants' current replicas hold. nil when there is no inventory (no limiting).
+-- managed variants' current replicas hold. Types with a total of 0 (no count known, docs/view.md)
+-- are not limited; nil when no type is (no limiting).
 local function gpu_available(view, groups)
   local avail, any = {}, false
   for t, a in view:accelerators() do
-    avail[t] = a.total or 0
-    any = true
+    if (a.total or 0) > 0 then
+      avail[t] = a.total
+      any = true
+    end
   end
   if not any then return nil end
   for _, g in ipairs(groups) do

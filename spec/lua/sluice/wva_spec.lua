@@ -172,6 +172,17 @@ describe("wva V1 (percentage analyzer)", function()
     d = wva.decide(view_of(vs, { inventory = inv }), V1, {})
     assert.are.equal(3, d["llm/x"].replicas)
   end)
+
+  it("does not limit a type whose total is 0 (no count known)", function()
+    local vs = {
+      variant("llm/x", { model = "m1", kv = { 0.75, 0.75 } }),
+      variant("llm/y", { model = "m2", kv = { 0.79, 0.79 } }),
+    }
+    local inv = { H100 = { total = 0, used = 4, cost = 3 } }
+    local d = wva.decide(view_of(vs, { inventory = inv }), { version = 1, limiter = true }, {})
+    assert.are.equal(3, d["llm/x"].replicas)
+    assert.are.equal(3, d["llm/y"].replicas)
+  end)
 end)
 
 describe("wva V2 (token analyzer)", function()
