@@ -2,6 +2,16 @@
 -- defaults, or V1 with `version = 1`. The algorithm is lua/sluice/wva.lua; this file fixes the
 -- defaults and how fresh the signals are that the simulator compares it on.
 local wva = require "sluice.wva"
+local stage = require "sluice.hpa_stage"
+
+-- The WVA algorithm's own params (everything but `actuation`).
+local function algo(params)
+  local q = {}
+  for k, v in pairs(params) do
+    if k ~= "actuation" then q[k] = v end
+  end
+  return q
+end
 
 return {
   name = "wva",
@@ -19,6 +29,10 @@ return {
     model_priority = {},
     metrics_window = 60,
     token_window = 300,
+    -- "hpa": WVA's desired replicas go through the HPA its chart installs (External metric
+    -- wva_desired_replicas, averageValue 1, 60 s stabilization each way, 10 pods per 15 s), as
+    -- in a deployment; "direct": applied as they are.
+    actuation = "hpa",
   },
   -- GLOBAL_OPT_INTERVAL 15s.
   period = 15,
@@ -27,9 +41,16 @@ return {
   -- WVA's scale-from-zero engine wakes a variant on the first request queued at the gateway.
   scale_from_zero = true,
   validate = function(params)
-    return wva.validate(params)
+    if params.actuation ~= "hpa" and params.actuation ~= "direct" then
+      return "actuation must be \"hpa\" or \"direct\""
+    end
+    return wva.validate(algo(params))
   end,
   decide = function(view, params, state)
-    return wva.decide(view, params, state)
+    state.wva = state.wva or {}
+    local out = wva.decide(view, algo(params), state.wva)
+    if params.actuation == "direct" then return out end
+    state.hpa = state.hpa or {}
+    return stage.apply(view, stage.CHART, out, state.hpa)
   end,
 }
