@@ -14,6 +14,8 @@ local placement = require "sluice.placement"
 local profiles = require "sluice.profiles"
 local memo = require "sluice.memo"
 
+local params_of = require "sluice.params"
+
 local M = {}
 
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
@@ -38,17 +40,13 @@ local MIX_STEP = math.log(1.05)        -- the auto budget is solved per 5% bucke
 M.MIX_STEP = MIX_STEP
 local GROWTH_WINDOW = 10               -- seconds a queue is compared over to call it growing
 
-local function resolve(params)
-  local p = {}
-  for k, v in pairs(M.defaults) do p[k] = v end
-  for k, v in pairs(params or {}) do p[k] = v end
-  return p
+local function resolve(given)
+  return params_of.resolve(M.defaults, given)
 end
 
 function M.validate(params)
-  for k in pairs(params or {}) do
-    if M.defaults[k] == nil then return "unknown parameter " .. tostring(k) end
-  end
+  local unknown = params_of.unknown(M.defaults, params)
+  if unknown then return unknown end
   local p = resolve(params)
   for _, k in ipairs({ "backlog_budget", "prefill_tokens_per_s" }) do
     local x = p[k]

@@ -14,6 +14,8 @@
 local model = require "sluice.model"
 local alloc = require "sluice.alloc"
 
+local params_of = require "sluice.params"
+
 local M = {}
 
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
@@ -39,11 +41,8 @@ M.CACHE_MAX = 256
 
 local ALLOC_MAX_REPLICAS = 100000
 
-local function resolve(params)
-  local p = {}
-  for k, v in pairs(M.defaults) do p[k] = v end
-  for k, v in pairs(params or {}) do p[k] = v end
-  return p
+local function resolve(given)
+  return params_of.resolve(M.defaults, given)
 end
 
 -- A number the view reported; nil for no data, NaN or infinities.
@@ -53,9 +52,8 @@ local function finite(x)
 end
 
 function M.validate(params)
-  for k in pairs(params or {}) do
-    if M.defaults[k] == nil then return "unknown parameter " .. tostring(k) end
-  end
+  local unknown = params_of.unknown(M.defaults, params)
+  if unknown then return unknown end
   local p = resolve(params)
   local function number(name, lo, lo_open, hi, hi_open)
     local x = p[name]

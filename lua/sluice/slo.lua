@@ -29,6 +29,8 @@ local placement = require "sluice.placement"
 local profiles = require "sluice.profiles"
 local memo = require "sluice.memo"
 
+local params_of = require "sluice.params"
+
 local M = {}
 
 local floor, ceil, max, min, abs, log = math.floor, math.ceil, math.max, math.min, math.abs,
@@ -86,11 +88,8 @@ local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/pred
 -- Where a fit starts without a better guess: WVA's tuner defaults.
 local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }
 
-local function resolve(params)
-  local p = {}
-  for k, v in pairs(M.defaults) do p[k] = v end
-  for k, v in pairs(params or {}) do p[k] = v end
-  return p
+local function resolve(given)
+  return params_of.resolve(M.defaults, given)
 end
 
 local function forecast_opts(p)
@@ -100,9 +99,8 @@ local function forecast_opts(p)
 end
 
 function M.validate(params)
-  for k in pairs(params or {}) do
-    if M.defaults[k] == nil then return "unknown parameter " .. tostring(k) end
-  end
+  local unknown = params_of.unknown(M.defaults, params)
+  if unknown then return unknown end
   local p = resolve(params)
   local function number(name, lo, hi, open_lo)
     local x = p[name]

@@ -8,6 +8,8 @@
 --   local wva = require "sluice.wva"
 --   local err = wva.validate(params)            -- nil or a message naming the field
 --   local decisions = wva.decide(view, params, state)
+local params_of = require "sluice.params"
+
 local M = {}
 
 local floor, ceil, huge = math.floor, math.ceil, math.huge
@@ -40,11 +42,8 @@ local SHORT_OUTPUT, MEDIUM_OUTPUT = 100, 500
 local MIN_NONSATURATED_FOR_DOWN = 2
 local DEFAULT_BATCHED_TOKENS, DEFAULT_MAX_SEQS, DEFAULT_BLOCK = 8192, 256, 16
 
-local function resolve(params)
-  local p = {}
-  for k, v in pairs(M.defaults) do p[k] = v end
-  for k, v in pairs(params or {}) do p[k] = v end
-  return p
+local function resolve(given)
+  return params_of.resolve(M.defaults, given)
 end
 
 local function num(x)
@@ -77,9 +76,8 @@ end
 
 function M.validate(params)
   local p = resolve(params)
-  for k in pairs(params or {}) do
-    if M.defaults[k] == nil then return "unknown parameter " .. tostring(k) end
-  end
+  local unknown = params_of.unknown(M.defaults, params)
+  if unknown then return unknown end
   if p.version ~= 1 and p.version ~= 2 then
     return "version must be 1 or 2, got " .. tostring(p.version)
   end
