@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/lua/modules.h"
+#include "core/util/str.h"
 
 extern const struct sl_embedded {
   const char *name, *path, *src;
@@ -99,6 +100,22 @@ void sl_policy_free(sl_policy_t *p) {
   free(p);
 }
 
+// t[k] without metamethods: host code never runs policy code by reading policy tables.
+static int rawfield(lua_State *L, int idx, const char *k) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  lua_pushstring(L, k);
+  lua_rawget(L, idx);
+  return lua_type(L, -1);
+}
+
+// Policy tables, their params and their decisions are plain tables: a metatable there could make
+// a read run code, and nothing in the contract needs one.
+static int has_metatable(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
 // Converts a YAML node to a Lua value: plain scalars that read as booleans or numbers become
 // those; quoted scalars stay strings.
 static void push_yval(lua_State *L, const sl_yval_t *v) {
@@ -121,8 +138,9 @@ static void push_yval(lua_State *L, const sl_yval_t *v) {
   case SL_Y_MAP:
     lua_createtable(L, 0, (int)v->n);
     for (size_t i = 0; i < v->n; i++) {
+      lua_pushstring(L, v->keys[i]);
       push_yval(L, v->items[i]);
-      lua_setfield(L, -2, v->keys[i]);
+      lua_rawset(L, -3);
     }
     return;
   }
@@ -142,14 +160,18 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
     const sl_yval_t *v = map->items[i];
     char fp[256];
     snprintf(fp, sizeof fp, "%s%s%s", path, *path ? "." : "", k);
-    lua_getfield(L, -1, k);
-    int dt = lua_type(L, -1);
+    int dt = rawfield(L, -1, k);
     if (dt == LUA_TNIL) {
       lua_pop(L, 1);
       return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' is not a parameter of this policy",
                     c->o->doc->file, v->line, fp);
     }
     if (dt == LUA_TTABLE && v->type == SL_Y_MAP) {
+      if (has_metatable(L, -1)) {
+        lua_pop(L, 1);
+        return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' has a metatable in the policy "
+                      "(params must be plain tables)", c->o->doc->file, v->line, fp);
+      }
       int rc = merge_params(L, c, v, fp);
       lua_pop(L, 1);
       if (rc < 0) return rc;
@@ -158,15 +180,16 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
     // A default of "auto" means "computed unless given": a number may replace it.
     int is_auto = dt == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto");
     lua_pop(L, 1);
+    lua_pushstring(L, k);
     push_yval(L, v);
     int vt = lua_type(L, -1);
     if (vt != dt && !(is_auto && vt == LUA_TNUMBER)) {
       const char *want = lua_typename(L, dt), *got = lua_typename(L, vt);
-      lua_pop(L, 1);
+      lua_pop(L, 2);
       return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' must be a %s, got a %s",
                     c->o->doc->file, v->line, fp, want, got);
     }
-    lua_setfield(L, -2, k);
+    lua_rawset(L, -3);
   }
   return SL_OK;
 }
@@ -179,6 +202,8 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   if (!lua_istable(L, -1))
     return sl_err(err, SL_EINVAL, "%s: the policy file must return a table, got %s", f,
                   luaL_typename(L, -1));
+  if (has_metatable(L, -1))
+    return sl_err(err, SL_EINVAL, "%s: the policy table must not have a metatable", f);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     lua_pop(L, 1);
@@ -196,14 +221,25 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
       return rc;
     }
   }
-  lua_getfield(L, -1, "name");
-  if (lua_type(L, -1) != LUA_TSTRING || !lua_objlen(L, -1)) {
+  rawfield(L, -1, "name");
+  if (lua_type(L, -1) != LUA_TSTRING || !lua_objlen(L, -1) || lua_objlen(L, -1) > 128) {
     lua_pop(L, 1);
-    return sl_err(err, SL_EINVAL, "%s: the policy needs a name (a non-empty string)", f);
+    return sl_err(err, SL_EINVAL, "%s: the policy needs a name (a non-empty string of at most "
+                  "128 bytes)", f);
   }
-  p->name = strdup(lua_tostring(L, -1));
+  for (const unsigned char *c = (const unsigned char *)lua_tostring(L, -1); *c; c++) {
+    if (*c < 0x20 || *c == 0x7f) {
+      lua_pop(L, 1);
+      return sl_err(err, SL_EINVAL, "%s: the policy name must not contain control characters",
+                    f);
+    }
+  }
+  if (!(p->name = strdup(lua_tostring(L, -1)))) {
+    lua_pop(L, 1);
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
   lua_pop(L, 1);
-  lua_getfield(L, -1, "decide");
+  rawfield(L, -1, "decide");
   if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
     return sl_err(err, SL_EINVAL, "%s: missing decide(view, params, state) function", f);
@@ -215,31 +251,34 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   } opt[] = {{"init", LUA_TFUNCTION}, {"validate", LUA_TFUNCTION}, {"params", LUA_TTABLE},
              {"period", LUA_TNUMBER}, {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN}};
   for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
-    lua_getfield(L, -1, opt[i].k);
-    int t = lua_type(L, -1);
+    int t = rawfield(L, -1, opt[i].k);
     lua_pop(L, 1);
     if (t != LUA_TNIL && t != opt[i].t)
       return sl_err(err, SL_EINVAL, "%s: '%s' must be a %s, got a %s", f, opt[i].k,
                     lua_typename(L, opt[i].t), lua_typename(L, t));
   }
-  lua_getfield(L, -1, "period");
-  p->period = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+  rawfield(L, -1, "period");
+  p->period = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
   lua_pop(L, 1);
   if (p->period < 0 || isnan(p->period) || isinf(p->period) || (p->period > 0 && p->period < 0.01))
     return sl_err(err, SL_EINVAL, "%s: 'period' must be at least 0.01 seconds", f);
-  lua_getfield(L, -1, "scale_from_zero");
+  rawfield(L, -1, "scale_from_zero");
   p->scale_from_zero = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : 1;
   lua_pop(L, 1);
   p->scrape_interval = p->lag = p->window = NAN;
-  lua_getfield(L, -1, "signals");
+  rawfield(L, -1, "signals");
   if (lua_istable(L, -1)) {
     static const char *const sk[] = {"scrape_interval", "lag", "window"};
     double *dst[] = {&p->scrape_interval, &p->lag, &p->window};
+    if (has_metatable(L, -1)) {
+      lua_pop(L, 1);
+      return sl_err(err, SL_EINVAL, "%s: 'signals' must not have a metatable", f);
+    }
     for (int i = 0; i < 3; i++) {
-      lua_getfield(L, -1, sk[i]);
+      rawfield(L, -1, sk[i]);
       if (!lua_isnil(L, -1)) {
         double x = lua_tonumber(L, -1);
-        if (!lua_isnumber(L, -1) || !(x >= 0) || isinf(x)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || !(x >= 0) || isinf(x)) {
           lua_pop(L, 2);
           return sl_err(err, SL_EINVAL, "%s: signals.%s must be a number of seconds >= 0", f, sk[i]);
         }
@@ -252,6 +291,51 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   return SL_OK;
 }
 
+typedef struct {
+  sl_policy_t *p;
+  const sl_policy_opts_t *o;
+  sl_err_t *err;
+  int rc;
+} load_ctx_t;
+
+// Runs inside the VM's protected call, under its budget and deadline, with the table the chunk
+// returned as its argument: anything it reads is read raw, and validate() runs as policy code.
+static int contract_protected(lua_State *L, void *ud) {
+  load_ctx_t *c = ud;
+  sl_policy_t *p = c->p;
+  const sl_policy_opts_t *o = c->o;
+  const char *f = o->chunkname + (o->chunkname[0] == '@');
+  if ((c->rc = check_contract(L, p, c->err)) < 0) return 0;
+  rawfield(L, 1, "decide");
+  p->ref_decide = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (rawfield(L, 1, "init") == LUA_TFUNCTION) p->ref_init = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+  if (rawfield(L, 1, "params") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+  } else if (has_metatable(L, -1)) {
+    c->rc = sl_err(c->err, SL_EINVAL, "%s: 'params' must not have a metatable", f);
+    return 0;
+  }
+  merge_ctx_t mc = {o, c->err};
+  if (o->params && o->params->n && (c->rc = merge_params(L, &mc, o->params, "")) < 0) return 0;
+  if (rawfield(L, 1, "validate") == LUA_TFUNCTION) {
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      c->rc = sl_err(c->err, SL_EINVAL, "%s: bad params: %s", f, lua_tostring(L, -1));
+      return 0;
+    }
+    if (!lua_isnil(L, -1)) {
+      c->rc = sl_err(c->err, SL_EINVAL, "%s: validate() must return nil or an error string", f);
+      return 0;
+    }
+  }
+  lua_pop(L, 1);
+  p->ref_params = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
 int sl_policy_load(const sl_policy_opts_t *o, sl_policy_t **out, sl_err_t *err) {
   sl_policy_t *p = calloc(1, sizeof *p);
   if (!p || !(p->chunkname = strdup(o->chunkname))) {
@@ -260,50 +344,21 @@ int sl_policy_load(const sl_policy_opts_t *o, sl_policy_t **out, sl_err_t *err) 
   }
   p->ref_decide = p->ref_params = p->ref_state = p->ref_init = LUA_NOREF;
   p->src_hash = sl_hash64(o->src, o->len);
-  sl_vm_opts_t vo = {o->mem_limit, o->budget, 0, o->clock, o->module_path};
+  sl_vm_opts_t vo = {o->mem_limit, o->budget, 0, o->clock, o->module_path, o->time_limit};
   p->vm = sl_vm_new(&vo, err);
   if (!p->vm) {
     sl_policy_free(p);
     return err ? err->code : SL_ENOMEM;
   }
+  sl_vm_set_name(p->vm, o->chunkname + (o->chunkname[0] == '@'));
   sl_lua_preload_kernels(p->vm);
   lua_State *L = sl_vm_state(p->vm);
   int rc = sl_vm_load(p->vm, o->src, o->len, o->chunkname, err);
   if (rc == 0) rc = sl_vm_pcall(p->vm, 0, 1, err);
   if (rc == 0) {
-    rc = check_contract(L, p, err);
-    if (rc == 0) {
-      lua_getfield(L, -1, "decide");
-      p->ref_decide = luaL_ref(L, LUA_REGISTRYINDEX);
-      lua_getfield(L, -1, "init");
-      p->ref_init = lua_isfunction(L, -1) ? luaL_ref(L, LUA_REGISTRYINDEX) : (lua_pop(L, 1), LUA_NOREF);
-      lua_getfield(L, -1, "params");
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-      }
-      merge_ctx_t mc = {o, err};
-      if (o->params && o->params->n) rc = merge_params(L, &mc, o->params, "");
-      if (rc == 0) {
-        lua_getfield(L, -2, "validate");
-        if (lua_isfunction(L, -1)) {
-          lua_pushvalue(L, -2);
-          rc = sl_vm_pcall(p->vm, 1, 1, err);
-          if (rc == 0) {
-            if (lua_isstring(L, -1))
-              rc = sl_err(err, SL_EINVAL, "%s: bad params: %s", o->chunkname + (o->chunkname[0] == '@'),
-                          lua_tostring(L, -1));
-            else if (!lua_isnil(L, -1))
-              rc = sl_err(err, SL_EINVAL, "%s: validate() must return nil or an error string",
-                          o->chunkname + (o->chunkname[0] == '@'));
-            lua_pop(L, 1);
-          }
-        } else {
-          lua_pop(L, 1);
-        }
-      }
-      if (rc == 0) p->ref_params = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
+    load_ctx_t c = {p, o, err, 0};
+    rc = sl_vm_protect(p->vm, contract_protected, &c, 1, 0, err);
+    if (rc == 0) rc = c.rc;
   }
   lua_settop(L, 0);
   if (rc < 0) {
@@ -347,20 +402,26 @@ int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err) {
 }
 
 // Reads the table decide() returned (at stack top) into out[]. Any problem fails the whole
-// result: a policy that returns garbage for one variant cannot be trusted for the others.
-static int read_decisions(lua_State *L, sl_policy_t *p, sl_view_t *view,
-                          const unsigned char *manages, const int *order, sl_decision_t *out,
-                          sl_err_t *err) {
+// result: a policy that returns garbage for one variant cannot be trusted for the others. Every
+// read is raw, and tables with metatables are refused, so reading runs no policy code.
+static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *manages,
+                          const int *order, sl_decision_t *out, sl_err_t *err) {
   const char *f = p->chunkname + (p->chunkname[0] == '@');
   if (!lua_istable(L, -1))
     return sl_err(err, SL_EINVAL, "%s: malformed decision: decide returned %s, expected a table "
                   "{[variant_id] = {replicas = n, reason = \"...\"}}", f, luaL_typename(L, -1));
+  if (has_metatable(L, -1))
+    return sl_err(err, SL_EINVAL, "%s: malformed decision: the returned table has a metatable "
+                  "(decisions must be plain tables)", f);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     if (lua_type(L, -2) != LUA_TSTRING)
       return sl_err(err, SL_EINVAL, "%s: malformed decision: key %s is not a variant id", f,
                     luaL_typename(L, -2));
-    const char *id = lua_tostring(L, -2);
+    char id[256];
+    size_t idlen;
+    const char *rawid = lua_tolstring(L, -2, &idlen);
+    sl_str_escape(id, sizeof id, rawid, idlen);
     int vi = sl_lview_find(L, &p->lv, -2);
     if (vi < 0 || !manages[order[vi]])
       return sl_err(err, SL_EINVAL, "%s: malformed decision: '%.200s' is not a variant this policy "
@@ -368,29 +429,73 @@ static int read_decisions(lua_State *L, sl_policy_t *p, sl_view_t *view,
     if (!lua_istable(L, -1))
       return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: expected a table, got %s", f, id,
                     luaL_typename(L, -1));
+    if (has_metatable(L, -1))
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: the table has a metatable "
+                    "(decisions must be plain tables)", f, id);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       lua_pop(L, 1);
       const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-      if (!k || (strcmp(k, "replicas") && strcmp(k, "reason")))
+      if (!k || (strcmp(k, "replicas") && strcmp(k, "reason"))) {
+        char kesc[128];
+        if (k) sl_str_escape(kesc, sizeof kesc, k, strlen(k));
         return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: unknown field '%s' "
-                      "(expected replicas, reason)", f, id, k ? k : luaL_typename(L, -1));
+                      "(expected replicas, reason)", f, id, k ? kesc : luaL_typename(L, -1));
+      }
     }
-    lua_getfield(L, -1, "replicas");
+    rawfield(L, -1, "replicas");
     double r = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || isnan(r) || r < 0 || r > 1e6 || r != floor(r))
+    if (lua_type(L, -1) != LUA_TNUMBER || isnan(r) || r < 0 || r > 1e6 || r != floor(r)) {
+      char got[64];
+      if (lua_type(L, -1) == LUA_TNUMBER) snprintf(got, sizeof got, "%.14g", r);
+      else snprintf(got, sizeof got, "%s", luaL_typename(L, -1));
       return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: replicas must be a whole "
-                    "number >= 0, got %s", f, id,
-                    lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+                    "number >= 0, got %s", f, id, got);
+    }
     lua_pop(L, 1);
-    lua_getfield(L, -1, "reason");
+    rawfield(L, -1, "reason");
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
       return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: reason must be a string", f, id);
     out[vi].requested = (int)r;
-    sl_strlcpy(out[vi].reason, lua_isnil(L, -1) ? "" : lua_tostring(L, -1), sizeof out[vi].reason);
+    size_t rlen = 0;
+    const char *reason = lua_isnil(L, -1) ? "" : lua_tolstring(L, -1, &rlen);
+    // Reasons reach logs, Events and terminals: no raw newlines or escape sequences.
+    sl_str_escape(out[vi].reason, sizeof out[vi].reason, reason, rlen);
     lua_pop(L, 2);
   }
   return SL_OK;
+}
+
+typedef struct {
+  sl_policy_t *p;
+  const unsigned char *manages;
+  const int *order;
+  sl_decision_t *out;
+  int nvariants;
+  sl_err_t *err;
+  int rc;
+} decide_ctx_t;
+
+// One tick inside one protected call: decide(), reading its result and checking state all count
+// against the same budget and deadline.
+static int decide_protected(lua_State *L, void *ud) {
+  decide_ctx_t *c = ud;
+  sl_policy_t *p = c->p;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_decide);
+  sl_lview_push(L, &p->lv);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
+  lua_call(L, 3, 1);
+  for (int i = 0; i < c->nvariants; i++) c->out[i].requested = -1, c->out[i].reason[0] = '\0';
+  if ((c->rc = read_decisions(L, p, c->manages, c->order, c->out, c->err)) < 0) return 0;
+  lua_settop(L, 0);
+  // State must stay plain data (it is copied across reloads): a tick that leaves something
+  // else there fails now, where the policy put it, not at some later reload.
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
+  c->rc = sl_vm_check_plain(L, -1, STATE_MAX_BYTES, "state", c->err);
+  if (c->rc < 0)
+    sl_err_wrap(c->err, "%s: at the end of the tick", p->chunkname + (p->chunkname[0] == '@'));
+  return 0;
 }
 
 int sl_policy_decide(sl_policy_t *p, sl_view_t *view, const unsigned char *manages,
@@ -400,17 +505,11 @@ int sl_policy_decide(sl_policy_t *p, sl_view_t *view, const unsigned char *manag
   p->lv.manages = manages;
   p->lv.order = order;
   p->lv.tick = tick;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_decide);
-  sl_lview_push(L, &p->lv);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
-  int rc = sl_vm_pcall(p->vm, 3, 1, err);
-  if (rc == 0) {
-    for (int i = 0; i < view->nvariants; i++) out[i].requested = -1, out[i].reason[0] = '\0';
-    rc = read_decisions(L, p, view, manages, order, out, err);
-    if (rc < 0)
-      for (int i = 0; i < view->nvariants; i++) out[i].requested = -1;
-  }
+  decide_ctx_t c = {p, manages, order, out, view->nvariants, err, 0};
+  int rc = sl_vm_protect(p->vm, decide_protected, &c, 0, 0, err);
+  if (rc == 0) rc = c.rc;
+  if (rc < 0)
+    for (int i = 0; i < view->nvariants; i++) out[i].requested = -1;
   lua_settop(L, 0);
   p->lv.view = NULL;  // proxies kept past the tick fail loudly instead of reading freed memory
   return rc;

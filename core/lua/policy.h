@@ -20,6 +20,7 @@ typedef struct {
   size_t mem_limit;       // 0 = VM default
   uint64_t budget;        // 0 = VM default
   const char *module_path;
+  double time_limit;      // seconds per call (0 = VM default)
 } sl_policy_opts_t;
 
 typedef struct sl_policy {

@@ -16,10 +16,12 @@
 #include <string.h>
 
 #include "core/lua/vm_priv.h"
+#include "core/lua/watchdog.h"
 #include "core/util/log.h"
 
 // Registry keys (addresses only).
-static char KEY_TRAMPOLINE, KEY_HANDLER;
+static char KEY_TRAMPOLINE, KEY_HANDLER, KEY_CFN;
+static int cfn_trampoline(lua_State *L);
 
 // Work charged per allocated byte: bulk copies (concatenation, string.rep, table.concat) run in
 // C without instructions, so their bytes count against the same budget.
@@ -36,7 +38,7 @@ static void vm_hook(lua_State *L, lua_Debug *ar);
 static void *alloc_refuse(sl_vm_t *vm, int why) {
   if (!vm->abort) vm->abort = why;
   if (vm->depth > 0 && !vm->rearmed) {
-    lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, 1);
+    sl_watchdog_sethook(vm->L, vm_hook, LUA_MASKCOUNT, 1);
     vm->rearmed = 1;
   }
   return NULL;
@@ -132,11 +134,17 @@ static void format_budget(sl_vm_t *vm, char *what, size_t n) {
            (unsigned long long)vm->budget);
 }
 
+static void format_time(sl_vm_t *vm, char *what, size_t n) {
+  snprintf(what, n, "time limit exceeded (%.0f ms per call)", vm->time_limit * 1e3);
+}
+
 // The message for an abort raised where no message could be made (inside the allocator).
 static void format_late_abort(sl_vm_t *vm) {
   char lim[32], what[128];
   if (vm->abort == SL_VM_ABORT_BUDGET) {
     format_budget(vm, what, sizeof what);
+  } else if (vm->abort == SL_VM_ABORT_TIME) {
+    format_time(vm, what, sizeof what);
   } else {
     sl_vm_fmt_bytes(lim, sizeof lim, vm->mem_limit);
     snprintf(what, sizeof what, "memory cap exceeded (limit %s)", lim);
@@ -147,7 +155,7 @@ static void format_late_abort(sl_vm_t *vm) {
 static int raise_abort(lua_State *L, sl_vm_t *vm) {
   if (!vm->rearmed) {
     // From now on every instruction lands here, so pcall/xpcall in the policy cannot resume it.
-    lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
+    sl_watchdog_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
     vm->rearmed = 1;
   }
   // Allocating the message can itself fail at the memory cap; that raises too, which is all we
@@ -169,6 +177,28 @@ static size_t next_gc_at(sl_vm_t *vm) {
   size_t three_quarters = vm->mem_limit / 4 * 3;
   size_t half_headroom = vm->mem + (vm->mem_limit - vm->mem) / 2;
   return half_headroom > three_quarters ? half_headroom : three_quarters;
+}
+
+void sl_vm_check_deadline(lua_State *L) {
+  sl_vm_t *vm = sl_vm_from(L);
+  if (!vm || vm->depth == 0 || sl_watchdog_now() < vm->deadline) return;
+  char what[96];
+  format_time(vm, what, sizeof what);
+  sl_vm_trip(L, vm, SL_VM_ABORT_TIME, what);
+}
+
+// A full collection in bounded steps: a heap of a few hundred thousand live tables takes longer
+// to mark than a call may run, so the deadline is checked between steps.
+void sl_vm_collect(lua_State *L, sl_vm_t *vm) {
+  if (vm->depth == 0) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return;
+  }
+  // Finish the cycle in progress, then run one whole cycle more (what LUA_GCCOLLECT does).
+  for (int cycles = 0; cycles < 2;) {
+    if (lua_gc(L, LUA_GCSTEP, 64)) cycles++;
+    sl_vm_check_deadline(L);
+  }
 }
 
 static void vm_hook(lua_State *L, lua_Debug *ar) {
@@ -193,12 +223,20 @@ static void vm_hook(lua_State *L, lua_Debug *ar) {
     sl_vm_trip(L, vm, SL_VM_ABORT_BUDGET, what);
     return;
   }
+  // Every hook reads the clock (cheap: one vDSO call per 1,000 instructions); the watchdog makes
+  // the hook run at once when a C function kept the VM past its deadline.
+  if (sl_watchdog_now() >= vm->deadline) {
+    char what[96];
+    format_time(vm, what, sizeof what);
+    sl_vm_trip(L, vm, SL_VM_ABORT_TIME, what);
+    return;
+  }
   // Garbage counts against the cap until it is collected; collect before the cap is hit rather
   // than fail an allocation that a collection would have made room for.
   if (vm->mem > vm->gc_at && vm->hook_gcs < MAX_HOOK_GCS) {
     size_t before = vm->mem;
     vm->hook_gcs++;
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    sl_vm_collect(L, vm);
     vm->gc_at = next_gc_at(vm);
     // Mostly live data: further collections would cost time and free nothing.
     if (before - vm->mem < vm->mem_limit / 8) vm->hook_gcs = MAX_HOOK_GCS;
@@ -347,6 +385,9 @@ static int vm_setup(lua_State *L) {
   lua_pushlightuserdata(L, &KEY_HANDLER);
   lua_pushcfunction(L, vm_handler);
   lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, &KEY_CFN);
+  lua_pushcfunction(L, cfn_trampoline);
+  lua_rawset(L, LUA_REGISTRYINDEX);
   sl_sandbox_setup(L, vm);
   return 0;
 }
@@ -368,6 +409,13 @@ sl_vm_t *sl_vm_new(const sl_vm_opts_t *opts, sl_err_t *err) {
   vm->mem_limit = limit;
   vm->budget = opts->instr_budget ? opts->instr_budget : SL_VM_DEFAULT_INSTR_BUDGET;
   vm->hook_every = vm->budget < 1000 ? (int)vm->budget : 1000;
+  vm->time_limit = opts->time_limit > 0 ? opts->time_limit : SL_VM_DEFAULT_TIME_LIMIT;
+  if (!(vm->time_limit <= SL_VM_MAX_TIME_LIMIT)) {
+    sl_err(err, SL_EINVAL, "time_limit: %g s is above the maximum of %g s", opts->time_limit,
+           SL_VM_MAX_TIME_LIMIT);
+    free(vm);
+    return NULL;
+  }
   vm->max_pattern_subject =
       opts->max_pattern_subject ? opts->max_pattern_subject : SL_VM_DEFAULT_MAX_PATTERN_SUBJECT;
   if (opts->module_path && !(vm->module_path = strdup(opts->module_path))) goto nomem;
@@ -426,8 +474,20 @@ size_t sl_vm_mem_peak(sl_vm_t *vm) {
   return vm->mem_peak;
 }
 
-size_t sl_vm_mem_limit(sl_vm_t *vm) {
-  return vm->mem_limit;
+void sl_vm_set_name(sl_vm_t *vm, const char *name) {
+  snprintf(vm->name, sizeof vm->name, "%s", name);
+}
+
+int sl_vm_log_allow(lua_State *L, size_t bytes) {
+  sl_vm_t *vm = sl_vm_from(L);
+  if (!vm) return 1;
+  if (vm->log_lines >= SL_VM_LOG_MAX_LINES || vm->log_bytes + bytes > SL_VM_LOG_MAX_BYTES) {
+    vm->log_suppressed++;
+    return 0;
+  }
+  vm->log_lines++;
+  vm->log_bytes += bytes;
+  return 1;
 }
 
 uint64_t sl_vm_instr_used(sl_vm_t *vm) {
@@ -556,7 +616,12 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
       lua_gc(L, LUA_GCCOLLECT, 0);
       vm->gc_at = next_gc_at(vm);
     }
-    lua_sethook(L, vm_hook, LUA_MASKCOUNT, vm->hook_every);
+    vm->log_lines = 0;
+    vm->log_bytes = 0;
+    vm->log_suppressed = 0;
+    vm->deadline = sl_watchdog_now() + vm->time_limit;
+    vm->armed = sl_watchdog_arm(L, vm_hook, vm->deadline) == 0;
+    sl_watchdog_sethook(L, vm_hook, LUA_MASKCOUNT, vm->hook_every);
     vm->cstack_base = (uintptr_t)__builtin_frame_address(0);
   } else if (vm->abort) {
     lua_settop(L, fn - 1);
@@ -599,12 +664,42 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
   }
   if (outer) {
     vm->cstack_base = 0;
-    lua_sethook(L, NULL, 0, 0);
+    if (vm->armed) sl_watchdog_disarm(L);
+    vm->armed = 0;
+    sl_watchdog_sethook(L, NULL, 0, 0);
+    if (vm->log_suppressed)
+      sl_warn("%s: %llu lines of output suppressed in one call (at most %d lines and %zu bytes "
+              "per call)",
+              vm->name[0] ? vm->name : "policy", (unsigned long long)vm->log_suppressed,
+              SL_VM_LOG_MAX_LINES, SL_VM_LOG_MAX_BYTES);
     if (vm->abort == SL_VM_ABORT_MEM || vm->mem > next_gc_at(vm)) lua_gc(L, LUA_GCCOLLECT, 0);
     vm->abort = SL_VM_ABORT_NONE;
     vm->rearmed = 0;
   }
   return rc;
+}
+
+typedef struct {
+  int (*fn)(lua_State *L, void *ud);
+  void *ud;
+} cfn_t;
+
+static int cfn_trampoline(lua_State *L) {
+  cfn_t *c = lua_touserdata(L, 1);
+  lua_remove(L, 1);
+  return c->fn(L, c->ud);
+}
+
+int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int nargs,
+                  int nresults, sl_err_t *err) {
+  lua_State *L = vm->L;
+  cfn_t c = {fn, ud};
+  // The cached trampoline takes (userdata, args...): the same shape, so no allocation here.
+  push_cached(L, &KEY_CFN, cfn_trampoline);
+  lua_insert(L, -(nargs + 1));
+  lua_pushlightuserdata(L, &c);
+  lua_insert(L, -(nargs + 1));
+  return sl_vm_pcall(vm, nargs + 1, nresults, err);
 }
 
 // ---- plain-data copy ---------------------------------------------------------------------------
@@ -683,8 +778,9 @@ static int copy_refuse(copy_ctx_t *c, const char *fmt, ...) {
   build_path(c, path, sizeof path);
   c->code = SL_EINVAL;
   snprintf(c->msg, sizeof c->msg, "%s: %s", path, what);
-  lua_pushboolean(c->to, 0); // error value; the message is in c->msg
-  return lua_error(c->to);
+  lua_State *R = c->to ? c->to : c->from; // the state the protected call runs on
+  lua_pushboolean(R, 0);                  // error value; the message is in c->msg
+  return lua_error(R);
 }
 
 static void copy_count(copy_ctx_t *c, size_t n) {
@@ -710,9 +806,13 @@ static void copy_table(copy_ctx_t *c, int fidx) {
   }
   copy_count(c, 8);
   // from's stack was grown up front; only `to` may need more room, and we are protected on it.
-  if (!lua_checkstack(T, c->same ? 8 : 4)) copy_refuse(c, "nesting too deep for the Lua stack");
-  lua_createtable(T, (int)lua_objlen(F, fidx), 0);
-  int tidx = lua_gettop(T);
+  if (T && !lua_checkstack(T, c->same ? 8 : 4))
+    copy_refuse(c, "nesting too deep for the Lua stack");
+  int tidx = 0;
+  if (T) {
+    lua_createtable(T, (int)lua_objlen(F, fidx), 0);
+    tidx = lua_gettop(T);
+  }
   c->anc[c->nanc++] = self;
   lua_pushnil(F);
   while (lua_next(F, fidx)) {
@@ -723,19 +823,19 @@ static void copy_table(copy_ctx_t *c, int fidx) {
       size_t n;
       const char *s = lua_tolstring(F, k, &n);
       copy_count(c, n);
-      lua_pushlstring(T, s, n);
+      if (T) lua_pushlstring(T, s, n);
       break;
     }
     case LUA_TNUMBER:
       copy_count(c, 8);
-      lua_pushnumber(T, lua_tonumber(F, k));
+      if (T) lua_pushnumber(T, lua_tonumber(F, k));
       break;
     default:
       copy_refuse(c, "%s keys cannot be kept in %s (only string and number keys)",
                   lua_typename(F, lua_type(F, k)), c->root);
     }
     copy_value(c, v);
-    lua_rawset(T, tidx);
+    if (T) lua_rawset(T, tidx);
     c->nkeys--;
     lua_pop(F, 1);
   }
@@ -746,21 +846,21 @@ static void copy_value(copy_ctx_t *c, int fidx) {
   lua_State *F = c->from, *T = c->to;
   switch (lua_type(F, fidx)) {
   case LUA_TNIL:
-    lua_pushnil(T);
+    if (T) lua_pushnil(T);
     break;
   case LUA_TBOOLEAN:
     copy_count(c, 8);
-    lua_pushboolean(T, lua_toboolean(F, fidx));
+    if (T) lua_pushboolean(T, lua_toboolean(F, fidx));
     break;
   case LUA_TNUMBER:
     copy_count(c, 8);
-    lua_pushnumber(T, lua_tonumber(F, fidx));
+    if (T) lua_pushnumber(T, lua_tonumber(F, fidx));
     break;
   case LUA_TSTRING: {
     size_t n;
     const char *s = lua_tolstring(F, fidx, &n);
     copy_count(c, n);
-    lua_pushlstring(T, s, n);
+    if (T) lua_pushlstring(T, s, n);
     break;
   }
   case LUA_TTABLE:
@@ -826,6 +926,28 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
     rc = sl_err(err, SL_EINVAL, "copying %s failed", root);
   }
   return rc;
+}
+
+static int check_protected(lua_State *L, void *ud) {
+  copy_ctx_t *c = ud;
+  c->from = L; // the protected call's own frame: the value is its argument
+  grow_stack(L);
+  copy_value(c, 1);
+  return 0;
+}
+
+int sl_vm_check_plain(lua_State *L, int idx, size_t max_bytes, const char *root, sl_err_t *err) {
+  copy_ctx_t ctx, *c = &ctx;
+  memset(c, 0, sizeof *c);
+  c->from = L;
+  c->same = 1;
+  c->max_bytes = max_bytes;
+  c->root = root;
+  lua_pushvalue(L, idx);
+  int st = vm_protect(L, check_protected, c, 1, 0, NULL, 0);
+  if (st == 0) return 0;
+  if (c->code) return sl_err(err, c->code, "%s", c->msg);
+  return mem_error(sl_vm_from(L), err, "while checking state");
 }
 
 int sl_vm_copy_plain(lua_State *from, int idx, lua_State *to, size_t max_bytes, sl_err_t *err) {

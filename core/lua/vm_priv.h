@@ -12,6 +12,7 @@ enum {
   SL_VM_ABORT_NONE = 0,
   SL_VM_ABORT_BUDGET = 1, // instruction budget spent
   SL_VM_ABORT_MEM = 2,    // memory cap reached
+  SL_VM_ABORT_TIME = 3,   // wall-clock deadline passed
 };
 
 typedef struct {
@@ -35,6 +36,13 @@ struct sl_vm {
 
   // Budget for the current outermost sl_vm_pcall.
   uint64_t budget, used;
+  double time_limit, deadline; // seconds; deadline on sl_watchdog_now's clock, 0 outside calls
+  int armed;                   // the watchdog knows this call
+  // Output written through print / sluice.log in the current call.
+  int log_lines;
+  size_t log_bytes;
+  uint64_t log_suppressed;
+  char name[256];
   int hook_every;        // count-hook period in instructions
   int depth;             // sl_vm_pcall nesting
   int strict;  // > 0: the cap binds even outside a call (copies, loads)
@@ -65,6 +73,8 @@ int sl_vm_trip(lua_State *L, sl_vm_t *vm, int why, const char *what);
 #define SL_VM_MAX_CSTACK ((uintptr_t)1 << 20)
 // Raises "C stack overflow" when the C stack is deeper than SL_VM_MAX_CSTACK.
 void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm);
+// A full garbage collection; inside a call it runs in steps that stop at the deadline.
+void sl_vm_collect(lua_State *L, sl_vm_t *vm);
 // Formats a byte count for messages ("64.0 MiB").
 void sl_vm_fmt_bytes(char *buf, size_t n, size_t bytes);
 
