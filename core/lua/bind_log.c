@@ -1,11 +1,14 @@
 // sluice.log: policies write to the controller's log. log.info("kv %.2f on %s", kv, id) formats
-// like string.format; messages are tagged with the calling policy's chunk name and capped in
-// length so a chatty policy cannot flood the log.
+// like string.format; messages are tagged with the calling policy's chunk name, capped in length
+// and in lines per call (with the print lines: see sl_vm_log_allow), and control characters are
+// escaped, so a chatty or hostile policy cannot flood the log or forge lines in it.
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
 
+#include "core/lua/vm.h"
 #include "core/util/log.h"
+#include "core/util/str.h"
 
 #define LOG_MAX 512
 
@@ -26,10 +29,15 @@ static int emit(lua_State *L, sl_log_level_t level) {
   } else {
     msg = luaL_checkstring(L, 1);
   }
+  size_t len = msg ? strlen(msg) : 0;
+  if (len > LOG_MAX) len = LOG_MAX;
+  if (!sl_vm_log_allow(L, len)) return 0;
   lua_Debug ar;
   const char *where = "policy";
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "S", &ar)) where = ar.short_src;
-  sl_log(level, "%s: %.*s", where, LOG_MAX, msg ? msg : "");
+  char buf[LOG_MAX * 4 + 1];
+  sl_str_escape(buf, sizeof buf, msg ? msg : "", len);
+  sl_log(level, "%s: %s", where, buf);
   return 0;
 }
 

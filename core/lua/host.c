@@ -20,6 +20,7 @@ struct sl_slot {
   int version, pending_version;
   int probation, probation_failures;
   uint64_t seen_hash;  // hash of the file text last offered (accepted or not)
+  uint64_t seen_err;   // hash of the last file error reported (0: none), so each is said once
   uint64_t tick;
   unsigned char *manages;
 };
@@ -48,8 +49,9 @@ static int load_version(sl_host_t *h, sl_slot_t *s, const char *src, size_t len,
                         sl_policy_t **out, sl_err_t *err) {
   char chunk[1024];
   snprintf(chunk, sizeof chunk, "@%s", s->path);
-  sl_policy_opts_t o = {src, len, chunk, &h->cfg->doc, s->pc->params, h->clock, s->pc->memory,
-                        s->pc->budget, h->module_path};
+  sl_policy_opts_t o = {src,           len,           chunk,           &h->cfg->doc,
+                        s->pc->params, h->clock,      s->pc->memory,   s->pc->budget,
+                        h->module_path, s->pc->time_limit};
   return sl_policy_load(&o, out, err);
 }
 
@@ -66,10 +68,21 @@ static void adopt(sl_slot_t *s, sl_policy_t *p) {
   p->lv.period = s->decider.period;
 }
 
+// Gives `to` the live version's state. State that cannot be copied (the live version left
+// something other than plain data in it, which already failed that tick) must not block the
+// new version: it starts from a fresh state instead, and says so.
+static int take_state(sl_host_t *h, sl_slot_t *s, sl_policy_t *to, int version, sl_err_t *err) {
+  sl_err_t cerr = {0};
+  if (sl_policy_copy_state(to, s->cur, &cerr) == 0) return SL_OK;
+  sl_warn("policy %s: version %d starts with a fresh state: the state of version %d cannot be "
+          "kept (%s)", s->pc->file, version, s->version, cerr.msg);
+  return sl_policy_init_state(to, err);
+}
+
 // Swaps a pending version in at a tick boundary, copying the live state as it is now.
 static void swap_pending(sl_host_t *h, sl_slot_t *s) {
   sl_err_t err = {0};
-  if (sl_policy_copy_state(s->pending, s->cur, &err) < 0) {
+  if (take_state(h, s, s->pending, s->pending_version, &err) < 0) {
     emit(h, s, SL_HOST_REJECTED, s->pending_version, err.msg);
     sl_policy_free(s->pending);
     s->pending = NULL;
@@ -121,7 +134,7 @@ static void offer(sl_host_t *h, sl_slot_t *s, const char *src, size_t len) {
   sl_policy_t *np = NULL;
   int version = s->version + 1 + (s->pending != NULL);
   int rc = load_version(h, s, src, len, &np, &err);
-  if (rc == 0) rc = sl_policy_copy_state(np, s->cur, &err);
+  if (rc == 0) rc = take_state(h, s, np, version, &err);
   if (rc == 0 && h->pipeline->view.nvariants > 0) {
     // Dry run: the new version decides once on the view the live one last saw, with a copy of
     // the live state; nothing is actuated and the copy is refreshed again at swap time.
@@ -156,9 +169,18 @@ int sl_host_check_files(sl_host_t *h) {
     int owned = 0;
     sl_err_t err = {0};
     if (sl_policy_source(h->cfg->policy_dir, s->pc->file, &path, &src, &len, &owned, &err) < 0) {
-      // Mid-swap of a ConfigMap volume the file can be briefly missing; try again next time.
+      // A file that cannot be read (gone, a FIFO, too large, ...) leaves the running version in
+      // place; say so once per distinct problem, and look again at the next check.
+      uint64_t eh = sl_hash64(err.msg, strlen(err.msg)) | 1;
+      if (eh != s->seen_err) {
+        s->seen_err = eh;
+        char msg[SL_ERR_MAX + 64];
+        snprintf(msg, sizeof msg, "%s; version %d keeps running", err.msg, s->version);
+        emit(h, s, SL_HOST_REJECTED, s->version + 1, msg);
+      }
       continue;
     }
+    s->seen_err = 0;
     uint64_t hash = sl_hash64(src, len);
     if (hash != s->seen_hash && owned) {
       // Offered once per distinct text: a rejected file is not retried until it changes.

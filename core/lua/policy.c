@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/lua/modules.h"
+#include "core/util/file.h"
 #include "core/util/str.h"
 
 extern const struct sl_embedded {
@@ -23,37 +24,6 @@ uint64_t sl_hash64(const char *s, size_t n) {
   return h;
 }
 
-static int read_file(const char *path, char **out, size_t *len, sl_err_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return sl_err(err, SL_EIO, "%s: %s", path, strerror(errno));
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (n < cap) break;
-    if (cap >= (16u << 20)) {
-      free(buf);
-      fclose(f);
-      return sl_err(err, SL_EINVAL, "%s: larger than 16 MiB", path);
-    }
-    char *nb = realloc(buf, cap * 2);
-    if (!nb) free(buf);
-    buf = nb;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf) return sl_err(err, SL_ENOMEM, "out of memory");
-  if (bad) {
-    free(buf);
-    return sl_err(err, SL_EIO, "%s: read error", path);
-  }
-  *out = buf;
-  *len = n;
-  return SL_OK;
-}
-
 int sl_policy_source(const char *dir, const char *file, char **path, char **src, size_t *len,
                      int *owned, sl_err_t *err) {
   char *p = NULL;
@@ -61,10 +31,11 @@ int sl_policy_source(const char *dir, const char *file, char **path, char **src,
   else if (asprintf(&p, "%s/%s", dir, file) < 0) p = NULL;
   if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
   struct stat sb;
+  int exists = stat(p, &sb) == 0;
   // A directory that happens to share a canned policy's name (`slo/` next to `--policy slo`)
-  // is not a policy file.
-  if (stat(p, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-    int rc = read_file(p, src, len, err);
+  // is not a policy file; anything else that exists is read, or refused with the reason.
+  if (exists && !S_ISDIR(sb.st_mode)) {
+    int rc = sl_file_read(p, SL_POLICY_MAX_BYTES, SL_FILE_REGULAR, src, len, err);
     if (rc < 0) {
       free(p);
       return rc;
@@ -87,7 +58,9 @@ int sl_policy_source(const char *dir, const char *file, char **path, char **src,
     *owned = 0;
     return *path ? SL_OK : sl_err(err, SL_ENOMEM, "out of memory");
   }
-  int rc = sl_err(err, SL_ENOTFOUND, "%s: no such file, and no canned policy named '%s'", p, file);
+  int rc = exists ? sl_err(err, SL_EINVAL, "%s: is a directory, not a policy file", p)
+                  : sl_err(err, SL_ENOTFOUND, "%s: no such file, and no canned policy named '%s'",
+                           p, file);
   free(p);
   return rc;
 }

@@ -10,6 +10,10 @@
 #include "core/runtime/pipeline.h"
 #include "core/util/yval.h"
 
+// Policy files larger than this are refused (a real policy is a few KiB; compiling megabytes
+// of source would itself take longer than a tick).
+#define SL_POLICY_MAX_BYTES ((size_t)4 << 20)
+
 typedef struct {
   const char *src;        // policy source text
   size_t len;

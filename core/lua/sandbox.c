@@ -8,11 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/lua/pattern.h"
 #include "core/lua/vm_priv.h"
+#include "core/util/file.h"
 #include "core/util/log.h"
+#include "core/util/str.h"
 
 extern const struct sl_embedded {
   const char *name, *path, *src;
@@ -21,6 +26,12 @@ extern const struct sl_embedded {
 
 // Registry keys (addresses only).
 static char KEY_TEMPLATE, KEY_ENVMT, KEY_READONLY, KEY_LOADED, KEY_LOADING;
+
+// One print line is cut at this many bytes.
+#define SL_PRINT_MAX 512
+
+// Lua modules from the module path: as for policy files.
+#define SL_MODULE_MAX_BYTES ((size_t)4 << 20)
 
 // Plain-find work is charged one instruction per this many bytes scanned.
 #define FIND_CHARGE_SHIFT 6
@@ -300,6 +311,104 @@ static int sb_rep(lua_State *L) {
   return 1;
 }
 
+// ---- table.sort ----------------------------------------------------------------------------------
+
+// The same quicksort as Lua 5.1's table.sort (median of three, the same comparisons in the same
+// order, so results, ties included, match the stock function), but it looks at the deadline as
+// it goes: sorting a large table with the default comparison runs no VM instruction, so neither
+// the count hook nor the watchdog could stop it.
+
+#define SORT_CHECK_EVERY 256
+
+typedef struct {
+  int has_cmp;
+  unsigned ncmp;
+} sort_ctx_t;
+
+// a < b for the values at stack indices a and b (absolute).
+static int sort_lt(lua_State *L, sort_ctx_t *c, int a, int b) {
+  if ((++c->ncmp % SORT_CHECK_EVERY) == 0) sl_vm_check_deadline(L);
+  if (!c->has_cmp) return lua_lessthan(L, a, b);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, a);
+  lua_pushvalue(L, b);
+  lua_call(L, 2, 1);
+  int r = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+static void sort_swap(lua_State *L, int i, int j) {
+  lua_rawgeti(L, 1, i);
+  lua_rawgeti(L, 1, j);
+  lua_rawseti(L, 1, i);
+  lua_rawseti(L, 1, j);
+}
+
+// Compares t[i] and t[j] without leaving anything on the stack.
+static int sort_lt_at(lua_State *L, sort_ctx_t *c, int i, int j) {
+  lua_rawgeti(L, 1, i);
+  lua_rawgeti(L, 1, j);
+  int top = lua_gettop(L);
+  int r = sort_lt(L, c, top - 1, top);
+  lua_pop(L, 2);
+  return r;
+}
+
+static void sort_range(lua_State *L, sort_ctx_t *c, int lo, int up) {
+  while (lo < up) {
+    if (sort_lt_at(L, c, up, lo)) sort_swap(L, lo, up);
+    if (up - lo == 1) break;
+    int i = lo + (up - lo) / 2;
+    if (sort_lt_at(L, c, i, lo)) sort_swap(L, i, lo);
+    else if (sort_lt_at(L, c, up, i)) sort_swap(L, i, up);
+    if (up - lo == 2) break;
+    lua_rawgeti(L, 1, i); // the pivot stays on the stack while partitioning
+    int pv = lua_gettop(L);
+    sort_swap(L, i, up - 1);
+    int a = lo, b = up - 1;
+    for (;;) {
+      for (;;) {
+        lua_rawgeti(L, 1, ++a);
+        int lt = sort_lt(L, c, lua_gettop(L), pv);
+        lua_pop(L, 1);
+        if (!lt) break;
+        if (a > up) luaL_error(L, "invalid order function for sorting");
+      }
+      for (;;) {
+        lua_rawgeti(L, 1, --b);
+        int lt = sort_lt(L, c, pv, lua_gettop(L));
+        lua_pop(L, 1);
+        if (!lt) break;
+        if (b < lo) luaL_error(L, "invalid order function for sorting");
+      }
+      if (b < a) break;
+      sort_swap(L, a, b);
+    }
+    lua_pop(L, 1);
+    sort_swap(L, up - 1, a);
+    // Recurse into the smaller part, loop on the larger: stack depth O(log n).
+    if (a - lo < up - a) {
+      sort_range(L, c, lo, a - 1);
+      lo = a + 1;
+    } else {
+      sort_range(L, c, a + 1, up);
+      up = a - 1;
+    }
+  }
+}
+
+static int sb_sort(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int n = (int)lua_objlen(L, 1);
+  lua_settop(L, 2);
+  sort_ctx_t c = {!lua_isnil(L, 2), 0};
+  if (c.has_cmp) luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_checkstack(L, 40, "");
+  sort_range(L, &c, 1, n);
+  return 0;
+}
+
 // ---- base functions ----------------------------------------------------------------------------
 
 static int sb_os_time(lua_State *L) {
@@ -322,7 +431,7 @@ static int sb_collectgarbage(lua_State *L) {
     return 1;
   }
   if (strcmp(opt, "collect") == 0) {
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    sl_vm_collect(L, vm_of(L)); // in steps, each followed by a look at the deadline
     lua_pushinteger(L, 0);
     return 1;
   }
@@ -353,6 +462,8 @@ static int sb_rawset(lua_State *L) {
 }
 
 // print goes to the log at info level, prefixed with the caller's file:line. No metamethods run.
+// Output is capped per call (the rest is counted and reported once) and control characters are
+// escaped, so a policy can neither flood the log nor forge lines in it.
 static int sb_print(lua_State *L) {
   int n = lua_gettop(L);
   luaL_where(L, 1);
@@ -376,7 +487,13 @@ static int sb_print(lua_State *L) {
     }
   }
   lua_concat(L, lua_gettop(L) - n);
-  sl_info("%s", lua_tostring(L, -1));
+  size_t len;
+  const char *line = lua_tolstring(L, -1, &len);
+  if (len > SL_PRINT_MAX) len = SL_PRINT_MAX;
+  if (!sl_vm_log_allow(L, len)) return 0;
+  char buf[SL_PRINT_MAX * 4 + 1];
+  sl_str_escape(buf, sizeof buf, line, len);
+  sl_info("%s", buf);
   return 0;
 }
 
@@ -464,18 +581,34 @@ static int load_module_source(lua_State *L, sl_vm_t *vm, const char *name, char 
     luaL_pushresult(&b);
     const char *path = lua_tostring(L, -1);
     snprintf(searched, searched_len, "%s, ", path);
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-      if ((size_t)st.st_size > vm->mem_limit)
-        return luaL_error(L, "module '%s': %s is larger than the memory cap", name, path);
-      // Read into VM memory (a userdata) so a raise from here on leaks nothing.
-      char *buf = lua_newuserdata(L, (size_t)st.st_size + 1);
-      FILE *f = fopen(path, "rb");
-      if (!f) return luaL_error(L, "module '%s': cannot open %s", name, path);
-      size_t n = fread(buf, 1, (size_t)st.st_size, f);
-      int bad = ferror(f);
-      fclose(f);
-      if (bad) return luaL_error(L, "module '%s': cannot read %s", name, path);
+    const char *kind = sl_file_kind(path);
+    if (kind && strcmp(kind, "missing"))
+      return luaL_error(L, "module '%s': %s is %s, not a regular file", name, path, kind);
+    if (!kind) {
+      // Read straight into VM memory (a userdata) so a raise from here on leaks nothing; the
+      // buffer is made before the file is opened, so no descriptor is open when it raises.
+      // Opened without blocking and checked again: the file may have been swapped meanwhile.
+      struct stat st;
+      if (stat(path, &st) != 0) return luaL_error(L, "module '%s': cannot read %s", name, path);
+      if ((size_t)st.st_size > SL_MODULE_MAX_BYTES || (size_t)st.st_size > vm->mem_limit)
+        return luaL_error(L, "module '%s': %s is larger than %d MiB", name, path,
+                          (int)(SL_MODULE_MAX_BYTES >> 20));
+      size_t cap = (size_t)st.st_size;
+      char *buf = lua_newuserdata(L, cap + 1);
+      int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+      if (fd < 0) return luaL_error(L, "module '%s': cannot open %s", name, path);
+      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return luaL_error(L, "module '%s': %s is not a regular file", name, path);
+      }
+      size_t n = 0;
+      while (n < cap) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        n += (size_t)got;
+      }
+      close(fd);
       if (n > 0 && buf[0] == LUA_SIGNATURE[0])
         return luaL_error(L, "module '%s': %s is precompiled bytecode, not source", name, path);
       lua_pushfstring(L, "@%s", path);
@@ -599,6 +732,11 @@ void sl_sandbox_setup(lua_State *L, sl_vm_t *vm) {
   push_readonly(L, -1, "string metatable");
   lua_setfield(L, mt, "__metatable");
   lua_settop(L, str);
+
+  // table.sort that stops at the deadline (the per-environment table copies take it from here).
+  lua_getfield(L, LUA_GLOBALSINDEX, "table");
+  set_cfunc(L, lua_gettop(L), "sort", sb_sort);
+  lua_pop(L, 1);
 
   // Environment metatable: writes to undeclared globals raise; reads of unknown names give nil.
   lua_createtable(L, 0, 2);

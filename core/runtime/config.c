@@ -254,8 +254,8 @@ int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err
 
 static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
                         sl_err_t *err) {
-  static const char *const keys[] = {"file", "variants", "model", "params", "period",
-                                     "budget", "memory", NULL};
+  static const char *const keys[] = {"file",   "variants", "model",      "params", "period",
+                                     "budget", "memory",   "time_limit", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "policies[%d]", i);
   if (v && v->type == SL_Y_SCALAR) {  // shorthand: - hpa
@@ -305,6 +305,11 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
   if ((f = FIELD("memory"))) {
     TRY(sl_y_size(&c->doc, f, fp, &p->memory, err));
     if (p->memory < (1u << 20)) return sl_y_err(&c->doc, f, err, "%s: must be at least 1MiB", fp);
+  }
+  if ((f = FIELD("time_limit"))) {
+    TRY(sl_y_duration(&c->doc, f, fp, &p->time_limit, err));
+    if (!(p->time_limit >= 0.001) || p->time_limit > 60)
+      return sl_y_err(&c->doc, f, err, "%s: must be between 1ms and 60s", fp);
   }
 #undef FIELD
   return SL_OK;

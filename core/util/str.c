@@ -10,11 +10,11 @@ size_t sl_str_escape(char *dst, size_t n, const char *src, size_t len) {
     unsigned char c = (unsigned char)src[i];
     char esc[5];
     size_t k = 0;
-    if (c >= 0x20 && c != 0x7f) {
+    if ((c >= 0x20 && c != 0x7f) || c == '\t') {
       esc[k++] = (char)c;
-    } else if (c == '\n' || c == '\t' || c == '\r') {
+    } else if (c == '\n' || c == '\r') {
       esc[k++] = '\\';
-      esc[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+      esc[k++] = c == '\n' ? 'n' : 'r';
     } else {
       snprintf(esc, sizeof esc, "\\x%02x", c);
       k = 4;
