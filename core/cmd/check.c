@@ -139,15 +139,23 @@ int sl_cmd_check(int argc, char **argv) {
     size_t len = 0;
     int owned = 0;
     sl_policy_t *p = NULL;
-    const sl_yval_t *params = NULL;
+    const sl_policy_cfg_t *pc = NULL;
     int dry = 0;
     for (int i = 0; config && i < cfg.npolicies; i++)
-      if (!strcmp(cfg.policies[i].file, files[k])) params = cfg.policies[i].params;
+      if (!strcmp(cfg.policies[i].file, files[k])) pc = &cfg.policies[i];
     rc = sl_policy_source(NULL, files[k], &path, &src, &len, &owned, &err);
     if (rc == 0) {
       snprintf(chunk, sizeof chunk, "@%s", path);
-      sl_policy_opts_t o = {src, len, chunk, &cfg.doc, params, &clock, 0, 0,
-                            getenv("SLUICE_LUA_PATH")};
+      sl_policy_opts_t o = {src,
+                            len,
+                            chunk,
+                            &cfg.doc,
+                            pc ? pc->params : NULL,
+                            &clock,
+                            pc ? pc->memory : 0,
+                            pc ? pc->budget : 0,
+                            getenv("SLUICE_LUA_PATH"),
+                            pc ? pc->time_limit : 0};
       rc = sl_policy_load(&o, &p, &err);
     }
     if (rc == 0) rc = sl_policy_init_state(p, &err);

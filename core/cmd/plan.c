@@ -270,15 +270,20 @@ int sl_cmd_plan(int argc, char **argv) {
                         "--max-queue", "a whole number 0..10000000", o.max_queue)) ||
       (rc = check_range(!(o.in >= 0 && o.in <= 1e7), "--in", "0..1e7 tokens", o.in)) ||
       (rc = check_range(!(o.out >= 1 && o.out <= 1e7), "--out", "1..1e7 tokens", o.out)) ||
-      (rc = check_range(o.has_ttft && !(o.ttft > 0), "--ttft", "> 0 ms", o.ttft)) ||
-      (rc = check_range(o.has_itl && !(o.itl > 0), "--itl", "> 0 ms", o.itl)) ||
+      (rc = check_range(o.has_ttft && !(o.ttft > 0 && o.ttft <= 1e9), "--ttft", "in (0, 1e9] ms",
+                        o.ttft)) ||
+      (rc = check_range(o.has_itl && !(o.itl > 0 && o.itl <= 1e9), "--itl", "in (0, 1e9] ms",
+                        o.itl)) ||
       (rc = check_range(o.has_pct && !(o.percentile > 0 && o.percentile < 1), "--percentile",
                         "a fraction in (0, 1), e.g. 0.95", o.percentile)) ||
-      (rc = check_range(o.has_rate && !(o.rate > 0), "--rate", "> 0 req/s", o.rate)) ||
-      (rc = check_range(o.has_demand && !(o.demand >= 0), "--demand", ">= 0 req/s", o.demand)) ||
+      (rc = check_range(o.has_rate && !(o.rate > 0 && o.rate <= 1e9), "--rate", "in (0, 1e9] req/s",
+                        o.rate)) ||
+      (rc = check_range(o.has_demand && !(o.demand >= 0 && o.demand <= 1e9), "--demand",
+                        "in [0, 1e9] req/s", o.demand)) ||
       (rc = check_range(!(o.in_cv >= 0 && o.in_cv <= 100), "--in-cv", "0..100", o.in_cv)) ||
       (rc = check_range(!(o.out_cv >= 0 && o.out_cv <= 100), "--out-cv", "0..100", o.out_cv)) ||
-      (rc = check_range(!(o.kv_tokens >= 0), "--kv-tokens", ">= 0 tokens", o.kv_tokens)) ||
+      (rc = check_range(!(o.kv_tokens >= 0 && o.kv_tokens <= 1e12), "--kv-tokens",
+                        "0..1e12 tokens", o.kv_tokens)) ||
       (rc = check_range(!(o.budget >= 0 && o.budget <= 16777216 && o.budget == floor(o.budget)),
                         "--max-batched-tokens", "a whole number 1..16777216", o.budget)))
     return rc;

@@ -271,8 +271,9 @@ int sl_cmd_sim(int argc, char **argv) {
       if (!*v || *end || errno || *v == '-') return bad(a, "expected a whole number >= 0", v);
       o.seed = s;
     } else if (!strcmp(a, "--duration")) {
-      if (sl_parse_duration(v, &x) < 0 || !(x > 0))
-        return bad(a, "expected a positive duration (seconds, or 90m, 2h, 1d)", v);
+      // A year of simulated time is far beyond any trace; more is a typo, not a replay.
+      if (sl_parse_duration(v, &x) < 0 || !(x > 0) || x > 366 * 86400.0)
+        return bad(a, "expected a positive duration up to 366d (seconds, or 90m, 2h, 1d)", v);
       o.duration = x;
     } else {
       if (sl_parse_number(v, &x) < 0) return bad(a, "expected a number", v);

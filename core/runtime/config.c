@@ -187,8 +187,21 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
   if (!out->id || !out->ns || !out->name) return sl_err(err, SL_ENOMEM, "out of memory");
   if (!(f = FIELD("model"))) return sl_y_err(&c->doc, v, err, "%s: model is required", path);
   TRY(sl_y_str(&c->doc, f, fp, &out->model, err));
-  if ((f = FIELD("accelerator"))) TRY(sl_y_str(&c->doc, f, fp, &out->accelerator, err));
-  else if (!(out->accelerator = strdup("unknown"))) return sl_err(err, SL_ENOMEM, "out of memory");
+  if ((f = FIELD("accelerator"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &out->accelerator, err));
+    // With an inventory declared, a type it does not list is a typo that would otherwise leave
+    // the variant outside every count and cost.
+    if (c->naccels > 0 && !find_accel(c, out->accelerator)) {
+      char known[256] = "";
+      size_t k = 0;
+      for (int i = 0; i < c->naccels && k < sizeof known; i++)
+        k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", c->accels[i].type);
+      return sl_y_err(&c->doc, f, err, "%s: '%s' is not in accelerators: (%s)", fp,
+                      out->accelerator, known);
+    }
+  } else if (!(out->accelerator = strdup("unknown"))) {
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
   long long n;
   if ((f = FIELD("gpus_per_replica"))) {
     TRY(sl_y_int(&c->doc, f, fp, 1, 1024, &n, err));

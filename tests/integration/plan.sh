@@ -94,7 +94,8 @@ usage "fractional budget" "--max-batched-tokens must be a whole number" "${P4[@]
   --max-batched-tokens 10.5
 usage "percentile 1" "--percentile must be a fraction" "${P4[@]}" --ttft 100 --percentile 1
 usage "non-numeric rate" "--rate: 'fast' is not a number" "${P4[@]}" --rate fast
-usage "negative demand" "--demand must be >= 0" "${P4[@]}" --demand -5
+usage "negative demand" "--demand must be in [0, 1e9]" "${P4[@]}" --demand -5
+usage "absurd demand" "--demand must be in [0, 1e9]" "${P4[@]}" --demand 1e300
 
 # A target no rate can meet is not a usage error: exit 1 and say why.
 err=$("$SLUICE" plan "${P4[@]}" --ttft 5 2>&1 >/dev/null)
