@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "core/lua/host.h"
+#include "core/lua/watchdog.h"
 #include "core/runtime/fixture.h"
 #include "core/util/log.h"
 
@@ -278,6 +279,59 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
+// host.monotonic(): seconds on the monotonic clock the policy deadlines use, for specs that
+// check a tick ended within its bound.
+static int l_monotonic(lua_State *L) {
+  lua_pushnumber(L, sl_watchdog_now());
+  return 1;
+}
+
+// host.capture_log(level): from now on log lines at level and above are kept (not printed);
+// host.capture_log(false) prints them again; host.take_log() returns and clears them. Process-wide, for specs that assert what was logged.
+typedef struct {
+  char **lines;
+  size_t n, cap;
+} logbuf_t;
+static logbuf_t g_log;
+
+static void log_sink(void *ud, sl_log_level_t level, const char *msg) {
+  (void)ud;
+  static const char *const names[] = {"debug", "info", "warn", "error"};
+  if (g_log.n == g_log.cap) {
+    size_t cap = g_log.cap ? g_log.cap * 2 : 64;
+    char **nl = realloc(g_log.lines, cap * sizeof *nl);
+    if (!nl) return;
+    g_log.lines = nl;
+    g_log.cap = cap;
+  }
+  char *line = NULL;
+  if (asprintf(&line, "%s: %s", names[level], msg) >= 0) g_log.lines[g_log.n++] = line;
+}
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+
+static int l_capture_log(lua_State *L) {
+  if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
+    sl_log_set_sink(NULL, NULL);  // capture_log(false): back to stderr
+    return 0;
+  }
+  int level = luaL_checkoption(L, 1, "info", level_names);
+  sl_log_set_level((sl_log_level_t)level);
+  sl_log_set_sink(log_sink, NULL);
+  return 0;
+}
+
+static int l_take_log(lua_State *L) {
+  lua_createtable(L, (int)g_log.n, 0);
+  for (size_t i = 0; i < g_log.n; i++) {
+    lua_pushstring(L, g_log.lines[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+    free(g_log.lines[i]);
+  }
+  g_log.n = 0;
+  return 1;
+}
+
 int luaopen_sluice_host(lua_State *L) {
   static const luaL_Reg methods[] = {{"tick", l_tick},         {"check_files", l_check_files},
                                      {"events", l_events},     {"wait_event", l_wait_event},
@@ -294,5 +348,11 @@ int luaopen_sluice_host(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, l_new);
   lua_setfield(L, -2, "new");
+  lua_pushcfunction(L, l_monotonic);
+  lua_setfield(L, -2, "monotonic");
+  lua_pushcfunction(L, l_capture_log);
+  lua_setfield(L, -2, "capture_log");
+  lua_pushcfunction(L, l_take_log);
+  lua_setfield(L, -2, "take_log");
   return 1;
 }

@@ -67,6 +67,10 @@ int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int 
 // loop (sorting, collecting garbage) so they stop within the bound themselves.
 void sl_vm_check_deadline(lua_State *L);
 
+// Benchmarks only: switches the wall-clock deadline off (0) or on (1, the default) for every VM,
+// so the cost of the bound can be measured against the same work without it.
+void sl_vm_bench_deadlines(int on);
+
 // Names the VM in messages it logs itself ("policies/x.lua: 12 log lines suppressed").
 void sl_vm_set_name(sl_vm_t *vm, const char *name);
 // Counts one line of policy output against the call's cap; 0 when it must be suppressed.

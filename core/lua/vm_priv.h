@@ -38,6 +38,8 @@ struct sl_vm {
   uint64_t budget, used;
   double time_limit, deadline; // seconds; deadline on sl_watchdog_now's clock, 0 outside calls
   int armed;                   // the watchdog knows this call
+  volatile int expired;        // set by the watchdog when the deadline passed
+  unsigned hooks;              // hook runs in this call (the clock is read every 16th)
   // Output written through print / sluice.log in the current call.
   int log_lines;
   size_t log_bytes;

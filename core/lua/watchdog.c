@@ -13,12 +13,14 @@ typedef struct {
   lua_State *L;
   lua_Hook hook;
   double deadline;
+  volatile int *expired;
   int fired;
 } entry_t;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int started, start_failed;
+static double waking_at; // when the thread wakes next (0 = waiting for work)
 static entry_t *entries;
 static int nentries, cap;
 static uint64_t nfired;
@@ -41,6 +43,7 @@ static void *run(void *arg) {
       if (e->fired) continue;
       if (e->deadline <= now) {
         // The call is over time: make its next instruction run the hook.
+        *e->expired = 1;
         lua_sethook(e->L, e->hook, LUA_MASKCOUNT, 1);
         e->fired = 1;
         nfired++;
@@ -50,13 +53,15 @@ static void *run(void *arg) {
       }
     }
     if (!have) {
+      waking_at = 0;
       pthread_cond_wait(&cv, &mu);
       continue;
     }
+    waking_at = next;
     double wait = next - now;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e9) + 1000000;  // +1 ms: past it
+    long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e9) + 1000000; // +1 ms: past it
     ts.tv_sec += (time_t)(ns / 1000000000LL);
     ts.tv_nsec = (long)(ns % 1000000000LL);
     pthread_cond_timedwait(&cv, &mu, &ts);
@@ -88,7 +93,7 @@ static int start(void) {
   return SL_OK;
 }
 
-int sl_watchdog_arm(lua_State *L, lua_Hook hook, double deadline) {
+int sl_watchdog_arm(lua_State *L, lua_Hook hook, double deadline, volatile int *expired) {
   pthread_mutex_lock(&mu);
   int rc = start();
   if (rc == 0) {
@@ -107,8 +112,11 @@ int sl_watchdog_arm(lua_State *L, lua_Hook hook, double deadline) {
       }
       nentries++;
     }
-    entries[i] = (entry_t){L, hook, deadline, 0};
-    pthread_cond_signal(&cv);
+    entries[i] = (entry_t){L, hook, deadline, expired, 0};
+    *expired = 0;
+    // Calls start one after another with ever later deadlines: the thread, already asleep
+    // until an earlier one, needs no wake-up (it re-reads the table when it wakes).
+    if (waking_at == 0 || deadline < waking_at) pthread_cond_signal(&cv);
   }
   pthread_mutex_unlock(&mu);
   return rc;

@@ -10,10 +10,11 @@
 #include <lua.h>
 #include <stdint.h>
 
-// Registers the outermost call of L with a deadline on sl_watchdog_now()'s clock. `hook` is
-// what the watchdog installs (count 1) once the deadline passes. Returns 0, or SL_ENOMEM /
-// SL_EIO when the watchdog cannot start (the call then runs with the in-hook check only).
-int sl_watchdog_arm(lua_State *L, lua_Hook hook, double deadline);
+// Registers the outermost call of L with a deadline on sl_watchdog_now()'s clock. Once the
+// deadline passes the watchdog sets *expired and installs `hook` with count 1. Returns 0, or
+// SL_ENOMEM / SL_EIO when the watchdog cannot start (the call then relies on the hook's own
+// periodic look at the clock).
+int sl_watchdog_arm(lua_State *L, lua_Hook hook, double deadline, volatile int *expired);
 // Unregisters L (idempotent). After it returns the watchdog will not touch L again.
 void sl_watchdog_disarm(lua_State *L);
 // lua_sethook, serialized with the watchdog.

@@ -34,8 +34,7 @@ static void fmt_size(char *buf, size_t n, size_t bytes) {
     snprintf(buf, n, "%zu bytes", bytes);
 }
 
-int sl_file_read(const char *path, size_t max, int flags, char **out, size_t *len,
-                 sl_err_t *err) {
+int sl_file_read(const char *path, size_t max, int flags, char **out, size_t *len, sl_err_t *err) {
   // O_NONBLOCK: opening a FIFO for reading would wait for a writer forever.
   int regular = flags & SL_FILE_REGULAR;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (regular ? O_NONBLOCK : 0));

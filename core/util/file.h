@@ -15,8 +15,7 @@ enum {
 // (SL_ENOTFOUND), a directory, or with SL_FILE_REGULAR a FIFO, a socket or a device
 // (SL_EINVAL), larger than max bytes (SL_ERANGE), unreadable (SL_EIO). Files the user names on
 // the command line may be pipes (`-c <(...)`); files the controller re-reads on its own may not.
-int sl_file_read(const char *path, size_t max, int flags, char **out, size_t *len,
-                 sl_err_t *err);
+int sl_file_read(const char *path, size_t max, int flags, char **out, size_t *len, sl_err_t *err);
 // What kind of file path is, for messages: "a directory", "a FIFO", ... or NULL for a regular
 // file; "missing" when it does not exist.
 const char *sl_file_kind(const char *path);

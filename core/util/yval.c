@@ -46,6 +46,7 @@ typedef struct {
 typedef struct {
   char *name;
   sl_yval_t *v;
+  int owned; // v is the anchor's own copy (an anchored scalar may become a key and be freed)
 } anchor_t;
 
 typedef struct {
@@ -121,21 +122,37 @@ fail:
 
 static int add_anchor(build_ctx_t *c, const char *name, sl_yval_t *v) {
   if (!name) return SL_OK;
+  sl_yval_t *own = NULL;
+  if (v->type != SL_Y_SEQ && v->type != SL_Y_MAP) {
+    // Scalars: keep a copy, since the node itself is consumed when it is used as a map key.
+    c->built--;  // the copy is not a second node of the document
+    if (!(own = clone(c, v, (size_t)v->line))) return SL_ENOMEM;
+  }
   for (int i = 0; i < c->nanchors; i++) {
     if (!strcmp(c->anchors[i].name, name)) {
-      c->anchors[i].v = v;  // YAML allows redefining an anchor; later aliases see the new one
+      // YAML allows redefining an anchor; later aliases see the new one.
+      if (c->anchors[i].owned) yval_free(c->anchors[i].v);
+      c->anchors[i].v = own ? own : v;
+      c->anchors[i].owned = own != NULL;
       return SL_OK;
     }
   }
   if (c->nanchors == c->capanchors) {
     int cap = c->capanchors ? c->capanchors * 2 : 8;
     anchor_t *a = realloc(c->anchors, (size_t)cap * sizeof *a);
-    if (!a) return SL_ENOMEM;
+    if (!a) {
+      yval_free(own);
+      return SL_ENOMEM;
+    }
     c->anchors = a;
     c->capanchors = cap;
   }
-  if (!(c->anchors[c->nanchors].name = strdup(name))) return SL_ENOMEM;
-  c->anchors[c->nanchors++].v = v;
+  if (!(c->anchors[c->nanchors].name = strdup(name))) {
+    yval_free(own);
+    return SL_ENOMEM;
+  }
+  c->anchors[c->nanchors].v = own ? own : v;
+  c->anchors[c->nanchors++].owned = own != NULL;
   return SL_OK;
 }
 
@@ -214,7 +231,10 @@ static void ctx_free(build_ctx_t *c) {
     if (i == 0) yval_free(c->stack[i].v);
   }
   c->depth = 0;
-  for (int i = 0; i < c->nanchors; i++) free(c->anchors[i].name);
+  for (int i = 0; i < c->nanchors; i++) {
+    free(c->anchors[i].name);
+    if (c->anchors[i].owned) yval_free(c->anchors[i].v);
+  }
   free(c->anchors);
 }
 
@@ -327,7 +347,7 @@ static int load(sl_ydoc_t *d, const char *buf, size_t len, const char *name, sl_
         }
         if (anchor && (rc = add_anchor(&c, anchor, v)) < 0) {
           yval_free(v);
-          rc = sl_err(err, SL_ENOMEM, "%s: out of memory", name);
+          if (!err || !err->msg[0]) rc = sl_err(err, SL_ENOMEM, "%s: out of memory", name);
           break;
         }
         rc = attach(&c, v, 1, line);

@@ -57,9 +57,10 @@ variants:
   - {id: llm/a, model: m, min: 1, max: 10}
   - {id: llm/b, model: m, min: 1, max: 10}
 policies:
-  - {file: hostile.lua, variants: [llm/a]%s}
+  - {file: hostile.lua, variants: [llm/a]%s%s}
   - {file: good.lua, variants: [llm/b]}
-]], opts.budget and (", budget: " .. opts.budget) or ""))
+]], opts.budget and (", budget: " .. opts.budget) or "",
+    opts.time_limit and (", time_limit: " .. opts.time_limit) or ""))
   local host = require "sluice.host"
   local h, err = host.new{ config = dir .. "/sluice.yaml", log_level = "error" }
   return h, err, dir

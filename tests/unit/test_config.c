@@ -1,6 +1,7 @@
 // sluice.yaml: a full valid file loads with defaults applied; every class of mistake gives an
 // error that names file:line and the field.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/runtime/config.h"
@@ -100,5 +101,39 @@ int main(void) {
               "bad boolean");
   check_error("", "bad.yaml", "empty configuration", "empty file");
   check_error("a: &a [*a, *a]\n", "bad.yaml", NULL, "recursive alias does not hang or crash");
+  check_error("accelerators: {H100: {count: 4}}\nvariants:\n  - id: a/b\n    model: m\n"
+              "    accelerator: H10\n",
+              "bad.yaml:5:", "'H10' is not in accelerators: (H100)",
+              "an accelerator missing from accelerators: is an error");
+  check_error("interval: 1s\n---\ninterval: 2s\n", "bad.yaml:2:", "a second YAML document",
+              "a second document is an error, not ignored");
+  check_error("interval: 1s\nwindow: \xff\n", "bad.yaml:2:9:", "(byte 0xff)",
+              "bad UTF-8 is reported where it is");
+  check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n", "bad.yaml:2:",
+              "must be between 1ms and 60s", "time_limit range-checked");
+  {
+    // 100,000 levels of nesting: refused at the 65th level while parsing, not after building.
+    size_t n = 100000;
+    char *deep = malloc(2 * n + 2);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\n';
+    deep[2 * n + 1] = '\0';
+    sl_config_t dc;
+    int drc = sl_config_load_buffer(&dc, deep, 2 * n + 1, "deep.yaml", &err);
+    T_OK(drc < 0, "deep nesting refused");
+    T_STR_HAS(err.msg, "deep.yaml:1: document too large or too deeply nested",
+              "deep nesting says why and where");
+    free(deep);
+    static const char nul[] = "interval: 1s\nwindow: 1\0m\n";
+    drc = sl_config_load_buffer(&dc, nul, sizeof nul - 1, "nul.yaml", &err);
+    T_OK(drc < 0, "a NUL byte is refused");
+    T_STR_HAS(err.msg, "nul.yaml:2:10:", "a NUL byte is reported where it is");
+    T_STR_HAS(err.msg, "(byte 0x00)", "and says which byte");
+    // Anchored scalars used as keys, then aliased: the alias gets the scalar, not freed memory.
+    const char *alias_keys = "variants:\n  - {&k id: a/b, model: m}\n  - {id: *k, model: n}\n";
+    drc = sl_config_load_buffer(&dc, alias_keys, strlen(alias_keys), "a.yaml", &err);
+    T_OK(drc < 0 && strstr(err.msg, "namespace/name"), "an alias of a key-scalar reads its text");
+  }
   return tap_done();
 }
