@@ -307,6 +307,21 @@ static void sb_add(strbuf_t *b, const char *s, size_t n) {
   b->buf[b->len] = '\0';
 }
 
+// The error text a policy chose: escape sequences and other control characters are written as
+// \xNN so they reach no terminal; newlines and tabs stay (messages have several lines).
+static void sb_add_text(strbuf_t *b, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char e[5];
+      snprintf(e, sizeof e, "\\x%02x", c);
+      sb_add(b, e, 4);
+    } else {
+      sb_add(b, s + i, 1);
+    }
+  }
+}
+
 static void sb_addf(strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_addf(strbuf_t *b, const char *fmt, ...) {
   char tmp[512];
@@ -328,7 +343,7 @@ static int vm_handler(lua_State *L) {
   if (t == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(L, 1, &n);
-    sb_add(&b, s, n);
+    sb_add_text(&b, s, n);
   } else if (t == LUA_TNUMBER) {
     sb_addf(&b, "%.14g", lua_tonumber(L, 1));
   } else {

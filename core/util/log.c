@@ -24,11 +24,26 @@ void sl_log_set_sink(sl_log_sink_fn fn, void *ud) {
 
 void sl_log(sl_log_level_t level, const char *fmt, ...) {
   if (level < g_level) return;
-  char buf[2048];
+  char raw[2048], buf[4096];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  vsnprintf(raw, sizeof raw, fmt, ap);
   va_end(ap);
+  // Messages carry text from policies (error messages, names): no escape sequences reach the
+  // terminal, and a message's own newlines (tracebacks) indent what follows, so no line of a
+  // message can pass for a log line of its own.
+  size_t o = 0;
+  for (const unsigned char *c = (const unsigned char *)raw; *c && o + 8 < sizeof buf; c++) {
+    if (*c == '\n') {
+      buf[o++] = '\n';
+      if (c[1] != '\t') buf[o++] = '\t';
+    } else if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x", *c);
+    } else {
+      buf[o++] = (char)*c;
+    }
+  }
+  buf[o] = '\0';
   if (g_sink) {
     g_sink(g_sink_ud, level, buf);
     return;
