@@ -9,7 +9,7 @@
 
 #include "core/cmd/cmd.h"
 #include "core/lua/policy.h"
-#include "core/runtime/fixture.h"
+#include "core/state/fixture.h"
 #include "core/util/log.h"
 
 // The built-in fixture: one model on two accelerator types, a busy H100 variant and an idle

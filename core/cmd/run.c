@@ -9,7 +9,7 @@
 
 #include "core/cmd/cmd.h"
 #include "core/lua/host.h"
-#include "core/runtime/fixture.h"
+#include "core/state/fixture.h"
 #include "core/util/log.h"
 
 typedef struct {

@@ -20,7 +20,7 @@
 
 #include "core/lua/host.h"
 #include "core/lua/watchdog.h"
-#include "core/runtime/fixture.h"
+#include "core/state/fixture.h"
 #include "core/util/log.h"
 
 #define MT "sluice.host"

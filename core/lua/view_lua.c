@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/runtime/signals.h"
+#include "core/state/signals.h"
 
 enum kind {
   K_VIEW, K_VARIANTS, K_VARIANT, K_REPLICAS, K_LAST, K_SIGNALS, K_ENGINE, K_SLO, K_POD,
@@ -142,7 +142,7 @@ static int view_over(lua_State *L, int how) {
   int is_model, i = resolve_target(L, lv, 2, &is_model);
   const char *sig = luaL_checkstring(L, 3);
   double w = check_window(L, 4);
-  int s = is_model ? sl_gsig_by_name(sig) : sl_vsig_by_name(sig);
+  int s = is_model ? sl_signals_gateway_by_name(sig) : sl_signals_variant_by_name(sig);
   if (s < 0)
     return luaL_error(L, "unknown %s signal '%s' (see docs/view.md)", is_model ? "gateway" : "variant", sig);
   push_num_or_nil(L, is_model ? sl_view_model_over(lv->view, i, s, w, how)
@@ -445,7 +445,7 @@ static int l_index(lua_State *L) {
     const sl_view_pod_t *pod = &vv->pods[p->b];
     switch (code) {
     case F_NAME: lua_pushstring(L, pod->name); return 1;
-    case F_PHASE: lua_pushstring(L, sl_pod_phase_name(pod->phase)); return 1;
+    case F_PHASE: lua_pushstring(L, sl_store_phase_name(pod->phase)); return 1;
     case F_AGE: lua_pushnumber(L, pod->age); return 1;
     case F_SIGNALS: push_proxy(L, lv, K_POD_SIGNALS, p->a, p->b); return 1;
     }
@@ -509,9 +509,9 @@ static int intern_table(lua_State *L, const char *(*name)(int), int n) {
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-static const char *vsig_name(int i) { return sl_vsig_name((sl_vsig_t)i); }
-static const char *psig_name(int i) { return sl_psig_name((sl_psig_t)i); }
-static const char *gsig_name(int i) { return sl_gsig_name((sl_gsig_t)i); }
+static const char *vsig_name(int i) { return sl_signals_variant_name((sl_vsig_t)i); }
+static const char *psig_name(int i) { return sl_signals_pod_name((sl_psig_t)i); }
+static const char *gsig_name(int i) { return sl_signals_gateway_name((sl_gsig_t)i); }
 
 static void setup(lua_State *L, sl_lview_t *lv) {
   if (luaL_newmetatable(L, MT_NAME)) {

@@ -6,7 +6,7 @@
 #include <lua.h>
 #include <stdint.h>
 
-#include "core/runtime/view.h"
+#include "core/state/view.h"
 
 typedef struct sl_lview {
   sl_view_t *view;               // the current tick's view; NULL outside decide()

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/runtime/clock.h"
+#include "core/state/clock.h"
 #include "core/util/err.h"
 
 typedef struct sl_vm sl_vm_t;

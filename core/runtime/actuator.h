@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "core/runtime/config.h"
+#include "core/state/config.h"
 #include "core/util/err.h"
 
 typedef struct sl_actuator {

@@ -3,8 +3,8 @@
 // dry-run, and writes down why for every outcome.
 #pragma once
 
-#include "core/runtime/config.h"
-#include "core/runtime/view.h"
+#include "core/state/config.h"
+#include "core/state/view.h"
 
 #define SL_REASON_MAX 512
 

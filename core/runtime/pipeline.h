@@ -6,11 +6,11 @@
 #include <stdint.h>
 
 #include "core/runtime/actuator.h"
-#include "core/runtime/clock.h"
-#include "core/runtime/config.h"
+#include "core/state/clock.h"
+#include "core/state/config.h"
 #include "core/runtime/guard.h"
-#include "core/runtime/store.h"
-#include "core/runtime/view.h"
+#include "core/state/store.h"
+#include "core/state/view.h"
 
 // One decision of one decider for one view variant.
 typedef struct {

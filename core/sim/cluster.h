@@ -6,7 +6,7 @@
 #pragma once
 
 #include "core/model/step.h"
-#include "core/runtime/config.h"
+#include "core/state/config.h"
 #include "core/sim/replica.h"
 #include "core/util/err.h"
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/runtime/store.h"
+#include "core/state/store.h"
 #include "core/sim/cluster.h"
 #include "core/sim/gateway.h"
 #include "core/sim/heap.h"

@@ -4,7 +4,7 @@
 // 30 s cache is WVA's path through Prometheus; a 1 s scrape with no lag is direct scraping.
 #pragma once
 
-#include "core/runtime/store.h"
+#include "core/state/store.h"
 #include "core/sim/fleet.h"
 #include "core/sim/gateway.h"
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/runtime/config.h"
+#include "core/state/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_config_t c;

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/runtime/config.h"
-#include "core/runtime/fixture.h"
+#include "core/state/config.h"
+#include "core/state/fixture.h"
 
 static const char config[] = "interval: 1s\n"
                              "accelerators: {H100: {count: 8, cost: 4}}\n"

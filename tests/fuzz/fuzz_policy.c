@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/lua/policy.h"
-#include "core/runtime/fixture.h"
+#include "core/state/fixture.h"
 
 typedef struct {
   const uint8_t *d;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/runtime/config.h"
+#include "core/state/config.h"
 #include "tests/unit/tap.h"
 
 static const char *good =

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/runtime/fixture.h"
-#include "core/runtime/view.h"
+#include "core/state/fixture.h"
+#include "core/state/view.h"
 #include "tests/unit/tap.h"
 
 static const char *cfg_yaml =

@@ -2,7 +2,7 @@
 // histogram quantiles as Prometheus computes them, and pod bookkeeping.
 #include <math.h>
 
-#include "core/runtime/store.h"
+#include "core/state/store.h"
 #include "tests/unit/tap.h"
 
 static void test_gauge_windows(void) {
@@ -52,14 +52,14 @@ static void test_histogram(void) {
   // cumulative counts: 10 requests <= 0.1, 30 <= 0.5, 40 <= 1.0, 40 total
   double cum[] = {10, 30, 40, 40};
   // rank for q=0.5 is 20 -> bucket (0.1, 0.5]: 0.1 + 0.4 * (20-10)/(30-10) = 0.3
-  T_NEAR(sl_hist_quantile(bounds, cum, 4, 0.5), 0.3, 1e-12, "median interpolated in its bucket");
+  T_NEAR(sl_series_hist_quantile(bounds, cum, 4, 0.5), 0.3, 1e-12, "median interpolated in its bucket");
   // q=0.25 rank 10 -> first bucket, lower bound 0: 0 + 0.1 * 10/10
-  T_NEAR(sl_hist_quantile(bounds, cum, 4, 0.25), 0.1, 1e-12, "quantile at a bucket edge");
+  T_NEAR(sl_series_hist_quantile(bounds, cum, 4, 0.25), 0.1, 1e-12, "quantile at a bucket edge");
   double cum2[] = {10, 30, 40, 50};
   // q=0.99 rank 49.5 > 40 -> +Inf bucket -> largest finite bound
-  T_NEAR(sl_hist_quantile(bounds, cum2, 4, 0.99), 1.0, 0, "+Inf bucket returns largest finite bound");
+  T_NEAR(sl_series_hist_quantile(bounds, cum2, 4, 0.99), 1.0, 0, "+Inf bucket returns largest finite bound");
   double zero[] = {0, 0, 0, 0};
-  T_OK(isnan(sl_hist_quantile(bounds, zero, 4, 0.5)), "empty histogram has no quantile");
+  T_OK(isnan(sl_series_hist_quantile(bounds, zero, 4, 0.5)), "empty histogram has no quantile");
 
   sl_series_t s;
   sl_series_init(&s, SL_KIND_HISTOGRAM, 8);
@@ -71,7 +71,7 @@ static void test_histogram(void) {
   T_NEAR(acc[1], 30.0, 0, "bucket delta = later - earlier");
   T_NEAR(count, 40.0, 0, "count delta");
   T_NEAR(sum / count, 12.0 / 40.0, 1e-12, "mean from sum/count deltas");
-  T_NEAR(sl_hist_quantile(bounds, acc, 4, 0.5), 0.3, 1e-12, "quantile over the window delta");
+  T_NEAR(sl_series_hist_quantile(bounds, acc, 4, 0.5), 0.3, 1e-12, "quantile over the window delta");
   sl_series_deinit(&s);
 }
 

@@ -1,5 +1,5 @@
 // View builder and windowed queries. See view.h.
-#include "core/runtime/view.h"
+#include "core/state/view.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -158,9 +158,9 @@ static void derive_variant(sl_view_t *v, sl_view_variant_t *vv, double window) {
     int nb = merge_hist(v, sv->pods, sv->npods, lat[k].m, window, &bounds, &sum, &count);
     if (!nb || !(count > 0)) continue;
     vv->sig[lat[k].mean] = sum / count;
-    vv->sig[lat[k].p50] = sl_hist_quantile(bounds, v->hist_scratch, nb, 0.50);
-    vv->sig[lat[k].p90] = sl_hist_quantile(bounds, v->hist_scratch, nb, 0.90);
-    vv->sig[lat[k].p99] = sl_hist_quantile(bounds, v->hist_scratch, nb, 0.99);
+    vv->sig[lat[k].p50] = sl_series_hist_quantile(bounds, v->hist_scratch, nb, 0.50);
+    vv->sig[lat[k].p90] = sl_series_hist_quantile(bounds, v->hist_scratch, nb, 0.90);
+    vv->sig[lat[k].p99] = sl_series_hist_quantile(bounds, v->hist_scratch, nb, 0.99);
   }
 #undef HAVE
 }
@@ -460,7 +460,7 @@ double sl_view_variant_quantile(sl_view_t *v, int vi, sl_metric_t hist, double q
   double sum, count;
   int nb = merge_hist(v, sv->pods, sv->npods, hist, window, &bounds, &sum, &count);
   if (!nb || !(count > 0)) return NAN;
-  return sl_hist_quantile(bounds, v->hist_scratch, nb, q);
+  return sl_series_hist_quantile(bounds, v->hist_scratch, nb, q);
 }
 
 double sl_view_model_quantile(sl_view_t *v, int mi, sl_metric_t hist, double q, double window) {
@@ -474,5 +474,5 @@ double sl_view_model_quantile(sl_view_t *v, int mi, sl_metric_t hist, double q, 
   double sum = 0, count = 0;
   if (!sl_series_hist_delta(s, v->time, window, v->hist_scratch, &sum, &count) || !(count > 0))
     return NAN;
-  return sl_hist_quantile(s->bounds, v->hist_scratch, s->nb, q);
+  return sl_series_hist_quantile(s->bounds, v->hist_scratch, s->nb, q);
 }

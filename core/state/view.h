@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "core/runtime/config.h"
-#include "core/runtime/signals.h"
-#include "core/runtime/store.h"
+#include "core/state/config.h"
+#include "core/state/signals.h"
+#include "core/state/store.h"
 
 // What the guard last did for a variant; owned by the pipeline, read by the view.
 typedef struct {

@@ -4,8 +4,8 @@
 // table), gateway signals per model, and inventory. See docs/fixtures.md.
 #pragma once
 
-#include "core/runtime/config.h"
-#include "core/runtime/store.h"
+#include "core/state/config.h"
+#include "core/state/store.h"
 #include "core/util/yval.h"
 
 typedef struct sl_fixture {

@@ -6,55 +6,15 @@
 
 #include <stdint.h>
 
-#include "core/runtime/signals.h"
+#include "core/state/series.h"
+#include "core/state/signals.h"
 #include "core/util/err.h"
 #include "core/util/map.h"
-
-// ---- series -------------------------------------------------------------------------------
-
-typedef struct sl_series {
-  sl_kind_t kind;
-  int cap, head, len;  // ring: oldest sample at (head - len + cap) % cap
-  double *t, *v;       // time and value (gauge/counter); for histograms v holds the count
-  double *adj;         // counters: reset-adjusted running total, so an increase is one subtraction
-  // Histograms: cumulative bucket counts per sample (nb per sample), plus sum.
-  int nb;
-  double *bounds;      // upper bounds, ascending, last may be +Inf
-  double *buckets;     // cap x nb
-  double *sum;         // cap
-} sl_series_t;
-
-int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap);
-void sl_series_deinit(sl_series_t *s);
-// Appends a sample. A sample at the newest time replaces it (the same scrape delivered twice);
-// an older one is dropped.
-void sl_series_push(sl_series_t *s, double t, double v);
-// Appends a histogram sample: cumulative counts per bucket (bounds must match earlier samples;
-// a change of bucket layout restarts the series).
-int sl_series_push_hist(sl_series_t *s, double t, const double *bounds, const double *cum, int nb,
-                        double sum, double count);
-// Latest value (NaN when empty) and its time in *t (may be NULL).
-double sl_series_last(const sl_series_t *s, double *t);
-// Windowed queries over (now - window, now]. NaN when the window has too few samples.
-double sl_series_avg_over(const sl_series_t *s, double now, double window);
-double sl_series_max_over(const sl_series_t *s, double now, double window);
-double sl_series_min_over(const sl_series_t *s, double now, double window);
-// Counter increase over the window, reset-aware (a drop counts as a restart from 0), and the
-// time span it covers in *span. NaN with fewer than two samples.
-double sl_series_increase(const sl_series_t *s, double now, double window, double *span);
-double sl_series_rate(const sl_series_t *s, double now, double window);
-// Histogram: per-bucket increase over the window added into acc[nb] (and *sum, *count). Returns
-// the number of buckets, or 0 when the window has fewer than two samples.
-int sl_series_hist_delta(const sl_series_t *s, double now, double window, double *acc, double *sum,
-                         double *count);
-// Prometheus histogram_quantile over cumulative bucket counts (linear within a bucket; a rank in
-// the +Inf bucket returns the largest finite bound).
-double sl_hist_quantile(const double *bounds, const double *cum, int nb, double q);
 
 // ---- objects ------------------------------------------------------------------------------
 
 typedef enum { SL_POD_PENDING, SL_POD_STARTING, SL_POD_READY, SL_POD_DRAINING } sl_pod_phase_t;
-const char *sl_pod_phase_name(sl_pod_phase_t p);
+const char *sl_store_phase_name(sl_pod_phase_t p);
 
 typedef struct sl_pod {
   char *name;

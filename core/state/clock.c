@@ -1,5 +1,5 @@
 // Real and simulated clocks.
-#include "core/runtime/clock.h"
+#include "core/state/clock.h"
 
 #include <time.h>
 

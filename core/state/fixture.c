@@ -1,12 +1,12 @@
 // Fixture source. Validation and application share one walker so that a file that validates
 // always applies.
-#include "core/runtime/fixture.h"
+#include "core/state/fixture.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/runtime/signals.h"
+#include "core/state/signals.h"
 
 #define TRY(x)                                                                                     \
   do {                                                                                             \
@@ -27,7 +27,7 @@ static int walk_signals_v(walk_t *w, const sl_yval_t *m, const char *path, const
   for (size_t i = 0; i < m->n; i++) {
     char fp[512];
     snprintf(fp, sizeof fp, "%s.%s", path, m->keys[i]);
-    int s = sl_vsig_by_name(m->keys[i]);
+    int s = sl_signals_variant_by_name(m->keys[i]);
     if (s < 0) return sl_y_err(w->d, m->items[i], w->err, "%s: unknown variant signal", fp);
     double x;
     TRY(sl_y_num(w->d, m->items[i], fp, -1e18, 1e18, &x, w->err));
@@ -44,7 +44,7 @@ static int walk_metrics(walk_t *w, const sl_yval_t *f, const char *fp, sl_scope_
   for (size_t i = 0; i < f->n; i++) {
     char sp[600];
     snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
-    const sl_alias_t *a = raw ? sl_alias_lookup(f->keys[i]) : NULL;
+    const sl_metric_alias_t *a = raw ? sl_metric_alias_lookup(f->keys[i]) : NULL;
     int m = raw ? (a ? (int)a->metric : -1) : sl_metric_by_name(f->keys[i]);
     const sl_metric_info_t *mi = m >= 0 ? sl_metric_info(m) : NULL;
     if (!mi || mi->scope != scope || mi->kind == SL_KIND_HISTOGRAM) {
@@ -80,7 +80,7 @@ static int walk_pod(walk_t *w, const sl_yval_t *p, const char *path, const char 
     TRY(sl_y_expect(w->d, f, SL_Y_SCALAR, fp, w->err));
     int ok = 0;
     for (int k = 0; k < 4; k++)
-      if (!strcmp(f->str, sl_pod_phase_name(k))) phase = k, ok = 1;
+      if (!strcmp(f->str, sl_store_phase_name(k))) phase = k, ok = 1;
     if (!ok)
       return sl_y_err(w->d, f, w->err, "%s: expected ready, starting, pending or draining", fp);
   }
@@ -158,7 +158,7 @@ static int walk_model(walk_t *w, const char *name, const sl_yval_t *m, const cha
     for (size_t i = 0; i < f->n; i++) {
       char sp[600];
       snprintf(sp, sizeof sp, "%s.%s", fp, f->keys[i]);
-      int s = sl_gsig_by_name(f->keys[i]);
+      int s = sl_signals_gateway_by_name(f->keys[i]);
       if (s < 0) return sl_y_err(w->d, f->items[i], w->err, "%s: unknown gateway signal", sp);
       double x;
       TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));

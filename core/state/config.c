@@ -1,5 +1,5 @@
 // sluice.yaml loader. See config.h for the schema; docs in README "Configuration".
-#include "core/runtime/config.h"
+#include "core/state/config.h"
 
 #include <libgen.h>
 #include <math.h>

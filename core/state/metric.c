@@ -1,5 +1,5 @@
-// Canonical signal vocabulary and the ingestion alias table (see docs/view.md).
-#include "core/runtime/signals.h"
+// The raw metrics' vocabulary and the ingestion alias table (see docs/view.md).
+#include "core/state/metric.h"
 
 #include <string.h>
 
@@ -31,7 +31,7 @@ static const sl_metric_info_t metric_info[SL_M__COUNT] = {
 };
 
 // Every generation of every name we read. Keep in step with the table in docs/view.md.
-static const sl_alias_t aliases[] = {
+static const sl_metric_alias_t aliases[] = {
   {"vllm:num_requests_waiting", SL_M_WAITING, 1, "vllm"},
   {"sglang:num_queue_reqs", SL_M_WAITING, 1, "sglang"},
   {"vllm:num_requests_running", SL_M_RUNNING, 1, "vllm"},
@@ -89,57 +89,9 @@ static const sl_alias_t aliases[] = {
    "llm-d epp"},
 };
 
-static const char *const vsig_names[SL_V__COUNT] = {
-  [SL_V_WAITING] = "waiting",
-  [SL_V_RUNNING] = "running",
-  [SL_V_KV_USAGE] = "kv_usage",
-  [SL_V_KV_USAGE_MAX] = "kv_usage_max",
-  [SL_V_KV_CAPACITY_TOKENS] = "kv_capacity_tokens",
-  [SL_V_REQUEST_RATE] = "request_rate",
-  [SL_V_PROMPT_TOKENS_RATE] = "prompt_tokens_rate",
-  [SL_V_GENERATION_TOKENS_RATE] = "generation_tokens_rate",
-  [SL_V_PREEMPTION_RATE] = "preemption_rate",
-  [SL_V_PREFIX_HIT_RATE] = "prefix_hit_rate",
-  [SL_V_INPUT_TOKENS_MEAN] = "input_tokens_mean",
-  [SL_V_OUTPUT_TOKENS_MEAN] = "output_tokens_mean",
-  [SL_V_TTFT_MEAN] = "ttft_mean",
-  [SL_V_TTFT_P50] = "ttft_p50",
-  [SL_V_TTFT_P90] = "ttft_p90",
-  [SL_V_TTFT_P99] = "ttft_p99",
-  [SL_V_ITL_MEAN] = "itl_mean",
-  [SL_V_ITL_P50] = "itl_p50",
-  [SL_V_ITL_P90] = "itl_p90",
-  [SL_V_ITL_P99] = "itl_p99",
-};
-
-static const char *const psig_names[SL_P__COUNT] = {
-  [SL_P_WAITING] = "waiting",
-  [SL_P_RUNNING] = "running",
-  [SL_P_KV_USAGE] = "kv_usage",
-  [SL_P_KV_CAPACITY_TOKENS] = "kv_capacity_tokens",
-};
-
-static const char *const gsig_names[SL_G__COUNT] = {
-  [SL_G_QUEUE_SIZE] = "queue_size",
-  [SL_G_QUEUE_BYTES] = "queue_bytes",
-  [SL_G_RUNNING] = "running",
-  [SL_G_SATURATION] = "saturation",
-  [SL_G_INFLIGHT_TOKENS] = "inflight_tokens",
-  [SL_G_READY_ENDPOINTS] = "ready_endpoints",
-  [SL_G_ARRIVAL_RATE] = "arrival_rate",
-  [SL_G_DROP_RATE] = "drop_rate",
-  [SL_G_QUEUE_DURATION_MEAN] = "queue_duration_mean",
-};
-
 const sl_metric_info_t *sl_metric_info(sl_metric_t m) {
   if ((int)m < 0 || m >= SL_M__COUNT) return NULL;
   return &metric_info[m];
-}
-
-static int index_of(const char *const *names, int n, const char *name) {
-  for (int i = 0; i < n; i++)
-    if (names[i] && strcmp(names[i], name) == 0) return i;
-  return -1;
 }
 
 int sl_metric_by_name(const char *name) {
@@ -148,7 +100,7 @@ int sl_metric_by_name(const char *name) {
   return -1;
 }
 
-const sl_alias_t *sl_alias_lookup(const char *raw) {
+const sl_metric_alias_t *sl_metric_alias_lookup(const char *raw) {
   size_t n = sizeof aliases / sizeof aliases[0];
   for (size_t i = 0; i < n; i++)
     if (strcmp(aliases[i].raw, raw) == 0) return &aliases[i];
@@ -163,26 +115,8 @@ const sl_alias_t *sl_alias_lookup(const char *raw) {
   return NULL;
 }
 
-const sl_alias_t *sl_alias_table(size_t *n) {
+const sl_metric_alias_t *sl_metric_alias_table(size_t *n) {
   *n = sizeof aliases / sizeof aliases[0];
   return aliases;
 }
 
-const char *sl_vsig_name(sl_vsig_t s) {
-  return (int)s >= 0 && s < SL_V__COUNT ? vsig_names[s] : NULL;
-}
-const char *sl_psig_name(sl_psig_t s) {
-  return (int)s >= 0 && s < SL_P__COUNT ? psig_names[s] : NULL;
-}
-const char *sl_gsig_name(sl_gsig_t s) {
-  return (int)s >= 0 && s < SL_G__COUNT ? gsig_names[s] : NULL;
-}
-int sl_vsig_by_name(const char *name) {
-  return index_of(vsig_names, SL_V__COUNT, name);
-}
-int sl_psig_by_name(const char *name) {
-  return index_of(psig_names, SL_P__COUNT, name);
-}
-int sl_gsig_by_name(const char *name) {
-  return index_of(gsig_names, SL_G__COUNT, name);
-}

@@ -1,6 +1,6 @@
-// Canonical signal names: the one vocabulary shared by sources, the store, the view and policies.
-// Raw metric names from every generation (vLLM V0/V1, SGLang, GAIE EPP, llm-d EPP) are mapped
-// here at ingestion (sl_alias_lookup), so each signal appears once under one name.
+// Raw metrics: what the store keeps per pod and per model group, and the alias table that maps
+// exposition names from every generation (vLLM V0/V1, SGLang, GAIE EPP, llm-d EPP) onto them at
+// ingestion (sl_metric_alias_lookup), so each appears once under one name.
 #pragma once
 
 #include <stddef.h>
@@ -57,64 +57,10 @@ typedef struct {
   sl_metric_t metric;
   double scale;         // multiply by this at ingestion (e.g. percent -> fraction)
   const char *origin;   // "vllm v1", "vllm v0", "sglang", "gaie epp", "llm-d epp"
-} sl_alias_t;
+} sl_metric_alias_t;
 
 // Looks up an exposition family name (without _sum/_count/_bucket/_total suffix handling:
 // pass the family name). Returns NULL when the name is not a signal sluice reads.
-const sl_alias_t *sl_alias_lookup(const char *raw);
-const sl_alias_t *sl_alias_table(size_t *n);
+const sl_metric_alias_t *sl_metric_alias_lookup(const char *raw);
+const sl_metric_alias_t *sl_metric_alias_table(size_t *n);
 
-// Signals a policy sees per variant (aggregated from pods over the view window) ...
-typedef enum {
-  SL_V_WAITING,                 // sum over ready pods, requests
-  SL_V_RUNNING,                 // sum, requests
-  SL_V_KV_USAGE,                // mean over ready pods, 0-1
-  SL_V_KV_USAGE_MAX,            // max over ready pods, 0-1
-  SL_V_KV_CAPACITY_TOKENS,      // sum, tokens
-  SL_V_REQUEST_RATE,            // finished requests per second
-  SL_V_PROMPT_TOKENS_RATE,      // tokens per second
-  SL_V_GENERATION_TOKENS_RATE,  // tokens per second
-  SL_V_PREEMPTION_RATE,         // per second
-  SL_V_PREFIX_HIT_RATE,         // fraction 0-1 of prompt tokens served from cache
-  SL_V_INPUT_TOKENS_MEAN,       // tokens per request
-  SL_V_OUTPUT_TOKENS_MEAN,      // tokens per request
-  SL_V_TTFT_MEAN,               // seconds
-  SL_V_TTFT_P50,
-  SL_V_TTFT_P90,
-  SL_V_TTFT_P99,
-  SL_V_ITL_MEAN,                // seconds
-  SL_V_ITL_P50,
-  SL_V_ITL_P90,
-  SL_V_ITL_P99,
-  SL_V__COUNT
-} sl_vsig_t;
-
-// ... per pod (latest sample) ...
-typedef enum {
-  SL_P_WAITING,
-  SL_P_RUNNING,
-  SL_P_KV_USAGE,
-  SL_P_KV_CAPACITY_TOKENS,
-  SL_P__COUNT
-} sl_psig_t;
-
-// ... and per model group at the gateway.
-typedef enum {
-  SL_G_QUEUE_SIZE,          // requests
-  SL_G_QUEUE_BYTES,         // bytes
-  SL_G_RUNNING,             // requests
-  SL_G_SATURATION,          // 0-1+
-  SL_G_INFLIGHT_TOKENS,     // tokens
-  SL_G_READY_ENDPOINTS,
-  SL_G_ARRIVAL_RATE,        // requests per second arriving at the gateway
-  SL_G_DROP_RATE,           // requests per second dropped
-  SL_G_QUEUE_DURATION_MEAN, // seconds
-  SL_G__COUNT
-} sl_gsig_t;
-
-const char *sl_vsig_name(sl_vsig_t s);
-const char *sl_psig_name(sl_psig_t s);
-const char *sl_gsig_name(sl_gsig_t s);
-int sl_vsig_by_name(const char *name);
-int sl_psig_by_name(const char *name);
-int sl_gsig_by_name(const char *name);
