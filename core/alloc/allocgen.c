@@ -48,7 +48,7 @@ void sl_allocgen_opts_init(sl_allocgen_opts_t *o) {
   o->seed = 1;
 }
 
-void sl_allocgen_free(sl_allocgen_t *g) {
+void sl_allocgen_deinit(sl_allocgen_t *g) {
   free(g->groups);
   free(g->variants);
   free(g->types);
@@ -85,7 +85,7 @@ int sl_allocgen_make(const sl_allocgen_opts_t *o, sl_allocgen_t *out, sl_err_t *
     free(reps);
     free(ref);
     free(need);
-    sl_allocgen_free(out);
+    sl_allocgen_deinit(out);
     return sl_err(err, SL_ENOMEM, "allocgen: out of memory");
   }
   char *nm = out->names;

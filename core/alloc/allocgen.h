@@ -27,7 +27,7 @@ typedef struct {
 
 void sl_allocgen_opts_init(sl_allocgen_opts_t *o);
 int sl_allocgen_make(const sl_allocgen_opts_t *o, sl_allocgen_t *out, sl_err_t *err);
-void sl_allocgen_free(sl_allocgen_t *g);
+void sl_allocgen_deinit(sl_allocgen_t *g);
 
 // The generator's random numbers (splitmix64), exposed so tests draw from the same source.
 typedef struct {

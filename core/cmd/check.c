@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/cmd/cmd.h"
-#include "core/lua/policy.h"
+#include "core/runtime/controller.h"
 #include "core/state/fixture.h"
 #include "core/util/log.h"
 
@@ -59,6 +59,82 @@ static void usage(FILE *f) {
           "or bad usage.\n");
 }
 
+// One policy file through the same data path as `sluice run`: a controller with the fixture as
+// its source replays every frame (so the view has history) and the policy decides once, on the
+// last one, with the guard in dry-run mode.
+static int check_one(const sl_config_t *base, sl_fixture_t *fx, const char *config,
+                     const char *file) {
+  sl_config_t cfg = *base;  // shallow: the fixture's variants, this one policy
+  sl_policy_cfg_t pc = {0};
+  for (int i = 0; config && i < base->npolicies; i++) {
+    const sl_policy_cfg_t *b = &base->policies[i];
+    if (strcmp(b->file, file)) continue;
+    pc.params = b->params, pc.memory = b->memory, pc.budget = b->budget;
+    pc.time_limit = b->time_limit;
+  }
+  pc.file = (char *)file;
+  cfg.policies = &pc;
+  cfg.npolicies = 1;
+  cfg.policy_dir = NULL;  // files as given on the command line
+  cfg.path = NULL;        // errors name the policy file, not a configuration entry
+  cfg.guard.dry_run = 1;
+  fx->next = 0;
+  sl_clock_t clock;
+  sl_clock_init_sim(&clock, 0);
+  sl_controller_t c;
+  sl_controller_opts_t co = {&cfg, &clock, 64, getenv("SLUICE_LUA_PATH"), 1};
+  sl_err_t err = {0};
+  int code = SL_EXIT_OK;
+  if (sl_controller_init(&c, &co, &err) < 0) {
+    fprintf(stderr, "sluice check: %s\n", err.msg);
+    return SL_EXIT_FAIL;
+  }
+  int loaded = sl_controller_load_policies(&c, &err) == 0;
+  if (loaded && sl_controller_add_source(&c, &fx->source, &err) < 0) loaded = 0;
+  sl_decider_t *d = loaded ? c.pipeline.deciders[0] : NULL;
+  if (loaded) {
+    sl_controller_defer(&c, fx->nframes - 1);
+    // The failure is reported below, once, with its file:line first.
+    sl_log_level_t level = sl_log_get_level();
+    sl_log_set_level(SL_LOG_ERROR);
+    for (int i = 0; i < fx->nframes && code == SL_EXIT_OK; i++) {
+      sl_clock_set(&clock, i);
+      if (sl_controller_tick(&c, &err) < 0) {
+        fprintf(stderr, "sluice check: %s\n", err.msg);
+        code = SL_EXIT_USAGE;
+      }
+    }
+    sl_log_set_level(level);
+    if (code == SL_EXIT_OK && d->failures) {
+      snprintf(err.msg, sizeof err.msg, "%s", d->last_error);
+      loaded = 0;
+    }
+  }
+  if (code == SL_EXIT_OK && !loaded) {
+    // "file:line: reason" first; the traceback, when there is one, after it.
+    int n = (int)strcspn(err.msg, "\n");
+    fprintf(stderr, "%.*s%s%s\n", n, err.msg, d ? " (in the dry tick)" : "", err.msg + n);
+    code = SL_EXIT_USAGE;
+  } else if (code == SL_EXIT_OK) {
+    sl_slot_info_t si;
+    sl_host_slot_info(&c.host, 0, &si);
+    const sl_view_t *view = &c.pipeline.view;
+    const sl_decision_t *out = c.pipeline.scratch;  // the one decider's row, by view variant
+    int decided = 0;
+    char first[SL_REASON_MAX + 128] = "";
+    for (int i = 0; i < view->nvariants; i++) {
+      if (out[i].requested < 0) continue;
+      if (!decided++)
+        snprintf(first, sizeof first, "; %s -> %d: %s", view->variants[i].desc->id,
+                 out[i].requested, out[i].reason[0] ? out[i].reason : "(no reason)");
+    }
+    printf("ok %s: policy '%s', period %gs, decided %d of %d variants%s\n", si.path, si.name,
+           si.period, decided, view->nvariants, first);
+  }
+  sl_controller_deinit(&c);
+  return code;
+}
+
 int sl_cmd_check(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                        {"fixture", required_argument, 0, 'f'},
@@ -102,98 +178,13 @@ int sl_cmd_check(int argc, char **argv) {
                                         "built-in fixture", &cfg, &err);
   if (rc < 0) {
     fprintf(stderr, "sluice check: %s\n", err.msg);
-    sl_config_free(&cfg);
+    sl_config_deinit(&cfg);
     return SL_EXIT_USAGE;
   }
-  sl_clock_t clock;
-  sl_clock_init_sim(&clock, 0);
-  sl_store_t *st = sl_store_new(64);
-  sl_view_t view;
-  sl_view_init(&view);
-  int *order = calloc(cfg.nvariants ? cfg.nvariants : 1, sizeof *order);
-  sl_last_t *last = calloc(cfg.nvariants ? cfg.nvariants : 1, sizeof *last);
-  unsigned char *all = malloc(cfg.nvariants ? cfg.nvariants : 1);
-  sl_decision_t *out = calloc(cfg.nvariants ? cfg.nvariants : 1, sizeof *out);
   int code = SL_EXIT_OK;
-  if (!st || !order || !last || !all || !out) {
-    fprintf(stderr, "sluice check: out of memory\n");
-    code = SL_EXIT_FAIL;
-    goto done;
-  }
-  memset(all, 1, cfg.nvariants ? cfg.nvariants : 1);
-  for (int i = 0; i < cfg.nvariants; i++) last[i] = (sl_last_t){-1, -1, NAN};
-  // Replay every frame so the view has history; the dry tick runs on the last one.
-  for (int i = 0; i < fx.nframes; i++) {
-    sl_clock_set(&clock, i);
-    sl_view_params_t vp = {i, cfg.window, cfg.guard.stale_after, cfg.variants, cfg.nvariants, last,
-                           cfg.accels, cfg.naccels};
-    if (sl_fixture_apply(&fx, i, st, i, &err) < 0 || sl_view_build(&view, st, &vp, order, &err) < 0) {
-      fprintf(stderr, "sluice check: %s\n", err.msg);
-      code = SL_EXIT_USAGE;
-      goto done;
-    }
-  }
+  for (int k = 0; k < nfiles && code == SL_EXIT_OK; k++) code = check_one(&cfg, &fx, config, files[k]);
 
-  for (int k = 0; k < nfiles && code == SL_EXIT_OK; k++) {
-    char *path = NULL, *src = NULL, chunk[1100];
-    size_t len = 0;
-    int owned = 0;
-    sl_policy_t *p = NULL;
-    const sl_policy_cfg_t *pc = NULL;
-    int dry = 0;
-    for (int i = 0; config && i < cfg.npolicies; i++)
-      if (!strcmp(cfg.policies[i].file, files[k])) pc = &cfg.policies[i];
-    rc = sl_policy_source(NULL, files[k], &path, &src, &len, &owned, &err);
-    if (rc == 0) {
-      snprintf(chunk, sizeof chunk, "@%s", path);
-      sl_policy_opts_t o = {src,
-                            len,
-                            chunk,
-                            &cfg.doc,
-                            pc ? pc->params : NULL,
-                            &clock,
-                            pc ? pc->memory : 0,
-                            pc ? pc->budget : 0,
-                            getenv("SLUICE_LUA_PATH"),
-                            pc ? pc->time_limit : 0};
-      rc = sl_policy_load(&o, &p, &err);
-    }
-    if (rc == 0) rc = sl_policy_init_state(p, &err);
-    if (rc == 0) {
-      p->lv.period = p->period > 0 ? p->period : cfg.interval;
-      rc = sl_policy_decide(p, &view, all, order, 1, out, &err);
-      dry = 1;
-    }
-    if (rc < 0) {
-      // "file:line: reason" first; the traceback, when there is one, after it.
-      int n = (int)strcspn(err.msg, "\n");
-      fprintf(stderr, "%.*s%s%s\n", n, err.msg, dry ? " (in the dry tick)" : "", err.msg + n);
-      code = SL_EXIT_USAGE;
-    } else {
-      int decided = 0;
-      char first[SL_REASON_MAX + 128] = "";
-      for (int i = 0; i < view.nvariants; i++) {
-        if (out[i].requested < 0) continue;
-        if (!decided++)
-          snprintf(first, sizeof first, "; %s -> %d: %s", view.variants[i].desc->id,
-                   out[i].requested, out[i].reason[0] ? out[i].reason : "(no reason)");
-      }
-      printf("ok %s: policy '%s', period %gs, decided %d of %d variants%s\n", path, p->name,
-             p->period > 0 ? p->period : cfg.interval, decided, view.nvariants, first);
-    }
-    sl_policy_free(p);
-    if (owned) free(src);
-    free(path);
-  }
-
-done:
-  free(order);
-  free(last);
-  free(all);
-  free(out);
-  sl_view_deinit(&view);
-  sl_store_free(st);
-  sl_fixture_free(&fx);
-  sl_config_free(&cfg);
+  sl_fixture_deinit(&fx);
+  sl_config_deinit(&cfg);
   return code;
 }

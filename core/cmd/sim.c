@@ -9,7 +9,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "core/cmd/cmd.h"
-#include "core/sim/lpolicy.h"
+#include "core/runtime/simrun.h"
 #include "core/sim/report.h"
 #include "core/sim/sim.h"
 #include "core/util/log.h"
@@ -322,7 +322,7 @@ int sl_cmd_sim(int argc, char **argv) {
 
   char **names = NULL;
   int nnames = 0, code = SL_EXIT_OK;
-  sl_lpolicy_t *pols = NULL;
+  sl_simrun_policy_t *pols = NULL;
   sl_sim_result_t *res = NULL;
   int nres = 0;
   sl_sim_t sim;
@@ -337,8 +337,8 @@ int sl_cmd_sim(int argc, char **argv) {
     goto fail;
   }
   for (int i = 0; i < nnames; i++) {
-    sl_lpolicy_init(&pols[i], names[i]);
-    if ((rc = sl_lpolicy_check(&pols[i], &cl.cfg, &err)) < 0) {
+    pols[i] = (sl_simrun_policy_t){names[i], names[i], NULL, NAN, NAN, NAN};
+    if ((rc = sl_simrun_check(&cl.cfg, names[i], &err)) < 0) {
       sl_err_wrap(&err, "--policy %s", names[i]);
       if (rc != SL_ENOMEM) rc = SL_EINVAL;
       goto fail;
@@ -366,7 +366,7 @@ int sl_cmd_sim(int argc, char **argv) {
     goto fail;
   }
   for (int i = 0; i < nnames; i++) {
-    if ((rc = sl_sim_run(&sim, &pols[i].base, &res[i], &err)) < 0) {
+    if ((rc = sl_simrun(&sim, &pols[i], &res[i], &err)) < 0) {
       sl_err_wrap(&err, "%s", names[i]);
       goto fail;
     }
@@ -388,7 +388,7 @@ int sl_cmd_sim(int argc, char **argv) {
       fprintf(json ? stderr : stdout, "report: %s\n", report);
     }
   }
-  sl_clair_result_free(&clair);
+  sl_clair_result_deinit(&clair);
   goto done;
 
 fail:
@@ -396,12 +396,12 @@ fail:
   code = exit_code(rc);
 done:
   if (o.decisions && o.decisions != stderr) fclose(o.decisions);
-  for (int i = 0; i < nres; i++) sl_sim_result_free(&res[i]);
+  for (int i = 0; i < nres; i++) sl_sim_result_deinit(&res[i]);
   free(res);
   free(pols);
   for (int i = 0; i < nnames; i++) free(names[i]);
   free(names);
   if (sim_ok) sl_sim_deinit(&sim);
-  sl_cluster_free(&cl);
+  sl_cluster_deinit(&cl);
   return code;
 }

@@ -25,22 +25,16 @@ struct sl_slot {
   unsigned char *manages;
 };
 
-const char *sl_host_event_name(sl_host_event_kind_t k) {
-  static const char *const n[] = {"loaded", "reloaded", "swapped", "rejected", "restored",
-                                  "failed"};
-  return (unsigned)k < 6 ? n[k] : "?";
-}
-
-static void emit(sl_host_t *h, sl_slot_t *s, sl_host_event_kind_t kind, int version,
+static void emit(sl_host_t *h, sl_slot_t *s, sl_decider_event_kind_t kind, int version,
                  const char *msg) {
-  sl_host_event_t e = {kind, s->pc->file, version, msg};
-  if (kind == SL_HOST_FAILED)
+  sl_decider_event_t e = {kind, s->pc->file, version, msg};
+  if (kind == SL_DECIDER_FAILED)
     ;  // the pipeline logs failed ticks, with the policy's name
-  else if (kind == SL_HOST_REJECTED || kind == SL_HOST_RESTORED)
-    sl_warn("policy %s: %s (version %d)%s%s", s->pc->file, sl_host_event_name(kind), version,
+  else if (kind == SL_DECIDER_REJECTED || kind == SL_DECIDER_RESTORED)
+    sl_warn("policy %s: %s (version %d)%s%s", s->pc->file, sl_decider_event_name(kind), version,
             msg ? ": " : "", msg ? msg : "");
   else
-    sl_info("policy %s: %s (version %d)%s%s", s->pc->file, sl_host_event_name(kind), version,
+    sl_info("policy %s: %s (version %d)%s%s", s->pc->file, sl_decider_event_name(kind), version,
             msg ? ": " : "", msg ? msg : "");
   if (h->on_event) h->on_event(h->on_event_ud, &e);
 }
@@ -83,7 +77,7 @@ static int take_state(sl_host_t *h, sl_slot_t *s, sl_policy_t *to, int version, 
 static void swap_pending(sl_host_t *h, sl_slot_t *s) {
   sl_err_t err = {0};
   if (take_state(h, s, s->pending, s->pending_version, &err) < 0) {
-    emit(h, s, SL_HOST_REJECTED, s->pending_version, err.msg);
+    emit(h, s, SL_DECIDER_REJECTED, s->pending_version, err.msg);
     sl_policy_free(s->pending);
     s->pending = NULL;
     return;
@@ -96,7 +90,7 @@ static void swap_pending(sl_host_t *h, sl_slot_t *s) {
   s->probation = PROBATION_TICKS;
   s->probation_failures = 0;
   adopt(s, s->cur);
-  emit(h, s, SL_HOST_SWAPPED, s->version, NULL);
+  emit(h, s, SL_DECIDER_SWAPPED, s->version, NULL);
 }
 
 static int slot_decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_err_t *err) {
@@ -104,7 +98,7 @@ static int slot_decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_
   sl_host_t *h = s->host;
   if (s->pending) swap_pending(h, s);
   s->tick++;
-  int rc = sl_policy_decide(s->cur, view, s->manages, h->pipeline->order, s->tick, out, err);
+  int rc = sl_policy_decide(s->cur, view, s->manages, h->order, s->tick, out, err);
   if (s->probation > 0) {
     s->probation--;
     if (rc < 0) s->probation_failures++;
@@ -118,13 +112,13 @@ static int slot_decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_
       s->prev = NULL;
       s->version--;
       adopt(s, s->cur);
-      emit(h, s, SL_HOST_RESTORED, s->version, msg);
+      emit(h, s, SL_DECIDER_RESTORED, s->version, msg);
     } else if (s->probation == 0) {
       sl_policy_free(s->prev);
       s->prev = NULL;
     }
   }
-  if (rc < 0) emit(h, s, SL_HOST_FAILED, s->version, err->msg);
+  if (rc < 0) emit(h, s, SL_DECIDER_FAILED, s->version, err->msg);
   return rc;
 }
 
@@ -135,28 +129,28 @@ static void offer(sl_host_t *h, sl_slot_t *s, const char *src, size_t len) {
   int version = s->version + 1 + (s->pending != NULL);
   int rc = load_version(h, s, src, len, &np, &err);
   if (rc == 0) rc = take_state(h, s, np, version, &err);
-  if (rc == 0 && h->pipeline->view.nvariants > 0) {
+  if (rc == 0 && h->view && h->view->nvariants > 0) {
     // Dry run: the new version decides once on the view the live one last saw, with a copy of
     // the live state; nothing is actuated and the copy is refreshed again at swap time.
-    sl_decision_t *scratch = calloc(h->pipeline->view.nvariants, sizeof *scratch);
+    sl_decision_t *scratch = calloc(h->view->nvariants, sizeof *scratch);
     if (!scratch) rc = sl_err(&err, SL_ENOMEM, "out of memory");
     else {
       np->lv.period = effective_period(h, s, np);
-      rc = sl_policy_decide(np, &h->pipeline->view, s->manages, h->pipeline->order, s->tick,
-                            scratch, &err);
+      rc = sl_policy_decide(np, (sl_view_t *)h->view, s->manages, h->order, s->tick, scratch,
+                            &err);
       if (rc < 0) sl_err_wrap(&err, "dry run");
       free(scratch);
     }
   }
   if (rc < 0) {
-    emit(h, s, SL_HOST_REJECTED, version, err.msg);
+    emit(h, s, SL_DECIDER_REJECTED, version, err.msg);
     sl_policy_free(np);
     return;
   }
   sl_policy_free(s->pending);  // a newer edit supersedes one not yet swapped in
   s->pending = np;
   s->pending_version = version;
-  emit(h, s, SL_HOST_RELOADED, version, NULL);
+  emit(h, s, SL_DECIDER_RELOADED, version, NULL);
 }
 
 int sl_host_check_files(sl_host_t *h) {
@@ -176,7 +170,7 @@ int sl_host_check_files(sl_host_t *h) {
         s->seen_err = eh;
         char msg[SL_ERR_MAX + 64];
         snprintf(msg, sizeof msg, "%s; version %d keeps running", err.msg, s->version);
-        emit(h, s, SL_HOST_REJECTED, s->version + 1, msg);
+        emit(h, s, SL_DECIDER_REJECTED, s->version + 1, msg);
       }
       continue;
     }
@@ -204,12 +198,13 @@ static void slot_free(sl_slot_t *s) {
   free(s);
 }
 
-int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, sl_pipeline_t *p,
-                 const char *module_path, sl_err_t *err) {
+int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, const sl_view_t *view,
+                 const int *order, const char *module_path, sl_err_t *err) {
   memset(h, 0, sizeof *h);
   h->cfg = cfg;
   h->clock = clock;
-  h->pipeline = p;
+  h->view = view;
+  h->order = order;
   h->module_path = module_path;
   h->slots = calloc(cfg->npolicies ? cfg->npolicies : 1, sizeof *h->slots);
   if (!h->slots) return sl_err(err, SL_ENOMEM, "out of memory");
@@ -240,7 +235,8 @@ int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, sl_pip
     }
     if (rc == 0) rc = sl_policy_init_state(s->cur, err);
     if (rc < 0) {
-      sl_err_wrap(err, "%s:%d: policies[%d]", cfg->path, pc->line, i);
+      // Errors name the configuration entry too, when there is a configuration file.
+      if (cfg->path) sl_err_wrap(err, "%s:%d: policies[%d]", cfg->path, pc->line, i);
       sl_host_deinit(h);
       return rc;
     }
@@ -250,11 +246,7 @@ int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, sl_pip
     s->decider.ud = s;
     s->decider.manages = s->manages;
     adopt(s, s->cur);
-    if ((rc = sl_pipeline_add(p, &s->decider, err)) < 0) {
-      sl_host_deinit(h);
-      return rc;
-    }
-    emit(h, s, SL_HOST_LOADED, 1, NULL);
+    emit(h, s, SL_DECIDER_LOADED, 1, NULL);
   }
   return SL_OK;
 }
@@ -311,10 +303,14 @@ int sl_host_watch(sl_host_t *h, uv_loop_t *loop, double poll_s, sl_err_t *err) {
   return SL_OK;
 }
 
+sl_decider_t *sl_host_decider(sl_host_t *h, int i) {
+  return i >= 0 && i < h->nslots ? &h->slots[i]->decider : NULL;
+}
+
 int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out) {
   if (i < 0 || i >= h->nslots) return SL_ENOTFOUND;
   const sl_slot_t *s = h->slots[i];
-  *out = (sl_slot_info_t){s->pc->file, s->cur->name, s->version, s->decider.runs,
+  *out = (sl_slot_info_t){s->pc->file, s->cur->name, s->path, s->version, s->decider.runs,
                           s->decider.failures, s->decider.period, s->probation > 0,
                           s->cur->scrape_interval, s->cur->lag, s->cur->window,
                           s->cur->scale_from_zero};

@@ -8,34 +8,17 @@
 #include <uv.h>
 
 #include "core/lua/policy.h"
-#include "core/runtime/pipeline.h"
+#include "core/state/decider.h"
 
-typedef enum {
-  SL_HOST_LOADED,    // first load at start
-  SL_HOST_RELOADED,  // a new version passed its checks and will decide from the next tick
-  SL_HOST_SWAPPED,   // the new version is now deciding
-  SL_HOST_REJECTED,  // a new version failed to load or dry-run; the old one keeps running
-  SL_HOST_RESTORED,  // the new version failed its first ticks; the previous one is back
-  SL_HOST_FAILED,    // a live tick failed (variants held)
-} sl_host_event_kind_t;
-
-const char *sl_host_event_name(sl_host_event_kind_t k);
-
-typedef struct {
-  sl_host_event_kind_t kind;
-  const char *file;   // as configured
-  int version;        // version now deciding (or offered, for REJECTED)
-  const char *message;
-} sl_host_event_t;
-
-typedef void (*sl_host_event_fn)(void *ud, const sl_host_event_t *e);
+typedef void (*sl_host_event_fn)(void *ud, const sl_decider_event_t *e);
 
 typedef struct sl_slot sl_slot_t;
 
 typedef struct sl_host {
   const sl_config_t *cfg;
   sl_clock_t *clock;
-  sl_pipeline_t *pipeline;
+  const sl_view_t *view;  // the view live ticks decide on, for dry runs of new versions
+  const int *order;       // view index -> configured index
   sl_slot_t **slots;
   int nslots;
   const char *module_path;
@@ -48,10 +31,13 @@ typedef struct sl_host {
   int watching;
 } sl_host_t;
 
-// Loads every policy of the configuration and registers it with the pipeline. A policy that
-// fails to load is a startup error naming file:line.
-int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, sl_pipeline_t *p,
-                 const char *module_path, sl_err_t *err);
+// Loads every policy of the configuration, each as a decider (sl_host_decider). A policy that
+// fails to load is a startup error naming file:line. `view` and `order` are where the live view
+// will be (the pipeline's): a reload's dry run decides on it.
+int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, const sl_view_t *view,
+                 const int *order, const char *module_path, sl_err_t *err);
+// The decider of policy i (the configuration's order), NULL past the end.
+sl_decider_t *sl_host_decider(sl_host_t *h, int i);
 void sl_host_deinit(sl_host_t *h);
 // Re-reads every policy file and offers changed ones for reload. Returns how many changed.
 int sl_host_check_files(sl_host_t *h);
@@ -64,6 +50,7 @@ void sl_host_unwatch(sl_host_t *h);
 // Introspection (REPL, specs, /metrics).
 typedef struct {
   const char *file, *name;
+  const char *path;  // where the source was found ("policies/hpa.lua" for a canned one)
   int version;
   uint64_t runs, failures;
   double period;

@@ -9,6 +9,5 @@
 int luaopen_sluice_model(lua_State *L);
 int luaopen_sluice_log(lua_State *L);
 int luaopen_sluice_alloc(lua_State *L);
-int luaopen_sluice_host(lua_State *L);
 
 void sl_lua_preload_kernels(sl_vm_t *vm);

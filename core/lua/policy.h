@@ -7,7 +7,7 @@
 
 #include "core/lua/view_lua.h"
 #include "core/lua/vm.h"
-#include "core/runtime/pipeline.h"
+#include "core/state/decider.h"
 #include "core/util/yval.h"
 
 // Policy files larger than this are refused (a real policy is a few KiB; compiling megabytes

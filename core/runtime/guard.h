@@ -4,9 +4,8 @@
 #pragma once
 
 #include "core/state/config.h"
+#include "core/state/decider.h"
 #include "core/state/view.h"
-
-#define SL_REASON_MAX 512
 
 typedef struct {
   int requested;          // combined request, -1 = no opinion

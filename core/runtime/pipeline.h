@@ -1,72 +1,60 @@
-// The tick pipeline: store -> view -> deciders (policies) -> vote -> guard -> actuator.
-// One pipeline serves `run` (real clock, libuv timer) and `sim` (simulated clock, driven by the
-// simulator's event loop); nothing in it knows which.
+// The tick pipeline, stage by stage: the view from the store, the deciders that are due, and per
+// variant the vote, the guard, the variant's actuator and the observers. The controller runs the
+// stages in order each tick (core/runtime/controller.c); nothing here knows whether the clock is
+// real or simulated, or what filled the store.
 #pragma once
 
 #include <stdint.h>
 
-#include "core/runtime/actuator.h"
+#include "core/runtime/guard.h"
+#include "core/runtime/vote.h"
+#include "core/state/actuator.h"
 #include "core/state/clock.h"
 #include "core/state/config.h"
-#include "core/runtime/guard.h"
+#include "core/state/decider.h"
+#include "core/state/observer.h"
 #include "core/state/store.h"
 #include "core/state/view.h"
-
-// One decision of one decider for one view variant.
-typedef struct {
-  int requested;  // -1 = no opinion
-  char reason[SL_REASON_MAX];
-} sl_decision_t;
-
-// A decider: a policy (Lua, through the host) or anything else that decides. `decide` fills
-// out[i] for view variant i (only for variants it manages) and returns 0, or a negative code with
-// err describing the failure (its variants then hold).
-typedef struct sl_decider {
-  const char *name;
-  int (*decide)(struct sl_decider *d, sl_view_t *view, sl_decision_t *out, sl_err_t *err);
-  void *ud;
-  double period;       // seconds between runs
-  double next_due;     // pipeline time of the next run
-  int scale_from_zero; // lets the guard start a replica for a queued request at zero
-  unsigned char *manages;  // per configured variant: 1 if this decider votes on it
-  uint64_t runs, failures;
-  char last_error[SL_ERR_MAX];
-} sl_decider_t;
-
-// What happened to one variant in one tick (for logs, /metrics, tests).
-typedef struct {
-  const sl_variant_t *variant;
-  int current, requested, target, change, held, actuated;
-  char reason[SL_REASON_MAX];
-} sl_outcome_t;
-
-typedef void (*sl_outcome_fn)(void *ud, double now, const sl_outcome_t *o);
 
 typedef struct sl_pipeline {
   sl_clock_t *clock;
   sl_store_t *store;
-  const sl_config_t *config;
-  sl_actuator_t *actuator;
+  const sl_config_t *config;  // read at every tick (window, guard, interval may change)
+  sl_actuator_t **actuators;  // per configured variant (borrowed)
   sl_view_t view;
   int *order;        // view index -> configured index
   sl_last_t *last;   // per configured variant
   sl_decider_t **deciders;
   int ndeciders;
   sl_decision_t *scratch;  // per decider x view variant
+  unsigned char *due;      // per decider: runs this tick
+  sl_vote_ballot_t *ballots;
   uint64_t ticks;
-  sl_outcome_fn on_outcome;
-  void *on_outcome_ud;
+  sl_observer_t **observers;
+  int nobservers;
 } sl_pipeline_t;
 
 int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock,
-                     sl_store_t *store, sl_actuator_t *actuator, sl_err_t *err);
+                     sl_store_t *store, sl_err_t *err);
 void sl_pipeline_deinit(sl_pipeline_t *p);
 // Adds a decider (borrowed). Its `manages` must have cfg->nvariants entries.
-int sl_pipeline_add(sl_pipeline_t *p, sl_decider_t *d, sl_err_t *err);
-// Runs one tick at the clock's time: builds the view, runs every decider that is due, combines
-// their votes per variant (largest scale-up wins; scale-down only when every voter asks for one,
-// then the smallest step), guards and actuates. Deciders that are not due keep their variants
-// untouched this tick. Returns the number of deciders that ran.
-int sl_pipeline_tick(sl_pipeline_t *p, sl_err_t *err);
+int sl_pipeline_add_decider(sl_pipeline_t *p, sl_decider_t *d, sl_err_t *err);
+// Sets the actuator of configured variant i, or of every variant when i < 0 (borrowed).
+void sl_pipeline_set_actuator(sl_pipeline_t *p, int i, sl_actuator_t *a);
+int sl_pipeline_add_observer(sl_pipeline_t *p, sl_observer_t *o, sl_err_t *err);
+// Tells every observer about a decider event.
+void sl_pipeline_decider_event(sl_pipeline_t *p, const sl_decider_event_t *e);
+
+// ---- the stages of one tick, in order -----------------------------------------------------------
+
+// Marks the deciders due at `now`; returns how many (0: nothing to do this tick).
+int sl_pipeline_due(sl_pipeline_t *p, double now);
+// Rebuilds the view from the store at `now`.
+int sl_pipeline_build_view(sl_pipeline_t *p, double now, sl_err_t *err);
+// Runs every due decider on the view; a failure is recorded, its variants will hold.
+void sl_pipeline_decide(sl_pipeline_t *p, double now);
+// Per variant: the vote of its due deciders, the guard, its actuator, the observers.
+void sl_pipeline_apply(sl_pipeline_t *p, double now);
+
 // The time the next decider is due.
 double sl_pipeline_next_due(const sl_pipeline_t *p);

@@ -32,7 +32,7 @@ int sl_clair_bins_reserve(sl_clair_bins_t *b, size_t i) {
   return SL_OK;
 }
 
-void sl_clair_bins_free(sl_clair_bins_t *b) {
+void sl_clair_bins_deinit(sl_clair_bins_t *b) {
   free(b->count), free(b->in_sum), free(b->out_sum), free(b->in_sq), free(b->out_sq);
   memset(b, 0, sizeof *b);
 }
@@ -282,11 +282,11 @@ int sl_clair_run(sl_clair_t *c, const sl_clair_bins_t *b, sl_clair_result_t *out
   }
 done:
   free(mix), free(rep);
-  if (rc < 0) sl_clair_result_free(out);
+  if (rc < 0) sl_clair_result_deinit(out);
   return rc;
 }
 
-void sl_clair_result_free(sl_clair_result_t *r) {
+void sl_clair_result_deinit(sl_clair_result_t *r) {
   free(r->replicas);
   memset(r, 0, sizeof *r);
 }

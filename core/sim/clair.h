@@ -30,7 +30,7 @@ typedef struct {
 int sl_clair_bins_init(sl_clair_bins_t *b, double bin_s, int nmodels, size_t n);
 // Makes room for bin i (zero-filled).
 int sl_clair_bins_reserve(sl_clair_bins_t *b, size_t i);
-void sl_clair_bins_free(sl_clair_bins_t *b);
+void sl_clair_bins_deinit(sl_clair_bins_t *b);
 // Seconds covered by bin i.
 double sl_clair_bins_len(const sl_clair_bins_t *b, size_t i);
 
@@ -62,7 +62,7 @@ typedef struct {
 } sl_clair_result_t;
 
 int sl_clair_run(sl_clair_t *c, const sl_clair_bins_t *b, sl_clair_result_t *out, sl_err_t *err);
-void sl_clair_result_free(sl_clair_result_t *r);
+void sl_clair_result_deinit(sl_clair_result_t *r);
 // Model m's demand in bin i (zero rate and tokens when the bin is empty).
 void sl_clair_bin_mix(const sl_clair_bins_t *b, size_t i, int m, sl_clair_mix_t *mix);
 // Adds one request to bin i of model m.

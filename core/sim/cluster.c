@@ -79,13 +79,13 @@ const char sl_cluster_builtin_yaml[] =
     "drain_grace: 30s\n"
     "gateway: {drop_timeout: 60s, queue_threshold: 5, kv_threshold: 0.8}\n";
 
-void sl_cluster_free(sl_cluster_t *c) {
+void sl_cluster_deinit(sl_cluster_t *c) {
   for (int i = 0; i < c->nmodels; i++) free(c->models[i].name), free(c->models[i].trace);
   free(c->models);
   for (int i = 0; i < c->ngpus; i++) free(c->gpus[i].type);
   free(c->gpus);
   free(c->vx);
-  sl_config_free(&c->cfg);
+  sl_config_deinit(&c->cfg);
   memset(c, 0, sizeof *c);
 }
 
@@ -491,7 +491,7 @@ int sl_cluster_load_buffer(sl_cluster_t *c, const char *buf, size_t len, const c
   if (rc < 0) return rc;
   if (!(c->cfg.path = strdup(name))) rc = sl_err(err, SL_ENOMEM, "out of memory");
   if (rc == 0) rc = parse_root(c, err);
-  if (rc < 0) sl_cluster_free(c);
+  if (rc < 0) sl_cluster_deinit(c);
   return rc;
 }
 
@@ -505,6 +505,6 @@ int sl_cluster_load(sl_cluster_t *c, const char *path, sl_err_t *err) {
   free(tmp);
   if (!c->cfg.path || !c->cfg.dir) rc = sl_err(err, SL_ENOMEM, "out of memory");
   if (rc == 0) rc = parse_root(c, err);
-  if (rc < 0) sl_cluster_free(c);
+  if (rc < 0) sl_cluster_deinit(c);
   return rc;
 }

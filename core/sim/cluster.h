@@ -51,7 +51,7 @@ typedef struct {
 int sl_cluster_load(sl_cluster_t *c, const char *path, sl_err_t *err);
 int sl_cluster_load_buffer(sl_cluster_t *c, const char *buf, size_t len, const char *name,
                            sl_err_t *err);
-void sl_cluster_free(sl_cluster_t *c);
+void sl_cluster_deinit(sl_cluster_t *c);
 int sl_cluster_find_model(const sl_cluster_t *c, const char *name);
 
 // The built-in scenario of `sluice sim` with no flags: two models on two accelerator types with

@@ -7,7 +7,7 @@
 
 #include "core/util/err.h"
 
-void sl_simrec_deinit(sl_simrec_t *r) {
+void sl_record_deinit(sl_record_t *r) {
   free(r->arrivals), free(r->queue_max), free(r->ttft_p99), free(r->met), free(r->ended);
   free(r->ready), free(r->starting), free(r->pending), free(r->cost), free(r->gpus);
   free(r->cur_arrivals), free(r->cur_queue_max), free(r->cur_met), free(r->cur_ended);
@@ -16,7 +16,7 @@ void sl_simrec_deinit(sl_simrec_t *r) {
   memset(r, 0, sizeof *r);
 }
 
-static int grow(sl_simrec_t *r, size_t cap) {
+static int grow(sl_record_t *r, size_t cap) {
   size_t nm = (size_t)r->nmodels, nv = (size_t)r->nvariants;
 #define G(field, per, type)                                                                        \
   do {                                                                                             \
@@ -39,7 +39,7 @@ static int grow(sl_simrec_t *r, size_t cap) {
   return SL_OK;
 }
 
-int sl_simrec_init(sl_simrec_t *r, double bin_s, int nvariants, int nmodels, size_t expect_bins) {
+int sl_record_init(sl_record_t *r, double bin_s, int nvariants, int nmodels, size_t expect_bins) {
   memset(r, 0, sizeof *r);
   r->bin_s = bin_s;
   r->nvariants = nvariants;
@@ -57,11 +57,11 @@ int sl_simrec_init(sl_simrec_t *r, double bin_s, int nvariants, int nmodels, siz
   if (grow(r, expect_bins > 16 ? expect_bins : 16) < 0) goto oom;
   return SL_OK;
 oom:
-  sl_simrec_deinit(r);
+  sl_record_deinit(r);
   return SL_ENOMEM;
 }
 
-int sl_simrec_close(sl_simrec_t *r, const int *ready, const int *starting, const int *pending,
+int sl_record_close(sl_record_t *r, const int *ready, const int *starting, const int *pending,
                     const double *queue_now, double cost, double gpus) {
   if (r->nbins == r->cap && grow(r, r->cap * 2) < 0) return SL_ENOMEM;
   size_t b = r->nbins, nm = (size_t)r->nmodels, nv = (size_t)r->nvariants;

@@ -28,28 +28,28 @@ typedef struct {
   size_t cap;
   double *cur_arrivals, *cur_queue_max, *cur_met, *cur_ended;
   sl_lhist_t *cur_ttft;
-} sl_simrec_t;
+} sl_record_t;
 
-int sl_simrec_init(sl_simrec_t *r, double bin_s, int nvariants, int nmodels, size_t expect_bins);
-void sl_simrec_deinit(sl_simrec_t *r);
+int sl_record_init(sl_record_t *r, double bin_s, int nvariants, int nmodels, size_t expect_bins);
+void sl_record_deinit(sl_record_t *r);
 
-static inline void sl_simrec_arrival(sl_simrec_t *r, int model) {
+static inline void sl_record_arrival(sl_record_t *r, int model) {
   r->cur_arrivals[model] += 1;
 }
-static inline void sl_simrec_queue(sl_simrec_t *r, int model, double size) {
+static inline void sl_record_queue(sl_record_t *r, int model, double size) {
   if (size > r->cur_queue_max[model]) r->cur_queue_max[model] = size;
 }
-static inline void sl_simrec_first_token(sl_simrec_t *r, int model, double ttft_s) {
+static inline void sl_record_first_token(sl_record_t *r, int model, double ttft_s) {
   sl_lhist_add(&r->cur_ttft[model], ttft_s);
 }
-static inline void sl_simrec_end(sl_simrec_t *r, int model, int met) {
+static inline void sl_record_end(sl_record_t *r, int model, int met) {
   r->cur_ended[model] += 1;
   r->cur_met[model] += met;
 }
 // Closes the open bin with the fleet's state at its end; queue_now[m] seeds the next bin's max.
-int sl_simrec_close(sl_simrec_t *r, const int *ready, const int *starting, const int *pending,
+int sl_record_close(sl_record_t *r, const int *ready, const int *starting, const int *pending,
                     const double *queue_now, double cost, double gpus);
 // The time the open bin ends.
-static inline double sl_simrec_next(const sl_simrec_t *r) {
+static inline double sl_record_next(const sl_record_t *r) {
   return (double)(r->nbins + 1) * r->bin_s;
 }

@@ -488,7 +488,7 @@ static void column_int(double *dst, const int *src, size_t stride, size_t off, s
 
 static int run_series(data_t *d, sl_sim_t *s, const sl_sim_result_t *res, runser_t *R,
                       size_t maxp, double *a, double *b, int first) {
-  const sl_simrec_t *rec = &res->rec;
+  const sl_record_t *rec = &res->rec;
   const sl_cluster_t *cl = s->o.cluster;
   size_t n = rec->nbins, nm = (size_t)d->nm, nv = (size_t)d->nv;
   double w = rec->bin_s, end = s->end > 0 ? s->end : (double)n * w;

@@ -1,30 +1,16 @@
-// The simulator: replays a trace against a simulated cluster through the real tick pipeline
-// (core/runtime/pipeline.h: the same store, view, policies and guard as `sluice run`), on a
-// simulated clock, with an actuator that sets the simulated workloads' desired replicas. There is
-// no other decision path. One sl_sim_t holds what every run of a comparison shares (cluster,
-// trace, scaling, warm start, the clairvoyant reference); each sl_sim_run() replays the trace for
-// one policy on a fresh copy of the cluster with the same seed.
+// The simulator's session: what every run of a comparison shares (cluster, trace, scaling, warm
+// start, the clairvoyant reference). Each run is a world (core/sim/world.h) that a controller on
+// a simulated clock drives through the same data path as `sluice run` (core/runtime/simrun.h):
+// there is no other decision path. Runs replay the trace on a fresh copy of the cluster with the
+// same seed.
 #pragma once
 
 #include <stdint.h>
 
-#include "core/runtime/pipeline.h"
 #include "core/sim/clair.h"
 #include "core/sim/cluster.h"
 #include "core/sim/record.h"
-
-// How a run gets its decider(s). attach() adds them to the run's pipeline and reports the
-// policy's own settings (NaN / -1 when the policy leaves them to the defaults: period 1 s,
-// signals scraped every 1 s with no lag over a 60 s window, scale-from-zero on).
-typedef struct sl_sim_policy {
-  const char *name;
-  double period, scrape_interval, lag, window;
-  int scale_from_zero;
-  int (*attach)(struct sl_sim_policy *p, sl_pipeline_t *pl, const sl_config_t *cfg,
-                sl_clock_t *clock, sl_err_t *err);
-  void (*detach)(struct sl_sim_policy *p); // after the run; may be NULL
-  void *ud;
-} sl_sim_policy_t;
+#include "core/sim/trace.h"
 
 typedef struct {
   const sl_cluster_t *cluster;
@@ -58,10 +44,10 @@ typedef struct {
   int episodes;
   uint64_t pods_created;
   double wall_s;
-  sl_simrec_t rec;
+  sl_record_t rec;
 } sl_sim_result_t;
 
-void sl_sim_result_free(sl_sim_result_t *r);
+void sl_sim_result_deinit(sl_sim_result_t *r);
 
 typedef struct {
   sl_sim_opts_t o;
@@ -81,8 +67,10 @@ typedef struct {
 // warm start.
 int sl_sim_init(sl_sim_t *s, const sl_sim_opts_t *o, sl_err_t *err);
 void sl_sim_deinit(sl_sim_t *s);
-int sl_sim_run(sl_sim_t *s, sl_sim_policy_t *p, sl_sim_result_t *out, sl_err_t *err);
 // The clairvoyant reference over the replayed trace (after a run).
 int sl_sim_clairvoyant(sl_sim_t *s, sl_clair_result_t *out, sl_err_t *err);
 // Simulated requests per second of wall time over all runs so far.
 double sl_sim_rate(const sl_sim_t *s);
+// The trace model m replays (its own, else the session's), and the options to open it with.
+const char *sl_sim_model_trace(const sl_sim_opts_t *o, int m);
+void sl_sim_trace_opts(const sl_sim_opts_t *o, int m, double rate_scale, sl_trace_opts_t *to);

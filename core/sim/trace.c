@@ -318,7 +318,7 @@ int sl_trace_next(sl_trace_t *t, sl_req_t *out, sl_err_t *err) {
   }
 }
 
-void sl_trace_bins_free(sl_trace_bins_t *b) {
+void sl_trace_bins_deinit(sl_trace_bins_t *b) {
   if (!b) return;
   free(b->count);
   free(b->in_tokens);
@@ -464,7 +464,7 @@ static int bins_parallel(sl_trace_t *t, size_t nclients, sl_trace_bins_t *out, s
     out->total += w[i].b.total;
     if (w[i].b.last_t > out->last_t) out->last_t = w[i].b.last_t;
   }
-  for (size_t i = 0; i < nw; i++) sl_trace_bins_free(&w[i].b);
+  for (size_t i = 0; i < nw; i++) sl_trace_bins_deinit(&w[i].b);
   free(w);
   return rc;
 }
@@ -499,7 +499,7 @@ int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s, s
   }
   sl_trace_free(t);
   if (rc < 0) {
-    sl_trace_bins_free(&b);
+    sl_trace_bins_deinit(&b);
     return rc;
   }
   *out = b;

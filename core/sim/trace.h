@@ -76,7 +76,7 @@ typedef struct {
 
 int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s, sl_trace_bins_t *out,
                   sl_err_t *err);
-void sl_trace_bins_free(sl_trace_bins_t *b);
+void sl_trace_bins_deinit(sl_trace_bins_t *b);
 
 // Token-length distributions (the --tokens flag): "azure" (default), "fixed:in=N,out=M",
 // "lognormal:in_mu=,in_sigma=,out_mu=,out_sigma=[,in_max=,out_max=]".

@@ -1,6 +1,7 @@
 // Real and simulated clocks.
 #include "core/state/clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static double real_now(sl_clock_t *c) {
@@ -37,4 +38,16 @@ void sl_clock_set(sl_clock_t *c, double t) {
 
 void sl_clock_advance(sl_clock_t *c, double dt) {
   c->sim_now += dt;
+}
+
+void sl_clock_format(double t, char *buf, size_t n) {
+  if (t > 1e8) {  // wall-clock time: UTC, to the tenth of a second
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t k = strftime(buf, n, "%H:%M:%S", &tm);
+    snprintf(buf + k, n - k, ".%dZ", (int)((t - (double)s) * 10));
+  } else {  // simulated or relative time
+    snprintf(buf, n, "t=%.1f", t);
+  }
 }

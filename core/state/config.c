@@ -21,7 +21,7 @@ static void variant_deinit(sl_variant_t *v) {
   free(v->profile);
 }
 
-void sl_config_free(sl_config_t *c) {
+void sl_config_deinit(sl_config_t *c) {
   for (int i = 0; i < c->nslo; i++) free(c->slo_classes[i].name);
   free(c->slo_classes);
   for (int i = 0; i < c->naccels; i++) free(c->accels[i].type);
@@ -38,7 +38,7 @@ void sl_config_free(sl_config_t *c) {
   free(c->policies);
   free(c->source_kind), free(c->source_file), free(c->actuator), free(c->policy_dir);
   free(c->path), free(c->dir);
-  sl_ydoc_free(&c->doc);
+  sl_ydoc_deinit(&c->doc);
   memset(c, 0, sizeof *c);
 }
 
@@ -417,7 +417,7 @@ int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const cha
   if (rc < 0) return rc;
   if (!(c->path = strdup(name))) rc = sl_err(err, SL_ENOMEM, "out of memory");
   if (rc == 0) rc = parse_root(c, err);
-  if (rc < 0) sl_config_free(c);
+  if (rc < 0) sl_config_deinit(c);
   return rc;
 }
 
@@ -431,6 +431,6 @@ int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err) {
   free(tmp);
   if (!c->path || !c->dir) rc = sl_err(err, SL_ENOMEM, "out of memory");
   if (rc == 0) rc = parse_root(c, err);
-  if (rc < 0) sl_config_free(c);
+  if (rc < 0) sl_config_deinit(c);
   return rc;
 }

@@ -85,7 +85,7 @@ typedef struct {
 int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err);
 int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const char *name,
                           sl_err_t *err);
-void sl_config_free(sl_config_t *c);
+void sl_config_deinit(sl_config_t *c);
 const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id);
 
 // The shared blocks, for other file kinds (simulator cluster files). Each fills the config's

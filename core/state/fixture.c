@@ -242,25 +242,36 @@ static int finish_load(sl_fixture_t *f, const sl_config_t *cfg, sl_err_t *err) {
   return SL_OK;
 }
 
+static int source_sync(sl_source_t *s, sl_store_t *st, double now, sl_err_t *err) {
+  int rc = sl_fixture_step(s->ud, st, now, err);
+  return rc < 0 ? rc : 0;
+}
+
+static void init_source(sl_fixture_t *f) {
+  f->source = (sl_source_t){.name = "fixture", .sync = source_sync, .ud = f};
+}
+
 int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, sl_err_t *err) {
   memset(f, 0, sizeof *f);
+  init_source(f);
   TRY(sl_ydoc_load_file(&f->doc, path, err));
   int rc = finish_load(f, cfg, err);
-  if (rc < 0) sl_fixture_free(f);
+  if (rc < 0) sl_fixture_deinit(f);
   return rc;
 }
 
 int sl_fixture_load_buffer(sl_fixture_t *f, const char *buf, size_t len, const char *name,
                            const sl_config_t *cfg, sl_err_t *err) {
   memset(f, 0, sizeof *f);
+  init_source(f);
   TRY(sl_ydoc_load_buffer(&f->doc, buf, len, name, err));
   int rc = finish_load(f, cfg, err);
-  if (rc < 0) sl_fixture_free(f);
+  if (rc < 0) sl_fixture_deinit(f);
   return rc;
 }
 
-void sl_fixture_free(sl_fixture_t *f) {
-  sl_ydoc_free(&f->doc);
+void sl_fixture_deinit(sl_fixture_t *f) {
+  sl_ydoc_deinit(&f->doc);
   memset(f, 0, sizeof *f);
 }
 

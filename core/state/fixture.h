@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/state/config.h"
+#include "core/state/source.h"
 #include "core/state/store.h"
 #include "core/util/yval.h"
 
@@ -13,6 +14,7 @@ typedef struct sl_fixture {
   const sl_yval_t *frames;  // sequence
   int nframes;
   int next;                 // next frame to apply
+  sl_source_t source;       // sync = the next frame at each tick (sl_fixture_step)
 } sl_fixture_t;
 
 // Loads and validates every frame against the configuration (unknown variant ids, signal names,
@@ -20,7 +22,7 @@ typedef struct sl_fixture {
 int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, sl_err_t *err);
 int sl_fixture_load_buffer(sl_fixture_t *f, const char *buf, size_t len, const char *name,
                            const sl_config_t *cfg, sl_err_t *err);
-void sl_fixture_free(sl_fixture_t *f);
+void sl_fixture_deinit(sl_fixture_t *f);
 // Writes frame i (clamped to the last) into the store at time `now`.
 int sl_fixture_apply(sl_fixture_t *f, int i, sl_store_t *st, double now, sl_err_t *err);
 // Applies the next frame (the last one repeats once the file is exhausted). Returns the frame

@@ -420,7 +420,7 @@ int sl_ydoc_load_file(sl_ydoc_t *d, const char *path, sl_err_t *err) {
   return rc;
 }
 
-void sl_ydoc_free(sl_ydoc_t *d) {
+void sl_ydoc_deinit(sl_ydoc_t *d) {
   yval_free(d->root);
   free(d->file);
   memset(d, 0, sizeof *d);

@@ -29,7 +29,7 @@ typedef struct {
 int sl_ydoc_load_file(sl_ydoc_t *doc, const char *path, sl_err_t *err);
 int sl_ydoc_load_buffer(sl_ydoc_t *doc, const char *buf, size_t len, const char *name,
                         sl_err_t *err);
-void sl_ydoc_free(sl_ydoc_t *doc);
+void sl_ydoc_deinit(sl_ydoc_t *doc);
 
 // ---- typed access -------------------------------------------------------------------------
 // `path` is the field's dotted path for messages ("variants[2].max"). Each reader returns 0,

@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
                 r.fair_min, r.lp_cost_bound, r.cost_bound, r.fair_bound, t);
       }
       sl_alloc_result_deinit(&r);
-      sl_allocgen_free(&gen);
+      sl_allocgen_deinit(&gen);
     }
     printf("set %-7s %3d groups, %4ld GPUs, %2d instances: %.2f ms mean, %.2f ms max (%.2f ms "
            "wall mean); %d short, %d proven optimal\n",

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/lua/host.h"
 #include "core/lua/vm.h"
+#include "core/runtime/controller.h"
 #include "core/util/log.h"
 #include "core/util/rng.h"
 
@@ -103,15 +103,15 @@ static int run(const char *src, const char *label, int report_view, double *medi
   }
   sl_clock_t clock;
   sl_clock_init_sim(&clock, 0);
-  sl_store_t *st = sl_store_new(64);
   sl_actuator_t act = {"noop", noop_scale, NULL, NULL};
-  sl_pipeline_t p;
-  sl_host_t host;
-  if (sl_pipeline_init(&p, &cfg, &clock, st, &act, &err) < 0 ||
-      sl_host_init(&host, &cfg, &clock, &p, NULL, &err) < 0) {
+  sl_controller_t c;
+  sl_controller_opts_t co = {&cfg, &clock, 64, NULL, 0};
+  if (sl_controller_init(&c, &co, &err) < 0 || sl_controller_load_policies(&c, &err) < 0) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
+  sl_controller_set_actuator(&c, -1, &act);
+  sl_store_t *st = c.store;
   sl_rng_t rng;
   sl_rng_seed(&rng, 1);
   char pod[64];
@@ -137,7 +137,7 @@ static int run(const char *src, const char *label, int report_view, double *medi
         sl_store_put_pod(st, pod, SL_M_KV_USAGE, t, sl_rng_uniform(&rng), &err);
       }
     double t0 = now_s();
-    sl_pipeline_tick(&p, &err);
+    sl_controller_tick(&c, &err);
     tick_ms[t] = (now_s() - t0) * 1e3;
     sl_view_params_t vp = {t, cfg.window, 0, cfg.variants, cfg.nvariants, NULL, NULL, 0};
     t0 = now_s();
@@ -153,13 +153,11 @@ static int run(const char *src, const char *label, int report_view, double *medi
            view_ms[TICKS * 99 / 100]);
   if (median_ms) *median_ms = tick_ms[TICKS / 2];
   sl_slot_info_t si;
-  sl_host_slot_info(&host, 0, &si);
+  sl_host_slot_info(&c.host, 0, &si);
   if (si.failures) printf("  (policy failures: %llu)\n", (unsigned long long)si.failures);
   sl_view_deinit(&scratch);
-  sl_host_deinit(&host);
-  sl_pipeline_deinit(&p);
-  sl_store_free(st);
-  sl_config_free(&cfg);
+  sl_controller_deinit(&c);
+  sl_config_deinit(&cfg);
   free(yaml);
   unlink(path);
   rmdir(dir);

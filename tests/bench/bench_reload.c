@@ -8,14 +8,13 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/lua/host.h"
+#include "core/runtime/controller.h"
 #include "core/util/log.h"
 
 #define N 20
 
 typedef struct {
-  sl_pipeline_t *p;
-  sl_host_t *host;
+  sl_controller_t *c;
   int want_version;
   double written, ready, deciding;
   uv_timer_t tick;
@@ -28,19 +27,18 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void on_event(void *ud, const sl_host_event_t *e) {
-  bench_t *b = ud;
+static void on_event(sl_observer_t *o, const sl_decider_event_t *e) {
+  bench_t *b = o->ud;
   if (e->version != b->want_version) return;
-  if (e->kind == SL_HOST_RELOADED && b->ready == 0) b->ready = now_s();
-  if (e->kind == SL_HOST_SWAPPED && b->deciding == 0) b->deciding = now_s();
+  if (e->kind == SL_DECIDER_RELOADED && b->ready == 0) b->ready = now_s();
+  if (e->kind == SL_DECIDER_SWAPPED && b->deciding == 0) b->deciding = now_s();
 }
 
 static void on_tick(uv_timer_t *t) {
   bench_t *b = t->data;
   sl_err_t err;
-  sl_clock_t *c = b->p->clock;
-  sl_clock_set(c, now_s());
-  sl_pipeline_tick(b->p, &err);
+  sl_clock_set(b->c->o.clock, now_s());
+  sl_controller_tick(b->c, &err);
   if (b->deciding > 0) uv_stop(b->loop);
 }
 
@@ -80,25 +78,25 @@ int main(void) {
   sl_config_t cfg;
   sl_clock_t clock;
   sl_clock_init_sim(&clock, now_s());
-  sl_store_t *st = sl_store_new(16);
-  sl_store_set_replicas(st, "ns/a", 1, 1, 0, 0);
-  sl_store_put_variant_signal(st, "ns/a", SL_V_RUNNING, now_s(), 1);
   sl_actuator_t act = {"noop", noop_scale, NULL, NULL};
-  sl_pipeline_t p;
-  sl_host_t host;
+  sl_controller_t c;
+  sl_controller_opts_t co = {&cfg, &clock, 16, NULL, 0};
+  bench_t b = {&c};
+  sl_observer_t obs = {.decider_event = on_event, .ud = &b};
   if (sl_config_load_buffer(&cfg, yaml, n, "r.yaml", &err) < 0 ||
-      sl_pipeline_init(&p, &cfg, &clock, st, &act, &err) < 0 ||
-      sl_host_init(&host, &cfg, &clock, &p, NULL, &err) < 0) {
+      sl_controller_init(&c, &co, &err) < 0 || sl_controller_load_policies(&c, &err) < 0 ||
+      sl_controller_add_observer(&c, &obs, &err) < 0) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }
-  bench_t b = {&p, &host};
-  host.on_event = on_event;
-  host.on_event_ud = &b;
+  sl_controller_set_actuator(&c, -1, &act);
+  sl_store_t *st = c.store;
+  sl_store_set_replicas(st, "ns/a", 1, 1, 0, 0);
+  sl_store_put_variant_signal(st, "ns/a", SL_V_RUNNING, now_s(), 1);
   uv_loop_t loop;
   uv_loop_init(&loop);
   b.loop = &loop;
-  sl_host_watch(&host, &loop, 5.0, &err);
+  sl_host_watch(&c.host, &loop, 5.0, &err);
   uv_timer_init(&loop, &b.tick);
   b.tick.data = &b;
   uv_timer_start(&b.tick, on_tick, 0, 100);
@@ -120,13 +118,11 @@ int main(void) {
          deciding[N / 2], deciding[N - 1]);
   uv_timer_stop(&b.tick);
   uv_close((uv_handle_t *)&b.tick, NULL);
-  sl_host_unwatch(&host);
+  sl_host_unwatch(&c.host);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
-  sl_host_deinit(&host);
-  sl_pipeline_deinit(&p);
-  sl_store_free(st);
-  sl_config_free(&cfg);
+  sl_controller_deinit(&c);
+  sl_config_deinit(&cfg);
   unlink(path);
   rmdir(dir);
   return 0;

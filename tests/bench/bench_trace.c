@@ -126,7 +126,7 @@ int main(void) {
              "%.2f M req/s; %zu bins, mean %.1f req/s, peak minute %.1f req/s; max RSS %ld MB\n",
              t, c, (unsigned long long)b.total, b.total / t / 1e6, b.n, b.total / (b.n * 60.0),
              peak / 60.0, rss_mb());
-      sl_trace_bins_free(&b);
+      sl_trace_bins_deinit(&b);
     }
   }
 

@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_cluster_t c;
   sl_err_t err = {0};
   if (sl_cluster_load_buffer(&c, (const char *)data, size, "cluster.yaml", &err) == 0)
-    sl_cluster_free(&c);
+    sl_cluster_deinit(&c);
   else if (!err.msg[0])
     __builtin_trap();
   return 0;

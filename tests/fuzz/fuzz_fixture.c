@@ -31,6 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int i = 0; st && i < f.nframes + 1 && i < 64; i++)
     if (sl_fixture_apply(&f, i, st, i, &err) < 0 && !err.msg[0]) __builtin_trap();
   sl_store_free(st);
-  sl_fixture_free(&f);
+  sl_fixture_deinit(&f);
   return 0;
 }

@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_view_init(&view);
     sl_view_params_t vp = {0, 60, 60, cfg.variants, cfg.nvariants, NULL, NULL, 0};
     if (sl_view_build(&view, st, &vp, order, &err) < 0) __builtin_trap();
-    sl_fixture_free(&fx);
+    sl_fixture_deinit(&fx);
     sl_clock_init_sim(&clock, 0);
     ready = 1;
   }

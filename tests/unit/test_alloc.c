@@ -328,7 +328,7 @@ static void test_generated(void) {
       perm_free(&q);
       sl_alloc_result_deinit(&a);
       sl_alloc_result_deinit(&b);
-      sl_allocgen_free(&gen);
+      sl_allocgen_deinit(&gen);
     }
   T_EQ_INT(det, n, "same input, same allocation, to the bit");
   T_EQ_INT(sym, n,
@@ -441,7 +441,7 @@ static void test_memory(void) {
   }
   T_OK(enomem > 0, "allocation failures surface as SL_ENOMEM (%d of 40)", enomem);
   T_EQ_INT(clean, 40, "nothing leaks when an allocation fails");
-  sl_allocgen_free(&gen);
+  sl_allocgen_deinit(&gen);
 }
 
 int main(void) {

@@ -25,7 +25,7 @@ int main(void) {
       T_NEAR(st.a_ms, c.vx[i].engine.step.a_ms, 1e-12, "registered profile is the one simulated");
     }
   }
-  sl_cluster_free(&c);
+  sl_cluster_deinit(&c);
   sl_perf_t bad = *sl_perf_builtin("llama-3.1-8b/h100");
   T_OK(sl_perf_register("llama-3.1-8b/h100", &bad, &err) < 0, "built-in names cannot be replaced");
   return tap_done();

@@ -45,7 +45,7 @@ static void check_error(const char *yaml, const char *want1, const char *want2, 
   T_OK(rc < 0, "%s: rejected", what);
   T_STR_HAS(err.msg, want1, what);
   if (want2) T_STR_HAS(err.msg, want2, what);
-  if (rc == 0) sl_config_free(&c);
+  if (rc == 0) sl_config_deinit(&c);
 }
 
 int main(void) {
@@ -76,7 +76,7 @@ int main(void) {
   T_NEAR(c.policies[0].period, 15, 0, "policy period");
   T_OK(c.policies[0].params && c.policies[0].params->type == SL_Y_MAP, "params kept as a mapping");
   T_OK(!strcmp(c.policies[1].file, "hpa"), "policy shorthand");
-  sl_config_free(&c);
+  sl_config_deinit(&c);
 
   check_error("interval: 15x\n", "bad.yaml:1:", "interval", "bad duration");
   check_error("variants:\n  - id: a/b\n    model: m\n    max: ten\n", "bad.yaml:4:",

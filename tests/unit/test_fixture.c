@@ -41,7 +41,7 @@ static void bad(const sl_config_t *cfg, const char *yaml, const char *want, cons
   int rc = sl_fixture_load_buffer(&f, yaml, strlen(yaml), "fx.yaml", cfg, &err);
   T_OK(rc < 0, "%s: rejected", what);
   T_STR_HAS(err.msg, want, what);
-  if (rc == 0) sl_fixture_free(&f);
+  if (rc == 0) sl_fixture_deinit(&f);
 }
 
 int main(void) {
@@ -102,11 +102,11 @@ int main(void) {
   T_EQ_INT(sl_fixture_load_buffer(&fx2, shrink, strlen(shrink), "s.yaml", &cfg, &err), 0, "shrink fixture loads");
   sl_fixture_step(&fx2, st, 40, &err);
   T_EQ_INT(sl_store_find_variant(st, "llm/a")->npods, 1, "pods not listed in a frame are removed");
-  sl_fixture_free(&fx2);
+  sl_fixture_deinit(&fx2);
 
   sl_view_deinit(&v);
   sl_store_free(st);
-  sl_fixture_free(&fx);
+  sl_fixture_deinit(&fx);
 
   bad(&cfg, "frames:\n  - variants:\n      llm/zz: {replicas: {spec: 1}}\n", "fx.yaml:3:",
       "unknown variant id");
@@ -119,6 +119,6 @@ int main(void) {
   bad(&cfg, "frames: []\n", "no frames", "empty frames");
   bad(&cfg, "frames:\n  - variants:\n      llm/a: {replicas: {spec: x}}\n", "fx.yaml:3:",
       "non-numeric replicas");
-  sl_config_free(&cfg);
+  sl_config_deinit(&cfg);
   return tap_done();
 }

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/sim/lpolicy.h"
+#include "core/runtime/simrun.h"
 #include "core/sim/report.h"
 #include "core/sim/sim.h"
 #include "core/util/log.h"
@@ -84,14 +84,13 @@ int main(void) {
   o.tokens = "fixed:in=300,out=60";
   o.record_bin_s = 1;  // 7200 bins: far more than the report may draw
   sl_sim_t s;
-  sl_lpolicy_t p1, p2;
-  sl_lpolicy_init(&p1, "target");
-  sl_lpolicy_init(&p2, "hpa");
+  sl_simrun_policy_t p1 = {"target", "target", NULL, NAN, NAN, NAN},
+                     p2 = {"hpa", "hpa", NULL, NAN, NAN, NAN};
   sl_sim_result_t r[2];
   memset(r, 0, sizeof r);
   sl_clair_result_t c = {0};
-  if (sl_sim_init(&s, &o, &err) < 0 || sl_sim_run(&s, &p1.base, &r[0], &err) < 0 ||
-      sl_sim_run(&s, &p2.base, &r[1], &err) < 0 || sl_sim_clairvoyant(&s, &c, &err) < 0) {
+  if (sl_sim_init(&s, &o, &err) < 0 || sl_simrun(&s, &p1, &r[0], &err) < 0 ||
+      sl_simrun(&s, &p2, &r[1], &err) < 0 || sl_sim_clairvoyant(&s, &c, &err) < 0) {
     T_OK(0, "simulation: %s", err.msg);
     return tap_done();
   }
@@ -175,10 +174,10 @@ int main(void) {
   T_EQ_INT(entries(dir), 2, "checking leaves nothing behind");
 
   unlink(path), unlink(path2), rmdir(dir);
-  sl_clair_result_free(&c);
-  sl_sim_result_free(&r[0]);
-  sl_sim_result_free(&r[1]);
+  sl_clair_result_deinit(&c);
+  sl_sim_result_deinit(&r[0]);
+  sl_sim_result_deinit(&r[1]);
   sl_sim_deinit(&s);
-  sl_cluster_free(&cl);
+  sl_cluster_deinit(&cl);
   return tap_done();
 }

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sim/lpolicy.h"
-#include "core/sim/sim.h"
+#include "core/runtime/simrun.h"
 #include "core/util/log.h"
 #include "tests/unit/tap.h"
 
@@ -18,7 +17,7 @@
 
 typedef struct testpol testpol_t;
 struct testpol {
-  sl_sim_policy_t base; // first: the policy is its own container
+  const char *name;
   double period, scrape, lag, window;
   int sfz;
   // replicas wanted for view variant vi at view->time, or -1 for no opinion
@@ -46,9 +45,8 @@ static int decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_err_t
   return 0;
 }
 
-static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg, sl_clock_t *clock,
-                  sl_err_t *err) {
-  testpol_t *t = (testpol_t *)sp;
+// Fresh for each run, as a policy loaded for the run would be.
+static void prepare(testpol_t *t, sl_simrun_policy_t *sp) {
   memset(t->manages, 1, sizeof t->manages);
   t->first_seen = NAN;
   t->max_pending = t->max_ready = 0;
@@ -58,17 +56,12 @@ static int attach(sl_sim_policy_t *sp, sl_pipeline_t *pl, const sl_config_t *cfg
                         .period = t->period,
                         .scale_from_zero = t->sfz,
                         .manages = t->manages};
-  sp->period = t->period;
-  sp->scrape_interval = t->scrape;
-  sp->lag = t->lag;
-  sp->window = t->window;
-  sp->scale_from_zero = t->sfz;
-  return sl_pipeline_add(pl, &t->d, err);
+  *sp = (sl_simrun_policy_t){t->name, NULL, &t->d, t->scrape, t->lag, t->window};
 }
 
 static void testpol_init(testpol_t *t, const char *name) {
   memset(t, 0, sizeof *t);
-  t->base = (sl_sim_policy_t){.name = name, .attach = attach};
+  t->name = name;
   t->period = 1;
   t->scrape = 1;
   t->lag = 0;
@@ -119,8 +112,9 @@ static int load(sl_cluster_t *cl, int gpus, int min) {
   return 0;
 }
 
-static int run(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t seed,
-               double duration, sl_sim_policy_t *p, sl_sim_result_t *r, sl_sim_t *keep) {
+static int run_policy(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t seed,
+                      double duration, const sl_simrun_policy_t *p, sl_sim_result_t *r,
+                      sl_sim_t *keep) {
   sl_sim_opts_t o;
   sl_sim_opts_init(&o);
   o.cluster = cl;
@@ -130,7 +124,7 @@ static int run(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t
   o.duration = duration;
   sl_sim_t s;
   sl_err_t err;
-  if (sl_sim_init(&s, &o, &err) < 0 || sl_sim_run(&s, p, r, &err) < 0) {
+  if (sl_sim_init(&s, &o, &err) < 0 || sl_simrun(&s, p, r, &err) < 0) {
     printf("# %s\n", err.msg);
     return -1;
   }
@@ -139,6 +133,13 @@ static int run(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t
   else
     sl_sim_deinit(&s);
   return 0;
+}
+
+static int run(sl_cluster_t *cl, const char *trace, const char *tokens, uint64_t seed,
+               double duration, testpol_t *t, sl_sim_result_t *r, sl_sim_t *keep) {
+  sl_simrun_policy_t p;
+  prepare(t, &p);
+  return run_policy(cl, trace, tokens, seed, duration, &p, r, keep);
 }
 
 // ---- tests ---------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ static void test_hold_and_scale_from_zero(void) {
   testpol_init(&t, "no-opinion");
   sl_sim_result_t r;
   sl_sim_t s;
-  if (run(&cl, trace, "fixed:in=200,out=20", 1, 0, &t.base, &r, &s) < 0) return;
+  if (run(&cl, trace, "fixed:in=200,out=20", 1, 0, &t, &r, &s) < 0) return;
   T_EQ_INT(s.warm[0], 0, "the warm start has no replica for an empty first minute");
   T_OK(r.requests > 400, "requests arrived (%llu)", (unsigned long long)r.requests);
   T_EQ_INT(r.dropped, 0, "nothing dropped: the queue held requests until a replica was Ready");
@@ -165,18 +166,18 @@ static void test_hold_and_scale_from_zero(void) {
   T_OK(r.ttft_p99_ms > 25000 && r.ttft_p99_ms < 32000,
        "the longest waits are the cold start (TTFT p99 %.0f ms)", r.ttft_p99_ms);
   T_EQ_INT(r.scale_events, 1, "one scale event: the guard's scale from zero");
-  sl_sim_result_free(&r);
+  sl_sim_result_deinit(&r);
   sl_sim_deinit(&s);
 
   // Without scale-from-zero nothing serves the queue: every request waits 60 s and is dropped.
   testpol_init(&t, "hold");
   t.sfz = 0;
-  if (run(&cl, trace, "fixed:in=200,out=20", 1, 0, &t.base, &r, NULL) < 0) return;
+  if (run(&cl, trace, "fixed:in=200,out=20", 1, 0, &t, &r, NULL) < 0) return;
   T_EQ_INT(r.completed, 0, "no replica, nothing completes");
   T_EQ_INT(r.dropped, r.requests, "every request is dropped after the drop timeout");
   T_OK(r.slo_attainment == 0, "and misses its SLO");
-  sl_sim_result_free(&r);
-  sl_cluster_free(&cl);
+  sl_sim_result_deinit(&r);
+  sl_cluster_deinit(&cl);
 }
 
 static void test_pending_on_inventory(void) {
@@ -189,7 +190,7 @@ static void test_pending_on_inventory(void) {
   t.fixed2 = 1;
   t.switch_at = 200;
   sl_sim_result_t r;
-  if (run(&cl, "poisson:rate=2,duration=400", NULL, 1, 0, &t.base, &r, NULL) < 0) return;
+  if (run(&cl, "poisson:rate=2,duration=400", NULL, 1, 0, &t, &r, NULL) < 0) return;
   T_EQ_INT(t.max_ready, 2, "only two replicas fit two GPUs");
   T_EQ_INT(t.max_pending, 2, "the other two stay Pending, and the view says so");
   size_t b = 2; // [120, 180): settled, before the switch
@@ -201,8 +202,8 @@ static void test_pending_on_inventory(void) {
   // Pending pods cost nothing: two GPUs for 200 s, then one (plus the drain).
   T_OK(r.gpu_hours > 2 * 200 / 3600.0 && r.gpu_hours < (2 * 235 + 165) / 3600.0,
        "GPU-hours count scheduled pods only (%.4f)", r.gpu_hours);
-  sl_sim_result_free(&r);
-  sl_cluster_free(&cl);
+  sl_sim_result_deinit(&r);
+  sl_cluster_deinit(&cl);
 }
 
 static void test_drain_cuts(void) {
@@ -216,22 +217,22 @@ static void test_drain_cuts(void) {
   t.switch_at = 120;
   sl_sim_result_t r;
   // Requests that decode for minutes: a drain of 30 s cannot let them finish.
-  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t.base, &r, NULL) <
+  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t, &r, NULL) <
       0)
     return;
   T_OK(r.cut > 0, "requests on the draining pod were cut at the end of the grace (%llu)",
        (unsigned long long)r.cut);
   T_EQ_INT(r.completed + r.dropped + r.cut, r.requests, "every request is accounted for");
   T_OK(r.met <= r.completed, "cut requests never meet the SLO");
-  sl_sim_result_free(&r);
+  sl_sim_result_deinit(&r);
 
   // Short requests finish inside the grace: nothing is cut.
-  if (run(&cl, "poisson:rate=5,duration=300", "fixed:in=100,out=50", 3, 0, &t.base, &r, NULL) < 0)
+  if (run(&cl, "poisson:rate=5,duration=300", "fixed:in=100,out=50", 3, 0, &t, &r, NULL) < 0)
     return;
   T_EQ_INT(r.cut, 0, "short requests finish while draining");
   T_EQ_INT(r.completed, r.requests, "all complete");
-  sl_sim_result_free(&r);
-  sl_cluster_free(&cl);
+  sl_sim_result_deinit(&r);
+  sl_cluster_deinit(&cl);
 }
 
 static void test_signal_lag(void) {
@@ -255,12 +256,12 @@ static void test_signal_lag(void) {
     t.lag = cases[i].lag;
     t.window = 30;
     sl_sim_result_t r;
-    if (run(&cl, trace, "fixed:in=100,out=10", 1, 0, &t.base, &r, NULL) < 0) return;
+    if (run(&cl, trace, "fixed:in=100,out=10", 1, 0, &t, &r, NULL) < 0) return;
     double d = t.first_seen - 300;
     T_OK(d >= cases[i].lo - 1e-9 && d <= cases[i].hi, "%s (seen after %.1f s)", cases[i].what, d);
-    sl_sim_result_free(&r);
+    sl_sim_result_deinit(&r);
   }
-  sl_cluster_free(&cl);
+  sl_cluster_deinit(&cl);
 }
 
 static int same(const sl_sim_result_t *a, const sl_sim_result_t *b) {
@@ -280,12 +281,11 @@ static void test_determinism(void) {
     return;
   }
   // The canned `target` policy, through the Lua policy host.
-  sl_lpolicy_t p;
-  sl_lpolicy_init(&p, "target");
+  sl_simrun_policy_t p = {"target", "target", NULL, NAN, NAN, NAN};
   sl_sim_result_t a, b, c;
-  if (run(&cl, NULL, NULL, 7, 1800, &p.base, &a, NULL) < 0 ||
-      run(&cl, NULL, NULL, 7, 1800, &p.base, &b, NULL) < 0 ||
-      run(&cl, NULL, NULL, 8, 1800, &p.base, &c, NULL) < 0)
+  if (run_policy(&cl, NULL, NULL, 7, 1800, &p, &a, NULL) < 0 ||
+      run_policy(&cl, NULL, NULL, 7, 1800, &p, &b, NULL) < 0 ||
+      run_policy(&cl, NULL, NULL, 8, 1800, &p, &c, NULL) < 0)
     return;
   T_OK(a.requests > 10000 && a.scale_events > 0, "a busy run with scaling (%llu requests)",
        (unsigned long long)a.requests);
@@ -293,10 +293,10 @@ static void test_determinism(void) {
   T_NEAR(a.window, 30, 0, "and its signals' window");
   T_OK(same(&a, &b), "the same seed gives the same run, field for field");
   T_OK(!same(&a, &c), "another seed gives another run");
-  sl_sim_result_free(&a);
-  sl_sim_result_free(&b);
-  sl_sim_result_free(&c);
-  sl_cluster_free(&cl);
+  sl_sim_result_deinit(&a);
+  sl_sim_result_deinit(&b);
+  sl_sim_result_deinit(&c);
+  sl_cluster_deinit(&cl);
 }
 
 // A policy that meets the SLO for 99% of requests cannot do it with fewer GPU-hours than the
@@ -317,7 +317,7 @@ static void test_clairvoyant_bound(void) {
       p.target = targets[i];
       sl_sim_result_t r;
       sl_sim_t s;
-      if (run(&cl, traces[k], NULL, 11, 0, &p.base, &r, &s) < 0) return;
+      if (run(&cl, traces[k], NULL, 11, 0, &p, &r, &s) < 0) return;
       sl_err_t err;
       if (i == 0 && sl_sim_clairvoyant(&s, &c, &err) < 0) {
         printf("# %s\n", err.msg);
@@ -335,14 +335,14 @@ static void test_clairvoyant_bound(void) {
         checked++;
         violations += c.gpu_hours > r.gpu_hours;
       }
-      sl_sim_result_free(&r);
+      sl_sim_result_deinit(&r);
       sl_sim_deinit(&s);
     }
-    sl_clair_result_free(&c);
+    sl_clair_result_deinit(&c);
   }
   T_OK(checked >= 4, "several runs met the SLO for 99%% of requests (%d)", checked);
   T_EQ_INT(violations, 0, "none of them spent fewer GPU-hours than the clairvoyant");
-  sl_cluster_free(&cl);
+  sl_cluster_deinit(&cl);
 }
 
 int main(void) {

@@ -276,13 +276,13 @@ static void bins(void) {
     same = b.count[k] == cnt[k] && b.in_tokens[k] == in[k] && b.out_tokens[k] == out[k];
   T_OK(same, "bins match the stream bin for bin (counts and token sums)");
   T_NEAR(b.last_t, r.r[r.n - 1].t, 0, "bins: last arrival");
-  sl_trace_bins_free(&b);
+  sl_trace_bins_deinit(&b);
   free(r.r);
 
   rc = sl_trace_bins("step:rate=5,to=0,at=100,duration=600", NULL, 60, &b, &e);
   T_OK(rc == 0 && b.n == 10 && b.count[9] == 0 && b.count[0] > 200,
        "bins run to the trace's duration, empty tail included");
-  sl_trace_bins_free(&b);
+  sl_trace_bins_deinit(&b);
   rc = sl_trace_bins("poisson:rate=1", NULL, 0, &b, &e);
   T_EQ_INT(rc, SL_EINVAL, "bins: bin_s must be positive");
 }

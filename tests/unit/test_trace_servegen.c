@@ -192,7 +192,7 @@ static void directory(void) {
   T_NEAR(b.last_t, sc.r[sc.n - 1].t, 0, "directory bins: last arrival");
   free(cnt);
   free(tin);
-  sl_trace_bins_free(&b);
+  sl_trace_bins_deinit(&b);
   free(sc.r);
 
   fx_put("m-test/chunk-11-trace.csv", "0,1,1,,0,0\n600,1,1,Gamma,-1,0\n");

@@ -1,6 +1,7 @@
-// sluice.host: the controller pipeline driven from Lua, for specs and tooling. A host built from
-// a config and a fixture runs on a simulated clock; each h:tick() applies the next fixture frame
-// and runs one pipeline tick through the real host, guard and a recording actuator.
+// sluice.host: the controller driven from Lua, for specs and tooling. A host built from a config
+// and a fixture is a controller on a simulated clock with the fixture as its source; each
+// h:tick() runs one controller tick (the next fixture frame, the real policies, vote and guard)
+// into a recording actuator.
 //
 //   local host = require "sluice.host"
 //   local h = assert(host.new{config = "path/sluice.yaml"})      -- or config_text = "..."
@@ -11,15 +12,16 @@
 //   h:events()                        -- events since the last call: {kind=, file=, version=, message=}
 //   h:policies()                      -- {file=, name=, version=, runs=, failures=, period=}
 //   h:close()
+#include "core/luamod/host.h"
+
 #include <lauxlib.h>
-#include <lua.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-#include "core/lua/host.h"
 #include "core/lua/watchdog.h"
+#include "core/runtime/controller.h"
 #include "core/state/fixture.h"
 #include "core/util/log.h"
 
@@ -29,12 +31,12 @@ typedef struct {
   int closed;
   sl_config_t cfg;
   sl_clock_t clock;
-  sl_store_t *store;
   sl_fixture_t fixture;
   int have_fixture;
   sl_actuator_t actuator;
-  sl_pipeline_t pipeline;
-  sl_host_t host;
+  sl_observer_t observer;
+  sl_controller_t c;
+  int have_c;
   uv_loop_t loop;
   int loop_ready;
   lua_State *L;  // valid only inside a method call
@@ -47,13 +49,13 @@ static int rec_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, 
   lhost_t *h = a->ud;
   // The fixture drives replica counts; reflect the change so the next view sees it unless the
   // next frame says otherwise.
-  sl_store_variant_t *sv = sl_store_variant(h->store, v->id);
+  sl_store_variant_t *sv = sl_store_variant(h->c.store, v->id);
   if (sv) sv->spec = to;
   return 0;
 }
 
-static void on_outcome(void *ud, double now, const sl_outcome_t *o) {
-  lhost_t *h = ud;
+static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
+  lhost_t *h = ob->ud;
   lua_State *L = h->L;
   if (!L) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->outcomes_ref);
@@ -70,14 +72,14 @@ static void on_outcome(void *ud, double now, const sl_outcome_t *o) {
   lua_pop(L, 1);
 }
 
-static void on_event(void *ud, const sl_host_event_t *e) {
-  lhost_t *h = ud;
+static void on_event(sl_observer_t *ob, const sl_decider_event_t *e) {
+  lhost_t *h = ob->ud;
   lua_State *L = h->L;
   h->event_seen = 1;
   if (!L) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->events_ref);
   lua_createtable(L, 0, 4);
-  lua_pushstring(L, sl_host_event_name(e->kind)), lua_setfield(L, -2, "kind");
+  lua_pushstring(L, sl_decider_event_name(e->kind)), lua_setfield(L, -2, "kind");
   lua_pushstring(L, e->file), lua_setfield(L, -2, "file");
   lua_pushinteger(L, e->version), lua_setfield(L, -2, "version");
   if (e->message) lua_pushstring(L, e->message), lua_setfield(L, -2, "message");
@@ -95,16 +97,14 @@ static lhost_t *check(lua_State *L) {
 static void teardown(lhost_t *h) {
   if (h->closed) return;
   h->closed = 1;
-  sl_host_unwatch(&h->host);
+  if (h->have_c) sl_host_unwatch(&h->c.host);
   if (h->loop_ready) {
     uv_run(&h->loop, UV_RUN_DEFAULT);  // let closed handles finish
     uv_loop_close(&h->loop);
   }
-  sl_host_deinit(&h->host);
-  sl_pipeline_deinit(&h->pipeline);
-  if (h->have_fixture) sl_fixture_free(&h->fixture);
-  sl_store_free(h->store);
-  if (h->cfg.path) sl_config_free(&h->cfg);
+  if (h->have_c) sl_controller_deinit(&h->c);
+  if (h->have_fixture) sl_fixture_deinit(&h->fixture);
+  if (h->cfg.path) sl_config_deinit(&h->cfg);
   if (h->L) {
     luaL_unref(h->L, LUA_REGISTRYINDEX, h->outcomes_ref);
     luaL_unref(h->L, LUA_REGISTRYINDEX, h->events_ref);
@@ -159,26 +159,20 @@ static int l_new(lua_State *L) {
   lua_newtable(L);
   h->events_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   sl_clock_init_sim(&h->clock, start);
-  h->store = sl_store_new(256);
-  if (!h->store) {
-    rc = sl_err(&err, SL_ENOMEM, "out of memory");
-    goto fail;
-  }
   if (h->cfg.source_file) {
     if ((rc = sl_fixture_load(&h->fixture, h->cfg.source_file, &h->cfg, &err)) < 0) goto fail;
     h->have_fixture = 1;
   }
   h->actuator = (sl_actuator_t){"record", rec_scale, NULL, h};
-  if ((rc = sl_pipeline_init(&h->pipeline, &h->cfg, &h->clock, h->store, &h->actuator, &err)) < 0)
+  h->observer = (sl_observer_t){on_outcome, on_event, h};
+  sl_controller_opts_t co = {&h->cfg, &h->clock, 256, getenv("SLUICE_LUA_PATH"), 0};
+  if ((rc = sl_controller_init(&h->c, &co, &err)) < 0) goto fail;
+  h->have_c = 1;
+  sl_controller_set_actuator(&h->c, -1, &h->actuator);
+  if ((rc = sl_controller_add_observer(&h->c, &h->observer, &err)) < 0 ||
+      (h->have_fixture && (rc = sl_controller_add_source(&h->c, &h->fixture.source, &err)) < 0) ||
+      (rc = sl_controller_load_policies(&h->c, &err)) < 0)
     goto fail;
-  h->pipeline.on_outcome = on_outcome;
-  h->pipeline.on_outcome_ud = h;
-  h->host.on_event = on_event;  // set again after init clears the struct
-  if ((rc = sl_host_init(&h->host, &h->cfg, &h->clock, &h->pipeline, getenv("SLUICE_LUA_PATH"),
-                         &err)) < 0)
-    goto fail;
-  h->host.on_event = on_event;
-  h->host.on_event_ud = h;
   h->L = NULL;
   return 1;
 fail:
@@ -201,13 +195,9 @@ static int l_tick(lua_State *L) {
   lhost_t *h = check(L);
   double dt = luaL_optnumber(L, 2, h->cfg.interval);
   sl_err_t err = {0};
-  if (h->pipeline.ticks > 0 || h->have_fixture) sl_clock_advance(&h->clock, h->pipeline.ticks ? dt : 0);
-  double now = sl_clock_now(&h->clock);
-  if (h->have_fixture && sl_fixture_step(&h->fixture, h->store, now, &err) < 0) {
-    h->L = NULL;
-    return luaL_error(L, "fixture: %s", err.msg);
-  }
-  int rc = sl_pipeline_tick(&h->pipeline, &err);
+  if (h->c.pipeline.ticks > 0 || h->have_fixture)
+    sl_clock_advance(&h->clock, h->c.pipeline.ticks ? dt : 0);
+  int rc = sl_controller_tick(&h->c, &err);
   h->L = NULL;
   if (rc < 0) return luaL_error(L, "tick: %s", err.msg);
   return take(L, &h->outcomes_ref);
@@ -215,7 +205,7 @@ static int l_tick(lua_State *L) {
 
 static int l_check_files(lua_State *L) {
   lhost_t *h = check(L);
-  int n = sl_host_check_files(&h->host);
+  int n = sl_host_check_files(&h->c.host);
   h->L = NULL;
   lua_pushinteger(L, n);
   return 1;
@@ -239,7 +229,7 @@ static int l_wait_event(lua_State *L) {
   if (!h->loop_ready) {
     uv_loop_init(&h->loop);
     h->loop_ready = 1;
-    sl_host_watch(&h->host, &h->loop, 0.5, &err);
+    sl_host_watch(&h->c.host, &h->loop, 0.5, &err);
   }
   uv_timer_t t;
   uv_timer_init(&h->loop, &t);
@@ -258,7 +248,7 @@ static int l_policies(lua_State *L) {
   h->L = NULL;
   lua_newtable(L);
   sl_slot_info_t si;
-  for (int i = 0; sl_host_slot_info(&h->host, i, &si) == 0; i++) {
+  for (int i = 0; sl_host_slot_info(&h->c.host, i, &si) == 0; i++) {
     lua_createtable(L, 0, 7);
     lua_pushstring(L, si.file), lua_setfield(L, -2, "file");
     lua_pushstring(L, si.name), lua_setfield(L, -2, "name");

@@ -1,7 +1,8 @@
 // The Lua C module loaded by busted specs (build/sluice.so). The submodules live in core/lua and
 // are found by Lua's all-in-one loader: require "sluice.model" calls luaopen_sluice_model here.
+#include "core/luamod/luamod.h"
+
 #include <lauxlib.h>
-#include <lua.h>
 
 int luaopen_sluice(lua_State *L) {
   lua_newtable(L);

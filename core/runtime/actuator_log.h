@@ -1,0 +1,10 @@
+// The `log` actuator: prints every applied change ("t=4.0 scale llm/a 2 -> 3: reason") to a
+// stream. What `sluice run` uses when no cluster actuator is configured, and what tests read.
+#pragma once
+
+#include <stdio.h>
+
+#include "core/state/actuator.h"
+
+sl_actuator_t *sl_actuator_log_new(FILE *out);
+void sl_actuator_log_free(sl_actuator_t *a);

@@ -1,0 +1,75 @@
+// The controller: the one place that assembles the data path and drives it.
+//
+//   sources ──► store ──► view ──► deciders ──► vote ──► guard ──► actuators
+//                                                                └─► observers
+//
+// Everything that runs the data path — `sluice run`, `sluice check`, `sluice sim`, the spec
+// module — asks a controller for it: a clock, the store, the pipeline, the policies (the Lua
+// host), the sources that fill the store, an actuator per variant and the observers. The
+// controller then drives ticks: on a libuv loop in real time (run), one at a time (check, specs),
+// or between the events of a discrete-event source on a simulated clock (sim).
+#pragma once
+
+#include <uv.h>
+
+#include "core/lua/host.h"
+#include "core/runtime/pipeline.h"
+#include "core/state/actuator.h"
+#include "core/state/observer.h"
+#include "core/state/source.h"
+
+typedef struct {
+  sl_config_t *cfg;        // borrowed; window, interval and guard are read at every tick
+  sl_clock_t *clock;       // borrowed: real (run) or simulated (check, sim, specs)
+  int samples_per_series;  // store capacity per series (default 1024)
+  const char *module_path; // lua/ tree for the policies' modules (NULL: the embedded ones)
+  int view_every_tick;     // build the view even on ticks where no decider is due
+} sl_controller_opts_t;
+
+typedef struct sl_controller {
+  sl_controller_opts_t o;
+  sl_store_t *store;
+  sl_pipeline_t pipeline;
+  sl_host_t host;
+  int have_host;
+  sl_source_t **sources;
+  int nsources;
+  // run(): the loop and its handles
+  uv_loop_t *loop;
+  uv_timer_t timer;
+  uv_signal_t sigint, sigterm;
+  long max_ticks, ticks;
+  int running;
+} sl_controller_t;
+
+int sl_controller_init(sl_controller_t *c, const sl_controller_opts_t *o, sl_err_t *err);
+void sl_controller_deinit(sl_controller_t *c);
+
+// ---- assembly -----------------------------------------------------------------------------------
+
+// Loads every policy of cfg->policies into the Lua host, each a decider of the pipeline. A
+// policy that does not load is an error naming its file and line.
+int sl_controller_load_policies(sl_controller_t *c, sl_err_t *err);
+// Adds a decider implemented in C (borrowed): tests and tools.
+int sl_controller_add_decider(sl_controller_t *c, sl_decider_t *d, sl_err_t *err);
+// Adds a source (borrowed). At most one may be discrete-event (`advance`).
+int sl_controller_add_source(sl_controller_t *c, sl_source_t *s, sl_err_t *err);
+// The actuator of configured variant i, or of every variant when i < 0 (borrowed).
+void sl_controller_set_actuator(sl_controller_t *c, int i, sl_actuator_t *a);
+// Observers (borrowed) hear every outcome and every policy event.
+int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *err);
+// No decider runs before time t (a simulated run's warm-up, check's last frame).
+void sl_controller_defer(sl_controller_t *c, double t);
+
+// ---- driving ------------------------------------------------------------------------------------
+
+// One tick at the clock's time. Returns the number of deciders that ran, or a negative code (a
+// source that failed to sync, a view that could not be built).
+int sl_controller_tick(sl_controller_t *c, sl_err_t *err);
+// Real time: ticks every cfg->interval on `loop`, watches the policy directory for reloads, and
+// stops on SIGINT/SIGTERM or after max_ticks ticks (0: no limit). Returns when the loop ends.
+int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
+void sl_controller_stop(sl_controller_t *c);
+// Simulated time: the discrete-event source runs its events until each next tick is due, the
+// clock is set to it and the tick runs, until the source's world ends.
+int sl_controller_simulate(sl_controller_t *c, sl_err_t *err);

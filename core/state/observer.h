@@ -1,0 +1,20 @@
+// The observer interface: who hears what the data path did. Every variant's outcome of every
+// tick, and every event of a decider's code (loaded, reloaded, rejected, ...). The decision log,
+// Kubernetes Events, /metrics, the REPL and the simulator's recorder are observers.
+#pragma once
+
+#include "core/state/config.h"
+#include "core/state/decider.h"
+
+// What happened to one variant in one tick.
+typedef struct {
+  const sl_variant_t *variant;
+  int current, requested, target, change, held, actuated;
+  char reason[SL_REASON_MAX];
+} sl_outcome_t;
+
+typedef struct sl_observer {
+  void (*outcome)(struct sl_observer *o, double now, const sl_outcome_t *out);  // may be NULL
+  void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);    // may be NULL
+  void *ud;
+} sl_observer_t;
