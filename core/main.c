@@ -2,7 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cmd/check.h"
 #include "core/cmd/cmd.h"
+#include "core/cmd/plan.h"
+#include "core/cmd/run.h"
+#include "core/cmd/sim.h"
+#include "core/cmd/version.h"
 
 static const struct {
   const char *name;

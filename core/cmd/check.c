@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cmd/check.h"
+
 #include "core/cmd/cmd.h"
 #include "core/runtime/controller.h"
 #include "core/state/fixture.h"

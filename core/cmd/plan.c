@@ -8,6 +8,8 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "core/cmd/plan.h"
+
 #include "core/cmd/cmd.h"
 #include "core/model/perf.h"
 #include "core/model/queue.h"

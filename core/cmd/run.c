@@ -7,6 +7,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "core/cmd/run.h"
+
 #include "core/cmd/cmd.h"
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/controller.h"

@@ -8,6 +8,8 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "core/cmd/sim.h"
+
 #include "core/cmd/cmd.h"
 #include "core/runtime/simrun.h"
 #include "core/sim/report.h"

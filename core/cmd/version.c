@@ -3,6 +3,8 @@
 
 #include <luajit.h>
 
+#include "core/cmd/version.h"
+
 #include "core/cmd/cmd.h"
 
 #define SLUICE_VERSION "0.1.0"

@@ -11,6 +11,8 @@
 // arguments (wrong Lua types, missing fields, unknown references, duplicate names) raise an
 // error naming the field; values the allocator rejects (a negative demand, max below min) and
 // running out of memory return nil and a message.
+#include "core/lua/bind_alloc.h"
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>

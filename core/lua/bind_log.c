@@ -2,6 +2,8 @@
 // like string.format; messages are tagged with the calling policy's chunk name, capped in length
 // and in lines per call (with the print lines: see sl_vm_log_allow), and control characters are
 // escaped, so a chatty or hostile policy cannot flood the log or forge lines in it.
+#include "core/lua/bind_log.h"
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
@@ -41,14 +43,14 @@ static int emit(lua_State *L, sl_log_level_t level) {
   return 0;
 }
 
-static int l_debug(lua_State *L) { return emit(L, SL_LOG_DEBUG); }
-static int l_info(lua_State *L) { return emit(L, SL_LOG_INFO); }
-static int l_warn(lua_State *L) { return emit(L, SL_LOG_WARN); }
-static int l_error(lua_State *L) { return emit(L, SL_LOG_ERROR); }
+static int sllua_debug(lua_State *L) { return emit(L, SL_LOG_DEBUG); }
+static int sllua_info(lua_State *L) { return emit(L, SL_LOG_INFO); }
+static int sllua_warn(lua_State *L) { return emit(L, SL_LOG_WARN); }
+static int sllua_error(lua_State *L) { return emit(L, SL_LOG_ERROR); }
 
 int luaopen_sluice_log(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"debug", l_debug}, {"info", l_info}, {"warn", l_warn}, {"error", l_error}, {NULL, NULL}};
+      {"debug", sllua_debug}, {"info", sllua_info}, {"warn", sllua_warn}, {"error", sllua_error}, {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
   return 1;

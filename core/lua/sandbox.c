@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/lua/sandbox.h"
+
 #include "core/lua/pattern.h"
 #include "core/lua/vm_priv.h"
 #include "core/util/file.h"
@@ -144,15 +146,15 @@ static int find_aux(lua_State *L, int find) {
   return 1;
 }
 
-static int sb_find(lua_State *L) {
+static int sllua_find(lua_State *L) {
   return find_aux(L, 1);
 }
 
-static int sb_match(lua_State *L) {
+static int sllua_match(lua_State *L) {
   return find_aux(L, 0);
 }
 
-static int gmatch_aux(lua_State *L) {
+static int sllua_gmatch_aux(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   size_t ls, lp;
   const char *s = lua_tolstring(L, lua_upvalueindex(1), &ls);
@@ -176,7 +178,7 @@ static int gmatch_aux(lua_State *L) {
   return 0;
 }
 
-static int sb_gmatch(lua_State *L) {
+static int sllua_gmatch(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   size_t ls;
   luaL_checklstring(L, 1, &ls);
@@ -184,7 +186,7 @@ static int sb_gmatch(lua_State *L) {
   check_subject(L, vm, "string.gmatch", ls);
   lua_settop(L, 2);
   lua_pushinteger(L, 0);
-  lua_pushcclosure(L, gmatch_aux, 3);
+  lua_pushcclosure(L, sllua_gmatch_aux, 3);
   return 1;
 }
 
@@ -238,7 +240,7 @@ static void add_value(lua_State *L, luaL_Buffer *b, sl_pattern_t *ms, const char
   }
 }
 
-static int sb_gsub(lua_State *L) {
+static int sllua_gsub(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   size_t ls, lp;
   const char *src = luaL_checklstring(L, 1, &ls);
@@ -282,7 +284,7 @@ static int sb_gsub(lua_State *L) {
 
 // string.rep refuses up front a result the memory cap could not hold, instead of letting LuaJIT
 // try to build it. Upvalue 1: the original string.rep.
-static int sb_rep(lua_State *L) {
+static int sllua_rep(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   size_t l, lsep = 0;
   luaL_checklstring(L, 1, &l);
@@ -398,7 +400,7 @@ static void sort_range(lua_State *L, sort_ctx_t *c, int lo, int up) {
   }
 }
 
-static int sb_sort(lua_State *L) {
+static int sllua_sort(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int n = (int)lua_objlen(L, 1);
   lua_settop(L, 2);
@@ -411,20 +413,20 @@ static int sb_sort(lua_State *L) {
 
 // ---- base functions ----------------------------------------------------------------------------
 
-static int sb_os_time(lua_State *L) {
+static int sllua_os_time(lua_State *L) {
   if (!lua_isnoneornil(L, 1))
     return luaL_error(L, "os.time: only os.time() without arguments is available in the sandbox");
   lua_pushnumber(L, floor(sl_clock_now(vm_of(L)->clock)));
   return 1;
 }
 
-static int sb_os_clock(lua_State *L) {
+static int sllua_os_clock(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   lua_pushnumber(L, sl_clock_mono(vm->clock) - vm->mono0);
   return 1;
 }
 
-static int sb_collectgarbage(lua_State *L) {
+static int sllua_collectgarbage(lua_State *L) {
   const char *opt = luaL_optstring(L, 1, "collect");
   if (strcmp(opt, "count") == 0) {
     lua_pushnumber(L, lua_gc(L, LUA_GCCOUNT, 0) + lua_gc(L, LUA_GCCOUNTB, 0) / 1024.0);
@@ -451,7 +453,7 @@ static int is_readonly(lua_State *L, int idx) {
   return ro;
 }
 
-static int sb_rawset(lua_State *L) {
+static int sllua_rawset(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checkany(L, 2);
   luaL_checkany(L, 3);
@@ -464,7 +466,7 @@ static int sb_rawset(lua_State *L) {
 // print goes to the log at info level, prefixed with the caller's file:line. No metamethods run.
 // Output is capped per call (the rest is counted and reported once) and control characters are
 // escaped, so a policy can neither flood the log nor forge lines in it.
-static int sb_print(lua_State *L) {
+static int sllua_print(lua_State *L) {
   int n = lua_gettop(L);
   luaL_where(L, 1);
   for (int i = 1; i <= n; i++) {
@@ -497,7 +499,7 @@ static int sb_print(lua_State *L) {
   return 0;
 }
 
-static int sb_aborted(lua_State *L) {
+static int sllua_aborted(lua_State *L) {
   sl_vm_t *vm = sl_vm_from(L);
   lua_pushboolean(L, vm && vm->abort);
   return 1;
@@ -517,13 +519,13 @@ static const char XPCALL_SRC[] = "local xpcall, aborted, type, error = ...\n"
                                  "  end, ...)\n"
                                  "end\n";
 
-static int sb_strict_newindex(lua_State *L) {
+static int sllua_strict_newindex(lua_State *L) {
   const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   if (k) return luaL_error(L, "assignment to undeclared global '%s'", k);
   return luaL_error(L, "assignment to undeclared global (a %s key)", luaL_typename(L, 2));
 }
 
-static int sb_readonly_newindex(lua_State *L) {
+static int sllua_readonly_newindex(lua_State *L) {
   return luaL_error(L, "the %s is read-only in the sandbox", lua_tostring(L, lua_upvalueindex(1)));
 }
 
@@ -535,7 +537,7 @@ static void push_readonly(lua_State *L, int idx, const char *what) {
   lua_pushvalue(L, idx);
   lua_setfield(L, -2, "__index");
   lua_pushstring(L, what);
-  lua_pushcclosure(L, sb_readonly_newindex, 1);
+  lua_pushcclosure(L, sllua_readonly_newindex, 1);
   lua_setfield(L, -2, "__newindex");
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
@@ -629,7 +631,7 @@ static int load_module_source(lua_State *L, sl_vm_t *vm, const char *name, char 
   return 0;
 }
 
-static int sb_require(lua_State *L) {
+static int sllua_require(lua_State *L) {
   sl_vm_t *vm = vm_of(L);
   const char *name = luaL_checkstring(L, 1);
   lua_settop(L, 1);
@@ -710,12 +712,12 @@ void sl_sandbox_setup(lua_State *L, sl_vm_t *vm) {
   // The shared string table (what ("x"):find resolves to) gets the guarded functions.
   lua_getfield(L, LUA_GLOBALSINDEX, "string");
   int str = lua_gettop(L);
-  set_cfunc(L, str, "find", sb_find);
-  set_cfunc(L, str, "match", sb_match);
-  set_cfunc(L, str, "gmatch", sb_gmatch);
-  set_cfunc(L, str, "gsub", sb_gsub);
+  set_cfunc(L, str, "find", sllua_find);
+  set_cfunc(L, str, "match", sllua_match);
+  set_cfunc(L, str, "gmatch", sllua_gmatch);
+  set_cfunc(L, str, "gsub", sllua_gsub);
   lua_getfield(L, str, "rep");
-  lua_pushcclosure(L, sb_rep, 1);
+  lua_pushcclosure(L, sllua_rep, 1);
   lua_setfield(L, str, "rep");
   lua_pushnil(L);
   lua_setfield(L, str, "dump");
@@ -735,12 +737,12 @@ void sl_sandbox_setup(lua_State *L, sl_vm_t *vm) {
 
   // table.sort that stops at the deadline (the per-environment table copies take it from here).
   lua_getfield(L, LUA_GLOBALSINDEX, "table");
-  set_cfunc(L, lua_gettop(L), "sort", sb_sort);
+  set_cfunc(L, lua_gettop(L), "sort", sllua_sort);
   lua_pop(L, 1);
 
   // Environment metatable: writes to undeclared globals raise; reads of unknown names give nil.
   lua_createtable(L, 0, 2);
-  set_cfunc(L, lua_gettop(L), "__newindex", sb_strict_newindex);
+  set_cfunc(L, lua_gettop(L), "__newindex", sllua_strict_newindex);
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
   registry_set(L, &KEY_ENVMT);
@@ -757,16 +759,16 @@ void sl_sandbox_setup(lua_State *L, sl_vm_t *vm) {
     lua_setfield(L, tpl, *n);
   }
   lua_createtable(L, 0, 2);
-  set_cfunc(L, lua_gettop(L), "time", sb_os_time);
-  set_cfunc(L, lua_gettop(L), "clock", sb_os_clock);
+  set_cfunc(L, lua_gettop(L), "time", sllua_os_time);
+  set_cfunc(L, lua_gettop(L), "clock", sllua_os_clock);
   lua_setfield(L, tpl, "os");
-  set_cfunc(L, tpl, "rawset", sb_rawset);
-  set_cfunc(L, tpl, "print", sb_print);
-  set_cfunc(L, tpl, "collectgarbage", sb_collectgarbage);
-  set_cfunc(L, tpl, "require", sb_require);
+  set_cfunc(L, tpl, "rawset", sllua_rawset);
+  set_cfunc(L, tpl, "print", sllua_print);
+  set_cfunc(L, tpl, "collectgarbage", sllua_collectgarbage);
+  set_cfunc(L, tpl, "require", sllua_require);
   if (luaL_loadbuffer(L, XPCALL_SRC, sizeof XPCALL_SRC - 1, "=[sandbox xpcall]") != 0) lua_error(L);
   lua_getfield(L, LUA_GLOBALSINDEX, "xpcall");
-  lua_pushcfunction(L, sb_aborted);
+  lua_pushcfunction(L, sllua_aborted);
   lua_getfield(L, LUA_GLOBALSINDEX, "type");
   lua_getfield(L, LUA_GLOBALSINDEX, "error");
   lua_call(L, 4, 1);

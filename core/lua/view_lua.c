@@ -150,11 +150,11 @@ static int view_over(lua_State *L, int how) {
   return 1;
 }
 
-static int l_avg_over(lua_State *L) { return view_over(L, SL_OVER_AVG); }
-static int l_max_over(lua_State *L) { return view_over(L, SL_OVER_MAX); }
-static int l_min_over(lua_State *L) { return view_over(L, SL_OVER_MIN); }
+static int sllua_avg_over(lua_State *L) { return view_over(L, SL_OVER_AVG); }
+static int sllua_max_over(lua_State *L) { return view_over(L, SL_OVER_MAX); }
+static int sllua_min_over(lua_State *L) { return view_over(L, SL_OVER_MIN); }
 
-static int l_rate(lua_State *L) {
+static int sllua_rate(lua_State *L) {
   proxy_t *self = luaL_checkudata(L, 1, MT_NAME);
   sl_lview_t *lv = self->lv;
   live(L, self);
@@ -172,7 +172,7 @@ static int l_rate(lua_State *L) {
   return 1;
 }
 
-static int l_quantile_over(lua_State *L) {
+static int sllua_quantile_over(lua_State *L) {
   proxy_t *self = luaL_checkudata(L, 1, MT_NAME);
   sl_lview_t *lv = self->lv;
   live(L, self);
@@ -193,7 +193,7 @@ static int l_quantile_over(lua_State *L) {
 }
 
 // Iterators: the control variable is the next index to look at, kept as an upvalue.
-static int iter_variants(lua_State *L) {
+static int sllua_iter_variants(lua_State *L) {
   proxy_t *self = lua_touserdata(L, lua_upvalueindex(1));
   sl_lview_t *lv = self->lv;
   live(L, self);
@@ -216,7 +216,7 @@ static int iter_variants(lua_State *L) {
 }
 
 
-static int iter_models(lua_State *L) {
+static int sllua_iter_models(lua_State *L) {
   proxy_t *self = lua_touserdata(L, lua_upvalueindex(1));
   sl_lview_t *lv = self->lv;
   live(L, self);
@@ -232,7 +232,7 @@ static int iter_models(lua_State *L) {
   return 0;
 }
 
-static int iter_accels(lua_State *L) {
+static int sllua_iter_accels(lua_State *L) {
   proxy_t *self = lua_touserdata(L, lua_upvalueindex(1));
   sl_lview_t *lv = self->lv;
   live(L, self);
@@ -254,11 +254,11 @@ static int make_iter(lua_State *L, lua_CFunction f) {
   return 1;
 }
 
-static int l_accelerators(lua_State *L) { return make_iter(L, iter_accels); }
+static int sllua_accelerators(lua_State *L) { return make_iter(L, sllua_iter_accels); }
 
 // view.variants and view.models are maps that can also be called, so that view:variants([model])
 // and view:models() iterate them in order: view:variants(m) is view.variants(view, m).
-static int l_call(lua_State *L) {
+static int sllua_call(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   live(L, p);
   if (p->kind == K_VARIANTS) {
@@ -268,13 +268,13 @@ static int l_call(lua_State *L) {
     lua_pushinteger(L, 0);
     if (model) lua_pushstring(L, model);
     else lua_pushnil(L);
-    lua_pushcclosure(L, iter_variants, 3);
+    lua_pushcclosure(L, sllua_iter_variants, 3);
     return 1;
   }
   if (p->kind == K_MODELS) {
     lua_pushvalue(L, 1);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, iter_models, 2);
+    lua_pushcclosure(L, sllua_iter_models, 2);
     return 1;
   }
   return luaL_error(L, "attempt to call a view field");
@@ -290,12 +290,12 @@ static int index_view(lua_State *L, proxy_t *p, int code) {
   case F_VARIANTS: push_proxy(L, lv, K_VARIANTS, 0, 0); return 1;
   case F_MODELS: push_proxy(L, lv, K_MODELS, 0, 0); return 1;
   case F_INVENTORY: push_proxy(L, lv, K_INVENTORY, 0, 0); return 1;
-  case F_ACCELERATORS: lua_pushcfunction(L, l_accelerators); return 1;
-  case F_AVG_OVER: lua_pushcfunction(L, l_avg_over); return 1;
-  case F_MAX_OVER: lua_pushcfunction(L, l_max_over); return 1;
-  case F_MIN_OVER: lua_pushcfunction(L, l_min_over); return 1;
-  case F_RATE: lua_pushcfunction(L, l_rate); return 1;
-  case F_QUANTILE_OVER: lua_pushcfunction(L, l_quantile_over); return 1;
+  case F_ACCELERATORS: lua_pushcfunction(L, sllua_accelerators); return 1;
+  case F_AVG_OVER: lua_pushcfunction(L, sllua_avg_over); return 1;
+  case F_MAX_OVER: lua_pushcfunction(L, sllua_max_over); return 1;
+  case F_MIN_OVER: lua_pushcfunction(L, sllua_min_over); return 1;
+  case F_RATE: lua_pushcfunction(L, sllua_rate); return 1;
+  case F_QUANTILE_OVER: lua_pushcfunction(L, sllua_quantile_over); return 1;
   }
   return 0;
 }
@@ -346,7 +346,7 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
   return 0;
 }
 
-static int l_index(lua_State *L) {
+static int sllua_index(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   sl_view_t *view = live(L, p);
   sl_lview_t *lv = p->lv;
@@ -486,11 +486,11 @@ static int l_index(lua_State *L) {
   return 0;
 }
 
-static int l_newindex(lua_State *L) {
+static int sllua_newindex(lua_State *L) {
   return luaL_error(L, "the view is read-only");
 }
 
-static int l_tostring(lua_State *L) {
+static int sllua_tostring(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
   static const char *const names[] = {"view", "variants", "variant", "replicas", "last",
                                       "signals", "engine", "slo", "pod", "pod signals",
@@ -515,13 +515,13 @@ static const char *gsig_name(int i) { return sl_signals_gateway_name((sl_gsig_t)
 
 static void setup(lua_State *L, sl_lview_t *lv) {
   if (luaL_newmetatable(L, MT_NAME)) {
-    lua_pushcfunction(L, l_index);
+    lua_pushcfunction(L, sllua_index);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_newindex);
+    lua_pushcfunction(L, sllua_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_call);
+    lua_pushcfunction(L, sllua_call);
     lua_setfield(L, -2, "__call");
-    lua_pushcfunction(L, l_tostring);
+    lua_pushcfunction(L, sllua_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "locked");
     lua_setfield(L, -2, "__metatable");

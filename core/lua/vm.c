@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lua/sandbox.h"
 #include "core/lua/vm_priv.h"
 #include "core/lua/watchdog.h"
 #include "core/util/log.h"
@@ -22,7 +23,7 @@
 // Registry keys (addresses only).
 static char KEY_TRAMPOLINE, KEY_HANDLER, KEY_CFN;
 static int g_deadlines = 1; // sl_vm_bench_deadlines
-static int cfn_trampoline(lua_State *L);
+static int sllua_cfn_trampoline(lua_State *L);
 
 // Work charged per allocated byte: bulk copies (concatenation, string.rep, table.concat) run in
 // C without instructions, so their bytes count against the same budget.
@@ -253,7 +254,7 @@ typedef struct {
   void *ud;
 } trampoline_t;
 
-static int trampoline(lua_State *L) {
+static int sllua_trampoline(lua_State *L) {
   trampoline_t *t = lua_touserdata(L, 1);
   lua_remove(L, 1);
   return t->fn(L, t->ud);
@@ -276,7 +277,7 @@ static void push_cached(lua_State *L, void *key, lua_CFunction fallback) {
 static int vm_protect(lua_State *L, vm_protected_fn fn, void *ud, int nargs, int nresults,
                       char *msg, size_t msglen) {
   trampoline_t t = {fn, ud};
-  push_cached(L, &KEY_TRAMPOLINE, trampoline);
+  push_cached(L, &KEY_TRAMPOLINE, sllua_trampoline);
   lua_insert(L, -(nargs + 1));
   lua_pushlightuserdata(L, &t);
   lua_insert(L, -(nargs + 1));
@@ -298,7 +299,7 @@ typedef struct {
   size_t cap, len;
 } strbuf_t;
 
-static void sb_add(strbuf_t *b, const char *s, size_t n) {
+static void buf_add(strbuf_t *b, const char *s, size_t n) {
   if (b->len + 1 >= b->cap) return;
   size_t room = b->cap - 1 - b->len;
   if (n > room) n = room;
@@ -309,32 +310,32 @@ static void sb_add(strbuf_t *b, const char *s, size_t n) {
 
 // The error text a policy chose: escape sequences and other control characters are written as
 // \xNN so they reach no terminal; newlines and tabs stay (messages have several lines).
-static void sb_add_text(strbuf_t *b, const char *s, size_t n) {
+static void buf_add_text(strbuf_t *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
       char e[5];
       snprintf(e, sizeof e, "\\x%02x", c);
-      sb_add(b, e, 4);
+      buf_add(b, e, 4);
     } else {
-      sb_add(b, s + i, 1);
+      buf_add(b, s + i, 1);
     }
   }
 }
 
-static void sb_addf(strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(strbuf_t *b, const char *fmt, ...) {
+static void buf_addf(strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_addf(strbuf_t *b, const char *fmt, ...) {
   char tmp[512];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
-  if (n > 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+  if (n > 0) buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 // Writes "message\nstack traceback:\n\t..." into vm->handler_msg without allocating anything
 // in the VM, so it works at the memory cap, and returns the error object unchanged.
-static int vm_handler(lua_State *L) {
+static int sllua_handler(lua_State *L) {
   sl_vm_t *vm = sl_vm_from(L);
   if (!vm) return 1;
   strbuf_t b = {vm->handler_msg, sizeof vm->handler_msg, 0};
@@ -343,30 +344,30 @@ static int vm_handler(lua_State *L) {
   if (t == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(L, 1, &n);
-    sb_add_text(&b, s, n);
+    buf_add_text(&b, s, n);
   } else if (t == LUA_TNUMBER) {
-    sb_addf(&b, "%.14g", lua_tonumber(L, 1));
+    buf_addf(&b, "%.14g", lua_tonumber(L, 1));
   } else {
-    sb_addf(&b, "(error object is a %s value)", lua_typename(L, t));
+    buf_addf(&b, "(error object is a %s value)", lua_typename(L, t));
   }
-  sb_add(&b, "\nstack traceback:", 17);
+  buf_add(&b, "\nstack traceback:", 17);
   lua_Debug ar;
   for (int level = 1; lua_getstack(L, level, &ar); level++) {
     if (level > 22) {
-      sb_add(&b, "\n\t...", 5);
+      buf_add(&b, "\n\t...", 5);
       break;
     }
     if (!lua_getinfo(L, "Sln", &ar)) break;
-    sb_addf(&b, "\n\t%s:", ar.short_src);
-    if (ar.currentline > 0) sb_addf(&b, "%d:", ar.currentline);
+    buf_addf(&b, "\n\t%s:", ar.short_src);
+    if (ar.currentline > 0) buf_addf(&b, "%d:", ar.currentline);
     if (ar.namewhat && *ar.namewhat)
-      sb_addf(&b, " in function '%s'", ar.name ? ar.name : "?");
+      buf_addf(&b, " in function '%s'", ar.name ? ar.name : "?");
     else if (*ar.what == 'm')
-      sb_add(&b, " in main chunk", 14);
+      buf_add(&b, " in main chunk", 14);
     else if (*ar.what == 'C')
-      sb_add(&b, " in ?", 5);
+      buf_add(&b, " in ?", 5);
     else
-      sb_addf(&b, " in function <%s:%d>", ar.short_src, ar.linedefined);
+      buf_addf(&b, " in function <%s:%d>", ar.short_src, ar.linedefined);
   }
   vm->handler_ran = 1;
   lua_settop(L, 1);
@@ -375,7 +376,7 @@ static int vm_handler(lua_State *L) {
 
 // ---- lifecycle ---------------------------------------------------------------------------------
 
-static int vm_panic(lua_State *L) {
+static int sllua_panic(lua_State *L) {
   const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
   sl_error("lua: unprotected error in a policy VM: %s", msg);
   abort();
@@ -388,7 +389,7 @@ static void open_lib(lua_State *L, lua_CFunction open, const char *name) {
   lua_call(L, 1, 0);
 }
 
-static int vm_setup(lua_State *L) {
+static int sllua_setup(lua_State *L) {
   sl_vm_t *vm = lua_touserdata(L, 1);
   // Only the pure libraries; io, os, package, debug, jit and ffi are never opened.
   open_lib(L, luaopen_base, "");
@@ -397,13 +398,13 @@ static int vm_setup(lua_State *L) {
   open_lib(L, luaopen_math, LUA_MATHLIBNAME);
   open_lib(L, luaopen_bit, LUA_BITLIBNAME);
   lua_pushlightuserdata(L, &KEY_TRAMPOLINE);
-  lua_pushcfunction(L, trampoline);
+  lua_pushcfunction(L, sllua_trampoline);
   lua_rawset(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, &KEY_HANDLER);
-  lua_pushcfunction(L, vm_handler);
+  lua_pushcfunction(L, sllua_handler);
   lua_rawset(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, &KEY_CFN);
-  lua_pushcfunction(L, cfn_trampoline);
+  lua_pushcfunction(L, sllua_cfn_trampoline);
   lua_rawset(L, LUA_REGISTRYINDEX);
   sl_sandbox_setup(L, vm);
   return 0;
@@ -449,10 +450,10 @@ sl_vm_t *sl_vm_new(const sl_vm_opts_t *opts, sl_err_t *err) {
     }
     goto nomem;
   }
-  lua_atpanic(vm->L, vm_panic);
+  lua_atpanic(vm->L, sllua_panic);
   // LuaJIT never runs hooks inside compiled traces, so the budget needs the interpreter.
   luaJIT_setmode(vm->L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
-  if (lua_cpcall(vm->L, vm_setup, vm) != 0) {
+  if (lua_cpcall(vm->L, sllua_setup, vm) != 0) {
     sl_err(err, vm->sys_oom ? SL_ENOMEM : SL_EBUDGET, "setting up the policy VM: %s",
            lua_type(vm->L, -1) == LUA_TSTRING ? lua_tostring(vm->L, -1) : "out of memory");
     sl_vm_free(vm);
@@ -651,7 +652,7 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err) {
     return sl_err(err, SL_EBUDGET, "%s", vm->abort_msg[0] ? vm->abort_msg : "budget exceeded");
   }
   vm->handler_ran = 0;
-  push_cached(L, &KEY_HANDLER, vm_handler);
+  push_cached(L, &KEY_HANDLER, sllua_handler);
   lua_insert(L, fn);
   vm->depth++;
   int st = lua_pcall(L, nargs, nresults, fn);
@@ -707,7 +708,7 @@ typedef struct {
   void *ud;
 } cfn_t;
 
-static int cfn_trampoline(lua_State *L) {
+static int sllua_cfn_trampoline(lua_State *L) {
   cfn_t *c = lua_touserdata(L, 1);
   lua_remove(L, 1);
   return c->fn(L, c->ud);
@@ -717,8 +718,8 @@ int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int 
                   int nresults, sl_err_t *err) {
   lua_State *L = vm->L;
   cfn_t c = {fn, ud};
-  // The cached trampoline takes (userdata, args...): the same shape, so no allocation here.
-  push_cached(L, &KEY_CFN, cfn_trampoline);
+  // The cached sllua_trampoline takes (userdata, args...): the same shape, so no allocation here.
+  push_cached(L, &KEY_CFN, sllua_cfn_trampoline);
   lua_insert(L, -(nargs + 1));
   lua_pushlightuserdata(L, &c);
   lua_insert(L, -(nargs + 1));
@@ -900,7 +901,7 @@ static int copy_protected(lua_State *L, void *ud) {
   return 1;
 }
 
-static int grow_stack(lua_State *L) {
+static int sllua_grow_stack(lua_State *L) {
   // Enough for SL_VM_COPY_MAX_DEPTH levels of (key, value) while walking the source.
   if (!lua_checkstack(L, 2 * SL_VM_COPY_MAX_DEPTH + 16)) return luaL_error(L, "stack overflow");
   return 0;
@@ -929,7 +930,7 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
   } else {
     // Reads on `from` happen inside a protected call on `to`, so they must not be able to raise:
     // grow from's stack now, protected on from itself.
-    if (lua_cpcall(from, grow_stack, NULL) != 0) {
+    if (lua_cpcall(from, sllua_grow_stack, NULL) != 0) {
       lua_pop(from, 1);
       return sl_err(err, SL_ENOMEM, "no stack space to copy %s", root);
     }
@@ -954,7 +955,7 @@ int sl_vm_copy_plain_named(lua_State *from, int idx, lua_State *to, size_t max_b
 static int check_protected(lua_State *L, void *ud) {
   copy_ctx_t *c = ud;
   c->from = L; // the protected call's own frame: the value is its argument
-  grow_stack(L);
+  sllua_grow_stack(L);
   copy_value(c, 1);
   return 0;
 }

@@ -1,5 +1,6 @@
-// Internals shared by the VM (vm.c) and the sandbox library it installs (sandbox.c). Nothing
-// outside core/lua includes this.
+// The VM's internals (vm.c): the state behind sl_vm_t and the calls the sandbox library
+// (sandbox.c) and the bindings need to charge, trip and collect. Nothing outside core/lua
+// includes this.
 #pragma once
 
 #include <lua.h>
@@ -79,8 +80,3 @@ void sl_vm_check_cstack(lua_State *L, sl_vm_t *vm);
 void sl_vm_collect(lua_State *L, sl_vm_t *vm);
 // Formats a byte count for messages ("64.0 MiB").
 void sl_vm_fmt_bytes(char *buf, size_t n, size_t bytes);
-
-// sandbox.c: installs the guarded library into the global tables (called once per VM, inside a
-// protected call) and builds a fresh policy environment on top of the stack.
-void sl_sandbox_setup(lua_State *L, sl_vm_t *vm);
-void sl_sandbox_push_env(lua_State *L, sl_vm_t *vm);

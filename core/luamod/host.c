@@ -111,18 +111,18 @@ static void teardown(lhost_t *h) {
   }
 }
 
-static int l_gc(lua_State *L) {
+static int sllua_gc(lua_State *L) {
   lhost_t *h = luaL_checkudata(L, 1, MT);
   h->L = L;
   teardown(h);
   return 0;
 }
 
-static int l_close(lua_State *L) {
-  return l_gc(L);
+static int sllua_close(lua_State *L) {
+  return sllua_gc(L);
 }
 
-static int l_new(lua_State *L) {
+static int sllua_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "config");
   const char *config = lua_tostring(L, -1);
@@ -191,7 +191,7 @@ static int take(lua_State *L, int *ref) {
   return 1;
 }
 
-static int l_tick(lua_State *L) {
+static int sllua_tick(lua_State *L) {
   lhost_t *h = check(L);
   double dt = luaL_optnumber(L, 2, h->cfg.interval);
   sl_err_t err = {0};
@@ -203,7 +203,7 @@ static int l_tick(lua_State *L) {
   return take(L, &h->outcomes_ref);
 }
 
-static int l_check_files(lua_State *L) {
+static int sllua_check_files(lua_State *L) {
   lhost_t *h = check(L);
   int n = sl_host_check_files(&h->c.host);
   h->L = NULL;
@@ -211,7 +211,7 @@ static int l_check_files(lua_State *L) {
   return 1;
 }
 
-static int l_events(lua_State *L) {
+static int sllua_events(lua_State *L) {
   lhost_t *h = check(L);
   h->L = NULL;
   return take(L, &h->events_ref);
@@ -222,7 +222,7 @@ static void on_timeout(uv_timer_t *t) {
 }
 
 // Runs the real watcher (inotify + poll) until the host reports an event or the timeout passes.
-static int l_wait_event(lua_State *L) {
+static int sllua_wait_event(lua_State *L) {
   lhost_t *h = check(L);
   double timeout = luaL_optnumber(L, 2, 10);
   sl_err_t err = {0};
@@ -243,7 +243,7 @@ static int l_wait_event(lua_State *L) {
   return 1;
 }
 
-static int l_policies(lua_State *L) {
+static int sllua_policies(lua_State *L) {
   lhost_t *h = check(L);
   h->L = NULL;
   lua_newtable(L);
@@ -262,7 +262,7 @@ static int l_policies(lua_State *L) {
   return 1;
 }
 
-static int l_time(lua_State *L) {
+static int sllua_time(lua_State *L) {
   lhost_t *h = check(L);
   h->L = NULL;
   lua_pushnumber(L, sl_clock_now(&h->clock));
@@ -271,7 +271,7 @@ static int l_time(lua_State *L) {
 
 // host.monotonic(): seconds on the monotonic clock the policy deadlines use, for specs that
 // check a tick ended within its bound.
-static int l_monotonic(lua_State *L) {
+static int sllua_monotonic(lua_State *L) {
   lua_pushnumber(L, sl_watchdog_now());
   return 1;
 }
@@ -300,7 +300,7 @@ static void log_sink(void *ud, sl_log_level_t level, const char *msg) {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 
-static int l_capture_log(lua_State *L) {
+static int sllua_capture_log(lua_State *L) {
   if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
     sl_log_set_sink(NULL, NULL);  // capture_log(false): back to stderr
     return 0;
@@ -311,7 +311,7 @@ static int l_capture_log(lua_State *L) {
   return 0;
 }
 
-static int l_take_log(lua_State *L) {
+static int sllua_take_log(lua_State *L) {
   lua_createtable(L, (int)g_log.n, 0);
   for (size_t i = 0; i < g_log.n; i++) {
     lua_pushstring(L, g_log.lines[i]);
@@ -323,26 +323,26 @@ static int l_take_log(lua_State *L) {
 }
 
 int luaopen_sluice_host(lua_State *L) {
-  static const luaL_Reg methods[] = {{"tick", l_tick},         {"check_files", l_check_files},
-                                     {"events", l_events},     {"wait_event", l_wait_event},
-                                     {"policies", l_policies}, {"time", l_time},
-                                     {"close", l_close},       {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"tick", sllua_tick},         {"check_files", sllua_check_files},
+                                     {"events", sllua_events},     {"wait_event", sllua_wait_event},
+                                     {"policies", sllua_policies}, {"time", sllua_time},
+                                     {"close", sllua_close},       {NULL, NULL}};
   if (luaL_newmetatable(L, MT)) {
     lua_newtable(L);
     luaL_register(L, NULL, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
+    lua_pushcfunction(L, sllua_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   lua_newtable(L);
-  lua_pushcfunction(L, l_new);
+  lua_pushcfunction(L, sllua_new);
   lua_setfield(L, -2, "new");
-  lua_pushcfunction(L, l_monotonic);
+  lua_pushcfunction(L, sllua_monotonic);
   lua_setfield(L, -2, "monotonic");
-  lua_pushcfunction(L, l_capture_log);
+  lua_pushcfunction(L, sllua_capture_log);
   lua_setfield(L, -2, "capture_log");
-  lua_pushcfunction(L, l_take_log);
+  lua_pushcfunction(L, sllua_take_log);
   lua_setfield(L, -2, "take_log");
   return 1;
 }

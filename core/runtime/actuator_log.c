@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "core/state/clock.h"
+
 static int log_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, const char *reason,
                      double now, sl_err_t *err) {
   FILE *out = a->ud;

@@ -47,10 +47,6 @@ static int saturated(const sl_gateway_t *g, int waiting, int kv) {
   return waiting >= g->queue_threshold || kv >= g->kv_threshold * 100 - 1e-9;
 }
 
-int sl_gateway_saturated(const sl_gateway_t *g, const sl_replica_t *r) {
-  return saturated(g, r->n_waiting, kv_pct(r));
-}
-
 // Lower is less loaded: waiting and KV occupancy against their saturation thresholds, plus the
 // running batch against its limit.
 static double score(const sl_gateway_t *g, sl_gateway_ep_t *ep) {

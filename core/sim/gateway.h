@@ -56,11 +56,7 @@ void sl_gateway_remove_endpoint(sl_gateway_t *g, sl_gateway_ep_t *ep);
 // Refiles an endpoint after its server's load changed (no-op for a non-endpoint, or when
 // nothing the score reads has changed).
 void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep);
-static inline int sl_gateway_endpoints(const sl_gateway_t *g, int model) {
-  return g->m[model].eps.n;
-}
 
-int sl_gateway_saturated(const sl_gateway_t *g, const sl_replica_t *r);
 // The least-loaded unsaturated Ready server of a model (ties: the oldest), or NULL.
 sl_replica_t *sl_gateway_pick(const sl_gateway_t *g, int model);
 // Pool saturation: mean over Ready servers of max(waiting / queue_threshold, kv /

@@ -56,19 +56,3 @@ double sl_lhist_quantile(const sl_lhist_t *h, double q) {
   }
   return h->max;
 }
-
-double sl_lhist_mean(const sl_lhist_t *h) {
-  return h->n ? h->sum / (double)h->n : NAN;
-}
-
-void sl_lhist_merge(sl_lhist_t *dst, const sl_lhist_t *src) {
-  if (!src->n || dst->bits != src->bits) return;
-  for (int i = src->lo; i <= src->hi; i++) dst->b[i] += src->b[i];
-  if (src->lo < dst->lo) dst->lo = src->lo;
-  if (src->hi > dst->hi) dst->hi = src->hi;
-  if (!dst->n || src->min < dst->min) dst->min = src->min;
-  if (!dst->n || src->max > dst->max) dst->max = src->max;
-  dst->n += src->n;
-  dst->zero += src->zero;
-  dst->sum += src->sum;
-}

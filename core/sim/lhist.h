@@ -63,6 +63,3 @@ static inline void sl_lhist_add(sl_lhist_t *h, double x) {
 // The q-quantile (0..1), nearest rank: the midpoint of the bucket holding the ceil(q n)-th
 // smallest value, clamped to [min, max]. NaN when empty.
 double sl_lhist_quantile(const sl_lhist_t *h, double q);
-double sl_lhist_mean(const sl_lhist_t *h);
-// Adds src's counts into dst (same bits).
-void sl_lhist_merge(sl_lhist_t *dst, const sl_lhist_t *src);

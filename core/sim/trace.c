@@ -11,6 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sim/trace_csv.h"
+#include "core/sim/trace_gen.h"
+#include "core/sim/trace_json.h"
+#include "core/sim/trace_lines.h"
+#include "core/sim/trace_servegen.h"
 #include "core/sim/trace_src.h"
 
 struct sl_trace {
@@ -68,7 +73,7 @@ static int detect(sl_trace_lines_t *l, int *fmt, sl_err_t *err) {
   while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
   const char *f[7];
   size_t fl[7];
-  int nf = sl_trace_split(line + i, len - i, f, fl, 7);
+  int nf = sl_trace_lines_split(line + i, len - i, f, fl, 7);
   if (i < len && line[i] == '{')
     *fmt = SL_TRACE_MOONCAKE;
   else if ((fl[0] == 9 && !strncasecmp(f[0], "TIMESTAMP", 9)) ||
@@ -101,7 +106,7 @@ static uint64_t client_id(const char *path) {
   uint64_t id = 0;
   size_t n = strlen(b);
   if (n > 16 && !strncmp(b, "chunk-", 6) && !strcmp(b + n - 10, "-trace.csv") &&
-      sl_trace_uint(b + 6, n - 16, &id))
+      sl_trace_lines_uint(b + 6, n - 16, &id))
     return id;
   return 0;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_csv.h"
 
 typedef struct {
   sl_trace_src_t base;
@@ -68,9 +68,9 @@ static bool parse_ts(const char *s, size_t n, int64_t *sec, double *frac) {
 static int tokens(sl_trace_lines_t *l, const char *f, size_t n, const char *what, uint32_t *out,
                   sl_err_t *err) {
   uint64_t v;
-  if (!sl_trace_uint(f, n, &v)) {
+  if (!sl_trace_lines_uint(f, n, &v)) {
     double x;
-    if (sl_trace_num(f, n, &x) && x < 0)
+    if (sl_trace_lines_num(f, n, &x) && x < 0)
       return sl_trace_lines_err(l, err, "%s is negative: '%.*s'", what, (int)n, f);
     return sl_trace_lines_err(l, err, "%s is not a whole number: '%.*s'", what, (int)n, f);
   }
@@ -89,7 +89,7 @@ static int azure_next(sl_trace_src_t *s, sl_req_t *r, sl_rng_t **rng, sl_err_t *
     if (len == 0) continue;
     const char *f[3];
     size_t fl[3];
-    int nf = sl_trace_split(line, len, f, fl, 3);
+    int nf = sl_trace_lines_split(line, len, f, fl, 3);
     if (a->l.line == 1 && fl[0] == 9 && !strncasecmp(f[0], "TIMESTAMP", 9)) {
       if (nf != 3)
         return sl_trace_lines_err(&a->l, err,

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_gen.h"
+#include "core/sim/trace_lines.h"
 
 #define MAX_PARAMS 16
 
-int sl_trace_params(const char *what, const char *kv, sl_trace_param_t *p, int np, sl_err_t *err) {
+int sl_trace_gen_params(const char *what, const char *kv, sl_trace_gen_param_t *p, int np, sl_err_t *err) {
   bool seen[MAX_PARAMS] = {0};
   const char *s = kv ? kv : "";
   while (*s) {
@@ -38,7 +39,7 @@ int sl_trace_params(const char *what, const char *kv, sl_trace_param_t *p, int n
     const char *v = eq + 1;
     size_t vlen = len - klen - 1;
     double x;
-    if (!sl_trace_num(v, vlen, &x))
+    if (!sl_trace_lines_num(v, vlen, &x))
       return sl_err(err, SL_EINVAL, "%s: %s must be a number, got '%.*s'", what, p[i].key,
                     (int)vlen, v);
     if (x < p[i].min || (p[i].min_open && x <= p[i].min) || x > p[i].max)
@@ -205,10 +206,10 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   char what[32];
   snprintf(what, sizeof what, "generator '%s'", names[kind]);
   const char *kv = colon ? colon + 1 : "";
-  sl_trace_param_t p[MAX_PARAMS];
+  sl_trace_gen_param_t p[MAX_PARAMS];
   int np = 0;
 #define P(k, d, lo, hi, req, open)                                                                 \
-  p[np++] = (sl_trace_param_t) {                                                                   \
+  p[np++] = (sl_trace_gen_param_t) {                                                                   \
     k, d, lo, hi, req, open                                                                        \
   }
   switch (kind) {
@@ -242,7 +243,7 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   }
   P("duration", &dur, 0, DMAX, false, true);
 #undef P
-  int rc = sl_trace_params(what, kv, p, np, err);
+  int rc = sl_trace_gen_params(what, kv, p, np, err);
   if (rc < 0) goto fail;
   if (kind == G_DIURNAL) g->dur = g->period;
   if (!isnan(dur)) g->dur = dur;

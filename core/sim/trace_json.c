@@ -9,7 +9,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_json.h"
 
 typedef struct {
   uint64_t *k;
@@ -108,12 +108,12 @@ static int length(mc_t *m, const char *s, size_t n, uint32_t *out) {
   uint64_t v;
   double x;
   const char *what = key_names[m->key];
-  if (sl_trace_uint(s, n, &v) && v <= UINT32_MAX) {
+  if (sl_trace_lines_uint(s, n, &v) && v <= UINT32_MAX) {
     *out = (uint32_t)v;
     return 1;
   }
-  if (sl_trace_num(s, n, &x) && x < 0) return fail(m, "%s is negative", what);
-  if (sl_trace_num(s, n, &x) && x == floor(x)) return fail(m, "%s is too large", what);
+  if (sl_trace_lines_num(s, n, &x) && x < 0) return fail(m, "%s is negative", what);
+  if (sl_trace_lines_num(s, n, &x) && x == floor(x)) return fail(m, "%s is too large", what);
   return fail(m, "%s is not a whole number", what);
 }
 
@@ -123,7 +123,7 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   if (m->depth == 1) {
     switch (m->key) {
     case K_TS:
-      if (!sl_trace_num(s, n, &m->ts)) return fail(m, "%s is out of range", "timestamp");
+      if (!sl_trace_lines_num(s, n, &m->ts)) return fail(m, "%s is out of range", "timestamp");
       return 1;
     case K_IN:
       return length(m, s, n, &m->in);
@@ -138,7 +138,7 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   if (m->depth == 2 && m->key == K_HASH) {
     bool neg = n > 0 && s[0] == '-';
     uint64_t id;
-    if (!sl_trace_uint(s + neg, n - neg, &id)) return fail(m, "hash_ids must hold integers%s", "");
+    if (!sl_trace_lines_uint(s + neg, n - neg, &id)) return fail(m, "hash_ids must hold integers%s", "");
     int seen = idset_insert(&m->ids, neg ? ~id : id);
     if (seen < 0) {
       m->rc = sl_err(m->err, SL_ENOMEM, "out of memory");

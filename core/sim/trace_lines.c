@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_lines.h"
 
 #define CHUNK    (1 << 16)
 #define MAX_LINE (16 << 20) // a longer line is not a trace line; refuse rather than grow forever
@@ -140,7 +140,7 @@ int sl_trace_lines_peek(sl_trace_lines_t *l, const char **line, size_t *len, sl_
   return find(l, line, len, &adv, err);
 }
 
-int sl_trace_split(const char *line, size_t len, const char **f, size_t *flen, int max) {
+int sl_trace_lines_split(const char *line, size_t len, const char **f, size_t *flen, int max) {
   int n = 0;
   const char *p = line, *end = line + len;
   for (;;) {
@@ -167,7 +167,7 @@ static bool term(const char *s, size_t n, char *tmp, size_t cap) {
   return true;
 }
 
-bool sl_trace_num(const char *s, size_t n, double *out) {
+bool sl_trace_lines_num(const char *s, size_t n, double *out) {
   char tmp[64], *e;
   if (!term(s, n, tmp, sizeof tmp)) return false;
   errno = 0;
@@ -177,7 +177,7 @@ bool sl_trace_num(const char *s, size_t n, double *out) {
   return true;
 }
 
-bool sl_trace_uint(const char *s, size_t n, uint64_t *out) {
+bool sl_trace_lines_uint(const char *s, size_t n, uint64_t *out) {
   while (n > 0 && (*s == ' ' || *s == '\t')) s++, n--;
   while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
   if (n == 0 || n > 19) return false;

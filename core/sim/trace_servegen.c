@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_servegen.h"
 
 #define MAX_WINDOW_REQUESTS (1u << 22) // 4.2M arrivals in one client window (data: <= 1.74M)
 #define DEFAULT_WINDOW      600.0      // ServeGen's window, for a file with one row
@@ -64,7 +64,7 @@ static int read_row(sg_t *s, row_t *row, bool *got, sl_err_t *err) {
     const char *f[6];
     size_t fl[6];
     int want = s->agg ? 3 : 6;
-    int nf = sl_trace_split(line, len, f, fl, 6);
+    int nf = sl_trace_lines_split(line, len, f, fl, 6);
     if (l->line == 1 && fl[0] == 14 && !memcmp(f[0], "window_start_s", 14)) continue; // header
     if (nf != want)
       return sl_trace_lines_err(l, err, "expected %d fields (%s), got %d", want,
@@ -79,7 +79,7 @@ static int read_row(sg_t *s, row_t *row, bool *got, sl_err_t *err) {
     double v[6] = {0};
     for (int i = 0; i < want; i++) {
       if (i == 3 && !s->agg) continue;
-      if (!sl_trace_num(f[i], fl[i], &v[i]))
+      if (!sl_trace_lines_num(f[i], fl[i], &v[i]))
         return sl_trace_lines_err(l, err, "%s is not a number: '%.*s'", name[i], (int)fl[i], f[i]);
     }
     if (fabs(v[0]) > 1e12)
@@ -385,7 +385,7 @@ static int cmp_chunk(const void *a, const void *b) {
 static bool chunk_id(const char *name, uint64_t *id) {
   size_t n = strlen(name);
   if (n < 17 || strncmp(name, "chunk-", 6) || strcmp(name + n - 10, "-trace.csv")) return false;
-  return sl_trace_uint(name + 6, n - 16, id);
+  return sl_trace_lines_uint(name + 6, n - 16, id);
 }
 
 int sl_trace_servegen_open_dir(const char *path, const sl_trace_opts_t *o, sl_trace_src_t **out,

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sim/trace_src.h"
+#include "core/sim/trace_tokens.h"
+
+#include "core/sim/trace_gen.h"
 
 // Azure conv: input mean 1155, p50 1020, p99 4142; output mean 211, p50 129, p99 601. Input: the
 // lognormal minimising the squared log-errors of the three statistics. Output: no lognormal gets
@@ -40,11 +42,11 @@ int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *er
   memset(&d, 0, sizeof d);
   if (nlen == 5 && !strncmp(spec, "fixed", 5)) {
     double in = 0, o = 0;
-    sl_trace_param_t p[] = {
+    sl_trace_gen_param_t p[] = {
         {"in", &in, 1, LEN_MAX, true, false},
         {"out", &o, 1, LEN_MAX, true, false},
     };
-    int rc = sl_trace_params("tokens 'fixed'", kv, p, 2, err);
+    int rc = sl_trace_gen_params("tokens 'fixed'", kv, p, 2, err);
     if (rc < 0) return rc;
     if (in != floor(in) || o != floor(o))
       return sl_err(err, SL_EINVAL, "tokens 'fixed': in and out must be whole numbers");
@@ -53,7 +55,7 @@ int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *er
     d.out_n = (uint32_t)o;
   } else if (nlen == 9 && !strncmp(spec, "lognormal", 9)) {
     d.in_max = d.out_max = LEN_MAX;
-    sl_trace_param_t p[] = {
+    sl_trace_gen_param_t p[] = {
         {"in_mu", &d.in_mu, -20, 22, true, false},
         {"in_sigma", &d.in_sigma, 0, 10, true, false},
         {"out_mu", &d.out_mu, -20, 22, true, false},
@@ -61,7 +63,7 @@ int sl_trace_tokens_parse(const char *spec, sl_trace_tokens_t *out, sl_err_t *er
         {"in_max", &d.in_max, 1, LEN_MAX, false, false},
         {"out_max", &d.out_max, 1, LEN_MAX, false, false},
     };
-    int rc = sl_trace_params("tokens 'lognormal'", kv, p, 6, err);
+    int rc = sl_trace_gen_params("tokens 'lognormal'", kv, p, 6, err);
     if (rc < 0) return rc;
   } else if (nlen == 5 && !strncmp(spec, "azure", 5) && !*kv) {
     azure(&d);

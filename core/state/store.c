@@ -236,14 +236,6 @@ int sl_store_put_pod_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t, do
   return SL_OK;
 }
 
-int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,
-                          const double *bounds, const double *cum, int nb, double sum,
-                          double count, sl_err_t *err) {
-  sl_pod_t *p = sl_map_get(&st->pods, pod);
-  if (!p) return sl_err(err, SL_ENOTFOUND, "unknown pod %s", pod);
-  return sl_store_put_pod_hist_at(st, p, m, t, bounds, cum, nb, sum, count, err);
-}
-
 int sl_store_put_pod_hist_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t,
                              const double *bounds, const double *cum, int nb, double sum,
                              double count, sl_err_t *err) {

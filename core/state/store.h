@@ -83,9 +83,6 @@ int sl_store_put_pod_hist_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double 
                              double count, sl_err_t *err);
 int sl_store_put_pod(sl_store_t *st, const char *pod, sl_metric_t m, double t, double v,
                      sl_err_t *err);
-int sl_store_put_pod_hist(sl_store_t *st, const char *pod, sl_metric_t m, double t,
-                          const double *bounds, const double *cum, int nb, double sum,
-                          double count, sl_err_t *err);
 int sl_store_put_model(sl_store_t *st, const char *model, sl_metric_t m, double t, double v,
                        sl_err_t *err);
 int sl_store_put_model_hist(sl_store_t *st, const char *model, sl_metric_t m, double t,

@@ -1,0 +1,4 @@
+// sluice version: the version string.
+#pragma once
+
+int sl_cmd_version(int argc, char **argv);
