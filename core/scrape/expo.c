@@ -240,7 +240,8 @@ typedef struct {
   size_t decl_len;
   uint32_t hash; // of decl
   int active, announced, wanted;
-  int have[3]; // META_*
+  int implicit; // started by a sample, without metadata
+  int have[3];  // META_*
   long nsamples;
   uint16_t owned;
   sl_expo_role_t bare_role;
@@ -540,9 +541,8 @@ static void fam_begin(ps_t *s, const char *name, size_t n, uint32_t hash) {
 }
 
 // Registers the family in the page's name set, refusing a name that clashes with another family's
-// sample names, then asks the handler whether it wants the samples. by_sample: the family starts
-// with a sample rather than metadata (only the wording of the message differs).
-static int announce(ps_t *s, int by_sample) {
+// sample names, then asks the handler whether it wants the samples.
+static int announce(ps_t *s) {
   fam_t *f = &s->fam;
   sl_expo_parser_t *P = s->P;
   qbuf_t q1, q2;
@@ -563,7 +563,7 @@ static int announce(ps_t *s, int by_sample) {
   if (sfx) {
     seen_t *pe = seen_find(P, f->decl, plen, hp);
     if (pe && pe->exists && (pe->owned & BIT(sfx))) {
-      if (by_sample)
+      if (f->implicit)
         return failc(s, 0, NULL,
                      "sample %s belongs to %s family %s of line %d, which has ended (a family's "
                      "lines must form one group)",
@@ -599,7 +599,7 @@ static int fam_close(ps_t *s) {
   qbuf_t q;
   if (!f->active) return 0;
   if (!f->announced) {
-    int rc = announce(s, 0);
+    int rc = announce(s);
     if (rc) return rc;
   }
   if (f->in_run)
@@ -1078,9 +1078,10 @@ static const char *sample(ps_t *s, const char *p) {
     uint32_t hash;
     if (fam_close(s) || fam_fresh(s, name, nlen, &hash)) return NULL;
     fam_begin(s, name, nlen, hash);
-    if (announce(s, 1)) return NULL;
+    f->implicit = 1;
+    if (announce(s)) return NULL;
     role = SL_EXPO_ROLE_NONE;
-  } else if (!f->announced && announce(s, 1)) {
+  } else if (!f->announced && announce(s)) {
     return NULL;
   }
   f->nsamples++;
