@@ -422,10 +422,11 @@ static inline int fa_count_match(fake_api_t *f, const char *method, const char *
   return n;
 }
 
-// ---- driving the client's loop
-// -------------------------------------------------------------------
+// ---- driving the client's loop --------------------------------------------------------------
 
 #include <uv.h>
+
+#include "core/util/sched.h"
 
 typedef int (*fa_cond_fn)(void *ud);
 
@@ -435,7 +436,8 @@ static void fa_tick(uv_timer_t *t) {
 
 // Runs the loop until cond(ud) holds, at most `turns` turns of about 2 ms each (a bound that
 // keeps a broken test from hanging, not a timing assertion). Returns whether cond held.
-static inline int fa_pump(uv_loop_t *loop, fa_cond_fn cond, void *ud, int turns) {
+static inline int fa_pump_s(uv_loop_t *loop, sl_sched_t *manual, fa_cond_fn cond, void *ud,
+                            int turns) {
   uv_timer_t tick;
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, fa_tick, 2, 2);
@@ -446,10 +448,21 @@ static inline int fa_pump(uv_loop_t *loop, fa_cond_fn cond, void *ud, int turns)
       break;
     }
     uv_run(loop, UV_RUN_ONCE);
+    if (manual) sl_sched_advance(manual, 0); // timers due now (a manual clock does not move)
   }
   if (!ok && cond && cond(ud)) ok = 1;
   uv_timer_stop(&tick);
   uv_close((uv_handle_t *)&tick, NULL);
   uv_run(loop, UV_RUN_NOWAIT);
   return ok;
+}
+
+static inline int fa_pump(uv_loop_t *loop, fa_cond_fn cond, void *ud, int turns) {
+  return fa_pump_s(loop, NULL, cond, ud, turns);
+}
+
+// Moves a manual clock (and the time the server records) forward.
+static inline void fa_advance(fake_api_t *f, sl_sched_t *s, double dt) {
+  sl_sched_advance(s, dt);
+  if (f) atomic_store(&f->vnow, sl_sched_now(s));
 }
