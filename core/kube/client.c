@@ -32,6 +32,7 @@ struct sl_kube_call {
   double timeout_s, stall_s;
   size_t max_body;
   sl_httpc_data_fn on_data; // the caller's stream callback
+  sl_httpc_head_fn on_head;
   void *data_ud;
   sl_kube_done_fn done;
   void *ud;
@@ -371,6 +372,11 @@ static void on_http(void *ud, const sl_httpc_resp_t *r) {
   finish(k, &res);
 }
 
+static void head_cb(void *ud, long status) {
+  sl_kube_call_t *k = ud;
+  if (k->on_head) k->on_head(k->data_ud, status);
+}
+
 // Streams hand bytes to the caller's callback with the caller's pointer.
 static int stream_data(void *ud, long status, const char *buf, size_t len) {
   sl_kube_call_t *k = ud;
@@ -426,6 +432,7 @@ static void send_now(void *ud) {
               .key_len = c->cfg.key_len,
               .insecure = c->cfg.insecure},
       .on_data = k->on_data ? stream_data : NULL,
+      .on_head = k->on_head ? head_cb : NULL,
       .on_done = on_http,
       .ud = k,
   };
@@ -468,6 +475,7 @@ sl_kube_call_t *sl_kube_client_call(sl_kube_client_t *c, const sl_kube_req_t *q,
   k->done = done;
   k->ud = ud;
   k->on_data = q->on_data;
+  k->on_head = q->on_head;
   k->data_ud = q->data_ud;
   k->next = c->calls;
   if (c->calls) c->calls->prev = k;

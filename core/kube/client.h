@@ -67,6 +67,7 @@ typedef struct {
   double stall_s;           // abort a stream that is silent this long (0 = never)
   size_t max_body;          // buffered body cap (0 = the client's default)
   sl_httpc_data_fn on_data; // stream a 2xx body (a watch); implies no_retry and no parse
+  sl_httpc_head_fn on_head; // optional: the response's headers arrived (called with data_ud)
   void *data_ud;
 } sl_kube_req_t;
 

@@ -37,6 +37,7 @@ struct sl_httpc_req {
   double retry_after;
   sl_httpc_data_fn on_data;
   sl_httpc_done_fn on_done;
+  sl_httpc_head_fn on_head;
   void *ud;
   int attached;  // added to the multi handle
   int pending;   // started while curl was running: added when it returns
@@ -244,7 +245,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   const char *v;
   size_t vl;
-  if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+  if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+    long st = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+    if (st >= 200 && r->on_head && !r->cancelled) r->on_head(r->ud, st);
+  } else if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
     // A new response (after a 100 Continue or a redirect): forget the previous one's headers.
     r->content_type[0] = '\0';
     r->retry_after = -1;
@@ -397,6 +402,7 @@ sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *o, sl_err_t
   r->retry_after = -1;
   r->on_data = o->on_data;
   r->on_done = o->on_done;
+  r->on_head = o->on_head;
   r->ud = o->ud;
   size_t wl = strlen(method) + strlen(o->url) + 2;
   if (!(r->what = malloc(wl))) goto oom;
@@ -415,6 +421,8 @@ sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *o, sl_err_t
   rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
   rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); // every encoding curl was built with
   rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);   // notices a silently dead watch peer
+  rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+  rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
   rc |= curl_easy_setopt(e, CURLOPT_PROXY, o->proxy ? o->proxy : "");
   double ct = o->connect_timeout_s > 0 ? o->connect_timeout_s : DEFAULT_CONNECT_S;
   rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(ct * 1e3));

@@ -47,6 +47,8 @@ typedef struct {
 // the done callback can read the error (a Kubernetes Status) with `body`.
 typedef int (*sl_httpc_data_fn)(void *ud, long status, const char *buf, size_t len);
 typedef void (*sl_httpc_done_fn)(void *ud, const sl_httpc_resp_t *resp);
+// The response's status line and headers have all arrived (1xx interim responses skipped).
+typedef void (*sl_httpc_head_fn)(void *ud, long status);
 
 typedef struct {
   const char *method; // NULL = GET
@@ -61,6 +63,7 @@ typedef struct {
   const char *proxy;        // NULL = none (environment proxies are ignored)
   sl_httpc_tls_t tls;
   sl_httpc_data_fn on_data; // streaming (2xx); NULL = buffered
+  sl_httpc_head_fn on_head; // optional
   sl_httpc_done_fn on_done; // required; called exactly once unless cancelled
   void *ud;
 } sl_httpc_opts_t;
