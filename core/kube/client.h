@@ -72,7 +72,8 @@ typedef struct {
 } sl_kube_req_t;
 
 typedef struct {
-  double qps;            // client-side rate limit: sustained requests per second (default 20)
+  double qps;            // client-side rate limit: sustained requests per second (default 20;
+                         // negative: no limit)
   int burst;             // and the bucket size (default 30)
   int max_retries;       // retries per call (default 10, client-go's Retry-After limit)
   double backoff_base_s; // first retry delay before jitter (default 0.25 s)
