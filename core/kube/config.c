@@ -342,8 +342,12 @@ static int load_cluster(kc_t *k, const char *name, const sl_yval_t *at, const ch
   if (strncmp(c->server, "https://", 8) && strncmp(c->server, "http://", 7))
     return sl_y_err(k->d, sl_y_get(cl, "server"), k->err,
                     "%s.server: '%s' is not an http(s):// URL", path, c->server);
+  size_t scheme = strncmp(c->server, "https://", 8) ? 7 : 8;
   size_t sl = strlen(c->server);
-  while (sl > 0 && c->server[sl - 1] == '/') c->server[--sl] = '\0';
+  while (sl > scheme && c->server[sl - 1] == '/') c->server[--sl] = '\0';
+  if (sl == scheme || c->server[scheme] == '/')
+    return sl_y_err(k->d, sl_y_get(cl, "server"), k->err, "%s.server: '%s' has no host", path,
+                    c->server);
   if ((rc = both(k, cl, path, "certificate-authority", "certificate-authority-data")) < 0)
     return rc;
   if ((rc = get_file(k, cl, "certificate-authority", path, &c->ca_file)) < 0) return rc;

@@ -191,6 +191,10 @@ static void test_errors(void) {
       "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c}\n"
       "clusters:\n- name: c\n  cluster: {server: 'x:1'}\n",
       NULL, "clusters[0].cluster.server: 'x:1' is not an http(s):// URL", NULL);
+  bad("server without a host",
+      "current-context: a\ncontexts:\n- name: a\n  context: {cluster: c}\n"
+      "clusters:\n- name: c\n  cluster: {server: 'https://'}\n",
+      NULL, "clusters[0].cluster.server: 'https://' has no host", NULL);
   bad("YAML syntax", "current-context: [a\n", NULL, "kc.yaml:2", NULL);
   bad("not a mapping", "- a\n- b\n", NULL, "kubeconfig: expected a mapping", NULL);
   bad("contexts not a list", "current-context: a\ncontexts: {a: 1}\n", NULL,
