@@ -146,6 +146,16 @@ static void test_offline(void) {
        sl_informer_mem(inf));
   sl_informer_free(inf);
 
+  // One event over the per-event cap: refused without building it whole.
+  o.max_event_bytes = 1000;
+  inf = sl_informer_new(NULL, NULL, &o, &err);
+  len = kp_event(ev, sizeof ev, "ADDED", "llm", "big", "1", 1);
+  T_EQ_INT(sl_informer_feed_watch(inf, ev, (size_t)len, &err), SL_EPARSE,
+           "an event over max_event_bytes is an error");
+  T_STR_HAS(err.msg, "larger than the limit", "saying why");
+  T_EQ_INT(sl_informer_len(inf), 0, "and nothing is cached");
+  sl_informer_free(inf);
+
   o.resource = NULL;
   T_OK(!sl_informer_new(NULL, NULL, &o, &err) && err.code == SL_EINVAL, "needs a resource");
 }
