@@ -10,6 +10,7 @@ pkgs=(
   clang libclang-rt-14-dev
   chromium
   coinor-cbc glpk-utils
+  libmicrohttpd-dev openssl
 )
 
 missing=()
