@@ -480,7 +480,7 @@ int sl_kube_config_load_buffer(sl_kube_config_t *c, const char *buf, size_t len,
   if (rc < 0) return rc;
   if (!(c->source = strdup(name))) rc = sl_err(err, SL_ENOMEM, "out of memory");
   if (rc == 0) rc = load_doc(c, &d, dir, context, err);
-  sl_ydoc_free(&d);
+  sl_ydoc_deinit(&d);
   if (rc < 0) sl_kube_config_deinit(c);
   return rc;
 }

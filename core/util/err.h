@@ -30,6 +30,8 @@ int sl_verr(sl_err_t *err, int code, const char *fmt, va_list ap);
 // Prepends "prefix: " to an existing message (keeps the code).
 int sl_err_wrap(sl_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_err_clear(sl_err_t *err);
+// A short name for an SL_E* code ("out of memory"), for messages about a code from elsewhere.
+const char *sl_strerror(int code);
 
 // Copies src into dst[n] (always terminated, truncated if needed). Cheaper than snprintf("%s").
 static inline void sl_strlcpy(char *dst, const char *src, size_t n) {
