@@ -14,11 +14,11 @@ static const struct {
   int (*fn)(int, char **);
   const char *help;
 } commands[] = {
-  {"run", sl_cmd_run, "run the controller: sources, policies, guard, actuators"},
-  {"check", sl_cmd_check, "validate policy files in the sandbox (exit 2: invalid policy)"},
-  {"version", sl_cmd_version, "print the version"},
-  {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
-  {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+    {"run", sl_cmd_run, "run the controller: sources, policies, guard, actuators"},
+    {"check", sl_cmd_check, "validate policy files in the sandbox (exit 2: invalid policy)"},
+    {"version", sl_cmd_version, "print the version"},
+    {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
+    {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
 };
 
 static void usage(FILE *f) {

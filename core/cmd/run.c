@@ -26,28 +26,27 @@ static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) 
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice run -c CONFIG [--ticks N] [--dry-run] [--log-level LEVEL]\n"
-          "  -c, --config FILE   sluice.yaml\n"
-          "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
-          "  --dry-run           decide and log, never actuate\n"
-          "  --log-level LEVEL   debug, info (default), warn or error\n");
+  fprintf(f, "usage: sluice run -c CONFIG [--ticks N] [--dry-run] [--log-level LEVEL]\n"
+             "  -c, --config FILE   sluice.yaml\n"
+             "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
+             "  --dry-run           decide and log, never actuate\n"
+             "  --log-level LEVEL   debug, info (default), warn or error\n");
 }
 
 int sl_cmd_run(int argc, char **argv) {
-  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                       {"ticks", required_argument, 0, 't'},
-                                       {"dry-run", no_argument, 0, 'd'},
-                                       {"log-level", required_argument, 0, 'l'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"config", required_argument, 0, 'c'}, {"ticks", required_argument, 0, 't'},
+      {"dry-run", no_argument, 0, 'd'},      {"log-level", required_argument, 0, 'l'},
+      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
   const char *config = NULL;
   long max_ticks = 0;
   int dry = 0, opt;
   optind = 1;
   while ((opt = getopt_long(argc + 1, argv - 1, "c:h", opts, NULL)) != -1) {
     switch (opt) {
-    case 'c': config = optarg; break;
+    case 'c':
+      config = optarg;
+      break;
     case 't': {
       char *end;
       max_ticks = strtol(optarg, &end, 10);
@@ -57,19 +56,29 @@ int sl_cmd_run(int argc, char **argv) {
       }
       break;
     }
-    case 'd': dry = 1; break;
+    case 'd':
+      dry = 1;
+      break;
     case 'l':
-      if (!strcmp(optarg, "debug")) sl_log_set_level(SL_LOG_DEBUG);
-      else if (!strcmp(optarg, "info")) sl_log_set_level(SL_LOG_INFO);
-      else if (!strcmp(optarg, "warn")) sl_log_set_level(SL_LOG_WARN);
-      else if (!strcmp(optarg, "error")) sl_log_set_level(SL_LOG_ERROR);
+      if (!strcmp(optarg, "debug"))
+        sl_log_set_level(SL_LOG_DEBUG);
+      else if (!strcmp(optarg, "info"))
+        sl_log_set_level(SL_LOG_INFO);
+      else if (!strcmp(optarg, "warn"))
+        sl_log_set_level(SL_LOG_WARN);
+      else if (!strcmp(optarg, "error"))
+        sl_log_set_level(SL_LOG_ERROR);
       else {
         fprintf(stderr, "sluice run: --log-level: expected debug, info, warn or error\n");
         return SL_EXIT_USAGE;
       }
       break;
-    case 'h': usage(stdout); return SL_EXIT_OK;
-    default: usage(stderr); return SL_EXIT_USAGE;
+    case 'h':
+      usage(stdout);
+      return SL_EXIT_OK;
+    default:
+      usage(stderr);
+      return SL_EXIT_USAGE;
     }
   }
   if (!config) {

@@ -14,13 +14,13 @@ struct sl_slot {
   sl_decider_t decider;
   sl_host_t *host;
   const sl_policy_cfg_t *pc;
-  char *path;                // resolved file path (or the canned policy's path)
-  int canned;                // built into the binary: never reloaded
+  char *path; // resolved file path (or the canned policy's path)
+  int canned; // built into the binary: never reloaded
   sl_policy_t *cur, *prev, *pending;
   int version, pending_version;
   int probation, probation_failures;
-  uint64_t seen_hash;  // hash of the file text last offered (accepted or not)
-  uint64_t seen_err;   // hash of the last file error reported (0: none), so each is said once
+  uint64_t seen_hash; // hash of the file text last offered (accepted or not)
+  uint64_t seen_err;  // hash of the last file error reported (0: none), so each is said once
   uint64_t tick;
   unsigned char *manages;
 };
@@ -29,7 +29,7 @@ static void emit(sl_host_t *h, sl_slot_t *s, sl_decider_event_kind_t kind, int v
                  const char *msg) {
   sl_decider_event_t e = {kind, s->pc->file, version, msg};
   if (kind == SL_DECIDER_FAILED)
-    ;  // the pipeline logs failed ticks, with the policy's name
+    ; // the pipeline logs failed ticks, with the policy's name
   else if (kind == SL_DECIDER_REJECTED || kind == SL_DECIDER_RESTORED)
     sl_warn("policy %s: %s (version %d)%s%s", s->pc->file, sl_decider_event_name(kind), version,
             msg ? ": " : "", msg ? msg : "");
@@ -39,18 +39,17 @@ static void emit(sl_host_t *h, sl_slot_t *s, sl_decider_event_kind_t kind, int v
   if (h->on_event) h->on_event(h->on_event_ud, &e);
 }
 
-static int load_version(sl_host_t *h, sl_slot_t *s, const char *src, size_t len,
-                        sl_policy_t **out, sl_err_t *err) {
+static int load_version(sl_host_t *h, sl_slot_t *s, const char *src, size_t len, sl_policy_t **out,
+                        sl_err_t *err) {
   char chunk[1024];
   snprintf(chunk, sizeof chunk, "@%s", s->path);
-  sl_policy_opts_t o = {src,           len,           chunk,           &h->cfg->doc,
-                        s->pc->params, h->clock,      s->pc->memory,   s->pc->budget,
-                        h->module_path, s->pc->time_limit};
+  sl_policy_opts_t o = {src,      len,           chunk,         &h->cfg->doc,   s->pc->params,
+                        h->clock, s->pc->memory, s->pc->budget, h->module_path, s->pc->time_limit};
   return sl_policy_load(&o, out, err);
 }
 
 static double effective_period(const sl_host_t *h, const sl_slot_t *s, const sl_policy_t *p) {
-  if (s->pc->period > 0) return s->pc->period;  // configuration wins
+  if (s->pc->period > 0) return s->pc->period; // configuration wins
   if (p->period > 0) return p->period;
   return h->cfg->interval;
 }
@@ -69,7 +68,8 @@ static int take_state(sl_host_t *h, sl_slot_t *s, sl_policy_t *to, int version, 
   sl_err_t cerr = {0};
   if (sl_policy_copy_state(to, s->cur, &cerr) == 0) return SL_OK;
   sl_warn("policy %s: version %d starts with a fresh state: the state of version %d cannot be "
-          "kept (%s)", s->pc->file, version, s->version, cerr.msg);
+          "kept (%s)",
+          s->pc->file, version, s->version, cerr.msg);
   return sl_policy_init_state(to, err);
 }
 
@@ -133,11 +133,11 @@ static void offer(sl_host_t *h, sl_slot_t *s, const char *src, size_t len) {
     // Dry run: the new version decides once on the view the live one last saw, with a copy of
     // the live state; nothing is actuated and the copy is refreshed again at swap time.
     sl_decision_t *scratch = calloc(h->view->nvariants, sizeof *scratch);
-    if (!scratch) rc = sl_err(&err, SL_ENOMEM, "out of memory");
+    if (!scratch)
+      rc = sl_err(&err, SL_ENOMEM, "out of memory");
     else {
       np->lv.period = effective_period(h, s, np);
-      rc = sl_policy_decide(np, (sl_view_t *)h->view, s->manages, h->order, s->tick, scratch,
-                            &err);
+      rc = sl_policy_decide(np, (sl_view_t *)h->view, s->manages, h->order, s->tick, scratch, &err);
       if (rc < 0) sl_err_wrap(&err, "dry run");
       free(scratch);
     }
@@ -147,7 +147,7 @@ static void offer(sl_host_t *h, sl_slot_t *s, const char *src, size_t len) {
     sl_policy_free(np);
     return;
   }
-  sl_policy_free(s->pending);  // a newer edit supersedes one not yet swapped in
+  sl_policy_free(s->pending); // a newer edit supersedes one not yet swapped in
   s->pending = np;
   s->pending_version = version;
   emit(h, s, SL_DECIDER_RELOADED, version, NULL);
@@ -221,13 +221,15 @@ int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, const 
     s->pc = pc;
     for (int v = 0; v < cfg->nvariants; v++) {
       int m = pc->nvariants == 0 && !pc->model;
-      for (int k = 0; k < pc->nvariants && !m; k++) m = !strcmp(pc->variants[k], cfg->variants[v].id);
+      for (int k = 0; k < pc->nvariants && !m; k++)
+        m = !strcmp(pc->variants[k], cfg->variants[v].id);
       if (pc->model) m = m || !strcmp(pc->model, cfg->variants[v].model);
       s->manages[v] = (unsigned char)m;
     }
     char *src;
     size_t len;
-    int owned = 0, rc = sl_policy_source(cfg->policy_dir, pc->file, &s->path, &src, &len, &owned, err);
+    int owned = 0,
+        rc = sl_policy_source(cfg->policy_dir, pc->file, &s->path, &src, &len, &owned, err);
     if (rc == 0) {
       s->canned = !owned;
       rc = load_version(h, s, src, len, &s->cur, err);
@@ -296,7 +298,8 @@ int sl_host_watch(sl_host_t *h, uv_loop_t *loop, double poll_s, sl_err_t *err) {
   h->watch.data = h;
   int rc = uv_fs_event_start(&h->watch, on_fs_event, h->cfg->policy_dir, 0);
   if (rc < 0)
-    sl_warn("cannot watch %s (%s); polling every %.0fs", h->cfg->policy_dir, uv_strerror(rc), poll_s);
+    sl_warn("cannot watch %s (%s); polling every %.0fs", h->cfg->policy_dir, uv_strerror(rc),
+            poll_s);
   uint64_t ms = (uint64_t)(poll_s * 1000);
   uv_timer_start(&h->poll, on_poll, ms, ms);
   h->watching = 1;
@@ -310,9 +313,9 @@ sl_decider_t *sl_host_decider(sl_host_t *h, int i) {
 int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out) {
   if (i < 0 || i >= h->nslots) return SL_ENOTFOUND;
   const sl_slot_t *s = h->slots[i];
-  *out = (sl_slot_info_t){s->pc->file, s->cur->name, s->path, s->version, s->decider.runs,
-                          s->decider.failures, s->decider.period, s->probation > 0,
-                          s->cur->scrape_interval, s->cur->lag, s->cur->window,
-                          s->cur->scale_from_zero};
+  *out = (sl_slot_info_t){s->pc->file,       s->cur->name,     s->path,
+                          s->version,        s->decider.runs,  s->decider.failures,
+                          s->decider.period, s->probation > 0, s->cur->scrape_interval,
+                          s->cur->lag,       s->cur->window,   s->cur->scale_from_zero};
   return SL_OK;
 }

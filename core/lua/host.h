@@ -17,8 +17,8 @@ typedef struct sl_slot sl_slot_t;
 typedef struct sl_host {
   const sl_config_t *cfg;
   sl_clock_t *clock;
-  const sl_view_t *view;  // the view live ticks decide on, for dry runs of new versions
-  const int *order;       // view index -> configured index
+  const sl_view_t *view; // the view live ticks decide on, for dry runs of new versions
+  const int *order;      // view index -> configured index
   sl_slot_t **slots;
   int nslots;
   const char *module_path;
@@ -50,7 +50,7 @@ void sl_host_unwatch(sl_host_t *h);
 // Introspection (REPL, specs, /metrics).
 typedef struct {
   const char *file, *name;
-  const char *path;  // where the source was found ("policies/hpa.lua" for a canned one)
+  const char *path; // where the source was found ("policies/hpa.lua" for a canned one)
   int version;
   uint64_t runs, failures;
   double period;

@@ -27,8 +27,10 @@ uint64_t sl_hash64(const char *s, size_t n) {
 int sl_policy_source(const char *dir, const char *file, char **path, char **src, size_t *len,
                      int *owned, sl_err_t *err) {
   char *p = NULL;
-  if (file[0] == '/' || !dir) p = strdup(file);
-  else if (asprintf(&p, "%s/%s", dir, file) < 0) p = NULL;
+  if (file[0] == '/' || !dir)
+    p = strdup(file);
+  else if (asprintf(&p, "%s/%s", dir, file) < 0)
+    p = NULL;
   if (!p) return sl_err(err, SL_ENOMEM, "out of memory");
   struct stat sb;
   int exists = stat(p, &sb) == 0;
@@ -94,12 +96,16 @@ static int has_metatable(lua_State *L, int idx) {
 static void push_yval(lua_State *L, const sl_yval_t *v) {
   double x;
   switch (v->type) {
-  case SL_Y_NULL: lua_pushnil(L); return;
+  case SL_Y_NULL:
+    lua_pushnil(L);
+    return;
   case SL_Y_SCALAR:
     if (!v->quoted && (!strcmp(v->str, "true") || !strcmp(v->str, "false")))
       lua_pushboolean(L, v->str[0] == 't');
-    else if (!v->quoted && sl_parse_number(v->str, &x) == 0) lua_pushnumber(L, x);
-    else lua_pushstring(L, v->str);
+    else if (!v->quoted && sl_parse_number(v->str, &x) == 0)
+      lua_pushnumber(L, x);
+    else
+      lua_pushstring(L, v->str);
     return;
   case SL_Y_SEQ:
     lua_createtable(L, (int)v->n, 0);
@@ -142,8 +148,10 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
     if (dt == LUA_TTABLE && v->type == SL_Y_MAP) {
       if (has_metatable(L, -1)) {
         lua_pop(L, 1);
-        return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' has a metatable in the policy "
-                      "(params must be plain tables)", c->o->doc->file, v->line, fp);
+        return sl_err(c->err, SL_EINVAL,
+                      "%s:%d: bad params: '%s' has a metatable in the policy "
+                      "(params must be plain tables)",
+                      c->o->doc->file, v->line, fp);
       }
       int rc = merge_params(L, c, v, fp);
       lua_pop(L, 1);
@@ -167,8 +175,8 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
   return SL_OK;
 }
 
-static const char *const policy_keys[] = {"name", "params", "init", "decide", "validate",
-                                          "period", "signals", "scale_from_zero", NULL};
+static const char *const policy_keys[] = {
+    "name", "params", "init", "decide", "validate", "period", "signals", "scale_from_zero", NULL};
 
 static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   const char *f = p->chunkname + (p->chunkname[0] == '@');
@@ -188,8 +196,10 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
     int ok = 0;
     for (const char *const *a = policy_keys; *a && !ok; a++) ok = !strcmp(*a, k);
     if (!ok) {
-      int rc = sl_err(err, SL_EINVAL, "%s: unknown field '%s' in the policy table (allowed: name, "
-                      "params, init, decide, validate, period, signals, scale_from_zero)", f, k);
+      int rc = sl_err(err, SL_EINVAL,
+                      "%s: unknown field '%s' in the policy table (allowed: name, "
+                      "params, init, decide, validate, period, signals, scale_from_zero)",
+                      f, k);
       lua_pop(L, 1);
       return rc;
     }
@@ -197,14 +207,15 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   rawfield(L, -1, "name");
   if (lua_type(L, -1) != LUA_TSTRING || !lua_objlen(L, -1) || lua_objlen(L, -1) > 128) {
     lua_pop(L, 1);
-    return sl_err(err, SL_EINVAL, "%s: the policy needs a name (a non-empty string of at most "
-                  "128 bytes)", f);
+    return sl_err(err, SL_EINVAL,
+                  "%s: the policy needs a name (a non-empty string of at most "
+                  "128 bytes)",
+                  f);
   }
   for (const unsigned char *c = (const unsigned char *)lua_tostring(L, -1); *c; c++) {
     if (*c < 0x20 || *c == 0x7f) {
       lua_pop(L, 1);
-      return sl_err(err, SL_EINVAL, "%s: the policy name must not contain control characters",
-                    f);
+      return sl_err(err, SL_EINVAL, "%s: the policy name must not contain control characters", f);
     }
   }
   if (!(p->name = strdup(lua_tostring(L, -1)))) {
@@ -221,8 +232,9 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   static const struct {
     const char *k;
     int t;
-  } opt[] = {{"init", LUA_TFUNCTION}, {"validate", LUA_TFUNCTION}, {"params", LUA_TTABLE},
-             {"period", LUA_TNUMBER}, {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN}};
+  } opt[] = {{"init", LUA_TFUNCTION}, {"validate", LUA_TFUNCTION},
+             {"params", LUA_TTABLE},  {"period", LUA_TNUMBER},
+             {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN}};
   for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
     int t = rawfield(L, -1, opt[i].k);
     lua_pop(L, 1);
@@ -253,7 +265,8 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
         double x = lua_tonumber(L, -1);
         if (lua_type(L, -1) != LUA_TNUMBER || !(x >= 0) || isinf(x)) {
           lua_pop(L, 2);
-          return sl_err(err, SL_EINVAL, "%s: signals.%s must be a number of seconds >= 0", f, sk[i]);
+          return sl_err(err, SL_EINVAL, "%s: signals.%s must be a number of seconds >= 0", f,
+                        sk[i]);
         }
         *dst[i] = x;
       }
@@ -281,8 +294,10 @@ static int contract_protected(lua_State *L, void *ud) {
   if ((c->rc = check_contract(L, p, c->err)) < 0) return 0;
   rawfield(L, 1, "decide");
   p->ref_decide = luaL_ref(L, LUA_REGISTRYINDEX);
-  if (rawfield(L, 1, "init") == LUA_TFUNCTION) p->ref_init = luaL_ref(L, LUA_REGISTRYINDEX);
-  else lua_pop(L, 1);
+  if (rawfield(L, 1, "init") == LUA_TFUNCTION)
+    p->ref_init = luaL_ref(L, LUA_REGISTRYINDEX);
+  else
+    lua_pop(L, 1);
   if (rawfield(L, 1, "params") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -381,11 +396,15 @@ static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *man
                           const int *order, sl_decision_t *out, sl_err_t *err) {
   const char *f = p->chunkname + (p->chunkname[0] == '@');
   if (!lua_istable(L, -1))
-    return sl_err(err, SL_EINVAL, "%s: malformed decision: decide returned %s, expected a table "
-                  "{[variant_id] = {replicas = n, reason = \"...\"}}", f, luaL_typename(L, -1));
+    return sl_err(err, SL_EINVAL,
+                  "%s: malformed decision: decide returned %s, expected a table "
+                  "{[variant_id] = {replicas = n, reason = \"...\"}}",
+                  f, luaL_typename(L, -1));
   if (has_metatable(L, -1))
-    return sl_err(err, SL_EINVAL, "%s: malformed decision: the returned table has a metatable "
-                  "(decisions must be plain tables)", f);
+    return sl_err(err, SL_EINVAL,
+                  "%s: malformed decision: the returned table has a metatable "
+                  "(decisions must be plain tables)",
+                  f);
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     if (lua_type(L, -2) != LUA_TSTRING)
@@ -397,14 +416,18 @@ static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *man
     sl_str_escape(id, sizeof id, rawid, idlen);
     int vi = sl_lview_find(L, &p->lv, -2);
     if (vi < 0 || !manages[order[vi]])
-      return sl_err(err, SL_EINVAL, "%s: malformed decision: '%.200s' is not a variant this policy "
-                    "manages", f, id);
+      return sl_err(err, SL_EINVAL,
+                    "%s: malformed decision: '%.200s' is not a variant this policy "
+                    "manages",
+                    f, id);
     if (!lua_istable(L, -1))
-      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: expected a table, got %s", f, id,
-                    luaL_typename(L, -1));
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: expected a table, got %s", f,
+                    id, luaL_typename(L, -1));
     if (has_metatable(L, -1))
-      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: the table has a metatable "
-                    "(decisions must be plain tables)", f, id);
+      return sl_err(err, SL_EINVAL,
+                    "%s: malformed decision for %s: the table has a metatable "
+                    "(decisions must be plain tables)",
+                    f, id);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
       lua_pop(L, 1);
@@ -412,23 +435,30 @@ static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *man
       if (!k || (strcmp(k, "replicas") && strcmp(k, "reason"))) {
         char kesc[128];
         if (k) sl_str_escape(kesc, sizeof kesc, k, strlen(k));
-        return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: unknown field '%s' "
-                      "(expected replicas, reason)", f, id, k ? kesc : luaL_typename(L, -1));
+        return sl_err(err, SL_EINVAL,
+                      "%s: malformed decision for %s: unknown field '%s' "
+                      "(expected replicas, reason)",
+                      f, id, k ? kesc : luaL_typename(L, -1));
       }
     }
     rawfield(L, -1, "replicas");
     double r = lua_tonumber(L, -1);
     if (lua_type(L, -1) != LUA_TNUMBER || isnan(r) || r < 0 || r > 1e6 || r != floor(r)) {
       char got[64];
-      if (lua_type(L, -1) == LUA_TNUMBER) snprintf(got, sizeof got, "%.14g", r);
-      else snprintf(got, sizeof got, "%s", luaL_typename(L, -1));
-      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: replicas must be a whole "
-                    "number >= 0, got %s", f, id, got);
+      if (lua_type(L, -1) == LUA_TNUMBER)
+        snprintf(got, sizeof got, "%.14g", r);
+      else
+        snprintf(got, sizeof got, "%s", luaL_typename(L, -1));
+      return sl_err(err, SL_EINVAL,
+                    "%s: malformed decision for %s: replicas must be a whole "
+                    "number >= 0, got %s",
+                    f, id, got);
     }
     lua_pop(L, 1);
     rawfield(L, -1, "reason");
     if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: reason must be a string", f, id);
+      return sl_err(err, SL_EINVAL, "%s: malformed decision for %s: reason must be a string", f,
+                    id);
     out[vi].requested = (int)r;
     size_t rlen = 0;
     const char *reason = lua_isnil(L, -1) ? "" : lua_tolstring(L, -1, &rlen);
@@ -484,6 +514,6 @@ int sl_policy_decide(sl_policy_t *p, sl_view_t *view, const unsigned char *manag
   if (rc < 0)
     for (int i = 0; i < view->nvariants; i++) out[i].requested = -1;
   lua_settop(L, 0);
-  p->lv.view = NULL;  // proxies kept past the tick fail loudly instead of reading freed memory
+  p->lv.view = NULL; // proxies kept past the tick fail loudly instead of reading freed memory
   return rc;
 }

@@ -15,16 +15,16 @@
 #define SL_POLICY_MAX_BYTES ((size_t)4 << 20)
 
 typedef struct {
-  const char *src;        // policy source text
+  const char *src; // policy source text
   size_t len;
-  const char *chunkname;  // "@policies/hpa.lua": names file:line in errors
-  const sl_ydoc_t *doc;   // params overrides: a mapping node in doc, or NULL
+  const char *chunkname; // "@policies/hpa.lua": names file:line in errors
+  const sl_ydoc_t *doc;  // params overrides: a mapping node in doc, or NULL
   const sl_yval_t *params;
   sl_clock_t *clock;
-  size_t mem_limit;       // 0 = VM default
-  uint64_t budget;        // 0 = VM default
+  size_t mem_limit; // 0 = VM default
+  uint64_t budget;  // 0 = VM default
   const char *module_path;
-  double time_limit;      // seconds per call (0 = VM default)
+  double time_limit; // seconds per call (0 = VM default)
 } sl_policy_opts_t;
 
 typedef struct sl_policy {
@@ -33,8 +33,8 @@ typedef struct sl_policy {
   char *chunkname;
   uint64_t src_hash;
   int ref_decide, ref_params, ref_state, ref_init;
-  double period;          // 0 when the policy does not set one
-  double scrape_interval, lag, window;  // NaN when unset (signals = {...})
+  double period;                       // 0 when the policy does not set one
+  double scrape_interval, lag, window; // NaN when unset (signals = {...})
   int scale_from_zero;
   sl_lview_t lv;
 } sl_policy_t;

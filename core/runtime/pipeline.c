@@ -9,8 +9,8 @@
 #include "core/runtime/vote.h"
 #include "core/util/log.h"
 
-int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock,
-                     sl_store_t *store, sl_err_t *err) {
+int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock, sl_store_t *store,
+                     sl_err_t *err) {
   memset(p, 0, sizeof *p);
   p->config = cfg;
   p->clock = clock;
@@ -103,8 +103,9 @@ int sl_pipeline_due(sl_pipeline_t *p, double now) {
 
 int sl_pipeline_build_view(sl_pipeline_t *p, double now, sl_err_t *err) {
   const sl_config_t *cfg = p->config;
-  sl_view_params_t vp = {now,        cfg->window, cfg->guard.stale_after, cfg->variants,
-                         cfg->nvariants, p->last, cfg->accels,          cfg->naccels};
+  sl_view_params_t vp = {now,           cfg->window,    cfg->guard.stale_after,
+                         cfg->variants, cfg->nvariants, p->last,
+                         cfg->accels,   cfg->naccels};
   int rc = sl_view_build(&p->view, p->store, &vp, p->order, err);
   if (rc == 0) p->ticks++;
   return rc;
@@ -158,7 +159,8 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now) {
     const sl_view_model_t *vm =
         vv->model >= 0 && vv->model < p->view.nmodels ? &p->view.models[vv->model] : NULL;
     if (vm)
-      for (int k = 0; k < vm->nvariants; k++) in.model_spec += p->view.variants[vm->variants[k]].spec;
+      for (int k = 0; k < vm->nvariants; k++)
+        in.model_spec += p->view.variants[vm->variants[k]].spec;
     sl_guard_out_t g;
     sl_guard_decide(&cfg->guard, vv, vm, &in, &g);
 

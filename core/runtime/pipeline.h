@@ -19,23 +19,23 @@
 typedef struct sl_pipeline {
   sl_clock_t *clock;
   sl_store_t *store;
-  const sl_config_t *config;  // read at every tick (window, guard, interval may change)
-  sl_actuator_t **actuators;  // per configured variant (borrowed)
+  const sl_config_t *config; // read at every tick (window, guard, interval may change)
+  sl_actuator_t **actuators; // per configured variant (borrowed)
   sl_view_t view;
-  int *order;        // view index -> configured index
-  sl_last_t *last;   // per configured variant
+  int *order;      // view index -> configured index
+  sl_last_t *last; // per configured variant
   sl_decider_t **deciders;
   int ndeciders;
-  sl_decision_t *scratch;  // per decider x view variant
-  unsigned char *due;      // per decider: runs this tick
+  sl_decision_t *scratch; // per decider x view variant
+  unsigned char *due;     // per decider: runs this tick
   sl_vote_ballot_t *ballots;
   uint64_t ticks;
   sl_observer_t **observers;
   int nobservers;
 } sl_pipeline_t;
 
-int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock,
-                     sl_store_t *store, sl_err_t *err);
+int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock, sl_store_t *store,
+                     sl_err_t *err);
 void sl_pipeline_deinit(sl_pipeline_t *p);
 // Adds a decider (borrowed). Its `manages` must have cfg->nvariants entries.
 int sl_pipeline_add_decider(sl_pipeline_t *p, sl_decider_t *d, sl_err_t *err);

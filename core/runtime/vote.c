@@ -24,7 +24,8 @@ void sl_vote_combine(const sl_vote_ballot_t *b, int n, int current, sl_vote_t *o
       continue;
     }
     opinions++;
-    if (b[k].requested > current && b[k].requested > up) up = b[k].requested, up_reason = b[k].reason;
+    if (b[k].requested > current && b[k].requested > up)
+      up = b[k].requested, up_reason = b[k].reason;
     if (b[k].requested < current) {
       if (b[k].requested > down) down = b[k].requested, down_reason = b[k].reason;
     } else if (b[k].requested == current) {

@@ -7,8 +7,8 @@
 #include "core/state/decider.h"
 
 typedef struct {
-  const char *name;  // the decider's
-  int requested;     // >= 0, -1 no opinion, SL_VOTE_FAILED
+  const char *name; // the decider's
+  int requested;    // >= 0, -1 no opinion, SL_VOTE_FAILED
   const char *reason;
   int scale_from_zero;
 } sl_vote_ballot_t;

@@ -9,9 +9,12 @@
 
 const char *sl_role_name(sl_role_t r) {
   switch (r) {
-  case SL_ROLE_PREFILL: return "prefill";
-  case SL_ROLE_DECODE: return "decode";
-  default: return "both";
+  case SL_ROLE_PREFILL:
+    return "prefill";
+  case SL_ROLE_DECODE:
+    return "decode";
+  default:
+    return "both";
   }
 }
 
@@ -154,9 +157,10 @@ static int parse_engine(sl_config_t *c, const sl_yval_t *v, const char *path, sl
 
 static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t *out,
                          sl_err_t *err) {
-  static const char *const keys[] = {"id", "namespace", "name", "model", "accelerator",
-                                     "gpus_per_replica", "role", "cost", "min", "max",
-                                     "priority", "slo_class", "engine", "profile", NULL};
+  static const char *const keys[] = {
+      "id",     "namespace", "name", "model", "accelerator", "gpus_per_replica",
+      "role",   "cost",      "min",  "max",   "priority",    "slo_class",
+      "engine", "profile",   NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "variants[%d]", i);
   TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
@@ -180,8 +184,10 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
   } else {
     if (!(f = FIELD("name"))) return sl_y_err(&c->doc, v, err, "%s: needs an id or a name", path);
     TRY(sl_y_str(&c->doc, f, fp, &out->name, err));
-    if ((f = FIELD("namespace"))) TRY(sl_y_str(&c->doc, f, fp, &out->ns, err));
-    else out->ns = strdup("default");
+    if ((f = FIELD("namespace")))
+      TRY(sl_y_str(&c->doc, f, fp, &out->ns, err));
+    else
+      out->ns = strdup("default");
     if (!out->ns || asprintf(&out->id, "%s/%s", out->ns, out->name) < 0) out->id = NULL;
   }
   if (!out->id || !out->ns || !out->name) return sl_err(err, SL_ENOMEM, "out of memory");
@@ -195,7 +201,8 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
       char known[256] = "";
       size_t k = 0;
       for (int i = 0; i < c->naccels && k < sizeof known; i++)
-        k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", c->accels[i].type);
+        k +=
+            (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", c->accels[i].type);
       return sl_y_err(&c->doc, f, err, "%s: '%s' is not in accelerators: (%s)", fp,
                       out->accelerator, known);
     }
@@ -209,10 +216,15 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
   }
   if ((f = FIELD("role"))) {
     TRY(sl_y_expect(&c->doc, f, SL_Y_SCALAR, fp, err));
-    if (!strcmp(f->str, "both")) out->role = SL_ROLE_BOTH;
-    else if (!strcmp(f->str, "prefill")) out->role = SL_ROLE_PREFILL;
-    else if (!strcmp(f->str, "decode")) out->role = SL_ROLE_DECODE;
-    else return sl_y_err(&c->doc, f, err, "%s: expected both, prefill or decode, got '%s'", fp, f->str);
+    if (!strcmp(f->str, "both"))
+      out->role = SL_ROLE_BOTH;
+    else if (!strcmp(f->str, "prefill"))
+      out->role = SL_ROLE_PREFILL;
+    else if (!strcmp(f->str, "decode"))
+      out->role = SL_ROLE_DECODE;
+    else
+      return sl_y_err(&c->doc, f, err, "%s: expected both, prefill or decode, got '%s'", fp,
+                      f->str);
   }
   if ((f = FIELD("cost"))) TRY(sl_y_num(&c->doc, f, fp, 0, 1e9, &out->cost, err));
   if ((f = FIELD("min"))) {
@@ -224,7 +236,8 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
     out->max = (int)n;
   }
   if (out->max < out->min)
-    return sl_y_err(&c->doc, f ? f : v, err, "%s: max %d is below min %d", path, out->max, out->min);
+    return sl_y_err(&c->doc, f ? f : v, err, "%s: max %d is below min %d", path, out->max,
+                    out->min);
   if ((f = FIELD("priority"))) {
     TRY(sl_y_int(&c->doc, f, fp, -1000000000, 1000000000, &n, err));
     out->priority = (int)n;
@@ -271,7 +284,7 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
                                      "budget", "memory",   "time_limit", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "policies[%d]", i);
-  if (v && v->type == SL_Y_SCALAR) {  // shorthand: - hpa
+  if (v && v->type == SL_Y_SCALAR) { // shorthand: - hpa
     p->line = v->line;
     return sl_y_str(&c->doc, v, path, &p->file, err);
   }
@@ -329,9 +342,9 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
 }
 
 static int parse_root(sl_config_t *c, sl_err_t *err) {
-  static const char *const keys[] = {"interval", "window", "guard", "source", "actuator",
-                                     "policy_dir", "slo_classes", "accelerators", "variants",
-                                     "policies", NULL};
+  static const char *const keys[] = {"interval", "window",     "guard",       "source",
+                                     "actuator", "policy_dir", "slo_classes", "accelerators",
+                                     "variants", "policies",   NULL};
   const sl_yval_t *r = c->doc.root, *f, *g;
   c->interval = 1;
   c->window = 60;
@@ -358,8 +371,10 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
     }
     if ((f = sl_y_get(g, "stale_after")))
       TRY(sl_y_duration(&c->doc, f, "guard.stale_after", &c->guard.stale_after, err));
-    if ((f = sl_y_get(g, "dry_run"))) TRY(sl_y_bool(&c->doc, f, "guard.dry_run", &c->guard.dry_run, err));
-    if ((f = sl_y_get(g, "paused"))) TRY(sl_y_bool(&c->doc, f, "guard.paused", &c->guard.paused, err));
+    if ((f = sl_y_get(g, "dry_run")))
+      TRY(sl_y_bool(&c->doc, f, "guard.dry_run", &c->guard.dry_run, err));
+    if ((f = sl_y_get(g, "paused")))
+      TRY(sl_y_bool(&c->doc, f, "guard.paused", &c->guard.paused, err));
   }
   if ((g = sl_y_get(r, "source"))) {
     static const char *const sk[] = {"fixture", NULL};
@@ -373,14 +388,16 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   if ((f = sl_y_get(r, "actuator"))) {
     TRY(sl_y_str(&c->doc, f, "actuator", &c->actuator, err));
     if (strcmp(c->actuator, "log"))
-      return sl_y_err(&c->doc, f, err, "actuator: unknown actuator '%s' (available: log)", c->actuator);
+      return sl_y_err(&c->doc, f, err, "actuator: unknown actuator '%s' (available: log)",
+                      c->actuator);
   } else if (!(c->actuator = strdup("log"))) {
     return sl_err(err, SL_ENOMEM, "out of memory");
   }
   if ((f = sl_y_get(r, "policy_dir"))) {
     char *d;
     TRY(sl_y_str(&c->doc, f, "policy_dir", &d, err));
-    if (d[0] == '/' || !c->dir) c->policy_dir = d;
+    if (d[0] == '/' || !c->dir)
+      c->policy_dir = d;
     else {
       if (asprintf(&c->policy_dir, "%s/%s", c->dir, d) < 0) c->policy_dir = NULL;
       free(d);
@@ -403,7 +420,8 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   }
   if (c->source_file && c->source_file[0] != '/' && c->dir) {
     char *p;
-    if (asprintf(&p, "%s/%s", c->dir, c->source_file) < 0) return sl_err(err, SL_ENOMEM, "out of memory");
+    if (asprintf(&p, "%s/%s", c->dir, c->source_file) < 0)
+      return sl_err(err, SL_ENOMEM, "out of memory");
     free(c->source_file);
     c->source_file = p;
   }

@@ -18,60 +18,60 @@ typedef struct {
 } sl_slo_class_t;
 
 typedef struct {
-  int max_num_seqs;            // vLLM --max-num-seqs (256)
-  int max_num_batched_tokens;  // vLLM --max-num-batched-tokens (8192 with chunked prefill)
-  int block_size;              // KV block size in tokens (16)
-  double kv_capacity_tokens;   // KV cache capacity per replica; 0 = unknown / from metrics
+  int max_num_seqs;           // vLLM --max-num-seqs (256)
+  int max_num_batched_tokens; // vLLM --max-num-batched-tokens (8192 with chunked prefill)
+  int block_size;             // KV block size in tokens (16)
+  double kv_capacity_tokens;  // KV cache capacity per replica; 0 = unknown / from metrics
 } sl_engine_t;
 
 typedef struct sl_variant {
-  char *id;  // namespace/name
+  char *id; // namespace/name
   char *ns, *name, *model, *accelerator, *slo_class;
-  char *profile;  // latency profile name for the kernels (sluice.model.builtin), or NULL
+  char *profile; // latency profile name for the kernels (sluice.model.builtin), or NULL
   int gpus_per_replica;
   sl_role_t role;
-  double cost;  // per replica-hour
+  double cost; // per replica-hour
   int min, max, priority;
-  const sl_slo_class_t *slo;  // resolved slo_class, or NULL
+  const sl_slo_class_t *slo; // resolved slo_class, or NULL
   sl_engine_t engine;
   int line;
 } sl_variant_t;
 
 typedef struct {
   char *type;
-  int count;    // GPUs of this type (0 = unknown / unlimited)
-  double cost;  // per GPU-hour
+  int count;   // GPUs of this type (0 = unknown / unlimited)
+  double cost; // per GPU-hour
 } sl_accel_cfg_t;
 
 typedef struct {
-  char *file;             // path (relative to policy_dir) or a canned policy name ("hpa")
-  char **variants;        // explicit variant ids, or NULL
+  char *file;      // path (relative to policy_dir) or a canned policy name ("hpa")
+  char **variants; // explicit variant ids, or NULL
   int nvariants;
-  char *model;            // all variants of this model, or NULL (with no variants: all)
-  const sl_yval_t *params;  // overrides (a mapping in the document), or NULL
-  double period;          // 0 = the policy's own or the controller interval
-  uint64_t budget;        // instructions per tick (0 = default)
-  size_t memory;          // bytes (0 = default)
-  double time_limit;      // wall-clock seconds per tick and per dry run (0 = default 500 ms)
+  char *model;             // all variants of this model, or NULL (with no variants: all)
+  const sl_yval_t *params; // overrides (a mapping in the document), or NULL
+  double period;           // 0 = the policy's own or the controller interval
+  uint64_t budget;         // instructions per tick (0 = default)
+  size_t memory;           // bytes (0 = default)
+  double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 500 ms)
   int line;
 } sl_policy_cfg_t;
 
 typedef struct {
-  int max_step;        // largest change per tick per variant, 0 = unlimited
-  double stale_after;  // seconds; a variant whose freshest sample is older holds
-  int dry_run;         // decide and record, never actuate
-  int paused;          // hold everything
+  int max_step;       // largest change per tick per variant, 0 = unlimited
+  double stale_after; // seconds; a variant whose freshest sample is older holds
+  int dry_run;        // decide and record, never actuate
+  int paused;         // hold everything
 } sl_guard_cfg_t;
 
 typedef struct {
-  sl_ydoc_t doc;  // kept: policy params point into it
+  sl_ydoc_t doc; // kept: policy params point into it
   char *path, *dir;
-  double interval;  // seconds between ticks
-  double window;    // seconds for rates, means, quantiles in the view
+  double interval; // seconds between ticks
+  double window;   // seconds for rates, means, quantiles in the view
   sl_guard_cfg_t guard;
-  char *source_kind, *source_file;  // "fixture" + file
-  char *actuator;                   // "log"
-  char *policy_dir;                 // resolved against the config file's directory
+  char *source_kind, *source_file; // "fixture" + file
+  char *actuator;                  // "log"
+  char *policy_dir;                // resolved against the config file's directory
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;

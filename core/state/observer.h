@@ -14,7 +14,7 @@ typedef struct {
 } sl_outcome_t;
 
 typedef struct sl_observer {
-  void (*outcome)(struct sl_observer *o, double now, const sl_outcome_t *out);  // may be NULL
-  void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);    // may be NULL
+  void (*outcome)(struct sl_observer *o, double now, const sl_outcome_t *out); // may be NULL
+  void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);   // may be NULL
   void *ud;
 } sl_observer_t;
