@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/alloc/group.h"
 #include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
 
@@ -69,48 +70,6 @@ typedef struct {
 
 // --- small helpers ---------------------------------------------------------------------------
 
-static double group_cost(const sl_inst_t *in, const sl_sol_t *s, int g) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += sl_inst_vcost(in, v, s->n[v]);
-  return c;
-}
-
-// av[t] = GPUs group g could use on type t: what is free plus what it holds.
-static void group_avail(const sl_inst_t *in, const sl_sol_t *s, int g, long *av) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
-  for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] += (long)s->n[v] * in->gpus[v];
-}
-
-static double group_capof(const sl_inst_t *in, int g, const int *n) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += n[v] * in->rate[v];
-  return c;
-}
-
-static double group_costof(const sl_inst_t *in, int g, const int *n) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += sl_inst_vcost(in, v, n[v]);
-  return c;
-}
-
-static void apply_group(const sl_inst_t *in, sl_sol_t *s, int g, const int *n) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++) sl_sol_set(in, s, v, n[v]);
-}
-
-static long group_use_t(const sl_inst_t *in, const sl_sol_t *s, int g, int t) {
-  long u = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    if (in->type[v] == t) u += (long)s->n[v] * in->gpus[v];
-  return u;
-}
-
-static int group_has_t(const sl_inst_t *in, int g, int t) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    if (in->type[v] == t && in->rate[v] > 0 && in->hi[v] > in->lo[v]) return 1;
-  return 0;
-}
-
 // Best response of group g to availability av: the largest served capacity it can reach, then
 // the cheapest way to reach it. Writes nb; returns its capacity (or -1 if the minimums do not fit).
 static double best_response(hs_t *h, int g, const long *av, int *nb) {
@@ -120,7 +79,7 @@ static double best_response(hs_t *h, int g, const long *av, int *nb) {
   double need = mc < in->dem[g] ? mc : in->dem[g];
   double c = sl_knap_mincost(in, &h->kn, g, av, 1.0, NULL, need, nb);
   if (!isfinite(c)) return -1;
-  return group_capof(in, g, nb);
+  return sl_group_capof(in, g, nb);
 }
 
 static int init_hs(sl_inst_t *in, hs_t *h) {
@@ -274,7 +233,7 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
           // Donors: holders of t other than g, most spare capacity (relative) first.
           int nd = 0;
           for (int d = 0; d < in->ng && nd < ROOM_DONORS; d++) {
-            if (d == g || !group_use_t(in, s, d, t)) continue;
+            if (d == g || !sl_group_use_t(in, s, d, t)) continue;
             double spare = (s->capg[d] - need[d]) / (need[d] > 0 ? need[d] : 1);
             int j = nd++;
             h->key[d] = spare;
@@ -287,15 +246,15 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
           memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
           for (int k = 0; k < nd && shortby > 0; k++) {
             int d = donor[k];
-            long ut = group_use_t(in, s, d, t);
+            long ut = sl_group_use_t(in, s, d, t);
             long q = ut < shortby ? ut : shortby;
             for (; q >= 1; q--) {
-              group_avail(in, s, d, h->av);
+              sl_group_avail(in, s, d, h->av);
               h->av[t] = ut - q;
               if (isfinite(sl_knap_mincost(in, &h->kn, d, h->av, money, mu, need[d], h->nb))) break;
             }
             if (q < 1) continue;
-            apply_group(in, s, d, h->nb);
+            sl_group_apply(in, s, d, h->nb);
             shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
           }
           if (shortby > 0) { // not enough: undo
@@ -343,15 +302,15 @@ static int construct_w(hs_t *h, const double *need, const double *mu, double mon
   for (int i = 0; i < in->ng; i++) {
     int g = h->ord[i];
     if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
-    group_avail(in, s, g, h->av);
+    sl_group_avail(in, s, g, h->av);
     double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
     if (isfinite(c)) {
-      apply_group(in, s, g, h->nb);
+      sl_group_apply(in, s, g, h->nb);
       continue;
     }
     // It does not fit: take what does, then make room with donors.
     double cap = best_response(h, g, h->av, h->nb);
-    if (cap > s->capg[g]) apply_group(in, s, g, h->nb);
+    if (cap > s->capg[g]) sl_group_apply(in, s, g, h->nb);
     if (make_room(h, need, mu, money, s, g) != 0) return -1;
   }
   return 0;
@@ -387,12 +346,12 @@ static int one_opt(hs_t *h, sl_sol_t *s) {
   int changed = 0;
   for (int i = 0; i < in->ng; i++) {
     int g = h->ord[i];
-    group_avail(in, s, g, h->av);
+    sl_group_avail(in, s, g, h->av);
     double cap = best_response(h, g, h->av, h->nb);
     if (cap < 0) continue;
-    double oldc = s->capg[g], dc = group_costof(in, g, h->nb) - group_cost(in, s, g);
+    double oldc = s->capg[g], dc = sl_group_costof(in, g, h->nb) - sl_group_cost(in, s, g);
     if (sl_inst_cmp_delta(in, 1, &g, &oldc, &cap, dc) > 0) {
-      apply_group(in, s, g, h->nb);
+      sl_group_apply(in, s, g, h->nb);
       changed = 1;
     }
   }
@@ -441,12 +400,12 @@ static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
 static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
   sl_inst_t *in = h->in;
   for (int a = 0; a < in->ng; a++) {
-    long ut = group_use_t(in, s, a, t);
+    long ut = sl_group_use_t(in, s, a, t);
     for (int q = 1; q <= Q; q++) h->xloss[a * Q + q - 1] = INFINITY;
     if (!ut) continue;
-    double old = group_cost(in, s, a);
+    double old = sl_group_cost(in, s, a);
     for (int q = 1; q <= Q && q <= ut;) {
-      group_avail(in, s, a, h->av);
+      sl_group_avail(in, s, a, h->av);
       h->av[t] = ut - q;
       double c = sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, h->req[a], h->nb);
       if (!isfinite(c)) break; // freeing more is no easier
@@ -472,16 +431,16 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
   double *gain = h->xgain;
   int *extra = h->xextra;
   for (int g = 0; g < in->ng; g++) {
-    double old = group_cost(in, s, g);
-    long ut = group_use_t(in, s, g, t);
-    int has = group_has_t(in, g, t);
+    double old = sl_group_cost(in, s, g);
+    long ut = sl_group_use_t(in, s, g, t);
+    int has = sl_group_has_t(in, g, t);
     for (int q = 1; q <= Q; q++) {
       gain[g * Q + q - 1] = -INFINITY;
       extra[g * Q + q - 1] = 0;
     }
     // From the largest lump down: a solution using e extra GPUs answers every lump from e up.
     for (int q = Q; has && q >= 1;) {
-      group_avail(in, s, g, h->av);
+      sl_group_avail(in, s, g, h->av);
       h->av[t] = ut + freet + q;
       double c = sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, need[g], h->nb);
       if (!isfinite(c)) break;
@@ -511,23 +470,23 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
     int x = extra[bb * Q + bq - 1];
     gain[bb * Q + bq - 1] = -INFINITY;
     // b moves first (over the inventory of t by x for a moment), then donors answer.
-    long ut = group_use_t(in, s, bb, t);
-    group_avail(in, s, bb, h->av);
+    long ut = sl_group_use_t(in, s, bb, t);
+    sl_group_avail(in, s, bb, h->av);
     h->av[t] = ut + freet + bq;
     if (!isfinite(sl_knap_mincost(in, &h->kn, bb, h->av, 1.0, NULL, need[bb], h->nb))) continue;
-    apply_group(in, s, bb, h->nb);
+    sl_group_apply(in, s, bb, h->nb);
     donor_losses(h, s, t, Q);
     double lost = pick_donors(h, bb, x, Q, give);
     int ok = isfinite(lost) && before - s->cost - lost > in->ctol;
     for (int a = 0; a < in->ng && ok; a++) {
       if (!give[a]) continue;
-      long ua = group_use_t(in, s, a, t);
-      group_avail(in, s, a, h->av);
+      long ua = sl_group_use_t(in, s, a, t);
+      sl_group_avail(in, s, a, h->av);
       h->av[t] = ua - give[a];
       if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb)))
         ok = 0;
       else
-        apply_group(in, s, a, h->nb);
+        sl_group_apply(in, s, a, h->nb);
     }
     if (ok && s->cost < before - in->ctol && sl_sol_fits(in, s)) return 1;
     for (int v = 0; v < in->nv; v++) sl_sol_set(in, s, v, saved[v]);
@@ -694,20 +653,11 @@ static int better_variant(const sl_inst_t *in, const double *mu, int a, int b) {
   return in->cost[a] / in->rate[a] < in->cost[b] / in->rate[b];
 }
 
-static double heap_key(const sl_inst_t *in, const sl_sol_t *s, int g) {
-  return sl_inst_frac(in, g, s->capg[g]);
-}
-
-static int heap_less(const sl_inst_t *in, const sl_sol_t *s, int a, int b) {
-  double ka = heap_key(in, s, a), kb = heap_key(in, s, b);
-  return ka < kb || (ka == kb && a < b);
-}
-
 static void heap_push(hs_t *h, int *n, int g) {
   int i = (*n)++;
   while (i > 0) {
     int p = (i - 1) / 2;
-    if (!heap_less(h->in, &h->s, g, h->heap[p])) break;
+    if (!sl_group_less(h->in, &h->s, g, h->heap[p])) break;
     h->heap[i] = h->heap[p];
     i = p;
   }
@@ -719,8 +669,8 @@ static int heap_pop(hs_t *h, int *n) {
   for (;;) {
     int c = 2 * i + 1;
     if (c >= *n) break;
-    if (c + 1 < *n && heap_less(h->in, &h->s, h->heap[c + 1], h->heap[c])) c++;
-    if (!heap_less(h->in, &h->s, h->heap[c], last)) break;
+    if (c + 1 < *n && sl_group_less(h->in, &h->s, h->heap[c + 1], h->heap[c])) c++;
+    if (!sl_group_less(h->in, &h->s, h->heap[c], last)) break;
     h->heap[i] = h->heap[c];
     i = c;
   }
@@ -754,12 +704,12 @@ static void fair_fill(hs_t *h, int l, const double *mu) {
 // new capacity, or -1.
 static double donor_response(hs_t *h, int d, int t, long q, int l) {
   sl_inst_t *in = h->in;
-  long ut = group_use_t(in, &h->s, d, t);
-  group_avail(in, &h->s, d, h->av);
+  long ut = sl_group_use_t(in, &h->s, d, t);
+  sl_group_avail(in, &h->s, d, h->av);
   h->av[t] = ut - q;
   if (in->lvl[d] < l) {
     double c = sl_knap_mincost(in, &h->kn, d, h->av, 1.0, NULL, h->req[d], h->nb);
-    return isfinite(c) ? group_capof(in, d, h->nb) : -1;
+    return isfinite(c) ? sl_group_capof(in, d, h->nb) : -1;
   }
   return best_response(h, d, h->av, h->nb);
 }
@@ -779,7 +729,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
     if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) h->ord[m++] = g;
   for (int i = 1; i < m; i++) {
     int g = h->ord[i], j = i - 1;
-    while (j >= 0 && heap_less(in, s, g, h->ord[j])) {
+    while (j >= 0 && sl_group_less(in, s, g, h->ord[j])) {
       h->ord[j + 1] = h->ord[j];
       j--;
     }
@@ -804,10 +754,11 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
       // Candidates: holders of t of level l or higher priority, best served first.
       int nd = 0;
       for (int d = 0; d < in->ng; d++) {
-        if (d == g || in->lvl[d] > l || !group_use_t(in, s, d, t)) continue;
+        if (d == g || in->lvl[d] > l || !sl_group_use_t(in, s, d, t)) continue;
         int j = nd < FAIR_DONORS ? nd++ : FAIR_DONORS - 1;
-        if (j == FAIR_DONORS - 1 && nd == FAIR_DONORS && heap_less(in, s, d, donor[j])) continue;
-        while (j > 0 && heap_less(in, s, donor[j - 1], d)) {
+        if (j == FAIR_DONORS - 1 && nd == FAIR_DONORS && sl_group_less(in, s, d, donor[j]))
+          continue;
+        while (j > 0 && sl_group_less(in, s, donor[j - 1], d)) {
           donor[j] = donor[j - 1];
           j--;
         }
@@ -817,7 +768,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
       for (int k = 0; k < nd; k++) give[donor[k]] = 0;
       for (int k = 0; k < nd && got < shortby; k++) {
         int d = donor[k];
-        long most = group_use_t(in, s, d, t);
+        long most = sl_group_use_t(in, s, d, t);
         if (most > shortby - got) most = shortby - got;
         for (long q = most; q >= 1; q--) {
           double cap = donor_response(h, d, t, q, l);
@@ -844,7 +795,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
         if (donor_response(h, d, t, give[d], l) < 0)
           ok = 0;
         else
-          apply_group(in, s, d, h->nb);
+          sl_group_apply(in, s, d, h->nb);
         give[d] = 0;
       }
       for (int k = 0; k < nd; k++) give[donor[k]] = 0;
@@ -1188,7 +1139,7 @@ static int ruin_recreate(hs_t *h, int iters) {
     int t = tight[rr_below(h, nt)], m = 0;
     int want = 2 + rr_below(h, RR_MAX - 1);
     for (int g = 0; g < in->ng; g++)
-      if (group_use_t(in, s, g, t) > 0) set[m++] = g;
+      if (sl_group_use_t(in, s, g, t) > 0) set[m++] = g;
     for (int i = m - 1; i > 0; i--) { // shuffle, keep the first `want`
       int j = rr_below(h, i + 1), x = set[i];
       set[i] = set[j];
@@ -1198,7 +1149,7 @@ static int ruin_recreate(hs_t *h, int iters) {
     if (m < in->ng && rr_below(h, 2)) { // and sometimes one that could use t but does not
       int g = rr_below(h, in->ng), dup = 0;
       for (int i = 0; i < m; i++) dup |= set[i] == g;
-      if (!dup && group_has_t(in, g, t)) set[m++] = g;
+      if (!dup && sl_group_has_t(in, g, t)) set[m++] = g;
     }
     if (m < 2) continue;
     double before = s->cost;
@@ -1210,17 +1161,17 @@ static int ruin_recreate(hs_t *h, int iters) {
     int ok = 1;
     for (int i = 0; i < m && ok; i++) {
       int g = set[i];
-      group_avail(in, s, g, h->av);
+      sl_group_avail(in, s, g, h->av);
       if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
         ok = 0;
       else
-        apply_group(in, s, g, h->nb);
+        sl_group_apply(in, s, g, h->nb);
     }
     if (ok && s->cost < before - in->ctol) {
       improved = 1;
       continue;
     }
-    for (int i = 0; i < m; i++) apply_group(in, s, set[i], h->nb2);
+    for (int i = 0; i < m; i++) sl_group_apply(in, s, set[i], h->nb2);
   }
   return improved;
 }
@@ -1265,7 +1216,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
     int t = in->type[vs[rr_below(h, nv0)]], m = 0;
     set[m++] = g0;
     for (int g = 0; g < in->ng; g++)
-      if (g != g0 && in->lvl[g] <= l && group_use_t(in, s, g, t) > 0) set[m++] = g;
+      if (g != g0 && in->lvl[g] <= l && sl_group_use_t(in, s, g, t) > 0) set[m++] = g;
     for (int i = m - 1; i > 1; i--) { // shuffle the holders, keep a few
       int j = 1 + rr_below(h, i), x = set[i];
       set[i] = set[j];
@@ -1282,7 +1233,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
       if (nv1) {
         int t2 = in->type[vs[rr_below(h, nv1)]], extra = 0, lim = 1 + rr_below(h, RR_MAX);
         for (int g = 0; g < in->ng && extra < lim; g++) {
-          if (in->lvl[g] > l || !group_use_t(in, s, g, t2) || rr_below(h, 2)) continue;
+          if (in->lvl[g] > l || !sl_group_use_t(in, s, g, t2) || rr_below(h, 2)) continue;
           int dup = 0;
           for (int i = 0; i < m; i++) dup |= set[i] == g;
           if (!dup) {
@@ -1305,11 +1256,11 @@ static int fair_ruin(hs_t *h, int l, int iters) {
     for (int i = 0; i < m && ok; i++) { // higher levels first, at their cheapest
       int g = set[i];
       if (in->lvl[g] >= l) continue;
-      group_avail(in, s, g, h->av);
+      sl_group_avail(in, s, g, h->av);
       if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
         ok = 0;
       else
-        apply_group(in, s, g, h->nb);
+        sl_group_apply(in, s, g, h->nb);
     }
     while (ok) { // progressive filling of the level's groups in the set
       int g = -1;
@@ -1317,7 +1268,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
         int c = set[i];
         if (in->lvl[c] != l || h->key[c] < 0) continue;
         if (sl_inst_frac(in, c, s->capg[c]) >= 1 - SL_INST_FEPS) continue;
-        if (g < 0 || heap_less(in, s, c, g)) g = c;
+        if (g < 0 || sl_group_less(in, s, c, g)) g = c;
       }
       if (g < 0) break;
       int best = -1;
@@ -1347,7 +1298,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
       improved = 1;
       continue;
     }
-    for (int i = 0; i < m; i++) apply_group(in, s, set[i], h->nb2);
+    for (int i = 0; i < m; i++) sl_group_apply(in, s, set[i], h->nb2);
   }
   return improved;
 }
