@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc/group.h"
+#include "core/alloc/hs.h"
 #include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
 
@@ -19,128 +20,17 @@
 // and for priced constructions at the start. More on small instances, where they are cheap.
 #define LAGR_INT_ITERS(ng)   ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
 #define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)
-#define NSTART               4   // starts kept for the local search
 #define FAIR_BISECT          6   // bisection steps on a level's common target
 #define IMPROVE_PASS         30  // best-response passes in a row (each stops when nothing improves)
 #define XCHG_ROUNDS          40  // accepted exchanges per type in a row
-#define XCHG_MAXQ            16  // largest lump of GPUs an exchange moves
 #define RR_ITERS             300 // ruin-and-recreate attempts per round (cost)
 #define FAIR_RR_ITERS        100 // ... (fairness)
-#define RR_MAX               6   // most groups ruined at once
-#define BAN_PRICE            1e30 // a price that rules a type out without producing inf * 0
-
-typedef struct {
-  sl_inst_t *in;
-  sl_knap_t kn;
-  sl_sol_t s;                       // current solution
-  sl_sol_t best, keep;              // best of several starts; the state before a stage
-  double *req;                      // per group: capacity the final stages must keep
-  long *av;                         // per type scratch
-  int *nb, *nb2;                    // per variant scratch replicas
-  double *mu, *mu2, *mu3, *fu, *sg; // per type
-  int *ord;                         // per group scratch
-  double *key;                      // per group scratch
-  int *heap;                        // per group
-  double *xgain, *xloss, *xdp;      // exchange tables: per group and lump size
-  int *xextra, *xpick;
-  // segment tables of the fairness LP: per group, sorted segments beyond the minimums
-  int *sbeg;       // [ng+1]
-  double *sp, *sr; // price per req/s, capacity req/s
-  int *st;         // type of the segment's variant
-  double *su;      // GPUs per req/s of the segment's variant
-  double *base;    // per group: capacity of the minimums
-  // LP relaxation
-  sl_lp_t lp;
-  int lp_ready;     // workspace allocated (instance small enough)
-  int *grow, *trow; // row of each group / type, or -1
-  int *colv;        // variant of each LP column, or -1
-  int tcol;         // the max-min column of a fairness LP
-  double *nstar;    // per variant: replicas in the LP solution
-  double cov_lp;    // LP bound of the last cover (-INFINITY if none) ...
-  double *cov_need; // ... for these needs, at these prices
-  double *cov_mu;
-  double *tneed; // per group: targets of the fairness bisection
-  unsigned long long rng;
-  int *maxk;               // per type: most GPUs of a replica that can still be added
-  long stop;               // in->work at which the running local search stops
-  long budget, spent;      // work the local search may do in all, and has done
-  sl_sol_t starts[NSTART]; // starts for the local search, best first
-  int nstart;
-} hs_t;
-
-// --- small helpers ---------------------------------------------------------------------------
-
-// Best response of group g to availability av: the largest served capacity it can reach, then
-// the cheapest way to reach it. Writes nb; returns its capacity (or -1 if the minimums do not fit).
-static double best_response(hs_t *h, int g, const long *av, int *nb) {
-  sl_inst_t *in = h->in;
-  double mc = sl_knap_maxcap(in, &h->kn, g, av);
-  if (mc < 0) return -1;
-  double need = mc < in->dem[g] ? mc : in->dem[g];
-  double c = sl_knap_mincost(in, &h->kn, g, av, 1.0, NULL, need, nb);
-  if (!isfinite(c)) return -1;
-  return sl_group_capof(in, g, nb);
-}
-
-static int init_hs(sl_inst_t *in, hs_t *h) {
-  memset(h, 0, sizeof *h);
-  h->in = in;
-  h->rng = 0x5eed ^ ((unsigned long long)in->ng << 32) ^ (unsigned long long)in->nv;
-  if (sl_knap_init(in, &h->kn) || sl_sol_init(in, &h->s) || sl_sol_init(in, &h->best) ||
-      sl_sol_init(in, &h->keep))
-    return SL_ENOMEM;
-  for (int i = 0; i < NSTART; i++)
-    if (sl_sol_init(in, &h->starts[i])) return SL_ENOMEM;
-  size_t ng = (size_t)in->ng, nv = (size_t)in->nv, nt = (size_t)(in->nt ? in->nt : 1);
-  h->req = sl_inst_calloc(in, ng, sizeof *h->req);
-  h->av = sl_inst_calloc(in, nt, sizeof *h->av);
-  h->nb = sl_inst_calloc(in, nv, sizeof *h->nb);
-  h->nb2 = sl_inst_calloc(in, nv, sizeof *h->nb2);
-  h->mu = sl_inst_calloc(in, nt, sizeof *h->mu);
-  h->mu2 = sl_inst_calloc(in, nt, sizeof *h->mu2);
-  h->mu3 = sl_inst_calloc(in, nt, sizeof *h->mu3);
-  h->fu = sl_inst_calloc(in, nt, sizeof *h->fu);
-  h->sg = sl_inst_calloc(in, nt, sizeof *h->sg);
-  h->ord = sl_inst_calloc(in, ng, sizeof *h->ord);
-  h->key = sl_inst_calloc(in, ng, sizeof *h->key);
-  h->heap = sl_inst_calloc(in, ng, sizeof *h->heap);
-  h->xgain = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xgain);
-  h->xloss = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xloss);
-  h->xextra = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xextra);
-  h->xpick = sl_inst_calloc(in, ng * (XCHG_MAXQ * 2 + 1), sizeof *h->xpick);
-  h->xdp = sl_inst_calloc(in, XCHG_MAXQ * 2 + 2, sizeof *h->xdp);
-  h->sbeg = sl_inst_calloc(in, ng + 1, sizeof *h->sbeg);
-  h->sp = sl_inst_calloc(in, nv, sizeof *h->sp);
-  h->sr = sl_inst_calloc(in, nv, sizeof *h->sr);
-  h->st = sl_inst_calloc(in, nv, sizeof *h->st);
-  h->su = sl_inst_calloc(in, nv, sizeof *h->su);
-  h->base = sl_inst_calloc(in, ng, sizeof *h->base);
-  h->grow = sl_inst_calloc(in, ng, sizeof *h->grow);
-  h->trow = sl_inst_calloc(in, nt, sizeof *h->trow);
-  h->nstar = sl_inst_calloc(in, nv, sizeof *h->nstar);
-  h->maxk = sl_inst_calloc(in, nt, sizeof *h->maxk);
-  h->cov_need = sl_inst_calloc(in, ng, sizeof *h->cov_need);
-  h->cov_mu = sl_inst_calloc(in, nt, sizeof *h->cov_mu);
-  h->cov_lp = -INFINITY;
-  h->tneed = sl_inst_calloc(in, ng, sizeof *h->tneed);
-  if (in->oom) return SL_ENOMEM;
-  for (int v = 0; v < in->nv; v++)
-    if (in->gpus[v] > h->maxk[in->type[v]] && in->hi[v] > in->lo[v] && in->rate[v] > 0)
-      h->maxk[in->type[v]] = in->gpus[v];
-  int rows = in->ng + in->nt, cols = 2 * in->nv + rows + 1;
-  if (rows <= SL_LP_MAX_ROWS) {
-    h->colv = sl_inst_calloc(in, (size_t)cols, sizeof *h->colv);
-    if (sl_lp_init(in, &h->lp, rows, cols, 4 * in->nv + 2 * rows + in->ng + 8)) return SL_ENOMEM;
-    h->lp_ready = 1;
-  }
-  return in->oom ? SL_ENOMEM : SL_OK;
-}
 
 // --- cost stage: Lagrangian prices and bound --------------------------------------------------
 
 // phi(mu) of the LP relaxation: sum of the groups' fractional cheapest covers at prices mu minus
 // mu . cap; fu receives the GPUs they use. NAN when some need exceeds a group's maximum.
-static double lagr_eval(hs_t *h, const double *need, const double *mu) {
+static double lagr_eval(sl_hs_t *h, const double *need, const double *mu) {
   sl_inst_t *in = h->in;
   memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
   double s = 0;
@@ -156,7 +46,7 @@ static double lagr_eval(hs_t *h, const double *need, const double *mu) {
 
 // Projected subgradient ascent on the LP dual (Polyak steps towards ub, the best known primal
 // objective). Leaves the best prices in h->mu and returns the LP lower bound (-INF if none).
-static double lagr_ascent(hs_t *h, const double *need, double ub) {
+static double lagr_ascent(sl_hs_t *h, const double *need, double ub) {
   sl_inst_t *in = h->in;
   double *mu = h->mu2, best = -INFINITY, theta = 1.0;
   memset(mu, 0, (size_t)in->nt * sizeof *mu);
@@ -206,7 +96,7 @@ static double lagr_ascent(hs_t *h, const double *need, double ub) {
 // can while still reaching their own need (moving to free GPUs of other types), most spare
 // capacity first. Returns 0 once g reaches need[g], -1 when no variant can be made room for.
 #define ROOM_DONORS 64
-static int make_room(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
+static int make_room(sl_hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
                      int g) {
   sl_inst_t *in = h->in;
   int *donor = h->heap, *saved = h->nb2;
@@ -272,9 +162,10 @@ static int make_room(hs_t *h, const double *need, const double *mu, double money
 }
 
 // priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_w(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s) {
+static int construct_w(sl_hs_t *h, const double *need, const double *mu, double money,
+                       sl_sol_t *s) {
   sl_inst_t *in = h->in;
-  for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? BAN_PRICE : 0;
+  for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? SL_HS_BAN_PRICE : 0;
   for (int g = 0; g < in->ng; g++) {
     h->ord[g] = g;
     if (money == 0) {
@@ -309,18 +200,18 @@ static int construct_w(hs_t *h, const double *need, const double *mu, double mon
       continue;
     }
     // It does not fit: take what does, then make room with donors.
-    double cap = best_response(h, g, h->av, h->nb);
+    double cap = sl_hs_best_response(h, g, h->av, h->nb);
     if (cap > s->capg[g]) sl_group_apply(in, s, g, h->nb);
     if (make_room(h, need, mu, money, s, g) != 0) return -1;
   }
   return 0;
 }
 
-static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+static int construct_from(sl_hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
   return construct_w(h, need, mu, 1.0, s);
 }
 
-static int construct(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
+static int construct(sl_hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
   for (int v = 0; v < h->in->nv; v++) s->n[v] = h->in->lo[v];
   sl_sol_recompute(h->in, s);
   return construct_from(h, need, mu, s);
@@ -329,7 +220,7 @@ static int construct(hs_t *h, const double *need, const double *mu, sl_sol_t *s)
 // Each group in turn takes its best response (most capacity it can serve, then cheapest) to
 // what is free plus what it holds, lowest served fraction first; kept when the objective
 // improves. Returns 1 if anything changed.
-static int one_opt(hs_t *h, sl_sol_t *s) {
+static int one_opt(sl_hs_t *h, sl_sol_t *s) {
   sl_inst_t *in = h->in;
   for (int g = 0; g < in->ng; g++) {
     h->ord[g] = g;
@@ -347,7 +238,7 @@ static int one_opt(hs_t *h, sl_sol_t *s) {
   for (int i = 0; i < in->ng; i++) {
     int g = h->ord[i];
     sl_group_avail(in, s, g, h->av);
-    double cap = best_response(h, g, h->av, h->nb);
+    double cap = sl_hs_best_response(h, g, h->av, h->nb);
     if (cap < 0) continue;
     double oldc = s->capg[g], dc = sl_group_costof(in, g, h->nb) - sl_group_cost(in, s, g);
     if (sl_inst_cmp_delta(in, 1, &g, &oldc, &cap, dc) > 0) {
@@ -362,7 +253,7 @@ static int one_opt(hs_t *h, sl_sol_t *s) {
 // knapsack on their losses (loss[a*Q + q-1]: cost increase for a to hold q fewer GPUs of t,
 // given the current state) so that at least x GPUs are released at the least total loss.
 // Fills give[] and returns the total loss (INFINITY if impossible).
-static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
+static double pick_donors(sl_hs_t *h, int b, int x, int Q, int *give) {
   sl_inst_t *in = h->in;
   double *dp = h->xdp, *loss = h->xloss;
   int *pick = h->xpick; // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
@@ -397,7 +288,7 @@ static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
 
 // Losses of every group for holding q = 1..Q fewer GPUs of t than now. A solution that frees r
 // GPUs answers every q up to r, so few subproblems are solved.
-static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
+static void donor_losses(sl_hs_t *h, const sl_sol_t *s, int t, int Q) {
   sl_inst_t *in = h->in;
   for (int a = 0; a < in->ng; a++) {
     long ut = sl_group_use_t(in, s, a, t);
@@ -424,7 +315,7 @@ static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
 // are ranked by their own gain; for the best few the donors are chosen by a knapsack on their
 // losses in the state after b's move. Returns 1 if an exchange was made.
 #define XCHG_CANDS 3
-static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
+static int exchange(sl_hs_t *h, sl_sol_t *s, int t, int Q) {
   sl_inst_t *in = h->in;
   const double *need = h->req;
   long freet = in->cap[t] - s->use[t];
@@ -494,13 +385,7 @@ static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
   return 0;
 }
 
-// Requirement that keeps each group's service: its demand if served in full, else what it has.
-static void set_req_from(hs_t *h, const sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  for (int g = 0; g < in->ng; g++) h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
-}
-
-static int exchanges(hs_t *h, sl_sol_t *s) {
+static int exchanges(sl_hs_t *h, sl_sol_t *s) {
   sl_inst_t *in = h->in;
   int changed = 0;
   for (int t = 0; t < in->nt; t++) {
@@ -508,11 +393,11 @@ static int exchanges(hs_t *h, sl_sol_t *s) {
     // Lumps of several replicas: replacing one large replica elsewhere can take a few small
     // ones here (four 2-GPU replicas for one 4-GPU replica of a dearer type, say).
     int maxk = h->maxk[t], q = 4 * maxk;
-    if (maxk > XCHG_MAXQ) continue; // replicas larger than any lump the tables hold
-    if (q > XCHG_MAXQ) q = XCHG_MAXQ;
+    if (maxk > SL_HS_XCHG_MAXQ) continue; // replicas larger than any lump the tables hold
+    if (q > SL_HS_XCHG_MAXQ) q = SL_HS_XCHG_MAXQ;
     for (int r = 0; r < XCHG_ROUNDS; r++) {
       if (in->cap[t] - s->use[t] >= maxk) break; // not full: best responses already use it
-      set_req_from(h, s);
+      sl_hs_set_req(h, s);
       if (in->work >= h->stop || !exchange(h, s, t, q)) break;
       changed = 1;
     }
@@ -524,7 +409,7 @@ static int exchanges(hs_t *h, sl_sol_t *s) {
 
 // Per group, its variants' capacity beyond the minimums as segments sorted by GPU price per
 // req/s at prices mu: the LP relaxation of "raise this group to capacity R".
-static void fair_tables(hs_t *h, const double *mu) {
+static void fair_tables(sl_hs_t *h, const double *mu) {
   sl_inst_t *in = h->in;
   int pos = 0;
   for (int g = 0; g < in->ng; g++) {
@@ -553,7 +438,7 @@ static void fair_tables(hs_t *h, const double *mu) {
   h->sbeg[in->ng] = pos;
 }
 
-static double fair_phi(hs_t *h, int g, double R, double *fu) {
+static double fair_phi(sl_hs_t *h, int g, double R, double *fu) {
   double rem = R - h->base[g], c = 0;
   if (rem <= 0) return 0;
   for (int i = h->sbeg[g]; i < h->sbeg[g + 1] && rem > 0; i++) {
@@ -568,7 +453,7 @@ static double fair_phi(hs_t *h, int g, double R, double *fu) {
 // T(mu): the largest t such that the LP relaxation, priced at mu, can raise every group of level
 // l to t x demand while higher levels keep need[]. For any mu >= 0 it bounds the LP's max-min
 // (and so the integer one) from above. fu receives the GPUs used beyond minimums at T.
-static double fair_T(hs_t *h, int l, const double *need, const double *mu, const double *room) {
+static double fair_T(sl_hs_t *h, int l, const double *need, const double *mu, const double *room) {
   sl_inst_t *in = h->in;
   fair_tables(h, mu);
   double rhs = 0, fixed = 0;
@@ -605,7 +490,7 @@ static double fair_T(hs_t *h, int l, const double *need, const double *mu, const
 
 // Prices for level l by multiplicative weights on T(mu): over-used types get dearer. Leaves the
 // best prices in h->mu and returns the smallest T found (the fairness bound).
-static double fair_prices(hs_t *h, int l, const double *need) {
+static double fair_prices(sl_hs_t *h, int l, const double *need) {
   sl_inst_t *in = h->in;
   // room[t]: GPUs beyond every group's minimums (what the LP may distribute).
   double *room = h->mu2;
@@ -618,7 +503,7 @@ static double fair_prices(hs_t *h, int l, const double *need) {
     if (in->cap[t] >= SL_INST_BIG)
       mu[t] = 0;
     else if (room[t] <= 0)
-      mu[t] = BAN_PRICE;
+      mu[t] = SL_HS_BAN_PRICE;
     else
       mu[t] = 1.0 / (nlim * room[t]);
   }
@@ -653,7 +538,7 @@ static int better_variant(const sl_inst_t *in, const double *mu, int a, int b) {
   return in->cost[a] / in->rate[a] < in->cost[b] / in->rate[b];
 }
 
-static void heap_push(hs_t *h, int *n, int g) {
+static void heap_push(sl_hs_t *h, int *n, int g) {
   int i = (*n)++;
   while (i > 0) {
     int p = (i - 1) / 2;
@@ -664,7 +549,7 @@ static void heap_push(hs_t *h, int *n, int g) {
   h->heap[i] = g;
 }
 
-static int heap_pop(hs_t *h, int *n) {
+static int heap_pop(sl_hs_t *h, int *n) {
   int top = h->heap[0], last = h->heap[--(*n)], i = 0;
   for (;;) {
     int c = 2 * i + 1;
@@ -680,7 +565,7 @@ static int heap_pop(hs_t *h, int *n) {
 
 // Progressive filling of level l: the group with the lowest served fraction gets one more
 // replica, of its variant with the lowest scarcity price, until nothing more fits.
-static void fair_fill(hs_t *h, int l, const double *mu) {
+static void fair_fill(sl_hs_t *h, int l, const double *mu) {
   sl_inst_t *in = h->in;
   sl_sol_t *s = &h->s;
   int n = 0;
@@ -702,7 +587,7 @@ static void fair_fill(hs_t *h, int l, const double *mu) {
 // What donor d can answer when it must hold q fewer GPUs of type t: a higher level must keep
 // its requirement (cheapest way), a group of level l its best response. Writes nb; returns the
 // new capacity, or -1.
-static double donor_response(hs_t *h, int d, int t, long q, int l) {
+static double donor_response(sl_hs_t *h, int d, int t, long q, int l) {
   sl_inst_t *in = h->in;
   long ut = sl_group_use_t(in, &h->s, d, t);
   sl_group_avail(in, &h->s, d, h->av);
@@ -711,7 +596,7 @@ static double donor_response(hs_t *h, int d, int t, long q, int l) {
     double c = sl_knap_mincost(in, &h->kn, d, h->av, 1.0, NULL, h->req[d], h->nb);
     return isfinite(c) ? sl_group_capof(in, d, h->nb) : -1;
   }
-  return best_response(h, d, h->av, h->nb);
+  return sl_hs_best_response(h, d, h->av, h->nb);
 }
 
 // Transfers for level l: a group among the lowest served gets one more replica of a variant
@@ -721,7 +606,7 @@ static double donor_response(hs_t *h, int d, int t, long q, int l) {
 // the receiver. Kept when the objective improves.
 #define FAIR_LOWEST 4
 #define FAIR_DONORS 16
-static int fair_transfer(hs_t *h, int l, const double *mu) {
+static int fair_transfer(sl_hs_t *h, int l, const double *mu) {
   sl_inst_t *in = h->in;
   sl_sol_t *s = &h->s;
   int m = 0;
@@ -818,7 +703,7 @@ static int fair_transfer(hs_t *h, int l, const double *mu) {
 // maximise t with every group of level L at t x demand and higher levels at need[g]; with
 // fixed_above, higher levels keep their current replicas (taken out of the inventory) instead.
 // Returns 0, or -1 when the LP is too large for the dense solver.
-static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_above) {
+static int lp_build(sl_hs_t *h, int L, const double *need, int fair, int fixed_above) {
   sl_inst_t *in = h->in;
   if (!h->lp_ready) return -1;
   sl_lp_t *lp = &h->lp;
@@ -881,7 +766,7 @@ static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_abov
 
 // Solves the built LP. Returns its status (SL_LP_*); on success fills nstar and the GPU prices
 // h->mu (the capacity rows' duals, >= 0).
-static int lp_run(hs_t *h) {
+static int lp_run(sl_hs_t *h) {
   sl_inst_t *in = h->in;
   sl_lp_t *lp = &h->lp;
   if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status)
@@ -898,7 +783,7 @@ static int lp_run(hs_t *h) {
 
 // Rounds the LP solution down for the groups of level <= L (lower levels at their minimums);
 // the caller covers what is left.
-static void lp_floor(hs_t *h, int L, sl_sol_t *s, int only_level) {
+static void lp_floor(sl_hs_t *h, int L, sl_sol_t *s, int only_level) {
   sl_inst_t *in = h->in;
   for (int v = 0; v < in->nv; v++) {
     int g = in->grp[v];
@@ -923,17 +808,17 @@ static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
 }
 
 enum { IMP_COST = 1, IMP_FAIR = 2 }; // what the local search works on
-static void improve(hs_t *h, int what);
+static void improve(sl_hs_t *h, int what);
 
 // Keeps h->s in h->best when it beats what is there.
-static void keep_best(hs_t *h, int *found) {
+static void keep_best(sl_hs_t *h, int *found) {
   if (!*found || sl_inst_cmp(h->in, &h->s, &h->best) > 0) sl_sol_copy(h->in, &h->best, &h->s);
   *found = 1;
 }
 
 // A start for the local search, after a quick polish (best responses only): kept among the
 // NSTART best distinct ones, cheapest first.
-static void polish(hs_t *h, const sl_sol_t *start, int *found) {
+static void polish(sl_hs_t *h, const sl_sol_t *start, int *found) {
   sl_inst_t *in = h->in;
   sl_sol_copy(in, &h->s, start);
   for (int k = 0; k < 2 && one_opt(h, &h->s); k++) {
@@ -944,8 +829,8 @@ static void polish(hs_t *h, const sl_sol_t *start, int *found) {
     if (!memcmp(h->starts[i].n, h->s.n, (size_t)in->nv * sizeof *h->s.n)) return;
     if (pos == h->nstart && sl_inst_cmp(in, &h->s, &h->starts[i]) > 0) pos = i;
   }
-  if (pos >= NSTART) return;
-  if (h->nstart < NSTART) h->nstart++;
+  if (pos >= SL_HS_NSTART) return;
+  if (h->nstart < SL_HS_NSTART) h->nstart++;
   for (int i = h->nstart - 1; i > pos; i--) sl_sol_copy(in, &h->starts[i], &h->starts[i - 1]);
   sl_sol_copy(in, &h->starts[pos], &h->s);
 }
@@ -954,8 +839,8 @@ static void polish(hs_t *h, const sl_sol_t *start, int *found) {
 // prices in h->mu: a bound at least as strong as the LP's, and at every step a priced
 // construction (the Lagrangian heuristic) as a start for the local search. Returns the best
 // bound; h->mu keeps its prices.
-static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0, sl_sol_t *trial,
-                              int *found) {
+static double lagr_int_ascent(sl_hs_t *h, const double *need, int iters, double ub0,
+                              sl_sol_t *trial, int *found) {
   sl_inst_t *in = h->in;
   double *mu = h->mu3, best = -INFINITY, theta = 0.5;
   memcpy(mu, h->mu, (size_t)in->nt * sizeof *mu);
@@ -998,7 +883,7 @@ static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0
 // from the LP solution rounded down and completed, from priced constructions along the
 // Lagrangian ascent and from the unpriced one; the best start goes through the full local
 // search. Returns 0, 1 when the LP proves that no allocation does it, or -1 when none was found.
-static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
+static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
   sl_inst_t *in = h->in;
   int found = 0;
   h->nstart = 0;
@@ -1042,7 +927,7 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
 // lowest served fraction any allocation can give level L while higher levels get need[].
 // T is the LP's max-min from lp_maxmin; when no level is above L, the LP solution it left in h
 // is the one to round.
-static double share(hs_t *h, int L, const double *need, double T) {
+static double share(sl_hs_t *h, int L, const double *need, double T) {
   sl_inst_t *in = h->in;
   int above = 0;
   for (int g = 0; g < in->ng; g++) above |= in->lvl[g] < L;
@@ -1102,32 +987,19 @@ static double share(hs_t *h, int L, const double *need, double T) {
 // The LP's max-min for level L (higher levels at need[], routed freely): an upper bound on the
 // lowest served fraction any allocation gives level L; INFINITY when the LP is too large. Its
 // solution stays in h (nstar, mu).
-static double lp_maxmin(hs_t *h, int L, const double *need) {
+static double lp_maxmin(sl_hs_t *h, int L, const double *need) {
   if (lp_build(h, L, need, 1, 0) != 0 || lp_run(h) != SL_LP_OPTIMAL) return INFINITY;
   return h->lp.x[h->tcol];
-}
-
-// Deterministic pseudo-random numbers for the ruin-and-recreate moves (splitmix64), seeded from
-// the instance's size so results never depend on anything but the canonical instance.
-static unsigned long long rr_next(hs_t *h) {
-  unsigned long long z = (h->rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static int rr_below(hs_t *h, int n) {
-  return (int)(rr_next(h) % (unsigned long long)n);
 }
 
 // Ruin and recreate: a few groups sharing a full type give up everything above their minimums
 // and come back one by one, in random order, each at its cheapest within what is left. Kept
 // when the total cost falls (every group keeps its requirement). Returns 1 if anything changed.
-static int ruin_recreate(hs_t *h, int iters) {
+static int ruin_recreate(sl_hs_t *h, int iters) {
   sl_inst_t *in = h->in;
   sl_sol_t *s = &h->s;
   int *tight = h->heap, nt = 0, *set = h->ord, improved = 0;
-  set_req_from(h, s);
+  sl_hs_set_req(h, s);
   for (int it = 0; it < iters; it++) {
     in->work += (in->ng + in->nv) / 32 + 1; // the scans below, in subproblem-node units
     nt = 0;
@@ -1136,18 +1008,18 @@ static int ruin_recreate(hs_t *h, int iters) {
       if (in->cap[t] - s->use[t] < h->maxk[t]) tight[nt++] = t;
     }
     if (!nt || in->work >= h->stop) return improved;
-    int t = tight[rr_below(h, nt)], m = 0;
-    int want = 2 + rr_below(h, RR_MAX - 1);
+    int t = tight[sl_hs_rand_below(h, nt)], m = 0;
+    int want = 2 + sl_hs_rand_below(h, SL_HS_RR_MAX - 1);
     for (int g = 0; g < in->ng; g++)
       if (sl_group_use_t(in, s, g, t) > 0) set[m++] = g;
     for (int i = m - 1; i > 0; i--) { // shuffle, keep the first `want`
-      int j = rr_below(h, i + 1), x = set[i];
+      int j = sl_hs_rand_below(h, i + 1), x = set[i];
       set[i] = set[j];
       set[j] = x;
     }
     if (m > want) m = want;
-    if (m < in->ng && rr_below(h, 2)) { // and sometimes one that could use t but does not
-      int g = rr_below(h, in->ng), dup = 0;
+    if (m < in->ng && sl_hs_rand_below(h, 2)) { // and sometimes one that could use t but does not
+      int g = sl_hs_rand_below(h, in->ng), dup = 0;
       for (int i = 0; i < m; i++) dup |= set[i] == g;
       if (!dup && sl_group_has_t(in, g, t)) set[m++] = g;
     }
@@ -1183,7 +1055,7 @@ static int ruin_recreate(hs_t *h, int iters) {
 // back first at their cheapest (keeping their service), then the level's groups are filled one
 // replica at a time, lowest served first, each with its variant of the best GPUs per req/s
 // (randomly perturbed) that still fits. Kept when the objective improves.
-static int fair_ruin(hs_t *h, int l, int iters) {
+static int fair_ruin(sl_hs_t *h, int l, int iters) {
   sl_inst_t *in = h->in;
   sl_sol_t *s = &h->s;
   int *set = h->ord, *low = h->heap, improved = 0;
@@ -1208,32 +1080,33 @@ static int fair_ruin(hs_t *h, int l, int iters) {
     }
     if (!nlow) return improved;
     int pickn = nlow;
-    int g0 = low[rr_below(h, pickn)];
+    int g0 = low[sl_hs_rand_below(h, pickn)];
     int nv0 = 0, vs[64];
     for (int v = in->vb[g0]; v < in->ve[g0] && nv0 < 64; v++)
       if (in->rate[v] > 0 && s->n[v] < in->hi[v]) vs[nv0++] = v;
     if (!nv0) continue;
-    int t = in->type[vs[rr_below(h, nv0)]], m = 0;
+    int t = in->type[vs[sl_hs_rand_below(h, nv0)]], m = 0;
     set[m++] = g0;
     for (int g = 0; g < in->ng; g++)
       if (g != g0 && in->lvl[g] <= l && sl_group_use_t(in, s, g, t) > 0) set[m++] = g;
     for (int i = m - 1; i > 1; i--) { // shuffle the holders, keep a few
-      int j = 1 + rr_below(h, i), x = set[i];
+      int j = 1 + sl_hs_rand_below(h, i), x = set[i];
       set[i] = set[j];
       set[j] = x;
     }
-    int want = 2 + rr_below(h, RR_MAX);
+    int want = 2 + sl_hs_rand_below(h, SL_HS_RR_MAX);
     if (m > want) m = want;
     if (m < 2) continue;
     // Chains: sometimes also holders of a second type that one of the ruined holders can use.
-    if (rr_below(h, 2)) {
-      int hg = set[1 + rr_below(h, m - 1)], nv1 = 0;
+    if (sl_hs_rand_below(h, 2)) {
+      int hg = set[1 + sl_hs_rand_below(h, m - 1)], nv1 = 0;
       for (int v = in->vb[hg]; v < in->ve[hg] && nv1 < 64; v++)
         if (in->rate[v] > 0 && in->type[v] != t) vs[nv1++] = v;
       if (nv1) {
-        int t2 = in->type[vs[rr_below(h, nv1)]], extra = 0, lim = 1 + rr_below(h, RR_MAX);
+        int t2 = in->type[vs[sl_hs_rand_below(h, nv1)]], extra = 0,
+            lim = 1 + sl_hs_rand_below(h, SL_HS_RR_MAX);
         for (int g = 0; g < in->ng && extra < lim; g++) {
-          if (in->lvl[g] > l || !sl_group_use_t(in, s, g, t2) || rr_below(h, 2)) continue;
+          if (in->lvl[g] > l || !sl_group_use_t(in, s, g, t2) || sl_hs_rand_below(h, 2)) continue;
           int dup = 0;
           for (int i = 0; i < m; i++) dup |= set[i] == g;
           if (!dup) {
@@ -1278,7 +1151,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
         if (in->rate[v] <= 0 || s->n[v] >= in->hi[v] || in->cap[tv] - s->use[tv] < in->gpus[v])
           continue;
         double sc = (1e-12 + h->mu[tv]) * in->gpus[v] / in->rate[v] *
-                    (1 + 0.5 * (double)(rr_next(h) >> 11) / 9007199254740992.0);
+                    (1 + 0.5 * (double)(sl_hs_rand(h) >> 11) / 9007199254740992.0);
         if (best < 0 || sc < bs) {
           best = v;
           bs = sc;
@@ -1307,7 +1180,7 @@ static int fair_ruin(hs_t *h, int l, int iters) {
 // moves of the stage (IMP_FAIR: transfers to the lowest served and their ruin and recreate;
 // IMP_COST: exchanges on full types and cost ruin and recreate), again from the top after any
 // success.
-static void improve(hs_t *h, int what) {
+static void improve(sl_hs_t *h, int what) {
   sl_inst_t *in = h->in;
   long w0 = in->work;
   h->stop = w0 + (h->budget > h->spent ? h->budget - h->spent : 0);
@@ -1322,7 +1195,7 @@ static void improve(hs_t *h, int what) {
     if (changed) continue;
     if (what & IMP_FAIR) {
       int any = 0;
-      set_req_from(h, &h->s);
+      sl_hs_set_req(h, &h->s);
       for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, FAIR_RR_ITERS);
       if (any) continue;
     }
@@ -1334,7 +1207,7 @@ static void improve(hs_t *h, int what) {
 // Lower bounds on the objective of any allocation giving each group at least need[g]: the LP
 // relaxation (exact when the dense solver takes it, else its Lagrangian dual by subgradient)
 // and the Lagrangian bound with exact integer group subproblems at the LP's prices.
-static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, double *best) {
+static void cost_bounds(sl_hs_t *h, const double *need, double ub, double *lp, double *best) {
   sl_inst_t *in = h->in;
   double b = -INFINITY;
   if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
@@ -1353,8 +1226,8 @@ static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, doub
 }
 
 int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *rep) {
-  hs_t h;
-  if (init_hs(in, &h)) return SL_ENOMEM;
+  sl_hs_t h;
+  if (sl_hs_init(in, &h)) return SL_ENOMEM;
   h.budget = budget;
   h.stop = in->work;
   sl_sol_t trial;
@@ -1397,14 +1270,14 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
         rep->fair_bound = T < m ? m : T; // T is the LP's max-min (the bisection's, if large)
       }
     }
-    set_req_from(&h, &h.s);
+    sl_hs_set_req(&h, &h.s);
     memcpy(need, h.req, (size_t)in->ng * sizeof *need);
   }
   improve(&h, IMP_COST | IMP_FAIR);
   sl_sol_recompute(in, &h.s);
   sl_sol_copy(in, out, &h.s);
   if (rep->fair_level >= 0) rep->fair_min = level_min(in, out, rep->fair_level);
-  set_req_from(&h, out);
+  sl_hs_set_req(&h, out);
   cost_bounds(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
   return in->oom ? SL_ENOMEM : SL_OK;
 }
