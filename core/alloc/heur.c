@@ -13,6 +13,7 @@
 #include "core/alloc/hs.h"
 #include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
+#include "core/alloc/relax.h"
 
 #define LAGR_ITERS 160 // subgradient steps on the GPU prices (instances too large for the LP)
 #define FAIR_ITERS 40  // multiplicative-weight steps on the fairness prices (likewise)
@@ -696,105 +697,6 @@ static int fair_transfer(sl_hs_t *h, int l, const double *mu) {
   return 0;
 }
 
-// --- LP relaxation --------------------------------------------------------------------------
-
-// Builds the LP relaxation over the replicas beyond every minimum (two price segments per
-// variant). Cost mode: groups of level <= L cover need[g] at least cost. Fairness mode:
-// maximise t with every group of level L at t x demand and higher levels at need[g]; with
-// fixed_above, higher levels keep their current replicas (taken out of the inventory) instead.
-// Returns 0, or -1 when the LP is too large for the dense solver.
-static int lp_build(sl_hs_t *h, int L, const double *need, int fair, int fixed_above) {
-  sl_inst_t *in = h->in;
-  if (!h->lp_ready) return -1;
-  sl_lp_t *lp = &h->lp;
-  int m = 0;
-  for (int g = 0; g < in->ng; g++) {
-    h->grow[g] = -1;
-    double base = 0;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) base += in->lo[v] * in->rate[v];
-    h->base[g] = base;
-    if (in->lvl[g] > L || (fixed_above && in->lvl[g] < L)) continue;
-    if (fair && in->lvl[g] == L ? in->dem[g] > 0 : need[g] > base + 1e-9 * (1 + need[g]))
-      h->grow[g] = m++;
-  }
-  for (int t = 0; t < in->nt; t++) h->trow[t] = in->cap[t] < SL_INST_BIG ? m++ : -1;
-  sl_lp_reset(lp, m);
-  for (int t = 0; t < in->nt; t++)
-    if (h->trow[t] >= 0) lp->b[h->trow[t]] = (double)in->cap[t];
-  for (int v = 0; v < in->nv; v++) {
-    int t = in->type[v], g = in->grp[v];
-    int fixed = fixed_above && in->lvl[g] < L;
-    if (h->trow[t] >= 0) lp->b[h->trow[t]] -= (double)in->gpus[v] * (fixed ? h->s.n[v] : in->lo[v]);
-  }
-  for (int g = 0; g < in->ng; g++) {
-    int r = h->grow[g];
-    if (r < 0) continue;
-    lp->b[r] = fair && in->lvl[g] == L ? -h->base[g] : need[g] - h->base[g];
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      if (in->rate[v] <= 0 || in->hi[v] <= in->lo[v]) continue;
-      int ub = in->hi[v] - in->lo[v], s1 = in->cur[v] - in->lo[v];
-      s1 = s1 < 0 ? 0 : s1 > ub ? ub : s1;
-      int rows[2] = {r, h->trow[in->type[v]]};
-      double vals[2] = {in->rate[v], (double)in->gpus[v]}, c = fair ? 0 : in->cost[v];
-      int nnz = rows[1] >= 0 ? 2 : 1;
-      if (s1 > 0) h->colv[sl_lp_col(lp, c * (1 - in->lambda), s1, nnz, rows, vals)] = v;
-      if (ub > s1) h->colv[sl_lp_col(lp, c * (1 + in->lambda), ub - s1, nnz, rows, vals)] = v;
-    }
-    double minus = -1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1; // surplus
-  }
-  for (int t = 0; t < in->nt; t++) {
-    if (h->trow[t] < 0) continue;
-    double one = 1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1; // idle GPUs
-  }
-  h->tcol = -1;
-  if (fair) {
-    int nnz = 0;
-    int *rows = h->ord;
-    double *vals = h->key;
-    for (int g = 0; g < in->ng; g++)
-      if (h->grow[g] >= 0 && in->lvl[g] == L) {
-        rows[nnz] = h->grow[g];
-        vals[nnz++] = -in->dem[g];
-      }
-    h->tcol = sl_lp_col(lp, -1, 1, nnz, rows, vals);
-    h->colv[h->tcol] = -1;
-  }
-  return 0;
-}
-
-// Solves the built LP. Returns its status (SL_LP_*); on success fills nstar and the GPU prices
-// h->mu (the capacity rows' duals, >= 0).
-static int lp_run(sl_hs_t *h) {
-  sl_inst_t *in = h->in;
-  sl_lp_t *lp = &h->lp;
-  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status)
-    return lp->status ? lp->status : SL_LP_LIMIT;
-  for (int v = 0; v < in->nv; v++) h->nstar[v] = in->lo[v];
-  for (int j = 0; j < lp->n; j++)
-    if (h->colv[j] >= 0) h->nstar[h->colv[j]] += lp->x[j];
-  for (int t = 0; t < in->nt; t++) {
-    double y = h->trow[t] >= 0 ? -lp->y[h->trow[t]] : 0;
-    h->mu[t] = y > 0 ? y : 0;
-  }
-  return SL_LP_OPTIMAL;
-}
-
-// Rounds the LP solution down for the groups of level <= L (lower levels at their minimums);
-// the caller covers what is left.
-static void lp_floor(sl_hs_t *h, int L, sl_sol_t *s, int only_level) {
-  sl_inst_t *in = h->in;
-  for (int v = 0; v < in->nv; v++) {
-    int g = in->grp[v];
-    if (in->lvl[g] > L)
-      s->n[v] = in->lo[v];
-    else if (!only_level || in->lvl[g] == L)
-      s->n[v] = (int)floor(h->nstar[v] + 1e-7);
-  }
-  sl_sol_recompute(in, s);
-}
-
 // --- driver -------------------------------------------------------------------------------------
 
 static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
@@ -889,8 +791,8 @@ static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
   h->nstart = 0;
   sl_sol_copy(in, &h->keep, &h->s);
   int have_mu = 0;
-  if (lp_build(h, L, need, 0, 0) == 0) {
-    int st = lp_run(h);
+  if (sl_relax_build(h, L, need, 0, 0) == 0) {
+    int st = sl_relax_run(h);
     if (st == SL_LP_INFEASIBLE) return 1;
     if (st == SL_LP_OPTIMAL) {
       have_mu = 1;
@@ -899,7 +801,7 @@ static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
       memcpy(h->cov_need, need, (size_t)in->ng * sizeof *need);
       memcpy(h->cov_mu, h->mu, (size_t)in->nt * sizeof *h->mu);
       sl_sol_copy(in, trial, &h->keep);
-      lp_floor(h, L, trial, 0);
+      sl_relax_floor(h, L, trial, 0);
       if (sl_sol_fits(in, trial) && construct_from(h, need, h->mu, trial) == 0)
         polish(h, trial, &found);
     }
@@ -925,16 +827,16 @@ static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
 
 // Shares what higher levels leave among the groups of level L. Returns an upper bound on the
 // lowest served fraction any allocation can give level L while higher levels get need[].
-// T is the LP's max-min from lp_maxmin; when no level is above L, the LP solution it left in h
-// is the one to round.
+// T is the LP's max-min from sl_relax_maxmin; when no level is above L, the LP solution it left in
+// h is the one to round.
 static double share(sl_hs_t *h, int L, const double *need, double T) {
   sl_inst_t *in = h->in;
   int above = 0;
   for (int g = 0; g < in->ng; g++) above |= in->lvl[g] < L;
   int have = isfinite(T) && !above;
-  if (!have) have = lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL;
+  if (!have) have = sl_relax_build(h, L, need, 1, 1) == 0 && sl_relax_run(h) == SL_LP_OPTIMAL;
   if (have) {
-    lp_floor(h, L, &h->s, 1);
+    sl_relax_floor(h, L, &h->s, 1);
     if (!sl_sol_fits(in, &h->s)) { // cannot happen with an exact LP; be safe
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == L)
@@ -982,14 +884,6 @@ static double share(sl_hs_t *h, int L, const double *need, double T) {
   }
   sl_sol_copy(in, &h->s, &h->best);
   return T;
-}
-
-// The LP's max-min for level L (higher levels at need[], routed freely): an upper bound on the
-// lowest served fraction any allocation gives level L; INFINITY when the LP is too large. Its
-// solution stays in h (nstar, mu).
-static double lp_maxmin(sl_hs_t *h, int L, const double *need) {
-  if (lp_build(h, L, need, 1, 0) != 0 || lp_run(h) != SL_LP_OPTIMAL) return INFINITY;
-  return h->lp.x[h->tcol];
 }
 
 // Ruin and recreate: a few groups sharing a full type give up everything above their minimums
@@ -1213,7 +1107,7 @@ static void cost_bounds(sl_hs_t *h, const double *need, double ub, double *lp, d
   if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
     b = h->cov_lp; // the cover's LP was this one
     memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
-  } else if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
+  } else if (sl_relax_build(h, in->nl - 1, need, 0, 0) == 0 && sl_relax_run(h) == SL_LP_OPTIMAL) {
     b = h->lp.obj;
     for (int v = 0; v < in->nv; v++) b += sl_inst_vcost(in, v, in->lo[v]);
   } else {
@@ -1261,7 +1155,7 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
       // Level l cannot be served in full: share what the higher levels leave.
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == l) need[g] = 0;
-      double T = lp_maxmin(&h, l, need);
+      double T = sl_relax_maxmin(&h, l, need);
       T = share(&h, l, need, T);
       improve(&h, IMP_FAIR);
       double m = level_min(in, &h.s, l);
