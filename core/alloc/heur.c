@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/alloc/build.h"
 #include "core/alloc/group.h"
 #include "core/alloc/hs.h"
 #include "core/alloc/knap.h"
@@ -88,135 +89,7 @@ static double lagr_ascent(sl_hs_t *h, const double *need, double ub) {
   return best;
 }
 
-// --- cost stage: construction and local search -----------------------------------------------
-
-// Groups one after another (higher priority first, then those that lose most without the
-
-// Raises group g to need[g] by taking GPUs from groups already placed: for each variant of g
-// (cheapest at prices mu first) whose type is full, donors holding that type give up what they
-// can while still reaching their own need (moving to free GPUs of other types), most spare
-// capacity first. Returns 0 once g reaches need[g], -1 when no variant can be made room for.
-#define ROOM_DONORS 64
-static int make_room(sl_hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
-                     int g) {
-  sl_inst_t *in = h->in;
-  int *donor = h->heap, *saved = h->nb2;
-  double tol = 1e-9 * (1 + need[g]);
-  for (int step = 0; step < 256 && s->capg[g] < need[g] - tol; step++) {
-    int progress = 0;
-    for (int pass = 0; pass < 2 && !progress; pass++) { // pass 0: best price; 1: any
-      int vbest = -1;
-      double pb = INFINITY;
-      for (int v = in->vb[g]; v < in->ve[g]; v++) {
-        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-        double p = (mu ? mu[in->type[v]] : 0) * in->gpus[v] / in->rate[v];
-        if (pass == 0 ? p < pb : vbest < 0) {
-          pb = p;
-          vbest = v;
-        }
-      }
-      for (int v = pass ? in->vb[g] : vbest; v >= 0 && v < in->ve[g] && !progress;
-           v = pass ? v + 1 : -1) {
-        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-        int t = in->type[v];
-        long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-        if (shortby > 0) {
-          // Donors: holders of t other than g, most spare capacity (relative) first.
-          int nd = 0;
-          for (int d = 0; d < in->ng && nd < ROOM_DONORS; d++) {
-            if (d == g || !sl_group_use_t(in, s, d, t)) continue;
-            double spare = (s->capg[d] - need[d]) / (need[d] > 0 ? need[d] : 1);
-            int j = nd++;
-            h->key[d] = spare;
-            while (j > 0 && h->key[donor[j - 1]] < spare) {
-              donor[j] = donor[j - 1];
-              j--;
-            }
-            donor[j] = d;
-          }
-          memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
-          for (int k = 0; k < nd && shortby > 0; k++) {
-            int d = donor[k];
-            long ut = sl_group_use_t(in, s, d, t);
-            long q = ut < shortby ? ut : shortby;
-            for (; q >= 1; q--) {
-              sl_group_avail(in, s, d, h->av);
-              h->av[t] = ut - q;
-              if (isfinite(sl_knap_mincost(in, &h->kn, d, h->av, money, mu, need[d], h->nb))) break;
-            }
-            if (q < 1) continue;
-            sl_group_apply(in, s, d, h->nb);
-            shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-          }
-          if (shortby > 0) { // not enough: undo
-            for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
-            continue;
-          }
-        }
-        sl_sol_set(in, s, v, s->n[v] + 1);
-        progress = 1;
-      }
-    }
-    if (!progress) return -1;
-  }
-  return s->capg[g] >= need[g] - tol ? 0 : -1;
-}
-
-// priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_w(sl_hs_t *h, const double *need, const double *mu, double money,
-                       sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? SL_HS_BAN_PRICE : 0;
-  for (int g = 0; g < in->ng; g++) {
-    h->ord[g] = g;
-    if (money == 0) {
-      // Fairness targets: the groups with the least room to spare (most capacity they could
-      // have in the whole inventory, against their target) go first.
-      double mc = sl_knap_maxcap(in, &h->kn, g, in->cap);
-      h->key[g] = need[g] > 0 ? (mc - need[g]) / need[g] : INFINITY;
-      h->key[g] = -h->key[g]; // sorted descending below
-      continue;
-    }
-    double a = sl_knap_frac(in, &h->kn, g, money, mu, need[g], NULL);
-    double b = sl_knap_frac(in, &h->kn, g, money, h->fu, need[g], NULL);
-    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
-  }
-  for (int i = 1; i < in->ng; i++) { // level asc, key desc, index asc (insertion: stable)
-    int g = h->ord[i], j = i - 1;
-    while (j >= 0) {
-      int o = h->ord[j];
-      if (in->lvl[o] < in->lvl[g] || (in->lvl[o] == in->lvl[g] && h->key[o] >= h->key[g])) break;
-      h->ord[j + 1] = o;
-      j--;
-    }
-    h->ord[j + 1] = g;
-  }
-  for (int i = 0; i < in->ng; i++) {
-    int g = h->ord[i];
-    if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
-    sl_group_avail(in, s, g, h->av);
-    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
-    if (isfinite(c)) {
-      sl_group_apply(in, s, g, h->nb);
-      continue;
-    }
-    // It does not fit: take what does, then make room with donors.
-    double cap = sl_hs_best_response(h, g, h->av, h->nb);
-    if (cap > s->capg[g]) sl_group_apply(in, s, g, h->nb);
-    if (make_room(h, need, mu, money, s, g) != 0) return -1;
-  }
-  return 0;
-}
-
-static int construct_from(sl_hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
-  return construct_w(h, need, mu, 1.0, s);
-}
-
-static int construct(sl_hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
-  for (int v = 0; v < h->in->nv; v++) s->n[v] = h->in->lo[v];
-  sl_sol_recompute(h->in, s);
-  return construct_from(h, need, mu, s);
-}
+// --- cost stage: local search -------------------------------------------------------------------
 
 // Each group in turn takes its best response (most capacity it can serve, then cheapest) to
 // what is free plus what it holds, lowest served fraction first; kept when the objective
@@ -529,62 +402,6 @@ static double fair_prices(sl_hs_t *h, int l, const double *need) {
   return best > 1 ? 1 : best;
 }
 
-// Scarcity score of one more replica of v: GPU price per req/s (then money per req/s).
-static int better_variant(const sl_inst_t *in, const double *mu, int a, int b) {
-  if (b < 0) return 1;
-  double sa = mu[in->type[a]] * in->gpus[a] / in->rate[a];
-  double sb = mu[in->type[b]] * in->gpus[b] / in->rate[b];
-  if (sa < sb * (1 - 1e-9)) return 1;
-  if (sb < sa * (1 - 1e-9)) return 0;
-  return in->cost[a] / in->rate[a] < in->cost[b] / in->rate[b];
-}
-
-static void heap_push(sl_hs_t *h, int *n, int g) {
-  int i = (*n)++;
-  while (i > 0) {
-    int p = (i - 1) / 2;
-    if (!sl_group_less(h->in, &h->s, g, h->heap[p])) break;
-    h->heap[i] = h->heap[p];
-    i = p;
-  }
-  h->heap[i] = g;
-}
-
-static int heap_pop(sl_hs_t *h, int *n) {
-  int top = h->heap[0], last = h->heap[--(*n)], i = 0;
-  for (;;) {
-    int c = 2 * i + 1;
-    if (c >= *n) break;
-    if (c + 1 < *n && sl_group_less(h->in, &h->s, h->heap[c + 1], h->heap[c])) c++;
-    if (!sl_group_less(h->in, &h->s, h->heap[c], last)) break;
-    h->heap[i] = h->heap[c];
-    i = c;
-  }
-  if (*n) h->heap[i] = last;
-  return top;
-}
-
-// Progressive filling of level l: the group with the lowest served fraction gets one more
-// replica, of its variant with the lowest scarcity price, until nothing more fits.
-static void fair_fill(sl_hs_t *h, int l, const double *mu) {
-  sl_inst_t *in = h->in;
-  sl_sol_t *s = &h->s;
-  int n = 0;
-  for (int g = 0; g < in->ng; g++)
-    if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) heap_push(h, &n, g);
-  while (n) {
-    int g = heap_pop(h, &n), best = -1;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-      if (in->cap[in->type[v]] - s->use[in->type[v]] < in->gpus[v]) continue;
-      if (better_variant(in, mu, v, best)) best = v;
-    }
-    if (best < 0) continue;
-    sl_sol_set(in, s, best, s->n[best] + 1);
-    if (sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) heap_push(h, &n, g);
-  }
-}
-
 // What donor d can answer when it must hold q fewer GPUs of type t: a higher level must keep
 // its requirement (cheapest way), a group of level l its best response. Writes nb; returns the
 // new capacity, or -1.
@@ -771,7 +588,8 @@ static double lagr_int_ascent(sl_hs_t *h, const double *need, int iters, double 
       h->sg[t] = g;
       norm += g * g;
     }
-    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found); // (h->fu: scratch)
+    if (trial && sl_build_cover(h, need, mu, trial) == 0)
+      polish(h, trial, found); // (h->fu: scratch)
     double ub = h->nstart ? h->starts[0].cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
     if (norm == 0 || ub <= phi) break;
     double step = theta * (ub - phi) / norm;
@@ -802,14 +620,14 @@ static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
       memcpy(h->cov_mu, h->mu, (size_t)in->nt * sizeof *h->mu);
       sl_sol_copy(in, trial, &h->keep);
       sl_relax_floor(h, L, trial, 0);
-      if (sl_sol_fits(in, trial) && construct_from(h, need, h->mu, trial) == 0)
+      if (sl_sol_fits(in, trial) && sl_build_cover_from(h, need, h->mu, trial) == 0)
         polish(h, trial, &found);
     }
   }
   if (!have_mu) have_mu = lagr_ascent(h, need, 0) > -INFINITY;
   if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS(in->ng), INFINITY, trial, &found);
   for (int t = 0; t < in->nt; t++) h->mu3[t] = 0;
-  if (construct(h, need, h->mu3, trial) == 0) polish(h, trial, &found);
+  if (sl_build_cover(h, need, h->mu3, trial) == 0) polish(h, trial, &found);
   if (!found) {
     sl_sol_copy(in, &h->s, &h->keep);
     return -1;
@@ -846,7 +664,7 @@ static double share(sl_hs_t *h, int L, const double *need, double T) {
     double Tm = fair_prices(h, L, need);
     if (!isfinite(T)) T = Tm;
   }
-  fair_fill(h, L, h->mu);
+  sl_build_fill(h, L, h->mu);
   // A common target for the level, by bisection between what the filling reached and the LP's
   // max-min: a construction at the scarcity prices that brings every group of the level to
   // t x demand (higher levels keeping need[]) proves t; filled up, it replaces the current
@@ -874,11 +692,11 @@ static double share(sl_hs_t *h, int L, const double *need, double T) {
         h->s.n[v] = (int)floor(in->lo[v] + (h->nstar[v] - in->lo[v]) * mid / T + 1e-7);
     }
     sl_sol_recompute(in, &h->s);
-    if (!sl_sol_fits(in, &h->s) || construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
+    if (!sl_sol_fits(in, &h->s) || sl_build_cover_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
       hi = mid;
       continue;
     }
-    fair_fill(h, L, h->mu);
+    sl_build_fill(h, L, h->mu);
     lo = fmax(mid, level_min(in, &h->s, L));
     if (sl_inst_cmp(in, &h->s, &h->best) > 0) sl_sol_copy(in, &h->best, &h->s);
   }
