@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/alloc/bound.h"
 #include "core/alloc/build.h"
 #include "core/alloc/fairmove.h"
 #include "core/alloc/group.h"
@@ -144,27 +145,6 @@ static double share(sl_hs_t *h, int L, const double *need, double T) {
   return T;
 }
 
-// Lower bounds on the objective of any allocation giving each group at least need[g]: the LP
-// relaxation (exact when the dense solver takes it, else its Lagrangian dual by subgradient)
-// and the Lagrangian bound with exact integer group subproblems at the LP's prices.
-static void cost_bounds(sl_hs_t *h, const double *need, double ub, double *lp, double *best) {
-  sl_inst_t *in = h->in;
-  double b = -INFINITY;
-  if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
-    b = h->cov_lp; // the cover's LP was this one
-    memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
-  } else if (sl_relax_build(h, in->nl - 1, need, 0, 0) == 0 && sl_relax_run(h) == SL_LP_OPTIMAL) {
-    b = h->lp.obj;
-    for (int v = 0; v < in->nv; v++) b += sl_inst_vcost(in, v, in->lo[v]);
-  } else {
-    b = sl_price_lagr(h, need, ub);
-  }
-  *lp = b;
-  double li = b > -INFINITY ? sl_price_lagr_int(h, need, SL_PRICE_INT_ITERS(in->ng), ub, NULL, NULL)
-                            : -INFINITY;
-  *best = li > b ? li : b;
-}
-
 int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *rep) {
   sl_hs_t h;
   if (sl_hs_init(in, &h)) return SL_ENOMEM;
@@ -218,6 +198,6 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
   sl_sol_copy(in, out, &h.s);
   if (rep->fair_level >= 0) rep->fair_min = level_min(in, out, rep->fair_level);
   sl_hs_set_req(&h, out);
-  cost_bounds(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
+  sl_bound_cost(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
   return in->oom ? SL_ENOMEM : SL_OK;
 }
