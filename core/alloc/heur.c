@@ -1,4 +1,11 @@
-// Prices, construction, local search and bounds of the allocator.
+// The heuristic's driver: runs the stages level by level, highest priority first. A level is
+// first covered in full at least cost (cover: the LP relaxation, priced and unpriced
+// constructions, polished starts, local search); when it cannot be, it shares what the higher
+// levels leave (share: the max-min LP or the fairness prices, progressive filling, a bisection
+// on a common target, local search with the fairness moves). What the level got then binds the
+// levels below. A local search under the full objective order and the cost bounds close. The
+// stages: relax.c (LP relaxation), price.c (prices), build.c (constructions), search.c and
+// fairmove.c (local search), bound.c (bounds), on the shared state of hs.c.
 //
 // Every stage keeps the solution feasible (within inventory, min and max) and the local search
 // only accepts moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so
@@ -11,18 +18,13 @@
 
 #include "core/alloc/bound.h"
 #include "core/alloc/build.h"
-#include "core/alloc/fairmove.h"
-#include "core/alloc/group.h"
 #include "core/alloc/hs.h"
-#include "core/alloc/knap.h"
 #include "core/alloc/lp.h"
 #include "core/alloc/price.h"
 #include "core/alloc/relax.h"
 #include "core/alloc/search.h"
 
 #define FAIR_BISECT 6 // bisection steps on a level's common target
-
-// --- driver -------------------------------------------------------------------------------------
 
 static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   double m = 1;
