@@ -337,14 +337,12 @@ int luaopen_sluice_host(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
+  static const luaL_Reg functions[] = {{"new", sllua_new},
+                                       {"monotonic", sllua_monotonic},
+                                       {"capture_log", sllua_capture_log},
+                                       {"take_log", sllua_take_log},
+                                       {NULL, NULL}};
   lua_newtable(L);
-  lua_pushcfunction(L, sllua_new);
-  lua_setfield(L, -2, "new");
-  lua_pushcfunction(L, sllua_monotonic);
-  lua_setfield(L, -2, "monotonic");
-  lua_pushcfunction(L, sllua_capture_log);
-  lua_setfield(L, -2, "capture_log");
-  lua_pushcfunction(L, sllua_take_log);
-  lua_setfield(L, -2, "take_log");
+  luaL_register(L, NULL, functions);
   return 1;
 }
