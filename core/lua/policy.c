@@ -11,6 +11,7 @@
 
 #include "core/lua/modules.h"
 #include "core/util/file.h"
+#include "core/util/json.h"
 #include "core/util/str.h"
 
 extern const struct sl_embedded {
@@ -389,6 +390,93 @@ int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err) {
   return SL_OK;
 }
 
+typedef struct {
+  const char *key;
+  int type;
+  double num;
+  const char *str;
+  size_t len;
+} input_t;
+
+static int input_cmp(const void *a, const void *b) {
+  return strcmp(((const input_t *)a)->key, ((const input_t *)b)->key);
+}
+
+// A decision's `inputs` (at decision table index -1): what the policy decided on, for explain,
+// the decision log and Events. A flat table of names to numbers, strings or booleans, written as
+// one JSON object with sorted keys; entries past the size cap are dropped.
+static int read_inputs(lua_State *L, const char *f, const char *id, char *buf, size_t cap,
+                       sl_err_t *err) {
+  buf[0] = '\0';
+  int t = rawfield(L, -1, "inputs");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return SL_OK;
+  }
+  if (t != LUA_TTABLE || has_metatable(L, -1)) {
+    lua_pop(L, 1);
+    return sl_err(err, SL_EINVAL,
+                  "%s: malformed decision for %s: inputs must be a plain table "
+                  "of names to numbers, strings or booleans",
+                  f, id);
+  }
+  input_t in[32];
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int vt = lua_type(L, -1);
+    if (lua_type(L, -2) != LUA_TSTRING ||
+        (vt != LUA_TNUMBER && vt != LUA_TSTRING && vt != LUA_TBOOLEAN)) {
+      lua_pop(L, 3);
+      return sl_err(err, SL_EINVAL,
+                    "%s: malformed decision for %s: inputs must be a plain table "
+                    "of names to numbers, strings or booleans",
+                    f, id);
+    }
+    if (n < (int)(sizeof in / sizeof in[0])) {
+      // Keys and strings stay on the table, which is alive until the decisions are read.
+      in[n].key = lua_tostring(L, -2);
+      in[n].type = vt;
+      in[n].num = vt == LUA_TNUMBER    ? lua_tonumber(L, -1)
+                  : vt == LUA_TBOOLEAN ? lua_toboolean(L, -1)
+                                       : 0;
+      in[n].str = vt == LUA_TSTRING ? lua_tolstring(L, -1, &in[n].len) : NULL;
+      n++;
+    }
+    lua_pop(L, 1);
+  }
+  qsort(in, (size_t)n, sizeof in[0], input_cmp);
+  size_t o = 0;
+  buf[o++] = '{';
+  for (int i = 0; i < n; i++) {
+    char item[320], val[160];
+    if (in[i].type == LUA_TNUMBER) {
+      if (isfinite(in[i].num))
+        snprintf(val, sizeof val, "%.6g", in[i].num);
+      else
+        snprintf(val, sizeof val, "null");
+    } else if (in[i].type == LUA_TBOOLEAN) {
+      snprintf(val, sizeof val, "%s", in[i].num ? "true" : "false");
+    } else {
+      sl_json_buf_t jb = {0};
+      sl_json_buf_quote(&jb, in[i].str, in[i].len < 120 ? in[i].len : 120);
+      snprintf(val, sizeof val, "%s", jb.buf ? jb.buf : "\"\"");
+      sl_json_buf_deinit(&jb);
+    }
+    sl_json_buf_t kb = {0};
+    sl_json_buf_quote(&kb, in[i].key, strlen(in[i].key) < 64 ? strlen(in[i].key) : 64);
+    int m = snprintf(item, sizeof item, "%s%s:%s", o > 1 ? "," : "", kb.buf ? kb.buf : "\"\"", val);
+    sl_json_buf_deinit(&kb);
+    if (m < 0 || o + (size_t)m + 2 > cap) break;
+    memcpy(buf + o, item, (size_t)m);
+    o += (size_t)m;
+  }
+  buf[o++] = '}';
+  buf[o] = '\0';
+  lua_pop(L, 1);
+  return SL_OK;
+}
+
 // Reads the table decide() returned (at stack top) into out[]. Any problem fails the whole
 // result: a policy that returns garbage for one variant cannot be trusted for the others. Every
 // read is raw, and tables with metatables are refused, so reading runs no policy code.
@@ -432,12 +520,12 @@ static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *man
     while (lua_next(L, -2)) {
       lua_pop(L, 1);
       const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-      if (!k || (strcmp(k, "replicas") && strcmp(k, "reason"))) {
+      if (!k || (strcmp(k, "replicas") && strcmp(k, "reason") && strcmp(k, "inputs"))) {
         char kesc[128];
         if (k) sl_str_escape(kesc, sizeof kesc, k, strlen(k));
         return sl_err(err, SL_EINVAL,
                       "%s: malformed decision for %s: unknown field '%s' "
-                      "(expected replicas, reason)",
+                      "(expected replicas, reason, inputs)",
                       f, id, k ? kesc : luaL_typename(L, -1));
       }
     }
@@ -464,7 +552,10 @@ static int read_decisions(lua_State *L, sl_policy_t *p, const unsigned char *man
     const char *reason = lua_isnil(L, -1) ? "" : lua_tolstring(L, -1, &rlen);
     // Reasons reach logs, Events and terminals: no raw newlines or escape sequences.
     sl_str_escape(out[vi].reason, sizeof out[vi].reason, reason, rlen);
-    lua_pop(L, 2);
+    lua_pop(L, 1);
+    int rc = read_inputs(L, f, id, out[vi].inputs, sizeof out[vi].inputs, err);
+    if (rc < 0) return rc;
+    lua_pop(L, 1);
   }
   return SL_OK;
 }
@@ -489,7 +580,8 @@ static int decide_protected(lua_State *L, void *ud) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_state);
   lua_call(L, 3, 1);
-  for (int i = 0; i < c->nvariants; i++) c->out[i].requested = -1, c->out[i].reason[0] = '\0';
+  for (int i = 0; i < c->nvariants; i++)
+    c->out[i].requested = -1, c->out[i].reason[0] = c->out[i].inputs[0] = '\0';
   if ((c->rc = read_decisions(L, p, c->manages, c->order, c->out, c->err)) < 0) return 0;
   lua_settop(L, 0);
   // State must stay plain data (it is copied across reloads): a tick that leaves something

@@ -68,6 +68,8 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
   lua_pushboolean(L, o->held), lua_setfield(L, -2, "held");
   lua_pushboolean(L, o->actuated), lua_setfield(L, -2, "actuated");
   lua_pushstring(L, o->reason), lua_setfield(L, -2, "reason");
+  if (o->policy) lua_pushstring(L, o->policy), lua_setfield(L, -2, "policy");
+  if (o->inputs && o->inputs[0]) lua_pushstring(L, o->inputs), lua_setfield(L, -2, "inputs");
   lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
   lua_pop(L, 1);
 }

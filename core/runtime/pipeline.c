@@ -117,7 +117,7 @@ void sl_pipeline_decide(sl_pipeline_t *p, double now) {
     if (!p->due[k]) continue;
     sl_decider_t *d = p->deciders[k];
     sl_decision_t *out = p->scratch + (size_t)k * (n ? n : 1);
-    for (int i = 0; i < n; i++) out[i].requested = -1, out[i].reason[0] = '\0';
+    for (int i = 0; i < n; i++) out[i].requested = -1, out[i].reason[0] = out[i].inputs[0] = '\0';
     sl_err_t derr = {0};
     d->runs++;
     // Keep the schedule on the period grid; after a long stall, skip missed runs.
@@ -149,7 +149,7 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now) {
       const sl_decision_t *dec = &p->scratch[(size_t)k * n + i];
       p->ballots[voters++] = (sl_vote_ballot_t){
           d->name, dec->requested, dec->requested == SL_VOTE_FAILED ? d->last_error : dec->reason,
-          d->scale_from_zero};
+          d->scale_from_zero, dec->inputs};
     }
     if (!voters) continue;
     sl_vote_t vote;
@@ -164,7 +164,12 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now) {
     sl_guard_out_t g;
     sl_guard_decide(&cfg->guard, vv, vm, &in, &g);
 
-    sl_outcome_t o = {vv->desc, vv->spec, in.requested, g.target, g.change, g.held, 0, {0}};
+    sl_outcome_t o = {vv->desc, vv->spec, in.requested, g.target, g.change,
+                      g.held,   0,        {0},          NULL,     ""};
+    if (vote.winner >= 0) {
+      o.policy = p->ballots[vote.winner].name;
+      o.inputs = p->ballots[vote.winner].inputs ? p->ballots[vote.winner].inputs : "";
+    }
     if (in.requested >= 0) p->last[ci].requested = in.requested;
     sl_actuator_t *act = p->actuators[ci];
     if (g.change && !cfg->guard.dry_run && act) {

@@ -9,11 +9,15 @@
 #include "core/util/err.h"
 
 #define SL_REASON_MAX 512
+#define SL_INPUTS_MAX 512
 
 // One decision of one decider for one view variant.
 typedef struct {
   int requested; // -1 = no opinion
   char reason[SL_REASON_MAX];
+  // What the decider reports it decided on, as a JSON object ({"kv":0.91,"load":27}), or ""
+  // when it reported nothing (decision.inputs in a Lua policy; docs/view.md).
+  char inputs[SL_INPUTS_MAX];
 } sl_decision_t;
 
 typedef struct sl_decider {

@@ -11,6 +11,8 @@ typedef struct {
   const sl_variant_t *variant;
   int current, requested, target, change, held, actuated;
   char reason[SL_REASON_MAX];
+  const char *policy; // the decider whose vote carried (NULL: none, or a combined reason)
+  const char *inputs; // what it reported deciding on (JSON object text, "" when nothing)
 } sl_outcome_t;
 
 typedef struct sl_observer {
