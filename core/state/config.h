@@ -27,7 +27,10 @@ typedef struct {
 typedef struct sl_variant {
   char *id; // namespace/name
   char *ns, *name, *model, *accelerator, *slo_class;
-  char *profile; // latency profile name for the kernels (sluice.model.builtin), or NULL
+  char *profile;  // latency profile name for the kernels (sluice.model.builtin), or NULL
+  char *kind;     // the workload: "Deployment" (default) or "LeaderWorkerSet"
+  char *actuator; // this variant's actuator, or NULL for the configuration's
+  int discovered; // found in the cluster (annotations), not listed in sluice.yaml
   int gpus_per_replica;
   sl_role_t role;
   double cost; // per replica-hour
@@ -63,15 +66,44 @@ typedef struct {
   int paused;         // hold everything
 } sl_guard_cfg_t;
 
+// Watching a cluster: which objects, how to read their accelerators, the client's rate.
+typedef struct {
+  int enabled;
+  char *namespace;         // only this namespace, or NULL for all
+  char *selector;          // only workloads matching this label selector, or NULL
+  char *accelerator_label; // node label naming the accelerator type (nvidia.com/gpu.product)
+  int discover;            // find variants by annotation (llm-d.ai/managed), default on
+  double qps;              // client-side rate limit (default 20 requests/s)
+  int burst;               // (default 30)
+} sl_kube_cfg_t;
+
+// Scraping model servers and gateways directly.
+typedef struct {
+  int enabled;
+  double interval; // seconds (1)
+  double timeout;  // seconds (0.8)
+} sl_scrape_cfg_t;
+
+// A shard: the part of the cluster one controller (and its leader election) owns.
+typedef struct {
+  char *name, *namespace, *selector;
+} sl_shard_cfg_t;
+
 typedef struct {
   sl_ydoc_t doc; // kept: policy params point into it
   char *path, *dir;
   double interval; // seconds between ticks
   double window;   // seconds for rates, means, quantiles in the view
   sl_guard_cfg_t guard;
-  char *source_kind, *source_file; // "fixture" + file
-  char *actuator;                  // "log"
-  char *policy_dir;                // resolved against the config file's directory
+  char *source_kind, *source_file; // "fixture" + file, or "kubernetes"
+  sl_kube_cfg_t kube;              // source: {kubernetes: ...}
+  sl_scrape_cfg_t scrape;          // source: {scrape: ...}
+  char *actuator;                  // default for variants: "log" or "scale"
+  sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
+  int nshards;
+  char *lease_name, *lease_namespace; // leader_election: {lease, namespace}
+  char *metrics_bind_address;         // HOST:PORT for /metrics, /healthz, /readyz, or NULL
+  char *policy_dir;                   // resolved against the config file's directory
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;
@@ -81,6 +113,10 @@ typedef struct {
   sl_policy_cfg_t *policies;
   int npolicies;
 } sl_config_t;
+
+// The actuators a variant may name (actuator: in sluice.yaml).
+#define SL_CONFIG_ACTUATORS "log, scale, metric, keda-metrics-api"
+int sl_config_actuator_known(const char *name);
 
 int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err);
 int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const char *name,
