@@ -88,6 +88,18 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
     int rc = s->sync ? s->sync(s, c->store, now, err) : 0;
     if (rc < 0) return sl_err_wrap(err, "%s", s->name);
   }
+  // No decision before every source has given a first complete picture: an informer that has
+  // not listed yet would make every variant look empty.
+  for (int i = 0; i < c->nsources; i++) {
+    sl_source_t *s = c->sources[i];
+    if (s->ready && !s->ready(s)) {
+      if (!c->waiting) sl_info("waiting for %s before deciding", s->name);
+      c->waiting = 1;
+      return 0;
+    }
+  }
+  if (c->waiting) sl_info("every source is ready: deciding");
+  c->waiting = 0;
   // 2. Which policies are due (each runs at its own period).
   int due = sl_pipeline_due(p, now);
   if (!due && !c->o.view_every_tick) return 0;

@@ -40,6 +40,7 @@ typedef struct sl_controller {
   uv_signal_t sigint, sigterm;
   long max_ticks, ticks;
   int running;
+  int waiting; // a source is not ready yet (no decisions)
 } sl_controller_t;
 
 int sl_controller_init(sl_controller_t *c, const sl_controller_opts_t *o, sl_err_t *err);

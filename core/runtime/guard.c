@@ -62,7 +62,11 @@ void sl_guard_decide(const sl_guard_cfg_t *cfg, const sl_view_variant_t *vv,
   }
   if (vv->stale) {
     out->held = 1;
-    say(out, "hold: stale data (freshest sample %.0fs old)", vv->age);
+    if (vv->state_age > cfg->stale_after)
+      say(out, "hold: stale cluster state (replica counts last confirmed %.0fs ago)",
+          vv->state_age);
+    else
+      say(out, "hold: stale data (freshest sample %.0fs old)", vv->age);
     return;
   }
   int target = in->requested;

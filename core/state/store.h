@@ -29,6 +29,7 @@ typedef struct sl_store_variant {
   char *id;
   int spec, ready, starting, pending;
   int counts_known;              // a source reported replica counts
+  double counts_at;              // when a source last confirmed them (NaN: it does not say)
   sl_series_t *sig[SL_V__COUNT]; // history of the view's signals (and fixture-given values)
   unsigned direct;               // bit i: sig[i] is given by a source, not derived from pods
   sl_pod_t **pods;               // borrowed from the pod map, in insertion order

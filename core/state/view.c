@@ -345,6 +345,10 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     vv->age = isinf(freshest) ? INFINITY : p->now - freshest;
     // With no Ready replica there is nothing to sample: not stale, just empty.
     vv->stale = p->stale_after > 0 && vv->ready > 0 && vv->age > p->stale_after;
+    // A source that watches object state (the Kubernetes informers) says when it last could;
+    // counts it has not confirmed for longer are as stale as old samples.
+    vv->state_age = isnan(sv->counts_at) ? NAN : p->now - sv->counts_at;
+    if (p->stale_after > 0 && vv->state_age > p->stale_after) vv->stale = 1;
   }
 
   // Each model's variants, in id order: count, lay out, fill.

@@ -27,8 +27,9 @@ typedef struct {
   const sl_variant_t *desc;
   int spec, ready, starting, pending;
   sl_last_t last;
-  double age; // seconds since the freshest sample; INFINITY when none
-  int stale;
+  double age;              // seconds since the freshest sample; INFINITY when none
+  int stale;               // signals or object state older than the view's stale_after
+  double state_age;        // seconds since a source confirmed the replica counts (NaN: never says)
   double sig[SL_V__COUNT]; // NaN = missing
   sl_view_pod_t *pods;
   int npods;
