@@ -1,5 +1,6 @@
-// sluice run: asks the controller for the data path (configuration, fixture source, policies,
-// log actuator, an observer that prints holds) and runs it on the default libuv loop.
+// sluice run: asks the controller for the data path and runs it on the default libuv loop —
+// against a cluster (source: {kubernetes: ...}: core/runtime/cluster.c), or on recorded views
+// (source: {fixture: FILE}) with the log actuator.
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,34 +12,38 @@
 
 #include "core/cmd/cmd.h"
 #include "core/runtime/actuator_log.h"
+#include "core/runtime/cluster.h"
 #include "core/runtime/controller.h"
 #include "core/state/fixture.h"
 #include "core/util/log.h"
 
-// Changes the log actuator already printed; everything else is printed with its reason here.
-static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
-  if (o->actuated) return;
-  char when[32];
-  sl_clock_format(now, when, sizeof when);
-  printf("%s %s %s at %d: %s\n", when, o->change ? "would scale" : "hold", o->variant->id,
-         o->change ? o->target : o->current, o->reason);
-  fflush(stdout);
-}
-
 static void usage(FILE *f) {
-  fprintf(f, "usage: sluice run -c CONFIG [--ticks N] [--dry-run] [--log-level LEVEL]\n"
+  fprintf(f, "usage: sluice run -c CONFIG [--kubeconfig FILE] [--context NAME] [--leader-elect]\n"
+             "                  [--shard NAME] [--ticks N] [--dry-run] [--log-level LEVEL]\n"
              "  -c, --config FILE   sluice.yaml\n"
+             "  --kubeconfig FILE   cluster credentials (default: $KUBECONFIG, in-cluster, then\n"
+             "                      ~/.kube/config)\n"
+             "  --context NAME      kubeconfig context (default: its current context)\n"
+             "  --leader-elect      act only while holding the leader lease\n"
+             "  --shard NAME        watch and scale only this shard of sluice.yaml's shards:\n"
              "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
              "  --dry-run           decide and log, never actuate\n"
              "  --log-level LEVEL   debug, info (default), warn or error\n");
 }
 
 int sl_cmd_run(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"config", required_argument, 0, 'c'}, {"ticks", required_argument, 0, 't'},
-      {"dry-run", no_argument, 0, 'd'},      {"log-level", required_argument, 0, 'l'},
-      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                       {"ticks", required_argument, 0, 't'},
+                                       {"dry-run", no_argument, 0, 'd'},
+                                       {"log-level", required_argument, 0, 'l'},
+                                       {"kubeconfig", required_argument, 0, 'k'},
+                                       {"context", required_argument, 0, 'x'},
+                                       {"leader-elect", no_argument, 0, 'L'},
+                                       {"shard", required_argument, 0, 's'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   const char *config = NULL;
+  sl_cluster_opts_t clo = {0};
   long max_ticks = 0;
   int dry = 0, opt;
   optind = 1;
@@ -58,6 +63,18 @@ int sl_cmd_run(int argc, char **argv) {
     }
     case 'd':
       dry = 1;
+      break;
+    case 'k':
+      clo.kubeconfig = optarg;
+      break;
+    case 'x':
+      clo.context = optarg;
+      break;
+    case 'L':
+      clo.leader_elect = 1;
+      break;
+    case 's':
+      clo.shard = optarg;
       break;
     case 'l':
       if (!strcmp(optarg, "debug"))
@@ -93,13 +110,29 @@ int sl_cmd_run(int argc, char **argv) {
     return SL_EXIT_USAGE;
   }
   if (dry) cfg.guard.dry_run = 1;
+  if (cfg.kube.enabled) {
+    clo.max_ticks = max_ticks;
+    int rc = sl_cluster_run(&cfg, &clo, &err);
+    if (rc < 0) fprintf(stderr, "sluice run: %s\n", err.msg);
+    sl_config_deinit(&cfg);
+    return rc == 0 ? SL_EXIT_OK : rc == SL_EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
+  }
+  if (clo.kubeconfig || clo.context || clo.leader_elect || clo.shard) {
+    fprintf(stderr,
+            "sluice run: --kubeconfig, --context, --leader-elect and --shard need "
+            "source: {kubernetes: ...} in %s\n",
+            config);
+    sl_config_deinit(&cfg);
+    return SL_EXIT_USAGE;
+  }
   int code = SL_EXIT_OK;
   sl_clock_t clock;
   sl_clock_init_real(&clock);
   sl_fixture_t fixture;
   int have_fixture = 0;
   sl_actuator_t *actuator = sl_actuator_log_new(stdout);
-  sl_observer_t printer = {.outcome = print_outcome};
+  sl_observer_t printer;
+  sl_actuator_log_observer_init(&printer, stdout);
   sl_controller_t c;
   sl_controller_opts_t co = {&cfg, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   int have_c = 0;
@@ -109,7 +142,9 @@ int sl_cmd_run(int argc, char **argv) {
     goto out;
   }
   if (!cfg.source_kind || strcmp(cfg.source_kind, "fixture")) {
-    fprintf(stderr, "sluice run: %s: no source configured (source: {fixture: FILE})\n", config);
+    fprintf(stderr,
+            "sluice run: %s: no source configured (source: {kubernetes: {}} or {fixture: FILE})\n",
+            config);
     code = SL_EXIT_USAGE;
     goto out;
   }

@@ -306,6 +306,26 @@ int sl_host_watch(sl_host_t *h, uv_loop_t *loop, double poll_s, sl_err_t *err) {
   return SL_OK;
 }
 
+int sl_host_adopt_state(sl_host_t *to, sl_host_t *from) {
+  int carried = 0;
+  for (int i = 0; i < to->nslots; i++) {
+    sl_slot_t *t = to->slots[i];
+    for (int k = 0; k < from->nslots; k++) {
+      sl_slot_t *f = from->slots[k];
+      if (strcmp(t->pc->file, f->pc->file)) continue;
+      sl_err_t err = {0};
+      if (sl_policy_copy_state(t->cur, f->cur, &err) == 0) {
+        carried++;
+        t->tick = f->tick;
+      } else {
+        sl_warn("policy %s: starts with a fresh state: %s", t->pc->file, err.msg);
+      }
+      break;
+    }
+  }
+  return carried;
+}
+
 sl_decider_t *sl_host_decider(sl_host_t *h, int i) {
   return i >= 0 && i < h->nslots ? &h->slots[i]->decider : NULL;
 }

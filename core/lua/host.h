@@ -38,6 +38,10 @@ int sl_host_init(sl_host_t *h, const sl_config_t *cfg, sl_clock_t *clock, const 
                  const int *order, const char *module_path, sl_err_t *err);
 // The decider of policy i (the configuration's order), NULL past the end.
 sl_decider_t *sl_host_decider(sl_host_t *h, int i);
+// Carries the state of every policy of `from` over to the policy of `to` loaded from the same
+// file, as plain data (when the set of variants changes, a new host takes over). Policies whose
+// state cannot be copied start fresh (a warning says so). Returns how many were carried.
+int sl_host_adopt_state(sl_host_t *to, sl_host_t *from);
 void sl_host_deinit(sl_host_t *h);
 // Re-reads every policy file and offers changed ones for reload. Returns how many changed.
 int sl_host_check_files(sl_host_t *h);

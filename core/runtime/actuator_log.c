@@ -27,3 +27,17 @@ sl_actuator_t *sl_actuator_log_new(FILE *out) {
 void sl_actuator_log_free(sl_actuator_t *a) {
   free(a);
 }
+
+static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
+  if (o->actuated) return; // the actuator printed it
+  FILE *out = ob->ud;
+  char when[32];
+  sl_clock_format(now, when, sizeof when);
+  fprintf(out, "%s %s %s at %d: %s\n", when, o->change ? "would scale" : "hold", o->variant->id,
+          o->change ? o->target : o->current, o->reason);
+  fflush(out);
+}
+
+void sl_actuator_log_observer_init(sl_observer_t *o, FILE *out) {
+  *o = (sl_observer_t){.outcome = print_outcome, .ud = out};
+}

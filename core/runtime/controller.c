@@ -119,7 +119,10 @@ static void on_tick(uv_timer_t *t) {
   sl_controller_t *c = t->data;
   sl_err_t err = {0};
   if (sl_controller_tick(c, &err) < 0) sl_error("tick: %s", err.msg);
-  if (c->max_ticks > 0 && ++c->ticks >= c->max_ticks) sl_controller_stop(c);
+  if (c->max_ticks > 0 && ++c->ticks >= c->max_ticks) {
+    sl_controller_stop(c);
+    if (c->on_stopped) c->on_stopped(c->on_stopped_ud);
+  }
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -136,11 +139,14 @@ void sl_controller_stop(sl_controller_t *c) {
   for (int i = 0; i < c->nsources; i++)
     if (c->sources[i]->stop) c->sources[i]->stop(c->sources[i]);
   uv_close((uv_handle_t *)&c->timer, NULL);
-  uv_close((uv_handle_t *)&c->sigint, NULL);
-  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  if (c->signals) {
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+    c->signals = 0;
+  }
 }
 
-int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
+int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
   const sl_config_t *cfg = c->o.cfg;
   c->loop = loop;
   c->max_ticks = max_ticks;
@@ -155,14 +161,21 @@ int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_er
   c->timer.data = c;
   uint64_t ms = (uint64_t)llround(cfg->interval * 1000);
   uv_timer_start(&c->timer, on_tick, 0, ms ? ms : 1);
+  c->running = 1;
+  sl_info("running: %d variants, %d policies, tick every %gs", cfg->nvariants, cfg->npolicies,
+          cfg->interval);
+  return SL_OK;
+}
+
+int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
+  int rc = sl_controller_start(c, loop, max_ticks, err);
+  if (rc < 0) return rc;
   uv_signal_init(loop, &c->sigint);
   uv_signal_init(loop, &c->sigterm);
   c->sigint.data = c->sigterm.data = c;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-  c->running = 1;
-  sl_info("running: %d variants, %d policies, tick every %gs", cfg->nvariants, cfg->npolicies,
-          cfg->interval);
+  c->signals = 1;
   uv_run(loop, UV_RUN_DEFAULT);
   return SL_OK;
 }

@@ -40,6 +40,9 @@ typedef struct sl_controller {
   uv_signal_t sigint, sigterm;
   long max_ticks, ticks;
   int running;
+  int signals;                  // run() installed the SIGINT/SIGTERM handlers
+  void (*on_stopped)(void *ud); // called when it stops itself (max_ticks)
+  void *on_stopped_ud;
   int waiting; // a source is not ready yet (no decisions)
 } sl_controller_t;
 
@@ -67,10 +70,13 @@ void sl_controller_defer(sl_controller_t *c, double t);
 // One tick at the clock's time. Returns the number of deciders that ran, or a negative code (a
 // source that failed to sync, a view that could not be built).
 int sl_controller_tick(sl_controller_t *c, sl_err_t *err);
-// Real time: ticks every cfg->interval on `loop`, watches the policy directory for reloads, and
-// stops on SIGINT/SIGTERM or after max_ticks ticks (0: no limit). Returns when the loop ends.
-int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
+// Real time: starts the sources, a tick every cfg->interval on `loop` and the watch on the
+// policy directory, and returns; the caller runs the loop. Stops after max_ticks ticks (0: no
+// limit) or at sl_controller_stop, which closes what start opened (the loop must run again).
+int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
 void sl_controller_stop(sl_controller_t *c);
+// start, SIGINT/SIGTERM handlers that stop, and the loop until it ends.
+int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
 // Simulated time: the discrete-event source runs its events until each next tick is due, the
 // clock is set to it and the tick runs, until the source's world ends.
 int sl_controller_simulate(sl_controller_t *c, sl_err_t *err);
