@@ -131,8 +131,8 @@ int sl_cmd_run(int argc, char **argv) {
   sl_fixture_t fixture;
   int have_fixture = 0;
   sl_actuator_t *actuator = sl_actuator_log_new(stdout);
-  sl_observer_t printer;
-  sl_actuator_log_observer_init(&printer, stdout);
+  sl_actuator_log_printer_t printer;
+  sl_actuator_log_printer_init(&printer, stdout, 0);
   sl_controller_t c;
   sl_controller_opts_t co = {&cfg, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   int have_c = 0;
@@ -162,7 +162,7 @@ int sl_cmd_run(int argc, char **argv) {
   have_c = 1;
   if (sl_controller_load_policies(&c, &err) < 0 ||
       sl_controller_add_source(&c, &fixture.source, &err) < 0 ||
-      sl_controller_add_observer(&c, &printer, &err) < 0) {
+      sl_controller_add_observer(&c, &printer.obs, &err) < 0) {
     fprintf(stderr, "sluice run: %s\n", err.msg);
     code = SL_EXIT_USAGE;
     goto out;

@@ -29,15 +29,25 @@ void sl_actuator_log_free(sl_actuator_t *a) {
 }
 
 static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
-  if (o->actuated) return; // the actuator printed it
-  FILE *out = ob->ud;
+  const sl_actuator_log_printer_t *pr = ob->ud;
+  FILE *out = pr->out;
   char when[32];
   sl_clock_format(now, when, sizeof when);
+  if (o->actuated) {
+    if (pr->applied) {
+      fprintf(out, "%s scale %s %d -> %d: %s\n", when, o->variant->id, o->current, o->target,
+              o->reason);
+      fflush(out);
+    }
+    return;
+  }
   fprintf(out, "%s %s %s at %d: %s\n", when, o->change ? "would scale" : "hold", o->variant->id,
           o->change ? o->target : o->current, o->reason);
   fflush(out);
 }
 
-void sl_actuator_log_observer_init(sl_observer_t *o, FILE *out) {
-  *o = (sl_observer_t){.outcome = print_outcome, .ud = out};
+void sl_actuator_log_printer_init(sl_actuator_log_printer_t *p, FILE *out, int applied) {
+  p->out = out;
+  p->applied = applied;
+  p->obs = (sl_observer_t){.outcome = print_outcome, .ud = p};
 }

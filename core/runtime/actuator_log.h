@@ -9,6 +9,12 @@
 
 sl_actuator_t *sl_actuator_log_new(FILE *out);
 void sl_actuator_log_free(sl_actuator_t *a);
-// Its companion observer: prints every outcome the actuator did not carry out ("hold ...",
-// "would scale ..."), each with its reason, to out.
-void sl_actuator_log_observer_init(sl_observer_t *o, FILE *out);
+// Its companion observer: prints every outcome the log actuator did not print itself ("hold
+// ...", "would scale ..."), each with its reason, to out; with `applied` set also the changes
+// another actuator carried out ("scale ... 2 -> 3: reason"), in the log actuator's form.
+typedef struct {
+  sl_observer_t obs; // add &printer.obs to the controller
+  FILE *out;
+  int applied;
+} sl_actuator_log_printer_t;
+void sl_actuator_log_printer_init(sl_actuator_log_printer_t *p, FILE *out, int applied);

@@ -22,13 +22,13 @@
 // One generation of the data path: a configuration (the file's variants and those discovered)
 // and the controller built for it.
 typedef struct gen {
-  sl_config_t cfg;       // shallow copy of the file's, with its own variants array
-  sl_variant_t *extra;   // the discovered variants (their strings are this generation's)
+  sl_config_t cfg;     // shallow copy of the file's, with its own variants array
+  sl_variant_t *extra; // the discovered variants (their strings are this generation's)
   int nextra;
-  uint64_t signature;    // of the discovered set, to notice when it changes
+  uint64_t signature; // of the discovered set, to notice when it changes
   sl_controller_t c;
   int have_c;
-  struct gen *retired;   // freed once the loop has closed its handles
+  struct gen *retired; // freed once the loop has closed its handles
 } gen_t;
 
 typedef struct {
@@ -39,12 +39,12 @@ typedef struct {
   sl_sched_t *sched;
   sl_kube_client_t *client;
   sl_kube_cluster_t *cluster;
-  sl_source_t proxy;  // the cluster source, sync and ready only: it outlives generations
+  sl_source_t proxy; // the cluster source, sync and ready only: it outlives generations
   sl_kube_actuator_t *scale;
   sl_actuator_t *log;
   sl_kube_events_t *events;
   sl_kube_recorder_t *rec;
-  sl_observer_t printer;
+  sl_actuator_log_printer_t printer;
   sl_kube_lease_t *lease;
   int leading;
   gen_t *gen;
@@ -82,7 +82,7 @@ static uint64_t signature(const sl_kube_found_t *f, size_t n) {
     char num[96];
     snprintf(num, sizeof num, "%.6g|%d|%d|%d", f[i].cost, f[i].min, f[i].max, f[i].gpus);
     h = mix(mix(mix(mix(mix(mix(h, f[i].namespace), f[i].name), f[i].kind), f[i].model),
-                    f[i].accelerator),
+                f[i].accelerator),
             num);
   }
   return h;
@@ -132,7 +132,7 @@ static int build_config(run_t *R, gen_t *g, const sl_kube_found_t *f, size_t n, 
   for (size_t i = 0; i < n; i++) {
     char id[512];
     snprintf(id, sizeof id, "%s/%s", f[i].namespace, f[i].name);
-    if (sl_config_variant(base, id)) continue;  // listed in sluice.yaml: the file wins
+    if (sl_config_variant(base, id)) continue; // listed in sluice.yaml: the file wins
     sl_variant_t *v = &g->extra[g->nextra];
     int rc = found_variant(base, &f[i], v);
     g->nextra++;
@@ -165,7 +165,7 @@ static void retire_now(uv_timer_t *t) {
 // Frees a generation whose controller was stopped, once its closed handles are done with.
 static void retire(run_t *R, gen_t *g) {
   uv_timer_t *t = malloc(sizeof *t);
-  if (!t) return;  // leak rather than free memory libuv may still touch
+  if (!t) return; // leak rather than free memory libuv may still touch
   uv_timer_init(R->loop, t);
   t->data = g;
   uv_timer_start(t, retire_now, 100, 0);
@@ -181,7 +181,7 @@ static int build(run_t *R, sl_err_t *err) {
   if (rc < 0) return rc;
   if (R->gen && signature(found, nfound) == R->gen->signature) {
     sl_kube_cluster_found_free(found, nfound);
-    return SL_OK;  // nothing changed
+    return SL_OK; // nothing changed
   }
   gen_t *g = calloc(1, sizeof *g);
   if (!g) {
@@ -200,16 +200,20 @@ static int build(run_t *R, sl_err_t *err) {
   if (rc == 0 && (rc = sl_controller_init(&g->c, &co, err)) == 0) g->have_c = 1;
   if (rc == 0) rc = sl_controller_load_policies(&g->c, err);
   if (rc == 0) rc = sl_controller_add_source(&g->c, &R->proxy, err);
-  if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->printer, err);
+  if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->printer.obs, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, sl_kube_recorder_observer(R->rec), err);
   for (int i = 0; rc == 0 && i < g->cfg.nvariants; i++) {
     const sl_variant_t *v = &g->cfg.variants[i];
     const char *name = v->actuator ? v->actuator : g->cfg.actuator;
-    if (!strcmp(name, "scale")) sl_controller_set_actuator(&g->c, i, sl_kube_actuator_get(R->scale));
-    else if (!strcmp(name, "log")) sl_controller_set_actuator(&g->c, i, R->log);
+    if (!strcmp(name, "scale"))
+      sl_controller_set_actuator(&g->c, i, sl_kube_actuator_get(R->scale));
+    else if (!strcmp(name, "log"))
+      sl_controller_set_actuator(&g->c, i, R->log);
     else
-      rc = sl_err(err, SL_EINVAL, "variant %s: the '%s' actuator needs sluice's /metrics "
-                  "endpoint, which this build does not serve yet", v->id, name);
+      rc = sl_err(err, SL_EINVAL,
+                  "variant %s: the '%s' actuator needs sluice's /metrics "
+                  "endpoint, which this build does not serve yet",
+                  v->id, name);
   }
   if (rc < 0) {
     gen_free(g);
@@ -249,7 +253,7 @@ static void shutdown_all(run_t *R) {
 }
 
 static void on_controller_stopped(void *ud) {
-  shutdown_all(ud);  // max_ticks reached
+  shutdown_all(ud); // max_ticks reached
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -359,16 +363,19 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
     rc = err->code ? err->code : SL_ENOMEM;
     goto out;
   }
-  sl_actuator_log_observer_init(&R->printer, stdout);
-  R->proxy = (sl_source_t){.name = "kubernetes", .sync = source_sync, .ready = source_ready, .ud = R};
+  sl_actuator_log_printer_init(&R->printer, stdout, 1);
+  R->proxy =
+      (sl_source_t){.name = "kubernetes", .sync = source_sync, .ready = source_ready, .ud = R};
   sl_source_t *src = sl_kube_cluster_source(R->cluster);
   if ((rc = src->start(src, R->loop, NULL, err)) < 0) goto out;
   if (o->leader_elect) {
     char lease[300];
     const char *lname = cfg->lease_name ? cfg->lease_name : "sluice";
-    if (o->shard) snprintf(lease, sizeof lease, "%s-%s", lname, o->shard);
-    else snprintf(lease, sizeof lease, "%s", lname);
-    const char *lns = cfg->lease_namespace ? cfg->lease_namespace
+    if (o->shard)
+      snprintf(lease, sizeof lease, "%s-%s", lname, o->shard);
+    else
+      snprintf(lease, sizeof lease, "%s", lname);
+    const char *lns = cfg->lease_namespace      ? cfg->lease_namespace
                       : getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
                                                 : sl_kube_client_config(R->client)->namespace;
     sl_kube_lease_opts_t lo = {.namespace = lns,
