@@ -132,7 +132,7 @@ int sl_cmd_run(int argc, char **argv) {
   int have_fixture = 0;
   sl_actuator_t *actuator = sl_actuator_log_new(stdout);
   sl_actuator_log_printer_t printer;
-  sl_actuator_log_printer_init(&printer, stdout, 0);
+  sl_actuator_log_printer_init(&printer, stdout, 0, 0);
   sl_controller_t c;
   sl_controller_opts_t co = {&cfg, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   int have_c = 0;
@@ -179,6 +179,7 @@ out:
   if (have_c) sl_controller_deinit(&c);
   if (have_fixture) sl_fixture_deinit(&fixture);
   sl_actuator_log_free(actuator);
+  sl_actuator_log_printer_deinit(&printer);
   sl_config_deinit(&cfg);
   return code;
 }

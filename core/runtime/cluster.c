@@ -15,6 +15,7 @@
 #include "core/kube/recorder.h"
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/controller.h"
+#include "core/runtime/decision_log.h"
 #include "core/util/httpc.h"
 #include "core/util/log.h"
 #include "core/util/sched.h"
@@ -44,7 +45,8 @@ typedef struct {
   sl_actuator_t *log;
   sl_kube_events_t *events;
   sl_kube_recorder_t *rec;
-  sl_actuator_log_printer_t printer;
+  sl_actuator_log_printer_t printer; // holds, when they change
+  sl_decision_log_t dlog;            // applied decisions, one JSON line each
   sl_kube_lease_t *lease;
   int leading;
   gen_t *gen;
@@ -201,6 +203,7 @@ static int build(run_t *R, sl_err_t *err) {
   if (rc == 0) rc = sl_controller_load_policies(&g->c, err);
   if (rc == 0) rc = sl_controller_add_source(&g->c, &R->proxy, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->printer.obs, err);
+  if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->dlog.obs, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, sl_kube_recorder_observer(R->rec), err);
   for (int i = 0; rc == 0 && i < g->cfg.nvariants; i++) {
     const sl_variant_t *v = &g->cfg.variants[i];
@@ -363,7 +366,8 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
     rc = err->code ? err->code : SL_ENOMEM;
     goto out;
   }
-  sl_actuator_log_printer_init(&R->printer, stdout, 1);
+  sl_actuator_log_printer_init(&R->printer, stdout, 0, 1);
+  sl_decision_log_init(&R->dlog, stdout);
   R->proxy =
       (sl_source_t){.name = "kubernetes", .sync = source_sync, .ready = source_ready, .ud = R};
   sl_source_t *src = sl_kube_cluster_source(R->cluster);
@@ -426,6 +430,7 @@ out:
   uv_run(R->loop, UV_RUN_DEFAULT);
   gen_free(R->gen);
   sl_actuator_log_free(R->log);
+  sl_actuator_log_printer_deinit(&R->printer);
   uv_loop_close(R->loop);
   sl_kube_config_deinit(&kc);
   free(R);
