@@ -56,6 +56,7 @@ static int merge_into(sl_json_t **slot, const sl_json_t *patch) {
 
 int sl_patch_merge(const sl_json_t *doc, const sl_json_t *patch, sl_json_t **out, sl_err_t *err) {
   *out = NULL;
+  if (!patch) return sl_err(err, SL_EPARSE, "no patch");
   sl_json_t *d = doc ? sl_json_clone(doc) : NULL;
   if (doc && !d) return sl_err(err, SL_ENOMEM, "out of memory");
   int rc = merge_into(&d, patch);
