@@ -14,6 +14,7 @@ static const struct {
   {"version", sl_cmd_version, "print the version"},
   {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
   {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+  {"emulate", sl_cmd_emulate, "serve an emulated Kubernetes API on loopback (for kubectl)"},
 };
 
 static void usage(FILE *f) {

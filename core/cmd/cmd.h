@@ -9,3 +9,4 @@ int sl_cmd_run(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_plan(int argc, char **argv);
 int sl_cmd_sim(int argc, char **argv);
+int sl_cmd_emulate(int argc, char **argv);
