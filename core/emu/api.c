@@ -12,6 +12,7 @@
 #include "core/emu/emu_priv.h"
 #include "core/emu/kinds.h"
 #include "core/emu/patch.h"
+#include "core/emu/proto.h"
 #include "core/emu/select.h"
 #include "core/util/log.h"
 #include "core/util/yval.h"
@@ -241,6 +242,21 @@ static sl_json_t *read_object_body(sl_http_req_t *r) {
     return read_body(r, 0);
   if (media_is(ct, "application/yaml") || media_is(ct, "application/x-yaml"))
     return read_body(r, 1);
+  if (media_is(ct, "application/vnd.kubernetes.protobuf")) {
+    size_t len;
+    const char *b = sl_http_req_body(r, &len);
+    sl_json_t *j = NULL;
+    sl_err_t err;
+    int rc = sl_emu_proto_decode(b, len, &j, &err);
+    if (rc == SL_ENOTFOUND)
+      fail(r, 415, "UnsupportedMediaType",
+           "the body of the request was in an unknown format - accepted media types include: "
+           "application/json, application/yaml (%s)",
+           err.msg);
+    else if (rc < 0)
+      fail(r, 400, "BadRequest", "%s", err.msg);
+    return j;
+  }
   fail(r, 415, "UnsupportedMediaType",
        "the body of the request was in an unknown format - accepted media types include: "
        "application/json, application/yaml");
