@@ -1,5 +1,6 @@
 // sluice emulate: an emulated Kubernetes API server on loopback, with the default backend
 // (GPU nodes, deployments that turn into pods), for kubectl, end-to-end tests and demos.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -130,6 +131,11 @@ int sl_cmd_emulate(int argc, char **argv) {
       }
       o.port = (int)v;
     } else if (!strcmp(a, "--host")) {
+      struct in_addr ia;
+      if (inet_pton(AF_INET, val, &ia) != 1) {
+        rc = usage_error("--host: '%s' is not an IPv4 address", val);
+        goto out;
+      }
       o.host = val;
     } else if (!strcmp(a, "--kubeconfig")) {
       kubeconfig = val;

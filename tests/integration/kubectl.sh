@@ -17,6 +17,24 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$d/emu.log" ] && tail -20 "$d/emu.log"; exit 1; }
 
+# Bad flags: exit 2 naming the flag, before anything listens.
+bad_flag() { # expected message, args...
+  local want=$1; shift
+  out=$("$SLUICE" emulate "$@" 2>&1); rc=$?
+  [ $rc -eq 2 ] || fail "emulate $*: exit $rc, want 2 ($out)"
+  echo "$out" | grep -qF -- "$want" || fail "emulate $*: '$out' lacks '$want'"
+}
+bad_flag "--port: '70000' is not a port number" --port 70000
+bad_flag "--start-delay: '-1'" --start-delay -1
+bad_flag "--host: 'localhost' is not an IPv4 address" --host localhost
+bad_flag "--fault 500=2: the rate must be a number in [0, 1]" --fault 500=2
+bad_flag "--fault pod:x=slow:1: name the pod as NAMESPACE/NAME" --fault pod:x=slow:1
+bad_flag "--fault nope=1: unknown fault" --fault nope=1
+bad_flag "--nodes H100:x: the count must be an integer" --nodes H100:x
+bad_flag "unknown argument '--frobnicate'" --frobnicate
+bad_flag "--seed needs a value" --seed
+"$SLUICE" emulate --help | grep -q '^usage: sluice emulate' || fail "emulate --help"
+
 # kubectl keeps its discovery cache under $HOME; a fresh one per run.
 export HOME="$d" KUBECONFIG="$d/kubeconfig"
 "$SLUICE" emulate --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.3 --seed 7 \

@@ -376,8 +376,16 @@ static void test_hostile(void) {
   T_OK(is_status(&r, 415, "UnsupportedMediaType"), "text/plain create: 415");
   resp_free(&r);
   r = reqs("POST", "/api/v1/namespaces/default/configmaps", "application/vnd.kubernetes.protobuf",
-           "k8s\0");
-  T_OK(is_status(&r, 415, "UnsupportedMediaType"), "protobuf create: 415");
+           "k8s");
+  T_OK(is_status(&r, 400, "BadRequest"), "a protobuf body without the envelope: 400");
+  resp_free(&r);
+  static const char pb_deploy[] = "k8s\0\x0a\x15\x0a\x07"
+                                  "apps/v1\x12\x0a"
+                                  "Deployment\x12\x00";
+  r = req("POST", "/apis/apps/v1/namespaces/default/deployments",
+          "application/vnd.kubernetes.protobuf", pb_deploy, sizeof pb_deploy - 1, NULL);
+  T_OK(is_status(&r, 415, "UnsupportedMediaType"), "a protobuf Deployment: 415 (%ld %s)", r.status,
+       r.body);
   resp_free(&r);
   r = reqs("PATCH", "/api/v1/namespaces/default/configmaps/dup", "application/json", "{}");
   T_OK(is_status(&r, 415, "UnsupportedMediaType"), "PATCH with a non-patch type: 415");
@@ -818,6 +826,29 @@ static void test_faults(void) {
   resp_free(&r);
   r = reqs("GET", "/api/v1/namespaces/default/configmaps?resourceVersion=5", NULL, NULL);
   T_EQ_INT(r.status, 200, "only the next one");
+  resp_free(&r);
+  r = reqs("POST", "/_emu/faults", CM, "{\"expireNext\":1}");
+  resp_free(&r);
+  r = reqs("GET", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=5", NULL, NULL);
+  T_OK(r.status == 200 && r.body && strstr(r.body, "\"type\":\"ERROR\"") &&
+           strstr(r.body, "\"code\":410"),
+       "forced 410 on a watch: an ERROR event");
+  resp_free(&r);
+  // Periodic drops: an open watch is cut within a few periods, and counted.
+  r = reqs("POST", "/_emu/faults", CM, "{\"watchDropEverySeconds\":0.05}");
+  resp_free(&r);
+  int fd = watch_socket("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=999999");
+  int cut = 0;
+  for (int i = 0; i < 1000 && !cut; i++) {
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof tmp);
+    cut = n == 0;
+    if (!cut) usleep(5000);
+  }
+  close(fd);
+  T_OK(cut, "watch-drop every 0.05 s cut the watch");
+  r = reqs("POST", "/_emu/faults", CM, "{\"watchDropEverySeconds\":0}");
+  T_OK(jnum(&r, "watchesDropped") >= 1, "and counted it (%g)", jnum(&r, "watchesDropped"));
   resp_free(&r);
   r = reqs("POST", "/_emu/faults", CM, "{\"conflict409\":1}");
   resp_free(&r);
