@@ -158,15 +158,54 @@ static sl_json_t *condition(const sl_json_t *prev_list, const char *type, const 
   return c;
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+  return h;
+}
+
+static int key_cmp(const void *a, const void *b) {
+  return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+// Hashes a value with object keys in sorted order: the same template hashes the same however a
+// patch left its keys ordered (as the deployment controller's hash does).
+static uint64_t hash_value(uint64_t h, const sl_json_t *v, int depth) {
+  if (!v || depth > 64) return fnv(h, "~", 1);
+  char tag = (char)('0' + v->type);
+  h = fnv(h, &tag, 1);
+  switch (v->type) {
+  case SL_JSON_BOOL:
+    return fnv(h, v->b ? "t" : "f", 1);
+  case SL_JSON_NUMBER: {
+    char b[32];
+    int n = snprintf(b, sizeof b, "%.17g", v->num);
+    return fnv(h, b, (size_t)n);
+  }
+  case SL_JSON_STRING:
+    return fnv(fnv(h, v->str, v->len), "", 1);
+  case SL_JSON_ARRAY:
+    for (size_t i = 0; i < v->n; i++) h = hash_value(h, v->items[i], depth + 1);
+    return fnv(h, "]", 1);
+  case SL_JSON_OBJECT: {
+    char **keys[64];
+    size_t n = v->n < 64 ? v->n : 64;
+    for (size_t i = 0; i < n; i++) keys[i] = &v->keys[i];
+    qsort(keys, n, sizeof keys[0], key_cmp);
+    for (size_t i = 0; i < n; i++) {
+      size_t at = (size_t)(keys[i] - v->keys);
+      h = fnv(fnv(h, v->keys[at], strlen(v->keys[at])), "", 1);
+      h = hash_value(h, v->items[at], depth + 1);
+    }
+    return fnv(h, "}", 1);
+  }
+  default:
+    return h;
+  }
+}
+
 static void hash_name(const sl_json_t *tmpl, char out[11]) {
   static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
-  char *bytes = NULL;
-  size_t len = 0;
-  sl_err_t err;
-  uint64_t h = 1469598103934665603ULL;
-  if (tmpl && sl_json_write(tmpl, &bytes, &len, &err) == 0)
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)bytes[i]) * 1099511628211ULL;
-  free(bytes);
+  uint64_t h = hash_value(1469598103934665603ULL, tmpl, 0);
   for (int i = 0; i < 10; i++) {
     out[i] = alpha[h % (sizeof alpha - 1)];
     h /= sizeof alpha - 1;
@@ -537,7 +576,7 @@ static void reconcile(backend_t *b, const char *ns, const char *name) {
     sl_json_free(d);
     return;
   }
-  long revision = 0;
+  long revision = 0, cur_revision = 0;
   char(*olds)[300] = calloc(nrs + 1, sizeof *olds);
   size_t nold = 0;
   char cur_name[300];
@@ -550,6 +589,8 @@ static void reconcile(backend_t *b, const char *ns, const char *name) {
     if (strtol(r, NULL, 10) > revision) revision = strtol(r, NULL, 10);
     if (strcmp(mstr(rss[i], "name"), cur_name))
       snprintf(olds[nold++], 300, "%s", mstr(rss[i], "name"));
+    else
+      cur_revision = strtol(r, NULL, 10);
   }
   free(rss);
   int fresh_rs = !sl_emu_get(e, "replicasets.apps", ns, cur_name);
@@ -560,6 +601,19 @@ static void reconcile(backend_t *b, const char *ns, const char *name) {
     return;
   }
   sl_json_t *rs = sl_json_clone(crs);
+  if (!fresh_rs && cur_revision < revision) {
+    // Going back to an older template (rollout undo) makes it the newest revision again.
+    char rev[24];
+    snprintf(rev, sizeof rev, "%ld", revision + 1);
+    sl_json_t *ann = obj_at(obj_at(rs, "metadata"), "annotations");
+    set_str(ann, "deployment.kubernetes.io/revision", rev);
+    sl_json_t *upd = sl_json_clone(rs);
+    const sl_json_t *out;
+    if (upd && sl_emu_update(e, "replicasets.apps", upd, &out, &err) == 0) {
+      sl_json_free(rs);
+      rs = sl_json_clone(out);
+    }
+  }
   char rs_uid[64];
   snprintf(rs_uid, sizeof rs_uid, "%s", mstr(rs, "uid"));
 

@@ -347,8 +347,63 @@ static int default_service(sl_json_t *obj) {
   return rc < 0 ? SL_ENOMEM : SL_OK;
 }
 
+// A built-in kind's fields are typed on a real server, so a null reads back as absent.
+static void strip_nulls(sl_json_t *v, int depth) {
+  if (!v || depth > 200) return;
+  for (size_t i = 0; i < v->n;) {
+    if (v->type == SL_JSON_OBJECT && v->items[i]->type == SL_JSON_NULL) {
+      sl_json_remove_at(v, i);
+      continue;
+    }
+    strip_nulls(v->items[i], depth + 1);
+    i++;
+  }
+}
+
+// Resource quantities read back as strings in canonical form (1 -> "1", 0.5 -> "500m").
+static int quantities(sl_json_t *m) {
+  for (size_t i = 0; m && m->type == SL_JSON_OBJECT && i < m->n; i++) {
+    sl_json_t *q = m->items[i];
+    if (q->type != SL_JSON_NUMBER) continue;
+    char b[40];
+    double x = q->num;
+    if (x == (double)(long long)x)
+      snprintf(b, sizeof b, "%lld", (long long)x);
+    else
+      snprintf(b, sizeof b, "%lldm", (long long)(x * 1000 + (x < 0 ? -0.5 : 0.5)));
+    sl_json_t *str = sl_json_string(b);
+    if (!str) return SL_ENOMEM;
+    sl_json_free(q);
+    m->items[i] = str;
+  }
+  return SL_OK;
+}
+
+static int container_quantities(sl_json_t *spec) {
+  static const char *const lists[] = {"containers", "initContainers"};
+  int rc = SL_OK;
+  for (int l = 0; l < 2; l++) {
+    sl_json_t *cs = sl_json_get(spec, lists[l]);
+    for (size_t i = 0; cs && cs->type == SL_JSON_ARRAY && i < cs->n; i++) {
+      rc |= quantities(sl_json_at(cs->items[i], "resources.limits"));
+      rc |= quantities(sl_json_at(cs->items[i], "resources.requests"));
+    }
+  }
+  return rc;
+}
+
 int sl_emu_kinds_default(const sl_emu_rtype_t *t, sl_json_t *obj) {
   int rc = SL_OK;
+  if (t->smp) strip_nulls(obj, 0);
+  if (sl_emu_is(t, "", "pods"))
+    rc |= container_quantities(sl_json_get(obj, "spec"));
+  else if (sl_emu_is(t, "apps", "deployments") || sl_emu_is(t, "apps", "replicasets"))
+    rc |= container_quantities(sl_json_at(obj, "spec.template.spec"));
+  else if (sl_emu_is(t, "", "nodes")) {
+    rc |= quantities(sl_json_at(obj, "status.capacity"));
+    rc |= quantities(sl_json_at(obj, "status.allocatable"));
+  }
+  if (rc < 0) return SL_ENOMEM;
   if (sl_emu_is(t, "", "pods")) {
     sl_json_t *spec = obj_at(obj, "spec");
     if (!spec) return SL_ENOMEM;

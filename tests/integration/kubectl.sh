@@ -82,7 +82,7 @@ spec:
         env:
         - {name: MODEL, value: llama-8b}
         resources:
-          limits: {nvidia.com/gpu: 1}
+          limits: {nvidia.com/gpu: "1"}
 YAML
 out=$(k apply -f "$d/web.yaml" -v=6 2>&1) || fail "apply: $out"
 echo "$out" | grep -q 'deployment.apps/web created' || fail "apply create: $out"
@@ -324,6 +324,16 @@ wait_for "ScaledObject served" sh -c "kubectl apply -f '$d/so.yaml'"
 [ "$(jqget so/web .spec.maxReplicaCount)" = 10 ] || fail "ScaledObject stored"
 k delete crd scaledobjects.keda.sh >/dev/null || fail "delete CRD"
 wait_for "ScaledObject unserved after its CRD went" sh -c "! kubectl get so web"
+
+# --- rollout history and undo ----------------------------------------------------------------
+# Four templates so far (create, apply, strategic patch, edit); undo brings back the third,
+# whose replica set becomes revision 5.
+k rollout undo deploy/web | grep -q 'deployment.apps/web rolled back' || fail "rollout undo"
+[ "$(jqget deploy/web '.spec.template.spec.containers[0].image')" = vllm/vllm-openai:v0.6.0 ] ||
+  fail "undo restored the previous template's image"
+revs=$(k rollout history deploy/web | awk '/^[0-9]/ {print $1}' | tr '\n' ' ')
+[ "$revs" = "1 2 4 5 " ] || fail "rollout history after undo: '$revs'"
+k rollout status deploy/web --timeout=60s >/dev/null || fail "rollout after undo"
 
 # --- kubectl's typed create commands (protobuf bodies) ------------------------------------------
 k create namespace typed | grep -q 'namespace/typed created' || fail "create namespace"
