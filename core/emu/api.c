@@ -639,6 +639,19 @@ static void watch_expired(sl_emu_watch_t *w, const char *why) {
 }
 
 static void do_watch(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
+  const char *rv = sl_http_req_query(r, "resourceVersion");
+  const char *sie = sl_http_req_query(r, "sendInitialEvents");
+  int initial = !rv || !*rv || !strcmp(rv, "0") || (sie && !strcmp(sie, "true"));
+  uint64_t since = 0;
+  if (!initial) {
+    char *end;
+    since = strtoull(rv, &end, 10);
+    if (*end || *rv == '-') {
+      fail(r, 400, "BadRequest", "resourceVersion: Invalid value: \"%.100s\": must be a number",
+           rv);
+      return;
+    }
+  }
   sl_emu_watch_t *w = calloc(1, sizeof *w);
   if (!w) {
     fail(r, 500, "InternalError", "out of memory");
@@ -693,9 +706,6 @@ static void do_watch(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
     return;
   }
 
-  const char *rv = sl_http_req_query(r, "resourceVersion");
-  const char *sie = sl_http_req_query(r, "sendInitialEvents");
-  int initial = !rv || !*rv || !strcmp(rv, "0") || (sie && !strcmp(sie, "true"));
   if (expired_rv(rv) && sl_emu_faults_take_expire(&e->faults)) {
     watch_expired(w, "too old resource version (forced by sluice emulate's expire fault)");
     return;
@@ -708,12 +718,6 @@ static void do_watch(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
     free(objs);
     if (sie && !strcmp(sie, "true") && w->bookmarks) watch_bookmark(w, 1);
   } else {
-    char *end;
-    uint64_t since = strtoull(rv, &end, 10);
-    if (*end) {
-      sl_http_stream_cut(w->st);
-      return;
-    }
     if (sl_emu_store_replay(e->store, w->t, since, watch_on_change, w) == SL_ERANGE) {
       char why[160];
       snprintf(why, sizeof why, "too old resource version: %" PRIu64 " (%" PRIu64 ")", since,

@@ -400,6 +400,10 @@ static void test_hostile(void) {
   r = reqs("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=nope", NULL, NULL);
   T_OK(is_status(&r, 400, "BadRequest"), "bad field selector: 400");
   resp_free(&r);
+  r = reqs("GET", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc", NULL, NULL);
+  T_OK(is_status(&r, 400, "BadRequest"),
+       "a watch from a resourceVersion that is not a number: 400");
+  resp_free(&r);
   r = reqs("GET", "/api/v1/namespaces/default/configmaps?continue=zz", NULL, NULL);
   T_OK(is_status(&r, 400, "BadRequest"), "bad continue token: 400");
   resp_free(&r);
