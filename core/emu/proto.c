@@ -9,7 +9,17 @@
 #include <string.h>
 #include <time.h>
 
-typedef enum { P_STR, P_BYTES, P_BOOL, P_INT, P_MSG, P_MAP_SS, P_MAP_SB, P_TIME } ptype_t;
+typedef enum {
+  P_STR,
+  P_BYTES,
+  P_BOOL,
+  P_INT,
+  P_MSG,
+  P_MAP_SS,
+  P_MAP_SB,
+  P_TIME,      // metav1.Time: RFC 3339 seconds
+  P_MICROTIME, // metav1.MicroTime: RFC 3339 microseconds
+} ptype_t;
 
 typedef struct pmsg pmsg_t;
 typedef struct {
@@ -76,10 +86,48 @@ static const pfield_t sa_f[] = {{1, "metadata", P_MSG, 0, &meta_m},
                                 {0}};
 static const pmsg_t sa_m = {sa_f};
 
+static const pfield_t lease_spec_f[] = {
+    {1, "holderIdentity", P_STR, 0, NULL},    {2, "leaseDurationSeconds", P_INT, 0, NULL},
+    {3, "acquireTime", P_MICROTIME, 0, NULL}, {4, "renewTime", P_MICROTIME, 0, NULL},
+    {5, "leaseTransitions", P_INT, 0, NULL},  {6, "strategy", P_STR, 0, NULL},
+    {7, "preferredHolder", P_STR, 0, NULL},   {0}};
+static const pmsg_t lease_spec_m = {lease_spec_f};
+static const pfield_t lease_f[] = {
+    {1, "metadata", P_MSG, 0, &meta_m}, {2, "spec", P_MSG, 0, &lease_spec_m}, {0}};
+static const pmsg_t lease_m = {lease_f};
+
+static const pfield_t objref_f[] = {
+    {1, "kind", P_STR, 0, NULL},       {2, "namespace", P_STR, 0, NULL},
+    {3, "name", P_STR, 0, NULL},       {4, "uid", P_STR, 0, NULL},
+    {5, "apiVersion", P_STR, 0, NULL}, {6, "resourceVersion", P_STR, 0, NULL},
+    {7, "fieldPath", P_STR, 0, NULL},  {0}};
+static const pmsg_t objref_m = {objref_f};
+static const pfield_t source_f[] = {
+    {1, "component", P_STR, 0, NULL}, {2, "host", P_STR, 0, NULL}, {0}};
+static const pmsg_t source_m = {source_f};
+static const pfield_t event_f[] = {{1, "metadata", P_MSG, 0, &meta_m},
+                                   {2, "involvedObject", P_MSG, 0, &objref_m},
+                                   {3, "reason", P_STR, 0, NULL},
+                                   {4, "message", P_STR, 0, NULL},
+                                   {5, "source", P_MSG, 0, &source_m},
+                                   {6, "firstTimestamp", P_TIME, 0, NULL},
+                                   {7, "lastTimestamp", P_TIME, 0, NULL},
+                                   {8, "count", P_INT, 0, NULL},
+                                   {9, "type", P_STR, 0, NULL},
+                                   {10, "eventTime", P_MICROTIME, 0, NULL},
+                                   {12, "action", P_STR, 0, NULL},
+                                   {13, "related", P_MSG, 0, &objref_m},
+                                   {14, "reportingComponent", P_STR, 0, NULL},
+                                   {15, "reportingInstance", P_STR, 0, NULL},
+                                   {0}};
+static const pmsg_t event_m = {event_f};
+
 static const struct {
   const char *api_version, *kind;
   const pmsg_t *msg;
 } kinds[] = {
+    {"coordination.k8s.io/v1", "Lease", &lease_m},
+    {"v1", "Event", &event_m},
     {"v1", "Namespace", &ns_m},
     {"v1", "ConfigMap", &cm_m},
     {"v1", "Secret", &secret_m},
@@ -177,24 +225,33 @@ static sl_json_t *decode_value(const pfield_t *f, const uint8_t *p, size_t n, ui
     }
     return o;
   }
-  case P_TIME: {
+  case P_TIME:
+  case P_MICROTIME: {
     rd_t sub = {p, p + n};
-    int64_t secs = 0;
+    int64_t secs = 0, nanos = 0;
     while (sub.p < sub.end) {
       uint64_t key, x;
       if (varint(&sub, &key) < 0) return NULL;
-      if ((key >> 3) == 1 && (key & 7) == 0) {
+      if (((key >> 3) == 1 || (key >> 3) == 2) && (key & 7) == 0) {
         if (varint(&sub, &x) < 0) return NULL;
-        secs = (int64_t)x;
+        if ((key >> 3) == 1)
+          secs = (int64_t)x;
+        else
+          nanos = (int64_t)x;
       } else if (skip(&sub, (int)(key & 7)) < 0) {
         return NULL;
       }
     }
     time_t t = (time_t)secs;
     struct tm tm;
-    char b[32];
+    char b[48];
     if (!gmtime_r(&t, &tm)) return NULL;
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    size_t k = strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (f->type == P_MICROTIME)
+      snprintf(b + k, sizeof b - k, ".%06ldZ",
+               (long)((nanos / 1000) % 1000000 + 1000000) % 1000000);
+    else
+      snprintf(b + k, sizeof b - k, "Z");
     return sl_json_string(b);
   }
   default:
@@ -331,8 +388,8 @@ int sl_emu_proto_decode(const char *buf, size_t len, sl_json_t **out, sl_err_t *
     if (!strcmp(kinds[i].api_version, av) && !strcmp(kinds[i].kind, kind)) m = kinds[i].msg;
   if (!m)
     return sl_err(err, SL_ENOTFOUND,
-                  "protobuf bodies are decoded only for v1 Namespace, ConfigMap, "
-                  "Secret and ServiceAccount, not %.60s %.60s",
+                  "protobuf bodies are decoded only for v1 Namespace, ConfigMap, Secret, "
+                  "ServiceAccount and Event, and coordination.k8s.io/v1 Lease, not %.60s %.60s",
                   av, kind);
   sl_json_t *obj = sl_json_object();
   if (!obj || sl_json_set(obj, "apiVersion", sl_json_string(av)) < 0 ||

@@ -1,8 +1,8 @@
 // Kubernetes protobuf request bodies ("k8s\0" + runtime.Unknown) decoded to JSON for the few
-// kinds whose typed clients kubectl uses to create objects: since client-go 1.32 these send
-// application/vnd.kubernetes.protobuf (kubectl create namespace, configmap, secret,
-// serviceaccount). Other kinds are refused with 415; responses are always JSON, which every
-// client accepts.
+// kinds whose typed clients send them: since client-go 1.32 typed clients send
+// application/vnd.kubernetes.protobuf, as kubectl create namespace, configmap, secret and
+// serviceaccount do, and a Go controller's leader election (Lease) and event recorder (Event).
+// Other kinds are refused with 415; responses are always JSON, which every client accepts.
 #pragma once
 
 #include <stddef.h>

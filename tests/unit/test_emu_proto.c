@@ -92,6 +92,29 @@ int main(void) {
   T_OK(refused > (int)body.n / 2, "truncated bodies are mostly refused (%d of %zu)", refused,
        body.n);
 
+  // A leader election Lease, with MicroTime and int32 fields.
+  pb_t lm = {0}, spec = {0}, rt = {0}, lease = {0}, lb = {0};
+  fstr(&lm, 1, "sluice-leader");
+  fstr(&spec, 1, "pod-a");
+  varint(&spec, 2 << 3 | 0);
+  varint(&spec, 15);
+  varint(&rt, 1 << 3 | 0);
+  varint(&rt, 1700000000);
+  varint(&rt, 2 << 3 | 0);
+  varint(&rt, 123456000);
+  field(&spec, 4, rt.b, rt.n);
+  field(&lease, 1, lm.b, lm.n);
+  field(&lease, 2, spec.b, spec.n);
+  envelope(&lb, "coordination.k8s.io/v1", "Lease", &lease);
+  j = NULL;
+  T_OK(sl_emu_proto_decode(lb.b, lb.n, &j, &err) == 0, "Lease decodes (%s)", err.msg);
+  T_OK(!strcmp(sl_json_str_or(sl_json_at(j, "spec.holderIdentity"), ""), "pod-a") &&
+           sl_json_num_or(sl_json_at(j, "spec.leaseDurationSeconds"), 0) == 15 &&
+           !strcmp(sl_json_str_or(sl_json_at(j, "spec.renewTime"), ""),
+                   "2023-11-14T22:13:20.123456Z"),
+       "holder, duration and MicroTime (%s)", sl_json_str_or(sl_json_at(j, "spec.renewTime"), "?"));
+  sl_json_free(j);
+
   pb_t dep = {0}, b2 = {0};
   fstr(&dep, 1, "x");
   envelope(&b2, "apps/v1", "Deployment", &dep);
