@@ -90,6 +90,9 @@ int emu_crd_validate(sl_emu_t *e, const sl_json_t *crd, sl_emu_fail_t *f) {
   if (!what) {
     const sl_emu_rtype_t *t = sl_emu_store_type(e->store, group, plural);
     if (t && !t->from_crd) what = "spec.names.plural: Invalid value: a built-in resource has it";
+    // Objects are stored by namespace or not; the scope of a served type cannot move.
+    else if (t && t->served && t->namespaced != !strcmp(scope, "Namespaced"))
+      what = "spec.scope: Invalid value: field is immutable";
   }
   if (!what) return SL_OK;
   emu_fail(f, 422, "Invalid",

@@ -604,6 +604,14 @@ int emu_delete(sl_emu_t *e, sl_emu_rtype_t *t, const char *ns, const char *name,
     snprintf(f->name, sizeof f->name, "%s", name);
     return SL_EINVAL;
   }
+  if (sl_emu_is(t, "", "namespaces") && !(flags & EMU_INTERNAL) &&
+      (!strcmp(name, "default") || !strcmp(name, "kube-system") || !strcmp(name, "kube-public"))) {
+    emu_fail(f, 403, "Forbidden",
+             "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);
+    f->t = t;
+    snprintf(f->name, sizeof f->name, "%s", name);
+    return SL_EINVAL;
+  }
   if (flags & EMU_DRY_RUN) {
     *out = sl_emu_obj_ref(old);
     return SL_OK;

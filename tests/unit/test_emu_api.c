@@ -537,6 +537,10 @@ static void test_updates(void) {
   T_OK(is_status(&r, 400, "BadRequest"), "apply-patch without a fieldManager: 400");
   resp_free(&r);
 
+  r = reqs("DELETE", "/api/v1/namespaces/default", NULL, NULL);
+  T_OK(is_status(&r, 403, "Forbidden"), "the default namespace may not be deleted");
+  resp_free(&r);
+
   // Namespaces take their objects with them.
   r = reqs("POST", "/api/v1/namespaces", CM, "{\"metadata\":{\"name\":\"gone\"}}");
   T_OK(r.status == 201 && !strcmp(jstr(&r, "status.phase"), "Active"), "namespace created Active");
@@ -940,6 +944,62 @@ static void test_determinism(env_t *env) {
   on_loop(env, stop_second, &b);
 }
 
+static void test_crd(void) {
+  const char *crd =
+      "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+      "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+      "\"names\":{\"kind\":\"Widget\",\"plural\":\"widgets\"},\"scope\":\"%s\",\"versions\":["
+      "{\"name\":\"v1beta1\",\"served\":true,\"storage\":false},{\"name\":\"v1\",\"served\":"
+      "true,\"storage\":true}]}}";
+  char body[1024];
+  snprintf(body, sizeof body, crd, "Namespaced");
+  resp_t r = reqs("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CM, body);
+  T_EQ_INT(r.status, 201, "CRD created");
+  resp_free(&r);
+  r = reqs("GET", "/apis/example.com", NULL, NULL);
+  T_OK(r.status == 200 && !strcmp(jstr(&r, "preferredVersion.version"), "v1"),
+       "the preferred version is the highest by Kubernetes' order (v1 over v1beta1)");
+  resp_free(&r);
+  r = reqs("POST", "/apis/example.com/v1beta1/namespaces/default/widgets", CM,
+           "{\"metadata\":{\"name\":\"w1\"},\"spec\":{\"size\":3}}");
+  T_OK(r.status == 201 && !strcmp(jstr(&r, "apiVersion"), "example.com/v1beta1"),
+       "a custom resource created at v1beta1");
+  resp_free(&r);
+  r = reqs("GET", "/apis/example.com/v1/namespaces/default/widgets/w1", NULL, NULL);
+  T_OK(r.status == 200 && !strcmp(jstr(&r, "apiVersion"), "example.com/v1") &&
+           jnum(&r, "spec.size") == 3,
+       "read at v1, relabelled");
+  resp_free(&r);
+  snprintf(body, sizeof body, crd, "Cluster");
+  r = reqs("PUT", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", CM,
+           body);
+  T_OK(is_status(&r, 422, "Invalid") && strstr(jstr(&r, "message"), "spec.scope"),
+       "a CRD's scope cannot change");
+  resp_free(&r);
+  r = reqs("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CM,
+           "{\"metadata\":{\"name\":\"wrong.example.com\"},\"spec\":{\"group\":\"example.com\","
+           "\"names\":{\"kind\":\"Gadget\",\"plural\":\"gadgets\"},\"scope\":\"Cluster\","
+           "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}");
+  T_OK(is_status(&r, 422, "Invalid") && strstr(jstr(&r, "message"), "spec.names.plural"),
+       "a CRD named other than plural.group is refused");
+  resp_free(&r);
+  r = reqs("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+           NULL, NULL);
+  T_EQ_INT(r.status, 200, "CRD deleted");
+  resp_free(&r);
+  r = reqs("GET", "/apis/example.com/v1/namespaces/default/widgets", NULL, NULL);
+  T_EQ_INT(r.status, 404, "its resource is no longer served");
+  resp_free(&r);
+  snprintf(body, sizeof body, crd, "Cluster");
+  r = reqs("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CM, body);
+  T_EQ_INT(r.status, 201, "recreated with another scope once gone");
+  resp_free(&r);
+  r = reqs("GET", "/apis/example.com/v1/widgets", NULL, NULL);
+  T_OK(r.status == 200 && sl_json_get(r.json, "items") && sl_json_get(r.json, "items")->n == 0,
+       "and its old objects went with the old definition");
+  resp_free(&r);
+}
+
 static void test_discovery(void) {
   resp_t r = reqs("GET", "/apis", NULL, NULL);
   T_OK(r.status == 200 && !strcmp(jstr(&r, "kind"), "APIGroupList"), "APIGroupList");
@@ -991,6 +1051,7 @@ static void *client(void *ud) {
   test_lists();
   test_updates();
   test_subresources(env);
+  test_crd();
   test_watch(env);
   test_many_watches();
   test_faults();
