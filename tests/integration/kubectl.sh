@@ -126,6 +126,12 @@ kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
 out=$(k wait --for=condition=Ready pod -l app=web --timeout=60s) || fail "wait Ready: $out"
 [ "$(echo "$out" | grep -c 'condition met')" = 5 ] || fail "wait Ready on 5 pods: $out"
 
+# A pod deleted by hand is replaced, as its replica set would.
+victim=$(k get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+k delete pod "$victim" | grep -q "pod \"$victim\" deleted" || fail "delete pod"
+wait_for "a replacement for $victim" sh -c "kubectl get pods -l app=web --no-headers | grep -v '^$victim ' | grep -c '1/1 *Running' | grep -qx 5"
+k get pod "$victim" >/dev/null 2>&1 && fail "the deleted pod is still there"
+
 # --- patches ---------------------------------------------------------------------------------
 k patch deploy web --type merge -p '{"metadata":{"labels":{"tier":"gpu"}}}' | grep -q patched || fail "merge patch"
 [ "$(jqget deploy/web .metadata.labels.tier)" = gpu ] || fail "merge patch result"
