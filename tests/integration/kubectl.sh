@@ -111,6 +111,10 @@ wait_for "3 pods Running/Ready" sh -c "kubectl get pods -l app=web --no-headers 
 out=$(k get pods -l app=web 2>&1)
 echo "$out" | head -1 | grep -q '^NAME *READY *STATUS *RESTARTS *AGE$' || fail "pod table header: $out"
 k get deploy web | grep -q '^web *3/3 *3 *3 ' || fail "deployment table: $(k get deploy web)"
+out=$(k get all)
+for want in 'pod/web-' 'deployment.apps/web ' 'replicaset.apps/web-'; do
+  echo "$out" | grep -q "^$want" || fail "kubectl get all lacks $want: $out"
+done
 k rollout status deploy/web --timeout=60s | grep -q 'successfully rolled out' || fail "rollout status"
 k wait --for=condition=Available deploy/web --timeout=60s | grep -q 'condition met' || fail "wait Available"
 
@@ -328,6 +332,24 @@ k apply -f "$d/so-crd.yaml" >/dev/null || fail "ScaledObject CRD"
 printf 'apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: web}\nspec: {scaleTargetRef: {name: web}, maxReplicaCount: 10}\n' >"$d/so.yaml"
 wait_for "ScaledObject served" sh -c "kubectl apply -f '$d/so.yaml'"
 [ "$(jqget so/web .spec.maxReplicaCount)" = 10 ] || fail "ScaledObject stored"
+cat >"$d/sm-crd.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, shortNames: [smon],
+          categories: [prometheus-operator]}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: true, storage: true,
+     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+YAML
+k apply -f "$d/sm-crd.yaml" >/dev/null || fail "ServiceMonitor CRD"
+printf 'apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: vllm}\nspec: {selector: {matchLabels: {app: web}}, endpoints: [{port: metrics, interval: 15s}]}\n' >"$d/sm.yaml"
+wait_for "ServiceMonitor served" sh -c "kubectl apply -f '$d/sm.yaml'"
+k get prometheus-operator --no-headers | grep -q '^vllm ' || fail "a CRD's category lists its objects"
+[ "$(jqget smon/vllm '.spec.endpoints[0].interval')" = 15s ] || fail "ServiceMonitor stored"
 k delete crd scaledobjects.keda.sh >/dev/null || fail "delete CRD"
 wait_for "ScaledObject unserved after its CRD went" sh -c "! kubectl get so web"
 
