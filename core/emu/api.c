@@ -841,8 +841,8 @@ static int patch_fail(sl_http_req_t *r, int rc, const sl_err_t *err) {
 }
 
 // Applies the request's patch to doc. NULL (the request answered) on failure.
-static sl_json_t *apply_patch(sl_http_req_t *r, const sl_emu_rtype_t *t, const sl_json_t *doc,
-                              const sl_smp_type_t *smp, int allow_smp) {
+static sl_json_t *apply_patch(sl_http_req_t *r, const sl_json_t *doc, const sl_smp_type_t *smp,
+                              int allow_smp) {
   const char *ct = sl_http_req_header(r, "Content-Type");
   sl_json_t *out = NULL, *patch;
   sl_err_t err = {0};
@@ -879,7 +879,6 @@ static sl_json_t *apply_patch(sl_http_req_t *r, const sl_emu_rtype_t *t, const s
     fail(r, 422, "Invalid", "the patched document is not an object");
     return NULL;
   }
-  (void)t;
   return out;
 }
 
@@ -922,7 +921,7 @@ static void do_patch(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
   int scale = !strcmp(tg->sub, "scale");
   if (scale) {
     sl_json_t *s = scale_of(tg->t, cur->json);
-    sl_json_t *out = apply_patch(r, tg->t, s, NULL, 1);
+    sl_json_t *out = apply_patch(r, s, NULL, 1);
     sl_json_free(s);
     if (!out) return;
     scale_write(e, r, tg, cur, out);
@@ -932,7 +931,7 @@ static void do_patch(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
   const sl_smp_type_t *smp = tg->t->smp;
   int allow_smp = smp || *tg->sub; // custom resources' subresources take it (metadata rules)
   if (!smp && *tg->sub) smp = sl_emu_kinds_meta_schema();
-  sl_json_t *out = apply_patch(r, tg->t, cur->json, smp, allow_smp);
+  sl_json_t *out = apply_patch(r, cur->json, smp, allow_smp);
   if (!out) return;
   sl_emu_obj_t *o;
   sl_emu_fail_t f;
@@ -1039,7 +1038,7 @@ static void do_update(sl_emu_t *e, sl_http_req_t *r, const target_t *tg) {
 static sl_json_t *delete_options(sl_http_req_t *r, int *bad) {
   *bad = 0;
   size_t len;
-  const char *b = sl_http_req_body(r, &len);
+  sl_http_req_body(r, &len);
   sl_json_t *opts = NULL;
   if (len) {
     if (!(opts = read_body(r, 0))) {
@@ -1052,7 +1051,6 @@ static sl_json_t *delete_options(sl_http_req_t *r, int *bad) {
   const char *pp = sl_http_req_query(r, "propagationPolicy");
   if (pp && opts && opts->type == SL_JSON_OBJECT)
     sl_json_set(opts, "propagationPolicy", sl_json_string(pp));
-  (void)b;
   return opts;
 }
 

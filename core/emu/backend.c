@@ -268,14 +268,13 @@ static int node_fits_selector(const sl_json_t *pod, const sl_json_t *node) {
   return 0;
 }
 
-static long node_free_gpus(backend_t *b, const sl_json_t *node, const sl_json_t **pods, size_t np) {
+static long node_free_gpus(const sl_json_t *node, const sl_json_t **pods, size_t np) {
   long cap = quantity(sl_json_get(sl_json_at(node, "status.allocatable"), GPU));
   const char *name = mstr(node, "name");
   for (size_t i = 0; i < np; i++) {
     const char *on = sl_json_str_or(sl_json_at(pods[i], "spec.nodeName"), "");
     if (!strcmp(on, name) && !is_terminal(pods[i])) cap -= pod_gpus(pods[i]);
   }
-  (void)b;
   return cap;
 }
 
@@ -390,7 +389,7 @@ static void schedule(backend_t *b) {
         no_sel++;
         continue;
       }
-      if (node_free_gpus(b, nodes[k], pods, np) >= want) {
+      if (node_free_gpus(nodes[k], pods, np) >= want) {
         snprintf(node_name, sizeof node_name, "%s", mstr(nodes[k], "name"));
         chosen = node_name;
       } else {

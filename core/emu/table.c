@@ -622,7 +622,6 @@ sl_json_t *emu_table(sl_emu_t *e, const sl_emu_rtype_t *t, sl_emu_obj_t **objs, 
   }
   sl_json_set(tbl, "columnDefinitions", cols);
   sl_json_set(tbl, "rows", rows);
-  (void)e;
   return tbl;
 oom:
   sl_json_free(tbl);
