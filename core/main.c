@@ -4,6 +4,7 @@
 
 #include "core/cmd/check.h"
 #include "core/cmd/cmd.h"
+#include "core/cmd/emulate.h"
 #include "core/cmd/plan.h"
 #include "core/cmd/run.h"
 #include "core/cmd/sim.h"
@@ -19,6 +20,7 @@ static const struct {
     {"version", sl_cmd_version, "print the version"},
     {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
     {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+    {"emulate", sl_cmd_emulate, "serve an emulated Kubernetes API on loopback (for kubectl)"},
 };
 
 static void usage(FILE *f) {

@@ -8,8 +8,11 @@
 
 int main(void) {
   sl_variant_t v = {.id = "llm/a"};
-  sl_outcome_t o = {&v, 2, 4, 4, 1, 0, 1, "load 31 \"needs\" 4\nreplicas", "slo",
-                    "{\"demand_rps\":41.2,\"bound\":\"forecast\"}"};
+  sl_outcome_t o = {&v,    2,
+                    4,     4,
+                    1,     0,
+                    1,     "load 31 \"needs\" 4\nreplicas",
+                    "slo", "{\"demand_rps\":41.2,\"bound\":\"forecast\"}"};
   char line[2048];
   int n = sl_decision_log_format(1765132460.25, &o, line, sizeof line);
   T_OK(n > 0 && strchr(line, '\n') == NULL, "one line, no raw newline");
@@ -22,8 +25,7 @@ int main(void) {
   T_OK(!strcmp(sl_json_str_or(sl_json_get(j, "policy"), ""), "slo"), "policy");
   T_OK(!strcmp(sl_json_str_or(sl_json_get(j, "reason"), ""), "load 31 \"needs\" 4\nreplicas"),
        "reason escaped and round-trips");
-  T_NEAR(sl_json_num_or(sl_json_at(j, "inputs.demand_rps"), 0), 41.2, 1e-9,
-         "inputs are an object");
+  T_NEAR(sl_json_num_or(sl_json_at(j, "inputs.demand_rps"), 0), 41.2, 1e-9, "inputs are an object");
   T_OK(!strncmp(sl_json_str_or(sl_json_get(j, "ts"), ""), "2025-12-07T18:34:20.250Z", 24),
        "ISO 8601 time in UTC (%s)", sl_json_str_or(sl_json_get(j, "ts"), ""));
   sl_json_free(j);
