@@ -97,3 +97,73 @@ describe("wva V2 cost-aware optimizer", function()
     assert.are.equal(2, d["llm/d"].replicas)
   end)
 end)
+
+describe("wva V2 cost-aware optimizer, on its own", function()
+  -- A model as sluice.wva_v2.analyze returns it, reduced to what the optimizer reads.
+  local function vc(id, o)
+    return { id = id, prc = o.prc, cost = o.cost or 10, role = o.role or "both",
+      current = o.current or 1, gpus = 1, v = { min = o.min, max = o.max } }
+  end
+  local function targets_of(mr)
+    local t = {}
+    for _, c in ipairs(mr.vcs) do t[c.id] = c.current end
+    return t
+  end
+
+  it("treats a model without roles as one unit, 'both', carrying the model's RC and SC", function()
+    local roles, need, spare = cost_aware.role_state({ rc = 5, sc = 3 })
+    assert.are.same({ { "both" }, { both = 5 }, { both = 3 } }, { roles, need, spare })
+    roles, need = cost_aware.role_state({ roles = { prefill = { rc = 1, sc = 0 },
+      decode = { rc = 2, sc = 0 } } })
+    assert.are.same({ { "decode", "prefill" }, { decode = 2, prefill = 1 } }, { roles, need })
+  end)
+
+  it("adds ceil(RC / capacity) replicas on the variant cheapest per token", function()
+    -- a: 10 / 100 000 per token; b: 30 / 200 000 is dearer per token although it holds more.
+    local mr = { rc = 250000, sc = 0, vcs = { vc("a", { prc = 100000, cost = 10 }),
+      vc("b", { prc = 200000, cost = 30 }) } }
+    local t = targets_of(mr)
+    cost_aware.optimize(mr, t)
+    assert.are.same({ a = 1 + 3, b = 1 }, t)
+  end)
+
+  it("moves on to the next cheapest when the cheapest reaches its max", function()
+    -- a takes 1 (to its max 2), covering 100 000; the 150 000 left is one replica of b.
+    local mr = { rc = 250000, sc = 0, vcs = { vc("a", { prc = 100000, cost = 10, max = 2 }),
+      vc("b", { prc = 200000, cost = 30 }) } }
+    local t = targets_of(mr)
+    cost_aware.optimize(mr, t)
+    assert.are.same({ a = 2, b = 2 }, t)
+  end)
+
+  it("never picks a variant with no capacity", function()
+    local mr = { rc = 250000, sc = 0, vcs = { vc("a", { prc = 0, cost = 0 }) } }
+    local t = targets_of(mr)
+    cost_aware.optimize(mr, t)
+    assert.are.same({ a = 1 }, t)
+  end)
+
+  it("removes floor(SC / capacity) replicas, most expensive first, down to each min", function()
+    -- SC 250 000: b (cost 30) can lose 1 above its min, leaving 150 000: one replica of a.
+    local mr = { rc = 0, sc = 250000, vcs = { vc("a", { prc = 100000, cost = 10, current = 3 }),
+      vc("b", { prc = 100000, cost = 30, current = 2, min = 1 }) } }
+    local t = targets_of(mr)
+    cost_aware.optimize(mr, t)
+    assert.are.same({ a = 2, b = 1 }, t)
+  end)
+
+  it("keeps one replica on the last variant when no other serves, even below what SC allows",
+    function()
+      local mr = { rc = 0, sc = 1e9, vcs = { vc("a", { prc = 100000, cost = 10, current = 2, min = 0 }),
+        vc("b", { prc = 100000, cost = 30, current = 0, min = 0 }) } }
+      local t = targets_of(mr)
+      cost_aware.optimize(mr, t)
+      assert.are.same({ a = 1, b = 0 }, t)
+      -- With b serving, a may go to zero.
+      mr.vcs[2].current = 1
+      mr.vcs[2].v.min = 1
+      t = targets_of(mr)
+      cost_aware.optimize(mr, t)
+      assert.are.same({ a = 0, b = 1 }, t)
+    end)
+end)

@@ -61,3 +61,34 @@ describe("wva GreedyByScore under a GPU limit", function()
     assert.are.equal(4, alone(4))
   end)
 end)
+
+describe("wva GreedyByScore, on its own", function()
+  local P = { model_priority = {} }
+  local function model(name, o)
+    local c = { id = "llm/" .. name, prc = o.prc or 100000, cost = 10, role = "both",
+      current = o.current or 1, gpus = o.gpus or 1, v = { accelerator = "H100", min = o.min } }
+    return { model = name, rc = o.rc or 0, sc = o.sc or 0, vcs = { c } }
+  end
+
+  it("adds nothing when no GPU is free", function()
+    local t = { ["llm/a"] = 1 }
+    greedy.optimize(P, { model("a", { rc = 300000 }) }, t, { H100 = 0 })
+    assert.are.same({ ["llm/a"] = 1 }, t)
+  end)
+
+  it("spends free GPUs in whole replicas of a variant's GPUs per replica", function()
+    -- RC 300 000 wants 3 replicas of 2 GPUs; 3 free GPUs hold one.
+    local t, avail = { ["llm/a"] = 1 }, { H100 = 3 }
+    greedy.optimize(P, { model("a", { rc = 300000, gpus = 2 }) }, t, avail)
+    assert.are.same({ ["llm/a"] = 2 }, t)
+    assert.are.same({ H100 = 1 }, avail)
+  end)
+
+  it("scales a model that needs nothing down as the cost-aware optimizer does", function()
+    -- SC 150 000 over replicas of 100 000: -1, while the other model takes the free GPUs.
+    local t = { ["llm/a"] = 3, ["llm/b"] = 1 }
+    greedy.optimize(P, { model("a", { sc = 150000, current = 3 }), model("b", { rc = 100000 }) },
+      t, { H100 = 4 })
+    assert.are.same({ ["llm/a"] = 2, ["llm/b"] = 2 }, t)
+  end)
+end)

@@ -113,3 +113,83 @@ describe("wva V1 (percentage analyzer)", function()
     assert.are.equal(4, d["llm/a"].replicas)
   end)
 end)
+
+describe("wva V1, the stage on its own", function()
+  local params = require "sluice.params"
+  local inputs = require "sluice.wva_inputs"
+  local P = params.resolve(wva.defaults, { version = 1 })   -- thresholds 0.80 / 5, triggers 0.10 / 3
+
+  local function near(want, got)
+    assert.is_true(math.abs(want - got) < 1e-9, string.format("want %.12g, got %.12g", want, got))
+  end
+
+  it("analyze averages spare KV and queue over the non-saturated replicas of every variant",
+    function()
+      -- 0.9 is saturated. Spares: KV (0.30 + 0.20) / 2 = 0.25, queue (4 + 2) / 2 = 3: neither is
+      -- below its trigger (0.10, 3), so no scale-up.
+      local a = v1.analyze(P, { { { kv = 0.5, q = 1 } }, { { kv = 0.9, q = 0 }, { kv = 0.6, q = 3 } } })
+      assert.are.equal(3, a.replicas)
+      assert.are.equal(2, a.nonsaturated)
+      near(0.25, a.spare_kv)
+      near(3, a.spare_q)
+      assert.is_false(a.up)
+      -- Without one of the two: KV 0.80 - (0.80 - 0.25) x 2 < 0.10: unsafe.
+      near(0.8 - 0.55 * 2, a.after_kv)
+      assert.is_false(a.down_safe)
+    end)
+
+  it("analyze counts a replica at the queue threshold as saturated whatever its KV", function()
+    -- Waiting 5 >= 5 leaves one non-saturated replica: too few to scale down.
+    local a = v1.analyze(P, { { { kv = 0.1, q = 5 }, { kv = 0.1, q = 0 } } })
+    assert.are.equal(1, a.nonsaturated)
+    assert.is_false(a.down_safe)
+  end)
+
+  it("analyze allows a scale-down when both spares survive spreading the load over N-1",
+    function()
+      -- Three at 0.2, no queue: load 0.2 x 3/2 = 0.3, spare KV 0.5 >= 0.10; queue spare 5 >= 3.
+      local a = v1.analyze(P, { { { kv = 0.2, q = 0 }, { kv = 0.2, q = 0 }, { kv = 0.2, q = 0 } } })
+      near(0.5, a.after_kv)
+      near(5, a.after_q)
+      assert.is_true(a.down_safe)
+      assert.is_false(a.up)
+    end)
+
+  it("analyze neither scales up nor down without replica metrics", function()
+    local a = v1.analyze(P, {})
+    assert.are.same({ 0, false, false }, { a.replicas, a.up, a.down_safe })
+  end)
+
+  local function decide(variants)
+    local view = view_of(variants)
+    local state = { pods = {}, desired = {} }
+    inputs.observe_pods(view, state, P.metrics_window)
+    local targets, reasons, costs = {}, {}, {}
+    local a = v1.decide(view, P, state, inputs.model_groups(view)[1], targets, reasons, costs)
+    return targets, reasons, costs, a
+  end
+
+  it("decide keeps every target inside the variant's [min, max]", function()
+    -- All saturated wants +1, but max is 2.
+    local targets = decide({ variant("llm/a", { kv = { 0.9, 0.9 }, max = 2 }) })
+    assert.are.equal(2, targets["llm/a"])
+    -- A safe scale-down (three at 0.1) wants -1, but min is 3.
+    targets = decide({ variant("llm/a", { kv = { 0.1, 0.1, 0.1 }, min = 3 }) })
+    assert.are.equal(3, targets["llm/a"])
+    -- Without the bounds the same inputs move.
+    assert.are.equal(3, (decide({ variant("llm/a", { kv = { 0.9, 0.9 } }) }))["llm/a"])
+    assert.are.equal(2, (decide({ variant("llm/a", { kv = { 0.1, 0.1, 0.1 } }) }))["llm/a"])
+  end)
+
+  it("decide reads costs only from variants with replica metrics and returns the analysis",
+    function()
+      local targets, reasons, costs, a = decide({
+        variant("llm/a", { kv = { 0.5 }, cost = 7 }),
+        variant("llm/b", { spec = 0, min = 0, cost = 3 }),
+      })
+      assert.are.same({ ["llm/a"] = 7 }, costs)
+      assert.are.equal(1, a.replicas)
+      assert.are.same({ 1, 0 }, { targets["llm/a"], targets["llm/b"] })
+      assert.matches("^V1 ", reasons["llm/b"])
+    end)
+end)

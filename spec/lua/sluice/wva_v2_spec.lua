@@ -124,3 +124,102 @@ describe("wva V2 (token analyzer)", function()
     assert.are.equal(1, d["llm/b"].replicas)
   end)
 end)
+
+describe("wva V2, the stage on its own", function()
+  it("derives k2 as N x (I + O/2) for the steady batch N = min(B x O / (I + O), S)", function()
+    -- Capped by S: N = min(4096 x 1000 / 2000 = 2048, 512) = 512, k2 = 512 x 1500.
+    assert.are.equal(512 * 1500, v2.derived_k2({ max_num_batched_tokens = 4096,
+      max_num_seqs = 512 }, 1000, 1000))
+    -- Set by the token budget: N = 1024 x 1000 / 4000 = 256 < 512, k2 = 256 x 3500.
+    assert.are.equal(256 * 3500, v2.derived_k2({ max_num_batched_tokens = 1024,
+      max_num_seqs = 512 }, 3000, 1000))
+    -- No engine settings: B 8192, S 256 (the header's 163 840 for I 512, O 256).
+    assert.are.equal(163840, v2.derived_k2(nil, 512, 256))
+    -- Nothing to derive from: no generated tokens, or no token budget.
+    assert.are.equal(0, v2.derived_k2(nil, 512, 0))
+    assert.are.equal(0, v2.derived_k2({ max_num_batched_tokens = 0 }, 512, 256))
+  end)
+
+  it("observes k2 once the queue reaches the whole part of queue_length_threshold", function()
+    local function source(q)
+      local a = wva.analyze(view_of({ variant("llm/a", { kv = { 0.5 }, q = { q } }) }),
+        { queue_length_threshold = 4.5 }, {})
+      return a.m.vcs[1].reps[1].k2_source, a.m.vcs[1].prc
+    end
+    -- floor(4.5) = 4: waiting 4 is at the threshold, k2 = 0.5 x 160 000 = 80 000 < k1.
+    assert.are.same({ "observed", 80000 }, { source(4) })
+    assert.are.same({ "derived", 128000 }, { source(3) })
+  end)
+
+  it("sizes a replica without a reported KV capacity from the variant's stored capacity x "
+    .. "kv_cache_threshold", function()
+    local function bare(kv)
+      local v = variant("llm/a", { kv = { kv } })
+      v.pods[1].signals.kv_capacity_tokens = nil
+      return v
+    end
+    local state = {}
+    -- t=1000 reports its capacity: the store keeps its effective capacity, 128 000.
+    wva.analyze(view_of({ variant("llm/a", { kv = { 0.5 } }) }, { time = 1000 }), nil, state)
+    assert.are.equal(128000, state.cap["llm/a"].eff)
+    -- t=1100 (the earlier sample out of the 1-minute window) reports none: 0.8 x 128 000.
+    local vc = wva.analyze(view_of({ bare(0.5) }, { time = 1100 }), nil, state).m.vcs[1]
+    assert.are.equal("store", vc.reps[1].k2_source)
+    assert.are.equal(math.floor(0.8 * 128000), vc.prc)
+    assert.are.equal(math.floor(0.5 * math.floor(0.8 * 128000)), vc.demand)
+    -- Nothing stored: the per-step token budget B = 8192 stands in, x 0.8.
+    vc = wva.analyze(view_of({ bare(0.5) }), nil, {}).m.vcs[1]
+    assert.are.equal(math.floor(8192 * 0.8), vc.prc)
+  end)
+
+  it("sizes a variant never seen live from the derived k2, capped by a live sibling on the same "
+    .. "hardware", function()
+    local function prc_of_b(b)
+      local a = wva.analyze(view_of({ variant("llm/a", { kv = { 0.5 } }), b }), nil, {})
+      return a.m.vcs[2].prc
+    end
+    -- Derived 163 840 (header), capped by a's live 128 000.
+    assert.are.equal(128000, prc_of_b(variant("llm/b", { spec = 0, min = 0 })))
+    -- On other hardware a's capacity says nothing about b's.
+    assert.are.equal(163840, prc_of_b(variant("llm/b", { spec = 0, min = 0, accelerator = "A100" })))
+  end)
+
+  it("forgets k2 history unused for more than a day and capacity records older than a week",
+    function()
+      local state = { k2 = { old = { at = 0, vals = { 1 } }, new = { at = 100, vals = { 1 } } },
+                      cap = { old = { at = 0, eff = 1 }, new = { at = 100, eff = 1 } } }
+      v2.forget(state, 86400)
+      assert.is_not_nil(state.k2.old)
+      v2.forget(state, 86401)
+      assert.are.same({ false, true, true, true }, { state.k2.old ~= nil, state.k2.new ~= nil,
+        state.cap.old ~= nil, state.cap.new ~= nil })
+      v2.forget(state, 7 * 86400 + 1)
+      assert.are.same({ false, true }, { state.cap.old ~= nil, state.cap.new ~= nil })
+      assert.is_nil(next(state.k2))
+    end)
+
+  it("says why a variant held: capacity added elsewhere, no free GPUs, or removed elsewhere",
+    function()
+      local p = { scale_up_threshold = 0.85, scale_down_boundary = 0.70 }
+      local vc = { id = "llm/a", current = 2, role = "both" }
+      local mr = { demand = 230000, supply = 256000, anticipated = 256000, rc = 14588.2, sc = 0 }
+      assert.matches("RC 14588, SC 0 → added elsewhere at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
+      assert.matches("→ no free GPUs for it at 2$", v2.reason(p, mr, vc, 2, "greedy-by-score"))
+      mr.rc, mr.sc = 0, 1000
+      assert.matches("→ removed elsewhere or at its floor at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
+      mr.sc = 0
+      assert.matches("→ hold at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
+    end)
+
+  it("words a role's reason with the role's numbers, and a later stage's note over its own",
+    function()
+      local p = { scale_up_threshold = 0.85, scale_down_boundary = 0.70 }
+      local vc = { id = "llm/p", current = 1, role = "prefill" }
+      local mr = { demand = 1, supply = 1, anticipated = 1, rc = 0, sc = 0, roles = {
+        prefill = { demand = 163524, supply = 100000, anticipated = 100000, rc = 92381.2, sc = 0 } } }
+      assert.are.equal("V2 prefill demand 163524 > 0.85 × anticipated supply 100000: RC 92381 → +1 "
+        .. "on llm/p (cheapest per token)", v2.reason(p, mr, vc, 2, "cost-aware"))
+      assert.are.equal("V2 demand 163524, supply 100000: scaled", v2.reason(p, mr, vc, 0,
+        "cost-aware", "scaled"))
+    end)
+end)
