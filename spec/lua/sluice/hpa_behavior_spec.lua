@@ -153,3 +153,109 @@ describe("HPA behavior", function()
     assert.is_nil(hpa.check(queue_spec(1, 10)))
   end)
 end)
+
+describe("HPA behavior, on its own", function()
+  it("defaults an empty behavior to the API's, the scale-down window from the controller's flag",
+    function()
+      local b = behavior.behavior({})
+      assert.are.same({ stabilization_window_seconds = 0, select_policy = "Max", policies = {
+        { type = "Pods", value = 4, period_seconds = 15 },
+        { type = "Percent", value = 100, period_seconds = 15 } } }, b.scale_up)
+      assert.are.same({ stabilization_window_seconds = behavior.DOWNSCALE_WINDOW,
+        select_policy = "Max", policies = { { type = "Percent", value = 100, period_seconds = 15 } } },
+        b.scale_down)
+      assert.are.equal(120, behavior.behavior({}, 120).scale_down.stabilization_window_seconds)
+      -- A nil behavior is the legacy path, not the defaults.
+      assert.is_nil(behavior.behavior(nil))
+    end)
+
+  it("keeps what a behavior sets, field by field, and never shares the defaults' tables",
+    function()
+      local b = behavior.behavior({ scale_up = { select_policy = "Min", tolerance = 0.05 } })
+      assert.are.same({ "Min", 0.05, 0 }, { b.scale_up.select_policy, b.scale_up.tolerance,
+        b.scale_up.stabilization_window_seconds })
+      b.scale_up.policies[1].value = 99
+      assert.are.equal(4, behavior.behavior({}).scale_up.policies[1].value)
+    end)
+
+  it("check_behavior names the first bad field of a defaulted behavior", function()
+    local function check(b) return behavior.check_behavior(behavior.behavior(b)) end
+    assert.is_nil(check({}))
+    assert.matches("^behavior%.scale_up%.stabilization_window_seconds must be a whole number in "
+      .. "0%.%.3600", check({ scale_up = { stabilization_window_seconds = 3601 } }))
+    assert.matches("^behavior%.scale_down%.policies%[1%]%.value must be a whole number > 0",
+      check({ scale_down = { policies = { { type = "Pods", value = 0, period_seconds = 15 } } } }))
+    assert.matches("^behavior%.scale_up%.policies must list at least one policy",
+      check({ scale_up = { policies = {} } }))
+    assert.is_nil(behavior.check_behavior(nil))
+  end)
+
+  it("stabilize pulls the count up to the lowest recent recommendation and down to the highest",
+    function()
+      -- Up window 60 s, down window 300 s at t=250: the up window holds 3 (t=200) and the new 6,
+      -- lowest 3; the down window holds 8, 3 and 6, highest 8.
+      local function at(current)
+        local st = { recommendations = { { n = 8, t = 100 }, { n = 3, t = 200 } } }
+        return behavior.stabilize(st, 250, current, 6, 60, 300)
+      end
+      assert.are.equal(5, at(5))
+      assert.are.equal(3, at(2))
+      assert.are.equal(8, at(10))
+    end)
+
+  it("stabilize records the raw recommendation, reusing a slot older than both windows", function()
+    local st = { recommendations = { { n = 8, t = 100 }, { n = 3, t = 200 } } }
+    behavior.stabilize(st, 250, 5, 6, 60, 300)
+    assert.are.equal(3, #st.recommendations)
+    st = { recommendations = { { n = 8, t = 100 }, { n = 3, t = 200 } } }
+    behavior.stabilize(st, 1000, 5, 6, 60, 300)
+    assert.are.same({ { n = 8, t = 100 }, { n = 6, t = 1000 } }, st.recommendations)
+  end)
+
+  it("scale_up_limit starts each policy from the count at the start of its period", function()
+    -- +4 at t=0; at t=10 with 7 replicas the 15-s period started at 3.
+    local st = { up_events = { { change = 4, t = 0 } }, down_events = {} }
+    local pods = { type = "Pods", value = 4, period_seconds = 15 }
+    local pct = { type = "Percent", value = 100, period_seconds = 15 }
+    assert.are.equal(7, behavior.scale_up_limit(st, 10, 7, { select_policy = "Max",
+      policies = { pods, pct } }))
+    assert.are.equal(6, behavior.scale_up_limit(st, 10, 7, { select_policy = "Min",
+      policies = { pods, pct } }))
+    -- At t=15 the event is no longer after 15 - 15: the period starts at 7.
+    assert.are.equal(14, behavior.scale_up_limit(st, 15, 7, { select_policy = "Max",
+      policies = { pods, pct } }))
+  end)
+
+  it("rate_limit says which limit held the count, as the controller's ScalingLimited reasons",
+    function()
+      local b = behavior.behavior({})
+      assert.are.same({ 7, "ScaleUpLimit" }, { behavior.rate_limit({}, 0, 3, 20, 1, 100, b) })
+      assert.are.same({ 5, "TooManyReplicas" }, { behavior.rate_limit({}, 0, 3, 20, 1, 5, b) })
+      assert.are.same({ 2, "TooFewReplicas" }, { behavior.rate_limit({}, 0, 3, 1, 2, 100, b) })
+      assert.are.same({ 6, "DesiredWithinRange" }, { behavior.rate_limit({}, 0, 3, 6, 1, 100, b) })
+    end)
+
+  it("rate_limit_legacy caps a scale-up at max(2 x current, 4) and applies min", function()
+    assert.are.same({ 4, "ScaleUpLimit" }, { behavior.rate_limit_legacy(1, 9, 1, 100) })
+    assert.are.same({ 10, "ScaleUpLimit" }, { behavior.rate_limit_legacy(5, 30, 1, 100) })
+    assert.are.same({ 8, "TooManyReplicas" }, { behavior.rate_limit_legacy(5, 30, 1, 8) })
+    assert.are.same({ 2, "TooFewReplicas" }, { behavior.rate_limit_legacy(5, 1, 2, 8) })
+  end)
+
+  it("record_scale keeps events only with a behavior, reusing an outdated slot", function()
+    local b = behavior.behavior({})
+    assert.is_nil(behavior.record_scale({}, nil, 3, 5, 0))
+    assert.is_nil(behavior.record_scale({}, b, 3, 3, 0))
+    local st = {}
+    behavior.record_scale(st, b, 3, 7, 0)
+    behavior.record_scale(st, b, 7, 9, 5)
+    assert.are.same({ 4, 2 }, { st.up_events[1].change, st.up_events[2].change })
+    -- At t=30 both are older than the longest up policy (15 s): the last outdated slot is reused.
+    behavior.record_scale(st, b, 9, 10, 30)
+    assert.are.equal(2, #st.up_events)
+    assert.are.same({ change = 1, t = 30, outdated = false }, st.up_events[2])
+    assert.is_true(st.up_events[1].outdated)
+    behavior.record_scale(st, b, 10, 8, 31)
+    assert.are.same({ change = 2, t = 31, outdated = false }, st.down_events[1])
+  end)
+end)

@@ -199,3 +199,70 @@ describe("HPA over several metrics", function()
     assert.matches("^a: ", err)
   end)
 end)
+
+describe("HPA replica calculator, on its own", function()
+  it("tolerances come from behavior per direction, else the cluster-wide value for both",
+    function()
+      assert.are.same({ up = 0.1, down = 0.1 }, calc.tolerances(nil))
+      assert.are.same({ up = 0.2, down = 0.2 }, calc.tolerances(nil, 0.2))
+      assert.are.same({ up = 0.05, down = 0.2 },
+        calc.tolerances({ scale_up = { tolerance = 0.05 }, scale_down = {} }, 0.2))
+    end)
+
+  it("within is the inclusive band [1 - down, 1 + up], and NaN is never within", function()
+    local tol = { up = 0.5, down = 0.25 }
+    assert.is_true(calc.within(tol, 0.75))
+    assert.is_true(calc.within(tol, 1.5))
+    assert.is_false(calc.within(tol, 1.5000001))
+    assert.is_false(calc.within(tol, 0 / 0))
+  end)
+
+  it("group_pods sorts pods into ready, unready (Pending), missing (no sample) and ignored",
+    function()
+      local pods = {
+        { name = "a", phase = "Running", ready = true },
+        { name = "b", phase = "Running", ready = false },
+        { name = "c", phase = "Pending" },
+        { name = "d", phase = "Running", ready = true },
+        { name = "e", phase = "Running", deleting = true },
+        { name = "f", phase = "Failed" },
+        { name = "g", phase = "Succeeded" },
+      }
+      local ready, unready, missing, ignored = calc.group_pods(pods, { a = 1, b = 2, c = 3, e = 4 })
+      assert.are.same({ 2, { "c" }, { "d" }, { "e", "f", "g" } }, { ready, unready, missing, ignored })
+    end)
+
+  it("ready_pods counts Running, Ready pods not being deleted; no pods at all is an error",
+    function()
+      assert.are.equal(1, calc.ready_pods({ { phase = "Running", ready = true },
+        { phase = "Running", ready = false }, { phase = "Running", ready = true, deleting = true },
+        { phase = "Pending", ready = true } }))
+      local n, err = calc.ready_pods({})
+      assert.is_nil(n)
+      assert.matches("no pods returned by selector", err)
+    end)
+
+  it("metric_replicas fails a metric without its sample, in the controller's words", function()
+    local ctx = { current = 2, status = 2, pods = running(2), tolerances = TOL }
+    local function err(m)
+      m.target = m.target or { type = "AverageValue", average_value = 1 }
+      return calc.metric_replicas(m, ctx).error
+    end
+    assert.are.equal("unable to get metric running", err({ name = "running", type = "Pods" }))
+    assert.are.equal("unable to get metrics for resource cpu", err({ name = "cpu", type = "Resource",
+      target = { type = "Utilization", average_utilization = 50 } }))
+    assert.are.equal("unable to get External metric q", err({ name = "q", type = "External" }))
+    assert.are.equal("unable to get Object metric o", err({ name = "o", type = "Object" }))
+    -- An External metric whose series list is empty is as failed as a missing one.
+    assert.are.equal("unable to get External metric q", err({ name = "q", type = "External",
+      values = {} }))
+  end)
+
+  it("target_value reads the target field its type names", function()
+    assert.are.equal(50, calc.target_value({ target = { type = "Utilization",
+      average_utilization = 50, value = 1 } }))
+    assert.are.equal(8, calc.target_value({ target = { type = "AverageValue", average_value = 8,
+      value = 1 } }))
+    assert.are.equal(3, calc.target_value({ target = { type = "Value", value = 3 } }))
+  end)
+end)
