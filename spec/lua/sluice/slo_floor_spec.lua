@@ -60,3 +60,68 @@ describe("sluice.slo saturation floor", function()
     assert.are.equal(2, d["llm/a"].replicas)
   end)
 end)
+
+describe("sluice.slo saturation floor, on its own", function()
+  local P = { kv_target = 0.8, queue_per_replica = 4, percentile = 0.99, ttft_ms = 0, itl_ms = 0 }
+  local function with(p, over)
+    local q = {}
+    for k, x in pairs(p) do q[k] = x end
+    for k, x in pairs(over) do q[k] = x end
+    return q
+  end
+  local function v(ready, signals, slo_class)
+    return { replicas = { ready = ready }, signals = signals, slo = slo_class }
+  end
+
+  it("asks nothing of a variant with no Ready replica or no signals", function()
+    assert.is_nil(saturation.saturation_need(P, v(0, { kv_usage = 0.9, waiting = 50 }), 0, 1))
+    assert.is_nil(saturation.saturation_need(P, v(2, {}), 0, 1))
+    -- Reporting queues that trigger nothing is a need of 0, not no opinion.
+    assert.are.same({ 0 }, { saturation.saturation_need(P, v(2, { waiting = 1 }), 0, 1) })
+  end)
+
+  it("scales KV usage to kv_target per replica, a usage exactly at it needing no more", function()
+    local n, why = saturation.saturation_need(P, v(3, { kv_usage = 0.5 }), 0, 1)
+    assert.are.equal(math.ceil(3 * 0.5 / 0.8), n)
+    assert.are.equal("kv 0.50 on 3 → 2 at 0.80", why)
+    assert.are.equal(4, (saturation.saturation_need(P, v(4, { kv_usage = 0.8 }), 0, 1)))
+  end)
+
+  it("reads queues over queue_per_replica as saturation: demand over what they finish", function()
+    -- 5 waiting in the engines + 4 of the gateway's > 4 x 2: the 2 finish 3 req/s of 6.
+    local n, why = saturation.saturation_need(P, v(2, { waiting = 5, request_rate = 3 }), 4, 6)
+    assert.are.equal(math.ceil(2 * 6 / 3), n)
+    assert.are.equal("9 waiting on 2 finishing 3.0 req/s of 6.0 → 4", why)
+    -- Without a finishing rate: one more.
+    assert.are.equal(3, (saturation.saturation_need(P, v(2, { waiting = 9 }), 0, 6)))
+    -- Never fewer than the Ready replicas, and the larger of the KV and queue needs.
+    assert.are.equal(2, (saturation.saturation_need(P, v(2, { waiting = 9, request_rate = 9 }), 0, 1)))
+    assert.are.equal(5, (saturation.saturation_need(P, v(2, { waiting = 9, request_rate = 3,
+      kv_usage = 1.9 }), 0, 6)))
+  end)
+
+  it("latency_ratio is the worse of TTFT at the percentile and mean ITL over their targets",
+    function()
+      local class = { ttft_ms = 500, itl_ms = 24 }
+      local r, why = saturation.latency_ratio({}, P, v(2, { ttft_p99 = 0.4 }, class))
+      assert.are.equal(0.4 * 1000 / 500, r)
+      assert.are.equal("p99 TTFT 400 ms of 500", why)
+      r, why = saturation.latency_ratio({}, P, v(2, { ttft_p99 = 0.4, itl_mean = 0.03 }, class))
+      assert.are.equal(0.03 * 1000 / 24, r)
+      assert.are.equal("mean ITL 30.0 ms of 24", why)
+      -- The mean (percentile 0) reads the median TTFT.
+      r = saturation.latency_ratio({}, with(P, { percentile = 0 }), v(2, { ttft_p50 = 0.1, ttft_p99 = 9 }, class))
+      assert.are.equal(0.1 * 1000 / 500, r)
+    end)
+
+  it("latency_ratio asks the view for a percentile the signals do not carry, and is nil "
+    .. "without an SLO", function()
+    local view = { window = 30, quantile_over = function(_, _, hist, q, win)
+      assert.are.same({ "ttft", 0.95, 30 }, { hist, q, win })
+      return 0.25
+    end }
+    assert.are.equal(0.25 * 1000 / 500, (saturation.latency_ratio(view,
+      with(P, { percentile = 0.95 }), v(2, {}, { ttft_ms = 500 }))))
+    assert.is_nil(saturation.latency_ratio({}, P, v(2, { ttft_p99 = 1 })))
+  end)
+end)

@@ -70,3 +70,61 @@ describe("sluice.slo hysteresis and anticipated supply", function()
     assert.matches("down to 2, the peak need over 60 s", last["llm/a"].reason)
   end)
 end)
+
+describe("sluice.slo hysteresis, settle on its own", function()
+  local w = require "sluice.window"
+  local P = { up_delay = 10, up_step = 0.1, panic = 2, down_window = 60 }
+  local function variant(spec, starting)
+    return { replicas = { spec = spec, ready = spec - (starting or 0), starting = starting or 0,
+      pending = 0 } }
+  end
+  local function fresh(first) return { first = first or 0, peak = w.peak(10) } end
+
+  it("goes up from zero at once", function()
+    local n, why = hysteresis.settle({ time = 100 }, P, fresh(), variant(0), 3, "need 3")
+    assert.are.same({ 3, "need 3; from zero at once" }, { n, why })
+  end)
+
+  it("waits up_delay for a higher need, then goes to the peak need seen meanwhile", function()
+    local vs = fresh()
+    local function at(t, want) return (hysteresis.settle({ time = t }, P, vs, variant(4), want, "")) end
+    assert.are.equal(4, at(100, 5))
+    assert.are.equal(4, at(105, 7))
+    assert.are.equal(7, at(110, 6))
+    -- A need that falls back to what is set resets the wait.
+    assert.are.equal(4, at(120, 5))
+    assert.are.equal(4, at(125, 4))
+    assert.are.equal(4, at(131, 5))
+  end)
+
+  it("goes up at once when the need is panic times the replicas set", function()
+    local n = hysteresis.settle({ time = 100 }, P, fresh(), variant(4), 8, "")
+    assert.are.equal(8, n)
+  end)
+
+  it("counts replicas starting as capacity: a further step must add up_step of the size", function()
+    -- 20 set, 5 starting: a step needs ceil(0.1 x 20) = 2. 21 is covered, 22 goes (after up_delay).
+    local n, why = hysteresis.settle({ time = 100 }, P, fresh(), variant(20, 5), 21, "")
+    assert.are.equal(20, n)
+    assert.matches("5 starting or pending cover it %(a further step needs %+2%)", why)
+    local vs = fresh()
+    hysteresis.settle({ time = 100 }, P, vs, variant(20, 5), 22, "")
+    assert.are.equal(22, (hysteresis.settle({ time = 110 }, P, vs, variant(20, 5), 22, "")))
+  end)
+
+  it("holds a scale-down for down_window after the variant was first seen", function()
+    local n, why = hysteresis.settle({ time = 59 }, P, fresh(0), variant(4), 2, "")
+    assert.are.equal(4, n)
+    assert.matches("watching for 59 of 60 s", why)
+  end)
+
+  it("scales down only to the peak need over down_window", function()
+    local vs = fresh(0)
+    hysteresis.settle({ time = 100 }, P, vs, variant(4), 3, "")
+    local n = hysteresis.settle({ time = 130 }, P, vs, variant(4), 1, "")
+    assert.are.equal(3, n)
+    -- The need of 3 (bucket [100, 110)) has left the window (120, 180] by t=180.
+    n = hysteresis.settle({ time = 180 }, P, vs, variant(3), 1, "")
+    assert.are.equal(1, n)
+  end)
+end)
