@@ -15,7 +15,8 @@ return {
     saturation_target = 0.7,        -- pool saturation (llm-d's saturation guide)
     prefill_backlog_target = 1.5,   -- seconds of prefill backlog per replica (llm-d's token guide)
     prefill_tokens_per_s = 15928,   -- one replica's peak prefill throughput (llm-d's figure)
-    kv_target = 0.8,                -- Ready pods' KV usage, summed, per replica (llm-d's token guide)
+    kv_target = 0.8,                -- Ready pods' KV usage, summed, per replica (llm-d's token
+                                    -- guide)
     activation_threshold = 0,       -- activationThreshold of every trigger
     ignore_null_values = true,      -- an absent series reads 0 (KEDA's Prometheus default)
     polling_interval = 15,          -- pollingInterval (s; baseline rule, KEDA's default is 30)

@@ -19,9 +19,11 @@ local M = {}
 
 local fmt = string.format
 
-M.TOLERANCE = calc.TOLERANCE  -- --horizontal-pod-autoscaler-tolerance
-M.DOWNSCALE_WINDOW = behavior.DOWNSCALE_WINDOW  -- --horizontal-pod-autoscaler-downscale-stabilization
-M.SYNC_PERIOD = 15            -- --horizontal-pod-autoscaler-sync-period (s)
+-- The controller's flags --horizontal-pod-autoscaler-tolerance, ...-downscale-stabilization (s)
+-- and ...-sync-period (s).
+M.TOLERANCE = calc.TOLERANCE
+M.DOWNSCALE_WINDOW = behavior.DOWNSCALE_WINDOW
+M.SYNC_PERIOD = 15
 
 local TARGET_TYPES = {
   Resource = { Utilization = true, AverageValue = true },

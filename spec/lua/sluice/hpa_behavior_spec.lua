@@ -162,7 +162,8 @@ describe("HPA behavior, on its own", function()
         { type = "Pods", value = 4, period_seconds = 15 },
         { type = "Percent", value = 100, period_seconds = 15 } } }, b.scale_up)
       assert.are.same({ stabilization_window_seconds = behavior.DOWNSCALE_WINDOW,
-        select_policy = "Max", policies = { { type = "Percent", value = 100, period_seconds = 15 } } },
+        select_policy = "Max",
+        policies = { { type = "Percent", value = 100, period_seconds = 15 } } },
         b.scale_down)
       assert.are.equal(120, behavior.behavior({}, 120).scale_down.stabilization_window_seconds)
       -- A nil behavior is the legacy path, not the defaults.

@@ -229,7 +229,8 @@ describe("HPA replica calculator, on its own", function()
         { name = "g", phase = "Succeeded" },
       }
       local ready, unready, missing, ignored = calc.group_pods(pods, { a = 1, b = 2, c = 3, e = 4 })
-      assert.are.same({ 2, { "c" }, { "d" }, { "e", "f", "g" } }, { ready, unready, missing, ignored })
+      assert.are.same({ 2, { "c" }, { "d" }, { "e", "f", "g" } },
+        { ready, unready, missing, ignored })
     end)
 
   it("ready_pods counts Running, Ready pods not being deleted; no pods at all is an error",
@@ -249,8 +250,8 @@ describe("HPA replica calculator, on its own", function()
       return calc.metric_replicas(m, ctx).error
     end
     assert.are.equal("unable to get metric running", err({ name = "running", type = "Pods" }))
-    assert.are.equal("unable to get metrics for resource cpu", err({ name = "cpu", type = "Resource",
-      target = { type = "Utilization", average_utilization = 50 } }))
+    assert.are.equal("unable to get metrics for resource cpu", err({ name = "cpu",
+      type = "Resource", target = { type = "Utilization", average_utilization = 50 } }))
     assert.are.equal("unable to get External metric q", err({ name = "q", type = "External" }))
     assert.are.equal("unable to get Object metric o", err({ name = "o", type = "Object" }))
     -- An External metric whose series list is empty is as failed as a missing one.

@@ -45,14 +45,16 @@ describe("profiles", function()
       if m == "llama-3.1-8b" and a == "l40s" then first = first or name end
     end
     assert.is_not_nil(first)
-    assert.are.equal(first, profiles.catalog_match({ model = "Llama-3.1-8B", accelerator = "L40S" }))
+    assert.are.equal(first,
+      profiles.catalog_match({ model = "Llama-3.1-8B", accelerator = "L40S" }))
   end)
 
   it("catalog_match is nil for another model, accelerator or kind", function()
     local v = { model = "meta-llama/Llama-3.1-8B", accelerator = "H100" }
     assert.is_nil(profiles.catalog_match(v, "9p"))
     assert.is_nil(profiles.catalog_match({ model = "Qwen/Qwen3-8B", accelerator = "H100" }))
-    assert.is_nil(profiles.catalog_match({ model = "meta-llama/Llama-3.1-8B", accelerator = "A100" }))
+    assert.is_nil(profiles.catalog_match({ model = "meta-llama/Llama-3.1-8B",
+      accelerator = "A100" }))
     assert.is_nil(profiles.catalog_match({ accelerator = "H100" }))
   end)
 

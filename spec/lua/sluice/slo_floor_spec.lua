@@ -95,7 +95,8 @@ describe("sluice.slo saturation floor, on its own", function()
     -- Without a finishing rate: one more.
     assert.are.equal(3, (saturation.saturation_need(P, v(2, { waiting = 9 }), 0, 6)))
     -- Never fewer than the Ready replicas, and the larger of the KV and queue needs.
-    assert.are.equal(2, (saturation.saturation_need(P, v(2, { waiting = 9, request_rate = 9 }), 0, 1)))
+    assert.are.equal(2,
+      (saturation.saturation_need(P, v(2, { waiting = 9, request_rate = 9 }), 0, 1)))
     assert.are.equal(5, (saturation.saturation_need(P, v(2, { waiting = 9, request_rate = 3,
       kv_usage = 1.9 }), 0, 6)))
   end)
@@ -110,7 +111,8 @@ describe("sluice.slo saturation floor, on its own", function()
       assert.are.equal(0.03 * 1000 / 24, r)
       assert.are.equal("mean ITL 30.0 ms of 24", why)
       -- The mean (percentile 0) reads the median TTFT.
-      r = saturation.latency_ratio({}, with(P, { percentile = 0 }), v(2, { ttft_p50 = 0.1, ttft_p99 = 9 }, class))
+      r = saturation.latency_ratio({}, with(P, { percentile = 0 }),
+        v(2, { ttft_p50 = 0.1, ttft_p99 = 9 }, class))
       assert.are.equal(0.1 * 1000 / 500, r)
     end)
 

@@ -87,7 +87,9 @@ describe("sluice.slo hysteresis, settle on its own", function()
 
   it("waits up_delay for a higher need, then goes to the peak need seen meanwhile", function()
     local vs = fresh()
-    local function at(t, want) return (hysteresis.settle({ time = t }, P, vs, variant(4), want, "")) end
+    local function at(t, want)
+      return (hysteresis.settle({ time = t }, P, vs, variant(4), want, ""))
+    end
     assert.are.equal(4, at(100, 5))
     assert.are.equal(4, at(105, 7))
     assert.are.equal(7, at(110, 6))

@@ -154,7 +154,8 @@ describe("wva V2 cost-aware optimizer, on its own", function()
 
   it("keeps one replica on the last variant when no other serves, even below what SC allows",
     function()
-      local mr = { rc = 0, sc = 1e9, vcs = { vc("a", { prc = 100000, cost = 10, current = 2, min = 0 }),
+      local mr = { rc = 0, sc = 1e9, vcs = {
+        vc("a", { prc = 100000, cost = 10, current = 2, min = 0 }),
         vc("b", { prc = 100000, cost = 30, current = 0, min = 0 }) } }
       local t = targets_of(mr)
       cost_aware.optimize(mr, t)

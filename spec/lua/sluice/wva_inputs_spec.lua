@@ -49,10 +49,12 @@ describe("wva inputs, stage by stage", function()
       inputs.observe_pods(view, state, 60)
       inputs.observe_pods(view, state, 60)            -- the same sample seen twice
       assert.are.same({ 100 }, times(state.pods["llm/a#a-1"]))
-      inputs.observe_pods(view_of({ variant("llm/a", { kv = { 0.5 } }) }, { time = 130 }), state, 60)
+      inputs.observe_pods(view_of({ variant("llm/a", { kv = { 0.5 } }) }, { time = 130 }), state,
+        60)
       assert.are.same({ 100, 130 }, times(state.pods["llm/a#a-1"]))
       -- At t=161 the window is (101, 161]: the t=100 sample falls out.
-      inputs.observe_pods(view_of({ variant("llm/a", { kv = { 0.5 } }) }, { time = 161 }), state, 60)
+      inputs.observe_pods(view_of({ variant("llm/a", { kv = { 0.5 } }) }, { time = 161 }), state,
+        60)
       assert.are.same({ 130, 161 }, times(state.pods["llm/a#a-1"]))
     end)
 
@@ -115,7 +117,8 @@ describe("wva inputs, stage by stage", function()
         prefix_hit_rate = 0.9 } })
       local view = view_of({ v }, { rates = { ["llm/a"] = { requests = 2, prompt_tokens = 2000,
         generation_tokens = 600, prefix_queries = 100, prefix_hits = 25 } } })
-      assert.are.same({ 1000, 300, 0.25 }, { inputs.token_shape(view, view.variants["llm/a"], 300) })
+      assert.are.same({ 1000, 300, 0.25 },
+        { inputs.token_shape(view, view.variants["llm/a"], 300) })
     end)
 
   it("token_shape falls back to the view's means without a request rate, else to 0", function()

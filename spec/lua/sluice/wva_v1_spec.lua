@@ -117,7 +117,8 @@ end)
 describe("wva V1, the stage on its own", function()
   local params = require "sluice.params"
   local inputs = require "sluice.wva_inputs"
-  local P = params.resolve(wva.defaults, { version = 1 })   -- thresholds 0.80 / 5, triggers 0.10 / 3
+  -- WVA's defaults: thresholds 0.80 / 5, triggers 0.10 / 3.
+  local P = params.resolve(wva.defaults, { version = 1 })
 
   local function near(want, got)
     assert.is_true(math.abs(want - got) < 1e-9, string.format("want %.12g, got %.12g", want, got))
@@ -127,7 +128,8 @@ describe("wva V1, the stage on its own", function()
     function()
       -- 0.9 is saturated. Spares: KV (0.30 + 0.20) / 2 = 0.25, queue (4 + 2) / 2 = 3: neither is
       -- below its trigger (0.10, 3), so no scale-up.
-      local a = v1.analyze(P, { { { kv = 0.5, q = 1 } }, { { kv = 0.9, q = 0 }, { kv = 0.6, q = 3 } } })
+      local a = v1.analyze(P, { { { kv = 0.5, q = 1 } },
+        { { kv = 0.9, q = 0 }, { kv = 0.6, q = 3 } } })
       assert.are.equal(3, a.replicas)
       assert.are.equal(2, a.nonsaturated)
       near(0.25, a.spare_kv)

@@ -181,7 +181,8 @@ describe("wva V2, the stage on its own", function()
     -- Derived 163 840 (header), capped by a's live 128 000.
     assert.are.equal(128000, prc_of_b(variant("llm/b", { spec = 0, min = 0 })))
     -- On other hardware a's capacity says nothing about b's.
-    assert.are.equal(163840, prc_of_b(variant("llm/b", { spec = 0, min = 0, accelerator = "A100" })))
+    assert.are.equal(163840,
+      prc_of_b(variant("llm/b", { spec = 0, min = 0, accelerator = "A100" })))
   end)
 
   it("forgets k2 history unused for more than a day and capacity records older than a week",
@@ -203,10 +204,12 @@ describe("wva V2, the stage on its own", function()
       local p = { scale_up_threshold = 0.85, scale_down_boundary = 0.70 }
       local vc = { id = "llm/a", current = 2, role = "both" }
       local mr = { demand = 230000, supply = 256000, anticipated = 256000, rc = 14588.2, sc = 0 }
-      assert.matches("RC 14588, SC 0 → added elsewhere at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
+      assert.matches("RC 14588, SC 0 → added elsewhere at 2$",
+        v2.reason(p, mr, vc, 2, "cost-aware"))
       assert.matches("→ no free GPUs for it at 2$", v2.reason(p, mr, vc, 2, "greedy-by-score"))
       mr.rc, mr.sc = 0, 1000
-      assert.matches("→ removed elsewhere or at its floor at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
+      assert.matches("→ removed elsewhere or at its floor at 2$",
+        v2.reason(p, mr, vc, 2, "cost-aware"))
       mr.sc = 0
       assert.matches("→ hold at 2$", v2.reason(p, mr, vc, 2, "cost-aware"))
     end)
@@ -216,7 +219,8 @@ describe("wva V2, the stage on its own", function()
       local p = { scale_up_threshold = 0.85, scale_down_boundary = 0.70 }
       local vc = { id = "llm/p", current = 1, role = "prefill" }
       local mr = { demand = 1, supply = 1, anticipated = 1, rc = 0, sc = 0, roles = {
-        prefill = { demand = 163524, supply = 100000, anticipated = 100000, rc = 92381.2, sc = 0 } } }
+        prefill = { demand = 163524, supply = 100000, anticipated = 100000, rc = 92381.2,
+          sc = 0 } } }
       assert.are.equal("V2 prefill demand 163524 > 0.85 × anticipated supply 100000: RC 92381 → +1 "
         .. "on llm/p (cheapest per token)", v2.reason(p, mr, vc, 2, "cost-aware"))
       assert.are.equal("V2 demand 163524, supply 100000: scaled", v2.reason(p, mr, vc, 0,
