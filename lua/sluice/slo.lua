@@ -18,9 +18,11 @@
 --      peak need over the last `down_window` seconds.
 --
 -- Reasons name the numbers that drove each decision. All memory lives in `state` as plain data.
--- This module holds the params, the per-group steps 1 and 3 and the composition; steps 2, 4 and 5
--- and the cold-start horizon are modules of their own: sluice.slo_profile, sluice.slo_floor,
--- sluice.slo_hysteresis and sluice.slo_coldstart.
+-- This module holds the params, what each model group observes and the composition of the steps,
+-- each in a module of its own: the forecast (sluice.forecast) over the cold-start horizon
+-- (sluice.slo_coldstart), profiles and max rates (sluice.slo_profile), the placement
+-- (sluice.placement), the saturation floor (sluice.slo_floor) and hysteresis
+-- (sluice.slo_hysteresis).
 --
 --   local slo = require "sluice.slo"
 --   local err = slo.validate(params)

@@ -2,8 +2,9 @@
 -- needs from their KV cache and queues, which only ever adds to the model's sizing, and the
 -- observed latency over the SLO that the finish step checks before a scale-down without a model.
 --
---   local need, why = floor.saturation_need(p, v, queued, demand)
---   local ratio, why = floor.latency_ratio(view, p, v)
+--   local saturation = require "sluice.slo_floor"
+--   local need, why = saturation.saturation_need(p, v, queued, demand)
+--   local ratio, why = saturation.latency_ratio(view, p, v)
 local profile = require "sluice.slo_profile"
 
 local M = {}
