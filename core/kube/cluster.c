@@ -50,6 +50,7 @@ struct sl_kube_cluster {
   int discovered;         // the API's groups are known and the informers started
   sl_kube_call_t *groups; // GET /apis in flight
   uint64_t retry;         // a scheduled retry of it (0: none)
+  char fatal[SL_ERR_MAX]; // an error retrying cannot fix ("" while there is none)
   sl_kube_pod_proj_t podproj;
   sl_kube_workload_proj_t wproj;
   sl_kube_node_proj_t nproj;
@@ -155,6 +156,13 @@ static void groups_retry(void *ud);
 static void on_groups(void *ud, sl_kube_result_t *res) {
   sl_kube_cluster_t *c = ud;
   c->groups = NULL;
+  if (res->rc < 0 && strstr(res->message, "certificate")) {
+    // The server's certificate does not verify against the CA we were given: retrying will not
+    // change that, and it is the configuration to fix.
+    snprintf(c->fatal, sizeof c->fatal, "%s (check the kubeconfig's certificate-authority)",
+             res->message);
+    return;
+  }
   if (res->rc < 0 || !res->body) {
     sl_warn("kubernetes: reading the API's groups: %s; retrying", res->message);
     c->retry = sl_sched_after(c->sched, 2, groups_retry, c);
@@ -201,6 +209,10 @@ static void src_stop(sl_source_t *s) {
 
 static int src_ready(sl_source_t *s) {
   return sl_kube_cluster_synced(s->ud);
+}
+
+const char *sl_kube_cluster_fatal(const sl_kube_cluster_t *c) {
+  return c->fatal[0] ? c->fatal : NULL;
 }
 
 int sl_kube_cluster_synced(const sl_kube_cluster_t *c) {

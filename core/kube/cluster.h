@@ -51,6 +51,8 @@ sl_source_t *sl_kube_cluster_source(sl_kube_cluster_t *c);
 void sl_kube_cluster_set_config(sl_kube_cluster_t *c, const sl_config_t *cfg);
 // Every informer has listed once.
 int sl_kube_cluster_synced(const sl_kube_cluster_t *c);
+// An error retrying cannot fix (the server's certificate does not verify), or NULL.
+const char *sl_kube_cluster_fatal(const sl_kube_cluster_t *c);
 // Called with the whole target list whenever it changes (and once when it is first known).
 void sl_kube_cluster_on_targets(sl_kube_cluster_t *c, sl_kube_targets_fn fn, void *ud);
 // The variants the cluster declares now, sorted by namespace/name. Free with

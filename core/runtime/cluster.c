@@ -268,6 +268,13 @@ static void on_signal(uv_signal_t *s, int signum) {
 static void on_boot(uv_timer_t *t) {
   run_t *R = t->data;
   static int waited;
+  const char *fatal = sl_kube_cluster_fatal(R->cluster);
+  if (fatal) {
+    sl_err(&R->err, SL_EIO, "kubernetes: %s", fatal);
+    R->status = SL_EIO;
+    shutdown_all(R);
+    return;
+  }
   if (!sl_kube_cluster_synced(R->cluster)) {
     if (++waited % 50 == 0) sl_info("waiting for the API server to list every resource");
     return;
