@@ -65,6 +65,17 @@ spec:
 YAML
 }
 deployment llama llm meta-llama/Llama-3.1-8B | k apply -f - >/dev/null || fail "apply llama"
+# A VariantAutoscaling for llama: its status is sluice's to write.
+k apply -f "$(dirname "$0")/../../deploy/crds/variantautoscaling.yaml" >/dev/null || fail "VA CRD"
+wait_for "the VA CRD" kubectl get crd variantautoscalings.llmd.ai
+cat <<YAML | k apply -f - >/dev/null || fail "apply VA"
+apiVersion: llmd.ai/v1alpha1
+kind: VariantAutoscaling
+metadata: {name: llama, namespace: llm}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llama}
+  modelID: meta-llama/Llama-3.1-8B
+YAML
 deployment qwen team-b qwen/Qwen2.5-7B | k apply -f - >/dev/null || fail "apply qwen"
 
 mkdir -p "$d/policies"
@@ -106,6 +117,9 @@ wait_for "the ScaledUp event" sh -c "kubectl get events -n llm -o json |
   jq -e '.items[] | select(.reason==\"ScaledUp\" and .source.component==\"sluice\" and
   (.message | contains(\"1 -> 3 by want: want 3\")))'"
 [ "$(replicas qwen team-b)" = 1 ] || fail "shard a scaled team-b/qwen"
+wait_for "the VA's status" sh -c "kubectl get va llama -n llm -o json |
+  jq -e '.status.desiredOptimizedAlloc.numReplicas == 3 and
+         (.status.conditions[] | select(.type==\"OptimizationReady\") | .message | contains(\"want 3\"))'"
 
 # --- a kubectl scale by hand is seen within a tick ----------------------------------------
 want 5
