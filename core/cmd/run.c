@@ -14,18 +14,28 @@
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/cluster.h"
 #include "core/runtime/controller.h"
+#include "core/runtime/telemetry.h"
 #include "core/state/fixture.h"
 #include "core/util/log.h"
 
+// After the last tick (--ticks) the HTTP server is what would keep the loop running.
+static void stop_telemetry(void *ud) {
+  if (ud) sl_telemetry_close(ud);
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: sluice run -c CONFIG [--kubeconfig FILE] [--context NAME] [--leader-elect]\n"
-             "                  [--shard NAME] [--ticks N] [--dry-run] [--log-level LEVEL]\n"
+             "                  [--shard NAME] [--metrics-bind-address HOST:PORT] [--ticks N]\n"
+             "                  [--dry-run] [--log-level LEVEL]\n"
              "  -c, --config FILE   sluice.yaml\n"
              "  --kubeconfig FILE   cluster credentials (default: $KUBECONFIG, in-cluster, then\n"
              "                      ~/.kube/config)\n"
              "  --context NAME      kubeconfig context (default: its current context)\n"
              "  --leader-elect      act only while holding the leader lease\n"
              "  --shard NAME        watch and scale only this shard of sluice.yaml's shards:\n"
+             "  --metrics-bind-address HOST:PORT\n"
+             "                      serve /metrics, /healthz, /readyz and /keda/NS/NAME there\n"
+             "                      (also metrics_bind_address: in sluice.yaml)\n"
              "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
              "  --dry-run           decide and log, never actuate\n"
              "  --log-level LEVEL   debug, info (default), warn or error\n");
@@ -40,6 +50,7 @@ int sl_cmd_run(int argc, char **argv) {
                                        {"context", required_argument, 0, 'x'},
                                        {"leader-elect", no_argument, 0, 'L'},
                                        {"shard", required_argument, 0, 's'},
+                                       {"metrics-bind-address", required_argument, 0, 'm'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *config = NULL;
@@ -75,6 +86,9 @@ int sl_cmd_run(int argc, char **argv) {
       break;
     case 's':
       clo.shard = optarg;
+      break;
+    case 'm':
+      clo.metrics_bind_address = optarg;
       break;
     case 'l':
       if (!strcmp(optarg, "debug"))
@@ -117,6 +131,7 @@ int sl_cmd_run(int argc, char **argv) {
     sl_config_deinit(&cfg);
     return rc == 0 ? SL_EXIT_OK : rc == SL_EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
   }
+  const char *bind = clo.metrics_bind_address ? clo.metrics_bind_address : cfg.metrics_bind_address;
   if (clo.kubeconfig || clo.context || clo.leader_elect || clo.shard) {
     fprintf(stderr,
             "sluice run: --kubeconfig, --context, --leader-elect and --shard need "
@@ -135,6 +150,7 @@ int sl_cmd_run(int argc, char **argv) {
   sl_actuator_log_printer_init(&printer, stdout, 0, 0);
   sl_controller_t c;
   sl_controller_opts_t co = {&cfg, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
+  sl_telemetry_t *tel = NULL;
   int have_c = 0;
   if (!actuator) {
     fprintf(stderr, "sluice run: out of memory\n");
@@ -169,6 +185,18 @@ int sl_cmd_run(int argc, char **argv) {
   }
   sl_controller_set_actuator(&c, -1, actuator);
   uv_loop_t *loop = uv_default_loop();
+  if (bind && bind[0]) {
+    if (!(tel = sl_telemetry_new(&err)) || sl_telemetry_listen(tel, loop, bind, &err) < 0 ||
+        sl_telemetry_attach(tel, &c, &err) < 0) {
+      fprintf(stderr, "sluice run: %s\n", err.msg);
+      code = SL_EXIT_USAGE;
+      goto out;
+    }
+    sl_telemetry_set_ready(tel, 1);
+    sl_info("serving /metrics, /healthz and /readyz on port %d", sl_telemetry_port(tel));
+  }
+  c.on_stopped = stop_telemetry;
+  c.on_stopped_ud = tel;
   if (sl_controller_run(&c, loop, max_ticks, &err) < 0) {
     fprintf(stderr, "sluice run: %s\n", err.msg);
     code = SL_EXIT_FAIL;
@@ -176,6 +204,11 @@ int sl_cmd_run(int argc, char **argv) {
   uv_loop_close(loop);
 
 out:
+  if (tel) {
+    sl_telemetry_close(tel);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  }
+  sl_telemetry_free(tel);
   if (have_c) sl_controller_deinit(&c);
   if (have_fixture) sl_fixture_deinit(&fixture);
   sl_actuator_log_free(actuator);

@@ -16,7 +16,7 @@ typedef struct sl_vm sl_vm_t;
 #define SL_VM_DEFAULT_MEM_LIMIT           ((size_t)64 << 20)
 #define SL_VM_DEFAULT_INSTR_BUDGET        10000000ull
 #define SL_VM_DEFAULT_MAX_PATTERN_SUBJECT ((size_t)1 << 20)
-#define SL_VM_DEFAULT_TIME_LIMIT          0.5 // seconds of wall-clock time per call
+#define SL_VM_DEFAULT_TIME_LIMIT          1.0 // seconds of wall-clock time per call
 #define SL_VM_MAX_TIME_LIMIT              60.0
 // What one call may write through print and sluice.log; the rest is counted and suppressed.
 #define SL_VM_LOG_MAX_LINES 100

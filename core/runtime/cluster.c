@@ -16,6 +16,7 @@
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/controller.h"
 #include "core/runtime/decision_log.h"
+#include "core/runtime/telemetry.h"
 #include "core/util/httpc.h"
 #include "core/util/log.h"
 #include "core/util/sched.h"
@@ -48,6 +49,7 @@ typedef struct {
   sl_actuator_log_printer_t printer; // holds, when they change
   sl_decision_log_t dlog;            // applied decisions, one JSON line each
   sl_kube_lease_t *lease;
+  sl_telemetry_t *tel;
   int leading;
   gen_t *gen;
   uv_timer_t boot, rediscover;
@@ -232,6 +234,7 @@ static int build(run_t *R, sl_err_t *err) {
     retire(R, R->gen);
   }
   R->gen = g;
+  sl_telemetry_set_ready(R->tel, 1);
   g->c.on_stopped = on_controller_stopped;
   g->c.on_stopped_ud = R;
   return sl_controller_start(&g->c, R->loop, R->ticks_left, err);
@@ -246,6 +249,7 @@ static void shutdown_all(run_t *R) {
   sl_source_t *src = sl_kube_cluster_source(R->cluster);
   src->stop(src);
   if (R->lease) sl_kube_lease_stop(R->lease);
+  if (R->tel) sl_telemetry_close(R->tel); // stops serving now: the loop must end
   uv_timer_stop(&R->boot);
   uv_timer_stop(&R->rediscover);
   uv_close((uv_handle_t *)&R->boot, NULL);
@@ -296,6 +300,7 @@ static void on_rediscover(uv_timer_t *t) {
 
 static void set_leading(run_t *R, int leading) {
   R->leading = leading;
+  sl_telemetry_set_leader(R->tel, leading);
   sl_kube_actuator_set_leading(R->scale, leading);
   sl_kube_recorder_set_leading(R->rec, leading);
 }
@@ -369,9 +374,14 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
       !(R->scale = sl_kube_actuator_new(R->client, err)) ||
       !(R->events = sl_kube_events_new(R->client, &eo, err)) ||
       !(R->rec = sl_kube_recorder_new(R->client, R->events, R->cluster, err)) ||
-      !(R->log = sl_actuator_log_new(stdout))) {
+      !(R->log = sl_actuator_log_new(stdout)) || !(R->tel = sl_telemetry_new(err))) {
     rc = err->code ? err->code : SL_ENOMEM;
     goto out;
+  }
+  const char *bind = o->metrics_bind_address ? o->metrics_bind_address : cfg->metrics_bind_address;
+  if (bind && bind[0]) {
+    if ((rc = sl_telemetry_listen(R->tel, R->loop, bind, err)) < 0) goto out;
+    sl_info("serving /metrics, /healthz and /readyz on port %d", sl_telemetry_port(R->tel));
   }
   sl_actuator_log_printer_init(&R->printer, stdout, 0, 1);
   sl_decision_log_init(&R->dlog, stdout);
@@ -432,6 +442,7 @@ out:
   sl_kube_cluster_free(R->cluster);
   sl_kube_lease_free(R->lease);
   sl_kube_client_free(R->client);
+  sl_telemetry_free(R->tel);
   sl_sched_free(R->sched);
   sl_httpc_free(R->http);
   uv_run(R->loop, UV_RUN_DEFAULT);

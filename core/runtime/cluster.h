@@ -11,13 +11,14 @@
 #include "core/util/err.h"
 
 typedef struct {
-  const char *kubeconfig; // --kubeconfig (NULL: $KUBECONFIG, in-cluster, ~/.kube/config)
-  const char *context;    // --context (NULL: the kubeconfig's current context)
-  const char *shard;      // --shard NAME: one of the configuration's shards, or NULL
-  const char *identity;   // this instance in the lease (default: hostname_pid)
-  int leader_elect;       // --leader-elect: act only while holding the lease
-  long max_ticks;         // stop after this many ticks (0: until SIGINT/SIGTERM)
-  double rediscover_s;    // how often discovery looks again (default 10 s)
+  const char *kubeconfig;           // --kubeconfig (NULL: $KUBECONFIG, in-cluster, ~/.kube/config)
+  const char *context;              // --context (NULL: the kubeconfig's current context)
+  const char *shard;                // --shard NAME: one of the configuration's shards, or NULL
+  const char *identity;             // this instance in the lease (default: hostname_pid)
+  int leader_elect;                 // --leader-elect: act only while holding the lease
+  long max_ticks;                   // stop after this many ticks (0: until SIGINT/SIGTERM)
+  double rediscover_s;              // how often discovery looks again (default 10 s)
+  const char *metrics_bind_address; // --metrics-bind-address (else sluice.yaml's)
 } sl_cluster_opts_t;
 
 // Runs until stopped. Returns 0, or a negative code with err (a configuration the cluster

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lua/watchdog.h"
 #include "core/util/log.h"
 
 int sl_controller_init(sl_controller_t *c, const sl_controller_opts_t *o, sl_err_t *err) {
@@ -103,6 +104,7 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
   // 2. Which policies are due (each runs at its own period).
   int due = sl_pipeline_due(p, now);
   if (!due && !c->o.view_every_tick) return 0;
+  double t0 = c->on_tick_done ? sl_watchdog_now() : 0;
   // 3. The view: one read-only snapshot of the store for every policy.
   int rc = sl_pipeline_build_view(p, now, err);
   if (rc < 0 || !due) return rc;
@@ -110,6 +112,7 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
   sl_pipeline_decide(p, now);
   // 5. Per variant: the vote, the guard, the variant's actuator, the observers.
   sl_pipeline_apply(p, now);
+  if (c->on_tick_done) c->on_tick_done(c->on_tick_done_ud, sl_watchdog_now() - t0, due);
   return due;
 }
 
@@ -129,6 +132,7 @@ static void on_signal(uv_signal_t *s, int signum) {
   sl_controller_t *c = s->data;
   sl_info("signal %d: stopping", signum);
   sl_controller_stop(c);
+  if (c->on_stopped) c->on_stopped(c->on_stopped_ud);
 }
 
 void sl_controller_stop(sl_controller_t *c) {

@@ -41,8 +41,11 @@ typedef struct sl_controller {
   long max_ticks, ticks;
   int running;
   int signals;                  // run() installed the SIGINT/SIGTERM handlers
-  void (*on_stopped)(void *ud); // called when it stops itself (max_ticks)
+  void (*on_stopped)(void *ud); // called when it stops itself (max_ticks, a signal in run())
   void *on_stopped_ud;
+  // Called after every tick that decided, with its duration in seconds (telemetry).
+  void (*on_tick_done)(void *ud, double seconds, int deciders);
+  void *on_tick_done_ud;
   int waiting; // a source is not ready yet (no decisions)
 } sl_controller_t;
 

@@ -55,7 +55,7 @@ typedef struct {
   double period;           // 0 = the policy's own or the controller interval
   uint64_t budget;         // instructions per tick (0 = default)
   size_t memory;           // bytes (0 = default)
-  double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 500 ms)
+  double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 1 s)
   int line;
 } sl_policy_cfg_t;
 
