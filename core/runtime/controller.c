@@ -155,6 +155,18 @@ int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_er
   return SL_OK;
 }
 
+void sl_controller_set_paused(sl_controller_t *c, int paused) {
+  c->o.cfg->guard.paused = paused != 0;
+}
+
+int sl_controller_paused(const sl_controller_t *c) {
+  return c->o.cfg->guard.paused;
+}
+
+uint64_t sl_controller_ticks(const sl_controller_t *c) {
+  return c->pipeline.ticks;
+}
+
 // ---- simulated time -----------------------------------------------------------------------------
 
 int sl_controller_simulate(sl_controller_t *c, sl_err_t *err) {

@@ -70,6 +70,12 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err);
 // stops on SIGINT/SIGTERM or after max_ticks ticks (0: no limit). Returns when the loop ends.
 int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
 void sl_controller_stop(sl_controller_t *c);
+// Pauses (1) or resumes (0) actuation: the guard's `paused`, from the next tick on. Operators
+// (the REPL) switch it at run time; the configuration sets where it starts.
+void sl_controller_set_paused(sl_controller_t *c, int paused);
+int sl_controller_paused(const sl_controller_t *c);
+// Ticks that built a view so far (the pipeline's tick counter).
+uint64_t sl_controller_ticks(const sl_controller_t *c);
 // Simulated time: the discrete-event source runs its events until each next tick is due, the
 // clock is set to it and the tick runs, until the source's world ends.
 int sl_controller_simulate(sl_controller_t *c, sl_err_t *err);

@@ -89,6 +89,13 @@ double sl_pipeline_next_due(const sl_pipeline_t *p) {
   return t;
 }
 
+const sl_decision_t *sl_pipeline_decision(const sl_pipeline_t *p, int k, int vi, int *this_tick) {
+  int n = p->config->nvariants;
+  if (k < 0 || k >= p->ndeciders || vi < 0 || vi >= n || !p->deciders[k]->runs) return NULL;
+  if (this_tick) *this_tick = p->due[k];
+  return &p->scratch[(size_t)k * n + vi];
+}
+
 // Small tolerance so that accumulated floating-point periods do not skip a tick.
 #define DUE_EPS 1e-9
 

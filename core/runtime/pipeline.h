@@ -58,3 +58,8 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now);
 
 // The time the next decider is due.
 double sl_pipeline_next_due(const sl_pipeline_t *p);
+// What decider k decided for view variant vi at its latest run (requested -1: no opinion,
+// SL_VOTE_FAILED: the run failed, d->last_error says why), or NULL when out of range or it never
+// ran. *this_tick (may be NULL) tells whether that run was in the latest tick, i.e. whether it
+// voted in this tick's outcomes. For observers that explain a vote.
+const sl_decision_t *sl_pipeline_decision(const sl_pipeline_t *p, int k, int vi, int *this_tick);

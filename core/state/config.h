@@ -72,6 +72,7 @@ typedef struct {
   char *source_kind, *source_file; // "fixture" + file
   char *actuator;                  // "log"
   char *policy_dir;                // resolved against the config file's directory
+  char *repl_socket;               // REPL socket path; "" = off, NULL = the default (docs/repl.md)
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;
