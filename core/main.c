@@ -5,6 +5,7 @@
 #include "core/cmd/check.h"
 #include "core/cmd/cmd.h"
 #include "core/cmd/plan.h"
+#include "core/cmd/repl.h"
 #include "core/cmd/run.h"
 #include "core/cmd/sim.h"
 #include "core/cmd/version.h"
@@ -19,6 +20,7 @@ static const struct {
     {"version", sl_cmd_version, "print the version"},
     {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
     {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+    {"repl", sl_cmd_repl, "attach to a running controller: inspect, evaluate Lua, dry-run, pause"},
 };
 
 static void usage(FILE *f) {

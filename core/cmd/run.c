@@ -10,6 +10,7 @@
 #include "core/cmd/run.h"
 
 #include "core/cmd/cmd.h"
+#include "core/repl/server.h"
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/controller.h"
 #include "core/state/fixture.h"
@@ -27,18 +28,25 @@ static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) 
 
 static void usage(FILE *f) {
   fprintf(f, "usage: sluice run -c CONFIG [--ticks N] [--dry-run] [--log-level LEVEL]\n"
+             "                  [--repl-socket PATH]\n"
              "  -c, --config FILE   sluice.yaml\n"
              "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
              "  --dry-run           decide and log, never actuate\n"
-             "  --log-level LEVEL   debug, info (default), warn or error\n");
+             "  --log-level LEVEL   debug, info (default), warn or error\n"
+             "  --repl-socket PATH  where `sluice repl` connects ('' for none; default in "
+             "docs/repl.md)\n");
 }
 
 int sl_cmd_run(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"config", required_argument, 0, 'c'}, {"ticks", required_argument, 0, 't'},
-      {"dry-run", no_argument, 0, 'd'},      {"log-level", required_argument, 0, 'l'},
-      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                       {"ticks", required_argument, 0, 't'},
+                                       {"dry-run", no_argument, 0, 'd'},
+                                       {"log-level", required_argument, 0, 'l'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {"repl-socket", required_argument, 0, 'r'},
+                                       {0, 0, 0, 0}};
   const char *config = NULL;
+  const char *repl_socket = NULL; // NULL: repl_socket in the config, else the default
   long max_ticks = 0;
   int dry = 0, opt;
   optind = 1;
@@ -58,6 +66,9 @@ int sl_cmd_run(int argc, char **argv) {
     }
     case 'd':
       dry = 1;
+      break;
+    case 'r':
+      repl_socket = optarg;
       break;
     case 'l':
       if (!strcmp(optarg, "debug"))
@@ -134,10 +145,17 @@ int sl_cmd_run(int argc, char **argv) {
   }
   sl_controller_set_actuator(&c, -1, actuator);
   uv_loop_t *loop = uv_default_loop();
+  sl_repl_server_t *repl = NULL;
+  if (sl_repl_server_open(&repl, &c, loop, repl_socket ? repl_socket : cfg.repl_socket, &err) < 0) {
+    fprintf(stderr, "sluice run: %s\n", err.msg);
+    code = SL_EXIT_FAIL;
+    goto out;
+  }
   if (sl_controller_run(&c, loop, max_ticks, &err) < 0) {
     fprintf(stderr, "sluice run: %s\n", err.msg);
     code = SL_EXIT_FAIL;
   }
+  sl_repl_server_free(repl);
   uv_loop_close(loop);
 
 out:
