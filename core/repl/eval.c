@@ -441,6 +441,28 @@ static int run_protected(lua_State *L, void *ud) {
   return 0;
 }
 
+// As the Lua REPL does: an expression's value is shown; anything else runs as a chunk. The
+// expression is compiled as `return select(1, <line>\n)` where it can be, so that a call in it is
+// not a tail call: `error("x")` then reports "repl:1: x", as it would in a chunk.
+static int compile_line(sl_vm_t *vm, const char *line, size_t len, sl_err_t *err) {
+  static const char *const wraps[][2] = {{"return select(1, ", "\n)"}, {"return ", ""}};
+  char *buf = malloc(len + 32);
+  if (!buf) return sl_err(err, SL_ENOMEM, "out of memory");
+  int rc = SL_EPARSE;
+  for (int w = 0; w < 2 && rc == SL_EPARSE; w++) {
+    size_t a = strlen(wraps[w][0]), b = strlen(wraps[w][1]);
+    memcpy(buf, wraps[w][0], a);
+    memcpy(buf + a, line, len);
+    memcpy(buf + a + len, wraps[w][1], b);
+    sl_err_t werr = {0};
+    rc = sl_vm_load(vm, buf, a + len + b, "=repl", &werr);
+    if (rc < 0 && rc != SL_EPARSE) *err = werr;
+  }
+  free(buf);
+  if (rc == SL_EPARSE) rc = sl_vm_load(vm, line, len, "=repl", err);
+  return rc;
+}
+
 int sl_repl_eval_run(sl_controller_t *c, const sl_repl_record_t *rec, const char *line, size_t len,
                      sl_json_buf_t *out, sl_err_t *err) {
   const sl_config_t *cfg = c->o.cfg;
@@ -470,23 +492,7 @@ int sl_repl_eval_run(sl_controller_t *c, const sl_repl_record_t *rec, const char
   lua_State *L = sl_vm_state(vm);
   int rc = sl_vm_load(vm, PRELUDE, sizeof PRELUDE - 1, "=repl-printer", err);
   if (rc == 0) rc = sl_vm_protect(vm, setup_protected, &e, 1, 0, err);
-  if (rc == 0) {
-    // As the Lua REPL does: an expression's value is shown; anything else runs as a chunk.
-    char *ret = malloc(len + 8);
-    if (!ret) {
-      rc = sl_err(err, SL_ENOMEM, "out of memory");
-    } else {
-      memcpy(ret, "return ", 7);
-      memcpy(ret + 7, line, len);
-      sl_err_t rerr = {0};
-      rc = sl_vm_load(vm, ret, len + 7, "=repl", &rerr);
-      free(ret);
-      if (rc == SL_EPARSE)
-        rc = sl_vm_load(vm, line, len, "=repl", err);
-      else if (rc < 0)
-        *err = rerr;
-    }
-  }
+  if (rc == 0) rc = compile_line(vm, line, len, err);
   if (rc == 0) rc = sl_vm_protect(vm, run_protected, &e, 1, 0, err);
   if (e.cut) {
     char note[96];
