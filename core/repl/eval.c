@@ -463,6 +463,24 @@ static int compile_line(sl_vm_t *vm, const char *line, size_t len, sl_err_t *err
   return rc;
 }
 
+// The traceback of an error in the line's own text says nothing the message does not ("repl:1:
+// in main chunk"); one that goes through functions or modules is kept.
+static void tidy_traceback(char *msg) {
+  char *tb = strstr(msg, "\nstack traceback:");
+  if (!tb) return;
+  for (char *l = strchr(tb + 1, '\n'); l; l = strchr(l + 1, '\n')) {
+    const char *f = l + 1;
+    while (*f == '\t') f++;
+    const char *e = strchr(f, '\n');
+    size_t n = e ? (size_t)(e - f) : strlen(f);
+    int entry = (n == 9 && !strncmp(f, "[C]: in ?", 9)) ||
+                (n == 24 && !strncmp(f, "[C]: in function 'error'", 24));
+    int chunk = n > 15 && !strncmp(f, "repl:", 5) && !strncmp(f + n - 15, ": in main chunk", 15);
+    if (!entry && !chunk) return;
+  }
+  *tb = '\0';
+}
+
 int sl_repl_eval_run(sl_controller_t *c, const sl_repl_record_t *rec, const char *line, size_t len,
                      sl_json_buf_t *out, sl_err_t *err) {
   const sl_config_t *cfg = c->o.cfg;
@@ -493,7 +511,8 @@ int sl_repl_eval_run(sl_controller_t *c, const sl_repl_record_t *rec, const char
   int rc = sl_vm_load(vm, PRELUDE, sizeof PRELUDE - 1, "=repl-printer", err);
   if (rc == 0) rc = sl_vm_protect(vm, setup_protected, &e, 1, 0, err);
   if (rc == 0) rc = compile_line(vm, line, len, err);
-  if (rc == 0) rc = sl_vm_protect(vm, run_protected, &e, 1, 0, err);
+  if (rc == 0 && (rc = sl_vm_protect(vm, run_protected, &e, 1, 0, err)) < 0)
+    tidy_traceback(err->msg);
   if (e.cut) {
     char note[96];
     int n = snprintf(note, sizeof note, "\n... (output cut at %zu bytes)\n", SL_REPL_OUT_MAX);

@@ -119,6 +119,7 @@ int sl_repl_record_init(sl_repl_record_t *r, sl_controller_t *c, sl_err_t *err) 
 }
 
 void sl_repl_record_deinit(sl_repl_record_t *r) {
+  if (r->c) sl_controller_remove_observer(r->c, &r->observer);
   for (int i = 0; r->last && i < r->nvariants; i++) free(r->last[i].ballots);
   free(r->last);
   memset(r, 0, sizeof *r);

@@ -64,6 +64,7 @@ typedef struct sl_repl_record {
 } sl_repl_record_t;
 
 int sl_repl_record_init(sl_repl_record_t *r, sl_controller_t *c, sl_err_t *err);
+// Removes the observer from the controller and frees the record.
 void sl_repl_record_deinit(sl_repl_record_t *r);
 // The last outcome of configured variant ci, or NULL when it has had none.
 const sl_repl_last_t *sl_repl_record_last(const sl_repl_record_t *r, int ci);

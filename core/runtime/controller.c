@@ -72,6 +72,10 @@ int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *e
   return sl_pipeline_add_observer(&c->pipeline, o, err);
 }
 
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o) {
+  sl_pipeline_remove_observer(&c->pipeline, o);
+}
+
 void sl_controller_defer(sl_controller_t *c, double t) {
   for (int k = 0; k < c->pipeline.ndeciders; k++)
     if (c->pipeline.deciders[k]->next_due < t) c->pipeline.deciders[k]->next_due = t;

@@ -58,6 +58,8 @@ int sl_controller_add_source(sl_controller_t *c, sl_source_t *s, sl_err_t *err);
 void sl_controller_set_actuator(sl_controller_t *c, int i, sl_actuator_t *a);
 // Observers (borrowed) hear every outcome and every policy event.
 int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *err);
+// Forgets an observer that goes away while the controller stays (a REPL that failed to start).
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o);
 // No decider runs before time t (a simulated run's warm-up, check's last frame).
 void sl_controller_defer(sl_controller_t *c, double t);
 

@@ -77,6 +77,16 @@ int sl_pipeline_add_observer(sl_pipeline_t *p, sl_observer_t *o, sl_err_t *err) 
   return SL_OK;
 }
 
+void sl_pipeline_remove_observer(sl_pipeline_t *p, sl_observer_t *o) {
+  for (int k = 0; k < p->nobservers; k++)
+    if (p->observers[k] == o) {
+      memmove(p->observers + k, p->observers + k + 1,
+              sizeof *p->observers * (size_t)(p->nobservers - k - 1));
+      p->nobservers--;
+      return;
+    }
+}
+
 void sl_pipeline_decider_event(sl_pipeline_t *p, const sl_decider_event_t *e) {
   for (int k = 0; k < p->nobservers; k++)
     if (p->observers[k]->decider_event) p->observers[k]->decider_event(p->observers[k], e);

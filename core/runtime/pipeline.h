@@ -42,6 +42,8 @@ int sl_pipeline_add_decider(sl_pipeline_t *p, sl_decider_t *d, sl_err_t *err);
 // Sets the actuator of configured variant i, or of every variant when i < 0 (borrowed).
 void sl_pipeline_set_actuator(sl_pipeline_t *p, int i, sl_actuator_t *a);
 int sl_pipeline_add_observer(sl_pipeline_t *p, sl_observer_t *o, sl_err_t *err);
+// Forgets an observer (one that goes away before the pipeline does); unknown ones are ignored.
+void sl_pipeline_remove_observer(sl_pipeline_t *p, sl_observer_t *o);
 // Tells every observer about a decider event.
 void sl_pipeline_decider_event(sl_pipeline_t *p, const sl_decider_event_t *e);
 

@@ -234,6 +234,20 @@ fi
 "$SLUICE" run -c "$d/sluice.yaml" --repl-socket '' --ticks 2 >"$d/log2" 2>&1; rc=$?
 [ $rc -eq 0 ] && ! grep -q "repl: listening" "$d/log2" || fail "--repl-socket '': $(cat "$d/log2")"
 
+# The default socket ($XDG_RUNTIME_DIR/sluice/repl.sock here): `sluice repl` finds it, and a
+# second controller that finds it taken runs on without a REPL.
+mkdir -m 700 "$d/xdg"
+XDG_RUNTIME_DIR="$d/xdg" "$SLUICE" run -c "$d/sluice.yaml" >"$d/log3" 2>&1 &
+pid3=$!
+for _ in $(seq 200); do [ -S "$d/xdg/sluice/repl.sock" ] && break; sleep 0.1; done
+XDG_RUNTIME_DIR="$d/xdg" "$SLUICE" repl -e 'controller.interval' >"$d/out" 2>&1 ||
+  fail "sluice repl did not find the default socket: $(cat "$d/out")"
+XDG_RUNTIME_DIR="$d/xdg" "$SLUICE" run -c "$d/sluice.yaml" --ticks 5 >"$d/log2" 2>&1; rc=$?
+kill $pid3; wait $pid3
+[ $rc -eq 0 ] && grep -q "another controller is listening there; running without a REPL" "$d/log2" &&
+  [ "$(grep -c "scale llm/alpha" "$d/log2")" -ge 4 ] ||
+  fail "a controller whose default socket is taken: exit $rc $(tail -5 "$d/log2")"
+
 kill -0 $pid 2>/dev/null || fail "sluice run died"
 kill -TERM $pid; wait $pid; rc=$?; pid=
 [ $rc -eq 0 ] || fail "sluice run exited $rc on SIGTERM"

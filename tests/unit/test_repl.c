@@ -321,6 +321,16 @@ int main(void) {
   T_STR_HAS(show("help"), "dry-run FILE", "help");
   T_OK(!strcmp(show("   "), ""), "a blank line does nothing");
 
+  // A REPL that goes away before the controller (it could not open its socket) leaves no
+  // observer behind: the next ticks must not reach it (ASan would see it).
+  sl_repl_record_t gone;
+  T_EQ_INT(sl_repl_record_init(&gone, &c, &err), 0, "a second record");
+  sl_repl_record_deinit(&gone);
+  int nobs = c.pipeline.nobservers;
+  tick();
+  tick();
+  T_EQ_INT(nobs, 1, "its observer was removed; the controller ticks on");
+
   sl_repl_record_deinit(&rec);
   sl_controller_deinit(&c);
   sl_fixture_deinit(&fx);
