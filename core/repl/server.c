@@ -23,6 +23,7 @@ typedef struct conn {
   struct conn *prev, *next; // every connection
   struct conn *rnext;       // the queue of connections with a line to run
   int queued, reading, closing, close_when_sent;
+  int eof; // the client shut down its side: answer what it sent, then close
   sl_repl_proto_lines_t in;
 } conn_t;
 
@@ -170,7 +171,16 @@ static void enqueue(conn_t *k) {
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   conn_t *k = st->data;
   if (nread == 0) return;
-  if (nread < 0) { // EOF or an error: whatever is half-sent dies with the connection
+  if (nread == UV_EOF) {
+    // The client is done sending (`printf ... | socat`): its complete lines still get answers;
+    // a half-sent line dies with the connection.
+    uv_read_stop(st);
+    k->reading = 0;
+    k->eof = 1;
+    conn_wake(k);
+    return;
+  }
+  if (nread < 0) {
     conn_close(k);
     return;
   }
@@ -195,6 +205,11 @@ static void conn_wake(conn_t *k) {
       memchr(k->in.buf ? k->in.buf + k->in.start : "", '\n', sl_repl_proto_lines_pending(&k->in));
   if (nl || sl_repl_proto_lines_pending(&k->in) >= k->in.max) {
     enqueue(k);
+    return;
+  }
+  if (k->eof) {
+    k->close_when_sent = 1;
+    if (queued_bytes(k) == 0) conn_close(k);
     return;
   }
   if (!k->reading && uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) == 0) k->reading = 1;

@@ -208,6 +208,22 @@ done
 [ -n "$advanced" ] || fail "ticks stalled while a client flooded ($t0)"
 wait $flood
 
+# A client that shuts down its side after sending (`printf ... | socat`) still gets its answers.
+python3 - "$sock" >"$d/half" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"op":"line","id":1,"text":"1 + 1"}\n{"op":"line","id":2,"text":"variants"}\n{"op":"li')
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    c = s.recv(65536)
+    if not c: break
+    data += c
+sys.stdout.write(data.decode())
+PY
+[ "$(grep -c '"ok":true' "$d/half")" -eq 3 ] && grep -q '"id":1,"out":"2\\n"' "$d/half" ||
+  fail "a half-closed client's lines: $(cat "$d/half")"
+
 # The socket refuses other users.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   cp "$SLUICE" "$d/sluice-other" && chmod 755 "$d" "$d/sluice-other"
