@@ -210,16 +210,23 @@ static int build(run_t *R, sl_err_t *err) {
   for (int i = 0; rc == 0 && i < g->cfg.nvariants; i++) {
     const sl_variant_t *v = &g->cfg.variants[i];
     const char *name = v->actuator ? v->actuator : g->cfg.actuator;
+    const char *bind =
+        R->o->metrics_bind_address ? R->o->metrics_bind_address : R->base->metrics_bind_address;
     if (!strcmp(name, "scale"))
       sl_controller_set_actuator(&g->c, i, sl_kube_actuator_get(R->scale));
     else if (!strcmp(name, "log"))
       sl_controller_set_actuator(&g->c, i, R->log);
-    else
+    else if (!bind || !bind[0])
       rc = sl_err(err, SL_EINVAL,
-                  "variant %s: the '%s' actuator needs sluice's /metrics "
-                  "endpoint, which this build does not serve yet",
+                  "variant %s: the '%s' actuator publishes on sluice's /metrics: set "
+                  "metrics_bind_address in sluice.yaml or --metrics-bind-address",
                   v->id, name);
+    else if (!strcmp(name, "metric"))
+      sl_controller_set_actuator(&g->c, i, sl_telemetry_metric_actuator(R->tel));
+    else
+      sl_controller_set_actuator(&g->c, i, sl_telemetry_keda_actuator(R->tel));
   }
+
   if (rc < 0) {
     gen_free(g);
     return rc;
@@ -234,6 +241,10 @@ static int build(run_t *R, sl_err_t *err) {
     retire(R, R->gen);
   }
   R->gen = g;
+  // Telemetry and the caller (the REPL) follow the controller that runs now.
+  if ((rc = sl_telemetry_attach(R->tel, &g->c, err)) < 0) return rc;
+  if (R->o->on_controller && (rc = R->o->on_controller(R->o->on_controller_ud, &g->c, err)) < 0)
+    return rc;
   sl_telemetry_set_ready(R->tel, 1);
   g->c.on_stopped = on_controller_stopped;
   g->c.on_stopped_ud = R;
@@ -445,6 +456,7 @@ out:
   sl_telemetry_free(R->tel);
   sl_sched_free(R->sched);
   sl_httpc_free(R->http);
+  if (o->on_controller) o->on_controller(o->on_controller_ud, NULL, NULL);
   uv_run(R->loop, UV_RUN_DEFAULT);
   gen_free(R->gen);
   sl_actuator_log_free(R->log);
