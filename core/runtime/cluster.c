@@ -430,7 +430,7 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
   uv_timer_init(R->loop, &R->rediscover);
   R->boot.data = R->rediscover.data = R;
   uv_timer_start(&R->boot, on_boot, 0, 100);
-  uint64_t every = (uint64_t)llround((o->rediscover_s > 0 ? o->rediscover_s : 10) * 1000);
+  uint64_t every = (uint64_t)llround((o->rediscover_s > 0 ? o->rediscover_s : 2) * 1000);
   uv_timer_start(&R->rediscover, on_rediscover, every, every);
   uv_signal_init(R->loop, &R->sigint);
   uv_signal_init(R->loop, &R->sigterm);

@@ -18,7 +18,7 @@ typedef struct {
   const char *identity;             // this instance in the lease (default: hostname_pid)
   int leader_elect;                 // --leader-elect: act only while holding the lease
   long max_ticks;                   // stop after this many ticks (0: until SIGINT/SIGTERM)
-  double rediscover_s;              // how often discovery looks again (default 10 s)
+  double rediscover_s;              // how often discovery looks again (default 2 s)
   const char *metrics_bind_address; // --metrics-bind-address (else sluice.yaml's)
   // Called with each controller built (the first, and a new one whenever the variants change),
   // before it starts; a failure stops the run with its error. Called with NULL when the run
