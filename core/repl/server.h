@@ -23,8 +23,6 @@ typedef struct sl_repl_server sl_repl_server_t;
 // controller runs. A stale socket file left by a dead controller is replaced; a live one is not.
 int sl_repl_server_open(sl_repl_server_t **out, sl_controller_t *c, uv_loop_t *loop,
                         const char *path, sl_err_t *err);
-// The socket's path.
-const char *sl_repl_server_path(const sl_repl_server_t *s);
 // Closes every connection and the socket and removes the socket file, running the loop until
 // its handles are closed; after the controller has stopped and before uv_loop_close. The
 // server's handles do not keep the loop alive, so the controller stopping ends the run.
