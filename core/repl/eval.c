@@ -195,26 +195,6 @@ int sl_repl_eval_slot(const sl_controller_t *c, int k) {
   return -1;
 }
 
-int sl_repl_eval_find(const sl_controller_t *c, const char *key) {
-  char kb[192];
-  for (int k = 0; k < c->pipeline.ndeciders; k++) {
-    sl_repl_eval_key(c, k, kb, sizeof kb);
-    if (!strcmp(kb, key)) return k;
-  }
-  size_t kl = strlen(key);
-  for (int k = 0; k < c->pipeline.ndeciders; k++) {
-    sl_slot_info_t info;
-    int si = sl_repl_eval_slot(c, k);
-    if (si < 0 || sl_host_slot_info(&c->host, si, &info) < 0) continue;
-    size_t fl = strlen(info.file);
-    if (!strcmp(info.file, key)) return k;
-    // "target" for target.lua, and target.lua for a canned "target"
-    if (fl == kl + 4 && !strncmp(info.file, key, kl) && !strcmp(info.file + kl, ".lua")) return k;
-    if (kl == fl + 4 && !strncmp(info.file, key, fl) && !strcmp(key + fl, ".lua")) return k;
-  }
-  return -1;
-}
-
 // ---- the globals --------------------------------------------------------------------------------
 
 static int sllua_emit(lua_State *L) {

@@ -26,7 +26,5 @@ int sl_repl_eval_run(sl_controller_t *c, const sl_repl_record_t *rec, const char
 // The key a decider has in `policies`, `decisions` and commands: its policy name, or "name#2"
 // for the second decider with the same name.
 void sl_repl_eval_key(const sl_controller_t *c, int k, char *buf, size_t n);
-// The decider a key, a policy name or a configured file ("target.lua", "target") names; -1.
-int sl_repl_eval_find(const sl_controller_t *c, const char *key);
 // The host slot of decider k, or -1 when it is not a policy of the host.
 int sl_repl_eval_slot(const sl_controller_t *c, int k);

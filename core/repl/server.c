@@ -16,6 +16,7 @@
 #include "core/repl/record.h"
 #include "core/repl/sockpath.h"
 #include "core/util/log.h"
+#include "core/util/str.h"
 
 typedef struct conn {
   uv_pipe_t pipe;
@@ -241,7 +242,9 @@ static void run_request(conn_t *k, const char *line, size_t len) {
     r.nmatches = nmatches;
     if (r.ok && !matches) r.matches = none; // an empty list, not a missing one
   } else {
-    sl_debug("repl: %.200s", req.text);
+    char shown[256]; // a line may hold anything; the log gets it escaped
+    sl_str_escape(shown, sizeof shown, req.text, req.len);
+    sl_debug("repl: %s", shown);
     int rc = sl_repl_cmds_run(s->c, &s->rec, req.text, req.len, req.cwd, &out, &err);
     r.ok = rc == 0;
     if (!r.ok) r.error = err.msg[0] ? err.msg : "failed";
@@ -444,10 +447,6 @@ int sl_repl_server_attach(sl_repl_server_t *s, sl_controller_t *c, sl_err_t *err
   sl_repl_record_deinit(&s->rec);
   s->c = c;
   return sl_repl_record_init(&s->rec, c, err);
-}
-
-const char *sl_repl_server_path(const sl_repl_server_t *s) {
-  return s->path;
 }
 
 static void on_handle_closed(uv_handle_t *h) {

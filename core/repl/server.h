@@ -26,8 +26,6 @@ int sl_repl_server_open(sl_repl_server_t **out, sl_controller_t *c, uv_loop_t *l
 // Points the server at another controller (cluster mode builds a new one when the variants
 // change): what it recorded of the old one goes, its observer moves to the new one.
 int sl_repl_server_attach(sl_repl_server_t *s, sl_controller_t *c, sl_err_t *err);
-// The socket's path.
-const char *sl_repl_server_path(const sl_repl_server_t *s);
 // Closes every connection and the socket and removes the socket file, running the loop until
 // its handles are closed; after the controller has stopped and before uv_loop_close. The
 // server's handles do not keep the loop alive, so the controller stopping ends the run.
