@@ -131,7 +131,8 @@ static int build_config(run_t *R, gen_t *g, const sl_kube_found_t *f, size_t n, 
   g->extra = calloc(n ? n : 1, sizeof *g->extra);
   g->cfg.variants = calloc((size_t)base->nvariants + n + 1, sizeof *g->cfg.variants);
   if (!g->extra || !g->cfg.variants) return sl_err(err, SL_ENOMEM, "out of memory");
-  memcpy(g->cfg.variants, base->variants, sizeof *base->variants * (size_t)base->nvariants);
+  if (base->nvariants) // no variants in sluice.yaml: every one is discovered
+    memcpy(g->cfg.variants, base->variants, sizeof *base->variants * (size_t)base->nvariants);
   g->cfg.nvariants = base->nvariants;
   for (size_t i = 0; i < n; i++) {
     char id[512];
