@@ -120,7 +120,10 @@ static void hold(sl_fleet_t *f, sl_simpod_t *p, int take, double now) {
   int sign = take ? 1 : -1;
   f->held_gpus += sign * d->gpus_per_replica;
   f->held_rate += sign * d->cost;
+  f->held_pods += sign;
   if (f->held_gpus < 0.5) f->held_gpus = 0, f->held_rate = 0;
+  if (f->held_gpus > f->peak_gpus) f->peak_gpus = f->held_gpus;
+  if (f->held_pods > f->peak_pods) f->peak_pods = f->held_pods;
   int ai = f->v[p->variant].acc;
   if (ai >= 0) f->acc[ai].used += sign * d->gpus_per_replica;
   p->scheduled = take;
@@ -129,7 +132,7 @@ static void hold(sl_fleet_t *f, sl_simpod_t *p, int take, double now) {
 static void start(sl_fleet_t *f, sl_simpod_t *p, double now) {
   hold(f, p, 1, now);
   set_phase(f, p, SL_POD_STARTING, now);
-  sl_heap_set(&f->timers, &p->timer, now + cold_start(f));
+  sl_heap_set(&f->timers, &p->timer, now + (f->zero_start ? 0 : cold_start(f)));
 }
 
 static int pending_cmp_first(const sl_fleet_t *f, const sl_simpod_t *a, const sl_simpod_t *b) {

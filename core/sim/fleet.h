@@ -76,6 +76,9 @@ struct sl_fleet {
   sl_simpod_t **pending; // unscheduled pods, creation order
   int npending, cap_pending;
   double t_acct, gpu_seconds, cost, held_gpus, held_rate;
+  int held_pods, peak_pods; // pods holding GPUs (pending excluded), now and at most
+  double peak_gpus;         // GPUs held at once, at most
+  int zero_start;           // a scheduled pod is Ready at once (the oracle's replay)
   uint64_t pods_created, pods_cut_requests;
   int oom;
 };

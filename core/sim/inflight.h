@@ -20,6 +20,7 @@ typedef struct {
   double t_first;     // first token out (NaN before)
   uint64_t key;       // while decoding: the server's decode step at which the request finishes
   uint32_t in, out;   // prompt and output tokens
+  uint32_t cached;    // prompt tokens found in the server's prefix cache
   uint32_t gen;       // tokens generated (while decoding: when decoding (re)started)
   uint32_t plen;      // tokens to prefill: the prompt, plus what was generated before a preemption
   uint32_t done;      // of plen, computed so far

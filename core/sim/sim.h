@@ -27,6 +27,7 @@ typedef struct {
   double slo_percentile; // the clairvoyant sizes for this percentile (0: means)
   int progress;          // progress lines on stderr for runs longer than a few seconds
   void *decisions;       // FILE *: every change the guard applies, with its reason, or NULL
+  void *requests;        // FILE *: one CSV row per request as it ends (--requests), or NULL
 } sl_sim_opts_t;
 
 void sl_sim_opts_init(sl_sim_opts_t *o);
@@ -39,6 +40,9 @@ typedef struct {
   double slo_attainment;
   double gpu_hours, cost;
   double ttft_p50_ms, ttft_p90_ms, ttft_p99_ms, itl_p50_ms, itl_p99_ms;
+  double ttft_mean_ms, itl_mean_ms, e2e_mean_ms, e2e_p99_ms; // itl: per-request means
+  int peak_replicas;                                         // most pods holding GPUs at once
+  double peak_gpus;                                          // most GPUs held at once
   uint64_t scale_events;
   double reaction_s; // NaN when load never outran the Ready replicas
   int episodes;

@@ -100,7 +100,9 @@ typedef struct sl_sim_world {
   merge_t trace;
   sl_clair_bins_t *bins; // counted when the sim has none yet
   sl_sim_result_t *res;
-  sl_lhist_t ttft, itl;
+  sl_lhist_t ttft, itl, e2e;
+  double ttft_sum, itl_sum, e2e_sum;
+  sl_sim_world_cfg_t wc;
   double end;
   ready_change_t *log;
   size_t nlog, caplog;
@@ -133,6 +135,34 @@ static void log_ready(sl_sim_world_t *R, int v, int delta, double t) {
   R->log[R->nlog++] = (ready_change_t){t, v, R->ready[v]};
 }
 
+const char *sl_sim_outcome_name(sl_sim_outcome_t o) {
+  static const char *const names[] = {"met", "ttft", "itl", "both", "dropped", "cut"};
+  return (unsigned)o < sizeof names / sizeof *names ? names[o] : "?";
+}
+
+// One request's end to the hook and the --requests file.
+static void report_request(sl_sim_world_t *R, const sl_inflight_t *q, long long replica,
+                           double ttft, double itl, double e2e, sl_sim_outcome_t outcome) {
+  FILE *f = R->o->requests;
+  if (!R->wc.on_request && !f) return;
+  sl_sim_request_t x = {q->t_arrive, q->model,   replica >= 0 ? q->variant : -1,
+                        replica,     q->in,      q->out,
+                        q->cached,   ttft * 1e3, itl * 1e3,
+                        e2e * 1e3,   outcome};
+  if (R->wc.on_request) R->wc.on_request(R->wc.ud, &x);
+  if (!f) return;
+  const sl_cluster_t *cl = R->cl;
+  fprintf(f, "%s,%.3f,%s,%s,%lld,%u,%u,%u,", R->res->policy, x.t_arrive, cl->models[x.model].name,
+          x.variant >= 0 ? cl->cfg.variants[x.variant].id : "", x.replica, x.in, x.out, x.cached);
+  double v[3] = {x.ttft_ms, x.itl_ms, x.e2e_ms};
+  for (int k = 0; k < 3; k++)
+    if (isfinite(v[k]))
+      fprintf(f, "%.2f,", v[k]);
+    else
+      fputc(',', f);
+  fprintf(f, "%s\n", sl_sim_outcome_name(outcome));
+}
+
 static void on_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_outcome_t outcome) {
   sl_sim_world_t *R = ud;
   sl_inflight_t *q = &R->pool.r[id];
@@ -140,26 +170,38 @@ static void on_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_
   gm->inflight -= 1;
   gm->inflight_tokens -= q->in;
   int met = 0;
+  long long pod = (long long)SL_SIMPOD_OF(r)->id;
   if (outcome == SL_REPLICA_FINISHED) {
     R->res->completed++;
     const sl_variant_t *d = &R->cl->cfg.variants[q->variant];
     double extra = R->cl->vx[q->variant].engine.step.request_ms * 1e-3;
     double ttft = q->t_first - q->t_arrive + extra;
+    double e2e = t - q->t_arrive + extra;
     sl_lhist_add(&R->ttft, ttft);
+    sl_lhist_add(&R->e2e, e2e);
+    R->ttft_sum += ttft;
+    R->e2e_sum += e2e;
     sl_record_first_token(R->rec, q->model, ttft);
     double itl = q->out > 1 ? (t - q->t_first) / (q->out - 1) : NAN;
-    if (q->out > 1) sl_lhist_add(&R->itl, itl);
-    met = 1;
+    if (q->out > 1) sl_lhist_add(&R->itl, itl), R->itl_sum += itl;
+    int late_t = 0, late_i = 0;
     if (d->slo) {
-      if (ttft * 1e3 > d->slo->ttft_ms) met = 0, R->res->late_ttft++;
-      if (q->out > 1 && itl * 1e3 > d->slo->itl_ms) met = 0, R->res->late_itl++;
+      if (ttft * 1e3 > sl_slo_ttft_ms(d->slo, q->in)) late_t = 1, R->res->late_ttft++;
+      if (q->out > 1 && itl * 1e3 > d->slo->itl_ms) late_i = 1, R->res->late_itl++;
     }
+    met = !late_t && !late_i;
     R->res->met += (uint64_t)met;
+    report_request(R, q, pod, ttft, itl, e2e,
+                   met      ? SL_SIM_MET
+                   : late_t ? (late_i ? SL_SIM_BOTH : SL_SIM_TTFT)
+                            : SL_SIM_ITL);
   } else if (outcome == SL_REPLICA_CUT) {
     R->res->cut++;
+    report_request(R, q, pod, NAN, NAN, NAN, SL_SIM_CUT);
   } else {
     R->res->dropped++;
     gm->dropped += 1;
+    report_request(R, q, pod, NAN, NAN, NAN, SL_SIM_DROPPED);
   }
   sl_record_end(R->rec, q->model, met);
   sl_inflight_release(&R->pool, id);
@@ -281,6 +323,7 @@ static void drop(sl_sim_world_t *R, int m, double now) {
   gm->dropped += 1;
   sl_promhist_add(&gm->qdur, now - q->t_arrive, 1);
   R->res->dropped++;
+  report_request(R, q, -1, NAN, NAN, NAN, SL_SIM_DROPPED);
   sl_record_end(R->rec, m, 0);
   sl_inflight_release(&R->pool, id);
 }
@@ -450,6 +493,12 @@ static int advance(sl_source_t *src, double tick_at, sl_err_t *err) {
 
 int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, double lag,
                      sl_sim_result_t *res, sl_sim_world_t **out, sl_err_t *err) {
+  return sl_sim_world_new_cfg(s, store, scrape_interval, lag, NULL, res, out, err);
+}
+
+int sl_sim_world_new_cfg(sl_sim_t *s, sl_store_t *store, double scrape_interval, double lag,
+                         const sl_sim_world_cfg_t *wc, sl_sim_result_t *res, sl_sim_world_t **out,
+                         sl_err_t *err) {
   const sl_sim_opts_t *o = &s->o;
   const sl_cluster_t *cl = o->cluster;
   int nv = cl->cfg.nvariants, rc = SL_OK;
@@ -461,6 +510,7 @@ int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, dou
   R->store = store;
   R->res = res;
   R->rec = &res->rec;
+  if (wc) R->wc = *wc;
   R->until = o->duration > 0 ? o->duration : INFINITY;
   R->control = 1;
   R->source = (sl_source_t){.name = "simulator", .advance = advance, .ud = R};
@@ -468,7 +518,8 @@ int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, dou
   R->obs = (sl_observer_t){.outcome = on_outcome, .ud = R};
   sl_inflight_pool_init(&R->pool);
   R->ready = calloc((size_t)nv, sizeof *R->ready);
-  if (!R->ready || sl_lhist_init(&R->ttft, 7) < 0 || sl_lhist_init(&R->itl, 7) < 0) {
+  if (!R->ready || sl_lhist_init(&R->ttft, 7) < 0 || sl_lhist_init(&R->itl, 7) < 0 ||
+      sl_lhist_init(&R->e2e, 7) < 0) {
     rc = sl_err(err, SL_ENOMEM, "out of memory");
     goto fail;
   }
@@ -480,6 +531,7 @@ int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, dou
   sl_fleet_cb_t cb = {on_phase, on_gone, R};
   if ((rc = sl_fleet_init(&R->fleet, cl, store, &R->pool, on_done, R, &cb, o->seed, err)) < 0)
     goto fail;
+  R->fleet.zero_start = R->wc.zero_start;
   if ((rc = sl_probe_init(&R->probe, store, cl, scrape_interval, lag, 0, err)) < 0) goto fail;
   double rbin = o->record_bin_s > 0 ? o->record_bin_s : 60;
   if (!(o->record_bin_s > 0) && s->est_end / rbin > 5000) rbin = ceil(s->est_end / 5000 / 60) * 60;
@@ -499,7 +551,8 @@ int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, dou
   // Warm start: the clairvoyant count of the first bin, Ready at time 0 and held there for that
   // first bin (the controller defers the policies until then): policies start deciding once
   // their signals have a minute of traffic behind them, not on the empty servers of time 0.
-  for (int v = 0; v < nv; v++) sl_fleet_warm(&R->fleet, v, s->warm[v], 0);
+  const int *warm = R->wc.warm ? R->wc.warm : s->warm;
+  for (int v = 0; v < nv; v++) sl_fleet_warm(&R->fleet, v, warm[v], 0);
   R->t0 = R->last_print = wall_now();
   *out = R;
   return SL_OK;
@@ -538,6 +591,12 @@ void sl_sim_world_finish(sl_sim_world_t *R, sl_err_t *err) {
   res->ttft_p99_ms = sl_lhist_quantile(&R->ttft, 0.99) * 1e3;
   res->itl_p50_ms = sl_lhist_quantile(&R->itl, 0.50) * 1e3;
   res->itl_p99_ms = sl_lhist_quantile(&R->itl, 0.99) * 1e3;
+  res->e2e_p99_ms = sl_lhist_quantile(&R->e2e, 0.99) * 1e3;
+  res->ttft_mean_ms = R->ttft.n ? R->ttft_sum / (double)R->ttft.n * 1e3 : NAN;
+  res->itl_mean_ms = R->itl.n ? R->itl_sum / (double)R->itl.n * 1e3 : NAN;
+  res->e2e_mean_ms = R->e2e.n ? R->e2e_sum / (double)R->e2e.n * 1e3 : NAN;
+  res->peak_replicas = R->fleet.peak_pods;
+  res->peak_gpus = R->fleet.peak_gpus;
 }
 
 void sl_sim_world_free(sl_sim_world_t *R) {
@@ -549,6 +608,7 @@ void sl_sim_world_free(sl_sim_world_t *R) {
   sl_inflight_pool_deinit(&R->pool);
   sl_lhist_deinit(&R->ttft);
   sl_lhist_deinit(&R->itl);
+  sl_lhist_deinit(&R->e2e);
   free(R->log);
   free(R->ready);
   free(R);

@@ -69,7 +69,7 @@ int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *
   TRY(sl_y_expect(&c->doc, map, SL_Y_MAP, "slo_classes", err));
   c->slo_classes = calloc(map->n ? map->n : 1, sizeof *c->slo_classes);
   if (!c->slo_classes) return sl_err(err, SL_ENOMEM, "out of memory");
-  static const char *const keys[] = {"ttft_ms", "itl_ms", NULL};
+  static const char *const keys[] = {"ttft_ms", "itl_ms", "ttft_ms_per_1k_in", NULL};
   for (size_t i = 0; i < map->n; i++) {
     char path[256];
     snprintf(path, sizeof path, "slo_classes.%s", map->keys[i]);
@@ -89,6 +89,12 @@ int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *
     if ((f = sl_y_get(v, "itl_ms"))) {
       snprintf(fp, sizeof fp, "%s.itl_ms", path);
       TRY(sl_y_num(&c->doc, f, fp, 1e-3, 1e9, &s->itl_ms, err));
+    }
+    if ((f = sl_y_get(v, "ttft_ms_per_1k_in"))) {
+      snprintf(fp, sizeof fp, "%s.ttft_ms_per_1k_in", path);
+      TRY(sl_y_num(&c->doc, f, fp, 0, 1e9, &s->ttft_ms_per_1k_in, err));
+      if (isinf(s->ttft_ms))
+        return sl_y_err(&c->doc, f, err, "%s: ttft_ms_per_1k_in needs ttft_ms", fp);
     }
     if (isinf(s->ttft_ms) && isinf(s->itl_ms))
       return sl_y_err(&c->doc, v, err, "%s: an SLO class needs ttft_ms or itl_ms", path);

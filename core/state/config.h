@@ -15,7 +15,13 @@ const char *sl_role_name(sl_role_t r);
 typedef struct {
   char *name;
   double ttft_ms, itl_ms;
+  double ttft_ms_per_1k_in; // TTFT allowance per 1,000 prompt tokens (long-context classes), 0
 } sl_slo_class_t;
+
+// A request's TTFT target: ttft_ms plus the class's allowance for its prompt length.
+static inline double sl_slo_ttft_ms(const sl_slo_class_t *s, double in_tokens) {
+  return s->ttft_ms + s->ttft_ms_per_1k_in * in_tokens * 1e-3;
+}
 
 typedef struct {
   int max_num_seqs;           // vLLM --max-num-seqs (256)
