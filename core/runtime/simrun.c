@@ -18,8 +18,8 @@ static double wall_now(void) {
 
 // The configuration a simulated run starts from: the cluster's variants and inventory, a 1 s
 // tick and 60 s window until the policy says otherwise, the one policy (if it is Lua).
-static void run_config(const sl_config_t *cluster, const char *file, sl_policy_cfg_t *pc,
-                       sl_config_t *cfg) {
+static void run_config(const sl_config_t *cluster, const char *file, const sl_yval_t *params,
+                       sl_policy_cfg_t *pc, sl_config_t *cfg) {
   *cfg = *cluster; // shallow: variants stay the cluster's (the world maps them back by address)
   cfg->interval = 1;
   cfg->window = 60;
@@ -28,14 +28,20 @@ static void run_config(const sl_config_t *cluster, const char *file, sl_policy_c
   cfg->policy_dir = ".";
   memset(pc, 0, sizeof *pc);
   pc->file = (char *)file;
+  pc->params = params;
   cfg->policies = file ? pc : NULL;
   cfg->npolicies = file ? 1 : 0;
 }
 
 int sl_simrun_check(const sl_config_t *cluster, const char *file, sl_err_t *err) {
+  return sl_simrun_check_params(cluster, file, NULL, err);
+}
+
+int sl_simrun_check_params(const sl_config_t *cluster, const char *file, const sl_yval_t *params,
+                           sl_err_t *err) {
   sl_config_t cfg;
   sl_policy_cfg_t pc;
-  run_config(cluster, file, &pc, &cfg);
+  run_config(cluster, file, params, &pc, &cfg);
   sl_clock_t clock;
   sl_clock_init_sim(&clock, 0);
   sl_controller_t c;
@@ -54,7 +60,7 @@ int sl_simrun(sl_sim_t *s, const sl_simrun_policy_t *p, sl_sim_result_t *res, sl
   double t_wall = wall_now();
   sl_config_t cfg;
   sl_policy_cfg_t pc;
-  run_config(&o->cluster->cfg, p->file, &pc, &cfg);
+  run_config(&o->cluster->cfg, p->file, p->params, &pc, &cfg);
   sl_clock_t clock;
   sl_clock_init_sim(&clock, 0);
   sl_controller_t c;

@@ -13,10 +13,14 @@ typedef struct {
   const char *file;                    // a Lua policy: canned name ("hpa") or a path; or NULL and:
   sl_decider_t *decider;               // a decider in C (tests), borrowed, with its signal settings
   double scrape_interval, lag, window; // (NaN: the defaults)
+  const sl_yval_t *params;             // overrides of the policy's params (a mapping), or NULL
 } sl_simrun_policy_t;
 
 // Loads a Lua policy once against the cluster's configuration, outside any run, so a bad name or
 // file is reported before anything is simulated.
 int sl_simrun_check(const sl_config_t *cfg, const char *file, sl_err_t *err);
+// The same with overrides of its params (a mapping, or NULL), validated as the policy's own.
+int sl_simrun_check_params(const sl_config_t *cfg, const char *file, const sl_yval_t *params,
+                           sl_err_t *err);
 // Replays the session's trace for one policy into res (sl_sim_result_deinit frees it).
 int sl_simrun(sl_sim_t *s, const sl_simrun_policy_t *p, sl_sim_result_t *res, sl_err_t *err);

@@ -3,7 +3,7 @@
 // Layout: the summary table first (what most readers came for), then charts that overlay every
 // policy on one time axis (arrivals, GPUs held, gateway queue, TTFT p99 against the SLO, SLO
 // misses, cumulative cost), then one row per policy of replicas per variant (ready / starting /
-// pending stacked, the clairvoyant count as a dashed line), then the scenario in detail. Every
+// pending stacked, the mean-sized estimate as a dashed line), then the scenario in detail. Every
 // chart shares the same time axis so a spike can be followed from one chart to the next.
 #include "core/sim/report.h"
 
@@ -445,14 +445,14 @@ static const char *const layer_name[3] = {"ready", "starting", "pending"};
 #define CLAIR_COLOR "#222"
 
 // Replicas of one variant in one run: ready, starting and pending stacked (they share x), with
-// the clairvoyant count (clair may be NULL) as a dashed line.
+// the mean-sized estimate (clair may be NULL) as a dashed line.
 static void stack_chart(FILE *f, double W, double H, double x1, const char *title,
                         const ser_t *layers, const ser_t *clair) {
   frame_t fr = {W, H, 44, 10, 0, 26, x1, 0, 1, 0, 1, FMT_NUM};
   legend_t keys[4];
   int nk = 0;
   for (int l = 0; l < 3; l++) keys[nk++] = (legend_t){layer_color[l], layer_name[l], KEY_AREA};
-  if (clair) keys[nk++] = (legend_t){CLAIR_COLOR, "clairvoyant", KEY_DASH};
+  if (clair) keys[nk++] = (legend_t){CLAIR_COLOR, "mean-sized", KEY_DASH};
   size_t n = layers[0].n, np = 0;
   double hi = 0;
   for (size_t i = 0; i < n; i++) {
@@ -492,7 +492,7 @@ static void stack_chart(FILE *f, double W, double H, double x1, const char *titl
     fprintf(f, "<path fill=\"none\" stroke=\"" CLAIR_COLOR "\" stroke-width=\"1.4\" "
                "stroke-dasharray=\"5 3\" d=\"");
     put_path(f, &fr, clair);
-    fprintf(f, "\"><title>clairvoyant</title></path>\n");
+    fprintf(f, "\"><title>mean-sized</title></path>\n");
   }
   fprintf(f, "</svg>\n");
 }
@@ -510,7 +510,7 @@ typedef struct {
   ser_t *arr; // per model
   runser_t *run;
   int clair;
-  ser_t cgpus, ccost, *crep; // clairvoyant: GPUs, cumulative cost, replicas per variant
+  ser_t cgpus, ccost, *crep; // mean-sized estimate: GPUs, cumulative cost, replicas per variant
   double x1;
 } data_t;
 
@@ -591,7 +591,7 @@ static int run_series(data_t *d, sl_sim_t *s, const sl_sim_result_t *res, runser
   return SL_OK;
 }
 
-// The clairvoyant per bin and variant, from the same placement sl_clair_run sums up.
+// The mean-sized estimate per bin and variant, from the same placement sl_clair_run sums up.
 static int clair_series(data_t *d, sl_sim_t *s, size_t maxp, sl_err_t *err) {
   const sl_clair_bins_t *bins = &s->bins;
   const sl_config_t *cfg = &s->o.cluster->cfg;
@@ -735,7 +735,7 @@ static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int
   }
   if (c) {
     fputs("<tr class=\"clair\"><td class=\"l\"><span class=\"sw\" style=\"background:" CLAIR_COLOR
-          "\"></span>clairvoyant</td>",
+          "\"></span>mean-sized</td>",
           f);
     for (int i = 0; i < 9; i++) fputs("<td>-</td>", f);
     cellf(f, c->gpu_hours, "%.1f");
@@ -745,10 +745,11 @@ static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int
   fputs("</table></div>\n", f);
   if (c)
     fprintf(f,
-            "<p class=\"lead\">clairvoyant: the fewest replicas per %.0f s bin that meet the "
-            "SLO at that bin's load, placed as cheaply as the inventory allows, with zero "
-            "start-up; peak %d replica%s%s. It is a reference, not a bound: a run that misses "
-            "the SLO can spend less.</p>\n",
+            "<p class=\"lead\">oracle: the fewest replicas per %.0f s bin whose simulated "
+            "servers keep the target share of the bin's requests within the SLO, zero cold "
+            "start, replayed as a run of its own (its row above). mean-sized: replicas per bin "
+            "from the queueing kernel at the bin's mean token mix, placed as cheaply as the "
+            "inventory allows; peak %d replica%s%s. The oracle's peak is usually higher.</p>\n",
             s->o.bin_s, c->peak_replicas, c->peak_replicas == 1 ? "" : "s",
             c->short_bins ? " (the inventory could not cover some bins)" : "");
 }
@@ -797,7 +798,7 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
             span, bin);
   }
   fputs(".</li>\n<li>Policies are coloured as in the summary table; the dashed black line is the "
-        "clairvoyant reference; the dashed red line is the SLO's TTFT target.</li>\n"
+        "mean-sized estimate; the dashed red line is the SLO's TTFT target.</li>\n"
         "<li>TTFT p99 is per bin, over the requests whose first token came in it, on a log "
         "scale; SLO misses are the share of requests ending in the bin (finished, dropped or cut) "
         "that missed their SLO.</li>\n<li>Replicas: <b>ready</b> serve traffic, <b>starting</b> "
@@ -815,7 +816,7 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
   nl = 0;
   for (int r = 0; r < nruns && nl < 39; r++)
     lines[nl++] = (line_t){&d->run[r].gpus, palette[(size_t)r % NPAL], runs[r].policy, 0};
-  if (d->clair) lines[nl++] = (line_t){&d->cgpus, CLAIR_COLOR, "clairvoyant", 1};
+  if (d->clair) lines[nl++] = (line_t){&d->cgpus, CLAIR_COLOR, "mean-sized", 1};
   line_chart(f, W, H, d->x1, "GPUs held (ready, starting or draining)", FMT_NUM, 0, 1, lines, nl,
              NAN, NULL);
 
@@ -845,7 +846,7 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
   nl = 0;
   for (int r = 0; r < nruns && nl < 39; r++)
     lines[nl++] = (line_t){&d->run[r].cost, palette[(size_t)r % NPAL], runs[r].policy, 0};
-  if (d->clair) lines[nl++] = (line_t){&d->ccost, CLAIR_COLOR, "clairvoyant", 1};
+  if (d->clair) lines[nl++] = (line_t){&d->ccost, CLAIR_COLOR, "mean-sized", 1};
   line_chart(f, W, H, d->x1, "Cumulative cost", FMT_NUM, 0, 0, lines, nl, NAN, NULL);
 
   fputs("<h2 id=\"replicas\">Replicas per variant</h2>\n", f);
@@ -898,7 +899,7 @@ static void scenario(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, in
   fprintf(f, "<dt>simulated</dt><dd>%s</dd>\n", b);
   fprintf(f, "<dt>rate scale</dt><dd>%.4g", s->rate_scale);
   if (s->o.peak_replicas > 0)
-    fprintf(f, " (chosen so the clairvoyant peak is %g replicas)", s->o.peak_replicas);
+    fprintf(f, " (chosen so the mean-sized estimate peaks at %g replicas)", s->o.peak_replicas);
   fprintf(f, "</dd>\n<dt>time scale</dt><dd>%g</dd>\n", s->o.time_scale);
   if (nruns) fprintf(f, "<dt>recorded bins</dt><dd>%.0f s</dd>\n", runs[0].rec.bin_s);
   fprintf(f, "<dt>cold start</dt><dd>median %.0f s, p95 %.0f s</dd>\n", cl->cold_median,

@@ -36,7 +36,7 @@ wall, rss, user = float(sys.argv[3]), float(sys.argv[4]) / 1024, float(sys.argv[
 print(f"{sys.argv[2]:<34} {r['requests']:>12,} requests  {wall:7.1f} s wall ({user:.1f} s CPU)  "
       f"{j['simulated_requests_per_second'] / 1e3:5.0f}k req/s ({r['requests'] / user / 1e3:.0f}k "
       f"per CPU-second)  {rss:5.0f} MB peak RSS  (SLO {r['slo_attainment'] * 100:.2f}%, "
-      f"clairvoyant peak {j['clairvoyant']['peak_replicas']})")
+      f"oracle peak {j['oracle']['peak_replicas']})")
 PY
 }
 

@@ -23,7 +23,7 @@ grep -q "it is a directory" <<< "$out" || fail "directory: message '$out'"
 # The built-in scenario (two models, four variants), one simulated hour.
 report="$d/r.html"
 out=$("$SLUICE" sim --duration 1h --seed 3 --report "$report" 2>&1) || fail "sim failed: $out"
-grep -q '^clairvoyant ' <<< "$out" || fail "no summary table: $out"
+grep -q '^mean-sized ' <<< "$out" || fail "no summary table: $out"
 [ "$(tail -1 <<< "$out")" = "report: $report" ] || fail "report path not printed last: $out"
 [ -s "$report" ] || fail "no report written"
 [ "$(ls -A "$d")" = "r.html" ] || fail "temporary files left behind: $(ls -A "$d")"
@@ -31,8 +31,9 @@ grep -q '^clairvoyant ' <<< "$out" || fail "no summary table: $out"
 # Self-contained: nothing to fetch, no script.
 grep -qiE '<script|<link|<img|<iframe|src=|url\(|@import' "$report" &&
   fail "the report references something outside itself"
-grep -q '<td class="l"><span class="sw" style="background:#222"></span>clairvoyant</td>' \
-  "$report" || fail "no clairvoyant row in the summary table"
+grep -q '<td class="l"><span class="sw" style="background:#222"></span>mean-sized</td>' \
+  "$report" || fail "no mean-sized row in the summary table"
+grep -q '>oracle</td>' "$report" || fail "no oracle row in the summary table"
 
 # A browser renders it: count the chart SVGs with data in the DOM Chromium built.
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run

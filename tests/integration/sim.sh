@@ -28,16 +28,17 @@ cold_start: {fixed: 20s}
 YAML
 gen="poisson:rate=5,duration=600"
 
-# JSON: exactly the keys of the contract, one run per policy, a clairvoyant.
+# JSON: exactly the keys of the contract, one run per policy, the oracle, the mean-sized estimate.
 out=$("$SLUICE" sim --cluster "$d/cluster.yaml" --trace "$gen" --tokens fixed:in=300,out=50 \
       --policy target --seed 3 --json 2>"$d/err") || fail "json run: $(cat "$d/err")"
 echo "$out" > "$d/a.json"
 python3 - "$d/a.json" <<'PY' || fail "JSON shape: $out"
 import json, sys
 j = json.load(open(sys.argv[1]))
-assert set(j) == {"runs", "clairvoyant", "simulated_requests_per_second"}, j.keys()
+assert set(j) == {"runs", "oracle", "quota", "mean_sized", "simulated_requests_per_second"}, j.keys()
 keys = {"policy", "requests", "completed", "dropped", "slo_attainment", "gpu_hours", "cost",
-        "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms",
+        "ttft_mean_ms", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "itl_mean_ms", "itl_p50_ms",
+        "itl_p99_ms", "e2e_mean_ms", "e2e_p99_ms", "peak_replicas", "peak_gpus",
         "scale_events", "reaction_s"}
 assert len(j["runs"]) == 1 and set(j["runs"][0]) == keys, j["runs"]
 r = j["runs"][0]
@@ -45,8 +46,15 @@ assert r["policy"] == "target" and 2500 < r["requests"] < 3500, r
 assert r["completed"] + r["dropped"] <= r["requests"]
 assert 0 <= r["slo_attainment"] <= 1 and r["gpu_hours"] > 0 and r["cost"] > 0
 assert r["ttft_p50_ms"] <= r["ttft_p90_ms"] <= r["ttft_p99_ms"]
-assert set(j["clairvoyant"]) == {"gpu_hours", "peak_replicas"}
-assert j["clairvoyant"]["peak_replicas"] >= 1
+assert r["e2e_mean_ms"] > r["ttft_mean_ms"] > 0 and r["e2e_p99_ms"] >= r["e2e_mean_ms"]
+assert 1 <= r["peak_replicas"] <= 4 and r["peak_gpus"] == r["peak_replicas"]
+assert set(j["mean_sized"]) == {"gpu_hours", "peak_replicas"}
+assert j["mean_sized"]["peak_replicas"] >= 1
+o = j["oracle"]
+assert {"gpu_hours", "peak_replicas", "slo_attainment", "infeasible"} <= set(o), o
+assert o["slo_attainment"] + o["infeasible"] >= 0.99 and o["short_bins"] == 0, o
+assert o["run"]["requests"] == r["requests"] and o["gpu_hours"] == o["run"]["gpu_hours"]
+assert j["quota"] is None  # no --peak-replicas, no --quota: the cluster file's inventory
 PY
 
 # The same seed gives identical JSON apart from the wall-clock rate; another seed does not.
@@ -65,18 +73,82 @@ python3 -c 'import json,sys; j=json.loads(sys.argv[1]); r=j["runs"];
 assert [x["policy"] for x in r] == ["target","hpa"] and r[0]["requests"] == r[1]["requests"]' \
   "$out" || fail "two policies: $out"
 
-# The table: a row per policy and the clairvoyant; --duration, --rate-scale, --time-scale apply.
+# The table: a row per policy, the oracle and the mean-sized estimate; --duration, --rate-scale,
+# --time-scale apply.
 out=$("$SLUICE" sim --cluster "$d/cluster.yaml" --trace "$gen" --policy target --duration 300 \
       --rate-scale 2 --time-scale 1 2>/dev/null) || fail "table run"
 echo "$out" | grep -q "^target " || fail "no target row: $out"
-echo "$out" | grep -q "^clairvoyant " || fail "no clairvoyant row: $out"
+echo "$out" | grep -q "^oracle " || fail "no oracle row: $out"
+echo "$out" | grep -q "^mean-sized " || fail "no mean-sized row: $out"
 echo "$out" | grep -q "300 s simulated" || fail "duration not applied: $out"
 
-# --peak-replicas scales the rate so the clairvoyant peaks at that many replicas.
-out=$("$SLUICE" sim --cluster "$d/cluster.yaml" --trace "$gen" --policy target \
+# --peak-replicas scales the rate so the mean-sized estimate peaks at that many replicas, and
+# sets the quota to twice the oracle's peak (the cluster file's count 4 no longer applies).
+cat > "$d/big.yaml" <<'YAML'
+slo_classes:
+  chat: {ttft_ms: 1000, itl_ms: 50}
+accelerators:
+  H100: {count: 0, cost: 4}
+models:
+  - name: m
+    shape: llama-3.1-8b
+variants:
+  - {id: llm/m-h100, model: m, accelerator: H100, slo_class: chat, min: 1, max: 100}
+cold_start: {fixed: 20s}
+YAML
+out=$("$SLUICE" sim --cluster "$d/big.yaml" --trace "$gen" --policy target,static \
       --peak-replicas 3 --json 2>/dev/null) || fail "peak-replicas run"
 python3 -c 'import json,sys; j=json.loads(sys.argv[1]);
-assert 2 <= j["clairvoyant"]["peak_replicas"] <= 4, j' "$out" || fail "peak replicas: $out"
+assert 2 <= j["mean_sized"]["peak_replicas"] <= 4, j
+o, q = j["oracle"], j["quota"]
+assert q["rule"] == "auto" and q["gpus"] == 2 * o["peak_gpus"] == q["by_type"]["H100"], j
+st = j["runs"][1]
+assert st["policy"] == "static" and st["peak_replicas"] == o["peak_replicas"], st
+assert all(r["peak_gpus"] <= q["gpus"] for r in j["runs"]), j' "$out" || fail "peak replicas: $out"
+
+# The quota binds: a static fleet asking for more than it holds only what fits (the rest stays
+# Pending), and with the quota off gets all it asks for.
+for q in 3 off; do
+  out=$("$SLUICE" sim --cluster "$d/big.yaml" --trace "$gen" --policy static \
+        --param static.replicas=6 --quota $q --decisions "$d/dec" --json 2>"$d/err") ||
+    fail "quota $q: $(cat "$d/err")"
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); r=j["runs"][0]; q=sys.argv[2]
+want = 3 if q == "3" else 6
+assert r["peak_replicas"] == want and r["peak_gpus"] == want, r
+assert (j["quota"] is None) if q == "off" else (j["quota"]["gpus"] == 3 and j["quota"]["rule"] == "set"), j' \
+    "$out" $q || fail "quota $q: $out"
+  grep -q "static t=60.0 llm/m-h100 1 -> 6: static fleet of 6" "$d/dec" || fail "quota $q: $(cat "$d/dec")"
+done
+
+# --param reaches the policy; a bad one is refused before anything runs, naming it.
+expect_usage "param syntax" "--param: expected POLICY.KEY=VALUE" --param nodot
+expect_usage "param policy" "no policy 'hpa' in this run" --trace "$gen" --policy target \
+  --param hpa.queue_target=2
+expect_usage "param key" "'nope' is not a parameter" --trace "$gen" --policy target \
+  --param target.nope=2
+expect_usage "param value" "static" --trace "$gen" --policy static --param static.replicas=-1
+expect_usage "quota" "--quota: expected auto, off or a whole number" --quota 2.5
+expect_usage "oracle target" "--oracle-target: expected a share" --oracle-target 99
+
+# --requests: a CSV row per request and policy run, with the outcome.
+"$SLUICE" sim --cluster "$d/cluster.yaml" --trace "$gen" --policy target,hpa --seed 3 \
+  --requests "$d/req.csv" --json > "$d/r.json" 2>/dev/null || fail "requests run"
+python3 - "$d/req.csv" "$d/r.json" <<'PY' || fail "requests CSV"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+j = json.load(open(sys.argv[2]))
+assert list(rows[0]) == ["policy", "arrival_s", "model", "variant", "replica", "input_tokens",
+                         "output_tokens", "cached_tokens", "ttft_ms", "itl_ms", "e2e_ms", "outcome"]
+for run in j["runs"]:
+    mine = [r for r in rows if r["policy"] == run["policy"]]
+    assert len(mine) == run["requests"], (run["policy"], len(mine), run["requests"])
+    met = sum(r["outcome"] == "met" for r in mine)
+    assert abs(met / len(mine) - run["slo_attainment"]) < 1e-9, (met, run)
+    done = [r for r in mine if r["ttft_ms"]]
+    assert len(done) == run["completed"]
+    assert all(float(r["e2e_ms"]) >= float(r["ttft_ms"]) for r in done)
+assert {r["outcome"] for r in rows} <= {"met", "ttft", "itl", "both", "dropped", "cut"}
+PY
 
 # Bad flags.
 expect_usage "unknown flag" "unknown option '--bogus'" --bogus
