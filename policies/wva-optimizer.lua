@@ -1,5 +1,6 @@
--- WVA's model-based optimizer as a canned policy: replicas = ⌈λ/λ*⌉ with λ* from each variant's
--- latency profile and SLO class, placed across accelerator types by the allocator (least cost;
+-- The Inferno optimizer of WVA's earlier releases (WVA v0.9 removed its model-based solver) as a
+-- canned policy: replicas = ⌈λ/λ*⌉ with λ* from each variant's latency profile, SLO class and
+-- the token-length spread declared for it, placed across accelerator types by the allocator (least cost;
 -- priority and fair share when GPUs are short). The algorithm is lua/sluice/optimizer.lua; this
 -- file fixes its defaults and how fresh the signals are that the simulator compares it on.
 local opt = require "sluice.optimizer"
@@ -9,6 +10,7 @@ return {
   params = {
     in_tokens = 1024,
     out_tokens = 256,
+    token_cv = "declared",
     percentile = 0,
     transition_penalty = 0.1,
     limited = true,

@@ -1,6 +1,7 @@
 -- WVA's saturation scaling as a canned policy: V2 (token capacity) with WVA's shipped
 -- defaults, or V1 with `version = 1`. The algorithm is lua/sluice/wva.lua; this file fixes the
--- defaults and how fresh the signals are that the simulator compares it on.
+-- defaults, the HPA it goes through and how fresh the signals are that the simulator compares it
+-- on.
 local wva = require "sluice.wva"
 local stage = require "sluice.hpa_stage"
 
@@ -29,9 +30,11 @@ return {
     model_priority = {},
     metrics_window = 60,
     token_window = 300,
-    -- "hpa": WVA's desired replicas go through the HPA its chart installs (External metric
-    -- wva_desired_replicas, averageValue 1, 60 s stabilization each way, 10 pods per 15 s), as
-    -- in a deployment; "direct": applied as they are.
+    -- "hpa": WVA's desired replicas go through an HPA on the External metric
+    -- wva_desired_replicas (averageValue 1) with the behavior of WVA's own benchmark (scale-up
+    -- 0 s, 10 pods per 150 s; scale-down 240 s window, 10 pods per 150 s), as in a deployment;
+    -- "hpa-chart": the HPA of WVA's README and chart instead (60 s windows, 10 pods per 15 s,
+    -- written for maxReplicas: 2); "direct": applied as they are.
     actuation = "hpa",
   },
   -- GLOBAL_OPT_INTERVAL 15s.
@@ -41,8 +44,9 @@ return {
   -- WVA's scale-from-zero engine wakes a variant on the first request queued at the gateway.
   scale_from_zero = true,
   validate = function(params)
-    if params.actuation ~= "hpa" and params.actuation ~= "direct" then
-      return "actuation must be \"hpa\" or \"direct\""
+    if params.actuation ~= "hpa" and params.actuation ~= "hpa-chart"
+        and params.actuation ~= "direct" then
+      return "actuation must be \"hpa\", \"hpa-chart\" or \"direct\""
     end
     return wva.validate(algo(params))
   end,
@@ -51,6 +55,7 @@ return {
     local out = wva.decide(view, algo(params), state.wva)
     if params.actuation == "direct" then return out end
     state.hpa = state.hpa or {}
-    return stage.apply(view, stage.CHART, out, state.hpa)
+    local behavior = params.actuation == "hpa-chart" and stage.CHART or stage.BENCHMARK
+    return stage.apply(view, behavior, out, state.hpa)
   end,
 }

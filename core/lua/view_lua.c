@@ -17,6 +17,7 @@ enum kind {
   K_LAST,
   K_SIGNALS,
   K_ENGINE,
+  K_TOKENS,
   K_SLO,
   K_POD,
   K_POD_SIGNALS,
@@ -74,6 +75,11 @@ enum field {
   F_MAX_NUM_BATCHED_TOKENS,
   F_BLOCK_SIZE,
   F_KV_CAPACITY_TOKENS,
+  F_TOKENS,
+  F_INPUT,
+  F_OUTPUT,
+  F_INPUT_CV,
+  F_OUTPUT_CV,
   F_PHASE,
   F_TYPE,
   F_TOTAL,
@@ -132,6 +138,11 @@ static const struct {
     {"max_num_batched_tokens", F_MAX_NUM_BATCHED_TOKENS},
     {"block_size", F_BLOCK_SIZE},
     {"kv_capacity_tokens", F_KV_CAPACITY_TOKENS},
+    {"tokens", F_TOKENS},
+    {"input", F_INPUT},
+    {"output", F_OUTPUT},
+    {"input_cv", F_INPUT_CV},
+    {"output_cv", F_OUTPUT_CV},
     {"phase", F_PHASE},
     {"type", F_TYPE},
     {"total", F_TOTAL},
@@ -490,6 +501,12 @@ static int index_variant(lua_State *L, proxy_t *p, int code) {
   case F_ENGINE:
     push_proxy(L, p->lv, K_ENGINE, p->a, 0);
     return 1;
+  case F_TOKENS:
+    if (d->tokens.input > 0)
+      push_proxy(L, p->lv, K_TOKENS, p->a, 0);
+    else
+      lua_pushnil(L);
+    return 1;
   case F_REPLICAS:
     push_proxy(L, p->lv, K_REPLICAS, p->a, 0);
     return 1;
@@ -605,6 +622,17 @@ static int sllua_index(lua_State *L) {
       return 0;
     return 1;
   }
+  case K_TOKENS: {
+    const sl_tokens_t *t = &view->variants[p->a].desc->tokens;
+    double x = code == F_INPUT       ? t->input
+               : code == F_OUTPUT    ? t->output
+               : code == F_INPUT_CV  ? t->input_cv
+               : code == F_OUTPUT_CV ? t->output_cv
+                                     : NAN;
+    if (isnan(x)) return 0;
+    lua_pushnumber(L, x);
+    return 1;
+  }
   case K_ENGINE: {
     const sl_engine_t *e = &view->variants[p->a].desc->engine;
     switch (code) {
@@ -716,10 +744,10 @@ static int sllua_newindex(lua_State *L) {
 
 static int sllua_tostring(lua_State *L) {
   proxy_t *p = lua_touserdata(L, 1);
-  static const char *const names[] = {"view",          "variants",    "variant",    "replicas",
-                                      "last",          "signals",     "engine",     "slo",
-                                      "pod",           "pod signals", "models",     "model",
-                                      "model signals", "inventory",   "accelerator"};
+  static const char *const names[] = {"view",  "variants",      "variant",     "replicas",
+                                      "last",  "signals",       "engine",      "tokens",
+                                      "slo",   "pod",           "pod signals", "models",
+                                      "model", "model signals", "inventory",   "accelerator"};
   lua_pushfstring(L, "sluice %s", names[p->kind]);
   return 1;
 }

@@ -78,7 +78,8 @@ int sl_oracle_feasible(sl_oracle_t *o, const sl_cluster_t *cl, int v, uint32_t i
   return ok;
 }
 
-// ---- the search's servers -------------------------------------------------------------------------
+// ---- the search's servers
+// -------------------------------------------------------------------------
 
 typedef struct {
   double t;
@@ -563,8 +564,10 @@ static int search_variant(sl_sim_t *sim, sl_oracle_t *o, int m, int v, int **sch
     prev = n;
     req_trim(&S, cur->cursor);
   }
-  if (S.failed && rc == 0) rc = sl_err(err, S.ferr.code, "%s", S.ferr.msg);
-  else if (rc == SL_ENOMEM) rc = sl_err(err, SL_ENOMEM, "out of memory");
+  if (S.failed && rc == 0)
+    rc = sl_err(err, S.ferr.code, "%s", S.ferr.msg);
+  else if (rc == SL_ENOMEM)
+    rc = sl_err(err, SL_ENOMEM, "out of memory");
   ost_free(cur);
   sl_trace_free(S.tr);
   free(S.req);
@@ -668,7 +671,8 @@ done:
   return rc;
 }
 
-// ---- the replay -----------------------------------------------------------------------------------
+// ---- the replay
+// -----------------------------------------------------------------------------------
 
 typedef struct {
   sl_oracle_t *o;
@@ -722,8 +726,7 @@ int sl_oracle_replay(sl_sim_t *s, sl_oracle_t *o, const int *sched, sl_sim_resul
     return sl_err(err, SL_ENOMEM, "out of memory");
   }
   replay_t P = {o, cl};
-  sl_sim_world_cfg_t wc = {
-      .warm = sched, .zero_start = 1, .on_request = replay_request, .ud = &P};
+  sl_sim_world_cfg_t wc = {.warm = sched, .zero_start = 1, .on_request = replay_request, .ud = &P};
   sl_sim_world_t *w = NULL;
   int rc = sl_sim_world_new_cfg(s, store, o->bin_s, 0, &wc, res, &w, err);
   if (rc == 0) {

@@ -42,7 +42,7 @@ typedef struct {
   // Per [bin * nm + model], filled by each replay: requests arrived, and of them met or
   // infeasible.
   uint64_t *bin_count, *bin_met, *bin_infeasible;
-  size_t cap_bins; // bins the per-bin arrays hold
+  size_t cap_bins;   // bins the per-bin arrays hold
   sl_map_t feasible; // "v/in/out" -> whether a request meets the SLO alone (memo)
 } sl_oracle_t;
 

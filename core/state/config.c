@@ -168,12 +168,32 @@ static int parse_engine(sl_config_t *c, const sl_yval_t *v, const char *path, sl
   return SL_OK;
 }
 
+static int parse_tokens(sl_config_t *c, const sl_yval_t *v, const char *path, sl_tokens_t *t,
+                        sl_err_t *err) {
+  static const char *const keys[] = {"input", "output", "input_cv", "output_cv", NULL};
+  TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+  TRY(sl_y_known_keys(&c->doc, v, path, keys, err));
+  const sl_yval_t *f;
+  char fp[300];
+  if (!(f = sl_y_get(v, "input")) || !sl_y_get(v, "output"))
+    return sl_y_err(&c->doc, v, err, "%s: needs input and output (mean tokens per request)", path);
+  static const char *const names[] = {"input", "output", "input_cv", "output_cv"};
+  double *dst[] = {&t->input, &t->output, &t->input_cv, &t->output_cv};
+  static const double lo[] = {1, 1, 0, 0}, hi[] = {1e7, 1e7, 100, 100};
+  for (int k = 0; k < 4; k++)
+    if ((f = sl_y_get(v, names[k]))) {
+      snprintf(fp, sizeof fp, "%s.%s", path, names[k]);
+      TRY(sl_y_num(&c->doc, f, fp, lo[k], hi[k], dst[k], err));
+    }
+  return SL_OK;
+}
+
 static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t *out,
                          sl_err_t *err) {
   static const char *const keys[] = {
       "id",     "namespace", "name", "model",    "accelerator", "gpus_per_replica",
       "role",   "cost",      "min",  "max",      "priority",    "slo_class",
-      "engine", "profile",   "kind", "actuator", NULL};
+      "engine", "profile",   "kind", "actuator", "tokens",      NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "variants[%d]", i);
   TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
@@ -264,6 +284,7 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
                       out->slo_class);
   }
   if ((f = FIELD("engine"))) TRY(parse_engine(c, f, fp, &out->engine, err));
+  if ((f = FIELD("tokens"))) TRY(parse_tokens(c, f, fp, &out->tokens, err));
   if ((f = FIELD("kind"))) {
     TRY(sl_y_str(&c->doc, f, fp, &out->kind, err));
     if (strcmp(out->kind, "Deployment") && strcmp(out->kind, "LeaderWorkerSet"))

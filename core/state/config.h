@@ -30,6 +30,12 @@ typedef struct {
   double kv_capacity_tokens;  // KV cache capacity per replica; 0 = unknown / from metrics
 } sl_engine_t;
 
+// The token mix a variant is sized for (an operator's load-test mix): means and coefficients of
+// variation of prompt and output lengths. input 0: none declared.
+typedef struct {
+  double input, output, input_cv, output_cv;
+} sl_tokens_t;
+
 typedef struct sl_variant {
   char *id; // namespace/name
   char *ns, *name, *model, *accelerator, *slo_class;
@@ -43,6 +49,7 @@ typedef struct sl_variant {
   int min, max, priority;
   const sl_slo_class_t *slo; // resolved slo_class, or NULL
   sl_engine_t engine;
+  sl_tokens_t tokens;
   int line;
 } sl_variant_t;
 

@@ -18,12 +18,15 @@ function M.finite(x)
   return nil
 end
 
--- The baseline rule's running target is AUTO_FRACTION x the concurrency at which one replica of
--- the variant just meets its SLO: the mean requests in service (sluice.model's queue) at the
--- highest per-replica rate that meets the SLO class, for the variant's latency profile, its
--- max_num_seqs, and the token mix it serves (the view's input/output means when known, else
--- AUTO_TOKENS). It is computed once per variant and then kept, as an operator sets an HPA target
--- once from a load test. Without an SLO class or a profile the target is AUTO_FALLBACK, and the
+-- The baseline rule's running target is the concurrency at which one replica of the variant
+-- carries AUTO_FRACTION of its highest rate under the SLO: the mean requests in service
+-- (sluice.model's queue) at AUTO_FRACTION x the highest per-replica rate that meets the SLO
+-- class, for the variant's latency profile, its max_num_seqs, and the token mix declared for the
+-- variant (`tokens:` in the configuration: means and spreads; AUTO_TOKENS when none is declared,
+-- and the reason says so). It is computed once per variant and then kept, as an operator sets an
+-- HPA target once from a load test at the mix the service is sized for. (0.8 x the concurrency at
+-- the highest rate would leave less rate headroom than it seems: concurrency grows faster than
+-- rate near saturation.) Without an SLO class or a profile the target is AUTO_FALLBACK, and the
 -- reason says so.
 M.AUTO_FRACTION = 0.8
 M.AUTO_FALLBACK = 8
@@ -39,24 +42,32 @@ local function compute_auto(v)
   if not ok then return M.AUTO_FALLBACK, "sluice.model unavailable" end
   local prof, perr = model.builtin(v.profile)
   if not prof then return M.AUTO_FALLBACK, perr end
-  local s = v.signals
+  local t = v.tokens
   local shape = {
     max_batch = v.engine.max_num_seqs,
-    in_tokens = M.finite(s.input_tokens_mean) or M.AUTO_TOKENS.in_tokens,
-    out_tokens = M.finite(s.output_tokens_mean) or M.AUTO_TOKENS.out_tokens,
+    in_tokens = t and t.input or M.AUTO_TOKENS.in_tokens,
+    out_tokens = t and t.output or M.AUTO_TOKENS.out_tokens,
+    in_cv = t and t.input_cv or 0,
+    out_cv = t and t.output_cv or 0,
   }
   local rate, why = model.max_rate(prof, shape, { ttft_ms = v.slo.ttft_ms, itl_ms = v.slo.itl_ms })
   if not rate then return M.AUTO_FALLBACK, why end
-  local pred = model.predict(prof, shape, rate)
+  local pred = model.predict(prof, shape, M.AUTO_FRACTION * rate)
   local conc = M.finite(pred.in_service)
   if not conc or conc <= 0 then return M.AUTO_FALLBACK, "no concurrency from the model" end
-  return M.AUTO_FRACTION * conc
+  if not t then
+    return conc, string.format("no token mix declared for the variant, sized at %d/%d tokens",
+                               M.AUTO_TOKENS.in_tokens, M.AUTO_TOKENS.out_tokens)
+  end
+  return conc
 end
 
 local function auto_running_target(view, v)
   local slo = v.slo or {}
+  local t = v.tokens or {}
   local key = table.concat({ v.id, tostring(v.profile), tostring(slo.ttft_ms), tostring(slo.itl_ms),
-                             tostring(v.engine and v.engine.max_num_seqs) }, "|")
+                             tostring(v.engine and v.engine.max_num_seqs), tostring(t.input),
+                             tostring(t.output), tostring(t.input_cv), tostring(t.output_cv) }, "|")
   local m = auto_memo[key]
   if not m then
     local n, why = compute_auto(v)

@@ -8,12 +8,22 @@
 --   local out = wva.decide(view, p, state.wva)
 --   out = stage.apply(view, stage.CHART, out, state.hpa)
 --
--- `behavior` is an HPA behavior (sluice.hpa's field names); CHART is the one WVA's Helm chart
--- ships. A variant the algorithm has no opinion on keeps the metric's last value, as the
+-- `behavior` is an HPA behavior (sluice.hpa's field names); BENCHMARK is the one WVA's own
+-- benchmark runs with (docs/benchmark.md of WVA v0.9), CHART the one its README and Helm chart
+-- ship, written for `maxReplicas: 2`. A variant the algorithm has no opinion on keeps the metric's last value, as the
 -- published gauge does.
 local hpa = require "sluice.hpa"
 
 local M = {}
+
+-- WVA's benchmark (docs/benchmark.md, v0.9): scale up at once, at most 10 pods per 150 s; scale
+-- down over a 240 s stabilization window, at most 10 pods per 150 s.
+M.BENCHMARK = {
+  scale_up = { stabilization_window_seconds = 0,
+    policies = { { type = "Pods", value = 10, period_seconds = 150 } } },
+  scale_down = { stabilization_window_seconds = 240,
+    policies = { { type = "Pods", value = 10, period_seconds = 150 } } },
+}
 
 -- charts/workload-variant-autoscaler: 60 s stabilization each way, at most 10 pods per 15 s.
 M.CHART = {

@@ -1,5 +1,5 @@
--- WVA's model-based optimizer (the Inferno optimizer of WVA's first generation) on sluice's
--- kernels. Per model group: a demand λ (gateway arrival rate, else what the variants finish plus
+-- WVA's model-based optimizer (the Inferno optimizer of WVA's earlier releases; WVA v0.9 removed
+-- its model-based solver) on sluice's kernels. Per model group: a demand λ (gateway arrival rate, else what the variants finish plus
 -- what is queued) and a token mix from the view. Per variant: λ*, the highest per-replica rate
 -- that meets its SLO class under sluice.model's queue for its latency profile and max_num_seqs.
 -- Then one sluice.alloc solve over every group picks replicas per variant: least cost with a
@@ -26,6 +26,9 @@ local fmt = string.format
 M.defaults = {
   in_tokens = 1024,          -- prompt tokens per request until the view reports a mix
   out_tokens = 256,          -- output tokens per request, likewise
+  token_cv = "declared",     -- token-length spread in λ*: "declared" (the variant's `tokens:`
+                             -- input_cv/output_cv, 0 when none is declared) or "none" (the
+                             -- means alone, as Inferno sized: about 5% optimistic on Azure chat)
   percentile = 0,            -- 0: SLO targets are means, as WVA compares them; else e.g. 0.95
   transition_penalty = 0.1,  -- per replica added or removed, as a fraction of its cost
                              -- (WVA's AccelPenaltyFactor)
@@ -62,6 +65,9 @@ function M.validate(params)
       return fmt("%s must be a number in %s%g, %s%s, got %s", name, lo_open and "(" or "[", lo,
         hi == huge and "∞" or fmt("%g", hi), (hi_open or hi == huge) and ")" or "]", tostring(x))
     end
+  end
+  if p.token_cv ~= "declared" and p.token_cv ~= "none" then
+    return fmt("token_cv must be \"declared\" or \"none\", got %s", tostring(p.token_cv))
   end
   local err = number("in_tokens", 0, false, 1e6) or number("out_tokens", 1, false, 1e6)
     or number("percentile", 0, false, 1, true)
@@ -169,10 +175,13 @@ local function lambda_star(state, v, in_t, out_t, p)
   local ttft, itl = finite(slo.ttft_ms), finite(slo.itl_ms)
   local batch = floor(finite(v.engine and v.engine.max_num_seqs) or 256)
   batch = min(max(batch, 1), 16384)
+  local t = p.token_cv == "declared" and v.tokens or nil
   local shape = { max_batch = batch, in_tokens = M.bucket(in_t, p.token_grid),
-                  out_tokens = max(M.bucket(out_t, p.token_grid), 1) }
-  local key = fmt("%s|%d|%.17g|%.17g|%.17g|%.17g|%.17g", v.profile, batch, shape.in_tokens,
-    shape.out_tokens, ttft or -1, itl or -1, p.percentile)
+                  out_tokens = max(M.bucket(out_t, p.token_grid), 1),
+                  in_cv = t and t.input_cv or 0, out_cv = t and t.output_cv or 0 }
+  local key = fmt("%s|%d|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g|%.17g", v.profile, batch,
+    shape.in_tokens, shape.out_tokens, shape.in_cv, shape.out_cv, ttft or -1, itl or -1,
+    p.percentile)
   local cache = state.lambda_star
   local e = cache.entries[key]
   if not e then

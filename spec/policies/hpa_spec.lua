@@ -152,21 +152,24 @@ describe("policy hpa", function()
       out["llm/a"].reason)
   end)
 
-  it("hpa takes 0.8 x the concurrency at which one replica just meets the SLO for auto", function()
-    -- The rule, computed here from the kernels: the mean requests in service at the highest
-    -- rate one replica sustains under TTFT 500 ms / ITL 24 ms, for the variant's profile,
-    -- max_num_seqs 256, and its observed token mix (1024 in, 256 out).
+  it("hpa takes the concurrency at 0.8 x the highest rate one replica carries under the SLO",
+    function()
+    -- The rule, computed here from the kernels: the mean requests in service at 0.8 x the
+    -- highest rate one replica sustains under TTFT 500 ms / ITL 24 ms, for the variant's
+    -- profile, max_num_seqs 256, and its declared token mix (1024 in, 256 out, with spreads).
     local model = require "sluice.model"
     local prof = model.builtin("llama-3.1-8b/h100")
-    local shape = { max_batch = 256, in_tokens = 1024, out_tokens = 256 }
+    local shape = { max_batch = 256, in_tokens = 1024, out_tokens = 256, in_cv = 0.6,
+      out_cv = 0.9 }
     local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
-    local target = 0.8 * model.predict(prof, shape, rate).in_service
+    local target = model.predict(prof, shape, 0.8 * rate).in_service
     -- 2 pods running 1.2 x target each: ratio 1.2 > 1.1 tolerance -> ceil(2 x 1.2) = 3
     local per = 1.2 * target
     local v = variant("llm/auto", 2, { per, per },
       { slo = { ttft_ms = 500, itl_ms = 24 }, profile = "llama-3.1-8b/h100",
-        engine = { max_num_seqs = 256 } })
-    v.signals.input_tokens_mean, v.signals.output_tokens_mean = 1024, 256
+        engine = { max_num_seqs = 256 },
+        tokens = { input = 1024, output = 256, input_cv = 0.6, output_cv = 0.9 } })
+    v.signals.input_tokens_mean, v.signals.output_tokens_mean = 3000, 20
     local out = policy.decide(view(0, { v }, 0), params(), state)
     assert.are.equal(3, out["llm/auto"].replicas)
     assert.matches(string.format("> target %s ", require("sluice.hpa").num(target)), out["llm/auto"].reason, 1, true)

@@ -24,7 +24,8 @@ local function direct(over)
 end
 
 describe("policies/wva.lua", function()
-  it("is WVA V2 with WVA's shipped defaults, actuated through the chart's HPA", function()
+  it("is WVA V2 with WVA's shipped defaults, actuated through the HPA of WVA's benchmark",
+    function()
     assert.are.equal("wva", policy.name)
     assert.are.equal(2, policy.params.version)
     local algo = {}
@@ -37,9 +38,15 @@ describe("policies/wva.lua", function()
     assert.matches("actuation", policy.validate(direct{ actuation = "keda" }))
   end)
 
-  it("passes WVA's count through the HPA: its 60-s window holds the first scale-up", function()
+  it("passes WVA's count through the benchmark's HPA at once; the chart's 60-s window holds it",
+    function()
+    local d = policy.decide(two_replicas(0.71875), policy.params, {})
+    assert.are.equal(3, d["llm/a"].replicas)
+    assert.matches("; HPA: wva_desired_replicas/replica 1.5 > target 1 → 3", d["llm/a"].reason)
     local state = {}
-    local d = policy.decide(two_replicas(0.71875), policy.params, state)
+    local chart = direct{ actuation = "hpa-chart" }
+    assert.is_nil(policy.validate(chart))
+    d = policy.decide(two_replicas(0.71875), chart, state)
     assert.are.equal(2, d["llm/a"].replicas)
     assert.matches("^V2 demand 230000 .* → %+1 on llm/a %(cheapest per token%); HPA: "
       .. "wva_desired_replicas/replica 1.5 > target 1 → 3; stabilized at 2", d["llm/a"].reason)

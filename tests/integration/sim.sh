@@ -120,6 +120,16 @@ assert (j["quota"] is None) if q == "off" else (j["quota"]["gpus"] == 3 and j["q
   grep -q "static t=60.0 llm/m-h100 1 -> 6: static fleet of 6" "$d/dec" || fail "quota $q: $(cat "$d/dec")"
 done
 
+# The baselines' running target comes from the token mix declared for the variant: without one
+# the reason says what it assumed, with one it does not.
+"$SLUICE" sim --cluster "$d/big.yaml" --trace "$gen" --policy hpa --peak-replicas 3 \
+  --decisions "$d/dec" > /dev/null 2>&1 || fail "hpa without a declared mix"
+grep -q "no token mix declared for the variant" "$d/dec" || fail "undeclared mix: $(head -3 "$d/dec")"
+sed 's/min: 1, max: 100}/min: 1, max: 100, tokens: {input: 300, output: 50}}/' "$d/big.yaml" > "$d/tok.yaml"
+"$SLUICE" sim --cluster "$d/tok.yaml" --trace "$gen" --policy hpa --peak-replicas 3 \
+  --decisions "$d/dec" > /dev/null 2>&1 || fail "hpa with a declared mix"
+[ -s "$d/dec" ] && ! grep -q "no token mix declared" "$d/dec" || fail "declared mix: $(head -3 "$d/dec")"
+
 # --param reaches the policy; a bad one is refused before anything runs, naming it.
 expect_usage "param syntax" "--param: expected POLICY.KEY=VALUE" --param nodot
 expect_usage "param policy" "no policy 'hpa' in this run" --trace "$gen" --policy target \

@@ -27,6 +27,7 @@ static const char *good = "interval: 500ms\n"
                           "    max: 6\n"
                           "    slo_class: premium\n"
                           "    engine: {max_num_seqs: 128}\n"
+                          "    tokens: {input: 1155, output: 211, input_cv: 0.9}\n"
                           "  - name: llama-a100\n"
                           "    model: meta-llama/Llama-3.1-8B\n"
                           "    cost: 7.5\n"
@@ -66,6 +67,9 @@ int main(void) {
   T_NEAR(v->cost, 8.0, 1e-12, "cost defaults to unit cost x GPUs");
   T_EQ_INT(v->engine.max_num_seqs, 128, "engine override");
   T_EQ_INT(v->engine.max_num_batched_tokens, 8192, "engine default kept");
+  T_OK(v->tokens.input == 1155 && v->tokens.output == 211 && v->tokens.input_cv == 0.9 &&
+           v->tokens.output_cv == 0,
+       "the declared token mix (spread 0 where not given)");
   T_EQ_INT(v->min, 0, "min 0 allowed");
   const sl_variant_t *w = sl_config_variant(&c, "default/llama-a100");
   T_OK(w != NULL, "name without namespace gets default/");
@@ -91,6 +95,11 @@ int main(void) {
   check_error("variants:\n  - id: a/b\n    model: m\n    slo_class: gold\n",
               "bad.yaml:4:", "no SLO class named 'gold'", "unknown slo class");
   check_error("variants:\n  - id: a/b\n", "bad.yaml:2:", "model is required", "missing model");
+  check_error("variants:\n  - {id: a/b, model: m, tokens: {input: 100}}\n",
+              "bad.yaml:2:", "variants[0].tokens: needs input and output",
+              "a token mix needs both means");
+  check_error("variants:\n  - {id: a/b, model: m, tokens: {input: 100, output: 5, in_cv: 1}}\n",
+              "bad.yaml:2:", "in_cv", "a token mix's fields are checked");
   check_error("policies:\n  - file: x.lua\n    variants: [a/zz]\n",
               "bad.yaml:3:", "no variant 'a/zz'", "policy names an unknown variant");
   check_error("variants: [\n", "bad.yaml:", NULL, "YAML syntax error");

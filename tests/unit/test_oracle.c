@@ -99,8 +99,8 @@ static void test_fewest_that_meet(void) {
     }
     tried++;
     int ok = sl_oracle_bin_ok(&o, i, 0);
-    printf("# bin %zu at %d: %llu of %llu met\n", i, sched[i],
-           (unsigned long long)o.bin_met[i], (unsigned long long)o.bin_count[i]);
+    printf("# bin %zu at %d: %llu of %llu met\n", i, sched[i], (unsigned long long)o.bin_met[i],
+           (unsigned long long)o.bin_count[i]);
     fewer_miss += !ok;
     sl_sim_result_deinit(&r2);
   }

@@ -112,38 +112,46 @@ describe("baseline: the running target", function()
     assert.are.same({ 2.5, "" }, { baseline.running_target(nil, {}, "2.5") })
   end)
 
-  it("auto is AUTO_FRACTION x the requests in service at the highest rate meeting the SLO",
+  it("auto is the requests in service at AUTO_FRACTION x the highest rate meeting the SLO",
     function()
       -- The rule, computed from the kernels for the variant's profile, max_num_seqs and the
-      -- token mix it serves.
+      -- token mix declared for it (means and spreads), not the mix the signals show.
       local v = { id = "spec/auto-mix", slo = { ttft_ms = 500, itl_ms = 24 },
         profile = "llama-3.1-8b/h100", engine = { max_num_seqs = 128 },
-        signals = { input_tokens_mean = 2000, output_tokens_mean = 100 } }
+        tokens = { input = 2000, output = 100, input_cv = 0.8, output_cv = 1.1 },
+        signals = { input_tokens_mean = 300, output_tokens_mean = 900 } }
       local prof = model.builtin("llama-3.1-8b/h100")
-      local shape = { max_batch = 128, in_tokens = 2000, out_tokens = 100 }
+      local shape = { max_batch = 128, in_tokens = 2000, out_tokens = 100, in_cv = 0.8,
+        out_cv = 1.1 }
       local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
-      local want = baseline.AUTO_FRACTION * model.predict(prof, shape, rate).in_service
+      local want = model.predict(prof, shape, baseline.AUTO_FRACTION * rate).in_service
       assert.are.same({ want, "" }, { baseline.running_target(nil, v, "auto") })
+      -- It leaves 20% rate headroom: less than 0.8 x the concurrency at the highest rate.
+      assert.is_true(want < baseline.AUTO_FRACTION * model.predict(prof, shape, rate).in_service)
     end)
 
-  it("auto sizes for AUTO_TOKENS when the view has no token means", function()
+  it("auto sizes for AUTO_TOKENS when no token mix is declared, and says so", function()
     local v = { id = "spec/auto-default", slo = { ttft_ms = 500, itl_ms = 24 },
-      profile = "llama-3.1-8b/h100", engine = { max_num_seqs = 256 }, signals = {} }
+      profile = "llama-3.1-8b/h100", engine = { max_num_seqs = 256 },
+      signals = { input_tokens_mean = 4000, output_tokens_mean = 50 } }
     local prof = model.builtin("llama-3.1-8b/h100")
     local shape = { max_batch = 256, in_tokens = baseline.AUTO_TOKENS.in_tokens,
       out_tokens = baseline.AUTO_TOKENS.out_tokens }
     local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
-    local want = baseline.AUTO_FRACTION * model.predict(prof, shape, rate).in_service
-    assert.are.equal(want, (baseline.running_target(nil, v, "auto")))
+    local want = model.predict(prof, shape, baseline.AUTO_FRACTION * rate).in_service
+    local n, note = baseline.running_target(nil, v, "auto")
+    assert.are.equal(want, n)
+    assert.matches("no token mix declared for the variant", note, 1, true)
   end)
 
   it("auto is computed once per variant and configuration, as an operator sets it once",
     function()
       local v = { id = "spec/auto-once", slo = { ttft_ms = 500, itl_ms = 24 },
         profile = "llama-3.1-8b/h100", engine = { max_num_seqs = 256 },
+        tokens = { input = 1024, output = 256, input_cv = 0, output_cv = 0 },
         signals = { input_tokens_mean = 1024, output_tokens_mean = 256 } }
       local first = baseline.running_target(nil, v, "auto")
-      -- The token mix moves: the target stays.
+      -- The token mix served moves: the target stays.
       v.signals = { input_tokens_mean = 4000, output_tokens_mean = 50 }
       assert.are.equal(first, (baseline.running_target(nil, v, "auto")))
       -- A tighter SLO is another configuration: the target is recomputed, and is lower.

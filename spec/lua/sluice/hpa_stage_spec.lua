@@ -38,6 +38,28 @@ describe("sluice.hpa_stage", function()
     assert.matches("^wva says 3; HPA: ", out["llm/a"].reason)
   end)
 
+  it("passes a count through the benchmark's HPA at once, at most 10 pods per 150 s", function()
+    local st, spec = {}, 4
+    local got = {}
+    for k = 0, 10 do
+      local out = stage.apply(view_at(15 * k, spec), stage.BENCHMARK,
+        { ["llm/a"] = { replicas = 30, reason = "wva says 30" } }, st)
+      spec = out["llm/a"].replicas
+      got[#got + 1] = spec
+    end
+    -- No scale-up window: +10 at once, then nothing more until the first 10 leave the 150-s
+    -- period (at t = 150).
+    assert.are.same({ 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 24 }, got)
+    -- Down: the 240-s window holds the highest recommendation of the last 4 minutes.
+    local out
+    for t = 165, 390, 15 do
+      out = stage.apply(view_at(t, spec), stage.BENCHMARK,
+        { ["llm/a"] = { replicas = 2, reason = "wva says 2" } }, st)
+      spec = out["llm/a"].replicas
+      if t < 150 + 240 then assert.is_true(spec >= 24, "t=" .. t) end
+    end
+  end)
+
   it("keeps the metric's last value while the algorithm has no opinion", function()
     local st = {}
     stage.apply(view_at(0, 2), stage.CHART, { ["llm/a"] = { replicas = 5, reason = "x" } }, st)
