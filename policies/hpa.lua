@@ -25,6 +25,8 @@ return {
     scale_down_tolerance = 0.1,     -- behavior.scaleDown.tolerance
     scale_to_zero = false,          -- the HPAScaleToZero gate: lets minReplicas be 0
   },
+  -- The knob a sweep turns (make eval): running requests per pod.
+  knob = { param = "running_target", values = { 12, 16, 24, 32, 48, 64 } },
   period = 15,                      -- the controller's sync period
   -- Prometheus scrapes every 15 s and the metrics adapter serves what it last read.
   signals = { scrape_interval = 15, lag = 15, window = 60 },

@@ -11,6 +11,8 @@ for k, v in pairs(igw.defaults) do params[k] = v end
 return {
   name = "igw-queue",
   params = params,
+  -- The knob a sweep turns (make eval): the share of the SLO's prefill backlog allowed.
+  knob = { param = "target", values = { 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 } },
   -- The gateway's metrics scraped directly every second.
   period = 1,
   signals = { scrape_interval = 1, lag = 0, window = 30 },

@@ -40,6 +40,8 @@ return {
     scale_down_policies = { { type = "Percent", value = 100, period_seconds = 15 } },
     scale_down_tolerance = 0.1,
   },
+  -- The knob a sweep turns (make eval): running requests per replica.
+  knob = { param = "running_target", values = { 12, 16, 24, 32, 48, 64 } },
   period = 15,                      -- the generated HPA's sync period
   -- KEDA's Prometheus scaler reads Prometheus, which scrapes every 15 s.
   signals = { scrape_interval = 15, lag = 15, window = 60 },

@@ -11,6 +11,8 @@ for k, v in pairs(slo.defaults) do params[k] = v end
 return {
   name = "slo",
   params = params,
+  -- The knob a sweep turns (make eval): the TTFT percentile it sizes for.
+  knob = { param = "percentile", values = { 0.8, 0.9, 0.95, 0.98, 0.99, 0.995 } },
   -- Reads pod and gateway metrics directly every second: the reaction time is the cold start,
   -- not the metrics pipeline.
   period = 1,

@@ -19,6 +19,9 @@ return {
     replicas = "auto", -- replicas per variant, or "auto" (sluice sim: the oracle's peak)
     by_variant = "",   -- "VARIANT=N,...": counts for the variants named (sluice sim's auto sets it)
   },
+  -- The knob a sweep turns (make eval): replicas, as shares of the oracle's peak.
+  knob = { param = "replicas", values = { 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2 },
+           scale = "oracle_peak" },
   period = 60,
   signals = { scrape_interval = 60, lag = 0, window = 60 },
   scale_from_zero = true,

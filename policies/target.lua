@@ -11,6 +11,8 @@ return {
     tolerance = 0.1,     -- no change while load/capacity is within 10% of the target
     down_after = 60,     -- seconds of low load before scaling down
   },
+  -- The knob a sweep turns (make eval): running requests per replica.
+  knob = { param = "target", values = { 4, 6, 8, 12, 16, 24 } },
   period = 1,
   signals = { scrape_interval = 1, lag = 0, window = 30 },
 

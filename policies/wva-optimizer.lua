@@ -19,6 +19,9 @@ return {
     scale_to_zero = false,
     retention = 600,
   },
+  -- The knob a sweep turns (make eval): the percentile the SLO is sized at (0 = means), its
+  -- headroom over the mean-sized λ*.
+  knob = { param = "percentile", values = { 0, 0.5, 0.8, 0.9, 0.95, 0.99 } },
   -- GLOBAL_OPT_INTERVAL 15s.
   period = 15,
   -- WVA reads Prometheus (15 s scrapes) through a 30 s metrics cache, rates over 1 minute.

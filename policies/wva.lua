@@ -37,6 +37,9 @@ return {
     -- written for maxReplicas: 2); "direct": applied as they are.
     actuation = "hpa",
   },
+  -- The knob a sweep turns (make eval): the scale-up threshold (RC's band; the scale-down
+  -- boundary stays at 0.70).
+  knob = { param = "scale_up_threshold", values = { 0.75, 0.8, 0.85, 0.9, 0.95 } },
   -- GLOBAL_OPT_INTERVAL 15s.
   period = 15,
   -- WVA reads Prometheus (15 s scrapes) through a 30 s metrics cache.

@@ -7,9 +7,17 @@
 # trace goes to out/eval/. ServeGen: the first day of each language model (m-large, m-mid,
 # m-small); EVAL_FULL=1 replays their whole fortnight.
 #
+# Sweeps: each policy is also run over the values of its knob (the `knob` of policies/NAME.lua),
+# one plain `sluice sim --param POLICY.KEY=VALUE` per point under the same quota, EVAL_JOBS at a
+# time; scripts/frontier.py turns them into the sweep table (the fewest GPU-hours at which each
+# policy reaches 99%, as a ratio to the oracle's) and a frontier chart per trace
+# (out/eval/TRACE-sweep.html).
+#
 # Usage: scripts/eval.sh BUILD_DIR
 # Environment: EVAL_FULL=1, EVAL_POLICIES=a,b (default: every canned policy), EVAL_SEED (1),
-#              EVAL_PEAK_REPLICAS (20), EVAL_OUT (out/eval.md)
+#              EVAL_PEAK_REPLICAS (20), EVAL_OUT (out/eval.md), EVAL_SWEEP (1; 0: no sweeps),
+#              EVAL_JOBS (the number of cores), EVAL_TRACES=a,b (traces whose names contain
+#              one of them), EVAL_SWEEP_SERVEGEN (6h)
 set -uo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +56,17 @@ for d in "$data"/servegen/language/*/; do
   traces+=("servegen-$m${day:+-day1}|${d%/}|$day")
 done
 
+# EVAL_TRACES=a,b keeps the traces whose names contain one of them.
+if [ -n "${EVAL_TRACES:-}" ]; then
+  kept=()
+  for t in "${traces[@]}"; do
+    for w in ${EVAL_TRACES//,/ }; do
+      case ${t%%|*} in *"$w"*) kept+=("$t"); break ;; esac
+    done
+  done
+  traces=("${kept[@]}")
+fi
+
 # Fixed decimals in jq (1.6 has no printf); null (no data) prints as "-".
 jq_lib='
 def pad(n): if length < n then ("0" * (n - length)) + . else . end;
@@ -62,7 +81,17 @@ def fixed(n):
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rows="$tmp/rows"
+sweeps="$tmp/sweeps"
 : > "$rows"
+: > "$sweeps"
+sweep=${EVAL_SWEEP:-1}
+jobs=${EVAL_JOBS:-$(nproc 2>/dev/null || echo 2)}
+knobs="$tmp/knobs"
+if [ "$sweep" != 0 ]; then
+  # shellcheck disable=SC2046  # one argument per policy
+  luajit scripts/knobs.lua "$build" $(echo "$policies" | tr ',' ' ') > "$knobs" ||
+    { echo "eval: cannot read the policies' knobs (luajit scripts/knobs.lua)" >&2; exit 1; }
+fi
 failed=0
 for t in "${traces[@]}"; do
   IFS='|' read -r name spec extra <<< "$t"
@@ -82,12 +111,57 @@ for t in "${traces[@]}"; do
     | def row($p): "| \($t) | \($p) | \(.requests) | \(.dropped) | \(.slo_attainment * 100
         | fixed(2))% | \(.ttft_mean_ms | fixed(0)) | \(.ttft_p99_ms | fixed(0)) | \(.itl_mean_ms
         | fixed(1)) | \(.itl_p99_ms | fixed(1)) | \(if .e2e_p99_ms then .e2e_p99_ms / 1000 else null end | fixed(1)) | \(.gpu_hours
-        | fixed(1)) | \(if $c > 0 then .gpu_hours / $c | fixed(2) else "-" end) | \(.peak_replicas)
-        | \(.scale_events) | \(.reaction_s | fixed(0)) |";
+        | fixed(1)) | \(if $c > 0 then .gpu_hours / $c | fixed(2) else "-" end) | \(
+        .peak_replicas) | \(.scale_events) | \(.reaction_s | fixed(0)) |";
       (.oracle.run | row("*oracle* (infeasible \($inf * 100 | fixed(2))%)")),
       (.runs[] | row(.policy)),
       "| \($t) | *quota* \(.quota.gpus) GPUs | | | | | | | | | | | | | |"' "$tmp/$name.json" >> "$rows"
   echo "eval: $name: $(($(date +%s) - start)) s" >&2
+  [ "$sweep" != 0 ] || continue
+
+  # The sweep: every knob value of every policy, one plain sluice sim each, under this trace's
+  # quota (no oracle: the one above is the reference). ServeGen's day is swept over its first
+  # EVAL_SWEEP_SERVEGEN (6h), against an oracle of its own for that window.
+  start=$(date +%s)
+  sweep_extra=$extra
+  ref="$tmp/$name.json"
+  case $name in
+    servegen-*)
+      sweep_extra="--duration ${EVAL_SWEEP_SERVEGEN:-6h}"
+      ref="$tmp/$name-sweepref.json"
+      # shellcheck disable=SC2086
+      "$sluice" sim --cluster "$cluster" --trace "$spec" --peak-replicas "$peak" --seed "$seed" \
+        --policy static --quota auto --json $sweep_extra > "$ref" 2> "$ref.err" ||
+        { echo "eval: $name: sweep reference failed: $(tail -1 "$ref.err")" >&2; failed=1; continue; }
+      ;;
+  esac
+  quota=$(jq -r '.quota.gpus' "$ref")
+  peakr=$(jq -r '.oracle.peak_replicas' "$ref")
+  mkdir -p "$tmp/sweep-$name"
+  : > "$tmp/jobs-$name"
+  while read -r pol param scale values; do
+    for v in $values; do
+      x=$v
+      [ "$scale" = oracle_peak ] && x=$(awk -v v="$v" -v p="$peakr" \
+        'BEGIN { n = int(v * p + 0.5); print n < 1 ? 1 : n }')
+      out_json="$tmp/sweep-$name/$pol@$param=$x.json"
+      [ -e "$out_json" ] && continue  # two shares rounding to one count
+      : > "$out_json"
+      printf '%s\n' "$sluice sim --cluster $cluster --trace $spec --peak-replicas $peak --seed $seed --quota $quota --oracle off --policy $pol --param $pol.$param=$x --json $sweep_extra > $out_json 2> $out_json.err" >> "$tmp/jobs-$name"
+    done
+  done < "$knobs"
+  n=$(wc -l < "$tmp/jobs-$name")
+  echo "eval: $name: sweep, $n runs, $jobs at a time ..." >&2
+  if ! xargs -P "$jobs" -I CMD sh -c CMD < "$tmp/jobs-$name"; then
+    echo "eval: $name: a sweep run failed: $(cat "$tmp/sweep-$name"/*.err | grep -v '^sim:' | tail -3)" >&2
+    failed=1
+  fi
+  label=$name
+  [ "$sweep_extra" = "$extra" ] || label="$name (first ${EVAL_SWEEP_SERVEGEN:-6h})"
+  python3 scripts/frontier.py "$label" "$ref" "$tmp/sweep-$name.md" \
+    "$reports/$name-sweep.html" "$tmp/sweep-$name"/*.json &&
+    cat "$tmp/sweep-$name.md" >> "$sweeps" || failed=1
+  echo "eval: $name: sweep $(($(date +%s) - start)) s" >&2
 done
 
 version=$("$sluice" version | head -1)
@@ -108,6 +182,21 @@ git diff --quiet HEAD 2>/dev/null || commit="$commit (modified)"
        "reaction (s) |"
   echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   cat "$rows"
+  echo
+  if [ -s "$sweeps" ]; then
+    echo
+    echo "## Sweeps"
+    echo
+    echo "Each policy over the values of its knob (\`knob\` in \`policies/NAME.lua\`), each point a" \
+         "plain \`sluice sim --param POLICY.KEY=VALUE\` under the trace's quota. × oracle: the fewest" \
+         "GPU-hours at which the policy reaches 99% on its frontier, over the oracle's; \"never\"" \
+         "gives its best attainment and that point's ratio instead. Frontier charts:" \
+         "\`$reports/TRACE-sweep.html\`."
+    echo
+    echo "| trace | policy | × oracle to reach 99% | GPU-h | SLO | knob | points |"
+    echo "| --- | --- | ---: | ---: | ---: | --- | ---: |"
+    cat "$sweeps"
+  fi
   echo
   echo "SLO: share of requests with TTFT and mean ITL within the targets (dropped and cut requests" \
        "miss). Oracle: per minute, the fewest replicas whose simulated servers, given that" \

@@ -60,6 +60,8 @@ static void usage(FILE *f) {
          "                            of --rate-scale); the oracle's peak is usually higher\n"
          "  --oracle-target P         the share of each bin's requests the oracle keeps within\n"
          "                            the SLO (default 0.99)\n"
+         "  --oracle on|off           off: no oracle (then --quota needs a number or off, and\n"
+         "                            static a number of replicas)\n"
          "  --quota auto|N|off        GPU inventory for every run: auto = twice the oracle's\n"
          "                            peak (the default with --peak-replicas), N GPUs per\n"
          "                            accelerator type, off = the cluster file's\n"
@@ -188,25 +190,29 @@ static void print_json(const sl_sim_result_t *r, int n, const sl_clair_result_t 
   yajl_gen_array_close(g);
   const sl_oracle_t *o = x->o;
   const sl_sim_result_t *q = x->ores;
-  uint64_t ended = q->completed + q->dropped + q->cut;
   key(g, "oracle");
-  yajl_gen_map_open(g);
-  key(g, "gpu_hours"), num(g, q->gpu_hours);
-  key(g, "peak_replicas"), yajl_gen_integer(g, o->peak_replicas);
-  key(g, "slo_attainment"), num(g, q->slo_attainment);
-  key(g, "infeasible"), num(g, ended ? (double)o->infeasible / (double)ended : NAN);
-  key(g, "target"), num(g, o->target);
-  key(g, "peak_gpus"), yajl_gen_integer(g, o->peak_gpus);
-  key(g, "bins"), yajl_gen_integer(g, (long long)o->nbins);
-  key(g, "short_bins"), yajl_gen_integer(g, (long long)o->short_bins);
-  key(g, "infeasible_bins"), yajl_gen_integer(g, (long long)o->infeasible_bins);
-  key(g, "capped_bins"), yajl_gen_integer(g, (long long)o->capped_bins);
-  key(g, "rounds"), yajl_gen_integer(g, o->rounds);
-  key(g, "run");
-  yajl_gen_map_open(g);
-  run_json(g, q);
-  yajl_gen_map_close(g);
-  yajl_gen_map_close(g);
+  if (!o) {
+    yajl_gen_null(g);
+  } else {
+    uint64_t ended = q->completed + q->dropped + q->cut;
+    yajl_gen_map_open(g);
+    key(g, "gpu_hours"), num(g, q->gpu_hours);
+    key(g, "peak_replicas"), yajl_gen_integer(g, o->peak_replicas);
+    key(g, "slo_attainment"), num(g, q->slo_attainment);
+    key(g, "infeasible"), num(g, ended ? (double)o->infeasible / (double)ended : NAN);
+    key(g, "target"), num(g, o->target);
+    key(g, "peak_gpus"), yajl_gen_integer(g, o->peak_gpus);
+    key(g, "bins"), yajl_gen_integer(g, (long long)o->nbins);
+    key(g, "short_bins"), yajl_gen_integer(g, (long long)o->short_bins);
+    key(g, "infeasible_bins"), yajl_gen_integer(g, (long long)o->infeasible_bins);
+    key(g, "capped_bins"), yajl_gen_integer(g, (long long)o->capped_bins);
+    key(g, "rounds"), yajl_gen_integer(g, o->rounds);
+    key(g, "run");
+    yajl_gen_map_open(g);
+    run_json(g, q);
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+  }
   key(g, "quota");
   if (!x->quota) {
     yajl_gen_null(g);
@@ -282,25 +288,28 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
   printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %5s %6s %8s\n", "", "", "", "", "(ms)",
          "(ms)", "(ms)", "(ms)", "(ms)", "", "", "", "", "", "(s)");
   for (int i = 0; i < n; i++) table_row(&r[i]);
-  table_row(x->ores);
+  if (o) table_row(x->ores);
   printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %5d %6s %8s\n", "mean-sized", "-",
          "-", "-", "-", "-", "-", "-", "-", "-", c->gpu_hours, c->cost, c->peak_replicas, "-", "-");
-  uint64_t ended = x->ores->completed + x->ores->dropped + x->ores->cut;
-  printf("oracle: the fewest replicas per %.0f s bin whose simulated servers keep %.4g%% of the "
-         "bin's requests within the SLO, zero cold start; peak %d; %.2f%% of requests infeasible "
-         "(miss alone on an idle server)",
-         o->bin_s, o->target * 100, o->peak_replicas,
-         ended ? 100.0 * (double)o->infeasible / (double)ended : 0.0);
-  if (o->short_bins)
-    printf("; %zu bin%s below the target", o->short_bins, o->short_bins == 1 ? "" : "s");
-  if (o->capped_bins)
-    printf("; %zu bin%s at the variant's max", o->capped_bins, o->capped_bins == 1 ? "" : "s");
-  printf("\nmean-sized: replicas per bin from the queueing kernel at the bin's mean token mix "
+  uint64_t ended = o ? x->ores->completed + x->ores->dropped + x->ores->cut : 0;
+  if (o) {
+    printf("oracle: the fewest replicas per %.0f s bin whose simulated servers keep %.4g%% of the "
+           "bin's requests within the SLO, zero cold start; peak %d; %.2f%% of requests infeasible "
+           "(miss alone on an idle server)",
+           o->bin_s, o->target * 100, o->peak_replicas,
+           ended ? 100.0 * (double)o->infeasible / (double)ended : 0.0);
+    if (o->short_bins)
+      printf("; %zu bin%s below the target", o->short_bins, o->short_bins == 1 ? "" : "s");
+    if (o->capped_bins)
+      printf("; %zu bin%s at the variant's max", o->capped_bins, o->capped_bins == 1 ? "" : "s");
+    printf("\n");
+  }
+  printf("mean-sized: replicas per bin from the queueing kernel at the bin's mean token mix "
          "(what --peak-replicas scales by)%s\n",
          c->short_bins ? "; the inventory could not cover some bins" : "");
   // Why requests missed, per policy: what to fix differs (capacity late: TTFT; batches too
   // full or prefill-heavy: ITL; the queue timed out: dropped; scale-down cut them: cut).
-  for (int i = 0; i <= n; i++) {
+  for (int i = 0; i < n + (o != NULL); i++) {
     const sl_sim_result_t *ri = i < n ? &r[i] : x->ores;
     double e = (double)(ri->completed + ri->dropped + ri->cut);
     if (e <= 0 || ri->met == (uint64_t)e) continue;
@@ -398,7 +407,7 @@ static void apply_quota(sl_cluster_t *cl, const sl_oracle_t *o, int by_hand) {
 int sl_cmd_sim(int argc, char **argv) {
   const char *trace = NULL, *tokens = NULL, *cluster_path = NULL, *policies = NULL, *report = NULL,
              *decisions = NULL, *requests = NULL, *quota = NULL;
-  int json = 0, nparams = 0;
+  int json = 0, nparams = 0, use_oracle = 1;
   double target = 0.99;
   param_t *params = calloc((size_t)argc + 1, sizeof *params);
   if (!params) {
@@ -418,11 +427,23 @@ int sl_cmd_sim(int argc, char **argv) {
       json = 1;
       continue;
     }
-    static const char *const with_value[] = {
-        "--trace",         "--tokens",        "--cluster",    "--policy",
-        "--seed",          "--duration",      "--rate-scale", "--time-scale",
-        "--peak-replicas", "--report",        "--decisions",  "--requests",
-        "--quota",         "--oracle-target", "--param",      NULL};
+    static const char *const with_value[] = {"--trace",
+                                             "--tokens",
+                                             "--cluster",
+                                             "--policy",
+                                             "--seed",
+                                             "--duration",
+                                             "--rate-scale",
+                                             "--time-scale",
+                                             "--peak-replicas",
+                                             "--report",
+                                             "--decisions",
+                                             "--requests",
+                                             "--quota",
+                                             "--oracle-target",
+                                             "--param",
+                                             "--oracle",
+                                             NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= !strcmp(a, *w);
     if (!known) {
@@ -451,7 +472,13 @@ int sl_cmd_sim(int argc, char **argv) {
       decisions = v;
     else if (!strcmp(a, "--requests"))
       requests = v;
-    else if (!strcmp(a, "--param")) {
+    else if (!strcmp(a, "--oracle")) {
+      if (strcmp(v, "on") && strcmp(v, "off")) {
+        code = bad(a, "expected on or off", v);
+        goto out_params;
+      }
+      use_oracle = !strcmp(v, "on");
+    } else if (!strcmp(a, "--param")) {
       if (parse_param(v, &params[nparams]) < 0) {
         nparams++; // freed below
         code = bad(a, "expected POLICY.KEY=VALUE", v);
@@ -527,6 +554,12 @@ int sl_cmd_sim(int argc, char **argv) {
     quota_mode = 1;
   else if (quota && strcmp(quota, "off"))
     quota_mode = 2, quota_n = atoi(quota);
+  if (quota_mode == 1 && !use_oracle) {
+    fprintf(stderr, "sluice sim: --quota auto is twice the oracle's peak: with --oracle off give "
+                    "--quota N or --quota off\n");
+    code = SL_EXIT_USAGE;
+    goto out_params;
+  }
 
   // Each run loads its policy afresh; saying so per run is noise.
   if (sl_log_get_level() < SL_LOG_WARN) sl_log_set_level(SL_LOG_WARN);
@@ -622,11 +655,13 @@ int sl_cmd_sim(int argc, char **argv) {
   // The oracle first: the quota and the static fleet are sized from its peak. Its rounds are not
   // written to --decisions or --requests.
   sim.o.decisions = NULL;
-  if ((rc = sl_oracle_run(&sim, target, 4, &oracle, &ores, &err)) < 0) {
-    sl_err_wrap(&err, "oracle");
-    goto fail;
+  if (use_oracle) {
+    if ((rc = sl_oracle_run(&sim, target, 4, &oracle, &ores, &err)) < 0) {
+      sl_err_wrap(&err, "oracle");
+      goto fail;
+    }
+    oracle_ok = ores_ok = 1;
   }
-  oracle_ok = ores_ok = 1;
   sim.o.decisions = o.decisions;
   sim.o.requests = reqf;
   if (quota_mode) apply_quota(&cl, &oracle, quota_mode == 2 ? quota_n : 0);
@@ -636,6 +671,12 @@ int sl_cmd_sim(int argc, char **argv) {
     if (strcmp(names[i], "static") || (has_param(params, nparams, "static", "replicas", &val) &&
                                        strcmp(val, "auto") && strcmp(val, "\"auto\"")))
       continue;
+    if (!use_oracle) {
+      rc = sl_err(&err, SL_EINVAL,
+                  "static: replicas auto is the oracle's peak: with --oracle off give "
+                  "--param static.replicas=N");
+      goto fail;
+    }
     // Per variant, the most the oracle holds in any bin.
     char extra[4096];
     size_t len = (size_t)snprintf(extra, sizeof extra, "replicas: 0\nby_variant: \"");
@@ -681,7 +722,7 @@ int sl_cmd_sim(int argc, char **argv) {
   }
   sl_clair_result_t clair;
   if ((rc = sl_sim_clairvoyant(&sim, &clair, &err)) < 0) goto fail;
-  extras_t x = {&oracle, &ores, &cl, quota_mode};
+  extras_t x = {oracle_ok ? &oracle : NULL, ores_ok ? &ores : NULL, &cl, quota_mode};
   if (json)
     print_json(res, nres, &clair, sl_sim_rate(&sim), &x);
   else
@@ -693,8 +734,8 @@ int sl_cmd_sim(int argc, char **argv) {
                            .argc = argc,
                            .argv = argv};
     // The oracle's replay is one more run in the report.
-    res[nres] = ores;
-    if (sl_report_write(report, &sim, res, nres + 1, &clair, &ro, &err) < 0) {
+    if (ores_ok) res[nres] = ores;
+    if (sl_report_write(report, &sim, res, nres + ores_ok, &clair, &ro, &err) < 0) {
       fprintf(stderr, "sluice sim: --report: %s\n", err.msg);
       code = SL_EXIT_FAIL;
     } else {

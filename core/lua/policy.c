@@ -185,8 +185,54 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
   return SL_OK;
 }
 
-static const char *const policy_keys[] = {
-    "name", "params", "init", "decide", "validate", "period", "signals", "scale_from_zero", NULL};
+static const char *const policy_keys[] = {"name",     "params", "init",    "decide",
+                                          "validate", "period", "signals", "scale_from_zero",
+                                          "knob",     NULL};
+
+// knob = {param = NAME, values = {x, ...}[, scale = "oracle_peak"]}: the parameter that trades
+// GPU-hours for attainment and the values a sweep tries (sluice sim --param, make eval).
+static int check_knob(lua_State *L, const char *f, sl_err_t *err) {
+  int t = rawfield(L, -1, "knob");
+  int rc = SL_OK;
+  if (t == LUA_TNIL) goto done;
+  const char *why = NULL;
+  rawfield(L, -1, "param");
+  int pt = lua_type(L, -1);
+  const char *param = pt == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  lua_pop(L, 1);
+  if (!param) {
+    why = "knob.param must be the name of a parameter";
+  } else {
+    int has = 0;
+    if (rawfield(L, -2, "params") == LUA_TTABLE) { // the policy table, under the knob
+      has = rawfield(L, -1, param) != LUA_TNIL;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (!has) why = "knob.param is not one of the policy's params";
+  }
+  if (!why) {
+    rawfield(L, -1, "values");
+    size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+    for (size_t i = 1; i <= n && !why; i++) {
+      lua_rawgeti(L, -1, (int)i);
+      if (lua_type(L, -1) != LUA_TNUMBER) why = "knob.values must be numbers";
+      lua_pop(L, 1);
+    }
+    if (!n && !why) why = "knob.values must be a non-empty list of numbers";
+    lua_pop(L, 1);
+  }
+  if (!why) {
+    int st = rawfield(L, -1, "scale");
+    if (st != LUA_TNIL && !(st == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "oracle_peak")))
+      why = "knob.scale must be \"oracle_peak\" when given";
+    lua_pop(L, 1);
+  }
+  if (why) rc = sl_err(err, SL_EINVAL, "%s: %s", f, why);
+done:
+  lua_pop(L, 1);
+  return rc;
+}
 
 static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
   const char *f = p->chunkname + (p->chunkname[0] == '@');
@@ -208,7 +254,7 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
     if (!ok) {
       int rc = sl_err(err, SL_EINVAL,
                       "%s: unknown field '%s' in the policy table (allowed: name, "
-                      "params, init, decide, validate, period, signals, scale_from_zero)",
+                      "params, init, decide, validate, period, signals, scale_from_zero, knob)",
                       f, k);
       lua_pop(L, 1);
       return rc;
@@ -244,13 +290,18 @@ static int check_contract(lua_State *L, sl_policy_t *p, sl_err_t *err) {
     int t;
   } opt[] = {{"init", LUA_TFUNCTION}, {"validate", LUA_TFUNCTION},
              {"params", LUA_TTABLE},  {"period", LUA_TNUMBER},
-             {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN}};
+             {"signals", LUA_TTABLE}, {"scale_from_zero", LUA_TBOOLEAN},
+             {"knob", LUA_TTABLE}};
   for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
     int t = rawfield(L, -1, opt[i].k);
     lua_pop(L, 1);
     if (t != LUA_TNIL && t != opt[i].t)
       return sl_err(err, SL_EINVAL, "%s: '%s' must be a %s, got a %s", f, opt[i].k,
                     lua_typename(L, opt[i].t), lua_typename(L, t));
+  }
+  {
+    int rc = check_knob(L, f, err);
+    if (rc < 0) return rc;
   }
   rawfield(L, -1, "period");
   p->period = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;

@@ -24,6 +24,15 @@ echo "$out" | grep "wva-optimizer" | grep -q 'λ\* [0-9.]* (itl) → ' ||
 expect_invalid syntax 'return { name = "x", decide = function( }' "syntax.lua:1:"
 expect_invalid nodecide 'return { name = "x" }' "missing decide"
 expect_invalid noname 'return { decide = function() return {} end }' "needs a name"
+# A knob names one of the params and lists numbers to sweep.
+expect_invalid knobparam 'return { name = "x", params = { n = 1 }, knob = { param = "m", values = { 1 } },
+  decide = function() return {} end }' "knob.param is not one of the policy's params"
+expect_invalid knobvalues 'return { name = "x", params = { n = 1 }, knob = { param = "n", values = { "a" } },
+  decide = function() return {} end }' "knob.values must be numbers"
+expect_invalid knobempty 'return { name = "x", params = { n = 1 }, knob = { param = "n", values = {} },
+  decide = function() return {} end }' "knob.values must be a non-empty list"
+expect_invalid knobscale 'return { name = "x", params = { n = 1 }, knob = { param = "n", values = { 1 }, scale = "x" },
+  decide = function() return {} end }' "knob.scale must be"
 expect_invalid badparams 'return { name = "x", params = { n = 1 },
   validate = function(p) if p.n < 5 then return "n must be at least 5" end end,
   decide = function() return {} end }' "bad params: n must be at least 5"
