@@ -71,6 +71,7 @@ enum field {
   F_AT,
   F_TTFT_MS,
   F_ITL_MS,
+  F_TTFT_MS_PER_1K_IN,
   F_MAX_NUM_SEQS,
   F_MAX_NUM_BATCHED_TOKENS,
   F_BLOCK_SIZE,
@@ -134,6 +135,7 @@ static const struct {
     {"at", F_AT},
     {"ttft_ms", F_TTFT_MS},
     {"itl_ms", F_ITL_MS},
+    {"ttft_ms_per_1k_in", F_TTFT_MS_PER_1K_IN},
     {"max_num_seqs", F_MAX_NUM_SEQS},
     {"max_num_batched_tokens", F_MAX_NUM_BATCHED_TOKENS},
     {"block_size", F_BLOCK_SIZE},
@@ -663,6 +665,8 @@ static int sllua_index(lua_State *L) {
       lua_pushnumber(L, s->ttft_ms);
     else if (code == F_ITL_MS && !isinf(s->itl_ms))
       lua_pushnumber(L, s->itl_ms);
+    else if (code == F_TTFT_MS_PER_1K_IN)
+      lua_pushnumber(L, s->ttft_ms_per_1k_in);
     else
       return 0;
     return 1;

@@ -123,7 +123,8 @@ int sl_clair_rate(sl_clair_t *c, int v, const sl_clair_mix_t *mix, double *rate,
   if (!q) return err ? err->code : SL_ENOMEM;
   sl_slo_t slo = {0, 0, c->percentile};
   if (d->slo) {
-    if (isfinite(d->slo->ttft_ms)) slo.ttft_ms = d->slo->ttft_ms;
+    // A long-context class's allowance, at the mix's mean prompt.
+    if (isfinite(d->slo->ttft_ms)) slo.ttft_ms = sl_slo_ttft_ms(d->slo, in);
     if (isfinite(d->slo->itl_ms)) slo.itl_ms = d->slo->itl_ms;
   }
   sl_err_t e2;

@@ -50,7 +50,9 @@ local function compute_auto(v)
     in_cv = t and t.input_cv or 0,
     out_cv = t and t.output_cv or 0,
   }
-  local rate, why = model.max_rate(prof, shape, { ttft_ms = v.slo.ttft_ms, itl_ms = v.slo.itl_ms })
+  -- A long-context class's TTFT allowance, at the mix's mean prompt.
+  local ttft = v.slo.ttft_ms and v.slo.ttft_ms + (v.slo.ttft_ms_per_1k_in or 0) * shape.in_tokens / 1000
+  local rate, why = model.max_rate(prof, shape, { ttft_ms = ttft, itl_ms = v.slo.itl_ms })
   if not rate then return M.AUTO_FALLBACK, why end
   local pred = model.predict(prof, shape, M.AUTO_FRACTION * rate)
   local conc = M.finite(pred.in_service)
@@ -66,6 +68,7 @@ local function auto_running_target(view, v)
   local slo = v.slo or {}
   local t = v.tokens or {}
   local key = table.concat({ v.id, tostring(v.profile), tostring(slo.ttft_ms), tostring(slo.itl_ms),
+                             tostring(slo.ttft_ms_per_1k_in),
                              tostring(v.engine and v.engine.max_num_seqs), tostring(t.input),
                              tostring(t.output), tostring(t.input_cv), tostring(t.output_cv) }, "|")
   local m = auto_memo[key]

@@ -83,7 +83,8 @@ local function budget_of(p, vs, v)
   kI, I = memo.bucket(max(I, 1), MIX_STEP)
   kO, O = memo.bucket(max(O, 1), MIX_STEP)
   local slo = v.slo or {}
-  local key = format("%s|%s|%s|%s|%s|%d|%d|%s", tostring(v.profile), tostring(slo.ttft_ms),
+  local key = format("%s|%s+%s|%s|%s|%s|%d|%d|%s", tostring(v.profile), tostring(slo.ttft_ms),
+    tostring(slo.ttft_ms_per_1k_in),
     tostring(slo.itl_ms), tostring(p.backlog_budget), tostring(p.prefill_tokens_per_s),
     kI, kO, tostring(p.target) .. "/" .. tostring(p.percentile))
   vs.budgets = vs.budgets or memo.new(256)
@@ -107,7 +108,9 @@ local function budget_of(p, vs, v)
   if budget == "auto" then
     budget, note = GUIDE_BUDGET, "llm-d guide"
     if pr and (slo.ttft_ms or slo.itl_ms) then
-      local target = { ttft_ms = slo.ttft_ms or 0, itl_ms = slo.itl_ms or 0 }
+      -- A long-context class's TTFT allowance, at the mix's mean prompt.
+      local target = { ttft_ms = slo.ttft_ms and slo.ttft_ms + (slo.ttft_ms_per_1k_in or 0) * I / 1000
+                         or 0, itl_ms = slo.itl_ms or 0 }
       if p.percentile > 0 then target.percentile = p.percentile end
       local r = model.max_rate(pr, shape, target)
       if r then

@@ -173,6 +173,8 @@ end
 local function lambda_star(state, v, in_t, out_t, p)
   local slo = v.slo
   local ttft, itl = finite(slo.ttft_ms), finite(slo.itl_ms)
+  -- A long-context class's TTFT allowance, at the mix's mean prompt.
+  if ttft then ttft = ttft + (finite(slo.ttft_ms_per_1k_in) or 0) * in_t / 1000 end
   local batch = floor(finite(v.engine and v.engine.max_num_seqs) or 256)
   batch = min(max(batch, 1), 16384)
   local t = p.token_cv == "declared" and v.tokens or nil

@@ -176,7 +176,7 @@ local function slo_of(p, v)
   local s = v.slo or {}
   local ttft, itl = s.ttft_ms or p.ttft_ms, s.itl_ms or p.itl_ms
   if (ttft or 0) <= 0 and (itl or 0) <= 0 then return nil end
-  local t = { ttft_ms = ttft or 0, itl_ms = itl or 0 }
+  local t = { ttft_ms = ttft or 0, itl_ms = itl or 0, ttft_ms_per_1k_in = s.ttft_ms_per_1k_in or 0 }
   if p.percentile > 0 then t.percentile = p.percentile end
   return t
 end
@@ -193,7 +193,8 @@ local function max_rate(view, p, vs, v, prof, I, O)
   local slo = slo_of(p, v)
   if not slo then return nil, "no SLO class" end
   local sc = prof.score or {}
-  local ttft = slo.ttft_ms / correction(sc.ttft)
+  -- A long-context class's TTFT allowance, at the mix's mean prompt.
+  local ttft = (slo.ttft_ms + slo.ttft_ms_per_1k_in * I / 1000) / correction(sc.ttft)
   local itl = slo.itl_ms * p.itl_share / correction(sc.itl)
   local N = (v.engine and v.engine.max_num_seqs) or 256
   -- Solved at the centres of the inputs' buckets (M.grid). A fitted profile moves with every

@@ -29,7 +29,8 @@ slo_classes: {standard: {ttft_ms: 500, itl_ms: 24}}
 accelerators: {H100: {count: 8, cost: 4.0}, A100: {count: 8, cost: 2.2}}
 variants:
   - {id: llm/h100, model: meta-llama/Llama-3.1-8B, accelerator: H100, min: 1, max: 8,
-     slo_class: standard, profile: llama-3.1-8b/h100}
+     slo_class: standard, profile: llama-3.1-8b/h100,
+     tokens: {input: 1500, output: 200, input_cv: 0.9, output_cv: 0.8}}
   - {id: llm/a100, model: meta-llama/Llama-3.1-8B, accelerator: A100, min: 1, max: 8,
      slo_class: standard, profile: llama-3.1-8b/h100}
 policies: [%s]
@@ -43,7 +44,8 @@ policies: [%s]
 end
 
 describe("canned policies in the real host", function()
-  for _, name in ipairs({ "hpa", "keda", "wva", "wva-optimizer", "target", "slo", "igw-queue" }) do
+  for _, name in ipairs({ "hpa", "keda", "wva", "wva-optimizer", "target", "slo", "igw-queue",
+                          "{file: static, params: {replicas: 3}}" }) do
     it(name .. " decides every variant without failing", function()
       local o, info = run(name)
       assert.are.equal(0, info.failures)
@@ -54,14 +56,30 @@ describe("canned policies in the real host", function()
     end)
   end
 
-  it("hpa's auto target is 0.8 x the SLO concurrency from the variant's profile", function()
+  it("static holds its count; by_variant gives one variant its own; auto needs sluice sim",
+    function()
+    local o = run('{file: static, params: {replicas: 3, by_variant: "llm/a100=5"}}')
+    assert.are.equal(3, o["llm/h100"].target)
+    assert.are.equal(5, o["llm/a100"].target)
+    local _, info = run("static")
+    assert.are.equal(1, info.failures)
+  end)
+
+  it("hpa's auto target is the concurrency at 0.8 x the SLO rate for the declared token mix",
+    function()
+    -- llm/h100 declares its mix (v.tokens through the real view), llm/a100 none: 1024/256, said.
     local model = require "sluice.model"
     local prof = model.builtin("llama-3.1-8b/h100")
-    local shape = { max_batch = 256, in_tokens = 1024, out_tokens = 256 }
-    local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
-    local target = 0.8 * model.predict(prof, shape, rate).in_service
+    local function target(shape)
+      local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500, itl_ms = 24 }))
+      return require("sluice.hpa").num(model.predict(prof, shape, 0.8 * rate).in_service)
+    end
     local o = run("hpa")
     assert.is_nil(o["llm/h100"].reason:find("auto:"), o["llm/h100"].reason)
-    assert.matches(require("sluice.hpa").num(target), o["llm/h100"].reason, 1, true)
+    assert.matches(target{ max_batch = 256, in_tokens = 1500, out_tokens = 200, in_cv = 0.9,
+      out_cv = 0.8 }, o["llm/h100"].reason, 1, true)
+    assert.matches("auto: no token mix declared", o["llm/a100"].reason, 1, true)
+    assert.matches(target{ max_batch = 256, in_tokens = 1024, out_tokens = 256 },
+      o["llm/a100"].reason, 1, true)
   end)
 end)

@@ -64,6 +64,8 @@ int main(void) {
   T_EQ_INT(c.nvariants, 2, "two variants");
   const sl_variant_t *v = sl_config_variant(&c, "llm/llama-h100");
   T_OK(v && v->slo && v->slo->ttft_ms == 500 && v->slo->itl_ms == 24, "slo class resolved");
+  T_OK(v->slo->ttft_ms_per_1k_in == 0 && sl_slo_ttft_ms(v->slo, 8000) == 500,
+       "no per-token allowance unless given");
   T_NEAR(v->cost, 8.0, 1e-12, "cost defaults to unit cost x GPUs");
   T_EQ_INT(v->engine.max_num_seqs, 128, "engine override");
   T_EQ_INT(v->engine.max_num_batched_tokens, 8192, "engine default kept");
@@ -95,6 +97,21 @@ int main(void) {
   check_error("variants:\n  - id: a/b\n    model: m\n    slo_class: gold\n",
               "bad.yaml:4:", "no SLO class named 'gold'", "unknown slo class");
   check_error("variants:\n  - id: a/b\n", "bad.yaml:2:", "model is required", "missing model");
+  check_error("slo_classes:\n  long: {itl_ms: 24, ttft_ms_per_1k_in: 50}\n",
+              "bad.yaml:2:", "slo_classes.long.ttft_ms_per_1k_in: ttft_ms_per_1k_in needs ttft_ms",
+              "a per-token TTFT allowance needs a TTFT target");
+  {
+    sl_config_t c;
+    sl_err_t err;
+    const char *y = "slo_classes:\n  long: {ttft_ms: 500, itl_ms: 24, ttft_ms_per_1k_in: 50}\n";
+    if (sl_config_load_buffer(&c, y, strlen(y), "long.yaml", &err) == 0) {
+      T_OK(c.nslo == 1 && sl_slo_ttft_ms(&c.slo_classes[0], 20000) == 1500,
+           "a 20k-token prompt's TTFT target is 500 + 50 x 20 ms");
+      sl_config_deinit(&c);
+    } else {
+      T_OK(0, "long-context class: %s", err.msg);
+    }
+  }
   check_error("variants:\n  - {id: a/b, model: m, tokens: {input: 100}}\n",
               "bad.yaml:2:", "variants[0].tokens: needs input and output",
               "a token mix needs both means");

@@ -130,6 +130,22 @@ describe("baseline: the running target", function()
       assert.is_true(want < baseline.AUTO_FRACTION * model.predict(prof, shape, rate).in_service)
     end)
 
+  it("auto takes a long-context class's TTFT allowance at the declared mean prompt", function()
+    local v = { id = "spec/auto-long", profile = "llama-3.1-8b/h100",
+      slo = { ttft_ms = 500, itl_ms = 80, ttft_ms_per_1k_in = 50 },
+      engine = { max_num_seqs = 256 }, tokens = { input = 8000, output = 150 }, signals = {} }
+    local prof = model.builtin("llama-3.1-8b/h100")
+    local shape = { max_batch = 256, in_tokens = 8000, out_tokens = 150, in_cv = 0, out_cv = 0 }
+    local rate = assert(model.max_rate(prof, shape, { ttft_ms = 500 + 50 * 8, itl_ms = 80 }))
+    local want = model.predict(prof, shape, baseline.AUTO_FRACTION * rate).in_service
+    assert.are.same({ want, "" }, { baseline.running_target(nil, v, "auto") })
+    local flat = { id = "spec/auto-flat", profile = "llama-3.1-8b/h100",
+      slo = { ttft_ms = 500, itl_ms = 80 }, engine = { max_num_seqs = 256 },
+      tokens = { input = 8000, output = 150 }, signals = {} }
+    -- Flat 500 ms binds on TTFT for 8k prompts; the allowance moves the limit to ITL.
+    assert.is_true(baseline.running_target(nil, flat, "auto") < want)
+  end)
+
   it("auto sizes for AUTO_TOKENS when no token mix is declared, and says so", function()
     local v = { id = "spec/auto-default", slo = { ttft_ms = 500, itl_ms = 24 },
       profile = "llama-3.1-8b/h100", engine = { max_num_seqs = 256 },

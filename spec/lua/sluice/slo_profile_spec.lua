@@ -61,11 +61,12 @@ describe("sluice.slo latency profiles, on their own", function()
   it("slo_of takes the variant's SLO class over the params', and is nil when neither sets one",
     function()
       local p = params{ ttft_ms = 800, itl_ms = 0 }
-      assert.are.same({ ttft_ms = 500, itl_ms = 24, percentile = 0.99 },
-        profile.slo_of(p, { slo = { ttft_ms = 500, itl_ms = 24 } }))
-      assert.are.same({ ttft_ms = 800, itl_ms = 0, percentile = 0.99 }, profile.slo_of(p, {}))
-      assert.are.same({ ttft_ms = 800, itl_ms = 0 }, profile.slo_of(params{ ttft_ms = 800,
-        percentile = 0 }, {}))
+      assert.are.same({ ttft_ms = 500, itl_ms = 24, ttft_ms_per_1k_in = 50, percentile = 0.99 },
+        profile.slo_of(p, { slo = { ttft_ms = 500, itl_ms = 24, ttft_ms_per_1k_in = 50 } }))
+      assert.are.same({ ttft_ms = 800, itl_ms = 0, ttft_ms_per_1k_in = 0, percentile = 0.99 },
+        profile.slo_of(p, {}))
+      assert.are.same({ ttft_ms = 800, itl_ms = 0, ttft_ms_per_1k_in = 0 },
+        profile.slo_of(params{ ttft_ms = 800, percentile = 0 }, {}))
       assert.is_nil(profile.slo_of(params(), {}))
     end)
 
