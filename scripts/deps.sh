@@ -12,6 +12,7 @@ pkgs=(
   chromium
   coinor-cbc glpk-utils
   libmicrohttpd-dev openssl
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
 )
 
 missing=()
