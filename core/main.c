@@ -6,6 +6,7 @@
 #include "core/cmd/cmd.h"
 #include "core/cmd/emulate.h"
 #include "core/cmd/plan.h"
+#include "core/cmd/repl.h"
 #include "core/cmd/run.h"
 #include "core/cmd/sim.h"
 #include "core/cmd/version.h"
@@ -21,6 +22,7 @@ static const struct {
     {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
     {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
     {"emulate", sl_cmd_emulate, "serve an emulated Kubernetes API on loopback (for kubectl)"},
+    {"repl", sl_cmd_repl, "attach to a running controller: inspect, evaluate Lua, dry-run, pause"},
 };
 
 static void usage(FILE *f) {

@@ -11,6 +11,7 @@
 #include "core/cmd/run.h"
 
 #include "core/cmd/cmd.h"
+#include "core/repl/server.h"
 #include "core/runtime/actuator_log.h"
 #include "core/runtime/cluster.h"
 #include "core/runtime/controller.h"
@@ -38,7 +39,26 @@ static void usage(FILE *f) {
              "                      (also metrics_bind_address: in sluice.yaml)\n"
              "  --ticks N           stop after N ticks (default: run until SIGINT/SIGTERM)\n"
              "  --dry-run           decide and log, never actuate\n"
-             "  --log-level LEVEL   debug, info (default), warn or error\n");
+             "  --log-level LEVEL   debug, info (default), warn or error\n"
+             "  --repl-socket PATH  where `sluice repl` connects ('' for none; default in "
+             "docs/repl.md)\n");
+}
+
+// Cluster mode: the REPL opens on the first controller and follows each one built after it.
+typedef struct {
+  const char *path;
+  sl_repl_server_t *server;
+} repl_ctx_t;
+
+static int repl_follow(void *ud, sl_controller_t *c, sl_err_t *err) {
+  repl_ctx_t *rx = ud;
+  if (!c) { // the run ends: the server goes before the controller it reads
+    sl_repl_server_free(rx->server);
+    rx->server = NULL;
+    return SL_OK;
+  }
+  if (rx->server) return sl_repl_server_attach(rx->server, c, err);
+  return sl_repl_server_open(&rx->server, c, uv_default_loop(), rx->path, err);
 }
 
 int sl_cmd_run(int argc, char **argv) {
@@ -51,10 +71,12 @@ int sl_cmd_run(int argc, char **argv) {
                                        {"leader-elect", no_argument, 0, 'L'},
                                        {"shard", required_argument, 0, 's'},
                                        {"metrics-bind-address", required_argument, 0, 'm'},
+                                       {"repl-socket", required_argument, 0, 'r'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *config = NULL;
   sl_cluster_opts_t clo = {0};
+  const char *repl_socket = NULL; // NULL: repl_socket in the config, else the default
   long max_ticks = 0;
   int dry = 0, opt;
   optind = 1;
@@ -89,6 +111,9 @@ int sl_cmd_run(int argc, char **argv) {
       break;
     case 'm':
       clo.metrics_bind_address = optarg;
+      break;
+    case 'r':
+      repl_socket = optarg;
       break;
     case 'l':
       if (!strcmp(optarg, "debug"))
@@ -125,7 +150,10 @@ int sl_cmd_run(int argc, char **argv) {
   }
   if (dry) cfg.guard.dry_run = 1;
   if (cfg.kube.enabled) {
+    repl_ctx_t rx = {repl_socket ? repl_socket : cfg.repl_socket, NULL};
     clo.max_ticks = max_ticks;
+    clo.on_controller = repl_follow;
+    clo.on_controller_ud = &rx;
     int rc = sl_cluster_run(&cfg, &clo, &err);
     if (rc < 0) fprintf(stderr, "sluice run: %s\n", err.msg);
     sl_config_deinit(&cfg);
@@ -151,6 +179,7 @@ int sl_cmd_run(int argc, char **argv) {
   sl_controller_t c;
   sl_controller_opts_t co = {&cfg, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   sl_telemetry_t *tel = NULL;
+  sl_repl_server_t *repl = NULL;
   int have_c = 0;
   if (!actuator) {
     fprintf(stderr, "sluice run: out of memory\n");
@@ -197,13 +226,18 @@ int sl_cmd_run(int argc, char **argv) {
   }
   c.on_stopped = stop_telemetry;
   c.on_stopped_ud = tel;
+  if (sl_repl_server_open(&repl, &c, loop, repl_socket ? repl_socket : cfg.repl_socket, &err) < 0) {
+    fprintf(stderr, "sluice run: %s\n", err.msg);
+    code = SL_EXIT_FAIL;
+    goto out;
+  }
   if (sl_controller_run(&c, loop, max_ticks, &err) < 0) {
     fprintf(stderr, "sluice run: %s\n", err.msg);
     code = SL_EXIT_FAIL;
   }
-  uv_loop_close(loop);
 
 out:
+  sl_repl_server_free(repl);
   if (tel) {
     sl_telemetry_close(tel);
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
@@ -214,5 +248,7 @@ out:
   sl_actuator_log_free(actuator);
   sl_actuator_log_printer_deinit(&printer);
   sl_config_deinit(&cfg);
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  uv_loop_close(uv_default_loop());
   return code;
 }

@@ -339,3 +339,133 @@ int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out) {
                           s->cur->lag,       s->cur->window,   s->cur->scale_from_zero};
   return SL_OK;
 }
+
+// ---- for the REPL -------------------------------------------------------------------------------
+
+int sl_host_policy_data(sl_host_t *h, int i, const char *which, lua_State *to, sl_err_t *err) {
+  if (i < 0 || i >= h->nslots) return sl_err(err, SL_ENOTFOUND, "no policy %d", i);
+  return sl_policy_copy_data(h->slots[i]->cur, which, to, err);
+}
+
+#define SET_MAX_DEPTH 16
+
+int sl_host_set_param(sl_host_t *h, int i, const char *path, const char *value, sl_err_t *err) {
+  if (i < 0 || i >= h->nslots) return sl_err(err, SL_ENOTFOUND, "no policy %d", i);
+  sl_slot_t *s = h->slots[i];
+  // The override as `params:` would hold it: {a: {b: VALUE}} for "a.b".
+  char keybuf[512];
+  if (!*path || strlen(path) >= sizeof keybuf)
+    return sl_err(err, SL_EINVAL, "expected a parameter name");
+  snprintf(keybuf, sizeof keybuf, "%s", path);
+  char *keys[SET_MAX_DEPTH];
+  int n = 0;
+  for (char *k = keybuf, *dot; k; k = dot ? dot + 1 : NULL) {
+    dot = strchr(k, '.');
+    if (dot) *dot = '\0';
+    if (!*k) return sl_err(err, SL_EINVAL, "'%s': empty parameter name", path);
+    if (n == SET_MAX_DEPTH)
+      return sl_err(err, SL_EINVAL, "'%s': nested more than %d deep", path, SET_MAX_DEPTH);
+    keys[n++] = k;
+  }
+  char valbuf[1024];
+  size_t vl = strlen(value);
+  if (vl >= sizeof valbuf)
+    return sl_err(err, SL_EINVAL, "value longer than %zu bytes", sizeof valbuf);
+  int quoted = vl >= 2 && (value[0] == '"' || value[0] == '\'') && value[vl - 1] == value[0];
+  snprintf(valbuf, sizeof valbuf, "%.*s", (int)(quoted ? vl - 2 : vl), value + quoted);
+  sl_yval_t nodes[SET_MAX_DEPTH + 1];
+  sl_yval_t *items[SET_MAX_DEPTH];
+  memset(nodes, 0, sizeof nodes);
+  for (int k = 0; k < n; k++) {
+    nodes[k].type = SL_Y_MAP;
+    nodes[k].line = 1;
+    nodes[k].n = 1;
+    nodes[k].keys = &keys[k];
+    items[k] = &nodes[k + 1];
+    nodes[k].items = &items[k];
+  }
+  nodes[n] = (sl_yval_t){.type = SL_Y_SCALAR, .line = 1, .str = valbuf, .quoted = quoted};
+  int rc = sl_policy_override_params(s->cur, &nodes[0], err);
+  if (rc < 0) return rc;
+  if (s->pending) {
+    sl_err_t perr = {0};
+    if (sl_policy_override_params(s->pending, &nodes[0], &perr) < 0)
+      sl_warn("policy %s: version %d, waiting to swap in, keeps its params: %s", s->pc->file,
+              s->pending_version, perr.msg);
+  }
+  return SL_OK;
+}
+
+static const char *base_name(const char *p) {
+  const char *b = strrchr(p, '/');
+  return b ? b + 1 : p;
+}
+
+// The slot a dry-run file stands for: the same file name ("p.lua" for policies/p.lua), else the
+// same policy name.
+static int match_slot(const sl_host_t *h, const char *path, const char *name) {
+  const char *b = base_name(path);
+  for (int i = 0; i < h->nslots; i++) {
+    const char *f = base_name(h->slots[i]->pc->file);
+    size_t fl = strlen(f);
+    if (!strcmp(f, b) || (!strncmp(f, b, fl) && !strcmp(b + fl, ".lua"))) return i;
+  }
+  for (int i = 0; name && i < h->nslots; i++)
+    if (!strcmp(h->slots[i]->cur->name, name)) return i;
+  return -1;
+}
+
+int sl_host_dry_run(sl_host_t *h, const char *src, size_t len, const char *path, sl_decision_t *out,
+                    sl_host_dry_t *res, sl_err_t *err) {
+  memset(res, 0, sizeof *res);
+  if (!h->view || h->view->nvariants == 0)
+    return sl_err(err, SL_ESTATE, "no view yet: the controller has not ticked");
+  char chunk[1024];
+  snprintf(chunk, sizeof chunk, "@%s", path);
+  sl_policy_t *np = NULL;
+  int rc = 0, si = match_slot(h, path, NULL);
+  if (si < 0) {
+    // Only the file's own name can match it to a running policy: load it as it stands.
+    sl_policy_opts_t o = {src, len, chunk, NULL, NULL, h->clock, 0, 0, h->module_path, 0};
+    if ((rc = sl_policy_load(&o, &np, err)) < 0) return rc;
+    si = match_slot(h, "", np->name);
+  }
+  sl_slot_t *s = si >= 0 ? h->slots[si] : NULL;
+  if (s) {
+    // As a reload of that policy would be: its overrides and limits.
+    sl_policy_free(np);
+    np = NULL;
+    sl_policy_opts_t o = {
+        src,      len,           chunk,         &h->cfg->doc,   s->pc->params,
+        h->clock, s->pc->memory, s->pc->budget, h->module_path, s->pc->time_limit};
+    if ((rc = sl_policy_load(&o, &np, err)) < 0) return rc;
+  }
+  res->slot = si;
+  snprintf(res->name, sizeof res->name, "%s", np->name);
+  unsigned char *all = NULL;
+  const unsigned char *manages = s ? s->manages : NULL;
+  if (s && sl_policy_copy_state(np, s->cur, err) == 0) {
+    res->fresh_state = 0;
+  } else {
+    if (s)
+      snprintf(res->note, sizeof res->note, "the running state cannot be copied: %s", err->msg);
+    res->fresh_state = 1;
+    rc = sl_policy_init_state(np, err);
+  }
+  if (rc == 0 && !manages) {
+    all = malloc(h->cfg->nvariants ? (size_t)h->cfg->nvariants : 1);
+    if (!all)
+      rc = sl_err(err, SL_ENOMEM, "out of memory");
+    else
+      memset(all, 1, h->cfg->nvariants ? (size_t)h->cfg->nvariants : 1), manages = all;
+  }
+  if (rc == 0) {
+    np->lv.period =
+        s ? effective_period(h, s, np) : (np->period > 0 ? np->period : h->cfg->interval);
+    rc = sl_policy_decide(np, (sl_view_t *)h->view, manages, h->order, s ? s->tick + 1 : 1, out,
+                          err);
+  }
+  free(all);
+  sl_policy_free(np);
+  return rc;
+}

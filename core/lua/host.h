@@ -64,3 +64,28 @@ typedef struct {
   int scale_from_zero;
 } sl_slot_info_t;
 int sl_host_slot_info(const sl_host_t *h, int i, sl_slot_info_t *out);
+
+// ---- for the REPL -------------------------------------------------------------------------------
+
+// Pushes onto `to` (another VM) a plain-data copy of policy i's "params" or "state", as it is
+// now: never a reference into the policy's VM (sl_policy_copy_data).
+int sl_host_policy_data(sl_host_t *h, int i, const char *which, lua_State *to, sl_err_t *err);
+// Sets policy i's parameter at `path` (dot-separated: "target", "hpa.tolerance") to `value`,
+// read as a YAML scalar would be in `params:` ('"16"' is a string, 16 a number, true a boolean),
+// with the configuration's type rules and the policy's validate(). In effect from the next tick;
+// a version waiting to swap in gets it too. A later reload starts from the configured params.
+int sl_host_set_param(sl_host_t *h, int i, const char *path, const char *value, sl_err_t *err);
+
+typedef struct {
+  int slot;        // the running policy it was matched with (-1: none)
+  int fresh_state; // it started from a fresh state (no match, or that state could not be copied)
+  char name[132];  // the policy's name, from the file
+  char note[SL_ERR_MAX];
+} sl_host_dry_t;
+// Loads src (the text of `path`) as a policy and runs it once on the live view, the way a reload
+// is dry-run, without swapping it in: matched to a running policy by file name, else by policy
+// name, it gets that policy's params overrides, limits, variants and a copy of its state;
+// unmatched, every variant, its own defaults and a fresh state. out[] has one decision per view
+// variant. Nothing is actuated and no running policy changes.
+int sl_host_dry_run(sl_host_t *h, const char *src, size_t len, const char *path, sl_decision_t *out,
+                    sl_host_dry_t *res, sl_err_t *err);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,9 +128,21 @@ static void push_yval(lua_State *L, const sl_yval_t *v) {
 }
 
 typedef struct {
-  const sl_policy_opts_t *o;
+  const char *file; // names file:line in messages (NULL: overrides not from a file, e.g. the REPL)
   sl_err_t *err;
 } merge_ctx_t;
+
+static int bad_params(const merge_ctx_t *c, const sl_yval_t *v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad_params(const merge_ctx_t *c, const sl_yval_t *v, const char *fmt, ...) {
+  char what[SL_ERR_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  if (c->file) return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: %s", c->file, v->line, what);
+  return sl_err(c->err, SL_EINVAL, "bad params: %s", what);
+}
 
 // Merges overrides (YAML mapping) into the defaults table at stack top. A key the defaults do
 // not have, or a value of another type, is "bad params".
@@ -143,16 +156,13 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
     int dt = rawfield(L, -1, k);
     if (dt == LUA_TNIL) {
       lua_pop(L, 1);
-      return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' is not a parameter of this policy",
-                    c->o->doc->file, v->line, fp);
+      return bad_params(c, v, "'%s' is not a parameter of this policy", fp);
     }
     if (dt == LUA_TTABLE && v->type == SL_Y_MAP) {
       if (has_metatable(L, -1)) {
         lua_pop(L, 1);
-        return sl_err(c->err, SL_EINVAL,
-                      "%s:%d: bad params: '%s' has a metatable in the policy "
-                      "(params must be plain tables)",
-                      c->o->doc->file, v->line, fp);
+        return bad_params(c, v, "'%s' has a metatable in the policy (params must be plain tables)",
+                          fp);
       }
       int rc = merge_params(L, c, v, fp);
       lua_pop(L, 1);
@@ -168,8 +178,7 @@ static int merge_params(lua_State *L, const merge_ctx_t *c, const sl_yval_t *map
     if (vt != dt && !(is_auto && vt == LUA_TNUMBER)) {
       const char *want = lua_typename(L, dt), *got = lua_typename(L, vt);
       lua_pop(L, 2);
-      return sl_err(c->err, SL_EINVAL, "%s:%d: bad params: '%s' must be a %s, got a %s",
-                    c->o->doc->file, v->line, fp, want, got);
+      return bad_params(c, v, "'%s' must be a %s, got a %s", fp, want, got);
     }
     lua_rawset(L, -3);
   }
@@ -306,9 +315,12 @@ static int contract_protected(lua_State *L, void *ud) {
     c->rc = sl_err(c->err, SL_EINVAL, "%s: 'params' must not have a metatable", f);
     return 0;
   }
-  merge_ctx_t mc = {o, c->err};
+  merge_ctx_t mc = {o->doc ? o->doc->file : NULL, c->err};
   if (o->params && o->params->n && (c->rc = merge_params(L, &mc, o->params, "")) < 0) return 0;
   if (rawfield(L, 1, "validate") == LUA_TFUNCTION) {
+    // Kept for sl_policy_override_params: a change made later is validated the same way.
+    lua_pushvalue(L, -1);
+    p->ref_validate = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, -2);
     lua_call(L, 1, 1);
     if (lua_type(L, -1) == LUA_TSTRING) {
@@ -331,7 +343,7 @@ int sl_policy_load(const sl_policy_opts_t *o, sl_policy_t **out, sl_err_t *err) 
     free(p);
     return sl_err(err, SL_ENOMEM, "out of memory");
   }
-  p->ref_decide = p->ref_params = p->ref_state = p->ref_init = LUA_NOREF;
+  p->ref_decide = p->ref_params = p->ref_state = p->ref_init = p->ref_validate = LUA_NOREF;
   p->src_hash = sl_hash64(o->src, o->len);
   sl_vm_opts_t vo = {o->mem_limit, o->budget, 0, o->clock, o->module_path, o->time_limit};
   p->vm = sl_vm_new(&vo, err);
@@ -388,6 +400,67 @@ int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err) {
   if (to->ref_state != LUA_NOREF) luaL_unref(Lt, LUA_REGISTRYINDEX, to->ref_state);
   to->ref_state = luaL_ref(Lt, LUA_REGISTRYINDEX);
   return SL_OK;
+}
+
+int sl_policy_copy_data(sl_policy_t *p, const char *which, lua_State *to, sl_err_t *err) {
+  int ref = !strcmp(which, "params") ? p->ref_params : !strcmp(which, "state") ? p->ref_state : -2;
+  if (ref == -2) return sl_err(err, SL_EINVAL, "no policy data named '%s'", which);
+  lua_State *L = sl_vm_state(p->vm);
+  if (ref == LUA_NOREF || ref == LUA_REFNIL) {
+    lua_pushnil(to);
+    return SL_OK;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  int rc = sl_vm_copy_plain_named(L, -1, to, STATE_MAX_BYTES, which, err);
+  lua_pop(L, 1);
+  return rc;
+}
+
+typedef struct {
+  sl_policy_t *p;
+  const sl_yval_t *map;
+  sl_err_t *err;
+  int rc;
+} override_ctx_t;
+
+// On a copy of the params (argument 1): the load-time merge rules, then validate(). Only when
+// both pass does the copy become the params the next tick sees.
+static int override_protected(lua_State *L, void *ud) {
+  override_ctx_t *c = ud;
+  sl_policy_t *p = c->p;
+  merge_ctx_t mc = {NULL, c->err};
+  if ((c->rc = merge_params(L, &mc, c->map, "")) < 0) return 0;
+  if (p->ref_validate != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_validate);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      c->rc = sl_err(c->err, SL_EINVAL, "bad params: %s", lua_tostring(L, -1));
+      return 0;
+    }
+    if (!lua_isnil(L, -1)) {
+      c->rc = sl_err(c->err, SL_EINVAL, "validate() must return nil or an error string");
+      return 0;
+    }
+  }
+  lua_settop(L, 1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luaL_unref(L, LUA_REGISTRYINDEX, p->ref_params);
+  p->ref_params = ref;
+  return 0;
+}
+
+int sl_policy_override_params(sl_policy_t *p, const sl_yval_t *map, sl_err_t *err) {
+  lua_State *L = sl_vm_state(p->vm);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref_params);
+  // A copy, so a refused change leaves the running params exactly as they were.
+  int rc = sl_vm_copy_plain_named(L, -1, L, 0, "params", err);
+  lua_remove(L, rc == 0 ? -2 : -1);
+  if (rc < 0) return rc;
+  override_ctx_t c = {p, map, err, 0};
+  rc = sl_vm_protect(p->vm, override_protected, &c, 1, 0, err);
+  lua_settop(L, 0);
+  return rc < 0 ? rc : c.rc;
 }
 
 typedef struct {

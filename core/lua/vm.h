@@ -32,7 +32,7 @@ typedef struct {
   sl_clock_t *clock;          // os.time()/os.clock() read this (must not be NULL)
   const char *module_path;    // optional dir searched for sluice.* Lua modules (lua/ tree);
                               // NULL = embedded only
-  double time_limit;          // wall-clock seconds per sl_vm_pcall (default 0.5 s when 0); it
+  double time_limit;          // wall-clock seconds per sl_vm_pcall (default 1 s when 0); it
                               // holds inside C functions too (see watchdog.h)
 } sl_vm_opts_t;
 

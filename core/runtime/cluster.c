@@ -131,7 +131,8 @@ static int build_config(run_t *R, gen_t *g, const sl_kube_found_t *f, size_t n, 
   g->extra = calloc(n ? n : 1, sizeof *g->extra);
   g->cfg.variants = calloc((size_t)base->nvariants + n + 1, sizeof *g->cfg.variants);
   if (!g->extra || !g->cfg.variants) return sl_err(err, SL_ENOMEM, "out of memory");
-  memcpy(g->cfg.variants, base->variants, sizeof *base->variants * (size_t)base->nvariants);
+  if (base->nvariants) // no variants in sluice.yaml: every one is discovered
+    memcpy(g->cfg.variants, base->variants, sizeof *base->variants * (size_t)base->nvariants);
   g->cfg.nvariants = base->nvariants;
   for (size_t i = 0; i < n; i++) {
     char id[512];
@@ -210,16 +211,23 @@ static int build(run_t *R, sl_err_t *err) {
   for (int i = 0; rc == 0 && i < g->cfg.nvariants; i++) {
     const sl_variant_t *v = &g->cfg.variants[i];
     const char *name = v->actuator ? v->actuator : g->cfg.actuator;
+    const char *bind =
+        R->o->metrics_bind_address ? R->o->metrics_bind_address : R->base->metrics_bind_address;
     if (!strcmp(name, "scale"))
       sl_controller_set_actuator(&g->c, i, sl_kube_actuator_get(R->scale));
     else if (!strcmp(name, "log"))
       sl_controller_set_actuator(&g->c, i, R->log);
-    else
+    else if (!bind || !bind[0])
       rc = sl_err(err, SL_EINVAL,
-                  "variant %s: the '%s' actuator needs sluice's /metrics "
-                  "endpoint, which this build does not serve yet",
+                  "variant %s: the '%s' actuator publishes on sluice's /metrics: set "
+                  "metrics_bind_address in sluice.yaml or --metrics-bind-address",
                   v->id, name);
+    else if (!strcmp(name, "metric"))
+      sl_controller_set_actuator(&g->c, i, sl_telemetry_metric_actuator(R->tel));
+    else
+      sl_controller_set_actuator(&g->c, i, sl_telemetry_keda_actuator(R->tel));
   }
+
   if (rc < 0) {
     gen_free(g);
     return rc;
@@ -234,6 +242,10 @@ static int build(run_t *R, sl_err_t *err) {
     retire(R, R->gen);
   }
   R->gen = g;
+  // Telemetry and the caller (the REPL) follow the controller that runs now.
+  if ((rc = sl_telemetry_attach(R->tel, &g->c, err)) < 0) return rc;
+  if (R->o->on_controller && (rc = R->o->on_controller(R->o->on_controller_ud, &g->c, err)) < 0)
+    return rc;
   sl_telemetry_set_ready(R->tel, 1);
   g->c.on_stopped = on_controller_stopped;
   g->c.on_stopped_ud = R;
@@ -419,7 +431,7 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
   uv_timer_init(R->loop, &R->rediscover);
   R->boot.data = R->rediscover.data = R;
   uv_timer_start(&R->boot, on_boot, 0, 100);
-  uint64_t every = (uint64_t)llround((o->rediscover_s > 0 ? o->rediscover_s : 10) * 1000);
+  uint64_t every = (uint64_t)llround((o->rediscover_s > 0 ? o->rediscover_s : 2) * 1000);
   uv_timer_start(&R->rediscover, on_rediscover, every, every);
   uv_signal_init(R->loop, &R->sigint);
   uv_signal_init(R->loop, &R->sigterm);
@@ -445,6 +457,7 @@ out:
   sl_telemetry_free(R->tel);
   sl_sched_free(R->sched);
   sl_httpc_free(R->http);
+  if (o->on_controller) o->on_controller(o->on_controller_ud, NULL, NULL);
   uv_run(R->loop, UV_RUN_DEFAULT);
   gen_free(R->gen);
   sl_actuator_log_free(R->log);

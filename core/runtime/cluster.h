@@ -7,6 +7,7 @@
 // policy's state over, between two ticks.
 #pragma once
 
+#include "core/runtime/controller.h"
 #include "core/state/config.h"
 #include "core/util/err.h"
 
@@ -17,8 +18,13 @@ typedef struct {
   const char *identity;             // this instance in the lease (default: hostname_pid)
   int leader_elect;                 // --leader-elect: act only while holding the lease
   long max_ticks;                   // stop after this many ticks (0: until SIGINT/SIGTERM)
-  double rediscover_s;              // how often discovery looks again (default 10 s)
+  double rediscover_s;              // how often discovery looks again (default 2 s)
   const char *metrics_bind_address; // --metrics-bind-address (else sluice.yaml's)
+  // Called with each controller built (the first, and a new one whenever the variants change),
+  // before it starts; a failure stops the run with its error. Called with NULL when the run
+  // ends, before the last controller is freed.
+  int (*on_controller)(void *ud, sl_controller_t *c, sl_err_t *err);
+  void *on_controller_ud;
 } sl_cluster_opts_t;
 
 // Runs until stopped. Returns 0, or a negative code with err (a configuration the cluster

@@ -73,6 +73,10 @@ int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *e
   return sl_pipeline_add_observer(&c->pipeline, o, err);
 }
 
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o) {
+  sl_pipeline_remove_observer(&c->pipeline, o);
+}
+
 void sl_controller_defer(sl_controller_t *c, double t) {
   for (int k = 0; k < c->pipeline.ndeciders; k++)
     if (c->pipeline.deciders[k]->next_due < t) c->pipeline.deciders[k]->next_due = t;
@@ -182,6 +186,18 @@ int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_er
   c->signals = 1;
   uv_run(loop, UV_RUN_DEFAULT);
   return SL_OK;
+}
+
+void sl_controller_set_paused(sl_controller_t *c, int paused) {
+  c->o.cfg->guard.paused = paused != 0;
+}
+
+int sl_controller_paused(const sl_controller_t *c) {
+  return c->o.cfg->guard.paused;
+}
+
+uint64_t sl_controller_ticks(const sl_controller_t *c) {
+  return c->pipeline.ticks;
 }
 
 // ---- simulated time -----------------------------------------------------------------------------

@@ -65,6 +65,8 @@ int sl_controller_add_source(sl_controller_t *c, sl_source_t *s, sl_err_t *err);
 void sl_controller_set_actuator(sl_controller_t *c, int i, sl_actuator_t *a);
 // Observers (borrowed) hear every outcome and every policy event.
 int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *err);
+// Forgets an observer that goes away while the controller stays (a REPL that failed to start).
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o);
 // No decider runs before time t (a simulated run's warm-up, check's last frame).
 void sl_controller_defer(sl_controller_t *c, double t);
 
@@ -80,6 +82,12 @@ int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_
 void sl_controller_stop(sl_controller_t *c);
 // start, SIGINT/SIGTERM handlers that stop, and the loop until it ends.
 int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
+// Pauses (1) or resumes (0) actuation: the guard's `paused`, from the next tick on. Operators
+// (the REPL) switch it at run time; the configuration sets where it starts.
+void sl_controller_set_paused(sl_controller_t *c, int paused);
+int sl_controller_paused(const sl_controller_t *c);
+// Ticks that built a view so far (the pipeline's tick counter).
+uint64_t sl_controller_ticks(const sl_controller_t *c);
 // Simulated time: the discrete-event source runs its events until each next tick is due, the
 // clock is set to it and the tick runs, until the source's world ends.
 int sl_controller_simulate(sl_controller_t *c, sl_err_t *err);

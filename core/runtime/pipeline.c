@@ -77,6 +77,16 @@ int sl_pipeline_add_observer(sl_pipeline_t *p, sl_observer_t *o, sl_err_t *err) 
   return SL_OK;
 }
 
+void sl_pipeline_remove_observer(sl_pipeline_t *p, sl_observer_t *o) {
+  for (int k = 0; k < p->nobservers; k++)
+    if (p->observers[k] == o) {
+      memmove(p->observers + k, p->observers + k + 1,
+              sizeof *p->observers * (size_t)(p->nobservers - k - 1));
+      p->nobservers--;
+      return;
+    }
+}
+
 void sl_pipeline_decider_event(sl_pipeline_t *p, const sl_decider_event_t *e) {
   for (int k = 0; k < p->nobservers; k++)
     if (p->observers[k]->decider_event) p->observers[k]->decider_event(p->observers[k], e);
@@ -87,6 +97,13 @@ double sl_pipeline_next_due(const sl_pipeline_t *p) {
   for (int i = 0; i < p->ndeciders; i++)
     if (p->deciders[i]->next_due < t) t = p->deciders[i]->next_due;
   return t;
+}
+
+const sl_decision_t *sl_pipeline_decision(const sl_pipeline_t *p, int k, int vi, int *this_tick) {
+  int n = p->config->nvariants;
+  if (k < 0 || k >= p->ndeciders || vi < 0 || vi >= n || !p->deciders[k]->runs) return NULL;
+  if (this_tick) *this_tick = p->due[k];
+  return &p->scratch[(size_t)k * n + vi];
 }
 
 // Small tolerance so that accumulated floating-point periods do not skip a tick.

@@ -21,8 +21,8 @@ typedef struct {
 } var_t;
 
 enum { FK_ERROR, FK_BUDGET, FK_TIME, FK_MEMORY, FK_MALFORMED, FK_STATE, FK__N };
-static const char *const fk_names[FK__N] = {"error", "budget", "time", "memory", "malformed",
-                                            "state"};
+static const char *const fk_names[FK__N] = {"error",  "budget",    "time",
+                                            "memory", "malformed", "state"};
 
 typedef struct {
   char *file;
@@ -58,8 +58,8 @@ static var_t *var_of(sl_telemetry_t *t, const sl_variant_t *v) {
   x->id = strdup(v->id);
   x->ns = strdup(v->ns ? v->ns : "");
   x->name = strdup(v->name ? v->name : v->id);
-  x->accel = strdup(v->accelerator && strcmp(v->accelerator, "unknown") ? v->accelerator
-                                                                         : "unknown");
+  x->accel =
+      strdup(v->accelerator && strcmp(v->accelerator, "unknown") ? v->accelerator : "unknown");
   x->desired = x->current = -1;
   if (!x->id || !x->ns || !x->name || !x->accel || sl_map_put(&t->vars, v->id, x) < 0) {
     free(x->id), free(x->ns), free(x->name), free(x->accel), free(x);
@@ -78,16 +78,20 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
     free(x->policy);
     x->policy = strdup(o->policy);
   }
-  if (o->actuated && o->target > o->current) x->up++;
-  else if (o->actuated && o->target < o->current) x->down++;
-  else if (!o->change) x->holds++;
+  if (o->actuated && o->target > o->current)
+    x->up++;
+  else if (o->actuated && o->target < o->current)
+    x->down++;
+  else if (!o->change)
+    x->holds++;
   if (!strncmp(o->reason, "actuation failed", 16)) x->actuation_errors++;
 }
 
 static pol_t *pol_of(sl_telemetry_t *t, const char *file) {
   pol_t *p = sl_map_get(&t->pols, file);
   if (p) return p;
-  if (!(p = calloc(1, sizeof *p)) || !(p->file = strdup(file)) || sl_map_put(&t->pols, file, p) < 0) {
+  if (!(p = calloc(1, sizeof *p)) || !(p->file = strdup(file)) ||
+      sl_map_put(&t->pols, file, p) < 0) {
     if (p) free(p->file);
     free(p);
     return NULL;
@@ -111,11 +115,20 @@ static void on_decider_event(sl_observer_t *ob, const sl_decider_event_t *e) {
   pol_t *p = pol_of(t, e->file);
   if (!p) return;
   switch (e->kind) {
-  case SL_DECIDER_FAILED: p->failures[failure_kind(e->message)]++; break;
-  case SL_DECIDER_RELOADED: p->reloaded++; break;
-  case SL_DECIDER_REJECTED: p->rejected++; break;
-  case SL_DECIDER_RESTORED: p->restored++; break;
-  default: break;
+  case SL_DECIDER_FAILED:
+    p->failures[failure_kind(e->message)]++;
+    break;
+  case SL_DECIDER_RELOADED:
+    p->reloaded++;
+    break;
+  case SL_DECIDER_REJECTED:
+    p->rejected++;
+    break;
+  case SL_DECIDER_RESTORED:
+    p->restored++;
+    break;
+  default:
+    break;
   }
 }
 
@@ -152,9 +165,12 @@ static void add(sl_json_buf_t *b, const char *fmt, ...) {
 static const char *lv(const char *s, char *buf, size_t n) {
   size_t o = 0;
   for (; s && *s && o + 3 < n; s++) {
-    if (*s == '\\' || *s == '"') buf[o++] = '\\', buf[o++] = *s;
-    else if (*s == '\n') buf[o++] = '\\', buf[o++] = 'n';
-    else buf[o++] = *s;
+    if (*s == '\\' || *s == '"')
+      buf[o++] = '\\', buf[o++] = *s;
+    else if (*s == '\n')
+      buf[o++] = '\\', buf[o++] = 'n';
+    else
+      buf[o++] = *s;
   }
   buf[o] = '\0';
   return buf;
@@ -176,8 +192,8 @@ static void render_variants(sl_telemetry_t *t, sl_json_buf_t *b) {
     for (size_t i = 0; i < t->vars.n_entries; i++) {
       var_t *x = t->vars.entries[i].value;
       if (!t->vars.entries[i].key || x->desired < 0) continue;
-      double v = g == 0   ? x->desired
-                 : g == 1 ? x->current
+      double v = g == 0           ? x->desired
+                 : g == 1         ? x->current
                  : x->current > 0 ? (double)x->desired / x->current
                                   : x->desired;
       add(b, "%s{variant_name=\"%s\",namespace=\"%s\",accelerator_type=\"%s\"} %.6g\n",
@@ -225,8 +241,8 @@ static void render_policies(sl_telemetry_t *t, sl_json_buf_t *b) {
   sl_pipeline_t *p = t->c ? &t->c->pipeline : NULL;
   family(b, "sluice_policy_runs_total", "counter", "Ticks each policy decided on.");
   for (int k = 0; p && k < p->ndeciders; k++)
-    add(b, "sluice_policy_runs_total{policy=\"%s\"} %llu\n", lv(p->deciders[k]->name, e1, sizeof e1),
-        (unsigned long long)p->deciders[k]->runs);
+    add(b, "sluice_policy_runs_total{policy=\"%s\"} %llu\n",
+        lv(p->deciders[k]->name, e1, sizeof e1), (unsigned long long)p->deciders[k]->runs);
   family(b, "sluice_policy_failures_total", "counter",
          "Ticks a policy failed (its variants held), by kind: error, budget (instructions), time "
          "(the wall-clock bound), memory, malformed (its result), state (not plain data).");
@@ -258,7 +274,8 @@ static void render_ticks(sl_telemetry_t *t, sl_json_buf_t *b) {
   add(b, "sluice_tick_duration_seconds_bucket{le=\"+Inf\"} %.0f\n", t->tick_cum[TICK_NB]);
   add(b, "sluice_tick_duration_seconds_sum %.9g\n", t->tick_sum);
   add(b, "sluice_tick_duration_seconds_count %ld\n", t->ticks);
-  family(b, "sluice_leader", "gauge", "1 while this instance holds the leader lease (1 without leader election).");
+  family(b, "sluice_leader", "gauge",
+         "1 while this instance holds the leader lease (1 without leader election).");
   add(b, "sluice_leader %d\n", t->leader < 0 ? 1 : t->leader);
   family(b, "sluice_ready", "gauge", "1 once every source is ready and a tick has run.");
   add(b, "sluice_ready %d\n", t->ready && t->ticked);
@@ -297,7 +314,8 @@ static void h_healthz(void *ud, sl_http_req_t *req) {
 
 static void h_readyz(void *ud, sl_http_req_t *req) {
   sl_telemetry_t *t = ud;
-  if (t->ready && t->ticked) sl_http_reply(req, 200, "text/plain", "ready\n", 6);
+  if (t->ready && t->ticked)
+    sl_http_reply(req, 200, "text/plain", "ready\n", 6);
   else
     sl_http_reply(req, 503, "text/plain", t->ready ? "no tick yet\n" : "sources not ready\n",
                   t->ready ? 12 : 18);
@@ -316,9 +334,9 @@ static void h_keda(void *ud, sl_http_req_t *req) {
   sl_json_buf_quote(&q, x->id, strlen(x->id));
   snprintf(e, sizeof e, "%s", q.buf ? q.buf : "\"\"");
   sl_json_buf_deinit(&q);
-  int n = snprintf(body, sizeof body,
-                   "{\"variant\":%s,\"desiredReplicas\":%d,\"currentReplicas\":%d}", e,
-                   x->desired, x->current);
+  int n =
+      snprintf(body, sizeof body, "{\"variant\":%s,\"desiredReplicas\":%d,\"currentReplicas\":%d}",
+               e, x->desired, x->current);
   sl_http_reply(req, 200, "application/json", body, (size_t)n);
 }
 

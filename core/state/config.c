@@ -46,6 +46,7 @@ void sl_config_deinit(sl_config_t *c) {
     free(c->shards[i].name), free(c->shards[i].namespace), free(c->shards[i].selector);
   free(c->shards);
   free(c->lease_name), free(c->lease_namespace), free(c->metrics_bind_address);
+  free(c->repl_socket);
   free(c->path), free(c->dir);
   sl_ydoc_deinit(&c->doc);
   memset(c, 0, sizeof *c);
@@ -465,6 +466,7 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
                                      "shards",
                                      "leader_election",
                                      "metrics_bind_address",
+                                     "repl_socket",
                                      NULL};
   const sl_yval_t *r = c->doc.root, *f, *g;
   c->interval = 1;
@@ -538,6 +540,18 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
     c->policy_dir = strdup(c->dir ? c->dir : ".");
   }
   if (!c->policy_dir) return sl_err(err, SL_ENOMEM, "out of memory");
+  if ((f = sl_y_get(r, "repl_socket"))) {
+    char *sp;
+    TRY(sl_y_str(&c->doc, f, "repl_socket", &sp, err));
+    if (!strcmp(sp, "off")) sp[0] = '\0';
+    if (sp[0] && sp[0] != '/' && c->dir) {
+      if (asprintf(&c->repl_socket, "%s/%s", c->dir, sp) < 0) c->repl_socket = NULL;
+      free(sp);
+    } else {
+      c->repl_socket = sp;
+    }
+    if (!c->repl_socket) return sl_err(err, SL_ENOMEM, "out of memory");
+  }
   TRY(sl_config_parse_slo_classes(c, sl_y_get(r, "slo_classes"), err));
   TRY(sl_config_parse_accelerators(c, sl_y_get(r, "accelerators"), err));
   TRY(sl_config_parse_variants(c, sl_y_get(r, "variants"), err));

@@ -104,6 +104,7 @@ typedef struct {
   char *lease_name, *lease_namespace; // leader_election: {lease, namespace}
   char *metrics_bind_address;         // HOST:PORT for /metrics, /healthz, /readyz, or NULL
   char *policy_dir;                   // resolved against the config file's directory
+  char *repl_socket; // REPL socket path; "" = off, NULL = the default (docs/repl.md)
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;

@@ -105,7 +105,8 @@ shards:
 YAML
 
 # --- discovery, /scale, Events ----------------------------------------------------------------
-"$SLUICE" run -c "$d/sluice.yaml" --kubeconfig "$KUBECONFIG" --shard a >"$d/run-a.log" 2>&1 &
+"$SLUICE" run -c "$d/sluice.yaml" --kubeconfig "$KUBECONFIG" --shard a --repl-socket "$d/a.sock" \
+  >"$d/run-a.log" 2>&1 &
 run_a=$!
 pids+=("$run_a")
 wait_for "discovery of llm/llama" grep -q "discovered variant llm/llama" "$d/run-a.log"
@@ -120,6 +121,18 @@ wait_for "the ScaledUp event" sh -c "kubectl get events -n llm -o json |
 wait_for "the VA's status" sh -c "kubectl get va llama -n llm -o json |
   jq -e '.status.desiredOptimizedAlloc.numReplicas == 3 and
          (.status.conditions[] | select(.type==\"OptimizationReady\") | .message | contains(\"want 3\"))'"
+
+# --- the REPL follows the controller when discovery rebuilds it ---------------------------------
+repl() { "$SLUICE" repl --socket "$d/a.sock" -e "$1"; }
+repl variants | grep -q "llm/llama" || fail "repl variants: no llm/llama ($(repl variants 2>&1))"
+deployment mistral llm mistralai/Mistral-7B | k apply -f - >/dev/null || fail "apply mistral"
+wait_for "discovery of llm/mistral" grep -q "discovered variant llm/mistral" "$d/run-a.log"
+wait_for "mistral at 3" at mistral 3
+repl variants | grep -q "llm/mistral" || fail "repl variants after rediscovery: no llm/mistral"
+repl 'outcomes["llm/mistral"].target' | grep -qx 3 ||
+  fail "repl reads the old controller: $(repl 'outcomes["llm/mistral"].target' 2>&1)"
+k delete deploy mistral -n llm >/dev/null || fail "delete mistral"
+wait_for "mistral gone from the REPL" sh -c "! '$SLUICE' repl --socket '$d/a.sock' -e variants | grep -q mistral"
 
 # --- a kubectl scale by hand is seen within a tick ----------------------------------------
 want 5

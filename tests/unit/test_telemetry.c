@@ -93,8 +93,8 @@ int main(void) {
   size_t n;
   char *page = sl_telemetry_render(t, &n);
   int ok;
-  double v = lookup(page, "wva_desired_replicas|variant_name=a|namespace=llm|accelerator_type=H100",
-                    &ok);
+  double v =
+      lookup(page, "wva_desired_replicas|variant_name=a|namespace=llm|accelerator_type=H100", &ok);
   T_OK(ok && v == 3, "wva_desired_replicas for llm/a is 3, with WVA's labels (got %g)", v);
   v = lookup(page, "wva_current_replicas|variant_name=b|namespace=llm|accelerator_type=H100", &ok);
   T_OK(ok && v == 2, "the failing policy's variant is published too, at its current count");
@@ -108,8 +108,9 @@ int main(void) {
   v = lookup(page, want, &ok);
   int ok2;
   double v2 = lookup(page, "sluice_policy_failures_total|file=bad.lua|kind=time", &ok2);
-  T_OK(ok && ok2 && v + v2 == 2, "the looping policy's two ticks counted as failures by kind "
-                                 "(budget %g, time %g)",
+  T_OK(ok && ok2 && v + v2 == 2,
+       "the looping policy's two ticks counted as failures by kind "
+       "(budget %g, time %g)",
        v, v2);
   v = lookup(page, "sluice_tick_duration_seconds_count", &ok);
   T_OK(ok && v == 2, "two ticks in the histogram");
