@@ -53,6 +53,11 @@ err 1 "Error: could not find template templates/nope.yaml in chart" chart -s tem
 err 1 "failed parsing --set data" chart --set 'a[0'
 err 1 "no Chart.yaml" "$d"
 err 2 "unknown flag --bogus" chart --bogus
+# Chart.yaml's kubeVersion constraint, checked as Helm checks it (a -0 pre-release floor).
+err 1 "chart requires kubeVersion: >=1.23.0-0 which is incompatible with Kubernetes v1.22.0" \
+  "$root/deploy/helm/sluice" --kube-version 1.22
+"$r" "$root/deploy/helm/sluice" --kube-version v1.23.0 >/dev/null 2>&1 || fail "kubeVersion 1.23 refused"
+
 err 2 "expected [NAME] CHART" a b c
 
 # A nested table given a scalar keeps the scalar, with Helm's warning (at the top level a scalar

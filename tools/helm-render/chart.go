@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v2"
 )
 
@@ -91,6 +92,19 @@ func parseKubeVersion(v string) (KubeVersion, error) {
 		ver += ".0"
 	}
 	return KubeVersion{Version: ver, Major: parts[0], Minor: parts[1]}, nil
+}
+
+// kubeVersionOK checks Chart.yaml's kubeVersion constraint as Helm does (Masterminds/semver).
+func kubeVersionOK(constraint, version string) (bool, error) {
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return false, err
+	}
+	v, err := semver.NewVersion(version)
+	if err != nil {
+		return false, err
+	}
+	return c.Check(v), nil
 }
 
 // Files is .Files: the chart's files other than templates, Chart.yaml and values.yaml.

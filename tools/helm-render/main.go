@@ -138,6 +138,16 @@ func run(o *options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.meta.KubeVersion != "" {
+		ok, err := kubeVersionOK(c.meta.KubeVersion, kv.Version)
+		if err != nil {
+			return fmt.Errorf("%s/Chart.yaml: kubeVersion: %w", o.chart, err)
+		}
+		if !ok {
+			return fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s",
+				c.meta.KubeVersion, kv.Version)
+		}
+	}
 	caps := &Capabilities{
 		KubeVersion: kv,
 		APIVersions: append(append(VersionSet{}, builtinAPIVersions...), o.apiVersions...),
