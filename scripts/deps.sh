@@ -12,7 +12,8 @@ pkgs=(
   chromium
   coinor-cbc glpk-utils
   libmicrohttpd-dev openssl
-  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
+  golang-go golang-github-masterminds-sprig-dev golang-github-masterminds-semver-dev
+  golang-gopkg-yaml.v2-dev
 )
 
 missing=()

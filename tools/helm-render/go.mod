@@ -8,6 +8,7 @@ module sluice.dev/tools/helm-render
 go 1.19
 
 require (
+	github.com/Masterminds/semver/v3 v3.2.0
 	github.com/Masterminds/sprig/v3 v3.2.3
 	gopkg.in/yaml.v2 v2.4.0
 )
