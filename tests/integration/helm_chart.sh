@@ -49,6 +49,7 @@ bad 'actuator: "hpa" is not one of scale, metric, keda-metrics-api' --set actuat
 bad 'models[m].policy is required when policy is empty' --set policy= --set models.m.period=5s
 bad 'no policy: set policy, or give every model in models its own' --set policy=
 bad 'shard: "c" is not one of shards' --set shard=c
+bad 'shadowPolicies[1]: "nope" is neither a canned policy' --set 'shadowPolicies={slo,nope}'
 bad 'customPolicies: "x y.lua" must be a file name' --set-string 'customPolicies.x y\.lua=return 1'
 
 # A sluice.yaml out of a rendering: the config ConfigMap's one key, de-indented.
@@ -86,6 +87,10 @@ for values in "$root"/deploy/examples/values-*.yaml ""; do
 done
 grep -q 'kind: ServiceMonitor' "$d/values-wva.yaml" || fail "values-wva has no ServiceMonitor"
 grep -q 'file: floor.lua' "$d/check-values-slo/sluice.yaml" || fail "values-slo: floor.lua not in sluice.yaml"
+grep -A1 -x -- '- file: slo' "$d/check-values-hpa/sluice.yaml" | grep -qx '  shadow: true' ||
+  fail "values-hpa: slo is not a shadow"
+grep -A1 -x -- '- file: hpa' "$d/check-values-hpa/sluice.yaml" | grep -q shadow &&
+  fail "values-hpa: hpa is a shadow"
 
 # --- the manifests applied with kubectl to the emulator --------------------------------------------
 export HOME="$d" KUBECONFIG="$d/kubeconfig"

@@ -102,6 +102,13 @@ customPolicies; anything else stops the rendering, naming WHERE. */}}
 {{- if not $policies -}}
 {{- fail "no policy: set policy, or give every model in models its own" -}}
 {{- end -}}
+{{- range $i, $s := $v.shadowPolicies -}}
+{{- $s = ternary (dict "policy" $s) $s (kindIs "string" $s) -}}
+{{- $p := dict "file" (include "sluice.policyFile" (list $ $s.policy (printf "shadowPolicies[%d]" $i))) "shadow" true -}}
+{{- with $s.model -}}{{- $_ := set $p "model" . -}}{{- end -}}
+{{- with $s.params -}}{{- $_ := set $p "params" . -}}{{- end -}}
+{{- $policies = append $policies $p -}}
+{{- end -}}
 {{- toYaml $policies -}}
 {{- end -}}
 
