@@ -49,6 +49,10 @@ bad 'actuator: "hpa" is not one of scale, metric, keda-metrics-api' --set actuat
 bad 'models[m].policy is required when policy is empty' --set policy= --set models.m.period=5s
 bad 'no policy: set policy, or give every model in models its own' --set policy=
 bad 'shard: "c" is not one of shards' --set shard=c
+render sluice "$chart" --set metrics.prometheusAnnotations=true,metrics.port=9100 -s templates/deployment.yaml >"$d/out" ||
+  fail "prometheusAnnotations"
+grep -qx '        prometheus.io/port: "9100"' "$d/out" || fail "prometheus.io/port is not the metrics port"
+grep -q "prometheus.io/" "$root/deploy/manifests/sluice.yaml" && fail "prometheus.io annotations by default"
 bad 'shadowPolicies[1]: "nope" is neither a canned policy' --set 'shadowPolicies={slo,nope}'
 bad 'customPolicies: "x y.lua" must be a file name' --set-string 'customPolicies.x y\.lua=return 1'
 
