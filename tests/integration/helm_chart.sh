@@ -53,6 +53,7 @@ render sluice "$chart" --set metrics.prometheusAnnotations=true,metrics.port=910
   fail "prometheusAnnotations"
 grep -qx '        prometheus.io/port: "9100"' "$d/out" || fail "prometheus.io/port is not the metrics port"
 grep -q "prometheus.io/" "$root/deploy/manifests/sluice.yaml" && fail "prometheus.io annotations by default"
+bad 'prometheus.url: "ftp://p" is not an http:// or https:// URL' --set prometheus.url=ftp://p
 bad 'shadowPolicies[1]: "nope" is neither a canned policy' --set 'shadowPolicies={slo,nope}'
 bad 'customPolicies: "x y.lua" must be a file name' --set-string 'customPolicies.x y\.lua=return 1'
 
@@ -91,6 +92,11 @@ for values in "$root"/deploy/examples/values-*.yaml ""; do
 done
 grep -q 'kind: ServiceMonitor' "$d/values-wva.yaml" || fail "values-wva has no ServiceMonitor"
 grep -q 'file: floor.lua' "$d/check-values-slo/sluice.yaml" || fail "values-slo: floor.lua not in sluice.yaml"
+# values-wva reads the series from Prometheus: source.prometheus, and egress to it, not to pods.
+grep -qx '  prometheus:' "$d/check-values-wva/sluice.yaml" || fail "values-wva: no source.prometheus"
+grep -qx '  scrape:' "$d/check-values-wva/sluice.yaml" && fail "values-wva: scrape beside prometheus"
+sed -n '/^kind: NetworkPolicy/,/^---/p' "$d/values-wva.yaml" >"$d/np"
+grep -q 'port: 9090' "$d/np" && ! grep -q 'port: 8000' "$d/np" || fail "values-wva: NetworkPolicy egress $(cat "$d/np")"
 grep -A1 -x -- '- file: slo' "$d/check-values-hpa/sluice.yaml" | grep -qx '  shadow: true' ||
   fail "values-hpa: slo is not a shadow"
 grep -A1 -x -- '- file: hpa' "$d/check-values-hpa/sluice.yaml" | grep -q shadow &&
@@ -233,6 +239,8 @@ for s in $used; do
   case $base in
   sluice_scrape_*) # the scraper's families, where this build has one
     grep -q '^sluice_scrape_' "$d/families" || continue ;;
+  sluice_prometheus_*) # the Prometheus source's, checked on a sluice configured with one below
+    echo "$base" >>"$d/prom-used"; continue ;;
   esac
   grep -qx "$base" "$d/families" || fail "the dashboard queries $s, which /metrics does not serve"
 done
@@ -295,4 +303,22 @@ mount_configmap sluice-policies "$fs/etc/sluice/policies"
 wait_for "the rejected reload on /metrics" sh -c "curl -fsS $m/metrics | grep -q 'sluice_policy_reloads_total{file=\"mine.lua\",result=\"rejected\"} 1'"
 explain | grep -q 'three, after kubectl edit' || fail "the old version stopped deciding: $(explain)"
 kill -0 "$run" || fail "sluice run died"
+
+# --- values-wva's sluice.yaml runs too, its Prometheus source on /metrics --------------------------
+# Its Prometheus is not here: a closed port.
+mkdir -p "$d/wva/policies"
+sed 's#url: http://prometheus-operated.monitoring.svc:9090#url: http://127.0.0.1:1#' \
+  "$d/check-values-wva/sluice.yaml" >"$d/wva/sluice.yaml"
+grep -q 'url: http://127.0.0.1:1' "$d/wva/sluice.yaml" || fail "values-wva's Prometheus URL"
+"$SLUICE" run -c "$d/wva/sluice.yaml" --kubeconfig "$KUBECONFIG" --metrics-bind-address 127.0.0.1:0 \
+  --repl-socket "$d/wva.sock" >"$d/run-wva.log" 2>&1 &
+pids+=("$!")
+wait_for "values-wva's metrics port" grep -q "on port" "$d/run-wva.log"
+wport=$(sed -n 's/.*on port \([0-9]*\).*/\1/p' "$d/run-wva.log" | head -1)
+wait_for "the Prometheus source on /metrics" sh -c \
+  "curl -fsS http://127.0.0.1:$wport/metrics | grep -qx 'sluice_prometheus_up 0'"
+curl -fsS "http://127.0.0.1:$wport/metrics" | sed -n 's/^# TYPE \([a-z_:]*\) .*/\1/p' >"$d/wva-families"
+for s in $(sort -u "$d/prom-used"); do
+  grep -qx "$s" "$d/wva-families" || fail "the dashboard queries $s, which a Prometheus-fed sluice does not serve"
+done
 echo "helm chart: ok"

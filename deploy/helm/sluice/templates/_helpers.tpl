@@ -73,6 +73,16 @@ customPolicies; anything else stops the rendering, naming WHERE. */}}
 {{- if $need -}}true{{- end -}}
 {{- end -}}
 
+{{/* The port of prometheus.url: the URL's, else its scheme's. */}}
+{{- define "sluice.prometheusPort" -}}
+{{- $u := urlParse .Values.prometheus.url -}}
+{{- if not (has $u.scheme (list "http" "https")) -}}
+{{- fail (printf "prometheus.url: %q is not an http:// or https:// URL" .Values.prometheus.url) -}}
+{{- end -}}
+{{- $hp := splitList ":" $u.host -}}
+{{- if gt (len $hp) 1 -}}{{ last $hp }}{{- else if eq $u.scheme "https" -}}443{{- else -}}80{{- end -}}
+{{- end -}}
+
 {{/* sluice.yaml's policies: the global policy for every variant, then one entry per model. */}}
 {{- define "sluice.policies" -}}
 {{- $v := .Values -}}
@@ -121,7 +131,19 @@ customPolicies; anything else stops the rendering, naming WHERE. */}}
 {{- $kube := dict "accelerator_label" $v.watch.acceleratorLabel "discover" $v.watch.discover "qps" $v.watch.qps "burst" $v.watch.burst -}}
 {{- with $v.watch.namespace -}}{{- $_ := set $kube "namespace" . -}}{{- end -}}
 {{- with $v.watch.selector -}}{{- $_ := set $kube "selector" . -}}{{- end -}}
-{{- $source := dict "kubernetes" $kube "scrape" (dict "interval" $v.scrape.interval "timeout" $v.scrape.timeout) -}}
+{{- $source := dict "kubernetes" $kube -}}
+{{- if $v.prometheus.url -}}
+{{- $_ := include "sluice.prometheusPort" . -}}
+{{- $pm := $v.prometheus -}}
+{{- $prom := dict "url" $pm.url "interval" $pm.interval "timeout" $pm.timeout "namespace_label" $pm.namespaceLabel "pod_label" $pm.podLabel -}}
+{{- with $pm.matchers -}}{{- $_ := set $prom "matchers" . -}}{{- end -}}
+{{- with $pm.bearerTokenFile -}}{{- $_ := set $prom "bearer_token_file" . -}}{{- end -}}
+{{- with $pm.caFile -}}{{- $_ := set $prom "ca_file" . -}}{{- end -}}
+{{- if $pm.insecureSkipTLSVerify -}}{{- $_ := set $prom "insecure_skip_tls_verify" true -}}{{- end -}}
+{{- $_ := set $source "prometheus" $prom -}}
+{{- else -}}
+{{- $_ := set $source "scrape" (dict "interval" $v.scrape.interval "timeout" $v.scrape.timeout) -}}
+{{- end -}}
 {{- $cfg := dict "interval" $v.interval "window" $v.window "source" $source "actuator" $v.actuator -}}
 {{- $_ := set $cfg "policy_dir" "policies" -}}
 {{- $_ := set $cfg "guard" (dict "max_step" $v.guard.maxStep "stale_after" $v.guard.staleAfter "dry_run" $v.guard.dryRun "paused" $v.guard.paused) -}}
