@@ -48,6 +48,7 @@ void sl_config_deinit(sl_config_t *c) {
     free(c->shards[i].name), free(c->shards[i].namespace), free(c->shards[i].selector);
   free(c->shards);
   free(c->lease_name), free(c->lease_namespace), free(c->metrics_bind_address);
+  free(c->policy_configmap);
   free(c->repl_socket);
   free(c->path), free(c->dir);
   sl_ydoc_deinit(&c->doc);
@@ -303,6 +304,31 @@ int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err
   return SL_OK;
 }
 
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err) {
+  if (!seq) return SL_OK;
+  sl_config_t tmp = *c; // c's SLO classes; doc's lines in errors; no inventory check (below)
+  tmp.doc = *doc;
+  tmp.naccels = 0; // a discovered variant's type need not be in sluice.yaml's accelerators
+  TRY(sl_y_expect(doc, seq, SL_Y_SEQ, "variants", err));
+  for (size_t i = 0; i < seq->n; i++) {
+    sl_variant_t v = {0};
+    int rc = parse_variant(&tmp, seq->items[i], (int)i, &v, err);
+    if (rc == 0 && sl_config_variant(c, v.id)) rc = 1; // c lists it: c's wins
+    sl_variant_t *nv = rc == 0 ? realloc(c->variants, (c->nvariants + 1) * sizeof *nv) : NULL;
+    if (rc == 0 && !nv) rc = sl_err(err, SL_ENOMEM, "out of memory");
+    if (rc != 0) {
+      variant_deinit(&v);
+      if (rc < 0) return rc;
+      continue;
+    }
+    v.discovered = 1;
+    c->variants = nv;
+    c->variants[c->nvariants++] = v;
+  }
+  return SL_OK;
+}
+
 static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
                         sl_err_t *err) {
   static const char *const keys[] = {"file",   "variants", "model",      "params", "period",
@@ -517,6 +543,7 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
                                      "leader_election",
                                      "metrics_bind_address",
                                      "repl_socket",
+                                     "policy_configmap",
                                      NULL};
   const sl_yval_t *r = c->doc.root, *f, *g;
   c->interval = 1;
@@ -578,6 +605,14 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   }
   if ((f = sl_y_get(r, "metrics_bind_address")))
     TRY(sl_y_str(&c->doc, f, "metrics_bind_address", &c->metrics_bind_address, err));
+  if ((f = sl_y_get(r, "policy_configmap"))) {
+    TRY(sl_y_str(&c->doc, f, "policy_configmap", &c->policy_configmap, err));
+    const char *sl = strchr(c->policy_configmap, '/');
+    if (!c->policy_configmap[0] ||
+        (sl && (sl == c->policy_configmap || !sl[1] || strchr(sl + 1, '/'))))
+      return sl_y_err(&c->doc, f, err, "policy_configmap: want NAME or NAMESPACE/NAME, got '%s'",
+                      c->policy_configmap);
+  }
   if ((f = sl_y_get(r, "policy_dir"))) {
     char *d;
     TRY(sl_y_str(&c->doc, f, "policy_dir", &d, err));

@@ -118,9 +118,10 @@ typedef struct {
   sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
   int nshards;
   char *lease_name, *lease_namespace; // leader_election: {lease, namespace}
-  char *metrics_bind_address;         // HOST:PORT for /metrics, /healthz, /readyz, or NULL
-  char *policy_dir;                   // resolved against the config file's directory
-  char *repl_socket; // REPL socket path; "" = off, NULL = the default (docs/repl.md)
+  char *policy_configmap; // the ConfigMap policy_dir is mounted from: Events on reloads go there
+  char *metrics_bind_address; // HOST:PORT for /metrics, /healthz, /readyz, or NULL
+  char *policy_dir;           // resolved against the config file's directory
+  char *repl_socket;          // REPL socket path; "" = off, NULL = the default (docs/repl.md)
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;
@@ -145,4 +146,8 @@ const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id);
 // arrays from the given nodes (any may be NULL).
 int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
 int sl_config_parse_accelerators(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
+// Adds the variants of seq (sluice.yaml's variant syntax, in another document: a recording's)
+// that c does not list. Errors name doc's file:line.
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err);
 int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err);
