@@ -158,6 +158,8 @@ done
 k get -n ex-values-wva servicemonitor sluice-values-wva -o jsonpath='{.spec.endpoints[0].port}' |
   grep -qx metrics || fail "the ServiceMonitor was not stored"
 k get -n llm-d-sim role sluice-values-wva >/dev/null 2>&1 || fail "watch.namespace: no Role in llm-d-sim"
+k get -n ex-values-wva role sluice-values-wva-policy-events >/dev/null 2>&1 ||
+  fail "watch.namespace: no Role for the ConfigMap's Events in the release namespace"
 
 # --- sluice run, as the Deployment runs it, on its ConfigMaps as the kubelet mounts them -----------
 # mount_configmap CM DIR: the ConfigMap's keys under DIR as a configMap volume lays them out. Run
@@ -302,6 +304,16 @@ kubectl get -n $ns configmap sluice-policies -o json |
 mount_configmap sluice-policies "$fs/etc/sluice/policies"
 wait_for "the rejected reload on /metrics" sh -c "curl -fsS $m/metrics | grep -q 'sluice_policy_reloads_total{file=\"mine.lua\",result=\"rejected\"} 1'"
 explain | grep -q 'three, after kubectl edit' || fail "the old version stopped deciding: $(explain)"
+# Both reloads left an Event on the ConfigMap sluice.yaml names (policy_configmap), where whoever
+# edited it looks.
+grep -qx 'policy_configmap: sluice-policies' "$fs/etc/sluice/sluice.yaml" || fail "policy_configmap"
+cm_event() { # reason, text
+  kubectl get events -n $ns -o json | jq -e --arg r "$1" --arg t "$2" '.items[] |
+    select(.involvedObject.kind=="ConfigMap" and .involvedObject.name=="sluice-policies" and
+           .reason==$r and (.message | contains($t)))' >/dev/null
+}
+wait_for "PolicyReloaded on the ConfigMap" cm_event PolicyReloaded mine.lua
+wait_for "PolicyRejected on the ConfigMap" cm_event PolicyRejected "mine.lua:1:"
 kill -0 "$run" || fail "sluice run died"
 
 # --- values-wva's sluice.yaml runs too, its Prometheus source on /metrics --------------------------

@@ -146,6 +146,8 @@ customPolicies; anything else stops the rendering, naming WHERE. */}}
 {{- end -}}
 {{- $cfg := dict "interval" $v.interval "window" $v.window "source" $source "actuator" $v.actuator -}}
 {{- $_ := set $cfg "policy_dir" "policies" -}}
+{{- /* Reloads leave Events on the ConfigMap the policies came from (in the release namespace). */ -}}
+{{- $_ := set $cfg "policy_configmap" (printf "%s-policies" (include "sluice.fullname" .)) -}}
 {{- $_ := set $cfg "guard" (dict "max_step" $v.guard.maxStep "stale_after" $v.guard.staleAfter "dry_run" $v.guard.dryRun "paused" $v.guard.paused) -}}
 {{- if $v.leaderElection.enabled -}}
 {{- $_ := set $cfg "leader_election" (dict "lease" $v.leaderElection.lease "namespace" (include "sluice.leaseNamespace" .)) -}}
