@@ -22,13 +22,13 @@
 #include "core/util/log.h"
 #include "core/util/rng.h"
 
-#define TICK_MS 20
+#define TICK_MS        20
 #define EPP_ANNOTATION "sluice.io/epp-model"
 // The built-in load: each model at this share of one replica's rate under its SLO until
 // STEP_AT simulated seconds, then at STEP_TO replicas' worth.
 #define STEP_FROM 0.6
-#define STEP_TO 4.0
-#define STEP_AT 120.0
+#define STEP_TO   4.0
+#define STEP_AT   120.0
 
 typedef struct server server_t;
 
@@ -364,9 +364,12 @@ static void histogram(buf_t *b, const char *name, const char *help, const char *
 static void label_value(char *dst, size_t n, const char *v) {
   size_t k = 0;
   for (; *v && k + 3 < n; v++) {
-    if (*v == '\\' || *v == '"') dst[k++] = '\\', dst[k++] = *v;
-    else if (*v == '\n') dst[k++] = '\\', dst[k++] = 'n';
-    else dst[k++] = *v;
+    if (*v == '\\' || *v == '"')
+      dst[k++] = '\\', dst[k++] = *v;
+    else if (*v == '\n')
+      dst[k++] = '\\', dst[k++] = 'n';
+    else
+      dst[k++] = *v;
   }
   dst[k] = '\0';
 }
@@ -390,12 +393,11 @@ static void vllm_page(sl_emu_sim_t *s, const server_t *sv, buf_t *b) {
         "GPU KV-cache usage. 1 means 100 percent usage.DEPRECATED: Use vllm:kv_cache_usage_perc "
         "instead.",
         L, g.kv_usage);
-  gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", L,
-        g.kv_usage);
+  gauge(b, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", L, g.kv_usage);
   counter(b, "vllm:prefix_cache_queries",
           "Prefix cache queries, in terms of number of queried tokens.", L, g.prompt_tokens, c);
-  counter(b, "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",
-          L, 0, c);
+  counter(b, "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", L,
+          0, c);
   counter(b, "vllm:num_preemptions", "Cumulative number of preemption from the engine.", L,
           g.preemptions, c);
   counter(b, "vllm:prompt_tokens", "Number of prefill tokens processed.", L, g.prompt_tokens, c);
@@ -424,9 +426,8 @@ static void vllm_page(sl_emu_sim_t *s, const server_t *sv, buf_t *b) {
             "engine=\"0\"", after, &r->h[SL_RH_ITL], c);
   histogram(b, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
             "engine=\"0\"", after, &r->h[SL_RH_ITL], c);
-  histogram(b, "vllm:e2e_request_latency_seconds",
-            "Histogram of e2e request latency in seconds.", "engine=\"0\"", after, &r->h[SL_RH_E2E],
-            c);
+  histogram(b, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+            "engine=\"0\"", after, &r->h[SL_RH_E2E], c);
   long blocks = (long)(r->cfg->kv_capacity / 16);
   meta(b, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig");
   bprintf(b,
@@ -475,8 +476,8 @@ static void epp_page(sl_emu_sim_t *s, const server_t *sv, buf_t *b) {
   gauge(b, "inference_pool_average_queue_size",
         "The average number of requests pending in the model server queue.", Q,
         ready ? queue / ready : 0);
-  gauge(b, "inference_pool_ready_pods", "The number of ready pods in the inference server pool.",
-        Q, ready);
+  gauge(b, "inference_pool_ready_pods", "The number of ready pods in the inference server pool.", Q,
+        ready);
   snprintf(Q, sizeof Q,
            "fairness_id=\"default\",inference_pool=\"%s\",model_name=\"%s\",priority=\"0\","
            "target_model_name=\"%s\"",
@@ -654,8 +655,10 @@ static void publish(sl_json_t *pod, int port) {
   set_str(p, "name", "metrics");
   sl_json_set(p, "containerPort", sl_json_number(port));
   set_str(p, "protocol", "TCP");
-  if (ports) sl_json_push(ports, p);
-  else sl_json_free(p);
+  if (ports)
+    sl_json_push(ports, p);
+  else
+    sl_json_free(p);
 }
 
 static void hook_ready(void *ud, sl_json_t *pod, const sl_json_t *deployment) {
@@ -836,8 +839,8 @@ static int epp_deployment(sl_emu_sim_t *s, int m, sl_err_t *err) {
   sl_json_t *args = sl_json_array();
   sl_json_push(args, sl_json_string("--pool-name"));
   sl_json_push(args, sl_json_string(md->slug));
-  sl_json_t *spec = container("epp", "registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0",
-                              args, 0);
+  sl_json_t *spec =
+      container("epp", "registry.k8s.io/gateway-api-inference-extension/epp:v1.0.0", args, 0);
   return create_deployment(s, deployment(md->epp_ns, name, sl_json_object(), pa, spec), err);
 }
 
@@ -1042,7 +1045,8 @@ static int setup(sl_emu_sim_t *s, sl_err_t *err) {
   if (rc < 0) return rc;
   s->have_cl = 1;
   const sl_config_t *c = &s->cl.cfg;
-  if (!c->nvariants) return sl_err(err, SL_EINVAL, "%s: no variants", s->o.cluster ? s->o.cluster : "cluster");
+  if (!c->nvariants)
+    return sl_err(err, SL_EINVAL, "%s: no variants", s->o.cluster ? s->o.cluster : "cluster");
   s->m = calloc((size_t)s->cl.nmodels, sizeof *s->m);
   s->warm = calloc((size_t)c->nvariants, sizeof *s->warm);
   if (!s->m || !s->warm) return sl_err(err, SL_ENOMEM, "out of memory");
@@ -1083,9 +1087,8 @@ int sl_emu_sim_backend(uv_loop_t *loop, const sl_emu_sim_opts_t *o, sl_emu_backe
   int rc = setup(s, err);
   if (rc == 0) {
     s->hooks = (sl_emu_pod_hooks_t){s, hook_delay, hook_ready};
-    sl_emu_backend_opts_t bo = {.start_delay_s = 0,
-                                .nodes = s->o.nodes ? s->o.nodes : s->nodes,
-                                .hooks = &s->hooks};
+    sl_emu_backend_opts_t bo = {
+        .start_delay_s = 0, .nodes = s->o.nodes ? s->o.nodes : s->nodes, .hooks = &s->hooks};
     rc = sl_emu_default_backend(loop, &bo, &s->inner, err);
   }
   if (rc < 0) {
