@@ -462,6 +462,7 @@ out:
   gen_free(R->gen);
   sl_actuator_log_free(R->log);
   sl_actuator_log_printer_deinit(&R->printer);
+  sl_decision_log_deinit(&R->dlog);
   uv_loop_close(R->loop);
   sl_kube_config_deinit(&kc);
   free(R);

@@ -304,7 +304,7 @@ int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err
 static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
                         sl_err_t *err) {
   static const char *const keys[] = {"file",   "variants", "model",      "params", "period",
-                                     "budget", "memory",   "time_limit", NULL};
+                                     "budget", "memory",   "time_limit", "shadow", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "policies[%d]", i);
   if (v && v->type == SL_Y_SCALAR) { // shorthand: - hpa
@@ -360,6 +360,7 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
     if (!(p->time_limit >= 0.001) || p->time_limit > 60)
       return sl_y_err(&c->doc, f, err, "%s: must be between 1ms and 60s", fp);
   }
+  if ((f = FIELD("shadow"))) TRY(sl_y_bool(&c->doc, f, fp, &p->shadow, err));
 #undef FIELD
   return SL_OK;
 }

@@ -56,6 +56,7 @@ typedef struct {
   uint64_t budget;         // instructions per tick (0 = default)
   size_t memory;           // bytes (0 = default)
   double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 1 s)
+  int shadow;              // decides on the live view, is reported, never votes or actuates
   int line;
 } sl_policy_cfg_t;
 

@@ -108,6 +108,8 @@ int main(void) {
               "a second document is an error, not ignored");
   check_error("interval: 1s\nwindow: \xff\n", "bad.yaml:2:9:", "(byte 0xff)",
               "bad UTF-8 is reported where it is");
+  check_error("policies:\n  - {file: x.lua, shadow: perhaps}\n", "bad.yaml:2:", "shadow",
+              "shadow must be a boolean");
   check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n",
               "bad.yaml:2:", "must be between 1ms and 60s", "time_limit range-checked");
   {
