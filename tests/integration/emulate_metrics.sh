@@ -29,7 +29,8 @@ out=$("$SLUICE" emulate --cluster "$d/none.yaml" 2>&1); rc=$?
 
 "$SLUICE" emulate --port 0 --kubeconfig "$KUBECONFIG" --speed 10 --start-delay 5 --seed 4 \
   >"$d/emu.log" 2>&1 &
-pids+=($!)
+emu=$!
+pids+=("$emu")
 for _ in $(seq 300); do [ -f "$KUBECONFIG" ] && break; sleep 0.05; done
 [ -f "$KUBECONFIG" ] || fail "no kubeconfig"
 url=$(sed -n 's/^ *server: //p' "$KUBECONFIG")
@@ -120,4 +121,16 @@ curl -fsS "http://127.0.0.1:$port/metrics" | grep '^# TYPE vllm:num_requests_run
 # A deleted pod's endpoint goes away.
 kubectl delete pod -n llm "$pod" >/dev/null || fail "kubectl delete pod"
 wait_for "the deleted pod's endpoint to go" refused
+# A slow request in flight and a dead endpoint when it stops: it still exits cleanly (sanitizer
+# builds check for leaks at exit).
+faults "{\"pods\":{\"llm/$(ports llama-8b-a100 | head -1 | cut -d= -f1)\":{\"mode\":\"dead\"}}}" ||
+  fail "dead fault"
+faults "{\"pods\":{\"llm/$(ports llama-3b-a100 | head -1 | cut -d= -f1)\":{\"mode\":\"slow\",\"delaySeconds\":30}}}" ||
+  fail "slow fault"
+curl -s -m 20 -o /dev/null "http://127.0.0.1:$(first_port llama-3b-a100)/metrics" &
+pids+=($!)
+sleep 0.5
+kill -TERM "$emu"
+wait "$emu"; rc=$?
+[ $rc -eq 0 ] || fail "emulate exited $rc on SIGTERM"
 echo "emulate_metrics: ports from annotations, live vLLM and EPP values, the rising load, scale-up, faults, deletion"
