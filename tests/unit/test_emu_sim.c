@@ -275,7 +275,8 @@ static void check_published(void) {
     if (ready == 6) break;
     sleep_s(0.05);
   }
-  T_EQ_INT(ready, 6, "every variant starts with a Ready pod publishing its port, and so do the EPPs");
+  T_EQ_INT(ready, 6,
+           "every variant starts with a Ready pod publishing its port, and so do the EPPs");
   for (int i = 0; i < 4; i++) {
     if (!one_pod(variants[i], &p)) continue;
     T_OK(!strcmp(p.ip, "127.0.0.1"), "%s: podIP 127.0.0.1 (%s)", p.name, p.ip);
@@ -291,10 +292,18 @@ static void check_vllm_page(void) {
   resp_t r;
   T_OK(one_pod("llama-8b-h100", &p), "a llama-8b-h100 pod");
   T_EQ_INT(scrape(p.port, &pg, &r), 0, "the vLLM page is a valid exposition");
-  static const sl_metric_t want[] = {SL_M_WAITING,       SL_M_RUNNING,           SL_M_KV_USAGE,
-                                     SL_M_KV_CAPACITY_TOKENS, SL_M_REQUESTS,     SL_M_PROMPT_TOKENS,
-                                     SL_M_GENERATION_TOKENS,  SL_M_PREEMPTIONS,  SL_M_TTFT,
-                                     SL_M_ITL,                SL_M_E2E,          SL_M_REQ_PROMPT_TOKENS,
+  static const sl_metric_t want[] = {SL_M_WAITING,
+                                     SL_M_RUNNING,
+                                     SL_M_KV_USAGE,
+                                     SL_M_KV_CAPACITY_TOKENS,
+                                     SL_M_REQUESTS,
+                                     SL_M_PROMPT_TOKENS,
+                                     SL_M_GENERATION_TOKENS,
+                                     SL_M_PREEMPTIONS,
+                                     SL_M_TTFT,
+                                     SL_M_ITL,
+                                     SL_M_E2E,
+                                     SL_M_REQ_PROMPT_TOKENS,
                                      SL_M_REQ_GEN_TOKENS};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     T_OK(covers(&pg, want[i]), "the vLLM page feeds %s", sl_metric_info(want[i])->name);
@@ -367,11 +376,10 @@ static void check_epp_page(void) {
   resp_t r;
   T_OK(one_pod(epps[0], &p), "the 8B model's EPP pod");
   T_EQ_INT(scrape(p.port, &pg, &r), 0, "the EPP page is a valid exposition");
-  static const sl_metric_t want[] = {SL_M_GW_QUEUE_SIZE,      SL_M_GW_QUEUE_BYTES,
-                                     SL_M_GW_RUNNING,         SL_M_GW_SATURATION,
-                                     SL_M_GW_INFLIGHT_TOKENS, SL_M_GW_READY_ENDPOINTS,
-                                     SL_M_GW_REQUESTS,        SL_M_GW_DROPPED,
-                                     SL_M_GW_QUEUE_DURATION};
+  static const sl_metric_t want[] = {
+      SL_M_GW_QUEUE_SIZE, SL_M_GW_QUEUE_BYTES,     SL_M_GW_RUNNING,
+      SL_M_GW_SATURATION, SL_M_GW_INFLIGHT_TOKENS, SL_M_GW_READY_ENDPOINTS,
+      SL_M_GW_REQUESTS,   SL_M_GW_DROPPED,         SL_M_GW_QUEUE_DURATION};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     T_OK(covers(&pg, want[i]), "the EPP page feeds %s", sl_metric_info(want[i])->name);
   const sample_t *s = sample(&pg, "inference_objective_request_total");
@@ -481,15 +489,16 @@ static void check_faults(void) {
   char spec[600];
   snprintf(spec, sizeof spec, "{\"pods\":{\"llm/%s\":{\"mode\":\"garbage\"}}}", p.name);
   T_OK(faults(spec), "garbage switched on");
-  T_OK(scrape(p.port, &pg, &r) < 0 && r.status == 200, "a garbage page is answered 200 and rejected");
+  T_OK(scrape(p.port, &pg, &r) < 0 && r.status == 200,
+       "a garbage page is answered 200 and rejected");
   snprintf(spec, sizeof spec, "{\"pods\":{\"llm/%s\":{\"mode\":\"dead\"}}}", p.name);
   T_OK(faults(spec), "dead switched on");
   double until = wall() + 5;
   int refused = 0;
   while (!(refused = connect_fails(p.port)) && wall() < until) sleep_s(0.02);
   T_OK(refused, "a dead endpoint refuses connections");
-  snprintf(spec, sizeof spec,
-           "{\"pods\":{\"llm/%s\":{\"mode\":\"slow\",\"delaySeconds\":0.6}}}", p.name);
+  snprintf(spec, sizeof spec, "{\"pods\":{\"llm/%s\":{\"mode\":\"slow\",\"delaySeconds\":0.6}}}",
+           p.name);
   T_OK(faults(spec), "slow switched on");
   until = wall() + 5;
   while (connect_fails(p.port) && wall() < until) sleep_s(0.02);
