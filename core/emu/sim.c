@@ -49,7 +49,8 @@ struct server {
   int model;
   sl_http_server_t *http;
   int port;
-  double created; // Unix time, for the _created series
+  int reopen_failed; // said so once
+  double created;    // Unix time, for the _created series
   sl_replica_t rep;
   sl_gateway_ep_t ep;
 };
@@ -721,8 +722,9 @@ static void check_servers(sl_emu_sim_t *s) {
       sv->http = NULL;
     } else if (!dead && !sv->http) {
       sl_err_t err;
-      if (listen_server(sv, sv->port, &err) < 0)
-        sl_warn("emulate: pod %s/%s: reopening port %d: %s", sv->ns, sv->name, sv->port, err.msg);
+      if (listen_server(sv, sv->port, &err) < 0 && !sv->reopen_failed++)
+        sl_warn("emulate: pod %s/%s: reopening port %d (retrying): %s", sv->ns, sv->name, sv->port,
+                err.msg);
     }
     pp = &sv->next;
   }
