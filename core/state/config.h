@@ -85,6 +85,20 @@ typedef struct {
   double timeout;  // seconds (0.8)
 } sl_scrape_cfg_t;
 
+// Reading the model servers' and gateways' series from a Prometheus server instead.
+typedef struct {
+  int enabled;
+  char *url;               // base URL of its HTTP API
+  double interval;         // seconds between polls (1)
+  double timeout;          // seconds per query (the interval, at most 10 s)
+  char *namespace_label;   // label naming a series' namespace ("namespace")
+  char *pod_label;         // label naming its pod ("pod")
+  char *matchers;          // extra label matchers for every selector, e.g. job="vllm"
+  char *bearer_token_file; // read at start, sent as a bearer token
+  char *ca_file;           // CA bundle for https
+  int insecure_skip_tls_verify;
+} sl_prom_cfg_t;
+
 // A shard: the part of the cluster one controller (and its leader election) owns.
 typedef struct {
   char *name, *namespace, *selector;
@@ -99,6 +113,7 @@ typedef struct {
   char *source_kind, *source_file; // "fixture" + file, or "kubernetes"
   sl_kube_cfg_t kube;              // source: {kubernetes: ...}
   sl_scrape_cfg_t scrape;          // source: {scrape: ...}
+  sl_prom_cfg_t prometheus;        // source: {prometheus: ...}
   char *actuator;                  // default for variants: "log" or "scale"
   sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
   int nshards;
