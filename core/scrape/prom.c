@@ -95,8 +95,13 @@ static char *build_query(sl_prom_t *p, sl_metric_t m, qpart_t part, const char *
   const sl_metric_alias_t *tab = sl_metric_alias_table(&n);
   sbuf_t s;
   if (sb_open(&s) < 0) return NULL;
-  const char *suffix = part == Q_BUCKET ? "_bucket" : part == Q_SUM ? "_sum" : part == Q_COUNT ? "_count" : "";
-  const char *agg = part == Q_VALUE && is_fraction(m) ? "avg" : part == Q_CACHE_INFO ? "max" : "sum";
+  const char *suffix = part == Q_BUCKET  ? "_bucket"
+                       : part == Q_SUM   ? "_sum"
+                       : part == Q_COUNT ? "_count"
+                                         : "";
+  const char *agg = part == Q_VALUE && is_fraction(m) ? "avg"
+                    : part == Q_CACHE_INFO            ? "max"
+                                                      : "sum";
   const char *extra = part == Q_BUCKET       ? ", le"
                       : part == Q_CACHE_INFO ? ", num_gpu_blocks, block_size"
                                              : "";
@@ -106,7 +111,7 @@ static char *build_query(sl_prom_t *p, sl_metric_t m, qpart_t part, const char *
     int info = !strcmp(tab[i].raw, "vllm:cache_config_info");
     if ((part == Q_CACHE_INFO) != info) continue;
     fprintf(s.f, "%s%s by (%s, %s%s) (%s%s{%s})", branches ? " or " : "", agg, p->ns_label,
-                  p->pod_label, extra, tab[i].raw, suffix, sel);
+            p->pod_label, extra, tab[i].raw, suffix, sel);
     if (tab[i].scale != 1 && part != Q_BUCKET) fprintf(s.f, " * %.17g", tab[i].scale);
     branches++;
   }
@@ -382,8 +387,8 @@ int sl_prom_commit(sl_prom_t *p, sl_store_t *store, double t, sl_err_t *err) {
         double sum = h->has_sum ? h->sum : NAN;
         rc = x->model ? sl_store_put_model_hist(store, x->model, (sl_metric_t)m, t, h->le, h->cum,
                                                 h->n, sum, count, err)
-                      : sl_store_put_pod_hist_at(store, pod, (sl_metric_t)m, t, h->le, h->cum,
-                                                 h->n, sum, count, err);
+                      : sl_store_put_pod_hist_at(store, pod, (sl_metric_t)m, t, h->le, h->cum, h->n,
+                                                 sum, count, err);
       } else if (x->has[m]) {
         rc = x->model ? sl_store_put_model(store, x->model, (sl_metric_t)m, t, x->val[m], err)
                       : sl_store_put_pod_at(store, pod, (sl_metric_t)m, t, x->val[m], err);
@@ -411,8 +416,7 @@ static void poll_done(sl_prom_t *p) {
   if (p->failed) {
     p->st.polls_failed++;
     if (p->st.up || p->st.polls == 1)
-      sl_warn("prometheus: %s (holding: nothing is written until a poll succeeds)",
-              p->poll_error);
+      sl_warn("prometheus: %s (holding: nothing is written until a poll succeeds)", p->poll_error);
     p->st.up = 0;
     snprintf(p->st.last_error, sizeof p->st.last_error, "%s", p->poll_error);
   } else {
@@ -581,11 +585,8 @@ sl_prom_t *sl_prom_new(const sl_prom_opts_t *o, sl_err_t *err) {
     p->auth = NULL;
   p->st.last_success = -1;
   sl_map_init(&p->by_key);
-  p->src = (sl_source_t){.name = "prometheus",
-                         .start = src_start,
-                         .stop = src_stop,
-                         .ready = src_ready,
-                         .ud = p};
+  p->src = (sl_source_t){
+      .name = "prometheus", .start = src_start, .stop = src_stop, .ready = src_ready, .ud = p};
   if (!p->url || !p->ns_label || !p->pod_label || (o->matchers && !p->matchers) ||
       (o->bearer_token && !p->auth) || build_queries(p) < 0) {
     sl_prom_free(p);

@@ -303,6 +303,31 @@ int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err
   return SL_OK;
 }
 
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err) {
+  if (!seq) return SL_OK;
+  sl_config_t tmp = *c; // c's SLO classes; doc's lines in errors; no inventory check (below)
+  tmp.doc = *doc;
+  tmp.naccels = 0; // a discovered variant's type need not be in sluice.yaml's accelerators
+  TRY(sl_y_expect(doc, seq, SL_Y_SEQ, "variants", err));
+  for (size_t i = 0; i < seq->n; i++) {
+    sl_variant_t v = {0};
+    int rc = parse_variant(&tmp, seq->items[i], (int)i, &v, err);
+    if (rc == 0 && sl_config_variant(c, v.id)) rc = 1; // c lists it: c's wins
+    sl_variant_t *nv = rc == 0 ? realloc(c->variants, (c->nvariants + 1) * sizeof *nv) : NULL;
+    if (rc == 0 && !nv) rc = sl_err(err, SL_ENOMEM, "out of memory");
+    if (rc != 0) {
+      variant_deinit(&v);
+      if (rc < 0) return rc;
+      continue;
+    }
+    v.discovered = 1;
+    c->variants = nv;
+    c->variants[c->nvariants++] = v;
+  }
+  return SL_OK;
+}
+
 static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
                         sl_err_t *err) {
   static const char *const keys[] = {"file",   "variants", "model",      "params", "period",

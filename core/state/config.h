@@ -145,4 +145,8 @@ const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id);
 // arrays from the given nodes (any may be NULL).
 int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
 int sl_config_parse_accelerators(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
+// Adds the variants of seq (sluice.yaml's variant syntax, in another document: a recording's)
+// that c does not list. Errors name doc's file:line.
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err);
 int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err);

@@ -20,7 +20,8 @@ static _Atomic int waiting_p1 = 3;
 
 static const char *vec(const char *samples) {
   static __thread char buf[4096];
-  snprintf(buf, sizeof buf, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[%s]}}",
+  snprintf(buf, sizeof buf,
+           "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[%s]}}",
            samples);
   return buf;
 }
@@ -32,7 +33,8 @@ static void handler(fake_api_t *f, const fa_req_t *req, fa_resp_t *resp, void *u
   char s[2048];
   int m = mode;
   if (m == MODE_500) {
-    fa_resp_body(resp, 500, "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"tsdb closed\"}");
+    fa_resp_body(resp, 500,
+                 "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"tsdb closed\"}");
     return;
   }
   if (m == MODE_GARBAGE) {
@@ -55,23 +57,28 @@ static void handler(fake_api_t *f, const fa_req_t *req, fa_resp_t *resp, void *u
                  vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1,\"0.5\"]},"
                      "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p2\"},\"value\":[1,\"NaN\"]}"));
   } else if (strstr(q, "vllm:cache_config_info{")) {
-    fa_resp_body(resp, 200,
-                 vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"num_gpu_blocks\":\"1000\","
-                     "\"block_size\":\"16\"},\"value\":[1,\"1\"]}"));
+    fa_resp_body(
+        resp, 200,
+        vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"num_gpu_blocks\":\"1000\","
+            "\"block_size\":\"16\"},\"value\":[1,\"1\"]}"));
   } else if (strstr(q, "vllm:time_to_first_token_seconds_bucket{")) {
     if (m == MODE_TTFT_500) {
       fa_resp_body(resp, 503, "{\"status\":\"error\",\"error\":\"overloaded\"}");
       return;
     }
-    fa_resp_body(
-        resp, 200,
-        vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"+Inf\"},\"value\":[1,\"6\"]},"
-            "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"0.1\"},\"value\":[1,\"2\"]},"
-            "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"0.5\"},\"value\":[1,\"5\"]}"));
+    fa_resp_body(resp, 200,
+                 vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"+Inf\"},\"value\":"
+                     "[1,\"6\"]},"
+                     "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"0.1\"},\"value\":["
+                     "1,\"2\"]},"
+                     "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\",\"le\":\"0.5\"},\"value\":["
+                     "1,\"5\"]}"));
   } else if (strstr(q, "vllm:time_to_first_token_seconds_sum{")) {
-    fa_resp_body(resp, 200, vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1,\"1.5\"]}"));
+    fa_resp_body(resp, 200,
+                 vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1,\"1.5\"]}"));
   } else if (strstr(q, "vllm:time_to_first_token_seconds_count{")) {
-    fa_resp_body(resp, 200, vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1,\"6\"]}"));
+    fa_resp_body(resp, 200,
+                 vec("{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1,\"6\"]}"));
   } else if (strstr(q, "inference_extension_flow_control_queue_size{")) {
     // The gateway pod's series; and the same name on a model-server pod, which is not its scope.
     fa_resp_body(resp, 200,
@@ -161,7 +168,8 @@ int main(void) {
   T_NEAR(last(h, NULL), 6, 0, "TTFT count");
   T_OK(!p1->m[SL_M_GW_QUEUE_SIZE], "a gateway series on a model-server pod is not taken");
   sl_store_model_t *mm = sl_store_find_model(st, "m");
-  T_NEAR(mm ? last(mm->m[SL_M_GW_QUEUE_SIZE], NULL) : NAN, 7, 0, "the gateway pod's queue, under its model");
+  T_NEAR(mm ? last(mm->m[SL_M_GW_QUEUE_SIZE], NULL) : NAN, 7, 0,
+         "the gateway pod's queue, under its model");
   T_OK(ps.series_unmatched >= 1, "the other namespace's series counted as unmatched");
 
   // Failures: nothing is written, the failure is said, and the next good poll recovers.
@@ -201,7 +209,8 @@ int main(void) {
 
   // Answers that are not a vector are refused by the stager itself.
   sl_prom_stage_reset(p);
-  const char *matrix = "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}";
+  const char *matrix =
+      "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}";
   T_EQ_INT(sl_prom_stage(p, 0, matrix, strlen(matrix), &err), SL_EPARSE, "a matrix is refused");
   const char *dup = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
                     "{\"metric\":{\"namespace\":\"llm\",\"pod\":\"p1\"},\"value\":[1]}]}}";
