@@ -1111,16 +1111,6 @@ int sl_emu_sim_backend(uv_loop_t *loop, const sl_emu_sim_opts_t *o, sl_emu_backe
   return SL_OK;
 }
 
-double sl_emu_sim_now(sl_emu_sim_t *s) {
-  return s->t0_ns ? wall_sim(s) : 0;
-}
-
-int sl_emu_sim_port(const sl_emu_sim_t *s, const char *ns, const char *name) {
-  for (const server_t *sv = s->servers; sv; sv = sv->next)
-    if (!strcmp(sv->ns, ns) && !strcmp(sv->name, name)) return sv->http ? sv->port : 0;
-  return 0;
-}
-
 const char *sl_emu_sim_load(const sl_emu_sim_t *s, int model) {
   return model >= 0 && model < s->cl.nmodels ? s->m[model].load : NULL;
 }

@@ -27,15 +27,11 @@ void sl_emu_sim_opts_init(sl_emu_sim_opts_t *o);
 
 typedef struct sl_emu_sim sl_emu_sim_t;
 
-// A backend for sl_emu_new; *sim (optional) is its state, for the accessors below, valid until
+// A backend for sl_emu_new; *sim (optional) is its state, for the accessor below, valid until
 // the emulator stops.
 int sl_emu_sim_backend(uv_loop_t *loop, const sl_emu_sim_opts_t *o, sl_emu_backend_t *out,
                        sl_emu_sim_t **sim, sl_err_t *err);
 
-// Simulated seconds since the start.
-double sl_emu_sim_now(sl_emu_sim_t *s);
-// The metrics port of a pod (a model server or an EPP), 0 when it serves none.
-int sl_emu_sim_port(const sl_emu_sim_t *s, const char *ns, const char *name);
 // A model's load: the spec it replays ("step:rate=...", or the cluster file's trace), NULL when
 // the model is out of range.
 const char *sl_emu_sim_load(const sl_emu_sim_t *s, int model);
