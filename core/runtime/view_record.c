@@ -78,8 +78,8 @@ static size_t frame(sl_view_recorder_t *r, const sl_view_t *v) {
     const sl_view_variant_t *x = &v->variants[i];
     put(r, &len, "      ");
     put_str(r, &len, x->desc->id);
-    put(r, &len, ": {replicas: {spec: %d, ready: %d, starting: %d, pending: %d}", x->spec,
-        x->ready, x->starting, x->pending);
+    put(r, &len, ": {replicas: {spec: %d, ready: %d, starting: %d, pending: %d}", x->spec, x->ready,
+        x->starting, x->pending);
     put_signals(r, &len, x->sig, SL_V__COUNT, vname);
     put(r, &len, ", pods: [");
     for (int k = 0; k < x->npods; k++) {
@@ -103,7 +103,8 @@ static size_t frame(sl_view_recorder_t *r, const sl_view_t *v) {
     if (isfinite(m->age)) put(r, &len, "age: %.6f", m->age);
     put_signals(r, &len, m->sig, SL_G__COUNT, gname);
     // put_signals leads with ", ": drop it when nothing came before.
-    if (len > at && r->buf[at] == ',') memmove(r->buf + at, r->buf + at + 2, len - at - 2), len -= 2;
+    if (len > at && r->buf[at] == ',')
+      memmove(r->buf + at, r->buf + at + 2, len - at - 2), len -= 2;
     put(r, &len, "}\n");
   }
   if (v->naccels) put(r, &len, "    inventory:\n");
@@ -139,8 +140,9 @@ static void rotate(sl_view_recorder_t *r) {
 
 static size_t header(sl_view_recorder_t *r) {
   size_t len = 0;
-  put(r, &len, "# sluice run --record: the run's sluice.yaml, its variants, one frame per tick "
-               "(docs/fixtures.md)\n");
+  put(r, &len,
+      "# sluice run --record: the run's sluice.yaml, its variants, one frame per tick "
+      "(docs/fixtures.md)\n");
   if (r->config_text) {
     put(r, &len, "config: |\n");
     for (const char *l = r->config_text; *l;) {

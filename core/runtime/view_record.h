@@ -28,7 +28,7 @@ typedef struct {
   gzFile gz;
   long frames, files, errors;
   long file_frames; // frames in the current file
-  char *buf; // one frame's text, reused
+  char *buf;        // one frame's text, reused
   size_t cap;
 } sl_view_recorder_t;
 
