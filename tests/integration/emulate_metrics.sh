@@ -53,6 +53,20 @@ metric() { # port name: the first sample's value
 }
 ready_pods() { test -n "$(first_port "$1")"; }
 
+# --load 0: the cluster without traffic (servers and EPPs serve pages of zeros).
+"$SLUICE" emulate --port 0 --kubeconfig "$d/idle.kc" --speed 100 --load 0 >"$d/idle.log" 2>&1 &
+idle=$!
+pids+=("$idle")
+for _ in $(seq 300); do [ -f "$d/idle.kc" ] && break; sleep 0.05; done
+[ -f "$d/idle.kc" ] || fail "no kubeconfig from the idle emulator"
+KUBECONFIG="$d/idle.kc" wait_for "an idle EPP" ready_pods llama-3-1-8b-instruct-epp
+sleep 0.5
+n=$(metric "$(KUBECONFIG="$d/idle.kc" first_port llama-3-1-8b-instruct-epp)" inference_objective_request_total)
+[ "$n" = 0.0 ] || fail "--load 0 sent $n requests"
+n=$(metric "$(KUBECONFIG="$d/idle.kc" first_port llama-8b-h100)" vllm:request_success_total)
+[ "$n" = 0.0 ] || fail "--load 0: a server finished $n requests"
+kill "$idle"
+
 wait_for "a Ready llama-8b-h100 pod" ready_pods llama-8b-h100
 wait_for "the 8B model's EPP" ready_pods llama-3-1-8b-instruct-epp
 pod=$(ports llama-8b-h100 | head -1 | cut -d= -f1)
