@@ -3,7 +3,7 @@
 # pod's metrics port in its annotations; its /metrics serves live vLLM values that change over
 # time as the load rises; the EPP serves the gateway's; a pod scaled up by kubectl serves its own
 # page; metric-endpoint faults switched through the admin endpoint (garbage, dead, slow) take
-# effect and clear; a deleted pod's endpoint goes away.
+# effect and clear; a deleted pod's endpoint goes away; --load 0 runs the cluster without traffic.
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 d=$(mktemp -d)
