@@ -481,6 +481,10 @@ size_t sl_httpc_active(const sl_httpc_t *h) {
   return n;
 }
 
+void sl_httpc_set_max_connects(sl_httpc_t *h, long n) {
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n > 0 ? n : 0L);
+}
+
 long sl_httpc_connects(const sl_httpc_t *h) {
   return h->connects;
 }
