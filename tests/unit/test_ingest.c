@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/scrape/ingest.h"
+#include "tests/unit/scrape_pages.h"
 #include "tests/unit/tap.h"
 
 #define TXT SL_EXPO_TEXT_004
@@ -54,71 +55,6 @@ static sl_store_t *fresh_store(void) {
 
 // ---- vLLM V1 (>= 0.10), text 0.0.4, as prometheus_client writes it ----------------------------
 
-static const char *vllm_v1 =
-    "# HELP python_gc_objects_collected_total Objects collected during gc\n"
-    "# TYPE python_gc_objects_collected_total counter\n"
-    "python_gc_objects_collected_total{generation=\"0\"} 4.8e+07\n"
-    // the deprecated V0 name first: the V1 name below must replace it
-    "# TYPE vllm:gpu_cache_usage_perc gauge\n"
-    "vllm:gpu_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.99\n"
-    "# TYPE vllm:num_requests_running gauge\n"
-    "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 7.0\n"
-    "vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 5.0\n"
-    "# TYPE vllm:num_requests_waiting gauge\n"
-    "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 2.0\n"
-    "vllm:num_requests_waiting{engine=\"1\",model_name=\"m\"} 1.0\n"
-    "# TYPE vllm:kv_cache_usage_perc gauge\n"
-    "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n"
-    "vllm:kv_cache_usage_perc{engine=\"1\",model_name=\"m\"} 0.75\n"
-    "# TYPE vllm:prefix_cache_queries_total counter\n"
-    "vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} 1000.0\n"
-    "# TYPE vllm:prefix_cache_queries_created gauge\n"
-    "vllm:prefix_cache_queries_created{engine=\"0\",model_name=\"m\"} 1.7e+09\n"
-    "# TYPE vllm:prefix_cache_hits_total counter\n"
-    "vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 400.0\n"
-    "# TYPE vllm:prompt_tokens_total counter\n"
-    "vllm:prompt_tokens_total{engine=\"0\",model_name=\"m\"} 12345.0\n"
-    "# TYPE vllm:generation_tokens_total counter\n"
-    "vllm:generation_tokens_total{engine=\"0\",model_name=\"m\"} 678.0\n"
-    "# TYPE vllm:num_preemptions_total counter\n"
-    "vllm:num_preemptions_total{engine=\"0\",model_name=\"m\"} 3.0\n"
-    "# TYPE vllm:request_success_total counter\n"
-    "vllm:request_success_total{engine=\"0\",finished_reason=\"stop\",model_name=\"m\"} 90.0\n"
-    "vllm:request_success_total{engine=\"0\",finished_reason=\"length\",model_name=\"m\"} 9.0\n"
-    "vllm:request_success_total{engine=\"0\",finished_reason=\"abort\",model_name=\"m\"} 1.0\n"
-    "# TYPE vllm:time_to_first_token_seconds histogram\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"0.1\",model_name=\"m\"} 10.0\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"0.5\",model_name=\"m\"} 40.0\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 50.0\n"
-    "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"m\"} 50.0\n"
-    "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"m\"} 12.5\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"1\",le=\"0.1\",model_name=\"m\"} 1.0\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"1\",le=\"0.5\",model_name=\"m\"} 2.0\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"1\",le=\"+Inf\",model_name=\"m\"} 3.0\n"
-    "vllm:time_to_first_token_seconds_count{engine=\"1\",model_name=\"m\"} 3.0\n"
-    "vllm:time_to_first_token_seconds_sum{engine=\"1\",model_name=\"m\"} 1.5\n"
-    "# TYPE vllm:time_to_first_token_seconds_created gauge\n"
-    "vllm:time_to_first_token_seconds_created{engine=\"0\",model_name=\"m\"} 1.7e+09\n"
-    "# TYPE vllm:inter_token_latency_seconds histogram\n"
-    "vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"0.01\",model_name=\"m\"} 100.0\n"
-    "vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 120.0\n"
-    "vllm:inter_token_latency_seconds_count{engine=\"0\",model_name=\"m\"} 120.0\n"
-    "vllm:inter_token_latency_seconds_sum{engine=\"0\",model_name=\"m\"} 1.2\n"
-    // the older ITL name after the newer one: skipped
-    "# TYPE vllm:time_per_output_token_seconds histogram\n"
-    "vllm:time_per_output_token_seconds_bucket{engine=\"0\",le=\"0.01\",model_name=\"m\"} 1.0\n"
-    "vllm:time_per_output_token_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 2.0\n"
-    "vllm:time_per_output_token_seconds_count{engine=\"0\",model_name=\"m\"} 2.0\n"
-    "vllm:time_per_output_token_seconds_sum{engine=\"0\",model_name=\"m\"} 0.02\n"
-    "# TYPE vllm:cache_config_info gauge\n"
-    "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",engine=\"0\","
-    "num_gpu_blocks=\"27147\",swap_space=\"4\"} 1.0\n"
-    "# TYPE vllm:iteration_tokens_total histogram\n"
-    "vllm:iteration_tokens_total_bucket{engine=\"0\",le=\"1.0\",model_name=\"m\"} 5.0\n"
-    "vllm:iteration_tokens_total_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 9.0\n"
-    "vllm:iteration_tokens_total_count{engine=\"0\",model_name=\"m\"} 9.0\n"
-    "vllm:iteration_tokens_total_sum{engine=\"0\",model_name=\"m\"} 99.0\n";
-
 static void test_vllm_v1(void) {
   sl_ingest_t *g = sl_ingest_new(NULL);
   sl_store_t *st = fresh_store();
@@ -162,29 +98,6 @@ static void test_vllm_v1(void) {
 
 // ---- vLLM V0, text --------------------------------------------------------------------------
 
-static const char *vllm_v0 =
-    "# TYPE vllm:num_requests_running gauge\n"
-    "vllm:num_requests_running{model_name=\"m\"} 4.0\n"
-    "# TYPE vllm:num_requests_waiting gauge\n"
-    "vllm:num_requests_waiting{model_name=\"m\"} 0.0\n"
-    "# TYPE vllm:gpu_cache_usage_perc gauge\n"
-    "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.125\n"
-    "# TYPE vllm:gpu_prefix_cache_hits_total counter\n"
-    "vllm:gpu_prefix_cache_hits_total{model_name=\"m\"} 11.0\n"
-    "# TYPE vllm:gpu_prefix_cache_queries_total counter\n"
-    "vllm:gpu_prefix_cache_queries_total{model_name=\"m\"} 22.0\n"
-    "# TYPE vllm:time_per_output_token_seconds histogram\n"
-    "vllm:time_per_output_token_seconds_bucket{le=\"0.025\",model_name=\"m\"} 3\n"
-    "vllm:time_per_output_token_seconds_bucket{le=\"0.05\",model_name=\"m\"} 5\n"
-    "vllm:time_per_output_token_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 6\n"
-    "vllm:time_per_output_token_seconds_count{model_name=\"m\"} 6\n"
-    "vllm:time_per_output_token_seconds_sum{model_name=\"m\"} 0.2\n"
-    "# TYPE vllm:e2e_request_latency_seconds histogram\n"
-    "vllm:e2e_request_latency_seconds_bucket{le=\"1.0\",model_name=\"m\"} 2\n"
-    "vllm:e2e_request_latency_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 2\n"
-    "vllm:e2e_request_latency_seconds_count{model_name=\"m\"} 2\n"
-    "vllm:e2e_request_latency_seconds_sum{model_name=\"m\"} 1.5\n";
-
 static void test_vllm_v0(void) {
   sl_ingest_t *g = sl_ingest_new(NULL);
   sl_store_t *st = fresh_store();
@@ -209,24 +122,6 @@ static void test_vllm_v0(void) {
 
 // ---- vLLM in OpenMetrics (prometheus_client's OpenMetrics writer) ---------------------------
 
-static const char *vllm_om =
-    "# HELP vllm:prompt_tokens Number of prefill tokens processed.\n"
-    "# TYPE vllm:prompt_tokens counter\n"
-    "vllm:prompt_tokens_total{engine=\"0\",model_name=\"m\"} 321.0\n"
-    "vllm:prompt_tokens_created{engine=\"0\",model_name=\"m\"} 1.7e+09\n"
-    "# TYPE vllm:kv_cache_usage_perc gauge\n"
-    "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.5\n"
-    "# TYPE vllm:cache_config info\n"
-    "vllm:cache_config_info{block_size=\"32\",num_gpu_blocks=\"1000\"} 1.0\n"
-    "# TYPE vllm:time_to_first_token_seconds histogram\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"0.5\",model_name=\"m\"} 1.0\n"
-    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"m\"} 4.0 # "
-    "{trace_id=\"a\"} 3.0\n"
-    "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"m\"} 4.0\n"
-    "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"m\"} 6.0\n"
-    "vllm:time_to_first_token_seconds_created{engine=\"0\",model_name=\"m\"} 1.7e+09\n"
-    "# EOF\n";
-
 static void test_vllm_openmetrics(void) {
   sl_ingest_t *g = sl_ingest_new(NULL);
   sl_store_t *st = fresh_store();
@@ -246,37 +141,6 @@ static void test_vllm_openmetrics(void) {
 }
 
 // ---- SGLang ----------------------------------------------------------------------------------
-
-static const char *sglang =
-    "# TYPE sglang:prompt_tokens_total counter\n"
-    "sglang:prompt_tokens_total{model_name=\"m\"} 8.128902e+06\n"
-    "# TYPE sglang:generation_tokens_total counter\n"
-    "sglang:generation_tokens_total{model_name=\"m\"} 7.557572e+06\n"
-    "# TYPE sglang:token_usage gauge\n"
-    "sglang:token_usage{model_name=\"m\"} 0.28\n"
-    "# TYPE sglang:cache_hit_rate gauge\n"
-    "sglang:cache_hit_rate{model_name=\"m\"} 0.0075\n"
-    "# TYPE sglang:time_to_first_token_seconds histogram\n"
-    "sglang:time_to_first_token_seconds_sum{model_name=\"m\"} 2.35e+06\n"
-    "sglang:time_to_first_token_seconds_bucket{le=\"0.5\",model_name=\"m\"} 6.0\n"
-    "sglang:time_to_first_token_seconds_bucket{le=\"1.0\",model_name=\"m\"} 27.0\n"
-    "sglang:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 11008.0\n"
-    "sglang:time_to_first_token_seconds_count{model_name=\"m\"} 11008.0\n"
-    "# TYPE sglang:time_per_output_token_seconds histogram\n"
-    "sglang:time_per_output_token_seconds_sum{model_name=\"m\"} 866964.5\n"
-    "sglang:time_per_output_token_seconds_bucket{le=\"0.05\",model_name=\"m\"} 11685.0\n"
-    "sglang:time_per_output_token_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 7.400757e+06\n"
-    "sglang:time_per_output_token_seconds_count{model_name=\"m\"} 7.400757e+06\n"
-    "# TYPE sglang:num_running_reqs gauge\n"
-    "sglang:num_running_reqs{model_name=\"m\"} 162.0\n"
-    "# TYPE sglang:num_queue_reqs gauge\n"
-    "sglang:num_queue_reqs{model_name=\"m\"} 2826.0\n"
-    "# TYPE sglang:max_total_num_tokens gauge\n"
-    "sglang:max_total_num_tokens{model_name=\"m\"} 161721.0\n"
-    "# TYPE sglang:cached_tokens_total counter\n"
-    "sglang:cached_tokens_total{model_name=\"m\"} 5000.0\n"
-    "# TYPE sglang:num_requests_total counter\n"
-    "sglang:num_requests_total{model_name=\"m\"} 11228.0\n";
 
 static void test_sglang(void) {
   sl_ingest_t *g = sl_ingest_new(NULL);
@@ -304,58 +168,6 @@ static void test_sglang(void) {
 }
 
 // ---- gateways --------------------------------------------------------------------------------
-
-static const char *gaie =
-    "# TYPE go_goroutines gauge\n"
-    "go_goroutines 42\n"
-    "# TYPE inference_objective_request_total counter\n"
-    "inference_objective_request_total{model_name=\"m\",target_model_name=\"m\"} 500\n"
-    "inference_objective_request_total{model_name=\"m\",target_model_name=\"m-lora\"} 20\n"
-    "# TYPE inference_objective_request_error_total counter\n"
-    "inference_objective_request_error_total{error_code=\"Unavailable\",model_name=\"m\"} 2\n"
-    "# TYPE inference_objective_running_requests gauge\n"
-    "inference_objective_running_requests{model_name=\"m\"} 17\n"
-    "# TYPE inference_pool_ready_pods gauge\n"
-    "inference_pool_ready_pods{name=\"pool\"} 3\n"
-    "# TYPE inference_extension_flow_control_queue_size gauge\n"
-    "inference_extension_flow_control_queue_size{fairness_id=\"a\",priority=\"0\"} 4\n"
-    "inference_extension_flow_control_queue_size{fairness_id=\"b\",priority=\"0\"} 1\n"
-    "# TYPE inference_extension_flow_control_queue_bytes gauge\n"
-    "inference_extension_flow_control_queue_bytes{fairness_id=\"a\",priority=\"0\"} 4096\n"
-    "# TYPE inference_extension_flow_control_pool_saturation gauge\n"
-    "inference_extension_flow_control_pool_saturation{inference_pool=\"pool\"} 0.9\n"
-    "# TYPE inference_extension_flow_control_request_queue_duration_seconds histogram\n"
-    "inference_extension_flow_control_request_queue_duration_seconds_bucket{le=\"0.01\"} 8\n"
-    "inference_extension_flow_control_request_queue_duration_seconds_bucket{le=\"0.1\"} 9\n"
-    "inference_extension_flow_control_request_queue_duration_seconds_bucket{le=\"+Inf\"} 10\n"
-    "inference_extension_flow_control_request_queue_duration_seconds_sum 0.35\n"
-    "inference_extension_flow_control_request_queue_duration_seconds_count 10\n"
-    // a model server's name on a gateway page is not the gateway's to give
-    "# TYPE vllm:num_requests_waiting gauge\n"
-    "vllm:num_requests_waiting 99\n";
-
-static const char *llmd =
-    "# TYPE llm_d_epp_request_total counter\n"
-    "llm_d_epp_request_total{model_name=\"m\"} 70\n"
-    "# TYPE llm_d_epp_request_error_total counter\n"
-    "llm_d_epp_request_error_total{model_name=\"m\"} 1\n"
-    "# TYPE llm_d_epp_request_running gauge\n"
-    "llm_d_epp_request_running{model_name=\"m\"} 6\n"
-    "# TYPE llm_d_epp_ready_endpoints gauge\n"
-    "llm_d_epp_ready_endpoints 2\n"
-    "# TYPE llm_d_epp_flow_control_queue_size gauge\n"
-    "llm_d_epp_flow_control_queue_size 3\n"
-    "# TYPE llm_d_epp_flow_control_queue_bytes gauge\n"
-    "llm_d_epp_flow_control_queue_bytes 300\n"
-    "# TYPE llm_d_epp_flow_control_pool_saturation gauge\n"
-    "llm_d_epp_flow_control_pool_saturation 1.25\n"
-    "# TYPE llm_d_epp_inflight_tokens gauge\n"
-    "llm_d_epp_inflight_tokens 8192\n"
-    "# TYPE llm_d_epp_flow_control_request_queue_duration_seconds histogram\n"
-    "llm_d_epp_flow_control_request_queue_duration_seconds_bucket{le=\"0.5\"} 1\n"
-    "llm_d_epp_flow_control_request_queue_duration_seconds_bucket{le=\"+Inf\"} 2\n"
-    "llm_d_epp_flow_control_request_queue_duration_seconds_sum 0.75\n"
-    "llm_d_epp_flow_control_request_queue_duration_seconds_count 2\n";
 
 static void test_gateways(void) {
   sl_ingest_t *g = sl_ingest_new(NULL);
