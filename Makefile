@@ -10,7 +10,7 @@ else
 BUILD ?= build
 endif
 
-.PHONY: all deps build test demo bench eval fuzz clean
+.PHONY: all deps build test demo bench eval fuzz format clean
 
 all: build
 
@@ -40,6 +40,10 @@ eval: deps build
 # libFuzzer targets (clang), each run briefly; FUZZ_SECONDS sets the time per target.
 fuzz: deps
 	@tests/fuzz/run.sh
+
+# clang-format every C file in place (make test checks that nothing differs).
+format:
+	@scripts/format.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -4,7 +4,9 @@
 
 #include "core/cmd/check.h"
 #include "core/cmd/cmd.h"
+#include "core/cmd/emulate.h"
 #include "core/cmd/plan.h"
+#include "core/cmd/repl.h"
 #include "core/cmd/run.h"
 #include "core/cmd/sim.h"
 #include "core/cmd/version.h"
@@ -14,11 +16,13 @@ static const struct {
   int (*fn)(int, char **);
   const char *help;
 } commands[] = {
-  {"run", sl_cmd_run, "run the controller: sources, policies, guard, actuators"},
-  {"check", sl_cmd_check, "validate policy files in the sandbox (exit 2: invalid policy)"},
-  {"version", sl_cmd_version, "print the version"},
-  {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
-  {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+    {"run", sl_cmd_run, "run the controller: sources, policies, guard, actuators"},
+    {"check", sl_cmd_check, "validate policy files in the sandbox (exit 2: invalid policy)"},
+    {"version", sl_cmd_version, "print the version"},
+    {"plan", sl_cmd_plan, "capacity planning: max rate per replica, replicas for a demand"},
+    {"sim", sl_cmd_sim, "replay a trace against policies on a simulated cluster"},
+    {"emulate", sl_cmd_emulate, "serve an emulated Kubernetes API on loopback (for kubectl)"},
+    {"repl", sl_cmd_repl, "attach to a running controller: inspect, evaluate Lua, dry-run, pause"},
 };
 
 static void usage(FILE *f) {

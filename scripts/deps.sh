@@ -6,8 +6,9 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config
   libluajit2-5.1-dev luajit2 libuv1-dev libcurl4-openssl-dev libyajl-dev libyaml-dev
+  libmicrohttpd-dev libgnutls28-dev libedit-dev tmux
   lua-busted jq time python3
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   chromium
   coinor-cbc glpk-utils
   libmicrohttpd-dev openssl

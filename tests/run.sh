@@ -48,6 +48,18 @@ if [ -d spec ] && [ -n "$(find spec -name '*_spec.lua' -print -quit)" ]; then
   fi
 fi
 
+# --- formatting ----------------------------------------------------------------------------
+section "Formatting (clang-format)"
+if command -v clang-format >/dev/null; then
+  if out=$(scripts/format.sh --check 2>&1); then
+    echo "ok - every C file is formatted"; passed=$((passed + 1))
+  else
+    echo "not ok - formatting"; echo "$out" | sed 's/^/    /' | head -20; failed=$((failed + 1))
+  fi
+else
+  echo "not ok - clang-format is missing (make deps installs it)"; failed=$((failed + 1))
+fi
+
 # --- integration tests ---------------------------------------------------------------------
 section "Integration tests"
 for t in tests/integration/*.sh; do

@@ -1,4 +1,11 @@
-// Prices, construction, local search and bounds of the allocator.
+// The heuristic's driver: runs the stages level by level, highest priority first. A level is
+// first covered in full at least cost (cover: the LP relaxation, priced and unpriced
+// constructions, polished starts, local search); when it cannot be, it shares what the higher
+// levels leave (share: the max-min LP or the fairness prices, progressive filling, a bisection
+// on a common target, local search with the fairness moves). What the level got then binds the
+// levels below. A local search under the full objective order and the cost bounds close. The
+// stages: relax.c (LP relaxation), price.c (prices), build.c (constructions), search.c and
+// fairmove.c (local search), bound.c (bounds), on the shared state of hs.c.
 //
 // Every stage keeps the solution feasible (within inventory, min and max) and the local search
 // only accepts moves that the exact objective order (sl_inst_cmp_delta) calls improvements, so
@@ -9,957 +16,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/alloc/knap.h"
+#include "core/alloc/bound.h"
+#include "core/alloc/build.h"
+#include "core/alloc/hs.h"
 #include "core/alloc/lp.h"
+#include "core/alloc/price.h"
+#include "core/alloc/relax.h"
+#include "core/alloc/search.h"
 
-#define LAGR_ITERS 160 // subgradient steps on the GPU prices (instances too large for the LP)
-#define FAIR_ITERS 40  // multiplicative-weight steps on the fairness prices (likewise)
-// Integer Lagrangian steps, each solving every group's subproblem once: for the final bound,
-// and for priced constructions at the start. More on small instances, where they are cheap.
-#define LAGR_INT_ITERS(ng)   ((ng) < 400 ? 600 / ((ng) + 20) + 3 : 4)
-#define LAGR_START_ITERS(ng) ((ng) < 400 ? 600 / ((ng) + 40) + 1 : 1)
-#define NSTART               4   // starts kept for the local search
-#define FAIR_BISECT          6   // bisection steps on a level's common target
-#define IMPROVE_PASS         30  // best-response passes in a row (each stops when nothing improves)
-#define XCHG_ROUNDS          40  // accepted exchanges per type in a row
-#define XCHG_MAXQ            16  // largest lump of GPUs an exchange moves
-#define RR_ITERS             300 // ruin-and-recreate attempts per round (cost)
-#define FAIR_RR_ITERS        100 // ... (fairness)
-#define RR_MAX               6   // most groups ruined at once
-#define BAN_PRICE            1e30 // a price that rules a type out without producing inf * 0
-
-typedef struct {
-  sl_inst_t *in;
-  sl_knap_t kn;
-  sl_sol_t s;                       // current solution
-  sl_sol_t best, keep;              // best of several starts; the state before a stage
-  double *req;                      // per group: capacity the final stages must keep
-  long *av;                         // per type scratch
-  int *nb, *nb2;                    // per variant scratch replicas
-  double *mu, *mu2, *mu3, *fu, *sg; // per type
-  int *ord;                         // per group scratch
-  double *key;                      // per group scratch
-  int *heap;                        // per group
-  double *xgain, *xloss, *xdp;      // exchange tables: per group and lump size
-  int *xextra, *xpick;
-  // segment tables of the fairness LP: per group, sorted segments beyond the minimums
-  int *sbeg;       // [ng+1]
-  double *sp, *sr; // price per req/s, capacity req/s
-  int *st;         // type of the segment's variant
-  double *su;      // GPUs per req/s of the segment's variant
-  double *base;    // per group: capacity of the minimums
-  // LP relaxation
-  sl_lp_t lp;
-  int lp_ready;     // workspace allocated (instance small enough)
-  int *grow, *trow; // row of each group / type, or -1
-  int *colv;        // variant of each LP column, or -1
-  int tcol;         // the max-min column of a fairness LP
-  double *nstar;    // per variant: replicas in the LP solution
-  double cov_lp;    // LP bound of the last cover (-INFINITY if none) ...
-  double *cov_need; // ... for these needs, at these prices
-  double *cov_mu;
-  double *tneed; // per group: targets of the fairness bisection
-  unsigned long long rng;
-  int *maxk;               // per type: most GPUs of a replica that can still be added
-  long stop;               // in->work at which the running local search stops
-  long budget, spent;      // work the local search may do in all, and has done
-  sl_sol_t starts[NSTART]; // starts for the local search, best first
-  int nstart;
-} hs_t;
-
-// --- small helpers ---------------------------------------------------------------------------
-
-static double group_cost(const sl_inst_t *in, const sl_sol_t *s, int g) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += sl_inst_vcost(in, v, s->n[v]);
-  return c;
-}
-
-// av[t] = GPUs group g could use on type t: what is free plus what it holds.
-static void group_avail(const sl_inst_t *in, const sl_sol_t *s, int g, long *av) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    av[in->type[v]] = in->cap[in->type[v]] - s->use[in->type[v]];
-  for (int v = in->vb[g]; v < in->ve[g]; v++) av[in->type[v]] += (long)s->n[v] * in->gpus[v];
-}
-
-static double group_capof(const sl_inst_t *in, int g, const int *n) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += n[v] * in->rate[v];
-  return c;
-}
-
-static double group_costof(const sl_inst_t *in, int g, const int *n) {
-  double c = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++) c += sl_inst_vcost(in, v, n[v]);
-  return c;
-}
-
-static void apply_group(const sl_inst_t *in, sl_sol_t *s, int g, const int *n) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++) sl_sol_set(in, s, v, n[v]);
-}
-
-static long group_use_t(const sl_inst_t *in, const sl_sol_t *s, int g, int t) {
-  long u = 0;
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    if (in->type[v] == t) u += (long)s->n[v] * in->gpus[v];
-  return u;
-}
-
-static int group_has_t(const sl_inst_t *in, int g, int t) {
-  for (int v = in->vb[g]; v < in->ve[g]; v++)
-    if (in->type[v] == t && in->rate[v] > 0 && in->hi[v] > in->lo[v]) return 1;
-  return 0;
-}
-
-// Best response of group g to availability av: the largest served capacity it can reach, then
-// the cheapest way to reach it. Writes nb; returns its capacity (or -1 if the minimums do not fit).
-static double best_response(hs_t *h, int g, const long *av, int *nb) {
-  sl_inst_t *in = h->in;
-  double mc = sl_knap_maxcap(in, &h->kn, g, av);
-  if (mc < 0) return -1;
-  double need = mc < in->dem[g] ? mc : in->dem[g];
-  double c = sl_knap_mincost(in, &h->kn, g, av, 1.0, NULL, need, nb);
-  if (!isfinite(c)) return -1;
-  return group_capof(in, g, nb);
-}
-
-static int init_hs(sl_inst_t *in, hs_t *h) {
-  memset(h, 0, sizeof *h);
-  h->in = in;
-  h->rng = 0x5eed ^ ((unsigned long long)in->ng << 32) ^ (unsigned long long)in->nv;
-  if (sl_knap_init(in, &h->kn) || sl_sol_init(in, &h->s) || sl_sol_init(in, &h->best) ||
-      sl_sol_init(in, &h->keep))
-    return SL_ENOMEM;
-  for (int i = 0; i < NSTART; i++)
-    if (sl_sol_init(in, &h->starts[i])) return SL_ENOMEM;
-  size_t ng = (size_t)in->ng, nv = (size_t)in->nv, nt = (size_t)(in->nt ? in->nt : 1);
-  h->req = sl_inst_calloc(in, ng, sizeof *h->req);
-  h->av = sl_inst_calloc(in, nt, sizeof *h->av);
-  h->nb = sl_inst_calloc(in, nv, sizeof *h->nb);
-  h->nb2 = sl_inst_calloc(in, nv, sizeof *h->nb2);
-  h->mu = sl_inst_calloc(in, nt, sizeof *h->mu);
-  h->mu2 = sl_inst_calloc(in, nt, sizeof *h->mu2);
-  h->mu3 = sl_inst_calloc(in, nt, sizeof *h->mu3);
-  h->fu = sl_inst_calloc(in, nt, sizeof *h->fu);
-  h->sg = sl_inst_calloc(in, nt, sizeof *h->sg);
-  h->ord = sl_inst_calloc(in, ng, sizeof *h->ord);
-  h->key = sl_inst_calloc(in, ng, sizeof *h->key);
-  h->heap = sl_inst_calloc(in, ng, sizeof *h->heap);
-  h->xgain = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xgain);
-  h->xloss = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xloss);
-  h->xextra = sl_inst_calloc(in, ng * XCHG_MAXQ, sizeof *h->xextra);
-  h->xpick = sl_inst_calloc(in, ng * (XCHG_MAXQ * 2 + 1), sizeof *h->xpick);
-  h->xdp = sl_inst_calloc(in, XCHG_MAXQ * 2 + 2, sizeof *h->xdp);
-  h->sbeg = sl_inst_calloc(in, ng + 1, sizeof *h->sbeg);
-  h->sp = sl_inst_calloc(in, nv, sizeof *h->sp);
-  h->sr = sl_inst_calloc(in, nv, sizeof *h->sr);
-  h->st = sl_inst_calloc(in, nv, sizeof *h->st);
-  h->su = sl_inst_calloc(in, nv, sizeof *h->su);
-  h->base = sl_inst_calloc(in, ng, sizeof *h->base);
-  h->grow = sl_inst_calloc(in, ng, sizeof *h->grow);
-  h->trow = sl_inst_calloc(in, nt, sizeof *h->trow);
-  h->nstar = sl_inst_calloc(in, nv, sizeof *h->nstar);
-  h->maxk = sl_inst_calloc(in, nt, sizeof *h->maxk);
-  h->cov_need = sl_inst_calloc(in, ng, sizeof *h->cov_need);
-  h->cov_mu = sl_inst_calloc(in, nt, sizeof *h->cov_mu);
-  h->cov_lp = -INFINITY;
-  h->tneed = sl_inst_calloc(in, ng, sizeof *h->tneed);
-  if (in->oom) return SL_ENOMEM;
-  for (int v = 0; v < in->nv; v++)
-    if (in->gpus[v] > h->maxk[in->type[v]] && in->hi[v] > in->lo[v] && in->rate[v] > 0)
-      h->maxk[in->type[v]] = in->gpus[v];
-  int rows = in->ng + in->nt, cols = 2 * in->nv + rows + 1;
-  if (rows <= SL_LP_MAX_ROWS) {
-    h->colv = sl_inst_calloc(in, (size_t)cols, sizeof *h->colv);
-    if (sl_lp_init(in, &h->lp, rows, cols, 4 * in->nv + 2 * rows + in->ng + 8)) return SL_ENOMEM;
-    h->lp_ready = 1;
-  }
-  return in->oom ? SL_ENOMEM : SL_OK;
-}
-
-// --- cost stage: Lagrangian prices and bound --------------------------------------------------
-
-// phi(mu) of the LP relaxation: sum of the groups' fractional cheapest covers at prices mu minus
-// mu . cap; fu receives the GPUs they use. NAN when some need exceeds a group's maximum.
-static double lagr_eval(hs_t *h, const double *need, const double *mu) {
-  sl_inst_t *in = h->in;
-  memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
-  double s = 0;
-  for (int g = 0; g < in->ng; g++) {
-    double c = sl_knap_frac(in, &h->kn, g, 1.0, mu, need[g], h->fu);
-    if (!isfinite(c)) return NAN;
-    s += c;
-  }
-  for (int t = 0; t < in->nt; t++)
-    if (in->cap[t] < SL_INST_BIG) s -= mu[t] * (double)in->cap[t];
-  return s;
-}
-
-// Projected subgradient ascent on the LP dual (Polyak steps towards ub, the best known primal
-// objective). Leaves the best prices in h->mu and returns the LP lower bound (-INF if none).
-static double lagr_ascent(hs_t *h, const double *need, double ub) {
-  sl_inst_t *in = h->in;
-  double *mu = h->mu2, best = -INFINITY, theta = 1.0;
-  memset(mu, 0, (size_t)in->nt * sizeof *mu);
-  memset(h->mu, 0, (size_t)in->nt * sizeof *h->mu);
-  int noimp = 0;
-  for (int it = 0; it < LAGR_ITERS; it++) {
-    double phi = lagr_eval(h, need, mu);
-    if (isnan(phi)) return -INFINITY;
-    if (best == -INFINITY || phi > best) {
-      if (best == -INFINITY || phi > best + 1e-6 * (1 + fabs(best)))
-        noimp = 0;
-      else if (++noimp >= 6) {
-        theta *= 0.5;
-        noimp = 0;
-      }
-      best = phi;
-      memcpy(h->mu, mu, (size_t)in->nt * sizeof *mu);
-    } else if (++noimp >= 6) {
-      theta *= 0.5;
-      noimp = 0;
-      if (theta < 1e-3) break;
-    }
-    double norm = 0;
-    for (int t = 0; t < in->nt; t++) {
-      double g = in->cap[t] < SL_INST_BIG ? h->fu[t] - (double)in->cap[t] : 0;
-      if (mu[t] <= 0 && g < 0) g = 0;
-      h->sg[t] = g;
-      norm += g * g;
-    }
-    if (norm == 0) break; // no type is over-used and every priced type is full: optimal
-    double target = isfinite(ub) && ub > phi ? ub : phi + 0.05 * (1 + fabs(phi));
-    double step = theta * (target - phi) / norm;
-    for (int t = 0; t < in->nt; t++) {
-      mu[t] += step * h->sg[t];
-      if (mu[t] < 0) mu[t] = 0;
-    }
-  }
-  return best;
-}
-
-// --- cost stage: construction and local search -----------------------------------------------
-
-// Groups one after another (higher priority first, then those that lose most without the
-
-// Raises group g to need[g] by taking GPUs from groups already placed: for each variant of g
-// (cheapest at prices mu first) whose type is full, donors holding that type give up what they
-// can while still reaching their own need (moving to free GPUs of other types), most spare
-// capacity first. Returns 0 once g reaches need[g], -1 when no variant can be made room for.
-#define ROOM_DONORS 64
-static int make_room(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s,
-                     int g) {
-  sl_inst_t *in = h->in;
-  int *donor = h->heap, *saved = h->nb2;
-  double tol = 1e-9 * (1 + need[g]);
-  for (int step = 0; step < 256 && s->capg[g] < need[g] - tol; step++) {
-    int progress = 0;
-    for (int pass = 0; pass < 2 && !progress; pass++) { // pass 0: best price; 1: any
-      int vbest = -1;
-      double pb = INFINITY;
-      for (int v = in->vb[g]; v < in->ve[g]; v++) {
-        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-        double p = (mu ? mu[in->type[v]] : 0) * in->gpus[v] / in->rate[v];
-        if (pass == 0 ? p < pb : vbest < 0) {
-          pb = p;
-          vbest = v;
-        }
-      }
-      for (int v = pass ? in->vb[g] : vbest; v >= 0 && v < in->ve[g] && !progress;
-           v = pass ? v + 1 : -1) {
-        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-        int t = in->type[v];
-        long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-        if (shortby > 0) {
-          // Donors: holders of t other than g, most spare capacity (relative) first.
-          int nd = 0;
-          for (int d = 0; d < in->ng && nd < ROOM_DONORS; d++) {
-            if (d == g || !group_use_t(in, s, d, t)) continue;
-            double spare = (s->capg[d] - need[d]) / (need[d] > 0 ? need[d] : 1);
-            int j = nd++;
-            h->key[d] = spare;
-            while (j > 0 && h->key[donor[j - 1]] < spare) {
-              donor[j] = donor[j - 1];
-              j--;
-            }
-            donor[j] = d;
-          }
-          memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
-          for (int k = 0; k < nd && shortby > 0; k++) {
-            int d = donor[k];
-            long ut = group_use_t(in, s, d, t);
-            long q = ut < shortby ? ut : shortby;
-            for (; q >= 1; q--) {
-              group_avail(in, s, d, h->av);
-              h->av[t] = ut - q;
-              if (isfinite(sl_knap_mincost(in, &h->kn, d, h->av, money, mu, need[d], h->nb))) break;
-            }
-            if (q < 1) continue;
-            apply_group(in, s, d, h->nb);
-            shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-          }
-          if (shortby > 0) { // not enough: undo
-            for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
-            continue;
-          }
-        }
-        sl_sol_set(in, s, v, s->n[v] + 1);
-        progress = 1;
-      }
-    }
-    if (!progress) return -1;
-  }
-  return s->capg[g] >= need[g] - tol ? 0 : -1;
-}
-
-// priced-up types) take their cheapest cover at prices mu within what is left. 0 or -1.
-static int construct_w(hs_t *h, const double *need, const double *mu, double money, sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  for (int t = 0; t < in->nt; t++) h->fu[t] = mu[t] > 0 ? BAN_PRICE : 0;
-  for (int g = 0; g < in->ng; g++) {
-    h->ord[g] = g;
-    if (money == 0) {
-      // Fairness targets: the groups with the least room to spare (most capacity they could
-      // have in the whole inventory, against their target) go first.
-      double mc = sl_knap_maxcap(in, &h->kn, g, in->cap);
-      h->key[g] = need[g] > 0 ? (mc - need[g]) / need[g] : INFINITY;
-      h->key[g] = -h->key[g]; // sorted descending below
-      continue;
-    }
-    double a = sl_knap_frac(in, &h->kn, g, money, mu, need[g], NULL);
-    double b = sl_knap_frac(in, &h->kn, g, money, h->fu, need[g], NULL);
-    h->key[g] = isfinite(a) && isfinite(b) ? b - a : INFINITY;
-  }
-  for (int i = 1; i < in->ng; i++) { // level asc, key desc, index asc (insertion: stable)
-    int g = h->ord[i], j = i - 1;
-    while (j >= 0) {
-      int o = h->ord[j];
-      if (in->lvl[o] < in->lvl[g] || (in->lvl[o] == in->lvl[g] && h->key[o] >= h->key[g])) break;
-      h->ord[j + 1] = o;
-      j--;
-    }
-    h->ord[j + 1] = g;
-  }
-  for (int i = 0; i < in->ng; i++) {
-    int g = h->ord[i];
-    if (s->capg[g] >= need[g] - 1e-9 * (1 + need[g])) continue;
-    group_avail(in, s, g, h->av);
-    double c = sl_knap_mincost_from(in, &h->kn, g, h->av, money, mu, need[g], s->n, h->nb);
-    if (isfinite(c)) {
-      apply_group(in, s, g, h->nb);
-      continue;
-    }
-    // It does not fit: take what does, then make room with donors.
-    double cap = best_response(h, g, h->av, h->nb);
-    if (cap > s->capg[g]) apply_group(in, s, g, h->nb);
-    if (make_room(h, need, mu, money, s, g) != 0) return -1;
-  }
-  return 0;
-}
-
-static int construct_from(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
-  return construct_w(h, need, mu, 1.0, s);
-}
-
-static int construct(hs_t *h, const double *need, const double *mu, sl_sol_t *s) {
-  for (int v = 0; v < h->in->nv; v++) s->n[v] = h->in->lo[v];
-  sl_sol_recompute(h->in, s);
-  return construct_from(h, need, mu, s);
-}
-
-// Each group in turn takes its best response (most capacity it can serve, then cheapest) to
-// what is free plus what it holds, lowest served fraction first; kept when the objective
-// improves. Returns 1 if anything changed.
-static int one_opt(hs_t *h, sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  for (int g = 0; g < in->ng; g++) {
-    h->ord[g] = g;
-    h->key[g] = in->lvl[g] + sl_inst_frac(in, g, s->capg[g]) * 0.5;
-  }
-  for (int i = 1; i < in->ng; i++) {
-    int g = h->ord[i], j = i - 1;
-    while (j >= 0 && h->key[h->ord[j]] > h->key[g]) {
-      h->ord[j + 1] = h->ord[j];
-      j--;
-    }
-    h->ord[j + 1] = g;
-  }
-  int changed = 0;
-  for (int i = 0; i < in->ng; i++) {
-    int g = h->ord[i];
-    group_avail(in, s, g, h->av);
-    double cap = best_response(h, g, h->av, h->nb);
-    if (cap < 0) continue;
-    double oldc = s->capg[g], dc = group_costof(in, g, h->nb) - group_cost(in, s, g);
-    if (sl_inst_cmp_delta(in, 1, &g, &oldc, &cap, dc) > 0) {
-      apply_group(in, s, g, h->nb);
-      changed = 1;
-    }
-  }
-  return changed;
-}
-
-// Donors for an exchange on type t: the groups other than b that give up GPUs of t, chosen by a
-// knapsack on their losses (loss[a*Q + q-1]: cost increase for a to hold q fewer GPUs of t,
-// given the current state) so that at least x GPUs are released at the least total loss.
-// Fills give[] and returns the total loss (INFINITY if impossible).
-static double pick_donors(hs_t *h, int b, int x, int Q, int *give) {
-  sl_inst_t *in = h->in;
-  double *dp = h->xdp, *loss = h->xloss;
-  int *pick = h->xpick; // pick[a*(x+1) + y]: GPUs donor a gives in the best way to release y
-  for (int y = 0; y <= x; y++) dp[y] = y ? INFINITY : 0;
-  memset(pick, 0, (size_t)in->ng * (x + 1) * sizeof *pick);
-  for (int a = 0; a < in->ng; a++) {
-    if (a == b) continue;
-    for (int y = x; y >= 1; y--)
-      for (int q = 1; q <= Q; q++) {
-        double l = loss[a * Q + q - 1];
-        if (!isfinite(l)) continue;
-        int from = y - q < 0 ? 0 : y - q;
-        if (dp[from] + l < dp[y] - 1e-12) {
-          dp[y] = dp[from] + l;
-          pick[a * (x + 1) + y] = q;
-        }
-      }
-  }
-  if (!isfinite(dp[x])) return INFINITY;
-  // Walk back through the donors (later donors improved dp last).
-  memset(give, 0, (size_t)in->ng * sizeof *give);
-  double total = dp[x];
-  int y = x;
-  for (int a = in->ng - 1; a >= 0 && y > 0; a--) {
-    int q = pick[a * (x + 1) + y];
-    if (!q) continue;
-    give[a] = q;
-    y = y - q < 0 ? 0 : y - q;
-  }
-  return y > 0 ? INFINITY : total;
-}
-
-// Losses of every group for holding q = 1..Q fewer GPUs of t than now. A solution that frees r
-// GPUs answers every q up to r, so few subproblems are solved.
-static void donor_losses(hs_t *h, const sl_sol_t *s, int t, int Q) {
-  sl_inst_t *in = h->in;
-  for (int a = 0; a < in->ng; a++) {
-    long ut = group_use_t(in, s, a, t);
-    for (int q = 1; q <= Q; q++) h->xloss[a * Q + q - 1] = INFINITY;
-    if (!ut) continue;
-    double old = group_cost(in, s, a);
-    for (int q = 1; q <= Q && q <= ut;) {
-      group_avail(in, s, a, h->av);
-      h->av[t] = ut - q;
-      double c = sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, h->req[a], h->nb);
-      if (!isfinite(c)) break; // freeing more is no easier
-      long nu = 0;
-      for (int v = in->vb[a]; v < in->ve[a]; v++)
-        if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
-      long freed = ut - nu;
-      for (; q <= Q && q <= freed; q++) h->xloss[a * Q + q - 1] = c - old;
-    }
-  }
-}
-
-// Exchange on a full type t: one group (b) takes a lump of GPUs of t, possibly giving up GPUs of
-// other types, and others give up GPUs of t to make room (moving elsewhere, including into what
-// b gave up), when the total cost falls while every group keeps its requirement. Candidates b
-// are ranked by their own gain; for the best few the donors are chosen by a knapsack on their
-// losses in the state after b's move. Returns 1 if an exchange was made.
-#define XCHG_CANDS 3
-static int exchange(hs_t *h, sl_sol_t *s, int t, int Q) {
-  sl_inst_t *in = h->in;
-  const double *need = h->req;
-  long freet = in->cap[t] - s->use[t];
-  double *gain = h->xgain;
-  int *extra = h->xextra;
-  for (int g = 0; g < in->ng; g++) {
-    double old = group_cost(in, s, g);
-    long ut = group_use_t(in, s, g, t);
-    int has = group_has_t(in, g, t);
-    for (int q = 1; q <= Q; q++) {
-      gain[g * Q + q - 1] = -INFINITY;
-      extra[g * Q + q - 1] = 0;
-    }
-    // From the largest lump down: a solution using e extra GPUs answers every lump from e up.
-    for (int q = Q; has && q >= 1;) {
-      group_avail(in, s, g, h->av);
-      h->av[t] = ut + freet + q;
-      double c = sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, need[g], h->nb);
-      if (!isfinite(c)) break;
-      long nu = 0;
-      for (int v = in->vb[g]; v < in->ve[g]; v++)
-        if (in->type[v] == t) nu += (long)h->nb[v] * in->gpus[v];
-      int e = (int)(nu - ut - freet);
-      if (e <= 0) break;             // fits without donors: a best response, not an exchange
-      gain[g * Q + e - 1] = old - c; // one entry per distinct move
-      extra[g * Q + e - 1] = e;
-      q = e - 1;
-    }
-  }
-  int *saved = h->nb2, *give = h->ord;
-  memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
-  double before = s->cost;
-  for (int k = 0; k < XCHG_CANDS; k++) {
-    int bb = -1, bq = 0;
-    double bg = in->ctol;
-    for (int i = 0; i < in->ng * Q; i++)
-      if (gain[i] > bg) {
-        bg = gain[i];
-        bb = i / Q;
-        bq = i % Q + 1;
-      }
-    if (bb < 0) return 0;
-    int x = extra[bb * Q + bq - 1];
-    gain[bb * Q + bq - 1] = -INFINITY;
-    // b moves first (over the inventory of t by x for a moment), then donors answer.
-    long ut = group_use_t(in, s, bb, t);
-    group_avail(in, s, bb, h->av);
-    h->av[t] = ut + freet + bq;
-    if (!isfinite(sl_knap_mincost(in, &h->kn, bb, h->av, 1.0, NULL, need[bb], h->nb))) continue;
-    apply_group(in, s, bb, h->nb);
-    donor_losses(h, s, t, Q);
-    double lost = pick_donors(h, bb, x, Q, give);
-    int ok = isfinite(lost) && before - s->cost - lost > in->ctol;
-    for (int a = 0; a < in->ng && ok; a++) {
-      if (!give[a]) continue;
-      long ua = group_use_t(in, s, a, t);
-      group_avail(in, s, a, h->av);
-      h->av[t] = ua - give[a];
-      if (!isfinite(sl_knap_mincost(in, &h->kn, a, h->av, 1.0, NULL, need[a], h->nb)))
-        ok = 0;
-      else
-        apply_group(in, s, a, h->nb);
-    }
-    if (ok && s->cost < before - in->ctol && sl_sol_fits(in, s)) return 1;
-    for (int v = 0; v < in->nv; v++) sl_sol_set(in, s, v, saved[v]);
-  }
-  return 0;
-}
-
-// Requirement that keeps each group's service: its demand if served in full, else what it has.
-static void set_req_from(hs_t *h, const sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  for (int g = 0; g < in->ng; g++) h->req[g] = s->capg[g] >= in->dem[g] ? in->dem[g] : s->capg[g];
-}
-
-static int exchanges(hs_t *h, sl_sol_t *s) {
-  sl_inst_t *in = h->in;
-  int changed = 0;
-  for (int t = 0; t < in->nt; t++) {
-    if (in->cap[t] >= SL_INST_BIG) continue;
-    // Lumps of several replicas: replacing one large replica elsewhere can take a few small
-    // ones here (four 2-GPU replicas for one 4-GPU replica of a dearer type, say).
-    int maxk = h->maxk[t], q = 4 * maxk;
-    if (maxk > XCHG_MAXQ) continue; // replicas larger than any lump the tables hold
-    if (q > XCHG_MAXQ) q = XCHG_MAXQ;
-    for (int r = 0; r < XCHG_ROUNDS; r++) {
-      if (in->cap[t] - s->use[t] >= maxk) break; // not full: best responses already use it
-      set_req_from(h, s);
-      if (in->work >= h->stop || !exchange(h, s, t, q)) break;
-      changed = 1;
-    }
-  }
-  return changed;
-}
-
-// --- fairness stage ----------------------------------------------------------------------------
-
-// Per group, its variants' capacity beyond the minimums as segments sorted by GPU price per
-// req/s at prices mu: the LP relaxation of "raise this group to capacity R".
-static void fair_tables(hs_t *h, const double *mu) {
-  sl_inst_t *in = h->in;
-  int pos = 0;
-  for (int g = 0; g < in->ng; g++) {
-    h->sbeg[g] = pos;
-    h->base[g] = 0;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      h->base[g] += in->lo[v] * in->rate[v];
-      if (in->rate[v] <= 0 || in->hi[v] <= in->lo[v]) continue;
-      int t = in->type[v];
-      double p = mu[t] * in->gpus[v] / in->rate[v];
-      int j = pos - 1;
-      while (j >= h->sbeg[g] && h->sp[j] > p) {
-        h->sp[j + 1] = h->sp[j];
-        h->sr[j + 1] = h->sr[j];
-        h->st[j + 1] = h->st[j];
-        h->su[j + 1] = h->su[j];
-        j--;
-      }
-      h->sp[j + 1] = p;
-      h->sr[j + 1] = (in->hi[v] - in->lo[v]) * in->rate[v];
-      h->st[j + 1] = t;
-      h->su[j + 1] = in->gpus[v] / in->rate[v];
-      pos++;
-    }
-  }
-  h->sbeg[in->ng] = pos;
-}
-
-static double fair_phi(hs_t *h, int g, double R, double *fu) {
-  double rem = R - h->base[g], c = 0;
-  if (rem <= 0) return 0;
-  for (int i = h->sbeg[g]; i < h->sbeg[g + 1] && rem > 0; i++) {
-    double take = h->sr[i] < rem ? h->sr[i] : rem;
-    c += take * h->sp[i];
-    if (fu) fu[h->st[i]] += take * h->su[i];
-    rem -= take;
-  }
-  return rem > 1e-9 * (1 + R) ? INFINITY : c;
-}
-
-// T(mu): the largest t such that the LP relaxation, priced at mu, can raise every group of level
-// l to t x demand while higher levels keep need[]. For any mu >= 0 it bounds the LP's max-min
-// (and so the integer one) from above. fu receives the GPUs used beyond minimums at T.
-static double fair_T(hs_t *h, int l, const double *need, const double *mu, const double *room) {
-  sl_inst_t *in = h->in;
-  fair_tables(h, mu);
-  double rhs = 0, fixed = 0;
-  for (int t = 0; t < in->nt; t++)
-    if (in->cap[t] < SL_INST_BIG) rhs += mu[t] * room[t];
-  for (int g = 0; g < in->ng; g++)
-    if (in->lvl[g] < l) fixed += fair_phi(h, g, need[g], NULL);
-  double lo = 0, hi = 1;
-  double f1 = fixed;
-  for (int g = 0; g < in->ng && isfinite(f1); g++)
-    if (in->lvl[g] == l) f1 += fair_phi(h, g, in->dem[g], NULL);
-  double t = 1;
-  if (!(f1 <= rhs)) {
-    for (int it = 0; it < 40 && hi - lo > 1e-7; it++) {
-      double mid = 0.5 * (lo + hi), f = fixed;
-      for (int g = 0; g < in->ng && isfinite(f); g++)
-        if (in->lvl[g] == l) f += fair_phi(h, g, mid * in->dem[g], NULL);
-      if (f <= rhs)
-        lo = mid;
-      else
-        hi = mid;
-    }
-    t = hi; // an upper bound: hi is infeasible or 1
-  }
-  memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
-  for (int g = 0; g < in->ng; g++) {
-    if (in->lvl[g] < l)
-      fair_phi(h, g, need[g], h->fu);
-    else if (in->lvl[g] == l)
-      fair_phi(h, g, lo * in->dem[g], h->fu);
-  }
-  return t;
-}
-
-// Prices for level l by multiplicative weights on T(mu): over-used types get dearer. Leaves the
-// best prices in h->mu and returns the smallest T found (the fairness bound).
-static double fair_prices(hs_t *h, int l, const double *need) {
-  sl_inst_t *in = h->in;
-  // room[t]: GPUs beyond every group's minimums (what the LP may distribute).
-  double *room = h->mu2;
-  for (int t = 0; t < in->nt; t++) room[t] = (double)in->cap[t];
-  for (int v = 0; v < in->nv; v++) room[in->type[v]] -= (double)in->lo[v] * in->gpus[v];
-  double *mu = h->sg, *best_mu = h->mu;
-  int nlim = 0;
-  for (int t = 0; t < in->nt; t++) nlim += in->cap[t] < SL_INST_BIG;
-  for (int t = 0; t < in->nt; t++) {
-    if (in->cap[t] >= SL_INST_BIG)
-      mu[t] = 0;
-    else if (room[t] <= 0)
-      mu[t] = BAN_PRICE;
-    else
-      mu[t] = 1.0 / (nlim * room[t]);
-  }
-  memcpy(best_mu, mu, (size_t)in->nt * sizeof *mu);
-  double best = INFINITY;
-  for (int it = 0; it < FAIR_ITERS; it++) {
-    double T = fair_T(h, l, need, mu, room);
-    if (T < best) {
-      best = T;
-      memcpy(best_mu, mu, (size_t)in->nt * sizeof *mu);
-    }
-    double eta = 1.0 / sqrt(1.0 + it), z = 0;
-    for (int t = 0; t < in->nt; t++) {
-      if (in->cap[t] >= SL_INST_BIG || room[t] <= 0) continue;
-      mu[t] *= exp(eta * (h->fu[t] / room[t] - 1.0));
-      z += mu[t] * room[t];
-    }
-    if (z <= 0) break;
-    for (int t = 0; t < in->nt; t++)
-      if (in->cap[t] < SL_INST_BIG && room[t] > 0) mu[t] /= z;
-  }
-  return best > 1 ? 1 : best;
-}
-
-// Scarcity score of one more replica of v: GPU price per req/s (then money per req/s).
-static int better_variant(const sl_inst_t *in, const double *mu, int a, int b) {
-  if (b < 0) return 1;
-  double sa = mu[in->type[a]] * in->gpus[a] / in->rate[a];
-  double sb = mu[in->type[b]] * in->gpus[b] / in->rate[b];
-  if (sa < sb * (1 - 1e-9)) return 1;
-  if (sb < sa * (1 - 1e-9)) return 0;
-  return in->cost[a] / in->rate[a] < in->cost[b] / in->rate[b];
-}
-
-static double heap_key(const sl_inst_t *in, const sl_sol_t *s, int g) {
-  return sl_inst_frac(in, g, s->capg[g]);
-}
-
-static int heap_less(const sl_inst_t *in, const sl_sol_t *s, int a, int b) {
-  double ka = heap_key(in, s, a), kb = heap_key(in, s, b);
-  return ka < kb || (ka == kb && a < b);
-}
-
-static void heap_push(hs_t *h, int *n, int g) {
-  int i = (*n)++;
-  while (i > 0) {
-    int p = (i - 1) / 2;
-    if (!heap_less(h->in, &h->s, g, h->heap[p])) break;
-    h->heap[i] = h->heap[p];
-    i = p;
-  }
-  h->heap[i] = g;
-}
-
-static int heap_pop(hs_t *h, int *n) {
-  int top = h->heap[0], last = h->heap[--(*n)], i = 0;
-  for (;;) {
-    int c = 2 * i + 1;
-    if (c >= *n) break;
-    if (c + 1 < *n && heap_less(h->in, &h->s, h->heap[c + 1], h->heap[c])) c++;
-    if (!heap_less(h->in, &h->s, h->heap[c], last)) break;
-    h->heap[i] = h->heap[c];
-    i = c;
-  }
-  if (*n) h->heap[i] = last;
-  return top;
-}
-
-// Progressive filling of level l: the group with the lowest served fraction gets one more
-// replica, of its variant with the lowest scarcity price, until nothing more fits.
-static void fair_fill(hs_t *h, int l, const double *mu) {
-  sl_inst_t *in = h->in;
-  sl_sol_t *s = &h->s;
-  int n = 0;
-  for (int g = 0; g < in->ng; g++)
-    if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) heap_push(h, &n, g);
-  while (n) {
-    int g = heap_pop(h, &n), best = -1;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-      if (in->cap[in->type[v]] - s->use[in->type[v]] < in->gpus[v]) continue;
-      if (better_variant(in, mu, v, best)) best = v;
-    }
-    if (best < 0) continue;
-    sl_sol_set(in, s, best, s->n[best] + 1);
-    if (sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) heap_push(h, &n, g);
-  }
-}
-
-// What donor d can answer when it must hold q fewer GPUs of type t: a higher level must keep
-// its requirement (cheapest way), a group of level l its best response. Writes nb; returns the
-// new capacity, or -1.
-static double donor_response(hs_t *h, int d, int t, long q, int l) {
-  sl_inst_t *in = h->in;
-  long ut = group_use_t(in, &h->s, d, t);
-  group_avail(in, &h->s, d, h->av);
-  h->av[t] = ut - q;
-  if (in->lvl[d] < l) {
-    double c = sl_knap_mincost(in, &h->kn, d, h->av, 1.0, NULL, h->req[d], h->nb);
-    return isfinite(c) ? group_capof(in, d, h->nb) : -1;
-  }
-  return best_response(h, d, h->av, h->nb);
-}
-
-// Transfers for level l: a group among the lowest served gets one more replica of a variant
-// whose type is full, and other groups (of this level, served better, or of a higher level,
-// keeping their service) make room by giving up GPUs of that type, moving elsewhere if they
-// can. Donors are taken best served first, each giving as much as it can while staying above
-// the receiver. Kept when the objective improves.
-#define FAIR_LOWEST 4
-#define FAIR_DONORS 16
-static int fair_transfer(hs_t *h, int l, const double *mu) {
-  sl_inst_t *in = h->in;
-  sl_sol_t *s = &h->s;
-  int m = 0;
-  for (int g = 0; g < in->ng; g++)
-    if (in->lvl[g] == l && sl_inst_frac(in, g, s->capg[g]) < 1 - SL_INST_FEPS) h->ord[m++] = g;
-  for (int i = 1; i < m; i++) {
-    int g = h->ord[i], j = i - 1;
-    while (j >= 0 && heap_less(in, s, g, h->ord[j])) {
-      h->ord[j + 1] = h->ord[j];
-      j--;
-    }
-    h->ord[j + 1] = g;
-  }
-  int *donor = h->heap, *give = h->xpick;
-  int *set = h->xextra; // groups whose capacity changes
-  double *oldc = h->xgain, *newc = h->xloss;
-  in->work += (in->ng + in->nv) / 32 + 1;
-  for (int i = 0; i < m && i < FAIR_LOWEST; i++) {
-    int g = h->ord[i];
-    double sg = sl_inst_frac(in, g, s->capg[g]);
-    in->work += (in->ng + in->nv) / 32;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      if (in->rate[v] <= 0 || s->n[v] >= in->hi[v]) continue;
-      int t = in->type[v];
-      long shortby = in->gpus[v] - (in->cap[t] - s->use[t]);
-      if (shortby <= 0) { // room appeared: take it
-        sl_sol_set(in, s, v, s->n[v] + 1);
-        return 1;
-      }
-      // Candidates: holders of t of level l or higher priority, best served first.
-      int nd = 0;
-      for (int d = 0; d < in->ng; d++) {
-        if (d == g || in->lvl[d] > l || !group_use_t(in, s, d, t)) continue;
-        int j = nd < FAIR_DONORS ? nd++ : FAIR_DONORS - 1;
-        if (j == FAIR_DONORS - 1 && nd == FAIR_DONORS && heap_less(in, s, d, donor[j])) continue;
-        while (j > 0 && heap_less(in, s, donor[j - 1], d)) {
-          donor[j] = donor[j - 1];
-          j--;
-        }
-        donor[j] = d;
-      }
-      long got = 0;
-      for (int k = 0; k < nd; k++) give[donor[k]] = 0;
-      for (int k = 0; k < nd && got < shortby; k++) {
-        int d = donor[k];
-        long most = group_use_t(in, s, d, t);
-        if (most > shortby - got) most = shortby - got;
-        for (long q = most; q >= 1; q--) {
-          double cap = donor_response(h, d, t, q, l);
-          if (cap < 0) continue;
-          if (in->lvl[d] == l && !(sl_inst_frac(in, d, cap) > sg + SL_INST_FEPS)) continue;
-          give[d] = (int)q;
-          got += q;
-          break;
-        }
-      }
-      if (got < shortby) continue;
-      // Apply: donors answer in turn with what is really left, then the receiver's replica.
-      int *saved = h->nb2;
-      memcpy(saved, s->n, (size_t)in->nv * sizeof *saved);
-      double before = s->cost;
-      int ns = 0, ok = 1;
-      set[ns] = g;
-      oldc[ns++] = s->capg[g];
-      for (int k = 0; k < nd && ok; k++) {
-        int d = donor[k];
-        if (!give[d]) continue;
-        set[ns] = d;
-        oldc[ns++] = s->capg[d];
-        if (donor_response(h, d, t, give[d], l) < 0)
-          ok = 0;
-        else
-          apply_group(in, s, d, h->nb);
-        give[d] = 0;
-      }
-      for (int k = 0; k < nd; k++) give[donor[k]] = 0;
-      if (ok && in->cap[t] - s->use[t] >= in->gpus[v]) {
-        sl_sol_set(in, s, v, s->n[v] + 1);
-        for (int k = 0; k < ns; k++) newc[k] = s->capg[set[k]];
-        if (sl_sol_fits(in, s) && sl_inst_cmp_delta(in, ns, set, oldc, newc, s->cost - before) > 0)
-          return 1;
-      }
-      for (int w = 0; w < in->nv; w++) sl_sol_set(in, s, w, saved[w]);
-    }
-  }
-  return 0;
-}
-
-// --- LP relaxation --------------------------------------------------------------------------
-
-// Builds the LP relaxation over the replicas beyond every minimum (two price segments per
-// variant). Cost mode: groups of level <= L cover need[g] at least cost. Fairness mode:
-// maximise t with every group of level L at t x demand and higher levels at need[g]; with
-// fixed_above, higher levels keep their current replicas (taken out of the inventory) instead.
-// Returns 0, or -1 when the LP is too large for the dense solver.
-static int lp_build(hs_t *h, int L, const double *need, int fair, int fixed_above) {
-  sl_inst_t *in = h->in;
-  if (!h->lp_ready) return -1;
-  sl_lp_t *lp = &h->lp;
-  int m = 0;
-  for (int g = 0; g < in->ng; g++) {
-    h->grow[g] = -1;
-    double base = 0;
-    for (int v = in->vb[g]; v < in->ve[g]; v++) base += in->lo[v] * in->rate[v];
-    h->base[g] = base;
-    if (in->lvl[g] > L || (fixed_above && in->lvl[g] < L)) continue;
-    if (fair && in->lvl[g] == L ? in->dem[g] > 0 : need[g] > base + 1e-9 * (1 + need[g]))
-      h->grow[g] = m++;
-  }
-  for (int t = 0; t < in->nt; t++) h->trow[t] = in->cap[t] < SL_INST_BIG ? m++ : -1;
-  sl_lp_reset(lp, m);
-  for (int t = 0; t < in->nt; t++)
-    if (h->trow[t] >= 0) lp->b[h->trow[t]] = (double)in->cap[t];
-  for (int v = 0; v < in->nv; v++) {
-    int t = in->type[v], g = in->grp[v];
-    int fixed = fixed_above && in->lvl[g] < L;
-    if (h->trow[t] >= 0) lp->b[h->trow[t]] -= (double)in->gpus[v] * (fixed ? h->s.n[v] : in->lo[v]);
-  }
-  for (int g = 0; g < in->ng; g++) {
-    int r = h->grow[g];
-    if (r < 0) continue;
-    lp->b[r] = fair && in->lvl[g] == L ? -h->base[g] : need[g] - h->base[g];
-    for (int v = in->vb[g]; v < in->ve[g]; v++) {
-      if (in->rate[v] <= 0 || in->hi[v] <= in->lo[v]) continue;
-      int ub = in->hi[v] - in->lo[v], s1 = in->cur[v] - in->lo[v];
-      s1 = s1 < 0 ? 0 : s1 > ub ? ub : s1;
-      int rows[2] = {r, h->trow[in->type[v]]};
-      double vals[2] = {in->rate[v], (double)in->gpus[v]}, c = fair ? 0 : in->cost[v];
-      int nnz = rows[1] >= 0 ? 2 : 1;
-      if (s1 > 0) h->colv[sl_lp_col(lp, c * (1 - in->lambda), s1, nnz, rows, vals)] = v;
-      if (ub > s1) h->colv[sl_lp_col(lp, c * (1 + in->lambda), ub - s1, nnz, rows, vals)] = v;
-    }
-    double minus = -1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &r, &minus)] = -1; // surplus
-  }
-  for (int t = 0; t < in->nt; t++) {
-    if (h->trow[t] < 0) continue;
-    double one = 1;
-    h->colv[sl_lp_col(lp, 0, INFINITY, 1, &h->trow[t], &one)] = -1; // idle GPUs
-  }
-  h->tcol = -1;
-  if (fair) {
-    int nnz = 0;
-    int *rows = h->ord;
-    double *vals = h->key;
-    for (int g = 0; g < in->ng; g++)
-      if (h->grow[g] >= 0 && in->lvl[g] == L) {
-        rows[nnz] = h->grow[g];
-        vals[nnz++] = -in->dem[g];
-      }
-    h->tcol = sl_lp_col(lp, -1, 1, nnz, rows, vals);
-    h->colv[h->tcol] = -1;
-  }
-  return 0;
-}
-
-// Solves the built LP. Returns its status (SL_LP_*); on success fills nstar and the GPU prices
-// h->mu (the capacity rows' duals, >= 0).
-static int lp_run(hs_t *h) {
-  sl_inst_t *in = h->in;
-  sl_lp_t *lp = &h->lp;
-  if (sl_lp_solve(in, lp, 50L * lp->m + 2000) || lp->status)
-    return lp->status ? lp->status : SL_LP_LIMIT;
-  for (int v = 0; v < in->nv; v++) h->nstar[v] = in->lo[v];
-  for (int j = 0; j < lp->n; j++)
-    if (h->colv[j] >= 0) h->nstar[h->colv[j]] += lp->x[j];
-  for (int t = 0; t < in->nt; t++) {
-    double y = h->trow[t] >= 0 ? -lp->y[h->trow[t]] : 0;
-    h->mu[t] = y > 0 ? y : 0;
-  }
-  return SL_LP_OPTIMAL;
-}
-
-// Rounds the LP solution down for the groups of level <= L (lower levels at their minimums);
-// the caller covers what is left.
-static void lp_floor(hs_t *h, int L, sl_sol_t *s, int only_level) {
-  sl_inst_t *in = h->in;
-  for (int v = 0; v < in->nv; v++) {
-    int g = in->grp[v];
-    if (in->lvl[g] > L)
-      s->n[v] = in->lo[v];
-    else if (!only_level || in->lvl[g] == L)
-      s->n[v] = (int)floor(h->nstar[v] + 1e-7);
-  }
-  sl_sol_recompute(in, s);
-}
-
-// --- driver -------------------------------------------------------------------------------------
+#define FAIR_BISECT 6 // bisection steps on a level's common target
 
 static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   double m = 1;
@@ -971,90 +36,24 @@ static double level_min(const sl_inst_t *in, const sl_sol_t *s, int l) {
   return m;
 }
 
-enum { IMP_COST = 1, IMP_FAIR = 2 }; // what the local search works on
-static void improve(hs_t *h, int what);
-
 // Keeps h->s in h->best when it beats what is there.
-static void keep_best(hs_t *h, int *found) {
+static void keep_best(sl_hs_t *h, int *found) {
   if (!*found || sl_inst_cmp(h->in, &h->s, &h->best) > 0) sl_sol_copy(h->in, &h->best, &h->s);
   *found = 1;
-}
-
-// A start for the local search, after a quick polish (best responses only): kept among the
-// NSTART best distinct ones, cheapest first.
-static void polish(hs_t *h, const sl_sol_t *start, int *found) {
-  sl_inst_t *in = h->in;
-  sl_sol_copy(in, &h->s, start);
-  for (int k = 0; k < 2 && one_opt(h, &h->s); k++) {
-  }
-  *found = 1;
-  int pos = h->nstart;
-  for (int i = 0; i < h->nstart; i++) {
-    if (!memcmp(h->starts[i].n, h->s.n, (size_t)in->nv * sizeof *h->s.n)) return;
-    if (pos == h->nstart && sl_inst_cmp(in, &h->s, &h->starts[i]) > 0) pos = i;
-  }
-  if (pos >= NSTART) return;
-  if (h->nstart < NSTART) h->nstart++;
-  for (int i = h->nstart - 1; i > pos; i--) sl_sol_copy(in, &h->starts[i], &h->starts[i - 1]);
-  sl_sol_copy(in, &h->starts[pos], &h->s);
-}
-
-// Subgradient ascent on the Lagrangian dual with exact integer group subproblems, from the
-// prices in h->mu: a bound at least as strong as the LP's, and at every step a priced
-// construction (the Lagrangian heuristic) as a start for the local search. Returns the best
-// bound; h->mu keeps its prices.
-static double lagr_int_ascent(hs_t *h, const double *need, int iters, double ub0, sl_sol_t *trial,
-                              int *found) {
-  sl_inst_t *in = h->in;
-  double *mu = h->mu3, best = -INFINITY, theta = 0.5;
-  memcpy(mu, h->mu, (size_t)in->nt * sizeof *mu);
-  memcpy(h->mu2, h->mu, (size_t)in->nt * sizeof *mu);
-  for (int it = 0; it < iters; it++) {
-    memset(h->fu, 0, (size_t)in->nt * sizeof *h->fu);
-    double phi = 0;
-    for (int g = 0; g < in->ng && isfinite(phi); g++) {
-      phi += sl_knap_mincost(in, &h->kn, g, NULL, 1.0, mu, need[g], h->nb);
-      for (int v = in->vb[g]; v < in->ve[g]; v++)
-        h->fu[in->type[v]] += (double)h->nb[v] * in->gpus[v];
-    }
-    if (!isfinite(phi)) break;
-    for (int t = 0; t < in->nt; t++)
-      if (in->cap[t] < SL_INST_BIG) phi -= mu[t] * (double)in->cap[t];
-    if (phi > best) {
-      best = phi;
-      memcpy(h->mu2, mu, (size_t)in->nt * sizeof *mu);
-    } else {
-      theta *= 0.7;
-    }
-    double norm = 0;
-    for (int t = 0; t < in->nt; t++) {
-      double g = in->cap[t] < SL_INST_BIG ? h->fu[t] - (double)in->cap[t] : 0;
-      if (mu[t] <= 0 && g < 0) g = 0;
-      h->sg[t] = g;
-      norm += g * g;
-    }
-    if (trial && construct(h, need, mu, trial) == 0) polish(h, trial, found); // (h->fu: scratch)
-    double ub = h->nstart ? h->starts[0].cost : isfinite(ub0) ? ub0 : phi + 0.02 * (1 + fabs(phi));
-    if (norm == 0 || ub <= phi) break;
-    double step = theta * (ub - phi) / norm;
-    for (int t = 0; t < in->nt; t++) mu[t] = fmax(0, mu[t] + step * h->sg[t]);
-  }
-  memcpy(h->mu, h->mu2, (size_t)in->nt * sizeof *mu);
-  return best;
 }
 
 // Cheapest allocation giving every group of level <= L capacity need[g], into h->s: starts
 // from the LP solution rounded down and completed, from priced constructions along the
 // Lagrangian ascent and from the unpriced one; the best start goes through the full local
 // search. Returns 0, 1 when the LP proves that no allocation does it, or -1 when none was found.
-static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
+static int cover(sl_hs_t *h, int L, const double *need, sl_sol_t *trial) {
   sl_inst_t *in = h->in;
   int found = 0;
   h->nstart = 0;
   sl_sol_copy(in, &h->keep, &h->s);
   int have_mu = 0;
-  if (lp_build(h, L, need, 0, 0) == 0) {
-    int st = lp_run(h);
+  if (sl_relax_build(h, L, need, 0, 0) == 0) {
+    int st = sl_relax_run(h);
     if (st == SL_LP_INFEASIBLE) return 1;
     if (st == SL_LP_OPTIMAL) {
       have_mu = 1;
@@ -1063,15 +62,15 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
       memcpy(h->cov_need, need, (size_t)in->ng * sizeof *need);
       memcpy(h->cov_mu, h->mu, (size_t)in->nt * sizeof *h->mu);
       sl_sol_copy(in, trial, &h->keep);
-      lp_floor(h, L, trial, 0);
-      if (sl_sol_fits(in, trial) && construct_from(h, need, h->mu, trial) == 0)
-        polish(h, trial, &found);
+      sl_relax_floor(h, L, trial, 0);
+      if (sl_sol_fits(in, trial) && sl_build_cover_from(h, need, h->mu, trial) == 0)
+        sl_search_polish(h, trial, &found);
     }
   }
-  if (!have_mu) have_mu = lagr_ascent(h, need, 0) > -INFINITY;
-  if (have_mu) lagr_int_ascent(h, need, LAGR_START_ITERS(in->ng), INFINITY, trial, &found);
+  if (!have_mu) have_mu = sl_price_lagr(h, need, 0) > -INFINITY;
+  if (have_mu) sl_price_lagr_int(h, need, SL_PRICE_START_ITERS(in->ng), INFINITY, trial, &found);
   for (int t = 0; t < in->nt; t++) h->mu3[t] = 0;
-  if (construct(h, need, h->mu3, trial) == 0) polish(h, trial, &found);
+  if (sl_build_cover(h, need, h->mu3, trial) == 0) sl_search_polish(h, trial, &found);
   if (!found) {
     sl_sol_copy(in, &h->s, &h->keep);
     return -1;
@@ -1080,7 +79,7 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
   found = 0;
   for (int i = 0; i < h->nstart && (i == 0 || h->spent < h->budget); i++) {
     sl_sol_copy(in, &h->s, &h->starts[i]);
-    improve(h, IMP_COST);
+    sl_search_improve(h, SL_SEARCH_COST);
     keep_best(h, &found);
   }
   sl_sol_copy(in, &h->s, &h->best);
@@ -1089,26 +88,26 @@ static int cover(hs_t *h, int L, const double *need, sl_sol_t *trial) {
 
 // Shares what higher levels leave among the groups of level L. Returns an upper bound on the
 // lowest served fraction any allocation can give level L while higher levels get need[].
-// T is the LP's max-min from lp_maxmin; when no level is above L, the LP solution it left in h
-// is the one to round.
-static double share(hs_t *h, int L, const double *need, double T) {
+// T is the LP's max-min from sl_relax_maxmin; when no level is above L, the LP solution it left in
+// h is the one to round.
+static double share(sl_hs_t *h, int L, const double *need, double T) {
   sl_inst_t *in = h->in;
   int above = 0;
   for (int g = 0; g < in->ng; g++) above |= in->lvl[g] < L;
   int have = isfinite(T) && !above;
-  if (!have) have = lp_build(h, L, need, 1, 1) == 0 && lp_run(h) == SL_LP_OPTIMAL;
+  if (!have) have = sl_relax_build(h, L, need, 1, 1) == 0 && sl_relax_run(h) == SL_LP_OPTIMAL;
   if (have) {
-    lp_floor(h, L, &h->s, 1);
+    sl_relax_floor(h, L, &h->s, 1);
     if (!sl_sol_fits(in, &h->s)) { // cannot happen with an exact LP; be safe
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == L)
           for (int v = in->vb[g]; v < in->ve[g]; v++) sl_sol_set(in, &h->s, v, in->lo[v]);
     }
   } else {
-    double Tm = fair_prices(h, L, need);
+    double Tm = sl_price_fair(h, L, need);
     if (!isfinite(T)) T = Tm;
   }
-  fair_fill(h, L, h->mu);
+  sl_build_fill(h, L, h->mu);
   // A common target for the level, by bisection between what the filling reached and the LP's
   // max-min: a construction at the scarcity prices that brings every group of the level to
   // t x demand (higher levels keeping need[]) proves t; filled up, it replaces the current
@@ -1136,11 +135,11 @@ static double share(hs_t *h, int L, const double *need, double T) {
         h->s.n[v] = (int)floor(in->lo[v] + (h->nstar[v] - in->lo[v]) * mid / T + 1e-7);
     }
     sl_sol_recompute(in, &h->s);
-    if (!sl_sol_fits(in, &h->s) || construct_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
+    if (!sl_sol_fits(in, &h->s) || sl_build_cover_w(h, h->tneed, h->mu3, 0, &h->s) != 0) {
       hi = mid;
       continue;
     }
-    fair_fill(h, L, h->mu);
+    sl_build_fill(h, L, h->mu);
     lo = fmax(mid, level_min(in, &h->s, L));
     if (sl_inst_cmp(in, &h->s, &h->best) > 0) sl_sol_copy(in, &h->best, &h->s);
   }
@@ -1148,262 +147,9 @@ static double share(hs_t *h, int L, const double *need, double T) {
   return T;
 }
 
-// The LP's max-min for level L (higher levels at need[], routed freely): an upper bound on the
-// lowest served fraction any allocation gives level L; INFINITY when the LP is too large. Its
-// solution stays in h (nstar, mu).
-static double lp_maxmin(hs_t *h, int L, const double *need) {
-  if (lp_build(h, L, need, 1, 0) != 0 || lp_run(h) != SL_LP_OPTIMAL) return INFINITY;
-  return h->lp.x[h->tcol];
-}
-
-// Deterministic pseudo-random numbers for the ruin-and-recreate moves (splitmix64), seeded from
-// the instance's size so results never depend on anything but the canonical instance.
-static unsigned long long rr_next(hs_t *h) {
-  unsigned long long z = (h->rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static int rr_below(hs_t *h, int n) {
-  return (int)(rr_next(h) % (unsigned long long)n);
-}
-
-// Ruin and recreate: a few groups sharing a full type give up everything above their minimums
-// and come back one by one, in random order, each at its cheapest within what is left. Kept
-// when the total cost falls (every group keeps its requirement). Returns 1 if anything changed.
-static int ruin_recreate(hs_t *h, int iters) {
-  sl_inst_t *in = h->in;
-  sl_sol_t *s = &h->s;
-  int *tight = h->heap, nt = 0, *set = h->ord, improved = 0;
-  set_req_from(h, s);
-  for (int it = 0; it < iters; it++) {
-    in->work += (in->ng + in->nv) / 32 + 1; // the scans below, in subproblem-node units
-    nt = 0;
-    for (int t = 0; t < in->nt; t++) {
-      if (in->cap[t] >= SL_INST_BIG) continue;
-      if (in->cap[t] - s->use[t] < h->maxk[t]) tight[nt++] = t;
-    }
-    if (!nt || in->work >= h->stop) return improved;
-    int t = tight[rr_below(h, nt)], m = 0;
-    int want = 2 + rr_below(h, RR_MAX - 1);
-    for (int g = 0; g < in->ng; g++)
-      if (group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 0; i--) { // shuffle, keep the first `want`
-      int j = rr_below(h, i + 1), x = set[i];
-      set[i] = set[j];
-      set[j] = x;
-    }
-    if (m > want) m = want;
-    if (m < in->ng && rr_below(h, 2)) { // and sometimes one that could use t but does not
-      int g = rr_below(h, in->ng), dup = 0;
-      for (int i = 0; i < m; i++) dup |= set[i] == g;
-      if (!dup && group_has_t(in, g, t)) set[m++] = g;
-    }
-    if (m < 2) continue;
-    double before = s->cost;
-    for (int i = 0; i < m; i++)
-      for (int v = in->vb[set[i]]; v < in->ve[set[i]]; v++) {
-        h->nb2[v] = s->n[v];
-        sl_sol_set(in, s, v, in->lo[v]);
-      }
-    int ok = 1;
-    for (int i = 0; i < m && ok; i++) {
-      int g = set[i];
-      group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
-        ok = 0;
-      else
-        apply_group(in, s, g, h->nb);
-    }
-    if (ok && s->cost < before - in->ctol) {
-      improved = 1;
-      continue;
-    }
-    for (int i = 0; i < m; i++) apply_group(in, s, set[i], h->nb2);
-  }
-  return improved;
-}
-
-// Local search until nothing improves or the work budget is spent: best responses, then ruin
-// and recreate, then exchanges (the dearest move), again from the top after any success.
-// Ruin and recreate for a short level l: one of its lowest served groups and a few holders of
-// a full type it can use give up everything above their minimums; groups of higher levels come
-// back first at their cheapest (keeping their service), then the level's groups are filled one
-// replica at a time, lowest served first, each with its variant of the best GPUs per req/s
-// (randomly perturbed) that still fits. Kept when the objective improves.
-static int fair_ruin(hs_t *h, int l, int iters) {
-  sl_inst_t *in = h->in;
-  sl_sol_t *s = &h->s;
-  int *set = h->ord, *low = h->heap, improved = 0;
-  double *oldc = h->xgain, *newc = h->xloss;
-  for (int it = 0; it < iters && in->work < h->stop; it++) {
-    in->work += (in->ng + in->nv) / 4 + 1; // the scans below, in subproblem-node units
-    // The (up to) four lowest served groups of the level, in one pass.
-    int nlow = 0;
-    double lowf[4];
-    for (int g = 0; g < in->ng; g++) {
-      if (in->lvl[g] != l) continue;
-      double f = sl_inst_frac(in, g, s->capg[g]);
-      if (f >= 1 - SL_INST_FEPS || (nlow == 4 && f >= lowf[3])) continue;
-      int j = nlow < 4 ? nlow++ : 3;
-      while (j > 0 && lowf[j - 1] > f) {
-        lowf[j] = lowf[j - 1];
-        low[j] = low[j - 1];
-        j--;
-      }
-      lowf[j] = f;
-      low[j] = g;
-    }
-    if (!nlow) return improved;
-    int pickn = nlow;
-    int g0 = low[rr_below(h, pickn)];
-    int nv0 = 0, vs[64];
-    for (int v = in->vb[g0]; v < in->ve[g0] && nv0 < 64; v++)
-      if (in->rate[v] > 0 && s->n[v] < in->hi[v]) vs[nv0++] = v;
-    if (!nv0) continue;
-    int t = in->type[vs[rr_below(h, nv0)]], m = 0;
-    set[m++] = g0;
-    for (int g = 0; g < in->ng; g++)
-      if (g != g0 && in->lvl[g] <= l && group_use_t(in, s, g, t) > 0) set[m++] = g;
-    for (int i = m - 1; i > 1; i--) { // shuffle the holders, keep a few
-      int j = 1 + rr_below(h, i), x = set[i];
-      set[i] = set[j];
-      set[j] = x;
-    }
-    int want = 2 + rr_below(h, RR_MAX);
-    if (m > want) m = want;
-    if (m < 2) continue;
-    // Chains: sometimes also holders of a second type that one of the ruined holders can use.
-    if (rr_below(h, 2)) {
-      int hg = set[1 + rr_below(h, m - 1)], nv1 = 0;
-      for (int v = in->vb[hg]; v < in->ve[hg] && nv1 < 64; v++)
-        if (in->rate[v] > 0 && in->type[v] != t) vs[nv1++] = v;
-      if (nv1) {
-        int t2 = in->type[vs[rr_below(h, nv1)]], extra = 0, lim = 1 + rr_below(h, RR_MAX);
-        for (int g = 0; g < in->ng && extra < lim; g++) {
-          if (in->lvl[g] > l || !group_use_t(in, s, g, t2) || rr_below(h, 2)) continue;
-          int dup = 0;
-          for (int i = 0; i < m; i++) dup |= set[i] == g;
-          if (!dup) {
-            set[m++] = g;
-            extra++;
-          }
-        }
-      }
-    }
-    double before = s->cost;
-    for (int i = 0; i < m; i++) {
-      h->key[set[i]] = 0;
-      oldc[i] = s->capg[set[i]];
-      for (int v = in->vb[set[i]]; v < in->ve[set[i]]; v++) {
-        h->nb2[v] = s->n[v];
-        sl_sol_set(in, s, v, in->lo[v]);
-      }
-    }
-    int ok = 1;
-    for (int i = 0; i < m && ok; i++) { // higher levels first, at their cheapest
-      int g = set[i];
-      if (in->lvl[g] >= l) continue;
-      group_avail(in, s, g, h->av);
-      if (!isfinite(sl_knap_mincost(in, &h->kn, g, h->av, 1.0, NULL, h->req[g], h->nb)))
-        ok = 0;
-      else
-        apply_group(in, s, g, h->nb);
-    }
-    while (ok) { // progressive filling of the level's groups in the set
-      int g = -1;
-      for (int i = 0; i < m; i++) {
-        int c = set[i];
-        if (in->lvl[c] != l || h->key[c] < 0) continue;
-        if (sl_inst_frac(in, c, s->capg[c]) >= 1 - SL_INST_FEPS) continue;
-        if (g < 0 || heap_less(in, s, c, g)) g = c;
-      }
-      if (g < 0) break;
-      int best = -1;
-      double bs = 0;
-      for (int v = in->vb[g]; v < in->ve[g]; v++) {
-        int tv = in->type[v];
-        if (in->rate[v] <= 0 || s->n[v] >= in->hi[v] || in->cap[tv] - s->use[tv] < in->gpus[v])
-          continue;
-        double sc = (1e-12 + h->mu[tv]) * in->gpus[v] / in->rate[v] *
-                    (1 + 0.5 * (double)(rr_next(h) >> 11) / 9007199254740992.0);
-        if (best < 0 || sc < bs) {
-          best = v;
-          bs = sc;
-        }
-      }
-      if (best < 0) {
-        h->key[g] = -1; // stuck
-        continue;
-      }
-      sl_sol_set(in, s, best, s->n[best] + 1);
-    }
-    for (int i = 0; i < m; i++) {
-      h->key[set[i]] = 0;
-      newc[i] = s->capg[set[i]];
-    }
-    if (ok && sl_inst_cmp_delta(in, m, set, oldc, newc, s->cost - before) > 0) {
-      improved = 1;
-      continue;
-    }
-    for (int i = 0; i < m; i++) apply_group(in, s, set[i], h->nb2);
-  }
-  return improved;
-}
-
-// Local search until nothing improves or the work budget is spent: best responses, then the
-// moves of the stage (IMP_FAIR: transfers to the lowest served and their ruin and recreate;
-// IMP_COST: exchanges on full types and cost ruin and recreate), again from the top after any
-// success.
-static void improve(hs_t *h, int what) {
-  sl_inst_t *in = h->in;
-  long w0 = in->work;
-  h->stop = w0 + (h->budget > h->spent ? h->budget - h->spent : 0);
-  while (in->work < h->stop) {
-    int changed = 0;
-    for (int k = 0; k < IMPROVE_PASS && in->work < h->stop && one_opt(h, &h->s); k++) changed = 1;
-    if (what & IMP_FAIR)
-      for (int l = 0; l < in->nl; l++)
-        for (int k = 0; k < 64 && in->work < h->stop && fair_transfer(h, l, h->mu); k++)
-          changed = 1;
-    if ((what & IMP_COST) && in->work < h->stop) changed |= exchanges(h, &h->s);
-    if (changed) continue;
-    if (what & IMP_FAIR) {
-      int any = 0;
-      set_req_from(h, &h->s);
-      for (int l = 0; l < in->nl; l++) any |= fair_ruin(h, l, FAIR_RR_ITERS);
-      if (any) continue;
-    }
-    if (!(what & IMP_COST) || !ruin_recreate(h, RR_ITERS)) break;
-  }
-  h->spent += in->work - w0;
-}
-
-// Lower bounds on the objective of any allocation giving each group at least need[g]: the LP
-// relaxation (exact when the dense solver takes it, else its Lagrangian dual by subgradient)
-// and the Lagrangian bound with exact integer group subproblems at the LP's prices.
-static void cost_bounds(hs_t *h, const double *need, double ub, double *lp, double *best) {
-  sl_inst_t *in = h->in;
-  double b = -INFINITY;
-  if (h->cov_lp > -INFINITY && !memcmp(need, h->cov_need, (size_t)in->ng * sizeof *need)) {
-    b = h->cov_lp; // the cover's LP was this one
-    memcpy(h->mu, h->cov_mu, (size_t)in->nt * sizeof *h->mu);
-  } else if (lp_build(h, in->nl - 1, need, 0, 0) == 0 && lp_run(h) == SL_LP_OPTIMAL) {
-    b = h->lp.obj;
-    for (int v = 0; v < in->nv; v++) b += sl_inst_vcost(in, v, in->lo[v]);
-  } else {
-    b = lagr_ascent(h, need, ub);
-  }
-  *lp = b;
-  double li =
-      b > -INFINITY ? lagr_int_ascent(h, need, LAGR_INT_ITERS(in->ng), ub, NULL, NULL) : -INFINITY;
-  *best = li > b ? li : b;
-}
-
 int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *rep) {
-  hs_t h;
-  if (init_hs(in, &h)) return SL_ENOMEM;
+  sl_hs_t h;
+  if (sl_hs_init(in, &h)) return SL_ENOMEM;
   h.budget = budget;
   h.stop = in->work;
   sl_sol_t trial;
@@ -1437,23 +183,23 @@ int sl_heur_solve(sl_inst_t *in, sl_sol_t *out, long budget, sl_heur_report_t *r
       // Level l cannot be served in full: share what the higher levels leave.
       for (int g = 0; g < in->ng; g++)
         if (in->lvl[g] == l) need[g] = 0;
-      double T = lp_maxmin(&h, l, need);
+      double T = sl_relax_maxmin(&h, l, need);
       T = share(&h, l, need, T);
-      improve(&h, IMP_FAIR);
+      sl_search_improve(&h, SL_SEARCH_FAIR);
       double m = level_min(in, &h.s, l);
       if (rep->fair_level < 0 && m < 1 - SL_INST_FEPS) {
         rep->fair_level = l;
         rep->fair_bound = T < m ? m : T; // T is the LP's max-min (the bisection's, if large)
       }
     }
-    set_req_from(&h, &h.s);
+    sl_hs_set_req(&h, &h.s);
     memcpy(need, h.req, (size_t)in->ng * sizeof *need);
   }
-  improve(&h, IMP_COST | IMP_FAIR);
+  sl_search_improve(&h, SL_SEARCH_COST | SL_SEARCH_FAIR);
   sl_sol_recompute(in, &h.s);
   sl_sol_copy(in, out, &h.s);
   if (rep->fair_level >= 0) rep->fair_min = level_min(in, out, rep->fair_level);
-  set_req_from(&h, out);
-  cost_bounds(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
+  sl_hs_set_req(&h, out);
+  sl_bound_cost(&h, h.req, out->cost, &rep->lp_bound, &rep->cost_bound);
   return in->oom ? SL_ENOMEM : SL_OK;
 }

@@ -35,8 +35,10 @@ static const char builtin_fixture[] =
     "      llm/llama-h100:\n"
     "        replicas: {spec: 2, ready: 2}\n"
     "        pods:\n"
-    "          - {name: h-0, signals: {waiting: 2, running: 30, kv_usage: 0.62, kv_capacity_tokens: 440000}}\n"
-    "          - {name: h-1, signals: {waiting: 4, running: 34, kv_usage: 0.71, kv_capacity_tokens: 440000}}\n"
+    "          - {name: h-0, signals: {waiting: 2, running: 30, kv_usage: 0.62, "
+    "kv_capacity_tokens: 440000}}\n"
+    "          - {name: h-1, signals: {waiting: 4, running: 34, kv_usage: 0.71, "
+    "kv_capacity_tokens: 440000}}\n"
     "      llm/llama-a100:\n"
     "        replicas: {spec: 0}\n"
     "    models:\n"
@@ -66,7 +68,7 @@ static void usage(FILE *f) {
 // last one, with the guard in dry-run mode.
 static int check_one(const sl_config_t *base, sl_fixture_t *fx, const char *config,
                      const char *file) {
-  sl_config_t cfg = *base;  // shallow: the fixture's variants, this one policy
+  sl_config_t cfg = *base; // shallow: the fixture's variants, this one policy
   sl_policy_cfg_t pc = {0};
   for (int i = 0; config && i < base->npolicies; i++) {
     const sl_policy_cfg_t *b = &base->policies[i];
@@ -77,8 +79,8 @@ static int check_one(const sl_config_t *base, sl_fixture_t *fx, const char *conf
   pc.file = (char *)file;
   cfg.policies = &pc;
   cfg.npolicies = 1;
-  cfg.policy_dir = NULL;  // files as given on the command line
-  cfg.path = NULL;        // errors name the policy file, not a configuration entry
+  cfg.policy_dir = NULL; // files as given on the command line
+  cfg.path = NULL;       // errors name the policy file, not a configuration entry
   cfg.guard.dry_run = 1;
   fx->next = 0;
   sl_clock_t clock;
@@ -121,7 +123,7 @@ static int check_one(const sl_config_t *base, sl_fixture_t *fx, const char *conf
     sl_slot_info_t si;
     sl_host_slot_info(&c.host, 0, &si);
     const sl_view_t *view = &c.pipeline.view;
-    const sl_decision_t *out = c.pipeline.scratch;  // the one decider's row, by view variant
+    const sl_decision_t *out = c.pipeline.scratch; // the one decider's row, by view variant
     int decided = 0;
     char first[SL_REASON_MAX + 128] = "";
     for (int i = 0; i < view->nvariants; i++) {
@@ -147,10 +149,18 @@ int sl_cmd_check(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc + 1, argv - 1, "c:f:h", opts, NULL)) != -1) {
     switch (c) {
-    case 'c': config = optarg; break;
-    case 'f': fixture = optarg; break;
-    case 'h': usage(stdout); return SL_EXIT_OK;
-    default: usage(stderr); return SL_EXIT_USAGE;
+    case 'c':
+      config = optarg;
+      break;
+    case 'f':
+      fixture = optarg;
+      break;
+    case 'h':
+      usage(stdout);
+      return SL_EXIT_OK;
+    default:
+      usage(stderr);
+      return SL_EXIT_USAGE;
     }
   }
   int nfiles = argc + 1 - optind;
@@ -161,7 +171,9 @@ int sl_cmd_check(int argc, char **argv) {
     return SL_EXIT_USAGE;
   }
   if (!!config != !!fixture) {
-    fprintf(stderr, "sluice check: --fixture and -c go together (the config names the fixture's variants)\n");
+    fprintf(
+        stderr,
+        "sluice check: --fixture and -c go together (the config names the fixture's variants)\n");
     return SL_EXIT_USAGE;
   }
   sl_log_set_level(SL_LOG_WARN);
@@ -184,7 +196,8 @@ int sl_cmd_check(int argc, char **argv) {
     return SL_EXIT_USAGE;
   }
   int code = SL_EXIT_OK;
-  for (int k = 0; k < nfiles && code == SL_EXIT_OK; k++) code = check_one(&cfg, &fx, config, files[k]);
+  for (int k = 0; k < nfiles && code == SL_EXIT_OK; k++)
+    code = check_one(&cfg, &fx, config, files[k]);
 
   sl_fixture_deinit(&fx);
   sl_config_deinit(&cfg);

@@ -4,4 +4,3 @@
 #pragma once
 
 enum { SL_EXIT_OK = 0, SL_EXIT_FAIL = 1, SL_EXIT_USAGE = 2 };
-

@@ -15,27 +15,28 @@
 #include "core/model/queue.h"
 
 static const char usage_text[] =
-  "usage: sluice plan --perf PROFILE --max-batch N [--max-queue Q] --in TOKENS --out TOKENS\n"
-  "                   [--ttft MS] [--itl MS] [--percentile FRACTION]\n"
-  "                   [--rate REQ_S] [--demand REQ_S] [--json]\n"
-  "                   [--in-cv CV] [--out-cv CV] [--kv-tokens TOKENS] [--max-batched-tokens N]\n"
-  "\n"
-  "  --perf 4p:ALPHA,BETA,GAMMA,DELTA   ITL = alpha + beta*n, prefill = gamma + delta*in*n (ms)\n"
-  "  --perf 3p:ALPHA,BETA,GAMMA         per iteration (ms), compute and KV memory per token (ms)\n"
-  "  --perf NAME                        a built-in profile (see below)\n"
-  "  --max-batch N     requests in service at most (vLLM max_num_seqs)\n"
-  "  --max-queue Q     requests waiting at most (default 10 N)\n"
-  "  --in, --out       mean prompt and output tokens per request\n"
-  "  --ttft, --itl     targets in ms (means, or the --percentile, e.g. 0.95 for p95)\n"
-  "  --rate R          also predict ttft_ms, itl_ms, throughput, utilization at R req/s\n"
-  "  --demand D        also size replicas for D req/s in total\n"
-  "  --in-cv, --out-cv spread of the lengths (std / mean; default 0, all alike)  } step\n"
-  "  --kv-tokens T     KV cache in tokens, when it holds fewer than N requests  } profiles\n"
-  "  --max-batched-tokens N   tokens per engine step (vLLM; default 8192)       } only\n"
-  "  --json            one JSON object\n"
-  "\n"
-  "Prints max_rate: the highest request rate (req/s) one replica sustains under the targets, or\n"
-  "its stability limit 0.999 mu(N) without targets.\n";
+    "usage: sluice plan --perf PROFILE --max-batch N [--max-queue Q] --in TOKENS --out TOKENS\n"
+    "                   [--ttft MS] [--itl MS] [--percentile FRACTION]\n"
+    "                   [--rate REQ_S] [--demand REQ_S] [--json]\n"
+    "                   [--in-cv CV] [--out-cv CV] [--kv-tokens TOKENS] [--max-batched-tokens N]\n"
+    "\n"
+    "  --perf 4p:ALPHA,BETA,GAMMA,DELTA   ITL = alpha + beta*n, prefill = gamma + delta*in*n (ms)\n"
+    "  --perf 3p:ALPHA,BETA,GAMMA         per iteration (ms), compute and KV memory per token "
+    "(ms)\n"
+    "  --perf NAME                        a built-in profile (see below)\n"
+    "  --max-batch N     requests in service at most (vLLM max_num_seqs)\n"
+    "  --max-queue Q     requests waiting at most (default 10 N)\n"
+    "  --in, --out       mean prompt and output tokens per request\n"
+    "  --ttft, --itl     targets in ms (means, or the --percentile, e.g. 0.95 for p95)\n"
+    "  --rate R          also predict ttft_ms, itl_ms, throughput, utilization at R req/s\n"
+    "  --demand D        also size replicas for D req/s in total\n"
+    "  --in-cv, --out-cv spread of the lengths (std / mean; default 0, all alike)  } step\n"
+    "  --kv-tokens T     KV cache in tokens, when it holds fewer than N requests  } profiles\n"
+    "  --max-batched-tokens N   tokens per engine step (vLLM; default 8192)       } only\n"
+    "  --json            one JSON object\n"
+    "\n"
+    "Prints max_rate: the highest request rate (req/s) one replica sustains under the targets, or\n"
+    "its stability limit 0.999 mu(N) without targets.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "sluice plan: ");
@@ -62,8 +63,8 @@ static int parse_perf(const char *s, sl_perf_t *p, char *why, size_t why_len) {
       *p = *b;
       return 0;
     }
-    int n = snprintf(why, why_len, "--perf: '%s' is neither 4p:A,B,G,D, 3p:A,B,G nor a built-in (",
-                     s);
+    int n =
+        snprintf(why, why_len, "--perf: '%s' is neither 4p:A,B,G,D, 3p:A,B,G nor a built-in (", s);
     for (int i = 0; sl_perf_builtin_at(i) && n < (int)why_len; i++)
       n += snprintf(why + n, why_len - n, "%s%s", i ? ", " : "", sl_perf_builtin_at(i)->name);
     if (n < (int)why_len) snprintf(why + n, why_len - n, ")");
@@ -110,10 +111,10 @@ typedef struct {
 } opts_t;
 
 static int parse_args(int argc, char **argv, opts_t *o) {
-  static const char *const flags[] = {"--perf", "--max-batch", "--max-queue", "--in", "--out",
-                                      "--ttft", "--itl", "--percentile", "--rate", "--demand",
-                                      "--in-cv", "--out-cv", "--kv-tokens",
-                                      "--max-batched-tokens"};
+  static const char *const flags[] = {
+      "--perf",      "--max-batch",         "--max-queue", "--in",     "--out",   "--ttft",
+      "--itl",       "--percentile",        "--rate",      "--demand", "--in-cv", "--out-cv",
+      "--kv-tokens", "--max-batched-tokens"};
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--json")) {
@@ -140,19 +141,45 @@ static int parse_args(int argc, char **argv, opts_t *o) {
       return SL_EXIT_USAGE;
     }
     switch (f) {
-    case 1: o->max_batch = x, o->has_batch = 1; break;
-    case 2: o->max_queue = x, o->has_queue = 1; break;
-    case 3: o->in = x, o->has_in = 1; break;
-    case 4: o->out = x, o->has_out = 1; break;
-    case 5: o->ttft = x, o->has_ttft = 1; break;
-    case 6: o->itl = x, o->has_itl = 1; break;
-    case 7: o->percentile = x, o->has_pct = 1; break;
-    case 8: o->rate = x, o->has_rate = 1; break;
-    case 9: o->demand = x, o->has_demand = 1; break;
-    case 10: o->in_cv = x; break;
-    case 11: o->out_cv = x; break;
-    case 12: o->kv_tokens = x; break;
-    case 13: o->budget = x; break;
+    case 1:
+      o->max_batch = x, o->has_batch = 1;
+      break;
+    case 2:
+      o->max_queue = x, o->has_queue = 1;
+      break;
+    case 3:
+      o->in = x, o->has_in = 1;
+      break;
+    case 4:
+      o->out = x, o->has_out = 1;
+      break;
+    case 5:
+      o->ttft = x, o->has_ttft = 1;
+      break;
+    case 6:
+      o->itl = x, o->has_itl = 1;
+      break;
+    case 7:
+      o->percentile = x, o->has_pct = 1;
+      break;
+    case 8:
+      o->rate = x, o->has_rate = 1;
+      break;
+    case 9:
+      o->demand = x, o->has_demand = 1;
+      break;
+    case 10:
+      o->in_cv = x;
+      break;
+    case 11:
+      o->out_cv = x;
+      break;
+    case 12:
+      o->kv_tokens = x;
+      break;
+    case 13:
+      o->budget = x;
+      break;
     }
   }
   return 0;
@@ -284,8 +311,8 @@ int sl_cmd_plan(int argc, char **argv) {
                         "in [0, 1e9] req/s", o.demand)) ||
       (rc = check_range(!(o.in_cv >= 0 && o.in_cv <= 100), "--in-cv", "0..100", o.in_cv)) ||
       (rc = check_range(!(o.out_cv >= 0 && o.out_cv <= 100), "--out-cv", "0..100", o.out_cv)) ||
-      (rc = check_range(!(o.kv_tokens >= 0 && o.kv_tokens <= 1e12), "--kv-tokens",
-                        "0..1e12 tokens", o.kv_tokens)) ||
+      (rc = check_range(!(o.kv_tokens >= 0 && o.kv_tokens <= 1e12), "--kv-tokens", "0..1e12 tokens",
+                        o.kv_tokens)) ||
       (rc = check_range(!(o.budget >= 0 && o.budget <= 16777216 && o.budget == floor(o.budget)),
                         "--max-batched-tokens", "a whole number 1..16777216", o.budget)))
     return rc;
@@ -330,8 +357,10 @@ int sl_cmd_plan(int argc, char **argv) {
       goto done;
     }
   }
-  if (o.json) rc = print_json(&o, &r);
-  else print_text(&o, &r);
+  if (o.json)
+    rc = print_json(&o, &r);
+  else
+    print_text(&o, &r);
 done:
   sl_queue_free(q);
   return rc;

@@ -33,31 +33,31 @@ static const char default_cluster[] =
     "     profile: llama-3.1-8b/h100, slo_class: interactive, min: 1, max: 1000}\n";
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: sluice sim [options]\n"
-          "\n"
-          "Replays a request trace through the tick pipeline (store, view, policies, guard)\n"
-          "against a simulated cluster, once per policy, and prints SLO attainment, latency,\n"
-          "GPU-hours, cost, scale events and reaction time per policy, plus a clairvoyant\n"
-          "reference. With no options: a built-in scenario with every built-in policy.\n"
-          "\n"
-          "  --trace FILE|GEN:k=v,...  trace for every model: an Azure CSV, Mooncake JSONL or\n"
-          "                            ServeGen file or directory, or a generator (poisson, gamma,\n"
-          "                            weibull, diurnal, step; docs/traces.md)\n"
-          "  --tokens DIST             token lengths for traces without them: azure (default),\n"
-          "                            fixed:in=N,out=M, lognormal:in_mu=,in_sigma=,out_mu=,...\n"
-          "  --cluster FILE            cluster file (docs/simulator.md); default: the built-in\n"
-          "                            scenario, or one Llama-3.1-8B/H100 variant with --trace\n"
-          "  --policy P[,P...]         canned policy names or policy files (default: all built in)\n"
-          "  --seed N                  random seed (default 1); runs with one seed are identical\n"
-          "  --duration D              simulated time to replay: seconds or 90m, 2h, 1d\n"
-          "  --rate-scale R            keep each request with probability R < 1, or add copies\n"
-          "  --time-scale T            stretch time by T\n"
-          "  --peak-replicas N         scale the rate so the clairvoyant peak is N replicas of\n"
-          "                            each model's cheapest variant (instead of --rate-scale)\n"
-          "  --json                    print JSON instead of the table\n"
-          "  --decisions FILE          write every scaling change with its reason (- for stderr)\n"
-          "  --report FILE.html        write the HTML report\n");
+  fprintf(
+      f, "usage: sluice sim [options]\n"
+         "\n"
+         "Replays a request trace through the tick pipeline (store, view, policies, guard)\n"
+         "against a simulated cluster, once per policy, and prints SLO attainment, latency,\n"
+         "GPU-hours, cost, scale events and reaction time per policy, plus a clairvoyant\n"
+         "reference. With no options: a built-in scenario with every built-in policy.\n"
+         "\n"
+         "  --trace FILE|GEN:k=v,...  trace for every model: an Azure CSV, Mooncake JSONL or\n"
+         "                            ServeGen file or directory, or a generator (poisson, gamma,\n"
+         "                            weibull, diurnal, step; docs/traces.md)\n"
+         "  --tokens DIST             token lengths for traces without them: azure (default),\n"
+         "                            fixed:in=N,out=M, lognormal:in_mu=,in_sigma=,out_mu=,...\n"
+         "  --cluster FILE            cluster file (docs/simulator.md); default: the built-in\n"
+         "                            scenario, or one Llama-3.1-8B/H100 variant with --trace\n"
+         "  --policy P[,P...]         canned policy names or policy files (default: all built in)\n"
+         "  --seed N                  random seed (default 1); runs with one seed are identical\n"
+         "  --duration D              simulated time to replay: seconds or 90m, 2h, 1d\n"
+         "  --rate-scale R            keep each request with probability R < 1, or add copies\n"
+         "  --time-scale T            stretch time by T\n"
+         "  --peak-replicas N         scale the rate so the clairvoyant peak is N replicas of\n"
+         "                            each model's cheapest variant (instead of --rate-scale)\n"
+         "  --json                    print JSON instead of the table\n"
+         "  --decisions FILE          write every scaling change with its reason (- for stderr)\n"
+         "  --report FILE.html        write the HTML report\n");
 }
 
 static int bad(const char *flag, const char *what, const char *got) {
@@ -173,20 +173,21 @@ static void print_json(const sl_sim_result_t *r, int n, const sl_clair_result_t 
 }
 
 static void cell(char *buf, size_t n, double x, const char *fmt) {
-  if (isfinite(x)) snprintf(buf, n, fmt, x);
-  else snprintf(buf, n, "-");
+  if (isfinite(x))
+    snprintf(buf, n, fmt, x);
+  else
+    snprintf(buf, n, "-");
 }
 
 static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
                         const sl_clair_result_t *c) {
   const sl_cluster_t *cl = s->o.cluster;
-  printf("%d model%s, %d variant%s; %.0f s simulated; rate scale %.4g; seed %llu\n",
-         cl->nmodels, cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants,
-         cl->cfg.nvariants == 1 ? "" : "s", s->end, s->rate_scale,
-         (unsigned long long)s->o.seed);
+  printf("%d model%s, %d variant%s; %.0f s simulated; rate scale %.4g; seed %llu\n", cl->nmodels,
+         cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants, cl->cfg.nvariants == 1 ? "" : "s", s->end,
+         s->rate_scale, (unsigned long long)s->o.seed);
   printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "policy", "requests",
-         "completed", "dropped", "TTFT p50", "p90", "p99", "ITL p50", "p99", "SLO", "GPU-h",
-         "cost", "scales", "reaction");
+         "completed", "dropped", "TTFT p50", "p90", "p99", "ITL p50", "p99", "SLO", "GPU-h", "cost",
+         "scales", "reaction");
   printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8s %8s %6s %8s\n", "", "", "", "", "(ms)",
          "(ms)", "(ms)", "(ms)", "(ms)", "", "", "", "", "(s)");
   for (int i = 0; i < n; i++) {
@@ -198,16 +199,16 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
     cell(c5, sizeof c5, r[i].itl_p99_ms, "%.1f");
     cell(c6, sizeof c6, r[i].slo_attainment * 100, "%.2f%%");
     cell(c7, sizeof c7, r[i].reaction_s, "%.0f");
-    printf("%-14s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n",
-           r[i].policy, (unsigned long long)r[i].requests, (unsigned long long)r[i].completed,
+    printf("%-14s %9llu %9llu %7llu %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6llu %8s\n", r[i].policy,
+           (unsigned long long)r[i].requests, (unsigned long long)r[i].completed,
            (unsigned long long)r[i].dropped, c1, c2, c3, c4, c5, c6, r[i].gpu_hours, r[i].cost,
            (unsigned long long)r[i].scale_events, c7);
   }
-  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-",
-         "-", "-", "-", "-", "-", "-", "-", "-", c->gpu_hours, c->cost, "-", "-");
+  printf("%-14s %9s %9s %7s %8s %8s %8s %7s %7s %7s %8.1f %8.2f %6s %8s\n", "clairvoyant", "-", "-",
+         "-", "-", "-", "-", "-", "-", "-", c->gpu_hours, c->cost, "-", "-");
   printf("clairvoyant: the fewest replicas per %.0f s bin that meet the SLO at that bin's load, "
-         "zero start-up; peak %d replica%s%s\n", s->o.bin_s, c->peak_replicas,
-         c->peak_replicas == 1 ? "" : "s",
+         "zero start-up; peak %d replica%s%s\n",
+         s->o.bin_s, c->peak_replicas, c->peak_replicas == 1 ? "" : "s",
          c->short_bins ? " (the inventory could not cover some bins)" : "");
   // Why requests missed, per policy: what to fix differs (capacity late: TTFT; batches too
   // full or prefill-heavy: ITL; the queue timed out: dropped; scale-down cut them: cut).
@@ -225,12 +226,12 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
 
 static int exit_code(int rc) {
   return rc == SL_EINVAL || rc == SL_EPARSE || rc == SL_EIO || rc == SL_ENOTFOUND ? SL_EXIT_USAGE
-                                                                                 : SL_EXIT_FAIL;
+                                                                                  : SL_EXIT_FAIL;
 }
 
 int sl_cmd_sim(int argc, char **argv) {
-  const char *trace = NULL, *tokens = NULL, *cluster_path = NULL, *policies = NULL,
-             *report = NULL, *decisions = NULL;
+  const char *trace = NULL, *tokens = NULL, *cluster_path = NULL, *policies = NULL, *report = NULL,
+             *decisions = NULL;
   int json = 0;
   sl_sim_opts_t o;
   sl_sim_opts_init(&o);
@@ -244,10 +245,9 @@ int sl_cmd_sim(int argc, char **argv) {
       json = 1;
       continue;
     }
-    static const char *const with_value[] = {"--trace", "--tokens", "--cluster", "--policy",
-                                             "--seed", "--duration", "--rate-scale",
-                                             "--time-scale", "--peak-replicas", "--report",
-                                             "--decisions", NULL};
+    static const char *const with_value[] = {
+        "--trace",      "--tokens",     "--cluster",       "--policy", "--seed",      "--duration",
+        "--rate-scale", "--time-scale", "--peak-replicas", "--report", "--decisions", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= !strcmp(a, *w);
     if (!known) {
@@ -260,12 +260,18 @@ int sl_cmd_sim(int argc, char **argv) {
     }
     const char *v = argv[++i];
     double x;
-    if (!strcmp(a, "--trace")) trace = v;
-    else if (!strcmp(a, "--tokens")) tokens = v;
-    else if (!strcmp(a, "--cluster")) cluster_path = v;
-    else if (!strcmp(a, "--policy")) policies = v;
-    else if (!strcmp(a, "--report")) report = v;
-    else if (!strcmp(a, "--decisions")) decisions = v;
+    if (!strcmp(a, "--trace"))
+      trace = v;
+    else if (!strcmp(a, "--tokens"))
+      tokens = v;
+    else if (!strcmp(a, "--cluster"))
+      cluster_path = v;
+    else if (!strcmp(a, "--policy"))
+      policies = v;
+    else if (!strcmp(a, "--report"))
+      report = v;
+    else if (!strcmp(a, "--decisions"))
+      decisions = v;
     else if (!strcmp(a, "--seed")) {
       char *end;
       errno = 0;
@@ -304,10 +310,11 @@ int sl_cmd_sim(int argc, char **argv) {
   sl_err_t err = {0};
   sl_cluster_t cl;
   int rc;
-  if (cluster_path) rc = sl_cluster_load(&cl, cluster_path, &err);
+  if (cluster_path)
+    rc = sl_cluster_load(&cl, cluster_path, &err);
   else if (trace)
-    rc = sl_cluster_load_buffer(&cl, default_cluster, sizeof default_cluster - 1,
-                                "default cluster", &err);
+    rc = sl_cluster_load_buffer(&cl, default_cluster, sizeof default_cluster - 1, "default cluster",
+                                &err);
   else
     rc = sl_cluster_load_buffer(&cl, sl_cluster_builtin_yaml, strlen(sl_cluster_builtin_yaml),
                                 "built-in scenario", &err);
@@ -376,13 +383,16 @@ int sl_cmd_sim(int argc, char **argv) {
   }
   sl_clair_result_t clair;
   if ((rc = sl_sim_clairvoyant(&sim, &clair, &err)) < 0) goto fail;
-  if (json) print_json(res, nres, &clair, sl_sim_rate(&sim));
-  else print_table(&sim, res, nres, &clair);
+  if (json)
+    print_json(res, nres, &clair, sl_sim_rate(&sim));
+  else
+    print_table(&sim, res, nres, &clair);
   if (report) {
     sl_report_opts_t ro = {.cluster = cluster_path ? cluster_path
                                       : trace      ? "default cluster (Llama-3.1-8B on H100)"
                                                    : "built-in scenario",
-                           .argc = argc, .argv = argv};
+                           .argc = argc,
+                           .argv = argv};
     if (sl_report_write(report, &sim, res, nres, &clair, &ro, &err) < 0) {
       fprintf(stderr, "sluice sim: --report: %s\n", err.msg);
       code = SL_EXIT_FAIL;

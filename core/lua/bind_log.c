@@ -17,7 +17,7 @@
 static int emit(lua_State *L, sl_log_level_t level) {
   int n = lua_gettop(L);
   if (n == 0) return 0;
-  if (level < sl_log_get_level()) return 0;  // skip formatting work nobody will see
+  if (level < sl_log_get_level()) return 0; // skip formatting work nobody will see
   const char *msg;
   if (n > 1) {
     // string.format from the VM's own string library.
@@ -43,14 +43,25 @@ static int emit(lua_State *L, sl_log_level_t level) {
   return 0;
 }
 
-static int sllua_debug(lua_State *L) { return emit(L, SL_LOG_DEBUG); }
-static int sllua_info(lua_State *L) { return emit(L, SL_LOG_INFO); }
-static int sllua_warn(lua_State *L) { return emit(L, SL_LOG_WARN); }
-static int sllua_error(lua_State *L) { return emit(L, SL_LOG_ERROR); }
+static int sllua_debug(lua_State *L) {
+  return emit(L, SL_LOG_DEBUG);
+}
+static int sllua_info(lua_State *L) {
+  return emit(L, SL_LOG_INFO);
+}
+static int sllua_warn(lua_State *L) {
+  return emit(L, SL_LOG_WARN);
+}
+static int sllua_error(lua_State *L) {
+  return emit(L, SL_LOG_ERROR);
+}
 
 int luaopen_sluice_log(lua_State *L) {
-  static const luaL_Reg fns[] = {
-      {"debug", sllua_debug}, {"info", sllua_info}, {"warn", sllua_warn}, {"error", sllua_error}, {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"debug", sllua_debug},
+                                 {"info", sllua_info},
+                                 {"warn", sllua_warn},
+                                 {"error", sllua_error},
+                                 {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
   return 1;

@@ -78,7 +78,8 @@ static const char *str_field(lua_State *L, int idx, const char *fn, const char *
                              const char *key) {
   int t = rawfield(L, idx, key);
   const char *s = NULL;
-  if (t == LUA_TSTRING) s = lua_tostring(L, -1);  // stays alive: the table holds it
+  if (t == LUA_TSTRING)
+    s = lua_tostring(L, -1); // stays alive: the table holds it
   else if (t != LUA_TNIL)
     raise(L, "model.%s: %s.%s must be a string (got %s)", fn, what, key, lua_typename(L, t));
   lua_pop(L, 1);
@@ -204,9 +205,9 @@ static int sllua_model_builtins(lua_State *L) {
 
 // ---- queue ---------------------------------------------------------------------------------
 
-static const char *const shape_fields[] = {"max_batch",  "max_queue",          "in_tokens",
-                                           "out_tokens", "in_cv",              "out_cv",
-                                           "kv_tokens",  "max_batched_tokens", NULL};
+static const char *const shape_fields[] = {
+    "max_batch", "max_queue", "in_tokens",          "out_tokens", "in_cv",
+    "out_cv",    "kv_tokens", "max_batched_tokens", NULL};
 
 static void read_shape(lua_State *L, int idx, const char *fn, sl_shape_t *s) {
   idx = absindex(L, idx);
@@ -220,8 +221,7 @@ static void read_shape(lua_State *L, int idx, const char *fn, sl_shape_t *s) {
   s->in_cv = num_field(L, idx, fn, "shape", "in_cv", 0, 0);
   s->out_cv = num_field(L, idx, fn, "shape", "out_cv", 0, 0);
   s->kv_tokens = num_field(L, idx, fn, "shape", "kv_tokens", 0, 0);
-  s->max_batched_tokens =
-    int_field(L, idx, fn, "shape", "max_batched_tokens", 0, 0, 0, 16777216);
+  s->max_batched_tokens = int_field(L, idx, fn, "shape", "max_batched_tokens", 0, 0, 0, 16777216);
 }
 
 // A queue for (profile, shape) in a userdata left on the stack; raises on bad values.
@@ -260,8 +260,8 @@ static void push_pred(lua_State *L, const sl_pred_t *o) {
 
 static double check_percentile(lua_State *L, double p, const char *fn) {
   if (!(p >= 0 && p < 1))
-    raise(L, "model.%s: percentile must be in (0, 1), e.g. 0.95, or nil for means (got %.17g)",
-          fn, p);
+    raise(L, "model.%s: percentile must be in (0, 1), e.g. 0.95, or nil for means (got %.17g)", fn,
+          p);
   return p;
 }
 
@@ -297,8 +297,8 @@ static int sllua_model_max_rate(lua_State *L) {
     only_fields(L, 3, "max_rate", "slo", slo_fields, NULL);
     slo.ttft_ms = num_field(L, 3, "max_rate", "slo", "ttft_ms", 0, 0);
     slo.itl_ms = num_field(L, 3, "max_rate", "slo", "itl_ms", 0, 0);
-    slo.percentile = check_percentile(L, num_field(L, 3, "max_rate", "slo", "percentile", 0, 0),
-                                      "max_rate");
+    slo.percentile =
+        check_percentile(L, num_field(L, 3, "max_rate", "slo", "percentile", 0, 0), "max_rate");
     if (!(slo.ttft_ms >= 0 && isfinite(slo.ttft_ms)))
       raise(L, "model.max_rate: slo.ttft_ms must be >= 0 (got %.17g)", slo.ttft_ms);
     if (!(slo.itl_ms >= 0 && isfinite(slo.itl_ms)))
@@ -346,9 +346,19 @@ static int sllua_model_step_ms(lua_State *L) {
   return 1;
 }
 
-static const char *const derive_fields[] = {
-  "weight_bytes", "kv_bytes_per_token", "params", "attn_flops_per_pair", "mem_bw", "flops", "tp",
-  "comm_ms", "mem_eff", "flop_eff", "name", "source", NULL};
+static const char *const derive_fields[] = {"weight_bytes",
+                                            "kv_bytes_per_token",
+                                            "params",
+                                            "attn_flops_per_pair",
+                                            "mem_bw",
+                                            "flops",
+                                            "tp",
+                                            "comm_ms",
+                                            "mem_eff",
+                                            "flop_eff",
+                                            "name",
+                                            "source",
+                                            NULL};
 
 // model.derive{weight_bytes=, kv_bytes_per_token=, params=, attn_flops_per_pair=, mem_bw=,
 //              flops=, tp=, comm_ms=, mem_eff=, flop_eff=, name=} -> step profile
@@ -356,18 +366,18 @@ static int sllua_model_derive(lua_State *L) {
   check_table(L, 1, "derive", "spec");
   only_fields(L, 1, "derive", "spec", derive_fields, NULL);
   sl_step_llm_t m = {
-    .weight_bytes = num_field(L, 1, "derive", "spec", "weight_bytes", 1, 0),
-    .kv_bytes_per_token = num_field(L, 1, "derive", "spec", "kv_bytes_per_token", 1, 0),
-    .params = num_field(L, 1, "derive", "spec", "params", 1, 0),
-    .attn_flops_per_pair = num_field(L, 1, "derive", "spec", "attn_flops_per_pair", 1, 0),
+      .weight_bytes = num_field(L, 1, "derive", "spec", "weight_bytes", 1, 0),
+      .kv_bytes_per_token = num_field(L, 1, "derive", "spec", "kv_bytes_per_token", 1, 0),
+      .params = num_field(L, 1, "derive", "spec", "params", 1, 0),
+      .attn_flops_per_pair = num_field(L, 1, "derive", "spec", "attn_flops_per_pair", 1, 0),
   };
   sl_step_gpu_t g = {
-    .mem_bw = num_field(L, 1, "derive", "spec", "mem_bw", 1, 0),
-    .flops = num_field(L, 1, "derive", "spec", "flops", 1, 0),
-    .tp = int_field(L, 1, "derive", "spec", "tp", 0, 1, 1, 64),
-    .comm_ms = num_field(L, 1, "derive", "spec", "comm_ms", 0, 0),
-    .mem_eff = num_field(L, 1, "derive", "spec", "mem_eff", 0, 0),
-    .flop_eff = num_field(L, 1, "derive", "spec", "flop_eff", 0, 0),
+      .mem_bw = num_field(L, 1, "derive", "spec", "mem_bw", 1, 0),
+      .flops = num_field(L, 1, "derive", "spec", "flops", 1, 0),
+      .tp = int_field(L, 1, "derive", "spec", "tp", 0, 1, 1, 64),
+      .comm_ms = num_field(L, 1, "derive", "spec", "comm_ms", 0, 0),
+      .mem_eff = num_field(L, 1, "derive", "spec", "mem_eff", 0, 0),
+      .flop_eff = num_field(L, 1, "derive", "spec", "flop_eff", 0, 0),
   };
   const char *name = str_field(L, 1, "derive", "spec", "name");
   sl_step_t s;
@@ -381,9 +391,9 @@ static int sllua_model_derive(lua_State *L) {
 
 // ---- fitting -------------------------------------------------------------------------------
 
-static const char *const fit_fields[] = {"kind", "theta", "cov", "lo", "hi", "drift", "noise",
-                                         "gate", "spread", "updates", "rejected", "streak",
-                                         "last_nis", NULL};
+static const char *const fit_fields[] = {"kind",     "theta",  "cov",      "lo",     "hi",
+                                         "drift",    "noise",  "gate",     "spread", "updates",
+                                         "rejected", "streak", "last_nis", NULL};
 
 static void read_array(lua_State *L, int idx, const char *key, double *out, int n) {
   int t = rawfield(L, idx, key);
@@ -486,8 +496,8 @@ static int sllua_model_fit_new(lua_State *L) {
   return 1;
 }
 
-static const char *const obs_fields[] = {"rate", "in_tokens", "out_tokens", "ttft_ms", "itl_ms",
-                                         "batch", "max_batch", "max_queue", NULL};
+static const char *const obs_fields[] = {"rate",  "in_tokens", "out_tokens", "ttft_ms", "itl_ms",
+                                         "batch", "max_batch", "max_queue",  NULL};
 
 // model.fit_update(state, obs) -> new state, accepted | nil, err
 // obs = {rate=, in_tokens=, out_tokens=, ttft_ms=, itl_ms=, batch=?, max_batch=, max_queue=?}
@@ -497,14 +507,14 @@ static int sllua_model_fit_update(lua_State *L) {
   check_table(L, 2, "fit_update", "obs");
   only_fields(L, 2, "fit_update", "obs", obs_fields, NULL);
   sl_fit_obs_t o = {
-    .rate = num_field(L, 2, "fit_update", "obs", "rate", 1, 0),
-    .in_tokens = num_field(L, 2, "fit_update", "obs", "in_tokens", 1, 0),
-    .out_tokens = num_field(L, 2, "fit_update", "obs", "out_tokens", 1, 0),
-    .ttft_ms = num_field(L, 2, "fit_update", "obs", "ttft_ms", 1, 0),
-    .itl_ms = num_field(L, 2, "fit_update", "obs", "itl_ms", 1, 0),
-    .batch = num_field(L, 2, "fit_update", "obs", "batch", 0, 0),
-    .max_batch = int_field(L, 2, "fit_update", "obs", "max_batch", 1, 0, 1, SL_QUEUE_MAX_BATCH),
-    .max_queue = int_field(L, 2, "fit_update", "obs", "max_queue", 0, -1, -1, SL_QUEUE_MAX_QUEUE),
+      .rate = num_field(L, 2, "fit_update", "obs", "rate", 1, 0),
+      .in_tokens = num_field(L, 2, "fit_update", "obs", "in_tokens", 1, 0),
+      .out_tokens = num_field(L, 2, "fit_update", "obs", "out_tokens", 1, 0),
+      .ttft_ms = num_field(L, 2, "fit_update", "obs", "ttft_ms", 1, 0),
+      .itl_ms = num_field(L, 2, "fit_update", "obs", "itl_ms", 1, 0),
+      .batch = num_field(L, 2, "fit_update", "obs", "batch", 0, 0),
+      .max_batch = int_field(L, 2, "fit_update", "obs", "max_batch", 1, 0, 1, SL_QUEUE_MAX_BATCH),
+      .max_queue = int_field(L, 2, "fit_update", "obs", "max_queue", 0, -1, -1, SL_QUEUE_MAX_QUEUE),
   };
   size_t bytes = sl_queue_bytes(o.max_batch);
   void *work = lua_newuserdata(L, bytes);
@@ -533,18 +543,12 @@ static int sllua_model_fit_params(lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {
-  {"profile", sllua_model_profile},
-  {"builtin", sllua_model_builtin},
-  {"builtins", sllua_model_builtins},
-  {"predict", sllua_model_predict},
-  {"max_rate", sllua_model_max_rate},
-  {"replicas", sllua_model_replicas},
-  {"step_ms", sllua_model_step_ms},
-  {"derive", sllua_model_derive},
-  {"fit_new", sllua_model_fit_new},
-  {"fit_update", sllua_model_fit_update},
-  {"fit_params", sllua_model_fit_params},
-  {NULL, NULL},
+    {"profile", sllua_model_profile},       {"builtin", sllua_model_builtin},
+    {"builtins", sllua_model_builtins},     {"predict", sllua_model_predict},
+    {"max_rate", sllua_model_max_rate},     {"replicas", sllua_model_replicas},
+    {"step_ms", sllua_model_step_ms},       {"derive", sllua_model_derive},
+    {"fit_new", sllua_model_fit_new},       {"fit_update", sllua_model_fit_update},
+    {"fit_params", sllua_model_fit_params}, {NULL, NULL},
 };
 
 int luaopen_sluice_model(lua_State *L) {

@@ -4,5 +4,4 @@
 
 #include "core/lua/vm.h"
 
-
 void sl_lua_preload_kernels(sl_vm_t *vm);

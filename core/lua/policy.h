@@ -15,16 +15,16 @@
 #define SL_POLICY_MAX_BYTES ((size_t)4 << 20)
 
 typedef struct {
-  const char *src;        // policy source text
+  const char *src; // policy source text
   size_t len;
-  const char *chunkname;  // "@policies/hpa.lua": names file:line in errors
-  const sl_ydoc_t *doc;   // params overrides: a mapping node in doc, or NULL
+  const char *chunkname; // "@policies/hpa.lua": names file:line in errors
+  const sl_ydoc_t *doc;  // params overrides: a mapping node in doc, or NULL
   const sl_yval_t *params;
   sl_clock_t *clock;
-  size_t mem_limit;       // 0 = VM default
-  uint64_t budget;        // 0 = VM default
+  size_t mem_limit; // 0 = VM default
+  uint64_t budget;  // 0 = VM default
   const char *module_path;
-  double time_limit;      // seconds per call (0 = VM default)
+  double time_limit; // seconds per call (0 = VM default)
 } sl_policy_opts_t;
 
 typedef struct sl_policy {
@@ -32,9 +32,9 @@ typedef struct sl_policy {
   char *name;
   char *chunkname;
   uint64_t src_hash;
-  int ref_decide, ref_params, ref_state, ref_init;
-  double period;          // 0 when the policy does not set one
-  double scrape_interval, lag, window;  // NaN when unset (signals = {...})
+  int ref_decide, ref_params, ref_state, ref_init, ref_validate;
+  double period;                       // 0 when the policy does not set one
+  double scrape_interval, lag, window; // NaN when unset (signals = {...})
   int scale_from_zero;
   sl_lview_t lv;
 } sl_policy_t;
@@ -46,6 +46,16 @@ void sl_policy_free(sl_policy_t *p);
 int sl_policy_init_state(sl_policy_t *p, sl_err_t *err);
 // State copied as plain data from another policy's VM (hot reload).
 int sl_policy_copy_state(sl_policy_t *to, sl_policy_t *from, sl_err_t *err);
+// Pushes onto `to` a plain-data copy of the policy's "params" or "state" (nil when it has none),
+// for another VM to read: never a reference into this one. The rules and limits are those of
+// state across a reload (sl_vm_copy_plain); the copy counts against `to`'s memory cap.
+int sl_policy_copy_data(sl_policy_t *p, const char *which, lua_State *to, sl_err_t *err);
+// Changes the running params: `map` is a YAML mapping of overrides, merged with the rules of
+// `params:` in the configuration (a known key, the default's type, "auto" takes a number), then
+// the policy's validate() runs on the result. On any refusal the params are unchanged and err
+// says why ("bad params: 'target' must be a number, got a string"); otherwise the next tick sees
+// the new params.
+int sl_policy_override_params(sl_policy_t *p, const sl_yval_t *map, sl_err_t *err);
 // One tick: decide(view, params, state) for the variants `manages` marks. Fills out[i] for view
 // variant i. Errors (a Lua error, budget or memory overrun, malformed result) name file:line or
 // the offending field.

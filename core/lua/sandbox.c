@@ -313,7 +313,8 @@ static int sllua_rep(lua_State *L) {
   return 1;
 }
 
-// ---- table.sort ----------------------------------------------------------------------------------
+// ---- table.sort
+// ----------------------------------------------------------------------------------
 
 // The same quicksort as Lua 5.1's table.sort (median of three, the same comparisons in the same
 // order, so results, ties included, match the stock function), but it looks at the deadline as
@@ -362,8 +363,10 @@ static void sort_range(lua_State *L, sort_ctx_t *c, int lo, int up) {
     if (sort_lt_at(L, c, up, lo)) sort_swap(L, lo, up);
     if (up - lo == 1) break;
     int i = lo + (up - lo) / 2;
-    if (sort_lt_at(L, c, i, lo)) sort_swap(L, i, lo);
-    else if (sort_lt_at(L, c, up, i)) sort_swap(L, i, up);
+    if (sort_lt_at(L, c, i, lo))
+      sort_swap(L, i, lo);
+    else if (sort_lt_at(L, c, up, i))
+      sort_swap(L, i, up);
     if (up - lo == 2) break;
     lua_rawgeti(L, 1, i); // the pivot stays on the stack while partitioning
     int pv = lua_gettop(L);

@@ -9,14 +9,14 @@
 #include "core/state/view.h"
 
 typedef struct sl_lview {
-  sl_view_t *view;               // the current tick's view; NULL outside decide()
-  const unsigned char *manages;  // per configured variant: visible to this policy
-  const int *order;              // view index -> configured index
+  sl_view_t *view;              // the current tick's view; NULL outside decide()
+  const unsigned char *manages; // per configured variant: visible to this policy
+  const int *order;             // view index -> configured index
   double period;
-  uint64_t tick;                 // this policy's tick number
+  uint64_t tick; // this policy's tick number
   // Registry refs of this VM's proxy cache and interned name tables (0 until first use).
   int cache_ref, fields_ref, vsig_ref, psig_ref, gsig_ref;
-  int ids_ref, index_ref;  // view index -> id string, and id -> view index + 1
+  int ids_ref, index_ref; // view index -> id string, and id -> view index + 1
 } sl_lview_t;
 
 // Pushes this VM's view object for lv (created on first use and cached in the registry).

@@ -61,8 +61,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   // reading results) get a small reserve above it, so they cannot fail unprotected after a
   // policy filled its VM to the cap.
   size_t limit = vm->depth > 0 || vm->strict > 0 ? vm->mem_limit : vm->mem_limit + HOST_RESERVE;
-  if (nsize > osize && vm->mem - osize + nsize > limit)
-    return alloc_refuse(vm, SL_VM_ABORT_MEM);
+  if (nsize > osize && vm->mem - osize + nsize > limit) return alloc_refuse(vm, SL_VM_ABORT_MEM);
   if (nsize > osize && vm->depth > 0) {
     vm->used += (nsize - osize) >> ALLOC_CHARGE_SHIFT;
     // A loop of bulk copies can spend the budget between two hook calls: fail the allocation
@@ -228,7 +227,8 @@ static void vm_hook(lua_State *L, lua_Debug *ar) {
   // The watchdog flags an expired call (and makes the hook run at once when a C function kept
   // the VM past its deadline); every 16th hook also reads the clock itself, in case the
   // watchdog could not start.
-  if (g_deadlines && (vm->expired || ((++vm->hooks & 15) == 0 && sl_watchdog_now() >= vm->deadline))) {
+  if (g_deadlines &&
+      (vm->expired || ((++vm->hooks & 15) == 0 && sl_watchdog_now() >= vm->deadline))) {
     char what[96];
     format_time(vm, what, sizeof what);
     sl_vm_trip(L, vm, SL_VM_ABORT_TIME, what);
@@ -593,7 +593,7 @@ int sl_vm_load(sl_vm_t *vm, const char *src, size_t len, const char *chunkname, 
                   display_name(chunkname));
   load_ctx_t c = {vm, src, chunkname, len, 0};
   char msg[SL_ERR_MAX];
-  vm->strict++;  // compiling policy text is the policy's memory, not the host's
+  vm->strict++; // compiling policy text is the policy's memory, not the host's
   int st = vm_protect(vm->L, load_protected, &c, 0, 1, msg, sizeof msg);
   vm->strict--;
   if (st == 0) return 0;
@@ -714,8 +714,8 @@ static int sllua_cfn_trampoline(lua_State *L) {
   return c->fn(L, c->ud);
 }
 
-int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int nargs,
-                  int nresults, sl_err_t *err) {
+int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int nargs, int nresults,
+                  sl_err_t *err) {
   lua_State *L = vm->L;
   cfn_t c = {fn, ud};
   // The cached sllua_trampoline takes (userdata, args...): the same shape, so no allocation here.

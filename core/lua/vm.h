@@ -16,12 +16,12 @@ typedef struct sl_vm sl_vm_t;
 #define SL_VM_DEFAULT_MEM_LIMIT           ((size_t)64 << 20)
 #define SL_VM_DEFAULT_INSTR_BUDGET        10000000ull
 #define SL_VM_DEFAULT_MAX_PATTERN_SUBJECT ((size_t)1 << 20)
-#define SL_VM_DEFAULT_TIME_LIMIT          0.5  // seconds of wall-clock time per call
+#define SL_VM_DEFAULT_TIME_LIMIT          1.0 // seconds of wall-clock time per call
 #define SL_VM_MAX_TIME_LIMIT              60.0
 // What one call may write through print and sluice.log; the rest is counted and suppressed.
 #define SL_VM_LOG_MAX_LINES 100
 #define SL_VM_LOG_MAX_BYTES ((size_t)16 << 10)
-#define SL_VM_MIN_MEM_LIMIT               ((size_t)1 << 20)
+#define SL_VM_MIN_MEM_LIMIT ((size_t)1 << 20)
 // Tables nested deeper than this are refused by sl_vm_copy_plain.
 #define SL_VM_COPY_MAX_DEPTH 64
 
@@ -32,7 +32,7 @@ typedef struct {
   sl_clock_t *clock;          // os.time()/os.clock() read this (must not be NULL)
   const char *module_path;    // optional dir searched for sluice.* Lua modules (lua/ tree);
                               // NULL = embedded only
-  double time_limit;          // wall-clock seconds per sl_vm_pcall (default 0.5 s when 0); it
+  double time_limit;          // wall-clock seconds per sl_vm_pcall (default 1 s when 0); it
                               // holds inside C functions too (see watchdog.h)
 } sl_vm_opts_t;
 
@@ -60,8 +60,8 @@ int sl_vm_pcall(sl_vm_t *vm, int nargs, int nresults, sl_err_t *err);
 // Runs fn(L, ud) as sl_vm_pcall runs a Lua function: under the budget, the deadline and the
 // memory cap, with the same error mapping. For host code that reads or writes policy-owned
 // values: whatever it triggers (an allocation failure, a budget trip) is that call's error.
-int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int nargs,
-                  int nresults, sl_err_t *err);
+int sl_vm_protect(sl_vm_t *vm, int (*fn)(lua_State *L, void *ud), void *ud, int nargs, int nresults,
+                  sl_err_t *err);
 
 // Raises the time-limit error when the current call is past its deadline. For C functions that
 // loop (sorting, collecting garbage) so they stop within the bound themselves.

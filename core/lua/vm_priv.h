@@ -48,7 +48,7 @@ struct sl_vm {
   char name[256];
   int hook_every;        // count-hook period in instructions
   int depth;             // sl_vm_pcall nesting
-  int strict;  // > 0: the cap binds even outside a call (copies, loads)
+  int strict;            // > 0: the cap binds even outside a call (copies, loads)
   int abort;             // SL_VM_ABORT_*; once set, every instruction raises until depth is 0
   int rearmed;           // hook already switched to every instruction
   uintptr_t cstack_base; // frame address of the outermost sl_vm_pcall (0 outside calls)

@@ -9,9 +9,9 @@
 //                                     --    held=, actuated=, reason=}, ... }
 //   h:check_files()                   -- re-read policy files now (returns how many changed)
 //   local e = h:wait_event(10)        -- run the file watcher until an event or the timeout
-//   h:events()                        -- events since the last call: {kind=, file=, version=, message=}
-//   h:policies()                      -- {file=, name=, version=, runs=, failures=, period=}
-//   h:close()
+//   h:events()                        -- events since the last call: {kind=, file=, version=,
+//   message=} h:policies()                      -- {file=, name=, version=, runs=, failures=,
+//   period=} h:close()
 #include "core/luamod/host.h"
 
 #include <lauxlib.h>
@@ -39,7 +39,7 @@ typedef struct {
   int have_c;
   uv_loop_t loop;
   int loop_ready;
-  lua_State *L;  // valid only inside a method call
+  lua_State *L; // valid only inside a method call
   int outcomes_ref, events_ref;
   int event_seen;
 } lhost_t;
@@ -68,6 +68,8 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
   lua_pushboolean(L, o->held), lua_setfield(L, -2, "held");
   lua_pushboolean(L, o->actuated), lua_setfield(L, -2, "actuated");
   lua_pushstring(L, o->reason), lua_setfield(L, -2, "reason");
+  if (o->policy) lua_pushstring(L, o->policy), lua_setfield(L, -2, "policy");
+  if (o->inputs && o->inputs[0]) lua_pushstring(L, o->inputs), lua_setfield(L, -2, "inputs");
   lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
   lua_pop(L, 1);
 }
@@ -99,7 +101,7 @@ static void teardown(lhost_t *h) {
   h->closed = 1;
   if (h->have_c) sl_host_unwatch(&h->c.host);
   if (h->loop_ready) {
-    uv_run(&h->loop, UV_RUN_DEFAULT);  // let closed handles finish
+    uv_run(&h->loop, UV_RUN_DEFAULT); // let closed handles finish
     uv_loop_close(&h->loop);
   }
   if (h->have_c) sl_controller_deinit(&h->c);
@@ -145,7 +147,7 @@ static int sllua_new(lua_State *L) {
 
   lhost_t *h = lua_newuserdata(L, sizeof *h);
   memset(h, 0, sizeof *h);
-  h->closed = 1;  // until fully built, __gc has nothing to undo
+  h->closed = 1; // until fully built, __gc has nothing to undo
   luaL_getmetatable(L, MT);
   lua_setmetatable(L, -2);
   sl_err_t err = {0};
@@ -277,7 +279,8 @@ static int sllua_monotonic(lua_State *L) {
 }
 
 // host.capture_log(level): from now on log lines at level and above are kept (not printed);
-// host.capture_log(false) prints them again; host.take_log() returns and clears them. Process-wide, for specs that assert what was logged.
+// host.capture_log(false) prints them again; host.take_log() returns and clears them. Process-wide,
+// for specs that assert what was logged.
 typedef struct {
   char **lines;
   size_t n, cap;
@@ -302,7 +305,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", NULL
 
 static int sllua_capture_log(lua_State *L) {
   if (lua_isboolean(L, 1) && !lua_toboolean(L, 1)) {
-    sl_log_set_sink(NULL, NULL);  // capture_log(false): back to stderr
+    sl_log_set_sink(NULL, NULL); // capture_log(false): back to stderr
     return 0;
   }
   int level = luaL_checkoption(L, 1, "info", level_names);
@@ -323,10 +326,11 @@ static int sllua_take_log(lua_State *L) {
 }
 
 int luaopen_sluice_host(lua_State *L) {
-  static const luaL_Reg methods[] = {{"tick", sllua_tick},         {"check_files", sllua_check_files},
-                                     {"events", sllua_events},     {"wait_event", sllua_wait_event},
-                                     {"policies", sllua_policies}, {"time", sllua_time},
-                                     {"close", sllua_close},       {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+      {"tick", sllua_tick},         {"check_files", sllua_check_files},
+      {"events", sllua_events},     {"wait_event", sllua_wait_event},
+      {"policies", sllua_policies}, {"time", sllua_time},
+      {"close", sllua_close},       {NULL, NULL}};
   if (luaL_newmetatable(L, MT)) {
     lua_newtable(L);
     luaL_register(L, NULL, methods);
@@ -335,14 +339,12 @@ int luaopen_sluice_host(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
+  static const luaL_Reg functions[] = {{"new", sllua_new},
+                                       {"monotonic", sllua_monotonic},
+                                       {"capture_log", sllua_capture_log},
+                                       {"take_log", sllua_take_log},
+                                       {NULL, NULL}};
   lua_newtable(L);
-  lua_pushcfunction(L, sllua_new);
-  lua_setfield(L, -2, "new");
-  lua_pushcfunction(L, sllua_monotonic);
-  lua_setfield(L, -2, "monotonic");
-  lua_pushcfunction(L, sllua_capture_log);
-  lua_setfield(L, -2, "capture_log");
-  lua_pushcfunction(L, sllua_take_log);
-  lua_setfield(L, -2, "take_log");
+  luaL_register(L, NULL, functions);
   return 1;
 }

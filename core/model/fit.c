@@ -10,8 +10,8 @@
 // Gauss-Newton relinearisations per update (it stops earlier once the step is negligible), and
 // step halvings per relinearisation.
 #define ITERATIONS 8
-#define HALVINGS 8
-#define FD_STEP 1e-5
+#define HALVINGS   8
+#define FD_STEP    1e-5
 
 // The 99.9% points of the chi-square distribution with 1, 2 and 3 degrees of freedom.
 static const double chi2_999[MAX_OBS + 1] = {0, 10.828, 13.816, 16.266};
@@ -118,8 +118,10 @@ static int model(const sl_fit_t *f, const double *theta, const sl_fit_obs_t *o, 
                  size_t qbytes, int m, double *z, sl_err_t *err) {
   sl_perf_t p = {.kind = f->kind};
   for (int i = 0; i < f->dim; i++) p.v[i] = exp(theta[i]);
-  sl_shape_t sh = {.max_batch = o->max_batch, .max_queue = o->max_queue,
-                   .in_tokens = o->in_tokens, .out_tokens = o->out_tokens};
+  sl_shape_t sh = {.max_batch = o->max_batch,
+                   .max_queue = o->max_queue,
+                   .in_tokens = o->in_tokens,
+                   .out_tokens = o->out_tokens};
   int rc = sl_queue_init(q, qbytes, &p, &sh, err);
   if (rc) return rc;
   sl_pred_t pr;
@@ -172,13 +174,15 @@ static double cost(int m, int d, const double *z, const double *h, double r, con
   return j;
 }
 
-int sl_fit_update(sl_fit_t *f, const sl_fit_obs_t *o, void *work, size_t work_bytes,
-                  int *accepted, sl_err_t *err) {
+int sl_fit_update(sl_fit_t *f, const sl_fit_obs_t *o, void *work, size_t work_bytes, int *accepted,
+                  sl_err_t *err) {
   int rc = sl_fit_check(f, err);
   if (rc) return rc;
   if ((rc = check_obs(o, err))) return rc;
-  sl_shape_t sh = {.max_batch = o->max_batch, .max_queue = o->max_queue,
-                   .in_tokens = o->in_tokens, .out_tokens = o->out_tokens};
+  sl_shape_t sh = {.max_batch = o->max_batch,
+                   .max_queue = o->max_queue,
+                   .in_tokens = o->in_tokens,
+                   .out_tokens = o->out_tokens};
   sl_perf_t probe;
   sl_fit_perf(f, &probe);
   sl_queue_t *q = work;
@@ -194,7 +198,7 @@ int sl_fit_update(sl_fit_t *f, const sl_fit_obs_t *o, void *work, size_t work_by
 
   const int d = f->dim, m = o->batch > 0 ? 3 : 2;
   const double z[MAX_OBS] = {log(o->ttft_ms), log(o->itl_ms), o->batch > 0 ? log(o->batch) : 0};
-  const double r = f->noise * f->noise;  // log-space variance of a relative error
+  const double r = f->noise * f->noise; // log-space variance of a relative error
   const double gate = f->gate > 0 ? f->gate : chi2_999[m];
   // Predict: the parameters may have drifted since the last update.
   double p[SL_FIT_MAX * SL_FIT_MAX], pinv[SL_FIT_MAX * SL_FIT_MAX];

@@ -8,33 +8,39 @@
 #include "core/model/stepmix.h"
 
 static const sl_perf_param_t params_4p[] = {
-  {"alpha", "ms", "decode time per token at batch 0", 1},
-  {"beta", "ms/seq", "decode time added per sequence in the batch", 0},
-  {"gamma", "ms", "prefill time at batch 0", 0},
-  {"delta", "ms/(token*seq)", "prefill time per input token per sequence in the batch", 0},
+    {"alpha", "ms", "decode time per token at batch 0", 1},
+    {"beta", "ms/seq", "decode time added per sequence in the batch", 0},
+    {"gamma", "ms", "prefill time at batch 0", 0},
+    {"delta", "ms/(token*seq)", "prefill time per input token per sequence in the batch", 0},
 };
 
 static const sl_perf_param_t params_3p[] = {
-  {"alpha", "ms", "fixed time per engine iteration", 1},
-  {"beta", "ms/token", "compute time per token", 0},
-  {"gamma", "ms/token", "KV-cache memory access time per token of context", 0},
+    {"alpha", "ms", "fixed time per engine iteration", 1},
+    {"beta", "ms/token", "compute time per token", 0},
+    {"gamma", "ms/token", "KV-cache memory access time per token of context", 0},
 };
 
 static const sl_perf_param_t params_step[] = {
-  {"a_ms", "ms", "per step: weights read once (the floor of every step)", 1},
-  {"b_ms", "ms/token", "per token scheduled in the step, decode or prefill", 0},
-  {"c_ms_per_ktok", "ms/1000 tokens", "per 1000 resident context tokens read by decode", 0},
-  {"prefill_tok_s", "tokens/s", "compute-bound token throughput (prefill)", 1},
-  {"attn_ms_per_mpair", "ms/1e6 pairs", "prefill attention per million (query, key) pairs", 0},
-  {"overhead_ms", "ms", "host scheduling per step, not overlapped with the GPU", 0},
-  {"request_ms", "ms", "per request before the engine (HTTP, tokenisation); TTFT only", 0},
+    {"a_ms", "ms", "per step: weights read once (the floor of every step)", 1},
+    {"b_ms", "ms/token", "per token scheduled in the step, decode or prefill", 0},
+    {"c_ms_per_ktok", "ms/1000 tokens", "per 1000 resident context tokens read by decode", 0},
+    {"prefill_tok_s", "tokens/s", "compute-bound token throughput (prefill)", 1},
+    {"attn_ms_per_mpair", "ms/1e6 pairs", "prefill attention per million (query, key) pairs", 0},
+    {"overhead_ms", "ms", "host scheduling per step, not overlapped with the GPU", 0},
+    {"request_ms", "ms", "per request before the engine (HTTP, tokenisation); TTFT only", 0},
 };
 
 const sl_perf_param_t *sl_perf_params(sl_perf_kind_t kind, int *n) {
   switch (kind) {
-  case SL_PERF_4P: *n = 4; return params_4p;
-  case SL_PERF_3P: *n = 3; return params_3p;
-  case SL_PERF_STEP: *n = 7; return params_step;
+  case SL_PERF_4P:
+    *n = 4;
+    return params_4p;
+  case SL_PERF_3P:
+    *n = 3;
+    return params_3p;
+  case SL_PERF_STEP:
+    *n = 7;
+    return params_step;
   }
   *n = 0;
   return NULL;
@@ -42,9 +48,12 @@ const sl_perf_param_t *sl_perf_params(sl_perf_kind_t kind, int *n) {
 
 const char *sl_perf_kind_name(sl_perf_kind_t kind) {
   switch (kind) {
-  case SL_PERF_4P: return "4p";
-  case SL_PERF_3P: return "3p";
-  case SL_PERF_STEP: return "step";
+  case SL_PERF_4P:
+    return "4p";
+  case SL_PERF_3P:
+    return "3p";
+  case SL_PERF_STEP:
+    return "step";
   }
   return "?";
 }
@@ -95,28 +104,29 @@ void sl_perf_from_step(const sl_step_t *s, sl_perf_t *p) {
 }
 
 #define SRC_WVA_CHART                                                                              \
-  "llm-d WVA chart default (charts/.../variantautoscaling.yaml @56a651b), "                       \
+  "llm-d WVA chart default (charts/.../variantautoscaling.yaml @56a651b), "                        \
   "data/perf/wva_perf_params.csv"
 
 static const sl_perf_t builtins[] = {
-  {.kind = SL_PERF_STEP,
-   .v = {SL_L8H_A_MS, SL_L8H_B_MS, SL_L8H_C_MS_KTOK, SL_L8H_TOK_S, SL_L8H_ATTN_MS_MPAIR,
-         SL_L8H_OVERHEAD_MS, SL_L8H_REQUEST_MS},
-   .name = "llama-3.1-8b/h100",
-   .source = "fit to data/perf/h100_synthetic_measured (GPU) and the guidellm vLLM run "
-             "(host overhead); docs/calibration.md"},
-  {.kind = SL_PERF_4P,
-   .v = {7.47, 0.044, 15.415, 0.000337},
-   .name = "llama-3.1-8b/h100:4p",
-   .source = SRC_WVA_CHART},
-  {.kind = SL_PERF_4P,
-   .v = {22.619, 0.181, 226.19, 0.018},
-   .name = "llama-3.1-8b/l40s:4p",
-   .source = SRC_WVA_CHART},
-  {.kind = SL_PERF_3P,
-   .v = {6.49, 0.0219, 4.96e-5},
-   .name = "llama-3.1-8b/h100:3p",
-   .source = "WVA queueing-model fit for Llama-3.1-8B on H100 (reference/wva.md 2.5 test vectors)"},
+    {.kind = SL_PERF_STEP,
+     .v = {SL_L8H_A_MS, SL_L8H_B_MS, SL_L8H_C_MS_KTOK, SL_L8H_TOK_S, SL_L8H_ATTN_MS_MPAIR,
+           SL_L8H_OVERHEAD_MS, SL_L8H_REQUEST_MS},
+     .name = "llama-3.1-8b/h100",
+     .source = "fit to data/perf/h100_synthetic_measured (GPU) and the guidellm vLLM run "
+               "(host overhead); docs/calibration.md"},
+    {.kind = SL_PERF_4P,
+     .v = {7.47, 0.044, 15.415, 0.000337},
+     .name = "llama-3.1-8b/h100:4p",
+     .source = SRC_WVA_CHART},
+    {.kind = SL_PERF_4P,
+     .v = {22.619, 0.181, 226.19, 0.018},
+     .name = "llama-3.1-8b/l40s:4p",
+     .source = SRC_WVA_CHART},
+    {.kind = SL_PERF_3P,
+     .v = {6.49, 0.0219, 4.96e-5},
+     .name = "llama-3.1-8b/h100:3p",
+     .source =
+         "WVA queueing-model fit for Llama-3.1-8B on H100 (reference/wva.md 2.5 test vectors)"},
 };
 #define N_BUILTINS (int)(sizeof builtins / sizeof builtins[0])
 
@@ -202,7 +212,9 @@ void sl_perf_times(const sl_perf_t *p, double in, double out, double n, sl_perf_
     t->svc = t->pre + out * t->dec;
     return;
   }
-  case SL_PERF_STEP: times_step(p, in, out, n, t); return;
+  case SL_PERF_STEP:
+    times_step(p, in, out, n, t);
+    return;
   }
   t->pre = t->dec = t->svc = 0;
 }

@@ -8,18 +8,18 @@
 #include "core/util/err.h"
 
 typedef enum {
-  SL_PERF_4P = 1,  // ITL = alpha + beta*n; prefill = gamma + delta*in*n          (WVA, Inferno)
-  SL_PERF_3P,      // alpha per iteration, beta compute/token, gamma KV memory/token (WVA QM)
-  SL_PERF_STEP,    // context-aware step model (core/model/step.h)
+  SL_PERF_4P = 1, // ITL = alpha + beta*n; prefill = gamma + delta*in*n          (WVA, Inferno)
+  SL_PERF_3P,     // alpha per iteration, beta compute/token, gamma KV memory/token (WVA QM)
+  SL_PERF_STEP,   // context-aware step model (core/model/step.h)
 } sl_perf_kind_t;
 
 #define SL_PERF_MAX_PARAMS 8
 
 typedef struct {
-  const char *name;  // field name in Lua tables and docs
+  const char *name; // field name in Lua tables and docs
   const char *unit;
   const char *what;
-  int positive;      // must be > 0 (otherwise >= 0)
+  int positive; // must be > 0 (otherwise >= 0)
 } sl_perf_param_t;
 
 // A profile: its kind and parameters in the user-facing units of sl_perf_params(kind).
@@ -35,13 +35,13 @@ typedef struct {
 enum { SL_P4_ALPHA, SL_P4_BETA, SL_P4_GAMMA, SL_P4_DELTA };
 enum { SL_P3_ALPHA, SL_P3_BETA, SL_P3_GAMMA };
 enum {
-  SL_PS_A_MS,             // ms
-  SL_PS_B_MS,             // ms per token in the step
-  SL_PS_C_MS_PER_KTOK,    // ms per 1000 context tokens
-  SL_PS_PREFILL_TOK_S,    // tokens/s
-  SL_PS_ATTN_MS_PER_MPAIR,// ms per million prefill attention pairs
-  SL_PS_OVERHEAD_MS,      // ms per step
-  SL_PS_REQUEST_MS,       // ms per request (TTFT only)
+  SL_PS_A_MS,              // ms
+  SL_PS_B_MS,              // ms per token in the step
+  SL_PS_C_MS_PER_KTOK,     // ms per 1000 context tokens
+  SL_PS_PREFILL_TOK_S,     // tokens/s
+  SL_PS_ATTN_MS_PER_MPAIR, // ms per million prefill attention pairs
+  SL_PS_OVERHEAD_MS,       // ms per step
+  SL_PS_REQUEST_MS,        // ms per request (TTFT only)
 };
 
 // Parameter descriptions of a kind; *n receives their count. NULL for an unknown kind.
@@ -73,7 +73,7 @@ const sl_perf_t *sl_perf_builtin_at(int i);
 // (core/model/stepmix.h).
 typedef struct {
   double pre, dec, svc;
-  double ttft_extra;  // added to TTFT outside the engine (request_ms of a step profile)
+  double ttft_extra; // added to TTFT outside the engine (request_ms of a step profile)
 } sl_perf_times_t;
 
 void sl_perf_times(const sl_perf_t *p, double in_tokens, double out_tokens, double n,

@@ -34,9 +34,9 @@ typedef struct {
   sl_stepmix_at_t at;
 } knot_t;
 
-#define KNOTS_DENSE 3
+#define KNOTS_DENSE      3
 #define KNOTS_PER_OCTAVE 2
-#define KNOTS_MAX 64 // enough for SL_QUEUE_MAX_BATCH
+#define KNOTS_MAX        64 // enough for SL_QUEUE_MAX_BATCH
 
 static inline knot_t *knots(const sl_queue_t *q) {
   return (knot_t *)q->data;
@@ -79,8 +79,7 @@ static int check_shape(const sl_shape_t *s, sl_err_t *err) {
   if (!isfinite(s->out_cv) || s->out_cv < 0 || s->out_cv > 100)
     return sl_err(err, SL_EINVAL, "out_cv: must be 0..100 (got %g)", s->out_cv);
   if (!isfinite(s->kv_tokens) || s->kv_tokens < 0)
-    return sl_err(err, SL_EINVAL, "kv_tokens: must be >= 0, 0 for no limit (got %g)",
-                  s->kv_tokens);
+    return sl_err(err, SL_EINVAL, "kv_tokens: must be >= 0, 0 for no limit (got %g)", s->kv_tokens);
   if (s->max_batched_tokens < 0 || s->max_batched_tokens > 16777216)
     return sl_err(err, SL_EINVAL, "max_batched_tokens: must be 1..16777216, or 0 for %d (got %d)",
                   SL_STEPMIX_BUDGET, s->max_batched_tokens);
@@ -251,15 +250,15 @@ static void geom_sums(double b, double l, double M, double *s0, double *s1) {
     *s1 = M * r0 - r1;
     return;
   }
-  double e = exp(b), x = -M * l;  // x >= 0
+  double e = exp(b), x = -M * l; // x >= 0
   if (x < 1e-6) {
     // rho within 1e-6/M of 1: second-order series, relative error ~ x^2.
     *s0 = e * ((M + 1) + l * M * (M + 1) / 2);
     *s1 = e * (M * (M + 1) / 2 + l * M * (M + 1) * (2 * M + 1) / 6);
     return;
   }
-  double u = -expm1(l);         // 1 - rho
-  double rm = exp(M * l);       // rho^M
+  double u = -expm1(l);   // 1 - rho
+  double rm = exp(M * l); // rho^M
   double one_m_rm = -expm1(M * l);
   *s0 = e * (-expm1((M + 1) * l) / u);
   // sum m rho^m = rho ((1 - rho^M) - M rho^M (1 - rho)) / (1 - rho)^2
@@ -271,11 +270,11 @@ static void geom_sums(double b, double l, double M, double *s0, double *s1) {
 // n <= N and p_{N+m} = exp(lp_n + m*lr) for m = 0..M.
 typedef struct {
   double lam, ll, lz;
-  double lp_n;     // log p_N
-  double lr;       // log(lam / mu(N))
-  double p_k;      // blocking
-  double p_tail;   // P(n >= N)
-  double ls, l;    // mean in service, in system
+  double lp_n;   // log p_N
+  double lr;     // log(lam / mu(N))
+  double p_k;    // blocking
+  double p_tail; // P(n >= N)
+  double ls, l;  // mean in service, in system
 } chain_t;
 
 static void chain_solve(const sl_queue_t *q, double lam, chain_t *c) {
@@ -375,8 +374,10 @@ static double wait_quantile(const sl_queue_t *q, const chain_t *c, double p, dou
   double t = 0.5 * (lo + hi);
   for (int it = 0; it < 100; it++) {
     double f = wait_tail(q, c, t, &dens) - a;
-    if (f > 0) lo = t;
-    else hi = t;
+    if (f > 0)
+      lo = t;
+    else
+      hi = t;
     if (fabs(f) < 1e-14 || hi - lo <= 1e-12 * hi) break;
     double next = dens > 0 ? t + f / dens : -1;
     if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
@@ -423,8 +424,10 @@ static double effective_batch(const sl_queue_t *q, double s) {
   for (int i = 0; i < 60 && hi - lo > 1e-9; i++) {
     double mid = 0.5 * (lo + hi);
     sl_perf_times(&q->perf, sh->in_tokens, sh->out_tokens, mid, &t1);
-    if (t1.svc < s) lo = mid;
-    else hi = mid;
+    if (t1.svc < s)
+      lo = mid;
+    else
+      hi = mid;
   }
   return 0.5 * (lo + hi);
 }
@@ -644,7 +647,7 @@ static void evaluate_warm(const sl_queue_t *q, double lam, double p, sl_pred_t *
   const sl_shape_t *sh = &q->shape;
   chain_t c;
   chain_solve(q, lam, &c);
-  double x = lam * (1 - c.p_k);  // per ms
+  double x = lam * (1 - c.p_k); // per ms
   double w = x > 0 ? (c.l - c.ls) / x : 0;
   double s = x > 0 ? c.ls / x : 0;
   if (w < 0) w = 0;
@@ -695,9 +698,12 @@ int sl_queue_predict(const sl_queue_t *q, double rate, double percentile, sl_pre
 
 const char *sl_queue_limit_name(sl_limit_t limit) {
   switch (limit) {
-  case SL_LIMIT_STABILITY: return "stability";
-  case SL_LIMIT_TTFT: return "ttft";
-  case SL_LIMIT_ITL: return "itl";
+  case SL_LIMIT_STABILITY:
+    return "stability";
+  case SL_LIMIT_TTFT:
+    return "ttft";
+  case SL_LIMIT_ITL:
+    return "itl";
   }
   return "?";
 }
@@ -717,8 +723,8 @@ static int missed(const sl_slo_t *slo, const sl_pred_t *o, sl_limit_t *which) {
   return 0;
 }
 
-int sl_queue_max_rate(const sl_queue_t *q, const sl_slo_t *slo, double *max_rate,
-                      sl_limit_t *limit, sl_err_t *err) {
+int sl_queue_max_rate(const sl_queue_t *q, const sl_slo_t *slo, double *max_rate, sl_limit_t *limit,
+                      sl_err_t *err) {
   sl_limit_t dummy;
   if (!limit) limit = &dummy;
   *max_rate = 0;
@@ -752,12 +758,14 @@ int sl_queue_max_rate(const sl_queue_t *q, const sl_slo_t *slo, double *max_rate
     char what[32] = "mean";
     if (pct) snprintf(what, sizeof what, "p%g", slo->percentile * 100);
     if (which == SL_LIMIT_ITL)
-      return sl_err(err, SL_ERANGE, "itl_ms target %g is below the %s ITL at the lowest rate "
-                    "(%.4g ms at %.4g req/s)", slo->itl_ms, what, pct ? o.itl_p_ms : o.itl_ms,
-                    lo * 1000);
-    return sl_err(err, SL_ERANGE, "ttft_ms target %g is below the %s TTFT at the lowest rate "
-                  "(%.4g ms at %.4g req/s)", slo->ttft_ms, what, pct ? o.ttft_p_ms : o.ttft_ms,
-                  lo * 1000);
+      return sl_err(err, SL_ERANGE,
+                    "itl_ms target %g is below the %s ITL at the lowest rate "
+                    "(%.4g ms at %.4g req/s)",
+                    slo->itl_ms, what, pct ? o.itl_p_ms : o.itl_ms, lo * 1000);
+    return sl_err(err, SL_ERANGE,
+                  "ttft_ms target %g is below the %s TTFT at the lowest rate "
+                  "(%.4g ms at %.4g req/s)",
+                  slo->ttft_ms, what, pct ? o.ttft_p_ms : o.ttft_ms, lo * 1000);
   }
   for (int i = 0; i < INVERSE_MAX_STEPS && hi - lo > INVERSE_REL_WIDTH * hi; i++) {
     double mid = 0.5 * (lo + hi);

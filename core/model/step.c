@@ -4,22 +4,22 @@
 #include <math.h>
 
 const sl_step_t sl_step_llama31_8b_h100 = {
-  .a_ms = SL_L8H_A_MS,
-  .b_ms_per_tok = SL_L8H_B_MS,
-  .c_ms_per_ctx = SL_L8H_C_MS_KTOK / 1000.0,
-  .ms_per_tok = 1000.0 / SL_L8H_TOK_S,
-  .ms_per_pair = SL_L8H_ATTN_MS_MPAIR / 1e6,
-  .overhead_ms = SL_L8H_OVERHEAD_MS,
-  .request_ms = SL_L8H_REQUEST_MS,
+    .a_ms = SL_L8H_A_MS,
+    .b_ms_per_tok = SL_L8H_B_MS,
+    .c_ms_per_ctx = SL_L8H_C_MS_KTOK / 1000.0,
+    .ms_per_tok = 1000.0 / SL_L8H_TOK_S,
+    .ms_per_pair = SL_L8H_ATTN_MS_MPAIR / 1e6,
+    .overhead_ms = SL_L8H_OVERHEAD_MS,
+    .request_ms = SL_L8H_REQUEST_MS,
 };
 
 // Llama-3.1-8B: 8,030,261,248 parameters in BF16; 32 layers, 8 KV heads and 32 query heads of
 // dimension 128.
 const sl_step_llm_t sl_step_ref_llm = {
-  .weight_bytes = 16060522496.0,
-  .kv_bytes_per_token = 2.0 * 32 * 8 * 128 * 2,
-  .params = 8030261248.0,
-  .attn_flops_per_pair = 4.0 * 32 * 32 * 128,
+    .weight_bytes = 16060522496.0,
+    .kv_bytes_per_token = 2.0 * 32 * 8 * 128 * 2,
+    .params = 8030261248.0,
+    .attn_flops_per_pair = 4.0 * 32 * 32 * 128,
 };
 
 // H100 SXM 80GB HBM3: 3.35 TB/s, 989.4 dense BF16 TFLOP/s.

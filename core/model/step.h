@@ -13,13 +13,13 @@
 
 // Fast form, in milliseconds and tokens (user-facing units live in core/model/perf.h).
 typedef struct {
-  double a_ms;           // weights read once per step: the floor of every step
-  double b_ms_per_tok;   // per token scheduled in the step (decode or prefill)
-  double c_ms_per_ctx;   // per resident context token read by decode attention (KV bytes)
-  double ms_per_tok;     // compute per token: 1 / prefill throughput
-  double ms_per_pair;    // prefill attention per (query token, earlier token) pair
-  double overhead_ms;    // per-step scheduling on the host, not overlapped with the GPU
-  double request_ms;     // per request before the engine (HTTP, tokenisation): TTFT only
+  double a_ms;         // weights read once per step: the floor of every step
+  double b_ms_per_tok; // per token scheduled in the step (decode or prefill)
+  double c_ms_per_ctx; // per resident context token read by decode attention (KV bytes)
+  double ms_per_tok;   // compute per token: 1 / prefill throughput
+  double ms_per_pair;  // prefill attention per (query token, earlier token) pair
+  double overhead_ms;  // per-step scheduling on the host, not overlapped with the GPU
+  double request_ms;   // per request before the engine (HTTP, tokenisation): TTFT only
 } sl_step_t;
 
 // Step time with the prefill attention work given exactly: prefill_pairs is the sum over the
@@ -51,12 +51,12 @@ typedef struct {
 } sl_step_llm_t;
 
 typedef struct {
-  double mem_bw;    // bytes/s per GPU (HBM)
-  double flops;     // dense flop/s per GPU in the serving dtype
-  int tp;           // GPUs per replica (tensor parallel), >= 1
-  double comm_ms;   // per-step tensor-parallel communication, added to the overhead
-  double mem_eff;   // achieved fraction of mem_bw; 0 = the reference's (about 0.72)
-  double flop_eff;  // achieved fraction of flops; 0 = the reference's (about 0.65)
+  double mem_bw;   // bytes/s per GPU (HBM)
+  double flops;    // dense flop/s per GPU in the serving dtype
+  int tp;          // GPUs per replica (tensor parallel), >= 1
+  double comm_ms;  // per-step tensor-parallel communication, added to the overhead
+  double mem_eff;  // achieved fraction of mem_bw; 0 = the reference's (about 0.72)
+  double flop_eff; // achieved fraction of flops; 0 = the reference's (about 0.65)
 } sl_step_gpu_t;
 
 // The reference the derivation scales from: Llama-3.1-8B (BF16) and H100 SXM 80GB.

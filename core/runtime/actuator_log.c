@@ -1,6 +1,7 @@
 // The log actuator. See actuator_log.h.
 #include "core/runtime/actuator_log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/state/clock.h"
@@ -26,4 +27,44 @@ sl_actuator_t *sl_actuator_log_new(FILE *out) {
 
 void sl_actuator_log_free(sl_actuator_t *a) {
   free(a);
+}
+
+static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
+  const sl_actuator_log_printer_t *pr = ob->ud;
+  FILE *out = pr->out;
+  char when[32];
+  sl_clock_format(now, when, sizeof when);
+  if (o->actuated) {
+    if (pr->applied) {
+      fprintf(out, "%s scale %s %d -> %d: %s\n", when, o->variant->id, o->current, o->target,
+              o->reason);
+      fflush(out);
+    }
+    return;
+  }
+  if (pr->changes_only) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(o->change ? o->target : o->current);
+    for (const char *c = o->reason; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    h |= 1;
+    uintptr_t *last =
+        (uintptr_t *)sl_map_get(&((sl_actuator_log_printer_t *)pr)->last, o->variant->id);
+    if ((uintptr_t)last == (uintptr_t)h) return;
+    sl_map_put(&((sl_actuator_log_printer_t *)pr)->last, o->variant->id, (void *)(uintptr_t)h);
+  }
+  fprintf(out, "%s %s %s at %d: %s\n", when, o->change ? "would scale" : "hold", o->variant->id,
+          o->change ? o->target : o->current, o->reason);
+  fflush(out);
+}
+
+void sl_actuator_log_printer_init(sl_actuator_log_printer_t *p, FILE *out, int applied,
+                                  int changes_only) {
+  p->out = out;
+  p->applied = applied;
+  p->changes_only = changes_only;
+  sl_map_init(&p->last);
+  p->obs = (sl_observer_t){.outcome = print_outcome, .ud = p};
+}
+
+void sl_actuator_log_printer_deinit(sl_actuator_log_printer_t *p) {
+  sl_map_deinit(&p->last);
 }

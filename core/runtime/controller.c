@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lua/watchdog.h"
 #include "core/util/log.h"
 
 int sl_controller_init(sl_controller_t *c, const sl_controller_opts_t *o, sl_err_t *err) {
@@ -72,6 +73,10 @@ int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *e
   return sl_pipeline_add_observer(&c->pipeline, o, err);
 }
 
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o) {
+  sl_pipeline_remove_observer(&c->pipeline, o);
+}
+
 void sl_controller_defer(sl_controller_t *c, double t) {
   for (int k = 0; k < c->pipeline.ndeciders; k++)
     if (c->pipeline.deciders[k]->next_due < t) c->pipeline.deciders[k]->next_due = t;
@@ -88,9 +93,22 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
     int rc = s->sync ? s->sync(s, c->store, now, err) : 0;
     if (rc < 0) return sl_err_wrap(err, "%s", s->name);
   }
+  // No decision before every source has given a first complete picture: an informer that has
+  // not listed yet would make every variant look empty.
+  for (int i = 0; i < c->nsources; i++) {
+    sl_source_t *s = c->sources[i];
+    if (s->ready && !s->ready(s)) {
+      if (!c->waiting) sl_info("waiting for %s before deciding", s->name);
+      c->waiting = 1;
+      return 0;
+    }
+  }
+  if (c->waiting) sl_info("every source is ready: deciding");
+  c->waiting = 0;
   // 2. Which policies are due (each runs at its own period).
   int due = sl_pipeline_due(p, now);
   if (!due && !c->o.view_every_tick) return 0;
+  double t0 = c->on_tick_done ? sl_watchdog_now() : 0;
   // 3. The view: one read-only snapshot of the store for every policy.
   int rc = sl_pipeline_build_view(p, now, err);
   if (rc < 0 || !due) return rc;
@@ -98,6 +116,7 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
   sl_pipeline_decide(p, now);
   // 5. Per variant: the vote, the guard, the variant's actuator, the observers.
   sl_pipeline_apply(p, now);
+  if (c->on_tick_done) c->on_tick_done(c->on_tick_done_ud, sl_watchdog_now() - t0, due);
   return due;
 }
 
@@ -107,13 +126,17 @@ static void on_tick(uv_timer_t *t) {
   sl_controller_t *c = t->data;
   sl_err_t err = {0};
   if (sl_controller_tick(c, &err) < 0) sl_error("tick: %s", err.msg);
-  if (c->max_ticks > 0 && ++c->ticks >= c->max_ticks) sl_controller_stop(c);
+  if (c->max_ticks > 0 && ++c->ticks >= c->max_ticks) {
+    sl_controller_stop(c);
+    if (c->on_stopped) c->on_stopped(c->on_stopped_ud);
+  }
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
   sl_controller_t *c = s->data;
   sl_info("signal %d: stopping", signum);
   sl_controller_stop(c);
+  if (c->on_stopped) c->on_stopped(c->on_stopped_ud);
 }
 
 void sl_controller_stop(sl_controller_t *c) {
@@ -124,11 +147,14 @@ void sl_controller_stop(sl_controller_t *c) {
   for (int i = 0; i < c->nsources; i++)
     if (c->sources[i]->stop) c->sources[i]->stop(c->sources[i]);
   uv_close((uv_handle_t *)&c->timer, NULL);
-  uv_close((uv_handle_t *)&c->sigint, NULL);
-  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  if (c->signals) {
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+    c->signals = 0;
+  }
 }
 
-int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
+int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
   const sl_config_t *cfg = c->o.cfg;
   c->loop = loop;
   c->max_ticks = max_ticks;
@@ -143,16 +169,35 @@ int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_er
   c->timer.data = c;
   uint64_t ms = (uint64_t)llround(cfg->interval * 1000);
   uv_timer_start(&c->timer, on_tick, 0, ms ? ms : 1);
+  c->running = 1;
+  sl_info("running: %d variants, %d policies, tick every %gs", cfg->nvariants, cfg->npolicies,
+          cfg->interval);
+  return SL_OK;
+}
+
+int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err) {
+  int rc = sl_controller_start(c, loop, max_ticks, err);
+  if (rc < 0) return rc;
   uv_signal_init(loop, &c->sigint);
   uv_signal_init(loop, &c->sigterm);
   c->sigint.data = c->sigterm.data = c;
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-  c->running = 1;
-  sl_info("running: %d variants, %d policies, tick every %gs", cfg->nvariants, cfg->npolicies,
-          cfg->interval);
+  c->signals = 1;
   uv_run(loop, UV_RUN_DEFAULT);
   return SL_OK;
+}
+
+void sl_controller_set_paused(sl_controller_t *c, int paused) {
+  c->o.cfg->guard.paused = paused != 0;
+}
+
+int sl_controller_paused(const sl_controller_t *c) {
+  return c->o.cfg->guard.paused;
+}
+
+uint64_t sl_controller_ticks(const sl_controller_t *c) {
+  return c->pipeline.ticks;
 }
 
 // ---- simulated time -----------------------------------------------------------------------------

@@ -40,6 +40,13 @@ typedef struct sl_controller {
   uv_signal_t sigint, sigterm;
   long max_ticks, ticks;
   int running;
+  int signals;                  // run() installed the SIGINT/SIGTERM handlers
+  void (*on_stopped)(void *ud); // called when it stops itself (max_ticks, a signal in run())
+  void *on_stopped_ud;
+  // Called after every tick that decided, with its duration in seconds (telemetry).
+  void (*on_tick_done)(void *ud, double seconds, int deciders);
+  void *on_tick_done_ud;
+  int waiting; // a source is not ready yet (no decisions)
 } sl_controller_t;
 
 int sl_controller_init(sl_controller_t *c, const sl_controller_opts_t *o, sl_err_t *err);
@@ -58,6 +65,8 @@ int sl_controller_add_source(sl_controller_t *c, sl_source_t *s, sl_err_t *err);
 void sl_controller_set_actuator(sl_controller_t *c, int i, sl_actuator_t *a);
 // Observers (borrowed) hear every outcome and every policy event.
 int sl_controller_add_observer(sl_controller_t *c, sl_observer_t *o, sl_err_t *err);
+// Forgets an observer that goes away while the controller stays (a REPL that failed to start).
+void sl_controller_remove_observer(sl_controller_t *c, sl_observer_t *o);
 // No decider runs before time t (a simulated run's warm-up, check's last frame).
 void sl_controller_defer(sl_controller_t *c, double t);
 
@@ -66,10 +75,19 @@ void sl_controller_defer(sl_controller_t *c, double t);
 // One tick at the clock's time. Returns the number of deciders that ran, or a negative code (a
 // source that failed to sync, a view that could not be built).
 int sl_controller_tick(sl_controller_t *c, sl_err_t *err);
-// Real time: ticks every cfg->interval on `loop`, watches the policy directory for reloads, and
-// stops on SIGINT/SIGTERM or after max_ticks ticks (0: no limit). Returns when the loop ends.
-int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
+// Real time: starts the sources, a tick every cfg->interval on `loop` and the watch on the
+// policy directory, and returns; the caller runs the loop. Stops after max_ticks ticks (0: no
+// limit) or at sl_controller_stop, which closes what start opened (the loop must run again).
+int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
 void sl_controller_stop(sl_controller_t *c);
+// start, SIGINT/SIGTERM handlers that stop, and the loop until it ends.
+int sl_controller_run(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_err_t *err);
+// Pauses (1) or resumes (0) actuation: the guard's `paused`, from the next tick on. Operators
+// (the REPL) switch it at run time; the configuration sets where it starts.
+void sl_controller_set_paused(sl_controller_t *c, int paused);
+int sl_controller_paused(const sl_controller_t *c);
+// Ticks that built a view so far (the pipeline's tick counter).
+uint64_t sl_controller_ticks(const sl_controller_t *c);
 // Simulated time: the discrete-event source runs its events until each next tick is due, the
 // clock is set to it and the tick runs, until the source's world ends.
 int sl_controller_simulate(sl_controller_t *c, sl_err_t *err);

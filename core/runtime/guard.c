@@ -33,8 +33,8 @@ void sl_guard_decide(const sl_guard_cfg_t *cfg, const sl_view_variant_t *vv,
   double queued = vm ? vm->sig[SL_G_QUEUE_SIZE] : NAN;
   // Only while the whole model is at zero: with replicas set on a sibling variant the queue
   // waits for those, and starting one here would fight the policy's placement every tick.
-  int from_zero = in->allow_from_zero && current == 0 && in->model_spec <= 0 && queued > 0 &&
-                  d->max > 0;
+  int from_zero =
+      in->allow_from_zero && current == 0 && in->model_spec <= 0 && queued > 0 && d->max > 0;
   memset(out, 0, sizeof *out);
   out->target = current;
 
@@ -62,7 +62,11 @@ void sl_guard_decide(const sl_guard_cfg_t *cfg, const sl_view_variant_t *vv,
   }
   if (vv->stale) {
     out->held = 1;
-    say(out, "hold: stale data (freshest sample %.0fs old)", vv->age);
+    if (vv->state_age > cfg->stale_after)
+      say(out, "hold: stale cluster state (replica counts last confirmed %.0fs ago)",
+          vv->state_age);
+    else
+      say(out, "hold: stale data (freshest sample %.0fs old)", vv->age);
     return;
   }
   int target = in->requested;

@@ -8,17 +8,17 @@
 #include "core/state/view.h"
 
 typedef struct {
-  int requested;          // combined request, -1 = no opinion
-  int failed;             // a policy voting on this variant failed this tick
-  const char *reason;     // the policies' reason, or the failure
-  int allow_from_zero;    // some voting policy enables scale-from-zero
-  int model_spec;         // replicas set across all of the model's variants (this one too)
+  int requested;       // combined request, -1 = no opinion
+  int failed;          // a policy voting on this variant failed this tick
+  const char *reason;  // the policies' reason, or the failure
+  int allow_from_zero; // some voting policy enables scale-from-zero
+  int model_spec;      // replicas set across all of the model's variants (this one too)
 } sl_guard_in_t;
 
 typedef struct {
-  int target;  // replicas to set (== current when held)
-  int change;  // target differs from current
-  int held;    // the guard kept current replicas for a reason of its own
+  int target; // replicas to set (== current when held)
+  int change; // target differs from current
+  int held;   // the guard kept current replicas for a reason of its own
   char reason[SL_REASON_MAX];
 } sl_guard_out_t;
 

@@ -9,8 +9,8 @@
 #include "core/runtime/vote.h"
 #include "core/util/log.h"
 
-int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock,
-                     sl_store_t *store, sl_err_t *err) {
+int sl_pipeline_init(sl_pipeline_t *p, const sl_config_t *cfg, sl_clock_t *clock, sl_store_t *store,
+                     sl_err_t *err) {
   memset(p, 0, sizeof *p);
   p->config = cfg;
   p->clock = clock;
@@ -77,6 +77,16 @@ int sl_pipeline_add_observer(sl_pipeline_t *p, sl_observer_t *o, sl_err_t *err) 
   return SL_OK;
 }
 
+void sl_pipeline_remove_observer(sl_pipeline_t *p, sl_observer_t *o) {
+  for (int k = 0; k < p->nobservers; k++)
+    if (p->observers[k] == o) {
+      memmove(p->observers + k, p->observers + k + 1,
+              sizeof *p->observers * (size_t)(p->nobservers - k - 1));
+      p->nobservers--;
+      return;
+    }
+}
+
 void sl_pipeline_decider_event(sl_pipeline_t *p, const sl_decider_event_t *e) {
   for (int k = 0; k < p->nobservers; k++)
     if (p->observers[k]->decider_event) p->observers[k]->decider_event(p->observers[k], e);
@@ -87,6 +97,13 @@ double sl_pipeline_next_due(const sl_pipeline_t *p) {
   for (int i = 0; i < p->ndeciders; i++)
     if (p->deciders[i]->next_due < t) t = p->deciders[i]->next_due;
   return t;
+}
+
+const sl_decision_t *sl_pipeline_decision(const sl_pipeline_t *p, int k, int vi, int *this_tick) {
+  int n = p->config->nvariants;
+  if (k < 0 || k >= p->ndeciders || vi < 0 || vi >= n || !p->deciders[k]->runs) return NULL;
+  if (this_tick) *this_tick = p->due[k];
+  return &p->scratch[(size_t)k * n + vi];
 }
 
 // Small tolerance so that accumulated floating-point periods do not skip a tick.
@@ -103,8 +120,9 @@ int sl_pipeline_due(sl_pipeline_t *p, double now) {
 
 int sl_pipeline_build_view(sl_pipeline_t *p, double now, sl_err_t *err) {
   const sl_config_t *cfg = p->config;
-  sl_view_params_t vp = {now,        cfg->window, cfg->guard.stale_after, cfg->variants,
-                         cfg->nvariants, p->last, cfg->accels,          cfg->naccels};
+  sl_view_params_t vp = {now,           cfg->window,    cfg->guard.stale_after,
+                         cfg->variants, cfg->nvariants, p->last,
+                         cfg->accels,   cfg->naccels};
   int rc = sl_view_build(&p->view, p->store, &vp, p->order, err);
   if (rc == 0) p->ticks++;
   return rc;
@@ -116,7 +134,7 @@ void sl_pipeline_decide(sl_pipeline_t *p, double now) {
     if (!p->due[k]) continue;
     sl_decider_t *d = p->deciders[k];
     sl_decision_t *out = p->scratch + (size_t)k * (n ? n : 1);
-    for (int i = 0; i < n; i++) out[i].requested = -1, out[i].reason[0] = '\0';
+    for (int i = 0; i < n; i++) out[i].requested = -1, out[i].reason[0] = out[i].inputs[0] = '\0';
     sl_err_t derr = {0};
     d->runs++;
     // Keep the schedule on the period grid; after a long stall, skip missed runs.
@@ -148,7 +166,7 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now) {
       const sl_decision_t *dec = &p->scratch[(size_t)k * n + i];
       p->ballots[voters++] = (sl_vote_ballot_t){
           d->name, dec->requested, dec->requested == SL_VOTE_FAILED ? d->last_error : dec->reason,
-          d->scale_from_zero};
+          d->scale_from_zero, dec->inputs};
     }
     if (!voters) continue;
     sl_vote_t vote;
@@ -158,11 +176,17 @@ void sl_pipeline_apply(sl_pipeline_t *p, double now) {
     const sl_view_model_t *vm =
         vv->model >= 0 && vv->model < p->view.nmodels ? &p->view.models[vv->model] : NULL;
     if (vm)
-      for (int k = 0; k < vm->nvariants; k++) in.model_spec += p->view.variants[vm->variants[k]].spec;
+      for (int k = 0; k < vm->nvariants; k++)
+        in.model_spec += p->view.variants[vm->variants[k]].spec;
     sl_guard_out_t g;
     sl_guard_decide(&cfg->guard, vv, vm, &in, &g);
 
-    sl_outcome_t o = {vv->desc, vv->spec, in.requested, g.target, g.change, g.held, 0, {0}};
+    sl_outcome_t o = {vv->desc, vv->spec, in.requested, g.target, g.change,
+                      g.held,   0,        {0},          NULL,     ""};
+    if (vote.winner >= 0) {
+      o.policy = p->ballots[vote.winner].name;
+      o.inputs = p->ballots[vote.winner].inputs ? p->ballots[vote.winner].inputs : "";
+    }
     if (in.requested >= 0) p->last[ci].requested = in.requested;
     sl_actuator_t *act = p->actuators[ci];
     if (g.change && !cfg->guard.dry_run && act) {

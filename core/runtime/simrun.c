@@ -20,11 +20,11 @@ static double wall_now(void) {
 // tick and 60 s window until the policy says otherwise, the one policy (if it is Lua).
 static void run_config(const sl_config_t *cluster, const char *file, sl_policy_cfg_t *pc,
                        sl_config_t *cfg) {
-  *cfg = *cluster;  // shallow: variants stay the cluster's (the world maps them back by address)
+  *cfg = *cluster; // shallow: variants stay the cluster's (the world maps them back by address)
   cfg->interval = 1;
   cfg->window = 60;
   cfg->guard = (sl_guard_cfg_t){0, 60, 0, 0};
-  cfg->path = NULL;  // errors name the policy file, not a configuration entry
+  cfg->path = NULL; // errors name the policy file, not a configuration entry
   cfg->policy_dir = ".";
   memset(pc, 0, sizeof *pc);
   pc->file = (char *)file;

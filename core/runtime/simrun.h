@@ -9,10 +9,10 @@
 #include "core/state/decider.h"
 
 typedef struct {
-  const char *name;       // in results and the decisions file
-  const char *file;       // a Lua policy: canned name ("hpa") or a path; or NULL and:
-  sl_decider_t *decider;  // a decider in C (tests), borrowed, with its signal settings
-  double scrape_interval, lag, window;  // (NaN: the defaults)
+  const char *name;                    // in results and the decisions file
+  const char *file;                    // a Lua policy: canned name ("hpa") or a path; or NULL and:
+  sl_decider_t *decider;               // a decider in C (tests), borrowed, with its signal settings
+  double scrape_interval, lag, window; // (NaN: the defaults)
 } sl_simrun_policy_t;
 
 // Loads a Lua policy once against the cluster's configuration, outside any run, so a bad name or

@@ -7,10 +7,11 @@
 #include "core/state/decider.h"
 
 typedef struct {
-  const char *name;  // the decider's
-  int requested;     // >= 0, -1 no opinion, SL_VOTE_FAILED
+  const char *name; // the decider's
+  int requested;    // >= 0, -1 no opinion, SL_VOTE_FAILED
   const char *reason;
   int scale_from_zero;
+  const char *inputs; // what the decider reported (JSON object text), carried to the outcome
 } sl_vote_ballot_t;
 
 #define SL_VOTE_FAILED (-2)
@@ -20,6 +21,7 @@ typedef struct {
   int failed;          // a voter failed this tick
   int allow_from_zero; // a voter enables scale-from-zero
   const char *reason;  // points into a ballot or into buf
+  int winner;          // the ballot whose request and reason carried, -1 when none did
   char buf[SL_REASON_MAX];
 } sl_vote_t;
 

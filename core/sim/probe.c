@@ -161,8 +161,8 @@ static int deliver(sl_probe_t *p, const sl_probe_snap_t *s, sl_err_t *err) {
     for (int k = 0; k < PC__N && rc == 0; k++)
       rc = sl_store_put_pod_at(st, sp, pod_counter[k], t, pod->c[k], err);
     for (int k = 0; k < SL_RH__COUNT && rc == 0; k++)
-      rc = sl_store_put_pod_hist_at(st, sp, pod_hist[k], t, pod->bounds[k], pod->cum[k],
-                                    pod->nb[k], pod->hsum[k], pod->hcount[k], err);
+      rc = sl_store_put_pod_hist_at(st, sp, pod_hist[k], t, pod->bounds[k], pod->cum[k], pod->nb[k],
+                                    pod->hsum[k], pod->hcount[k], err);
     if (rc < 0) return rc;
     p->samples += PG__N + PC__N + SL_RH__COUNT;
   }

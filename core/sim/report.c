@@ -21,15 +21,27 @@
 static void esc(FILE *f, const char *s) {
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     switch (*p) {
-    case '&': fputs("&amp;", f); break;
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    case '\'':
+      fputs("&#39;", f);
+      break;
     default:
       // Control characters are not allowed in HTML text; show that something was there.
-      if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f) fputs("&#xfffd;", f);
-      else fputc(*p, f);
+      if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+        fputs("&#xfffd;", f);
+      else
+        fputc(*p, f);
     }
   }
 }
@@ -37,16 +49,23 @@ static void esc(FILE *f, const char *s) {
 // "1.5k", "2M": axis labels stay short.
 static void fmt_num(char *b, size_t n, double v) {
   double a = fabs(v);
-  if (a >= 1e6) snprintf(b, n, "%.4gM", v / 1e6);
-  else if (a >= 1e4) snprintf(b, n, "%.4gk", v / 1e3);
-  else snprintf(b, n, "%.4g", v);
+  if (a >= 1e6)
+    snprintf(b, n, "%.4gM", v / 1e6);
+  else if (a >= 1e4)
+    snprintf(b, n, "%.4gk", v / 1e3);
+  else
+    snprintf(b, n, "%.4g", v);
 }
 
 static void fmt_dur(char *b, size_t n, double s) {
-  if (s >= 2 * 86400) snprintf(b, n, "%.0f s (%.1f days)", s, s / 86400);
-  else if (s >= 2 * 3600) snprintf(b, n, "%.0f s (%.1f h)", s, s / 3600);
-  else if (s >= 120) snprintf(b, n, "%.0f s (%.1f min)", s, s / 60);
-  else snprintf(b, n, "%.0f s", s);
+  if (s >= 2 * 86400)
+    snprintf(b, n, "%.0f s (%.1f days)", s, s / 86400);
+  else if (s >= 2 * 3600)
+    snprintf(b, n, "%.0f s (%.1f h)", s, s / 3600);
+  else if (s >= 120)
+    snprintf(b, n, "%.0f s (%.1f min)", s, s / 60);
+  else
+    snprintf(b, n, "%.0f s", s);
 }
 
 // An argument as a shell would need it.
@@ -81,11 +100,11 @@ static void ser_free(ser_t *s) {
 
 // How bins merge when a series has more bins than points.
 typedef enum {
-  AG_RATE,   // sum of counts over the span's seconds: a rate
-  AG_MAX,    // the highest bin (NaN bins skipped)
-  AG_MEAN,   // time-weighted mean: keeps areas (GPU-hours) right
-  AG_LAST,   // the last bin: for cumulative values
-  AG_RATIO,  // sum of v over sum of den (NaN where den is 0)
+  AG_RATE,  // sum of counts over the span's seconds: a rate
+  AG_MAX,   // the highest bin (NaN bins skipped)
+  AG_MEAN,  // time-weighted mean: keeps areas (GPU-hours) right
+  AG_LAST,  // the last bin: for cumulative values
+  AG_RATIO, // sum of v over sum of den (NaN where den is 0)
 } agg_t;
 
 // Thins a per-bin series — v[i] (and den[i]) over [i*w, min((i+1)*w, end)) — to at most maxp
@@ -116,22 +135,39 @@ static int thin(ser_t *out, const double *v, const double *den, size_t n, double
     for (size_t i = i0; i < i1; i++) {
       double len = fmax(fmin((double)(i + 1) * w, end) - (double)i * w, 0);
       switch (ag) {
-      case AG_RATE: sv += v[i], sl += len; break;
+      case AG_RATE:
+        sv += v[i], sl += len;
+        break;
       case AG_MAX:
         if (isfinite(v[i]) && !(v[i] <= best)) best = v[i];
         break;
-      case AG_MEAN: sv += v[i] * len, sl += len, sd += v[i]; break;
-      case AG_LAST: break;
-      case AG_RATIO: sv += v[i], sd += den[i]; break;
+      case AG_MEAN:
+        sv += v[i] * len, sl += len, sd += v[i];
+        break;
+      case AG_LAST:
+        break;
+      case AG_RATIO:
+        sv += v[i], sd += den[i];
+        break;
       }
     }
     double y;
     switch (ag) {
-    case AG_RATE: y = sl > 0 ? sv / sl : NAN; break;
-    case AG_MAX: y = best; break;
-    case AG_MEAN: y = sl > 0 ? sv / sl : sd / (double)(i1 - i0); break;
-    case AG_LAST: y = v[i1 - 1]; break;
-    default: y = sd > 0 ? sv / sd : NAN; break;
+    case AG_RATE:
+      y = sl > 0 ? sv / sl : NAN;
+      break;
+    case AG_MAX:
+      y = best;
+      break;
+    case AG_MEAN:
+      y = sl > 0 ? sv / sl : sd / (double)(i1 - i0);
+      break;
+    case AG_LAST:
+      y = v[i1 - 1];
+      break;
+    default:
+      y = sd > 0 ? sv / sd : NAN;
+      break;
     }
     out->x[out->n] = at_end ? tb : (ta + tb) / 2;
     out->y[out->n] = y;
@@ -158,8 +194,8 @@ typedef struct {
 
 typedef struct {
   double W, H, ml, mr, mt, mb;
-  double x1;      // the time axis runs from 0 to x1 seconds
-  double y0, y1;  // value axis
+  double x1;     // the time axis runs from 0 to x1 seconds
+  double y0, y1; // value axis
   int logy, integer, fmt;
 } frame_t;
 
@@ -170,8 +206,10 @@ static double X(const frame_t *fr, double t) {
 
 static double Y(const frame_t *fr, double v) {
   double h = fr->H - fr->mt - fr->mb, u;
-  if (fr->logy) u = v > 0 ? (log10(v) - log10(fr->y0)) / (log10(fr->y1) - log10(fr->y0)) : 0;
-  else u = (v - fr->y0) / (fr->y1 - fr->y0);
+  if (fr->logy)
+    u = v > 0 ? (log10(v) - log10(fr->y0)) / (log10(fr->y1) - log10(fr->y0)) : 0;
+  else
+    u = (v - fr->y0) / (fr->y1 - fr->y0);
   if (!(u >= 0)) u = 0;
   if (u > 1) u = 1;
   return fr->H - fr->mb - u * h;
@@ -210,8 +248,10 @@ static void frame_range(frame_t *fr, double lo, double hi) {
 static void fmt_tick(char *b, size_t n, double v, int fmt) {
   char t[32];
   if (fmt == FMT_MS) {
-    if (v >= 1000) snprintf(b, n, "%g s", v / 1000);
-    else snprintf(b, n, "%g ms", v);
+    if (v >= 1000)
+      snprintf(b, n, "%g s", v / 1000);
+    else
+      snprintf(b, n, "%g ms", v);
   } else if (fmt == FMT_PCT) {
     fmt_num(t, sizeof t, v);
     snprintf(b, n, "%s%%", t);
@@ -221,9 +261,9 @@ static void fmt_tick(char *b, size_t n, double v, int fmt) {
 }
 
 static double time_step(double span) {
-  static const double steps[] = {1,    2,    5,     10,    15,    30,    60,     120,    300,
-                                 600,  900,  1800,  3600,  7200,  10800, 21600,  43200,  86400,
-                                 172800, 345600, 604800, 1209600, 2419200};
+  static const double steps[] = {1,     2,     5,      10,     15,     30,      60,     120,
+                                 300,   600,   900,    1800,   3600,   7200,    10800,  21600,
+                                 43200, 86400, 172800, 345600, 604800, 1209600, 2419200};
   size_t n = sizeof steps / sizeof *steps;
   for (size_t i = 0; i < n; i++)
     if (span / steps[i] <= 10) return steps[i];
@@ -232,19 +272,24 @@ static double time_step(double span) {
 
 static void fmt_time(char *b, size_t n, double t, double step, double span) {
   long h = lround(t / 3600), d = h / 24;
-  if (fmod(step, 86400) == 0) snprintf(b, n, "%ldd", lround(t / 86400));
+  if (fmod(step, 86400) == 0)
+    snprintf(b, n, "%ldd", lround(t / 86400));
   else if (fmod(step, 3600) == 0 && span > 2 * 86400 && h % 24)
     snprintf(b, n, "%ldd %ldh", d, h % 24);
-  else if (fmod(step, 3600) == 0 && span > 2 * 86400) snprintf(b, n, "%ldd", d);
-  else if (fmod(step, 3600) == 0) snprintf(b, n, "%ldh", h);
+  else if (fmod(step, 3600) == 0 && span > 2 * 86400)
+    snprintf(b, n, "%ldd", d);
+  else if (fmod(step, 3600) == 0)
+    snprintf(b, n, "%ldh", h);
   else if (fmod(step, 60) == 0 && span >= 3600) {
     long m = lround(t / 60);
     snprintf(b, n, "%ld:%02ld", m / 60, m % 60);
-  } else if (fmod(step, 60) == 0) snprintf(b, n, "%ldm", lround(t / 60));
-  else snprintf(b, n, "%gs", t);
+  } else if (fmod(step, 60) == 0)
+    snprintf(b, n, "%ldm", lround(t / 60));
+  else
+    snprintf(b, n, "%gs", t);
 }
 
-#define FONT_W 6.3  // px per character of the 11 px legend font, for laying the legend out
+#define FONT_W 6.3 // px per character of the 11 px legend font, for laying the legend out
 
 // Opens a chart: the <svg> with its data marker, title, legend, grid, axes. The caller draws its
 // series inside the plot area and closes with </svg>.
@@ -263,9 +308,10 @@ static void frame_open(FILE *f, frame_t *fr, const char *title, const legend_t *
     x += w;
   }
   fr->mt = 44 + row * 16;
-  fprintf(f, "<svg class=\"chart\" data-points=\"%zu\" viewBox=\"0 0 %.0f %.0f\" "
-             "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"", npoints, fr->W,
-          fr->H);
+  fprintf(f,
+          "<svg class=\"chart\" data-points=\"%zu\" viewBox=\"0 0 %.0f %.0f\" "
+          "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"",
+          npoints, fr->W, fr->H);
   esc(f, title);
   fprintf(f, "\"><title>");
   esc(f, title);
@@ -279,8 +325,10 @@ static void frame_open(FILE *f, frame_t *fr, const char *title, const legend_t *
       fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"9\" fill=\"%s\"/>", kx[i],
               ky[i] - 8, k->color);
     else
-      fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                 "stroke-width=\"2.5\"%s/>", kx[i], ky[i] - 4, kx[i] + 14, ky[i] - 4, k->color,
+      fprintf(f,
+              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+              "stroke-width=\"2.5\"%s/>",
+              kx[i], ky[i] - 4, kx[i] + 14, ky[i] - 4, k->color,
               k->kind == KEY_LINE ? "" : " stroke-dasharray=\"4 3\"");
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"k\">", kx[i] + 18, ky[i]);
     esc(f, k->label);
@@ -293,18 +341,20 @@ static void frame_open(FILE *f, frame_t *fr, const char *title, const legend_t *
     for (double v = fr->y0; v <= fr->y1 * 1.0001; v *= 10) {
       double y = Y(fr, v);
       fmt_tick(b, sizeof b, v, fr->fmt);
-      fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
-                 "<text x=\"%.1f\" y=\"%.1f\" class=\"ya\">%s</text>\n", left, y, right, y,
-              left - 5, y + 4, b);
+      fprintf(f,
+              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
+              "<text x=\"%.1f\" y=\"%.1f\" class=\"ya\">%s</text>\n",
+              left, y, right, y, left - 5, y + 4, b);
     }
   } else {
     double st = nice_step(fr->y1 - fr->y0, 4, fr->integer);
     for (double v = fr->y0; v <= fr->y1 + st * 1e-6; v += st) {
       double y = Y(fr, v);
       fmt_tick(b, sizeof b, v, fr->fmt);
-      fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
-                 "<text x=\"%.1f\" y=\"%.1f\" class=\"ya\">%s</text>\n", left, y, right, y,
-              left - 5, y + 4, b);
+      fprintf(f,
+              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
+              "<text x=\"%.1f\" y=\"%.1f\" class=\"ya\">%s</text>\n",
+              left, y, right, y, left - 5, y + 4, b);
     }
   }
   // Time axis.
@@ -312,12 +362,13 @@ static void frame_open(FILE *f, frame_t *fr, const char *title, const legend_t *
   for (double t = 0; t <= fr->x1 + 1e-9; t += st) {
     double xx = X(fr, t);
     fmt_time(b, sizeof b, t, st, fr->x1);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
-               "<text x=\"%.1f\" y=\"%.1f\" class=\"xa\">%s</text>\n", xx, top, xx, bottom + 4,
-            xx, bottom + 16, b);
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"g\"/>"
+            "<text x=\"%.1f\" y=\"%.1f\" class=\"xa\">%s</text>\n",
+            xx, top, xx, bottom + 4, xx, bottom + 16, b);
   }
-  fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n",
-          left, top, right - left, bottom - top);
+  fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n", left,
+          top, right - left, bottom - top);
 }
 
 // The d attribute of a polyline; a NaN value breaks the line.
@@ -328,8 +379,11 @@ static void put_path(FILE *f, const frame_t *fr, const ser_t *s) {
       pen = 0;
       continue;
     }
-    fprintf(f, pen == 0 ? "M%.1f,%.1f" : pen == 1 ? "L%.1f,%.1f" : " %.1f,%.1f", X(fr, s->x[i]),
-            Y(fr, s->y[i]));
+    fprintf(f,
+            pen == 0   ? "M%.1f,%.1f"
+            : pen == 1 ? "L%.1f,%.1f"
+                       : " %.1f,%.1f",
+            X(fr, s->x[i]), Y(fr, s->y[i]));
     pen = pen == 0 ? 1 : 2;
   }
 }
@@ -341,8 +395,8 @@ typedef struct {
 } line_t;
 
 // Lines on one time axis, with an optional reference value drawn across (the SLO).
-static void line_chart(FILE *f, double W, double H, double x1, const char *title, int fmt,
-                       int logy, int integer, const line_t *lines, int nl, double ref,
+static void line_chart(FILE *f, double W, double H, double x1, const char *title, int fmt, int logy,
+                       int integer, const line_t *lines, int nl, double ref,
                        const char *ref_label) {
   frame_t fr = {W, H, 56, 14, 0, 26, x1, 0, 1, logy, integer, fmt};
   legend_t keys[32];
@@ -350,8 +404,8 @@ static void line_chart(FILE *f, double W, double H, double x1, const char *title
   size_t np = 0;
   double lo = INFINITY, hi = -INFINITY;
   for (int i = 0; i < nl; i++) {
-    if (nk < 31) keys[nk++] = (legend_t){lines[i].color, lines[i].label,
-                                         lines[i].dash ? KEY_DASH : KEY_LINE};
+    if (nk < 31)
+      keys[nk++] = (legend_t){lines[i].color, lines[i].label, lines[i].dash ? KEY_DASH : KEY_LINE};
     np += finite_points(lines[i].s);
     for (size_t k = 0; k < lines[i].s->n; k++) {
       double v = lines[i].s->y[k];
@@ -369,14 +423,15 @@ static void line_chart(FILE *f, double W, double H, double x1, const char *title
   frame_open(f, &fr, title, keys, nk, np);
   if (isfinite(ref)) {
     double y = Y(&fr, ref);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
-               "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n", fr.ml, y, fr.W - fr.mr, y);
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
+            "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
+            fr.ml, y, fr.W - fr.mr, y);
   }
   for (int i = 0; i < nl; i++) {
     if (!lines[i].s->n) continue;
     fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s d=\"", lines[i].color,
-            lines[i].dash ? "1.6" : "1.4",
-            lines[i].dash ? " stroke-dasharray=\"5 3\"" : "");
+            lines[i].dash ? "1.6" : "1.4", lines[i].dash ? " stroke-dasharray=\"5 3\"" : "");
     put_path(f, &fr, lines[i].s);
     fprintf(f, "\"><title>");
     esc(f, lines[i].label);
@@ -415,12 +470,15 @@ static void stack_chart(FILE *f, double W, double H, double x1, const char *titl
   for (int l = 0; l < 3; l++) {
     int any = 0;
     for (size_t i = 0; i < n && !any; i++) any = layers[l].y[i] > 0;
-    if (!any) continue;  // an empty layer would only trace its base
+    if (!any) continue; // an empty layer would only trace its base
     fprintf(f, "<path fill=\"%s\" d=\"", layer_color[l]);
     for (size_t i = 0; i < n; i++) {
       double top = 0;
       for (int k = 0; k <= l; k++) top += layers[k].y[i];
-      fprintf(f, i == 0 ? "M%.1f,%.1f" : i == 1 ? "L%.1f,%.1f" : " %.1f,%.1f",
+      fprintf(f,
+              i == 0   ? "M%.1f,%.1f"
+              : i == 1 ? "L%.1f,%.1f"
+                       : " %.1f,%.1f",
               X(&fr, layers[l].x[i]), Y(&fr, top));
     }
     for (size_t i = n; i-- > 0;) {
@@ -443,16 +501,16 @@ static void stack_chart(FILE *f, double W, double H, double x1, const char *titl
 
 typedef struct {
   ser_t gpus, cost;
-  ser_t *queue, *ttft, *miss;         // per model
-  ser_t *layers;                      // per variant: 3 (ready, starting, pending)
+  ser_t *queue, *ttft, *miss; // per model
+  ser_t *layers;              // per variant: 3 (ready, starting, pending)
 } runser_t;
 
 typedef struct {
   int nm, nv, nruns;
-  ser_t *arr;  // per model
+  ser_t *arr; // per model
   runser_t *run;
   int clair;
-  ser_t cgpus, ccost, *crep;  // clairvoyant: GPUs, cumulative cost, replicas per variant
+  ser_t cgpus, ccost, *crep; // clairvoyant: GPUs, cumulative cost, replicas per variant
   double x1;
 } data_t;
 
@@ -486,8 +544,8 @@ static void column_int(double *dst, const int *src, size_t stride, size_t off, s
   for (size_t i = 0; i < n; i++) dst[i] = src[i * stride + off];
 }
 
-static int run_series(data_t *d, sl_sim_t *s, const sl_sim_result_t *res, runser_t *R,
-                      size_t maxp, double *a, double *b, int first) {
+static int run_series(data_t *d, sl_sim_t *s, const sl_sim_result_t *res, runser_t *R, size_t maxp,
+                      double *a, double *b, int first) {
   const sl_record_t *rec = &res->rec;
   const sl_cluster_t *cl = s->o.cluster;
   size_t n = rec->nbins, nm = (size_t)d->nm, nv = (size_t)d->nv;
@@ -641,8 +699,10 @@ static const char css[] =
 
 static void cellf(FILE *f, double x, const char *fmt) {
   fputs("<td>", f);
-  if (isfinite(x)) fprintf(f, fmt, x);
-  else fputs("-", f);
+  if (isfinite(x))
+    fprintf(f, fmt, x);
+  else
+    fputs("-", f);
   fputs("</td>", f);
 }
 
@@ -652,7 +712,8 @@ static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int
         "<tr><th class=\"l\">policy</th>"
         "<th>requests</th><th>completed</th><th>dropped</th><th>TTFT p50 (ms)</th>"
         "<th>p90 (ms)</th><th>p99 (ms)</th><th>ITL p50 (ms)</th><th>p99 (ms)</th><th>SLO</th>"
-        "<th>GPU-h</th><th>cost</th><th>scales</th><th>reaction (s)</th></tr>\n", f);
+        "<th>GPU-h</th><th>cost</th><th>scales</th><th>reaction (s)</th></tr>\n",
+        f);
   for (int i = 0; i < nruns; i++) {
     const sl_sim_result_t *r = &runs[i];
     fprintf(f, "<tr><td class=\"l\"><span class=\"sw\" style=\"background:%s\"></span>",
@@ -673,8 +734,9 @@ static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int
     fputs("</tr>\n", f);
   }
   if (c) {
-    fputs("<tr class=\"clair\"><td class=\"l\"><span class=\"sw\" style=\"background:"
-          CLAIR_COLOR "\"></span>clairvoyant</td>", f);
+    fputs("<tr class=\"clair\"><td class=\"l\"><span class=\"sw\" style=\"background:" CLAIR_COLOR
+          "\"></span>clairvoyant</td>",
+          f);
     for (int i = 0; i < 9; i++) fputs("<td>-</td>", f);
     cellf(f, c->gpu_hours, "%.1f");
     cellf(f, c->cost, "%.2f");
@@ -682,11 +744,12 @@ static void summary(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int
   }
   fputs("</table></div>\n", f);
   if (c)
-    fprintf(f, "<p class=\"lead\">clairvoyant: the fewest replicas per %.0f s bin that meet the "
-               "SLO at that bin's load, placed as cheaply as the inventory allows, with zero "
-               "start-up; peak %d replica%s%s. It is a reference, not a bound: a run that misses "
-               "the SLO can spend less.</p>\n", s->o.bin_s, c->peak_replicas,
-            c->peak_replicas == 1 ? "" : "s",
+    fprintf(f,
+            "<p class=\"lead\">clairvoyant: the fewest replicas per %.0f s bin that meet the "
+            "SLO at that bin's load, placed as cheaply as the inventory allows, with zero "
+            "start-up; peak %d replica%s%s. It is a reference, not a bound: a run that misses "
+            "the SLO can spend less.</p>\n",
+            s->o.bin_s, c->peak_replicas, c->peak_replicas == 1 ? "" : "s",
             c->short_bins ? " (the inventory could not cover some bins)" : "");
 }
 
@@ -701,8 +764,10 @@ static double model_ttft_slo(const sl_cluster_t *cl, int m) {
 }
 
 static void chart_title(char *b, size_t n, const char *what, const sl_cluster_t *cl, int m) {
-  if (cl->nmodels > 1) snprintf(b, n, "%s · %s", what, cl->models[m].name);
-  else snprintf(b, n, "%s", what);
+  if (cl->nmodels > 1)
+    snprintf(b, n, "%s · %s", what, cl->models[m].name);
+  else
+    snprintf(b, n, "%s", what);
 }
 
 static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int nruns,
@@ -721,11 +786,14 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
   double bin = nruns ? runs[0].rec.bin_s : 60;
 
   fputs("<h2 id=\"charts\">Over time</h2>\n<ul class=\"lead\">", f);
-  fprintf(f, "<li>Every chart shares one time axis: simulated time from the start of the replay. "
-             "Each point covers %.0f s of simulated time", bin * (double)span);
+  fprintf(f,
+          "<li>Every chart shares one time axis: simulated time from the start of the replay. "
+          "Each point covers %.0f s of simulated time",
+          bin * (double)span);
   if (span > 1) {
-    fprintf(f, " (%zu recorded bins of %.0f s merged to keep the file small: rates and replicas "
-               "are averaged over the span, queue and TTFT p99 show the span's highest bin)",
+    fprintf(f,
+            " (%zu recorded bins of %.0f s merged to keep the file small: rates and replicas "
+            "are averaged over the span, queue and TTFT p99 show the span's highest bin)",
             span, bin);
   }
   fputs(".</li>\n<li>Policies are coloured as in the summary table; the dashed black line is the "
@@ -741,8 +809,8 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
   nl = 0;
   for (int m = 0; m < d->nm && nl < 40; m++)
     lines[nl++] = (line_t){&d->arr[m], palette[(size_t)m % NPAL], cl->models[m].name, 0};
-  line_chart(f, W, H, d->x1, "Arrival rate (req/s) — the same trace in every run", FMT_NUM, 0,
-             0, lines, nl, NAN, NULL);
+  line_chart(f, W, H, d->x1, "Arrival rate (req/s) — the same trace in every run", FMT_NUM, 0, 0,
+             lines, nl, NAN, NULL);
 
   nl = 0;
   for (int r = 0; r < nruns && nl < 39; r++)
@@ -782,8 +850,7 @@ static void charts(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int 
 
   fputs("<h2 id=\"replicas\">Replicas per variant</h2>\n", f);
   for (int r = 0; r < nruns; r++) {
-    fprintf(f, "<h3><span class=\"sw\" style=\"background:%s\"></span>",
-            palette[(size_t)r % NPAL]);
+    fprintf(f, "<h3><span class=\"sw\" style=\"background:%s\"></span>", palette[(size_t)r % NPAL]);
     esc(f, runs[r].policy);
     fputs("</h3>\n<div class=\"grid\">\n", f);
     for (int v = 0; v < d->nv; v++) {
@@ -844,7 +911,8 @@ static void scenario(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, in
         "<th class=\"l\">model</th>"
         "<th class=\"l\">accelerator</th><th>GPUs/replica</th><th>cost/h</th><th>min</th>"
         "<th>max</th><th class=\"l\">SLO class</th><th>TTFT (ms)</th><th>ITL (ms)</th>"
-        "<th class=\"l\">step profile</th></tr>\n", f);
+        "<th class=\"l\">step profile</th></tr>\n",
+        f);
   for (int v = 0; v < cfg->nvariants; v++) {
     const sl_variant_t *x = &cfg->variants[v];
     fputs("<tr><td class=\"l\">", f);
@@ -866,12 +934,15 @@ static void scenario(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, in
   fputs("</table></div>\n", f);
   if (cfg->naccels) {
     fputs("<h3>Accelerators</h3>\n<table><tr><th class=\"l\">type</th><th>count</th>"
-          "<th>cost per GPU-hour</th></tr>\n", f);
+          "<th>cost per GPU-hour</th></tr>\n",
+          f);
     for (int a = 0; a < cfg->naccels; a++) {
       fputs("<tr><td class=\"l\">", f);
       esc(f, cfg->accels[a].type);
-      if (cfg->accels[a].count > 0) fprintf(f, "</td><td>%d</td>", cfg->accels[a].count);
-      else fputs("</td><td>unlimited</td>", f);
+      if (cfg->accels[a].count > 0)
+        fprintf(f, "</td><td>%d</td>", cfg->accels[a].count);
+      else
+        fputs("</td><td>unlimited</td>", f);
       fprintf(f, "<td>%.2f</td></tr>\n", cfg->accels[a].cost);
     }
     fputs("</table>\n", f);
@@ -900,20 +971,22 @@ static void page(FILE *f, const sl_sim_t *s, const sl_sim_result_t *runs, int nr
   char b[128];
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-        "<title>sluice sim report</title>\n<style>", f);
+        "<title>sluice sim report</title>\n<style>",
+        f);
   fputs(css, f);
   fputs("</style>\n</head>\n<body>\n<h1>sluice sim report</h1>\n<p class=\"lead\">", f);
   fmt_dur(b, sizeof b, s->end);
-  fprintf(f, "%d model%s, %d variant%s; %s simulated; rate scale %.4g; seed %llu; ",
-          cl->nmodels, cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants,
-          cl->cfg.nvariants == 1 ? "" : "s", b, s->rate_scale, (unsigned long long)s->o.seed);
+  fprintf(f, "%d model%s, %d variant%s; %s simulated; rate scale %.4g; seed %llu; ", cl->nmodels,
+          cl->nmodels == 1 ? "" : "s", cl->cfg.nvariants, cl->cfg.nvariants == 1 ? "" : "s", b,
+          s->rate_scale, (unsigned long long)s->o.seed);
   fprintf(f, "%d polic%s: ", nruns, nruns == 1 ? "y" : "ies");
   for (int r = 0; r < nruns; r++) {
     if (r) fputs(", ", f);
     esc(f, runs[r].policy);
   }
   fputs(". <a href=\"#charts\">charts</a> · <a href=\"#replicas\">replicas</a> · "
-        "<a href=\"#scenario\">scenario</a></p>\n", f);
+        "<a href=\"#scenario\">scenario</a></p>\n",
+        f);
   summary(f, s, runs, nruns, c);
   charts(f, s, runs, nruns, d);
   scenario(f, s, runs, nruns, o);

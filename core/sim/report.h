@@ -11,10 +11,10 @@
 #define SL_REPORT_MAX_POINTS 2000
 
 typedef struct {
-  const char *cluster;  // where the cluster came from: a file, or a label for a built-in one
-  int argc;             // the arguments after `sluice sim`, shown as the command (0: none)
+  const char *cluster; // where the cluster came from: a file, or a label for a built-in one
+  int argc;            // the arguments after `sluice sim`, shown as the command (0: none)
   char *const *argv;
-  size_t max_points;    // most points per series (0: SL_REPORT_MAX_POINTS)
+  size_t max_points; // most points per series (0: SL_REPORT_MAX_POINTS)
 } sl_report_opts_t;
 
 // Fails when the report could not be written to path (a directory, a missing or read-only

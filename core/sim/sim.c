@@ -41,7 +41,6 @@ void sl_sim_result_deinit(sl_sim_result_t *r) {
   sl_record_deinit(&r->rec);
 }
 
-
 // ---- the session ------------------------------------------------------------------------------
 
 static int init_warm(sl_sim_t *s, const sl_clair_bins_t *b, sl_err_t *err) {

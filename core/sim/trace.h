@@ -71,8 +71,8 @@ typedef struct {
   uint64_t *in_tokens;
   uint64_t *out_tokens;
   double *in_sq, *out_sq; // sums of squared lengths
-  uint64_t total; // sum of count
-  double last_t;  // last arrival time, or 0
+  uint64_t total;         // sum of count
+  double last_t;          // last arrival time, or 0
 } sl_trace_bins_t;
 
 int sl_trace_bins(const char *spec, const sl_trace_opts_t *opts, double bin_s, sl_trace_bins_t *out,

@@ -13,7 +13,8 @@
 
 #define MAX_PARAMS 16
 
-int sl_trace_gen_params(const char *what, const char *kv, sl_trace_gen_param_t *p, int np, sl_err_t *err) {
+int sl_trace_gen_params(const char *what, const char *kv, sl_trace_gen_param_t *p, int np,
+                        sl_err_t *err) {
   bool seen[MAX_PARAMS] = {0};
   const char *s = kv ? kv : "";
   while (*s) {
@@ -209,7 +210,7 @@ int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t
   sl_trace_gen_param_t p[MAX_PARAMS];
   int np = 0;
 #define P(k, d, lo, hi, req, open)                                                                 \
-  p[np++] = (sl_trace_gen_param_t) {                                                                   \
+  p[np++] = (sl_trace_gen_param_t) {                                                               \
     k, d, lo, hi, req, open                                                                        \
   }
   switch (kind) {

@@ -19,10 +19,10 @@ typedef struct {
 
 // Parses "k=v,k=v" against the table; what names the spec in messages. SL_EINVAL on an unknown
 // key (listing the known ones), a duplicate, a missing required key or a value out of range.
-int sl_trace_gen_params(const char *what, const char *kv, sl_trace_gen_param_t *p, int np, sl_err_t *err);
+int sl_trace_gen_params(const char *what, const char *kv, sl_trace_gen_param_t *p, int np,
+                        sl_err_t *err);
 
 int sl_trace_gen_open(const char *spec, const sl_trace_opts_t *o, sl_trace_src_t **out,
                       sl_err_t *err);
 // True when spec names a generator ("NAME" or "NAME:...").
 bool sl_trace_gen_is(const char *spec);
-

@@ -138,7 +138,8 @@ static int cb_number(void *ctx, const char *s, size_t n) {
   if (m->depth == 2 && m->key == K_HASH) {
     bool neg = n > 0 && s[0] == '-';
     uint64_t id;
-    if (!sl_trace_lines_uint(s + neg, n - neg, &id)) return fail(m, "hash_ids must hold integers%s", "");
+    if (!sl_trace_lines_uint(s + neg, n - neg, &id))
+      return fail(m, "hash_ids must hold integers%s", "");
     int seen = idset_insert(&m->ids, neg ? ~id : id);
     if (seen < 0) {
       m->rc = sl_err(m->err, SL_ENOMEM, "out of memory");

@@ -39,4 +39,3 @@ int sl_trace_lines_split(const char *line, size_t len, const char **f, size_t *f
 // Whole-field numbers; false on anything else (empty, trailing junk, out of range, NaN).
 bool sl_trace_lines_num(const char *s, size_t n, double *out);
 bool sl_trace_lines_uint(const char *s, size_t n, uint64_t *out);
-

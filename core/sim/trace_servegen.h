@@ -21,4 +21,3 @@ int sl_trace_servegen_open_dir(const char *dir, const sl_trace_opts_t *o, sl_tra
 // Use either the clients or the directory, not both.
 size_t sl_trace_servegen_nclients(const sl_trace_src_t *src);
 sl_trace_src_t *sl_trace_servegen_client(sl_trace_src_t *src, size_t i);
-

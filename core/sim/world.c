@@ -108,8 +108,8 @@ typedef struct sl_sim_world {
   int failed;
   sl_err_t ferr;
   // The event loop's position, kept between advance() calls.
-  double until;  // end of the replay (INFINITY until the trace shows it)
-  int control;   // scrapes, ticks and bins still run (0: draining what is in flight)
+  double until; // end of the replay (INFINITY until the trace shows it)
+  int control;  // scrapes, ticks and bins still run (0: draining what is in flight)
   uint64_t nevents;
   double t0, last_print;
   int done;
@@ -365,8 +365,8 @@ static void reaction(sl_sim_world_t *R, const sl_clair_bins_t *b, sl_err_t *err)
   R->res->reaction_s = episodes ? total / episodes : NAN;
 }
 
-
-// ---- the event loop ------------------------------------------------------------------------------
+// ---- the event loop
+// ------------------------------------------------------------------------------
 
 // Runs the world's events in time order until the controller's tick at tick_at is next. At equal
 // times the order is fixed: server steps, pod lifecycle timers, queue timeouts, arrivals, the
@@ -445,7 +445,8 @@ static int advance(sl_source_t *src, double tick_at, sl_err_t *err) {
   return 0;
 }
 
-// ---- assembly ------------------------------------------------------------------------------------
+// ---- assembly
+// ------------------------------------------------------------------------------------
 
 int sl_sim_world_new(sl_sim_t *s, sl_store_t *store, double scrape_interval, double lag,
                      sl_sim_result_t *res, sl_sim_world_t **out, sl_err_t *err) {

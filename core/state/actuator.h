@@ -12,6 +12,6 @@ typedef struct sl_actuator {
   // Sets the variant's desired replicas. Called only for changes the guard approved.
   int (*scale)(struct sl_actuator *a, const sl_variant_t *v, int from, int to, const char *reason,
                double now, sl_err_t *err);
-  void (*free)(struct sl_actuator *a);  // may be NULL (the owner frees it)
+  void (*free)(struct sl_actuator *a); // may be NULL (the owner frees it)
   void *ud;
 } sl_actuator_t;

@@ -41,13 +41,13 @@ void sl_clock_advance(sl_clock_t *c, double dt) {
 }
 
 void sl_clock_format(double t, char *buf, size_t n) {
-  if (t > 1e8) {  // wall-clock time: UTC, to the tenth of a second
+  if (t > 1e8) { // wall-clock time: UTC, to the tenth of a second
     time_t s = (time_t)t;
     struct tm tm;
     gmtime_r(&s, &tm);
     size_t k = strftime(buf, n, "%H:%M:%S", &tm);
     snprintf(buf + k, n - k, ".%dZ", (int)((t - (double)s) * 10));
-  } else {  // simulated or relative time
+  } else { // simulated or relative time
     snprintf(buf, n, "t=%.1f", t);
   }
 }

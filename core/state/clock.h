@@ -10,7 +10,7 @@ typedef struct sl_clock {
   double (*now)(struct sl_clock *c);
   // Seconds on a monotonic scale, for durations.
   double (*mono)(struct sl_clock *c);
-  double sim_now;  // used by the simulated clock
+  double sim_now; // used by the simulated clock
 } sl_clock_t;
 
 // A clock reading the real time.

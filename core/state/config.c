@@ -9,14 +9,18 @@
 
 const char *sl_role_name(sl_role_t r) {
   switch (r) {
-  case SL_ROLE_PREFILL: return "prefill";
-  case SL_ROLE_DECODE: return "decode";
-  default: return "both";
+  case SL_ROLE_PREFILL:
+    return "prefill";
+  case SL_ROLE_DECODE:
+    return "decode";
+  default:
+    return "both";
   }
 }
 
 static void variant_deinit(sl_variant_t *v) {
   free(v->id), free(v->ns), free(v->name), free(v->model), free(v->accelerator);
+  free(v->kind), free(v->actuator);
   free(v->slo_class);
   free(v->profile);
 }
@@ -37,6 +41,12 @@ void sl_config_deinit(sl_config_t *c) {
   }
   free(c->policies);
   free(c->source_kind), free(c->source_file), free(c->actuator), free(c->policy_dir);
+  free(c->kube.namespace), free(c->kube.selector), free(c->kube.accelerator_label);
+  for (int i = 0; i < c->nshards; i++)
+    free(c->shards[i].name), free(c->shards[i].namespace), free(c->shards[i].selector);
+  free(c->shards);
+  free(c->lease_name), free(c->lease_namespace), free(c->metrics_bind_address);
+  free(c->repl_socket);
   free(c->path), free(c->dir);
   sl_ydoc_deinit(&c->doc);
   memset(c, 0, sizeof *c);
@@ -154,9 +164,10 @@ static int parse_engine(sl_config_t *c, const sl_yval_t *v, const char *path, sl
 
 static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t *out,
                          sl_err_t *err) {
-  static const char *const keys[] = {"id", "namespace", "name", "model", "accelerator",
-                                     "gpus_per_replica", "role", "cost", "min", "max",
-                                     "priority", "slo_class", "engine", "profile", NULL};
+  static const char *const keys[] = {
+      "id",     "namespace", "name", "model",    "accelerator", "gpus_per_replica",
+      "role",   "cost",      "min",  "max",      "priority",    "slo_class",
+      "engine", "profile",   "kind", "actuator", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "variants[%d]", i);
   TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
@@ -180,8 +191,10 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
   } else {
     if (!(f = FIELD("name"))) return sl_y_err(&c->doc, v, err, "%s: needs an id or a name", path);
     TRY(sl_y_str(&c->doc, f, fp, &out->name, err));
-    if ((f = FIELD("namespace"))) TRY(sl_y_str(&c->doc, f, fp, &out->ns, err));
-    else out->ns = strdup("default");
+    if ((f = FIELD("namespace")))
+      TRY(sl_y_str(&c->doc, f, fp, &out->ns, err));
+    else
+      out->ns = strdup("default");
     if (!out->ns || asprintf(&out->id, "%s/%s", out->ns, out->name) < 0) out->id = NULL;
   }
   if (!out->id || !out->ns || !out->name) return sl_err(err, SL_ENOMEM, "out of memory");
@@ -195,7 +208,8 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
       char known[256] = "";
       size_t k = 0;
       for (int i = 0; i < c->naccels && k < sizeof known; i++)
-        k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", c->accels[i].type);
+        k +=
+            (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", c->accels[i].type);
       return sl_y_err(&c->doc, f, err, "%s: '%s' is not in accelerators: (%s)", fp,
                       out->accelerator, known);
     }
@@ -209,10 +223,15 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
   }
   if ((f = FIELD("role"))) {
     TRY(sl_y_expect(&c->doc, f, SL_Y_SCALAR, fp, err));
-    if (!strcmp(f->str, "both")) out->role = SL_ROLE_BOTH;
-    else if (!strcmp(f->str, "prefill")) out->role = SL_ROLE_PREFILL;
-    else if (!strcmp(f->str, "decode")) out->role = SL_ROLE_DECODE;
-    else return sl_y_err(&c->doc, f, err, "%s: expected both, prefill or decode, got '%s'", fp, f->str);
+    if (!strcmp(f->str, "both"))
+      out->role = SL_ROLE_BOTH;
+    else if (!strcmp(f->str, "prefill"))
+      out->role = SL_ROLE_PREFILL;
+    else if (!strcmp(f->str, "decode"))
+      out->role = SL_ROLE_DECODE;
+    else
+      return sl_y_err(&c->doc, f, err, "%s: expected both, prefill or decode, got '%s'", fp,
+                      f->str);
   }
   if ((f = FIELD("cost"))) TRY(sl_y_num(&c->doc, f, fp, 0, 1e9, &out->cost, err));
   if ((f = FIELD("min"))) {
@@ -224,7 +243,8 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
     out->max = (int)n;
   }
   if (out->max < out->min)
-    return sl_y_err(&c->doc, f ? f : v, err, "%s: max %d is below min %d", path, out->max, out->min);
+    return sl_y_err(&c->doc, f ? f : v, err, "%s: max %d is below min %d", path, out->max,
+                    out->min);
   if ((f = FIELD("priority"))) {
     TRY(sl_y_int(&c->doc, f, fp, -1000000000, 1000000000, &n, err));
     out->priority = (int)n;
@@ -238,6 +258,22 @@ static int parse_variant(sl_config_t *c, const sl_yval_t *v, int i, sl_variant_t
                       out->slo_class);
   }
   if ((f = FIELD("engine"))) TRY(parse_engine(c, f, fp, &out->engine, err));
+  if ((f = FIELD("kind"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &out->kind, err));
+    if (strcmp(out->kind, "Deployment") && strcmp(out->kind, "LeaderWorkerSet"))
+      return sl_y_err(&c->doc, f, err,
+                      "%s: '%s' is not a workload kind sluice scales "
+                      "(Deployment, LeaderWorkerSet)",
+                      fp, out->kind);
+  } else if (!(out->kind = strdup("Deployment"))) {
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  if ((f = FIELD("actuator"))) {
+    TRY(sl_y_str(&c->doc, f, fp, &out->actuator, err));
+    if (!sl_config_actuator_known(out->actuator))
+      return sl_y_err(&c->doc, f, err, "%s: unknown actuator '%s' (available: %s)", fp,
+                      out->actuator, SL_CONFIG_ACTUATORS);
+  }
   if ((f = FIELD("profile"))) TRY(sl_y_str(&c->doc, f, fp, &out->profile, err));
 #undef FIELD
   if (isnan(out->cost)) {
@@ -271,7 +307,7 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
                                      "budget", "memory",   "time_limit", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "policies[%d]", i);
-  if (v && v->type == SL_Y_SCALAR) {  // shorthand: - hpa
+  if (v && v->type == SL_Y_SCALAR) { // shorthand: - hpa
     p->line = v->line;
     return sl_y_str(&c->doc, v, path, &p->file, err);
   }
@@ -328,14 +364,119 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
   return SL_OK;
 }
 
+int sl_config_actuator_known(const char *name) {
+  static const char *const known[] = {"log", "scale", "metric", "keda-metrics-api", NULL};
+  for (const char *const *k = known; *k; k++)
+    if (!strcmp(*k, name)) return 1;
+  return 0;
+}
+
+static int parse_source(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
+  static const char *const sk[] = {"fixture", "kubernetes", "scrape", NULL};
+  const sl_yval_t *f, *k;
+  TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "source", err));
+  TRY(sl_y_known_keys(&c->doc, g, "source", sk, err));
+  if ((f = sl_y_get(g, "fixture"))) {
+    TRY(sl_y_str(&c->doc, f, "source.fixture", &c->source_file, err));
+    if (!(c->source_kind = strdup("fixture"))) return sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  if ((k = sl_y_get(g, "kubernetes"))) {
+    if (c->source_kind)
+      return sl_y_err(&c->doc, k, err, "source: fixture and kubernetes cannot be combined");
+    if (!(c->source_kind = strdup("kubernetes"))) return sl_err(err, SL_ENOMEM, "out of memory");
+    c->kube.enabled = 1;
+    if (k->type != SL_Y_NULL) {
+      static const char *const kk[] = {
+          "namespace", "selector", "accelerator_label", "discover", "qps", "burst", NULL};
+      TRY(sl_y_expect(&c->doc, k, SL_Y_MAP, "source.kubernetes", err));
+      TRY(sl_y_known_keys(&c->doc, k, "source.kubernetes", kk, err));
+      if ((f = sl_y_get(k, "namespace")))
+        TRY(sl_y_str(&c->doc, f, "source.kubernetes.namespace", &c->kube.namespace, err));
+      if ((f = sl_y_get(k, "selector")))
+        TRY(sl_y_str(&c->doc, f, "source.kubernetes.selector", &c->kube.selector, err));
+      if ((f = sl_y_get(k, "accelerator_label")))
+        TRY(sl_y_str(&c->doc, f, "source.kubernetes.accelerator_label", &c->kube.accelerator_label,
+                     err));
+      if ((f = sl_y_get(k, "discover")))
+        TRY(sl_y_bool(&c->doc, f, "source.kubernetes.discover", &c->kube.discover, err));
+      if ((f = sl_y_get(k, "qps")))
+        TRY(sl_y_num(&c->doc, f, "source.kubernetes.qps", 0.1, 10000, &c->kube.qps, err));
+      long long n;
+      if ((f = sl_y_get(k, "burst"))) {
+        TRY(sl_y_int(&c->doc, f, "source.kubernetes.burst", 1, 100000, &n, err));
+        c->kube.burst = (int)n;
+      }
+    }
+  }
+  if ((k = sl_y_get(g, "scrape"))) {
+    c->scrape.enabled = 1;
+    if (k->type != SL_Y_NULL) {
+      static const char *const pk[] = {"interval", "timeout", NULL};
+      TRY(sl_y_expect(&c->doc, k, SL_Y_MAP, "source.scrape", err));
+      TRY(sl_y_known_keys(&c->doc, k, "source.scrape", pk, err));
+      if ((f = sl_y_get(k, "interval"))) {
+        TRY(sl_y_duration(&c->doc, f, "source.scrape.interval", &c->scrape.interval, err));
+        if (!(c->scrape.interval >= 0.05) || c->scrape.interval > 3600)
+          return sl_y_err(&c->doc, f, err, "source.scrape.interval: must be between 50ms and 1h");
+      }
+      if ((f = sl_y_get(k, "timeout"))) {
+        TRY(sl_y_duration(&c->doc, f, "source.scrape.timeout", &c->scrape.timeout, err));
+        if (!(c->scrape.timeout > 0) || c->scrape.timeout > 600)
+          return sl_y_err(&c->doc, f, err, "source.scrape.timeout: must be between 0 and 10m");
+      }
+    }
+  }
+  return SL_OK;
+}
+
+static int parse_shards(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
+  TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "shards", err));
+  c->shards = calloc(g->n ? g->n : 1, sizeof *c->shards);
+  if (!c->shards) return sl_err(err, SL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < g->n; i++) {
+    static const char *const sk[] = {"namespace", "selector", NULL};
+    char path[160], fp[200];
+    snprintf(path, sizeof path, "shards.%s", g->keys[i]);
+    const sl_yval_t *v = g->items[i], *f;
+    sl_shard_cfg_t *sh = &c->shards[c->nshards++];
+    if (!(sh->name = strdup(g->keys[i]))) return sl_err(err, SL_ENOMEM, "out of memory");
+    TRY(sl_y_expect(&c->doc, v, SL_Y_MAP, path, err));
+    TRY(sl_y_known_keys(&c->doc, v, path, sk, err));
+    snprintf(fp, sizeof fp, "%s.namespace", path);
+    if ((f = sl_y_get(v, "namespace"))) TRY(sl_y_str(&c->doc, f, fp, &sh->namespace, err));
+    snprintf(fp, sizeof fp, "%s.selector", path);
+    if ((f = sl_y_get(v, "selector"))) TRY(sl_y_str(&c->doc, f, fp, &sh->selector, err));
+    if (!sh->namespace && !sh->selector)
+      return sl_y_err(&c->doc, v, err, "%s: needs a namespace, a selector or both", path);
+  }
+  return SL_OK;
+}
+
 static int parse_root(sl_config_t *c, sl_err_t *err) {
-  static const char *const keys[] = {"interval", "window", "guard", "source", "actuator",
-                                     "policy_dir", "slo_classes", "accelerators", "variants",
-                                     "policies", NULL};
+  static const char *const keys[] = {"interval",
+                                     "window",
+                                     "guard",
+                                     "source",
+                                     "actuator",
+                                     "policy_dir",
+                                     "slo_classes",
+                                     "accelerators",
+                                     "variants",
+                                     "policies",
+                                     "shards",
+                                     "leader_election",
+                                     "metrics_bind_address",
+                                     "repl_socket",
+                                     NULL};
   const sl_yval_t *r = c->doc.root, *f, *g;
   c->interval = 1;
   c->window = 60;
   c->guard.stale_after = 60;
+  c->kube.qps = 20;
+  c->kube.burst = 30;
+  c->kube.discover = 1;
+  c->scrape.interval = 1;
+  c->scrape.timeout = 0.8;
   if (!r) return sl_y_err(&c->doc, NULL, err, "empty configuration");
   TRY(sl_y_expect(&c->doc, r, SL_Y_MAP, "top level", err));
   TRY(sl_y_known_keys(&c->doc, r, "", keys, err));
@@ -358,29 +499,39 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
     }
     if ((f = sl_y_get(g, "stale_after")))
       TRY(sl_y_duration(&c->doc, f, "guard.stale_after", &c->guard.stale_after, err));
-    if ((f = sl_y_get(g, "dry_run"))) TRY(sl_y_bool(&c->doc, f, "guard.dry_run", &c->guard.dry_run, err));
-    if ((f = sl_y_get(g, "paused"))) TRY(sl_y_bool(&c->doc, f, "guard.paused", &c->guard.paused, err));
+    if ((f = sl_y_get(g, "dry_run")))
+      TRY(sl_y_bool(&c->doc, f, "guard.dry_run", &c->guard.dry_run, err));
+    if ((f = sl_y_get(g, "paused")))
+      TRY(sl_y_bool(&c->doc, f, "guard.paused", &c->guard.paused, err));
   }
-  if ((g = sl_y_get(r, "source"))) {
-    static const char *const sk[] = {"fixture", NULL};
-    TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "source", err));
-    TRY(sl_y_known_keys(&c->doc, g, "source", sk, err));
-    if ((f = sl_y_get(g, "fixture"))) {
-      TRY(sl_y_str(&c->doc, f, "source.fixture", &c->source_file, err));
-      if (!(c->source_kind = strdup("fixture"))) return sl_err(err, SL_ENOMEM, "out of memory");
-    }
-  }
+  if ((g = sl_y_get(r, "source"))) TRY(parse_source(c, g, err));
+  if (!c->kube.accelerator_label && !(c->kube.accelerator_label = strdup("nvidia.com/gpu.product")))
+    return sl_err(err, SL_ENOMEM, "out of memory");
   if ((f = sl_y_get(r, "actuator"))) {
     TRY(sl_y_str(&c->doc, f, "actuator", &c->actuator, err));
-    if (strcmp(c->actuator, "log"))
-      return sl_y_err(&c->doc, f, err, "actuator: unknown actuator '%s' (available: log)", c->actuator);
-  } else if (!(c->actuator = strdup("log"))) {
+    if (!sl_config_actuator_known(c->actuator))
+      return sl_y_err(&c->doc, f, err, "actuator: unknown actuator '%s' (available: %s)",
+                      c->actuator, SL_CONFIG_ACTUATORS);
+  } else if (!(c->actuator = strdup(c->kube.enabled ? "scale" : "log"))) {
     return sl_err(err, SL_ENOMEM, "out of memory");
   }
+  if ((g = sl_y_get(r, "shards"))) TRY(parse_shards(c, g, err));
+  if ((g = sl_y_get(r, "leader_election"))) {
+    static const char *const lk[] = {"lease", "namespace", NULL};
+    TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "leader_election", err));
+    TRY(sl_y_known_keys(&c->doc, g, "leader_election", lk, err));
+    if ((f = sl_y_get(g, "lease")))
+      TRY(sl_y_str(&c->doc, f, "leader_election.lease", &c->lease_name, err));
+    if ((f = sl_y_get(g, "namespace")))
+      TRY(sl_y_str(&c->doc, f, "leader_election.namespace", &c->lease_namespace, err));
+  }
+  if ((f = sl_y_get(r, "metrics_bind_address")))
+    TRY(sl_y_str(&c->doc, f, "metrics_bind_address", &c->metrics_bind_address, err));
   if ((f = sl_y_get(r, "policy_dir"))) {
     char *d;
     TRY(sl_y_str(&c->doc, f, "policy_dir", &d, err));
-    if (d[0] == '/' || !c->dir) c->policy_dir = d;
+    if (d[0] == '/' || !c->dir)
+      c->policy_dir = d;
     else {
       if (asprintf(&c->policy_dir, "%s/%s", c->dir, d) < 0) c->policy_dir = NULL;
       free(d);
@@ -389,6 +540,18 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
     c->policy_dir = strdup(c->dir ? c->dir : ".");
   }
   if (!c->policy_dir) return sl_err(err, SL_ENOMEM, "out of memory");
+  if ((f = sl_y_get(r, "repl_socket"))) {
+    char *sp;
+    TRY(sl_y_str(&c->doc, f, "repl_socket", &sp, err));
+    if (!strcmp(sp, "off")) sp[0] = '\0';
+    if (sp[0] && sp[0] != '/' && c->dir) {
+      if (asprintf(&c->repl_socket, "%s/%s", c->dir, sp) < 0) c->repl_socket = NULL;
+      free(sp);
+    } else {
+      c->repl_socket = sp;
+    }
+    if (!c->repl_socket) return sl_err(err, SL_ENOMEM, "out of memory");
+  }
   TRY(sl_config_parse_slo_classes(c, sl_y_get(r, "slo_classes"), err));
   TRY(sl_config_parse_accelerators(c, sl_y_get(r, "accelerators"), err));
   TRY(sl_config_parse_variants(c, sl_y_get(r, "variants"), err));
@@ -403,7 +566,8 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   }
   if (c->source_file && c->source_file[0] != '/' && c->dir) {
     char *p;
-    if (asprintf(&p, "%s/%s", c->dir, c->source_file) < 0) return sl_err(err, SL_ENOMEM, "out of memory");
+    if (asprintf(&p, "%s/%s", c->dir, c->source_file) < 0)
+      return sl_err(err, SL_ENOMEM, "out of memory");
     free(c->source_file);
     c->source_file = p;
   }

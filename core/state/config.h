@@ -18,60 +18,93 @@ typedef struct {
 } sl_slo_class_t;
 
 typedef struct {
-  int max_num_seqs;            // vLLM --max-num-seqs (256)
-  int max_num_batched_tokens;  // vLLM --max-num-batched-tokens (8192 with chunked prefill)
-  int block_size;              // KV block size in tokens (16)
-  double kv_capacity_tokens;   // KV cache capacity per replica; 0 = unknown / from metrics
+  int max_num_seqs;           // vLLM --max-num-seqs (256)
+  int max_num_batched_tokens; // vLLM --max-num-batched-tokens (8192 with chunked prefill)
+  int block_size;             // KV block size in tokens (16)
+  double kv_capacity_tokens;  // KV cache capacity per replica; 0 = unknown / from metrics
 } sl_engine_t;
 
 typedef struct sl_variant {
-  char *id;  // namespace/name
+  char *id; // namespace/name
   char *ns, *name, *model, *accelerator, *slo_class;
   char *profile;  // latency profile name for the kernels (sluice.model.builtin), or NULL
+  char *kind;     // the workload: "Deployment" (default) or "LeaderWorkerSet"
+  char *actuator; // this variant's actuator, or NULL for the configuration's
+  int discovered; // found in the cluster (annotations), not listed in sluice.yaml
   int gpus_per_replica;
   sl_role_t role;
-  double cost;  // per replica-hour
+  double cost; // per replica-hour
   int min, max, priority;
-  const sl_slo_class_t *slo;  // resolved slo_class, or NULL
+  const sl_slo_class_t *slo; // resolved slo_class, or NULL
   sl_engine_t engine;
   int line;
 } sl_variant_t;
 
 typedef struct {
   char *type;
-  int count;    // GPUs of this type (0 = unknown / unlimited)
-  double cost;  // per GPU-hour
+  int count;   // GPUs of this type (0 = unknown / unlimited)
+  double cost; // per GPU-hour
 } sl_accel_cfg_t;
 
 typedef struct {
-  char *file;             // path (relative to policy_dir) or a canned policy name ("hpa")
-  char **variants;        // explicit variant ids, or NULL
+  char *file;      // path (relative to policy_dir) or a canned policy name ("hpa")
+  char **variants; // explicit variant ids, or NULL
   int nvariants;
-  char *model;            // all variants of this model, or NULL (with no variants: all)
-  const sl_yval_t *params;  // overrides (a mapping in the document), or NULL
-  double period;          // 0 = the policy's own or the controller interval
-  uint64_t budget;        // instructions per tick (0 = default)
-  size_t memory;          // bytes (0 = default)
-  double time_limit;      // wall-clock seconds per tick and per dry run (0 = default 500 ms)
+  char *model;             // all variants of this model, or NULL (with no variants: all)
+  const sl_yval_t *params; // overrides (a mapping in the document), or NULL
+  double period;           // 0 = the policy's own or the controller interval
+  uint64_t budget;         // instructions per tick (0 = default)
+  size_t memory;           // bytes (0 = default)
+  double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 1 s)
   int line;
 } sl_policy_cfg_t;
 
 typedef struct {
-  int max_step;        // largest change per tick per variant, 0 = unlimited
-  double stale_after;  // seconds; a variant whose freshest sample is older holds
-  int dry_run;         // decide and record, never actuate
-  int paused;          // hold everything
+  int max_step;       // largest change per tick per variant, 0 = unlimited
+  double stale_after; // seconds; a variant whose freshest sample is older holds
+  int dry_run;        // decide and record, never actuate
+  int paused;         // hold everything
 } sl_guard_cfg_t;
 
+// Watching a cluster: which objects, how to read their accelerators, the client's rate.
 typedef struct {
-  sl_ydoc_t doc;  // kept: policy params point into it
+  int enabled;
+  char *namespace;         // only this namespace, or NULL for all
+  char *selector;          // only workloads matching this label selector, or NULL
+  char *accelerator_label; // node label naming the accelerator type (nvidia.com/gpu.product)
+  int discover;            // find variants by annotation (llm-d.ai/managed), default on
+  double qps;              // client-side rate limit (default 20 requests/s)
+  int burst;               // (default 30)
+} sl_kube_cfg_t;
+
+// Scraping model servers and gateways directly.
+typedef struct {
+  int enabled;
+  double interval; // seconds (1)
+  double timeout;  // seconds (0.8)
+} sl_scrape_cfg_t;
+
+// A shard: the part of the cluster one controller (and its leader election) owns.
+typedef struct {
+  char *name, *namespace, *selector;
+} sl_shard_cfg_t;
+
+typedef struct {
+  sl_ydoc_t doc; // kept: policy params point into it
   char *path, *dir;
-  double interval;  // seconds between ticks
-  double window;    // seconds for rates, means, quantiles in the view
+  double interval; // seconds between ticks
+  double window;   // seconds for rates, means, quantiles in the view
   sl_guard_cfg_t guard;
-  char *source_kind, *source_file;  // "fixture" + file
-  char *actuator;                   // "log"
-  char *policy_dir;                 // resolved against the config file's directory
+  char *source_kind, *source_file; // "fixture" + file, or "kubernetes"
+  sl_kube_cfg_t kube;              // source: {kubernetes: ...}
+  sl_scrape_cfg_t scrape;          // source: {scrape: ...}
+  char *actuator;                  // default for variants: "log" or "scale"
+  sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
+  int nshards;
+  char *lease_name, *lease_namespace; // leader_election: {lease, namespace}
+  char *metrics_bind_address;         // HOST:PORT for /metrics, /healthz, /readyz, or NULL
+  char *policy_dir;                   // resolved against the config file's directory
+  char *repl_socket; // REPL socket path; "" = off, NULL = the default (docs/repl.md)
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;
@@ -81,6 +114,10 @@ typedef struct {
   sl_policy_cfg_t *policies;
   int npolicies;
 } sl_config_t;
+
+// The actuators a variant may name (actuator: in sluice.yaml).
+#define SL_CONFIG_ACTUATORS "log, scale, metric, keda-metrics-api"
+int sl_config_actuator_known(const char *name);
 
 int sl_config_load(sl_config_t *c, const char *path, sl_err_t *err);
 int sl_config_load_buffer(sl_config_t *c, const char *buf, size_t len, const char *name,

@@ -17,7 +17,7 @@
 typedef struct {
   const sl_ydoc_t *d;
   const sl_config_t *cfg;
-  sl_store_t *st;  // NULL: validate only
+  sl_store_t *st; // NULL: validate only
   double now;
   sl_err_t *err;
 } walk_t;
@@ -59,8 +59,10 @@ static int walk_metrics(walk_t *w, const sl_yval_t *f, const char *fp, sl_scope_
     TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
     if (a) x *= a->scale;
     if (!w->st) continue;
-    if (scope == SL_SCOPE_POD) TRY(sl_store_put_pod(w->st, entity, m, w->now, x, w->err));
-    else TRY(sl_store_put_model(w->st, entity, m, w->now, x, w->err));
+    if (scope == SL_SCOPE_POD)
+      TRY(sl_store_put_pod(w->st, entity, m, w->now, x, w->err));
+    else
+      TRY(sl_store_put_model(w->st, entity, m, w->now, x, w->err));
   }
   return SL_OK;
 }
@@ -117,7 +119,7 @@ static int walk_variant(walk_t *w, const char *id, const sl_yval_t *v, const cha
       snprintf(xp, sizeof xp, "%s.%s", fp, rk[k]);
       if (x) TRY(sl_y_int(w->d, x, xp, 0, 100000, &r[k], w->err));
     }
-    if (r[1] < 0) r[1] = r[0];  // ready defaults to spec
+    if (r[1] < 0) r[1] = r[0]; // ready defaults to spec
     if (w->st) sl_store_set_replicas(w->st, id, (int)r[0], (int)r[1], (int)r[2], (int)r[3]);
   }
   if ((f = sl_y_get(v, "signals"))) {

@@ -11,10 +11,10 @@
 
 typedef struct sl_fixture {
   sl_ydoc_t doc;
-  const sl_yval_t *frames;  // sequence
+  const sl_yval_t *frames; // sequence
   int nframes;
-  int next;                 // next frame to apply
-  sl_source_t source;       // sync = the next frame at each tick (sl_fixture_step)
+  int next;           // next frame to apply
+  sl_source_t source; // sync = the next frame at each tick (sl_fixture_step)
 } sl_fixture_t;
 
 // Loads and validates every frame against the configuration (unknown variant ids, signal names,

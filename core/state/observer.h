@@ -11,10 +11,12 @@ typedef struct {
   const sl_variant_t *variant;
   int current, requested, target, change, held, actuated;
   char reason[SL_REASON_MAX];
+  const char *policy; // the decider whose vote carried (NULL: none, or a combined reason)
+  const char *inputs; // what it reported deciding on (JSON object text, "" when nothing)
 } sl_outcome_t;
 
 typedef struct sl_observer {
-  void (*outcome)(struct sl_observer *o, double now, const sl_outcome_t *out);  // may be NULL
-  void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);    // may be NULL
+  void (*outcome)(struct sl_observer *o, double now, const sl_outcome_t *out); // may be NULL
+  void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);   // may be NULL
   void *ud;
 } sl_observer_t;

@@ -30,15 +30,15 @@ void sl_series_deinit(sl_series_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-static inline int idx(const sl_series_t *s, int i) {  // i-th oldest sample
+static inline int idx(const sl_series_t *s, int i) { // i-th oldest sample
   return (s->head - s->len + i + s->cap) % s->cap;
 }
 
 static int push_slot(sl_series_t *s, double t) {
   if (s->len > 0) {
     int last = idx(s, s->len - 1);
-    if (t == s->t[last]) return last;  // the same scrape delivered twice: overwrite
-    if (t < s->t[last]) return -1;     // out of order: windows assume increasing time
+    if (t == s->t[last]) return last; // the same scrape delivered twice: overwrite
+    if (t < s->t[last]) return -1;    // out of order: windows assume increasing time
   }
   int at = s->head;
   s->head = (s->head + 1) % s->cap;
@@ -57,7 +57,7 @@ void sl_series_push(sl_series_t *s, double t, double v) {
     } else {
       int prev = idx(s, s->len - 2);
       double pv = s->v[prev];
-      s->adj[at] = s->adj[prev] + (v >= pv ? v - pv : v);  // a drop is a restart from zero
+      s->adj[at] = s->adj[prev] + (v >= pv ? v - pv : v); // a drop is a restart from zero
     }
   }
 }
@@ -106,22 +106,26 @@ double sl_series_last(const sl_series_t *s, double *t) {
 
 // First sample index (0-based age order) inside (now - window, now], or len when none.
 static int first_in(const sl_series_t *s, double now, double window) {
-  int lo = 0, hi = s->len;  // binary search: times are increasing
+  int lo = 0, hi = s->len; // binary search: times are increasing
   double from = now - window;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (s->t[idx(s, mid)] > from) hi = mid;
-    else lo = mid + 1;
+    if (s->t[idx(s, mid)] > from)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
 
 static int last_in(const sl_series_t *s, double now) {
-  int lo = 0, hi = s->len;  // first index with t > now
+  int lo = 0, hi = s->len; // first index with t > now
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (s->t[idx(s, mid)] > now) hi = mid;
-    else lo = mid + 1;
+    if (s->t[idx(s, mid)] > now)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo - 1;
 }
@@ -174,7 +178,7 @@ double sl_series_increase(const sl_series_t *s, double now, double window, doubl
     double prev = s->v[idx(s, a)];
     for (int i = a + 1; i <= b; i++) {
       double v = s->v[idx(s, i)];
-      inc += v >= prev ? v - prev : v;  // a drop is a restart from zero
+      inc += v >= prev ? v - prev : v; // a drop is a restart from zero
       prev = v;
     }
   }
@@ -222,4 +226,3 @@ double sl_series_hist_quantile(const double *bounds, const double *cum, int nb, 
   if (in <= 0) return bounds[i];
   return lo + (bounds[i] - lo) * (rank - below) / in;
 }
-

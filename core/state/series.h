@@ -9,14 +9,14 @@
 
 typedef struct sl_series {
   sl_kind_t kind;
-  int cap, head, len;  // ring: oldest sample at (head - len + cap) % cap
-  double *t, *v;       // time and value (gauge/counter); for histograms v holds the count
-  double *adj;         // counters: reset-adjusted running total, so an increase is one subtraction
+  int cap, head, len; // ring: oldest sample at (head - len + cap) % cap
+  double *t, *v;      // time and value (gauge/counter); for histograms v holds the count
+  double *adj;        // counters: reset-adjusted running total, so an increase is one subtraction
   // Histograms: cumulative bucket counts per sample (nb per sample), plus sum.
   int nb;
-  double *bounds;      // upper bounds, ascending, last may be +Inf
-  double *buckets;     // cap x nb
-  double *sum;         // cap
+  double *bounds;  // upper bounds, ascending, last may be +Inf
+  double *buckets; // cap x nb
+  double *sum;     // cap
 } sl_series_t;
 
 int sl_series_init(sl_series_t *s, sl_kind_t kind, int cap);
@@ -45,4 +45,3 @@ int sl_series_hist_delta(const sl_series_t *s, double now, double window, double
 // Prometheus histogram_quantile over cumulative bucket counts (linear within a bucket; a rank in
 // the +Inf bucket returns the largest finite bound).
 double sl_series_hist_quantile(const double *bounds, const double *cum, int nb, double q);
-

@@ -6,23 +6,23 @@
 
 // Signals a policy sees per variant (aggregated from pods over the view window) ...
 typedef enum {
-  SL_V_WAITING,                 // sum over ready pods, requests
-  SL_V_RUNNING,                 // sum, requests
-  SL_V_KV_USAGE,                // mean over ready pods, 0-1
-  SL_V_KV_USAGE_MAX,            // max over ready pods, 0-1
-  SL_V_KV_CAPACITY_TOKENS,      // sum, tokens
-  SL_V_REQUEST_RATE,            // finished requests per second
-  SL_V_PROMPT_TOKENS_RATE,      // tokens per second
-  SL_V_GENERATION_TOKENS_RATE,  // tokens per second
-  SL_V_PREEMPTION_RATE,         // per second
-  SL_V_PREFIX_HIT_RATE,         // fraction 0-1 of prompt tokens served from cache
-  SL_V_INPUT_TOKENS_MEAN,       // tokens per request
-  SL_V_OUTPUT_TOKENS_MEAN,      // tokens per request
-  SL_V_TTFT_MEAN,               // seconds
+  SL_V_WAITING,                // sum over ready pods, requests
+  SL_V_RUNNING,                // sum, requests
+  SL_V_KV_USAGE,               // mean over ready pods, 0-1
+  SL_V_KV_USAGE_MAX,           // max over ready pods, 0-1
+  SL_V_KV_CAPACITY_TOKENS,     // sum, tokens
+  SL_V_REQUEST_RATE,           // finished requests per second
+  SL_V_PROMPT_TOKENS_RATE,     // tokens per second
+  SL_V_GENERATION_TOKENS_RATE, // tokens per second
+  SL_V_PREEMPTION_RATE,        // per second
+  SL_V_PREFIX_HIT_RATE,        // fraction 0-1 of prompt tokens served from cache
+  SL_V_INPUT_TOKENS_MEAN,      // tokens per request
+  SL_V_OUTPUT_TOKENS_MEAN,     // tokens per request
+  SL_V_TTFT_MEAN,              // seconds
   SL_V_TTFT_P50,
   SL_V_TTFT_P90,
   SL_V_TTFT_P99,
-  SL_V_ITL_MEAN,                // seconds
+  SL_V_ITL_MEAN, // seconds
   SL_V_ITL_P50,
   SL_V_ITL_P90,
   SL_V_ITL_P99,
@@ -40,11 +40,11 @@ typedef enum {
 
 // ... and per model group at the gateway.
 typedef enum {
-  SL_G_QUEUE_SIZE,          // requests
-  SL_G_QUEUE_BYTES,         // bytes
-  SL_G_RUNNING,             // requests
-  SL_G_SATURATION,          // 0-1+
-  SL_G_INFLIGHT_TOKENS,     // tokens
+  SL_G_QUEUE_SIZE,      // requests
+  SL_G_QUEUE_BYTES,     // bytes
+  SL_G_RUNNING,         // requests
+  SL_G_SATURATION,      // 0-1+
+  SL_G_INFLIGHT_TOKENS, // tokens
   SL_G_READY_ENDPOINTS,
   SL_G_ARRIVAL_RATE,        // requests per second arriving at the gateway
   SL_G_DROP_RATE,           // requests per second dropped

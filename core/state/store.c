@@ -86,6 +86,7 @@ sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id) {
     free(v);
     return NULL;
   }
+  v->counts_at = NAN;
   return v;
 }
 

@@ -18,50 +18,51 @@ const char *sl_store_phase_name(sl_pod_phase_t p);
 
 typedef struct sl_pod {
   char *name;
-  char *variant;            // variant id
+  char *variant; // variant id
   sl_pod_phase_t phase;
-  double last_sample;       // time of the freshest sample, -inf when none
-  uint32_t mask;            // bit m: m[m] exists
-  sl_series_t *m[SL_M__COUNT];  // lazily created, pod-scope metrics only
+  double last_sample;          // time of the freshest sample, -inf when none
+  uint32_t mask;               // bit m: m[m] exists
+  sl_series_t *m[SL_M__COUNT]; // lazily created, pod-scope metrics only
 } sl_pod_t;
 
 typedef struct sl_store_variant {
   char *id;
   int spec, ready, starting, pending;
-  int counts_known;         // a source reported replica counts
-  sl_series_t *sig[SL_V__COUNT];  // history of the view's signals (and fixture-given values)
-  unsigned direct;          // bit i: sig[i] is given by a source, not derived from pods
-  sl_pod_t **pods;          // borrowed from the pod map, in insertion order
+  int counts_known;              // a source reported replica counts
+  double counts_at;              // when a source last confirmed them (NaN: it does not say)
+  sl_series_t *sig[SL_V__COUNT]; // history of the view's signals (and fixture-given values)
+  unsigned direct;               // bit i: sig[i] is given by a source, not derived from pods
+  sl_pod_t **pods;               // borrowed from the pod map, in insertion order
   int npods, cap_pods;
 } sl_store_variant_t;
 
 typedef struct sl_store_model {
   char *name;
   double last_sample;
-  sl_series_t *m[SL_M__COUNT];     // gateway-scope metrics
-  sl_series_t *sig[SL_G__COUNT];   // history of the view's gateway signals
+  sl_series_t *m[SL_M__COUNT];   // gateway-scope metrics
+  sl_series_t *sig[SL_G__COUNT]; // history of the view's gateway signals
   unsigned direct;
 } sl_store_model_t;
 
 typedef struct {
   char *type;
   int total, used;
-  double cost;  // per GPU-hour
+  double cost; // per GPU-hour
 } sl_store_accel_t;
 
 typedef struct sl_store {
-  int cap;                  // samples kept per series
-  sl_map_t pods;            // name -> sl_pod_t
-  sl_map_t variants;        // id -> sl_store_variant_t
-  sl_map_t models;          // name -> sl_store_model_t
-  sl_map_t accels;          // type -> sl_store_accel_t
+  int cap;           // samples kept per series
+  sl_map_t pods;     // name -> sl_pod_t
+  sl_map_t variants; // id -> sl_store_variant_t
+  sl_map_t models;   // name -> sl_store_model_t
+  sl_map_t accels;   // type -> sl_store_accel_t
 } sl_store_t;
 
 sl_store_t *sl_store_new(int samples_per_series);
 void sl_store_free(sl_store_t *st);
 
-sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id);  // creates
-sl_store_model_t *sl_store_model(sl_store_t *st, const char *name);    // creates
+sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id); // creates
+sl_store_model_t *sl_store_model(sl_store_t *st, const char *name);   // creates
 sl_store_variant_t *sl_store_find_variant(const sl_store_t *st, const char *id);
 sl_store_model_t *sl_store_find_model(const sl_store_t *st, const char *name);
 

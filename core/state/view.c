@@ -34,7 +34,7 @@ static int ensure(void **p, int *cap, int need, size_t size) {
   return SL_OK;
 }
 
-static const sl_variant_t *const *g_sort_variants;  // qsort has no context argument in C11
+static const sl_variant_t *const *g_sort_variants; // qsort has no context argument in C11
 static int cmp_variant(const void *a, const void *b) {
   return strcmp(g_sort_variants[*(const int *)a]->id, g_sort_variants[*(const int *)b]->id);
 }
@@ -49,8 +49,8 @@ static int cmp_accel(const void *a, const void *b) {
 
 // Merges the window delta of one histogram metric over pods into v->hist_scratch. Returns the
 // bucket count (0 when no pod had two samples in the window) and the layout's bounds.
-static int merge_hist(sl_view_t *v, sl_pod_t *const *pods, int npods, sl_metric_t m,
-                      double window, const double **bounds, double *sum, double *count) {
+static int merge_hist(sl_view_t *v, sl_pod_t *const *pods, int npods, sl_metric_t m, double window,
+                      const double **bounds, double *sum, double *count) {
   int nb = 0;
   *sum = *count = 0;
   *bounds = NULL;
@@ -63,7 +63,7 @@ static int merge_hist(sl_view_t *v, sl_pod_t *const *pods, int npods, sl_metric_
       if (ensure((void **)&v->hist_scratch, &v->hist_cap, nb, sizeof(double)) < 0) return 0;
       memset(v->hist_scratch, 0, sizeof(double) * nb);
     } else if (s->nb != nb || memcmp(s->bounds, *bounds, sizeof(double) * nb) != 0) {
-      continue;  // a pod with another bucket layout cannot be merged
+      continue; // a pod with another bucket layout cannot be merged
     }
     sl_series_hist_delta(s, v->time, window, v->hist_scratch, sum, count);
   }
@@ -127,7 +127,8 @@ static void derive_variant(sl_view_t *v, sl_view_variant_t *vv, double window) {
   if (HAVE(SL_M_REQUESTS))
     vv->sig[SL_V_REQUEST_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_REQUESTS, window);
   if (HAVE(SL_M_PROMPT_TOKENS))
-    vv->sig[SL_V_PROMPT_TOKENS_RATE] = pods_rate(v, sv->pods, sv->npods, SL_M_PROMPT_TOKENS, window);
+    vv->sig[SL_V_PROMPT_TOKENS_RATE] =
+        pods_rate(v, sv->pods, sv->npods, SL_M_PROMPT_TOKENS, window);
   if (HAVE(SL_M_GENERATION_TOKENS))
     vv->sig[SL_V_GENERATION_TOKENS_RATE] =
         pods_rate(v, sv->pods, sv->npods, SL_M_GENERATION_TOKENS, window);
@@ -183,7 +184,7 @@ static void record_variant(sl_store_t *st, sl_view_variant_t *vv, double now) {
       vv->sig[i] = sl_series_last(sv->sig[i], NULL);
       continue;
     }
-    if (!sv->sig[i] && isnan(vv->sig[i])) continue;  // a signal never seen has no history yet
+    if (!sv->sig[i] && isnan(vv->sig[i])) continue; // a signal never seen has no history yet
     sl_series_t *s = sig_series(&sv->sig[i], st->cap);
     if (s) sl_series_push(s, now, vv->sig[i]);
   }
@@ -344,6 +345,10 @@ int sl_view_build(sl_view_t *v, sl_store_t *st, const sl_view_params_t *p, int *
     vv->age = isinf(freshest) ? INFINITY : p->now - freshest;
     // With no Ready replica there is nothing to sample: not stale, just empty.
     vv->stale = p->stale_after > 0 && vv->ready > 0 && vv->age > p->stale_after;
+    // A source that watches object state (the Kubernetes informers) says when it last could;
+    // counts it has not confirmed for longer are as stale as old samples.
+    vv->state_age = isnan(sv->counts_at) ? NAN : p->now - sv->counts_at;
+    if (p->stale_after > 0 && vv->state_age > p->stale_after) vv->stale = 1;
   }
 
   // Each model's variants, in id order: count, lay out, fill.
@@ -406,8 +411,10 @@ int sl_view_find_variant(const sl_view_t *v, const char *id) {
   while (lo <= hi) {
     int mid = (lo + hi) / 2, c = strcmp(v->variants[mid].desc->id, id);
     if (!c) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
   }
   return -1;
 }
@@ -420,9 +427,12 @@ int sl_view_find_model(const sl_view_t *v, const char *name) {
 
 static double over(const sl_series_t *s, double now, double window, int how) {
   switch (how) {
-  case SL_OVER_MAX: return sl_series_max_over(s, now, window);
-  case SL_OVER_MIN: return sl_series_min_over(s, now, window);
-  default: return sl_series_avg_over(s, now, window);
+  case SL_OVER_MAX:
+    return sl_series_max_over(s, now, window);
+  case SL_OVER_MIN:
+    return sl_series_min_over(s, now, window);
+  default:
+    return sl_series_avg_over(s, now, window);
   }
 }
 

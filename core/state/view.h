@@ -11,28 +11,29 @@
 
 // What the guard last did for a variant; owned by the pipeline, read by the view.
 typedef struct {
-  int requested;  // -1 = never
-  int applied;    // -1 = never
-  double at;      // NaN = never
+  int requested; // -1 = never
+  int applied;   // -1 = never
+  double at;     // NaN = never
 } sl_last_t;
 
 typedef struct {
   const char *name;
   sl_pod_phase_t phase;
   double age;
-  double sig[SL_P__COUNT];  // NaN = missing
+  double sig[SL_P__COUNT]; // NaN = missing
 } sl_view_pod_t;
 
 typedef struct {
   const sl_variant_t *desc;
   int spec, ready, starting, pending;
   sl_last_t last;
-  double age;  // seconds since the freshest sample; INFINITY when none
-  int stale;
-  double sig[SL_V__COUNT];  // NaN = missing
+  double age;              // seconds since the freshest sample; INFINITY when none
+  int stale;               // signals or object state older than the view's stale_after
+  double state_age;        // seconds since a source confirmed the replica counts (NaN: never says)
+  double sig[SL_V__COUNT]; // NaN = missing
   sl_view_pod_t *pods;
   int npods;
-  int model;  // index into models
+  int model; // index into models
   sl_store_variant_t *sv;
 } sl_view_variant_t;
 
@@ -40,7 +41,7 @@ typedef struct {
   const char *name;
   double age;
   double sig[SL_G__COUNT];
-  int *variants;  // indexes into variants, ascending id
+  int *variants; // indexes into variants, ascending id
   int nvariants;
   sl_store_model_t *sm;
 } sl_view_model_t;
@@ -54,11 +55,11 @@ typedef struct {
 typedef struct sl_view {
   double time, window;
   uint64_t tick;
-  sl_view_variant_t *variants;  // ascending id
+  sl_view_variant_t *variants; // ascending id
   int nvariants;
-  sl_view_model_t *models;      // ascending name
+  sl_view_model_t *models; // ascending name
   int nmodels;
-  sl_view_accel_t *accels;      // ascending type
+  sl_view_accel_t *accels; // ascending type
   int naccels;
   const sl_store_t *store;
   // storage reused across builds
@@ -79,10 +80,10 @@ typedef struct sl_view {
 
 typedef struct {
   double now, window, stale_after;
-  const sl_variant_t *variants;  // configured variants
+  const sl_variant_t *variants; // configured variants
   int nvariants;
-  const sl_last_t *last;  // per configured variant (same order), or NULL
-  const sl_accel_cfg_t *accels;  // configured inventory, used when no source reports one
+  const sl_last_t *last;        // per configured variant (same order), or NULL
+  const sl_accel_cfg_t *accels; // configured inventory, used when no source reports one
   int naccels;
 } sl_view_params_t;
 

@@ -47,15 +47,25 @@ void sl_err_clear(sl_err_t *err) {
 
 const char *sl_strerror(int code) {
   switch (code) {
-  case SL_OK: return "ok";
-  case SL_ENOMEM: return "out of memory";
-  case SL_EINVAL: return "invalid argument";
-  case SL_EIO: return "i/o error";
-  case SL_EPARSE: return "parse error";
-  case SL_ENOTFOUND: return "not found";
-  case SL_EBUDGET: return "budget exceeded";
-  case SL_ERANGE: return "out of range";
-  case SL_ESTATE: return "invalid state";
-  default: return "unknown error";
+  case SL_OK:
+    return "ok";
+  case SL_ENOMEM:
+    return "out of memory";
+  case SL_EINVAL:
+    return "invalid argument";
+  case SL_EIO:
+    return "i/o error";
+  case SL_EPARSE:
+    return "parse error";
+  case SL_ENOTFOUND:
+    return "not found";
+  case SL_EBUDGET:
+    return "budget exceeded";
+  case SL_ERANGE:
+    return "out of range";
+  case SL_ESTATE:
+    return "invalid state";
+  default:
+    return "unknown error";
   }
 }

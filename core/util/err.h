@@ -7,14 +7,14 @@
 
 enum {
   SL_OK = 0,
-  SL_ENOMEM = -1,   // allocation failed
-  SL_EINVAL = -2,   // bad argument or value
-  SL_EIO = -3,      // file or network I/O
-  SL_EPARSE = -4,   // malformed input (YAML, trace, exposition text)
+  SL_ENOMEM = -1, // allocation failed
+  SL_EINVAL = -2, // bad argument or value
+  SL_EIO = -3,    // file or network I/O
+  SL_EPARSE = -4, // malformed input (YAML, trace, exposition text)
   SL_ENOTFOUND = -5,
-  SL_EBUDGET = -6,  // instruction or memory budget exceeded
-  SL_ERANGE = -7,   // numeric result out of range / did not converge
-  SL_ESTATE = -8,   // operation not valid in the current state
+  SL_EBUDGET = -6, // instruction or memory budget exceeded
+  SL_ERANGE = -7,  // numeric result out of range / did not converge
+  SL_ESTATE = -8,  // operation not valid in the current state
 };
 
 #define SL_ERR_MAX 1024

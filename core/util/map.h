@@ -11,9 +11,9 @@ typedef struct {
 } sl_map_entry_t;
 
 typedef struct {
-  sl_map_entry_t *entries;  // insertion order, deleted entries have key == NULL
+  sl_map_entry_t *entries; // insertion order, deleted entries have key == NULL
   size_t n_entries, cap_entries, n_live;
-  int *slots;               // index into entries, -1 empty, -2 tombstone
+  int *slots; // index into entries, -1 empty, -2 tombstone
   size_t n_slots;
 } sl_map_t;
 

@@ -37,7 +37,7 @@ static void yval_free(sl_yval_t *v) {
 
 typedef struct {
   sl_yval_t *v;
-  char *key;  // MAP: the key waiting for its value
+  char *key; // MAP: the key waiting for its value
   int key_line;
   sl_map_t seen; // MAP with many keys: duplicate detection without a quadratic scan
   int use_seen;
@@ -77,8 +77,10 @@ static void offset_pos(const char *buf, size_t len, size_t off, size_t *line, si
 }
 
 static int too_big(build_ctx_t *c, size_t line) {
-  return sl_err(c->err, SL_EPARSE, "%s:%zu: document too large or too deeply nested (at most %d "
-                "levels and %d nodes)", c->file, line, MAX_DEPTH, MAX_NODES);
+  return sl_err(c->err, SL_EPARSE,
+                "%s:%zu: document too large or too deeply nested (at most %d "
+                "levels and %d nodes)",
+                c->file, line, MAX_DEPTH, MAX_NODES);
 }
 
 static sl_yval_t *clone(build_ctx_t *c, const sl_yval_t *v, size_t line) {
@@ -125,7 +127,7 @@ static int add_anchor(build_ctx_t *c, const char *name, sl_yval_t *v) {
   sl_yval_t *own = NULL;
   if (v->type != SL_Y_SEQ && v->type != SL_Y_MAP) {
     // Scalars: keep a copy, since the node itself is consumed when it is used as a map key.
-    c->built--;  // the copy is not a second node of the document
+    c->built--; // the copy is not a second node of the document
     if (!(own = clone(c, v, (size_t)v->line))) return SL_ENOMEM;
   }
   for (int i = 0; i < c->nanchors; i++) {
@@ -280,7 +282,9 @@ static int load(sl_ydoc_t *d, const char *buf, size_t len, const char *name, sl_
     }
     size_t line = ev.start_mark.line + 1;
     switch (ev.type) {
-    case YAML_STREAM_END_EVENT: done = 1; break;
+    case YAML_STREAM_END_EVENT:
+      done = 1;
+      break;
     case YAML_DOCUMENT_START_EVENT:
       if (++docs > 1)
         rc = sl_err(err, SL_EPARSE, "%s:%zu: a second YAML document ('---'); a file holds one",
@@ -327,8 +331,8 @@ static int load(sl_ydoc_t *d, const char *buf, size_t len, const char *name, sl_
         size_t sl = ev.data.scalar.length;
         anchor = (const char *)ev.data.scalar.anchor;
         v->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        int is_key = c.depth > 0 && c.stack[c.depth - 1].v->type == SL_Y_MAP &&
-                     !c.stack[c.depth - 1].key;
+        int is_key =
+            c.depth > 0 && c.stack[c.depth - 1].v->type == SL_Y_MAP && !c.stack[c.depth - 1].key;
         // Keys are always their text; a value that reads as null is a null.
         if (!is_key && !v->quoted &&
             (sl == 0 || !strcmp(sv, "~") || !strcmp(sv, "null") || !strcmp(sv, "Null") ||
@@ -356,7 +360,7 @@ static int load(sl_ydoc_t *d, const char *buf, size_t len, const char *name, sl_
       // A container opens.
       v->type = ev.type == YAML_SEQUENCE_START_EVENT ? SL_Y_SEQ : SL_Y_MAP;
       anchor = (const char *)(ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                                  : ev.data.mapping_start.anchor);
+                                                                   : ev.data.mapping_start.anchor);
       if (c.depth >= MAX_DEPTH) {
         yval_free(v);
         rc = too_big(&c, line);
@@ -380,7 +384,8 @@ static int load(sl_ydoc_t *d, const char *buf, size_t len, const char *name, sl_
       if (c.depth == 0) c.root = f->v;
       break;
     }
-    default: break;
+    default:
+      break;
     }
     yaml_event_delete(&ev);
   }
@@ -448,10 +453,14 @@ const sl_yval_t *sl_y_get(const sl_yval_t *map, const char *key) {
 static const char *type_name(const sl_yval_t *v) {
   if (!v) return "nothing";
   switch (v->type) {
-  case SL_Y_NULL: return "null";
-  case SL_Y_SCALAR: return "a scalar";
-  case SL_Y_SEQ: return "a list";
-  case SL_Y_MAP: return "a mapping";
+  case SL_Y_NULL:
+    return "null";
+  case SL_Y_SCALAR:
+    return "a scalar";
+  case SL_Y_SEQ:
+    return "a list";
+  case SL_Y_MAP:
+    return "a mapping";
   }
   return "?";
 }
@@ -480,12 +489,18 @@ int sl_parse_duration(const char *s, double *out) {
   double x = strtod(s, &end);
   if (errno || end == s || isnan(x) || isinf(x) || x < 0) return SL_EINVAL;
   double mul;
-  if (!*end || !strcmp(end, "s")) mul = 1;
-  else if (!strcmp(end, "ms")) mul = 1e-3;
-  else if (!strcmp(end, "m")) mul = 60;
-  else if (!strcmp(end, "h")) mul = 3600;
-  else if (!strcmp(end, "d")) mul = 86400;
-  else return SL_EINVAL;
+  if (!*end || !strcmp(end, "s"))
+    mul = 1;
+  else if (!strcmp(end, "ms"))
+    mul = 1e-3;
+  else if (!strcmp(end, "m"))
+    mul = 60;
+  else if (!strcmp(end, "h"))
+    mul = 3600;
+  else if (!strcmp(end, "d"))
+    mul = 86400;
+  else
+    return SL_EINVAL;
   *out = x * mul;
   return SL_OK;
 }
@@ -499,9 +514,9 @@ int sl_parse_size(const char *s, size_t *out) {
   static const struct {
     const char *suf;
     double mul;
-  } units[] = {{"", 1},          {"B", 1},           {"KiB", 1024.0},      {"MiB", 1048576.0},
-               {"GiB", 1 << 30}, {"KB", 1e3},        {"MB", 1e6},          {"GB", 1e9},
-               {"k", 1e3},       {"Ki", 1024.0},     {"Mi", 1048576.0},    {"Gi", 1 << 30}};
+  } units[] = {{"", 1},          {"B", 1},       {"KiB", 1024.0},   {"MiB", 1048576.0},
+               {"GiB", 1 << 30}, {"KB", 1e3},    {"MB", 1e6},       {"GB", 1e9},
+               {"k", 1e3},       {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1 << 30}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(end, units[i].suf)) continue;
     double b = x * units[i].mul;
@@ -516,9 +531,8 @@ int sl_y_num(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, double lo
              double *out, sl_err_t *err) {
   double x;
   if (!v || v->type != SL_Y_SCALAR || sl_parse_number(v->str, &x) < 0)
-    return sl_y_err(d, v, err, "%s: expected a number, got %s%s%s", path,
-                    v && v->str ? "'" : "", v && v->str ? v->str : type_name(v),
-                    v && v->str ? "'" : "");
+    return sl_y_err(d, v, err, "%s: expected a number, got %s%s%s", path, v && v->str ? "'" : "",
+                    v && v->str ? v->str : type_name(v), v && v->str ? "'" : "");
   if (x < lo || x > hi) return sl_y_err(d, v, err, "%s: %g is outside [%g, %g]", path, x, lo, hi);
   *out = x;
   return SL_OK;
@@ -528,9 +542,8 @@ int sl_y_int(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, long long
              long long *out, sl_err_t *err) {
   double x;
   if (!v || v->type != SL_Y_SCALAR || sl_parse_number(v->str, &x) < 0 || x != floor(x))
-    return sl_y_err(d, v, err, "%s: expected an integer, got %s%s%s", path,
-                    v && v->str ? "'" : "", v && v->str ? v->str : type_name(v),
-                    v && v->str ? "'" : "");
+    return sl_y_err(d, v, err, "%s: expected an integer, got %s%s%s", path, v && v->str ? "'" : "",
+                    v && v->str ? v->str : type_name(v), v && v->str ? "'" : "");
   if (x < (double)lo || x > (double)hi)
     return sl_y_err(d, v, err, "%s: %g is outside [%lld, %lld]", path, x, lo, hi);
   *out = (long long)x;
@@ -548,9 +561,8 @@ int sl_y_bool(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, int *out
       return SL_OK;
     }
   }
-  return sl_y_err(d, v, err, "%s: expected true or false, got %s%s%s", path,
-                  v && v->str ? "'" : "", v && v->str ? v->str : type_name(v),
-                  v && v->str ? "'" : "");
+  return sl_y_err(d, v, err, "%s: expected true or false, got %s%s%s", path, v && v->str ? "'" : "",
+                  v && v->str ? v->str : type_name(v), v && v->str ? "'" : "");
 }
 
 int sl_y_duration(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, double *out,
@@ -571,8 +583,7 @@ int sl_y_size(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, size_t *
   return SL_OK;
 }
 
-int sl_y_str(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, char **out,
-             sl_err_t *err) {
+int sl_y_str(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, char **out, sl_err_t *err) {
   if (!v || v->type != SL_Y_SCALAR)
     return sl_y_err(d, v, err, "%s: expected a string, got %s", path, type_name(v));
   if (!(*out = strdup(v->str))) return sl_err(err, SL_ENOMEM, "out of memory");
@@ -591,7 +602,8 @@ static int edit_distance(const char *a, const char *b) {
       if (dp[i - 1][j] + 1 < c) c = dp[i - 1][j] + 1;
       if (dp[i][j - 1] + 1 < c) c = dp[i][j - 1] + 1;
       // A swapped pair of letters is one typo, not two.
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && dp[i - 2][j - 2] + 1 < c)
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          dp[i - 2][j - 2] + 1 < c)
         c = dp[i - 2][j - 2] + 1;
       dp[i][j] = c;
     }

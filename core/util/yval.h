@@ -11,18 +11,18 @@ typedef enum { SL_Y_NULL, SL_Y_SCALAR, SL_Y_SEQ, SL_Y_MAP } sl_ytype_t;
 
 typedef struct sl_yval {
   sl_ytype_t type;
-  int line, col;       // 1-based
-  char *str;           // scalar text
-  int quoted;          // scalar was quoted: always a string
-  struct sl_yval **items;  // seq items, or map values
-  char **keys;             // map keys (NULL for seq)
+  int line, col;          // 1-based
+  char *str;              // scalar text
+  int quoted;             // scalar was quoted: always a string
+  struct sl_yval **items; // seq items, or map values
+  char **keys;            // map keys (NULL for seq)
   int *key_lines;
   size_t n;
 } sl_yval_t;
 
 typedef struct {
-  char *file;          // name used in messages
-  sl_yval_t *root;     // NULL for an empty document
+  char *file;      // name used in messages
+  sl_yval_t *root; // NULL for an empty document
 } sl_ydoc_t;
 
 // Loads the first document of a file or buffer. Errors: "file:line:col: message".
@@ -47,8 +47,7 @@ int sl_y_bool(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, int *out
 int sl_y_duration(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, double *out,
                   sl_err_t *err);
 // Sizes: a number of bytes or "512KiB", "64MiB", "1GiB", "1MB".
-int sl_y_size(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, size_t *out,
-              sl_err_t *err);
+int sl_y_size(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, size_t *out, sl_err_t *err);
 // Copies the scalar (caller frees *out).
 int sl_y_str(const sl_ydoc_t *d, const sl_yval_t *v, const char *path, char **out, sl_err_t *err);
 // Rejects keys of `map` not in the NULL-terminated `allowed` list, naming the closest match.

@@ -18,6 +18,11 @@
 --      peak need over the last `down_window` seconds.
 --
 -- Reasons name the numbers that drove each decision. All memory lives in `state` as plain data.
+-- This module holds the params, what each model group observes and the composition of the steps,
+-- each in a module of its own: the forecast (sluice.forecast) over the cold-start horizon
+-- (sluice.slo_coldstart), profiles and max rates (sluice.slo_profile), the placement
+-- (sluice.placement), the saturation floor (sluice.slo_floor) and hysteresis
+-- (sluice.slo_hysteresis).
 --
 --   local slo = require "sluice.slo"
 --   local err = slo.validate(params)
@@ -26,15 +31,16 @@ local model = require "sluice.model"
 local forecast = require "sluice.forecast"
 local w = require "sluice.window"
 local placement = require "sluice.placement"
-local profiles = require "sluice.profiles"
-local memo = require "sluice.memo"
+local profile = require "sluice.slo_profile"
+local coldstart = require "sluice.slo_coldstart"
+local saturation = require "sluice.slo_floor"
+local hysteresis = require "sluice.slo_hysteresis"
 
 local params_of = require "sluice.params"
 
 local M = {}
 
-local floor, ceil, max, min, abs, log = math.floor, math.ceil, math.max, math.min, math.abs,
-  math.log
+local max, abs = math.max, math.abs
 local format = string.format
 
 M.defaults = {
@@ -77,16 +83,8 @@ M.defaults = {
 
 local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast_window",
   "season", "season_bin" }
-local COLD_SAMPLES = 32          -- cold starts remembered per variant
-local RATE_REFRESH = 60          -- seconds a fitted profile's max_rate is reused
-local TOKEN_STEP = log(1.05)     -- token means are bucketed in 5% steps for the max_rate memo
-local TARGET_STEP = log(1.02)    -- and corrected latency targets in 5% steps
 -- The buckets sizing's kernel inputs are snapped to (log steps), for specs and tools that redo it.
-M.grid = { tokens = TOKEN_STEP, targets = TARGET_STEP }
-local ERR_WEIGHT = 0.1           -- weight of the newest observation in a profile's scores
-local CORRECTION_MIN, CORRECTION_MAX = 0.67, 1.5  -- bounds of the observed/predicted latency
--- Where a fit starts without a better guess: WVA's tuner defaults.
-local GENERIC_GUESS = { kind = "3p", alpha = 5.0, beta = 0.05, gamma = 5e-5 }
+M.grid = profile.grid
 
 local function resolve(given)
   return params_of.resolve(M.defaults, given)
@@ -145,315 +143,14 @@ function M.validate(params)
   return nil
 end
 
----------------------------------------------------------------------------------------------------
--- Latency profiles: priors, the online fit, and which one sizes
 
-local plain_profile, lower, catalog_match = profiles.plain, profiles.lower,
-  profiles.catalog_match
+local prior_of, fit_guess = profile.prior_of, profile.fit_guess
+local observe_latency, choose_profile, max_rate = profile.observe_latency, profile.choose,
+  profile.max_rate
+local observe_pods, horizon_of = coldstart.observe, coldstart.horizon
+local saturation_need, latency_ratio = saturation.saturation_need, saturation.latency_ratio
+local settle = hysteresis.settle
 
--- The prior of a variant: {name, profile} or nil. In order: the policy's `profiles`, the
--- variant's own `profile`, the built-in catalog.
-local function prior_of(p, v)
-  for _, e in ipairs(p.profiles) do
-    local mm = e.model == nil or lower(v.model):find(lower(e.model), 1, true)
-    local am = e.accelerator == nil or lower(v.accelerator) == lower(e.accelerator)
-    if mm and am then
-      if type(e.profile) == "string" then
-        return { name = e.profile, profile = plain_profile(model.builtin(e.profile)) }
-      end
-      return { name = "configured " .. tostring(e.profile.kind),
-        profile = plain_profile(e.profile) }
-    end
-  end
-  if type(v.profile) == "string" then
-    local pr = model.builtin(v.profile)
-    if pr then return { name = v.profile, profile = plain_profile(pr) } end
-  end
-  if p.catalog then
-    local name = catalog_match(v)
-    if name then return { name = name, profile = plain_profile(model.builtin(name)) } end
-  end
-  return nil
-end
-
--- Where the online fit starts: the prior when it can be fitted, else the built-in 3p for the
--- pair, else a generic guess.
-local function fit_guess(prior, v)
-  if prior and (prior.profile.kind == "3p" or prior.profile.kind == "4p") then
-    return prior.profile
-  end
-  local name = catalog_match(v, "3p")
-  if name then return plain_profile(model.builtin(name)) end
-  return GENERIC_GUESS
-end
-
--- How a profile did on one observation: its relative error (mean of TTFT and ITL) and the
--- observed-over-predicted ratios of both means; blocked predictions count as wrong as can be.
--- One observation against a profile: observed over predicted mean TTFT and ITL, or `blocked`
--- when the profile says the replica could not carry what it does.
-local function score(pr, shape, obs)
-  local ok, pred = pcall(model.predict, pr, shape, obs.rate)
-  if not ok or not pred then return nil end
-  if pred.blocking > 0.01 then return "blocked" end
-  return obs.ttft_ms / pred.ttft_ms, obs.itl_ms / pred.itl_ms
-end
-
-local function ewma(old, x)
-  if x == nil then return old end
-  if old == nil then return x end
-  return (1 - ERR_WEIGHT) * old + ERR_WEIGHT * x
-end
-
-local function correction(x)
-  return w.clamp(x or 1, CORRECTION_MIN, CORRECTION_MAX)
-end
-
--- Running scores of a profile: {ttft, itl} the observed-over-predicted ratios of the means (the
--- correction sizing applies), and err the mean relative error of its predictions once corrected
--- by the ratios so far: a profile off by a steady factor is calibrated, not wrong; one whose
--- error moves with the load, or is off by more than the correction may take, is wrong.
-local function rescore(sc, pr, shape, obs)
-  local rt, ri = score(pr, shape, obs)
-  if rt == nil then return sc end
-  sc = sc or {}
-  if rt == "blocked" then
-    sc.err = ewma(sc.err, 1)
-    return sc
-  end
-  local e = 0.5 * (abs(rt / correction(sc.ttft) - 1) + abs(ri / correction(sc.itl) - 1))
-  sc.err = ewma(sc.err, e)
-  sc.ttft, sc.itl = ewma(sc.ttft, rt), ewma(sc.itl, ri)
-  return sc
-end
-
--- Folds what the variant's replicas show into its fit, when the picture is steady: the same Ready
--- replicas for a whole signal window, nothing held at the gateway, the engines not queueing.
-local function observe_latency(view, p, vs, v, gw_queue)
-  local r, s = v.replicas, v.signals or {}
-  if r.ready ~= vs.ready_n then
-    vs.ready_n, vs.ready_at = r.ready, view.time
-  end
-  if not p.fit and not vs.prior then return end
-  if vs.obs_at and view.time - vs.obs_at < p.fit_every then return end
-  -- Saturated replicas show queueing the load alone does not explain: such a picture would
-  -- teach the profiles the wrong curve. Replicas still starting serve nothing and do not matter.
-  if r.ready < 1 or (gw_queue or 0) > 0 then return end
-  if (s.waiting or 0) > p.queue_per_replica * r.ready then return end
-  if view.time - vs.ready_at < (view.window or 0) then return end
-  local rate, ttft, itl = s.request_rate, s.ttft_mean, s.itl_mean
-  local I, O = s.input_tokens_mean, s.output_tokens_mean
-  if not (rate and rate > 0 and ttft and ttft > 0 and itl and itl > 0 and I and O and O >= 1) then
-    return
-  end
-  vs.obs_at = view.time
-  local N = (v.engine and v.engine.max_num_seqs) or 256
-  local obs = { rate = rate / r.ready, in_tokens = I, out_tokens = O, ttft_ms = ttft * 1000,
-    itl_ms = itl * 1000, max_batch = N }
-  local running = s.running
-  if running and running > 0 and running / r.ready <= N then obs.batch = running / r.ready end
-  local shape = { max_batch = N, in_tokens = I, out_tokens = O }
-  if vs.prior then vs.prior_score = rescore(vs.prior_score, vs.prior.profile, shape, obs) end
-  if p.fit then
-    if vs.fit.updates > 0 then
-      vs.fit_score = rescore(vs.fit_score, model.fit_params(vs.fit), shape, obs)
-    end
-    local nf = model.fit_update(vs.fit, obs)
-    if nf then vs.fit = nf end
-  end
-end
-
--- The profile that sizes this variant now: {name, profile, key, score} or nil. The prior first,
--- while its error is unknown, or within tolerance with a correction in bounds: its shape holds
--- beyond the loads seen so far. The fit once the prior fails, when it has enough observations
--- and predicts within tolerance (near the loads it has seen it does; far above them it may not,
--- hence second).
-local function usable(sc, tol)
-  if sc == nil or sc.err == nil then return true end
-  if sc.err > tol then return false end
-  -- Off by more than the correction may take: the profile is wrong, not uncalibrated.
-  local function inside(x) return x == nil or (x >= CORRECTION_MIN and x <= CORRECTION_MAX) end
-  return inside(sc.ttft) and inside(sc.itl)
-end
-
-local function choose_profile(p, vs)
-  local fs, ps = vs.fit_score, vs.prior_score
-  local prior_ok = vs.prior and usable(ps, p.fit_tolerance)
-  local fit_ok = p.fit and vs.fit.updates >= p.fit_min and fs ~= nil and fs.err ~= nil
-    and usable(fs, p.fit_tolerance)
-  -- The choice sticks until the profile in use fails: a prior that proved wrong at one load may
-  -- look right again at another, and flapping between two profiles is worse than either.
-  if vs.use == "fit" and not fit_ok and prior_ok then vs.use = "prior" end
-  if vs.use ~= "fit" and not prior_ok and fit_ok then vs.use = "fit" end
-  if vs.use == "fit" and fit_ok then
-    return { name = format("fitted %s", vs.fit.kind), key = "fit", score = fs,
-      profile = plain_profile(model.fit_params(vs.fit)) }
-  end
-  if prior_ok then
-    return { name = vs.prior.name, profile = vs.prior.profile, key = "prior", score = ps }
-  end
-  return nil
-end
-
-local function slo_of(p, v)
-  local s = v.slo or {}
-  local ttft, itl = s.ttft_ms or p.ttft_ms, s.itl_ms or p.itl_ms
-  if (ttft or 0) <= 0 and (itl or 0) <= 0 then return nil end
-  local t = { ttft_ms = ttft or 0, itl_ms = itl or 0 }
-  if p.percentile > 0 then t.percentile = p.percentile end
-  return t
-end
-
--- Highest req/s one replica of v sustains within its SLO for the token mix: the lower of the rate
--- whose TTFT at the SLO's percentile meets the TTFT target and the rate whose mean ITL stays
--- within itl_share of the ITL target. Each request's ITL is the mean of its gaps, and those means
--- spread around the engine's mean (short outputs that catch a step carrying someone's prefill sit
--- far above it), while the model's percentile is that of the batch size; itl_share keeps the
--- mean low enough for the tail of requests. Where the profile's means run above (below) what the
--- replicas show, the targets are tightened (loosened) by that factor. Memoised per bucket of
--- token mix and corrected targets (sluice.memo). Returns rate, limit | nil, why.
-local function max_rate(view, p, vs, v, prof, I, O)
-  local slo = slo_of(p, v)
-  if not slo then return nil, "no SLO class" end
-  local sc = prof.score or {}
-  local ttft = slo.ttft_ms / correction(sc.ttft)
-  local itl = slo.itl_ms * p.itl_share / correction(sc.itl)
-  local N = (v.engine and v.engine.max_num_seqs) or 256
-  -- Solved at the centres of the inputs' buckets (M.grid). A fitted profile moves with every
-  -- observation, so its entries age out.
-  local kI, hiI = memo.bucket(I, TOKEN_STEP)
-  local kO, hiO = memo.bucket(max(O, 1), TOKEN_STEP)
-  local kt, lot = 0, 0
-  if ttft > 0 then kt, lot = memo.bucket(ttft, TARGET_STEP) end
-  local ki, loi = 0, 0
-  if itl > 0 then ki, loi = memo.bucket(itl, TARGET_STEP) end
-  local key = format("%s|%d|%d|%d|%d|%d|%g", prof.key, kI, kO, N, kt, ki, p.percentile)
-  vs.rates = vs.rates or memo.new(256)
-  local e = memo.get(vs.rates, key, view.time, prof.key == "fit" and RATE_REFRESH or nil)
-  if not e then
-    local shape = { max_batch = N, in_tokens = hiI, out_tokens = hiO }
-    local rate, limit, why
-    if ttft > 0 then
-      local t = { ttft_ms = lot }
-      if p.percentile > 0 then t.percentile = p.percentile end
-      local r, l = model.max_rate(prof.profile, shape, t)
-      if r then rate, limit = r, (l == "stability" and l or "ttft") else why = l end
-    end
-    if itl > 0 and not why then
-      local r, l = model.max_rate(prof.profile, shape, { itl_ms = loi })
-      if r then
-        if not rate or r < rate then rate, limit = r, (l == "stability" and l or "itl") end
-      else
-        why = l
-      end
-    end
-    if why then rate, limit = nil, why end
-    e = memo.put(vs.rates, key, view.time, { rate = rate or false, limit = limit })
-  end
-  if not e.rate then return nil, e.limit end
-  return e.rate, e.limit
-end
-
----------------------------------------------------------------------------------------------------
--- Cold starts
-
--- Notes when each pod appeared and, when it turns Ready, how long that took.
-local function observe_pods(view, vs, v)
-  local pods = v.pods
-  local n = pods and #pods or 0
-  local live = {}
-  for i = 1, n do
-    local pod = pods[i]
-    local name, phase = pod.name, pod.phase
-    live[name] = true
-    if phase == "ready" then
-      local t0 = vs.seen[name]
-      if t0 then w.push(vs.cold, view.time - t0) end
-      vs.seen[name] = nil
-    elseif phase == "pending" or phase == "starting" then
-      -- A pod already starting when we first look has an unknown start: false, never sampled.
-      if vs.seen[name] == nil then vs.seen[name] = vs.tick > 1 and view.time or false end
-    end
-  end
-  for name in pairs(vs.seen) do
-    if not live[name] then vs.seen[name] = nil end
-  end
-end
-
--- Seconds from ordering a replica to its being Ready, pooled over a group's variants.
-local function horizon_of(p, states)
-  local xs = {}
-  for _, vs in ipairs(states) do
-    for i = 1, vs.cold.n do xs[#xs + 1] = w.at(vs.cold, i) end
-  end
-  if #xs >= 3 then return w.quantile(xs, p.cold_start_quantile), #xs end
-  local m = p.cold_start
-  for _, x in ipairs(xs) do m = max(m, x) end
-  return m, #xs
-end
-
----------------------------------------------------------------------------------------------------
--- Saturation floor
-
--- Replicas the variant's Ready pods say it needs. KV cache: the usage scaled to kv_target per
--- replica. Queues: when more than queue_per_replica requests wait per Ready replica (in the
--- engines, plus the variant's share of the gateway queue) the replicas are saturated, so what
--- they finish is what one replica can do: scale by the demand over that. nil without signals.
-local function saturation_need(p, v, queued, demand)
-  local r, s = v.replicas, v.signals or {}
-  if r.ready < 1 then return nil end
-  local kv = s.kv_usage
-  local waiting = (s.waiting or 0) + queued
-  local need, why
-  if kv then
-    need = ceil(r.ready * kv / p.kv_target - 1e-9)
-    why = format("kv %.2f on %d → %d at %.2f", kv, r.ready, need, p.kv_target)
-  end
-  if waiting > p.queue_per_replica * r.ready then
-    local done = s.request_rate
-    local qn, qwhy
-    if done and done > 0 and demand and demand > 0 then
-      qn = max(r.ready, ceil(r.ready * demand / done - 1e-9))
-      qwhy = format("%.0f waiting on %d finishing %.1f req/s of %.1f → %d", waiting, r.ready, done,
-        demand, qn)
-    else
-      qn = r.ready + 1
-      qwhy = format("%.0f waiting on %d → %d", waiting, r.ready, qn)
-    end
-    if not need or qn > need then need, why = qn, qwhy end
-  end
-  if not need and s.waiting == nil and s.running == nil then return nil end
-  return need or 0, why
-end
-
--- Observed latency over its target, the worse of TTFT and ITL, with a note naming it; nil when
--- the variant reports neither or has no SLO. TTFT is taken at the SLO's percentile (each request
--- has one). ITL is taken as its mean: the SLO holds each request's mean inter-token latency, while
--- the engines' histogram holds single token gaps, whose tail is the odd step that carried a
--- prefill chunk and says little about any request's mean.
-local function latency_ratio(view, p, v)
-  local slo = slo_of(p, v)
-  if not slo then return nil end
-  local q = p.percentile > 0 and p.percentile or 0.5
-  local s = v.signals or {}
-  local key = ({ [0.5] = "ttft_p50", [0.9] = "ttft_p90", [0.99] = "ttft_p99" })[q]
-  local ttft = key and s[key]
-  if ttft == nil and key == nil and view.quantile_over then
-    ttft = view:quantile_over(v, "ttft", q, view.window)
-  end
-  local worst, why
-  if ttft and slo.ttft_ms > 0 then
-    worst = ttft * 1000 / slo.ttft_ms
-    why = format("p%g TTFT %.0f ms of %.0f", q * 100, ttft * 1000, slo.ttft_ms)
-  end
-  local itl = s.itl_mean
-  if itl and slo.itl_ms > 0 then
-    local r = itl * 1000 / slo.itl_ms
-    if worst == nil or r > worst then
-      worst, why = r, format("mean ITL %.1f ms of %.0f", itl * 1000, slo.itl_ms)
-    end
-  end
-  return worst, why
-end
 
 ---------------------------------------------------------------------------------------------------
 -- The decision
@@ -461,7 +158,7 @@ end
 local function variant_state(state, v, view, p)
   local vs = state.variants[v.id]
   if not vs then
-    vs = { first = view.time, tick = 0, seen = {}, cold = w.ring(COLD_SAMPLES),
+    vs = { first = view.time, tick = 0, seen = {}, cold = w.ring(coldstart.SAMPLES),
       peak = w.peak(p.bucket), ready_at = view.time }
     state.variants[v.id] = vs
   end
@@ -541,54 +238,6 @@ local function describe_forecast(f, H)
   return format("now %.1f req/s", f.rate or 0)
 end
 
--- Turns the replicas a variant needs this tick into a decision: up after `up_delay` (at once
--- from zero), counting replicas on their way; down only to the peak need of `down_window`.
-local function settle(view, p, vs, v, want, why)
-  local t, spec = view.time, v.replicas.spec
-  local incoming = v.replicas.starting + v.replicas.pending
-  w.peak_add(vs.peak, t, want)
-  local held = w.peak_max(vs.peak, t, p.down_window) or want
-  if want > spec then
-    local step = 1
-    if incoming > 0 then step = max(1, ceil(p.up_step * spec - 1e-9)) end
-    if spec > 0 and want < spec + step then
-      vs.up_since, vs.up_max = nil, nil
-      return spec, format("%s; %d starting or pending cover it (a further step needs +%d)", why,
-        incoming, step)
-    end
-    if spec == 0 then
-      vs.up_since, vs.up_max = nil, nil
-      return want, why .. "; from zero at once"
-    end
-    -- Far short (Knative's panic threshold: twice the replicas there are), waiting only loses
-    -- time the cold start already takes.
-    if want >= p.panic * spec then
-      vs.up_since, vs.up_max = nil, nil
-      return want, format("%s; up at once (%.1f× the %d set)", why, want / spec, spec)
-    end
-    if not vs.up_since then vs.up_since, vs.up_max = t, want end
-    vs.up_max = max(vs.up_max, want)
-    if t - vs.up_since >= p.up_delay then
-      local to = vs.up_max
-      vs.up_since, vs.up_max = nil, nil
-      return to, format("%s; up to %d (peak need over %.0f s)", why, to, p.up_delay)
-    end
-    return spec, format("%s; confirming %d for %.0f of %.0f s", why, vs.up_max, t - vs.up_since,
-      p.up_delay)
-  end
-  vs.up_since, vs.up_max = nil, nil
-  if want < spec then
-    if t - vs.first < p.down_window then
-      return spec, format("%s; hold %d (watching for %.0f of %.0f s before any scale-down)", why,
-        spec, t - vs.first, p.down_window)
-    end
-    if held < spec then
-      return held, format("%s; down to %d, the peak need over %.0f s", why, held, p.down_window)
-    end
-    return spec, format("%s; hold %d, the peak need over %.0f s", why, spec, p.down_window)
-  end
-  return spec, why
-end
 
 -- Steps 1-3 for one model group: forecast, horizon, per-variant profiles, max rates and floors.
 -- Returns the group as the placement sees it plus what the finish step needs.

@@ -38,8 +38,8 @@ static void fits(void) {
   printf("\nprefill of one prompt, GPU time vs measured (CUDA graphs):\n");
   printf("  %6s %9s %9s %8s\n", "prompt", "measured", "model", "error");
   for (int i = 0; i < np; i++) {
-    double m = sl_step_ms_ex(b, 0, 0, pre[i].x[0], 0.5 * pre[i].x[0] * pre[i].x[0]) -
-               b->overhead_ms;
+    double m =
+        sl_step_ms_ex(b, 0, 0, pre[i].x[0], 0.5 * pre[i].x[0] * pre[i].x[0]) - b->overhead_ms;
     printf("  %6.0f %9.3f %9.3f %+7.1f%%\n", pre[i].x[0], pre[i].x[1], m,
            100 * (m / pre[i].x[1] - 1));
   }
@@ -47,8 +47,8 @@ static void fits(void) {
   sl_step_t fit = *b;
   calib_fit_host(&fit);
   printf("\nhost terms fitted to guidellm 128/128 against vLLM: overhead_ms %.4f, request_ms %.4f "
-         "(built-in %.3g, %.3g)\n", fit.overhead_ms, fit.request_ms, b->overhead_ms,
-         b->request_ms);
+         "(built-in %.3g, %.3g)\n",
+         fit.overhead_ms, fit.request_ms, b->overhead_ms, b->request_ms);
   printf("closed-loop replay with the built-in profile:\n");
   printf("  %5s %-12s %9s %9s %8s\n", "conc", "metric", "measured", "model", "error");
   for (size_t k = 0; k < sizeof calib_guidellm / sizeof calib_guidellm[0]; k++) {
@@ -69,10 +69,10 @@ static void fits(void) {
 
 // Llama-2-70B: 68,976,648,192 parameters, 80 layers, 64 query / 8 KV heads of 128.
 static const sl_step_llm_t llama2_70b = {
-  .weight_bytes = 2 * 68976648192.0,
-  .kv_bytes_per_token = 2.0 * 80 * 8 * 128 * 2,
-  .params = 68976648192.0,
-  .attn_flops_per_pair = 4.0 * 80 * 64 * 128,
+    .weight_bytes = 2 * 68976648192.0,
+    .kv_bytes_per_token = 2.0 * 80 * 8 * 128 * 2,
+    .params = 68976648192.0,
+    .attn_flops_per_pair = 4.0 * 80 * 64 * 128,
 };
 static const sl_step_gpu_t a100 = {.mem_bw = 2.039e12, .flops = 312e12, .tp = 1};
 static const sl_step_gpu_t h100 = {.mem_bw = 3.35e12, .flops = 989.4e12, .tp = 1};
@@ -105,8 +105,8 @@ static int measured(const char *rel, const char *model, const char *hw, int tp, 
 
 static void derivation(void) {
   printf("\nderived profiles (reference efficiencies, comm_ms 0) vs measured, batch 1:\n");
-  printf("  %-14s %-9s %2s %8s %8s %6s %8s %8s %6s %9s\n", "source", "gpu", "tp", "decode",
-         "model", "error", "prefill", "model", "error", "comm_ms");
+  printf("  %-14s %-9s %2s %8s %8s %6s %8s %8s %6s %9s\n", "source", "gpu", "tp", "decode", "model",
+         "error", "prefill", "model", "error", "comm_ms");
   printf("  %-14s %-9s %2s %8s %8s %6s %8s %8s %6s %9s\n", "", "", "", "ms/tok", "", "", "2048 ms",
          "", "", "implied");
   struct {
@@ -115,14 +115,14 @@ static void derivation(void) {
     const sl_step_gpu_t *gpu;
     int splitwise;
   } cases[] = {
-    {"perf/sageserve/Llama-3.1-8B-tp-2.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
-     &sl_step_ref_llm, &a100, 0},
-    {"perf/sageserve/Llama-3.1-8B-tp-4.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
-     &sl_step_ref_llm, &a100, 0},
-    {"perf/splitwise/perf_model.csv", "llama2-70b", "a100-80gb", "splitwise 70B", &llama2_70b,
-     &a100, 1},
-    {"perf/splitwise/perf_model.csv", "llama2-70b", "h100-80gb", "splitwise 70B", &llama2_70b,
-     &h100, 1},
+      {"perf/sageserve/Llama-3.1-8B-tp-2.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
+       &sl_step_ref_llm, &a100, 0},
+      {"perf/sageserve/Llama-3.1-8B-tp-4.csv", "Llama-3.1-8B", "a100-80gb", "sageserve 8B",
+       &sl_step_ref_llm, &a100, 0},
+      {"perf/splitwise/perf_model.csv", "llama2-70b", "a100-80gb", "splitwise 70B", &llama2_70b,
+       &a100, 1},
+      {"perf/splitwise/perf_model.csv", "llama2-70b", "h100-80gb", "splitwise 70B", &llama2_70b,
+       &h100, 1},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     for (int tp = 1; tp <= 8; tp *= 2) {

@@ -16,47 +16,47 @@
 #include "core/util/log.h"
 #include "core/util/rng.h"
 
-#define NVAR 1000
-#define NPOL 10
+#define NVAR      1000
+#define NPOL      10
 #define TICKS_MAX 300
 
-static const char policy_src[] =
-    "return {\n"
-    "  name = 'bench',\n"
-    "  params = { target = 8, window = 10 },\n"
-    "  decide = function(view, params, state)\n"
-    "    local out = {}\n"
-    "    for id, v in view:variants() do\n"
-    "      local s = v.signals\n"
-    "      local load = (s.running or 0) + (s.waiting or 0)\n"
-    "      local kv = s.kv_usage or 0\n"
-    "      local w = state[id]\n"
-    "      if not w then w = { n = 0, i = 0 }; state[id] = w end\n"
-    "      w.i = w.i % params.window + 1\n"
-    "      w[w.i] = load\n"
-    "      if w.n < params.window then w.n = w.n + 1 end\n"
-    "      local sum = 0\n"
-    "      for k = 1, w.n do sum = sum + w[k] end\n"
-    "      local mean = sum / w.n\n"
-    "      local want = math.max(1, math.ceil(mean / params.target))\n"
-    "      if kv > 0.9 then want = want + 1 end\n"
-    "      out[id] = { replicas = want, reason = string.format('mean load %.1f over %d ticks, kv %.2f', mean, w.n, kv) }\n"
-    "    end\n"
-    "    return out\n"
-    "  end,\n"
-    "}\n";
+static const char policy_src[] = "return {\n"
+                                 "  name = 'bench',\n"
+                                 "  params = { target = 8, window = 10 },\n"
+                                 "  decide = function(view, params, state)\n"
+                                 "    local out = {}\n"
+                                 "    for id, v in view:variants() do\n"
+                                 "      local s = v.signals\n"
+                                 "      local load = (s.running or 0) + (s.waiting or 0)\n"
+                                 "      local kv = s.kv_usage or 0\n"
+                                 "      local w = state[id]\n"
+                                 "      if not w then w = { n = 0, i = 0 }; state[id] = w end\n"
+                                 "      w.i = w.i % params.window + 1\n"
+                                 "      w[w.i] = load\n"
+                                 "      if w.n < params.window then w.n = w.n + 1 end\n"
+                                 "      local sum = 0\n"
+                                 "      for k = 1, w.n do sum = sum + w[k] end\n"
+                                 "      local mean = sum / w.n\n"
+                                 "      local want = math.max(1, math.ceil(mean / params.target))\n"
+                                 "      if kv > 0.9 then want = want + 1 end\n"
+                                 "      out[id] = { replicas = want, reason = string.format('mean "
+                                 "load %.1f over %d ticks, kv %.2f', mean, w.n, kv) }\n"
+                                 "    end\n"
+                                 "    return out\n"
+                                 "  end,\n"
+                                 "}\n";
 
-static const char idle_src[] =
-    "return {\n"
-    "  name = 'idle',\n"
-    "  decide = function(view, params, state)\n"
-    "    if not state.out then\n"
-    "      state.out = {}\n"
-    "      for id, v in view:variants() do state.out[id] = { replicas = 2, reason = 'steady' } end\n"
-    "    end\n"
-    "    return state.out\n"
-    "  end,\n"
-    "}\n";
+static const char idle_src[] = "return {\n"
+                               "  name = 'idle',\n"
+                               "  decide = function(view, params, state)\n"
+                               "    if not state.out then\n"
+                               "      state.out = {}\n"
+                               "      for id, v in view:variants() do state.out[id] = { replicas = "
+                               "2, reason = 'steady' } end\n"
+                               "    end\n"
+                               "    return state.out\n"
+                               "  end,\n"
+                               "}\n";
 
 // Wall time by default; process CPU time (the watchdog thread included) for the bound's cost,
 // which is a few percent at most and would drown in a loaded machine's wall-clock noise.
@@ -146,8 +146,8 @@ static int run(const char *src, const char *label, int report_view, double *medi
   }
   qsort(tick_ms, TICKS, sizeof(double), cmp);
   qsort(view_ms, TICKS, sizeof(double), cmp);
-  printf("%s, %d variants across %d policies: median %.2f ms, p99 %.2f ms per tick\n", label,
-         NVAR, NPOL, tick_ms[TICKS / 2], tick_ms[TICKS * 99 / 100]);
+  printf("%s, %d variants across %d policies: median %.2f ms, p99 %.2f ms per tick\n", label, NVAR,
+         NPOL, tick_ms[TICKS / 2], tick_ms[TICKS * 99 / 100]);
   if (report_view)
     printf("  view build alone: median %.2f ms, p99 %.2f ms\n", view_ms[TICKS / 2],
            view_ms[TICKS * 99 / 100]);
@@ -166,7 +166,7 @@ static int run(const char *src, const char *label, int report_view, double *medi
 
 int main(void) {
   sl_log_set_level(SL_LOG_ERROR);
-  const char *only = getenv("BENCH_POLICY");  // "work" or "idle": one run (for profiling)
+  const char *only = getenv("BENCH_POLICY"); // "work" or "idle": one run (for profiling)
   printf("target: host overhead p99 < 5 ms\n");
   double on = 0, off = 0;
   if ((!only || !strcmp(only, "work")) &&

@@ -39,8 +39,8 @@ int main(void) {
                                  sl_perf_builtin("llama-3.1-8b/h100:3p"),
                                  sl_perf_builtin("llama-3.1-8b/h100")};
   printf("max_rate, N = %d, K = %d, %g in / %g out tokens (target < 1 ms per call with mean "
-         "targets)\n", shape.max_batch, shape.max_batch + shape.max_queue, shape.in_tokens,
-         shape.out_tokens);
+         "targets)\n",
+         shape.max_batch, shape.max_batch + shape.max_queue, shape.in_tokens, shape.out_tokens);
   printf("  %-22s %-6s %10s %10s %10s %-10s %10s\n", "profile", "slo", "ttft_ms", "itl_ms",
          "max_rate", "limit", "us/call");
   volatile double sink = 0;
@@ -84,8 +84,13 @@ int main(void) {
   }
   // The step kind as policies and the clairvoyant use it: Azure-conv lengths with their spread, a
   // 440k-token KV cache, vLLM's 8192-token budget; set-up (knot tables) plus the search.
-  sl_shape_t az = {.max_batch = 256, .max_queue = -1, .in_tokens = 1196, .out_tokens = 211,
-                   .in_cv = 0.67, .out_cv = 0.96, .kv_tokens = 440000};
+  sl_shape_t az = {.max_batch = 256,
+                   .max_queue = -1,
+                   .in_tokens = 1196,
+                   .out_tokens = 211,
+                   .in_cv = 0.67,
+                   .out_cv = 0.96,
+                   .kv_tokens = 440000};
   const sl_perf_t *sp = sl_perf_builtin("llama-3.1-8b/h100");
   printf("step profile, Azure conv lengths (1196 in cv 0.67, 211 out cv 0.96), N 256, KV 440k:\n");
   for (int pct = 0; pct < 2; pct++) {

@@ -61,7 +61,7 @@ static void write_policy(const char *path, int version) {
           "  return { ['ns/a'] = { replicas = %d, reason = 'v%d' } } end }\n",
           version, 1 + version % 5, version);
   fclose(f);
-  rename(tmp, path);  // atomic, as editors and ConfigMap updates do
+  rename(tmp, path); // atomic, as editors and ConfigMap updates do
 }
 
 int main(void) {
@@ -73,7 +73,8 @@ int main(void) {
   write_policy(path, 1);
   int n = snprintf(yaml, sizeof yaml,
                    "interval: 100ms\npolicy_dir: %s\nvariants:\n  - {id: ns/a, model: m}\n"
-                   "policies:\n  - p.lua\n", dir);
+                   "policies:\n  - p.lua\n",
+                   dir);
   sl_err_t err = {0};
   sl_config_t cfg;
   sl_clock_t clock;
@@ -114,7 +115,8 @@ int main(void) {
   qsort(deciding, N, sizeof(double), cmp);
   printf("reload, file write -> new version checked and dry-run: median %.1f ms, max %.1f ms\n",
          ready[N / 2], ready[N - 1]);
-  printf("reload, file write -> new version deciding (ticks every 100 ms): median %.1f ms, max %.1f ms\n",
+  printf("reload, file write -> new version deciding (ticks every 100 ms): median %.1f ms, max "
+         "%.1f ms\n",
          deciding[N / 2], deciding[N - 1]);
   uv_timer_stop(&b.tick);
   uv_close((uv_handle_t *)&b.tick, NULL);

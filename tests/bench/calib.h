@@ -136,7 +136,7 @@ static inline calib_load_t calib_closed_loop(const sl_step_t *s, int conc, int i
                                              double seconds) {
   enum { MAXC = 1024 };
   double send[MAXC], enter[MAXC], first[MAXC];
-  int tokens[MAXC], state[MAXC];  // state 0: not yet in the engine, 1: joins this step, 2: running
+  int tokens[MAXC], state[MAXC]; // state 0: not yet in the engine, 1: joins this step, 2: running
   if (conc > MAXC) conc = MAXC;
   double cycle = s->request_ms + (out + 1) * sl_step_ms(s, conc, conc * (in + out / 2.0), 0);
   for (int i = 0; i < conc; i++) {
@@ -151,9 +151,12 @@ static inline calib_load_t calib_closed_loop(const sl_step_t *s, int conc, int i
     int decodes = 0, joins = 0;
     double ctx = 0, next_enter = INFINITY;
     for (int i = 0; i < conc; i++) {
-      if (state[i] == 2) decodes++, ctx += in + tokens[i];
-      else if (enter[i] <= t) state[i] = 1, joins++;
-      else next_enter = fmin(next_enter, enter[i]);
+      if (state[i] == 2)
+        decodes++, ctx += in + tokens[i];
+      else if (enter[i] <= t)
+        state[i] = 1, joins++;
+      else
+        next_enter = fmin(next_enter, enter[i]);
     }
     if (!decodes && !joins) {
       t = next_enter;
@@ -175,7 +178,8 @@ static inline calib_load_t calib_closed_loop(const sl_step_t *s, int conc, int i
       }
     }
   }
-  return (calib_load_t){.itl_ms = sum_itl / n_done, .ttft_ms = sum_ttft / n_first,
+  return (calib_load_t){.itl_ms = sum_itl / n_done,
+                        .ttft_ms = sum_ttft / n_first,
                         .req_s = n_done / ((end - warm) / 1000)};
 }
 
@@ -200,8 +204,10 @@ static inline void calib_fit_host(sl_step_t *s) {
         double r1 = a.itl_ms / 7.0 - 1, r2 = b.itl_ms / 8.7 - 1, r3 = b.req_s / 56.7 - 1;
         e[k] = r1 * r1 + r2 * r2 + r3 * r3;
       }
-      if (e[0] < e[1]) hi = m2;
-      else lo = m1;
+      if (e[0] < e[1])
+        hi = m2;
+      else
+        lo = m1;
     }
     s->overhead_ms = 0.5 * (lo + hi);
     calib_load_t a = calib_closed_loop(s, 1, 128, 128, 30);

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (sl_config_load_buffer(&c, (const char *)data, size, "fuzz.yaml", &err) == 0) {
     sl_config_deinit(&c);
   } else if (err.msg[0] == '\0') {
-    __builtin_trap();  // every failure must say why
+    __builtin_trap(); // every failure must say why
   }
   return 0;
 }

@@ -24,6 +24,6 @@ int tap_done(void);
 #define T_STR_HAS(hay, needle, what)                                                               \
   do {                                                                                             \
     const char *h_ = (hay), *n_ = (needle);                                                        \
-    tap_ok(h_ && strstr(h_, n_) != NULL, __FILE__, __LINE__, "%s (\"%s\" should contain \"%s\")", \
+    tap_ok(h_ &&strstr(h_, n_) != NULL, __FILE__, __LINE__, "%s (\"%s\" should contain \"%s\")",   \
            what, h_ ? h_ : "(null)", n_);                                                          \
   } while (0)

@@ -7,36 +7,35 @@
 #include "core/state/config.h"
 #include "tests/unit/tap.h"
 
-static const char *good =
-    "interval: 500ms\n"
-    "window: 2m\n"
-    "guard:\n"
-    "  max_step: 4\n"
-    "  stale_after: 30s\n"
-    "source:\n"
-    "  fixture: views.yaml\n"
-    "slo_classes:\n"
-    "  premium: {ttft_ms: 500, itl_ms: 24}\n"
-    "accelerators:\n"
-    "  H100: {count: 8, cost: 4.0}\n"
-    "variants:\n"
-    "  - id: llm/llama-h100\n"
-    "    model: meta-llama/Llama-3.1-8B\n"
-    "    accelerator: H100\n"
-    "    gpus_per_replica: 2\n"
-    "    min: 0\n"
-    "    max: 6\n"
-    "    slo_class: premium\n"
-    "    engine: {max_num_seqs: 128}\n"
-    "  - name: llama-a100\n"
-    "    model: meta-llama/Llama-3.1-8B\n"
-    "    cost: 7.5\n"
-    "policies:\n"
-    "  - file: target.lua\n"
-    "    model: meta-llama/Llama-3.1-8B\n"
-    "    params: {target: 8}\n"
-    "    period: 15s\n"
-    "  - hpa\n";
+static const char *good = "interval: 500ms\n"
+                          "window: 2m\n"
+                          "guard:\n"
+                          "  max_step: 4\n"
+                          "  stale_after: 30s\n"
+                          "source:\n"
+                          "  fixture: views.yaml\n"
+                          "slo_classes:\n"
+                          "  premium: {ttft_ms: 500, itl_ms: 24}\n"
+                          "accelerators:\n"
+                          "  H100: {count: 8, cost: 4.0}\n"
+                          "variants:\n"
+                          "  - id: llm/llama-h100\n"
+                          "    model: meta-llama/Llama-3.1-8B\n"
+                          "    accelerator: H100\n"
+                          "    gpus_per_replica: 2\n"
+                          "    min: 0\n"
+                          "    max: 6\n"
+                          "    slo_class: premium\n"
+                          "    engine: {max_num_seqs: 128}\n"
+                          "  - name: llama-a100\n"
+                          "    model: meta-llama/Llama-3.1-8B\n"
+                          "    cost: 7.5\n"
+                          "policies:\n"
+                          "  - file: target.lua\n"
+                          "    model: meta-llama/Llama-3.1-8B\n"
+                          "    params: {target: 8}\n"
+                          "    period: 15s\n"
+                          "  - hpa\n";
 
 static void check_error(const char *yaml, const char *want1, const char *want2, const char *what) {
   sl_config_t c;
@@ -79,21 +78,21 @@ int main(void) {
   sl_config_deinit(&c);
 
   check_error("interval: 15x\n", "bad.yaml:1:", "interval", "bad duration");
-  check_error("variants:\n  - id: a/b\n    model: m\n    max: ten\n", "bad.yaml:4:",
-              "variants[0].max: expected an integer, got 'ten'", "non-integer max");
-  check_error("variants:\n  - id: a/b\n    model: m\n    mxa: 3\n", "bad.yaml:4:",
-              "did you mean 'max'", "typo in a field name suggests the right one");
-  check_error("variants:\n  - id: a/b\n    model: m\n    min: 5\n    max: 2\n", "bad.yaml:",
-              "max 2 is below min 5", "max below min");
+  check_error("variants:\n  - id: a/b\n    model: m\n    max: ten\n",
+              "bad.yaml:4:", "variants[0].max: expected an integer, got 'ten'", "non-integer max");
+  check_error("variants:\n  - id: a/b\n    model: m\n    mxa: 3\n",
+              "bad.yaml:4:", "did you mean 'max'", "typo in a field name suggests the right one");
+  check_error("variants:\n  - id: a/b\n    model: m\n    min: 5\n    max: 2\n",
+              "bad.yaml:", "max 2 is below min 5", "max below min");
   check_error("variants:\n  - id: ab\n    model: m\n", "bad.yaml:2:", "namespace/name",
               "bad variant id");
-  check_error("variants:\n  - id: a/b\n    model: m\n  - id: a/b\n    model: m\n", "bad.yaml:4:",
-              "duplicate variant id", "duplicate variant");
-  check_error("variants:\n  - id: a/b\n    model: m\n    slo_class: gold\n", "bad.yaml:4:",
-              "no SLO class named 'gold'", "unknown slo class");
+  check_error("variants:\n  - id: a/b\n    model: m\n  - id: a/b\n    model: m\n",
+              "bad.yaml:4:", "duplicate variant id", "duplicate variant");
+  check_error("variants:\n  - id: a/b\n    model: m\n    slo_class: gold\n",
+              "bad.yaml:4:", "no SLO class named 'gold'", "unknown slo class");
   check_error("variants:\n  - id: a/b\n", "bad.yaml:2:", "model is required", "missing model");
-  check_error("policies:\n  - file: x.lua\n    variants: [a/zz]\n", "bad.yaml:3:",
-              "no variant 'a/zz'", "policy names an unknown variant");
+  check_error("policies:\n  - file: x.lua\n    variants: [a/zz]\n",
+              "bad.yaml:3:", "no variant 'a/zz'", "policy names an unknown variant");
   check_error("variants: [\n", "bad.yaml:", NULL, "YAML syntax error");
   check_error("a: 1\na: 2\n", "bad.yaml:2:", "duplicate key 'a'", "duplicate key");
   check_error("actuator: kube\n", "bad.yaml:1:", "unknown actuator 'kube'", "unknown actuator");
@@ -109,8 +108,8 @@ int main(void) {
               "a second document is an error, not ignored");
   check_error("interval: 1s\nwindow: \xff\n", "bad.yaml:2:9:", "(byte 0xff)",
               "bad UTF-8 is reported where it is");
-  check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n", "bad.yaml:2:",
-              "must be between 1ms and 60s", "time_limit range-checked");
+  check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n",
+              "bad.yaml:2:", "must be between 1ms and 60s", "time_limit range-checked");
   {
     // 100,000 levels of nesting: refused at the 65th level while parsing, not after building.
     size_t n = 100000;

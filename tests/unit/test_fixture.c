@@ -8,12 +8,11 @@
 #include "core/state/view.h"
 #include "tests/unit/tap.h"
 
-static const char *cfg_yaml =
-    "variants:\n"
-    "  - {id: llm/a, model: m, accelerator: H100, gpus_per_replica: 2}\n"
-    "  - {id: llm/b, model: m, accelerator: H100}\n"
-    "accelerators:\n"
-    "  H100: {count: 8, cost: 3}\n";
+static const char *cfg_yaml = "variants:\n"
+                              "  - {id: llm/a, model: m, accelerator: H100, gpus_per_replica: 2}\n"
+                              "  - {id: llm/b, model: m, accelerator: H100}\n"
+                              "accelerators:\n"
+                              "  H100: {count: 8, cost: 3}\n";
 
 static const char *fx_yaml =
     "frames:\n"
@@ -21,8 +20,10 @@ static const char *fx_yaml =
     "      llm/a:\n"
     "        replicas: {spec: 3, ready: 2, starting: 1}\n"
     "        pods:\n"
-    "          - {name: a-0, metrics: {'vllm:kv_cache_usage_perc': 0.4, 'vllm:num_requests_waiting': 2}}\n"
-    "          - {name: a-1, metrics: {'vllm:gpu_cache_usage_perc': 0.8, 'sglang:num_queue_reqs': 3}}\n"
+    "          - {name: a-0, metrics: {'vllm:kv_cache_usage_perc': 0.4, "
+    "'vllm:num_requests_waiting': 2}}\n"
+    "          - {name: a-1, metrics: {'vllm:gpu_cache_usage_perc': 0.8, 'sglang:num_queue_reqs': "
+    "3}}\n"
     "          - {name: a-2, phase: starting, signals: {kv_usage: 0.0, waiting: 50}}\n"
     "      llm/b:\n"
     "        replicas: {spec: 1}\n"
@@ -69,7 +70,8 @@ int main(void) {
   sl_view_variant_t *a = &v.variants[ia];
   T_NEAR(a->sig[SL_V_KV_USAGE], 0.6, 1e-12, "kv_usage = mean over Ready pods (V0 and V1 names)");
   T_NEAR(a->sig[SL_V_KV_USAGE_MAX], 0.8, 1e-12, "kv_usage_max over Ready pods");
-  T_NEAR(a->sig[SL_V_WAITING], 5, 1e-12, "waiting sums Ready pods (vLLM and SGLang names); the starting pod is excluded");
+  T_NEAR(a->sig[SL_V_WAITING], 5, 1e-12,
+         "waiting sums Ready pods (vLLM and SGLang names); the starting pod is excluded");
   T_OK(a->spec == 3 && a->ready == 2 && a->starting == 1, "replica counts from the frame");
   T_EQ_INT(a->npods, 3, "all pods listed");
   T_OK(isnan(a->sig[SL_V_TTFT_P99]), "no histogram: quantile is missing, not zero");
@@ -82,8 +84,10 @@ int main(void) {
   T_EQ_INT(v.accels[0].used, 2 * 3 + 1, "used GPUs = (ready + starting) x GPUs per replica");
 
   sl_fixture_step(&fx, st, 20, &err);
-  sl_view_build(&v, st, &(sl_view_params_t){20, 60, 30, cfg.variants, cfg.nvariants, NULL,
-                                             cfg.accels, cfg.naccels}, NULL, &err);
+  sl_view_build(
+      &v, st,
+      &(sl_view_params_t){20, 60, 30, cfg.variants, cfg.nvariants, NULL, cfg.accels, cfg.naccels},
+      NULL, &err);
   b = &v.variants[1];
   T_NEAR(b->sig[SL_V_KV_USAGE], 0.5, 0, "second frame's value");
   T_NEAR(sl_view_variant_over(&v, 1, SL_V_KV_USAGE, 60, SL_OVER_AVG), 0.4, 1e-12,
@@ -96,10 +100,11 @@ int main(void) {
   T_EQ_INT(sl_fixture_step(&fx, st, 30, &err), 1, "past the end the last frame repeats");
 
   // A frame that lists pods replaces the set.
-  static const char *shrink =
-      "frames:\n  - variants:\n      llm/a:\n        pods:\n          - {name: a-1, signals: {kv_usage: 0.1}}\n";
+  static const char *shrink = "frames:\n  - variants:\n      llm/a:\n        pods:\n          - "
+                              "{name: a-1, signals: {kv_usage: 0.1}}\n";
   sl_fixture_t fx2;
-  T_EQ_INT(sl_fixture_load_buffer(&fx2, shrink, strlen(shrink), "s.yaml", &cfg, &err), 0, "shrink fixture loads");
+  T_EQ_INT(sl_fixture_load_buffer(&fx2, shrink, strlen(shrink), "s.yaml", &cfg, &err), 0,
+           "shrink fixture loads");
   sl_fixture_step(&fx2, st, 40, &err);
   T_EQ_INT(sl_store_find_variant(st, "llm/a")->npods, 1, "pods not listed in a frame are removed");
   sl_fixture_deinit(&fx2);
@@ -108,17 +113,18 @@ int main(void) {
   sl_store_free(st);
   sl_fixture_deinit(&fx);
 
-  bad(&cfg, "frames:\n  - variants:\n      llm/zz: {replicas: {spec: 1}}\n", "fx.yaml:3:",
-      "unknown variant id");
-  bad(&cfg, "frames:\n  - variants:\n      llm/a:\n        signals: {kv_usag: 1}\n", "fx.yaml:4:",
-      "unknown signal name");
-  bad(&cfg, "frames:\n  - variants:\n      llm/a:\n        pods:\n          - {name: p, phase: up}\n",
+  bad(&cfg, "frames:\n  - variants:\n      llm/zz: {replicas: {spec: 1}}\n",
+      "fx.yaml:3:", "unknown variant id");
+  bad(&cfg, "frames:\n  - variants:\n      llm/a:\n        signals: {kv_usag: 1}\n",
+      "fx.yaml:4:", "unknown signal name");
+  bad(&cfg,
+      "frames:\n  - variants:\n      llm/a:\n        pods:\n          - {name: p, phase: up}\n",
       "expected ready, starting, pending or draining", "unknown phase");
   bad(&cfg, "frames:\n  - models:\n      m: {metrics: {'vllm:num_requests_waiting': 1}}\n",
       "not a gateway metric", "a model-server metric on a model");
   bad(&cfg, "frames: []\n", "no frames", "empty frames");
-  bad(&cfg, "frames:\n  - variants:\n      llm/a: {replicas: {spec: x}}\n", "fx.yaml:3:",
-      "non-numeric replicas");
+  bad(&cfg, "frames:\n  - variants:\n      llm/a: {replicas: {spec: x}}\n",
+      "fx.yaml:3:", "non-numeric replicas");
   sl_config_deinit(&cfg);
   return tap_done();
 }

@@ -18,9 +18,9 @@ static double gauss(void) {
 }
 
 // Token mixes the observations cycle through: different mixes separate the parameters.
-static const double mixes[][2] = {{128, 128}, {1024, 128}, {4096, 256},
+static const double mixes[][2] = {{128, 128},  {1024, 128}, {4096, 256},
                                   {256, 1024}, {2048, 64},  {512, 512}};
-#define N_MIXES 6
+#define N_MIXES   6
 #define MAX_BATCH 256
 
 // The rate at which the true model shows utilisation u.
@@ -32,8 +32,10 @@ static double rate_at(const sl_perf_t *truth, const sl_shape_t *sh, double u) {
     double mid = 0.5 * (lo + hi);
     sl_pred_t o;
     sl_queue_predict(q, mid, 0, &o, &err);
-    if (o.utilization < u) lo = mid;
-    else hi = mid;
+    if (o.utilization < u)
+      lo = mid;
+    else
+      hi = mid;
   }
   sl_queue_free(q);
   return lo;
@@ -43,18 +45,23 @@ static double rate_at(const sl_perf_t *truth, const sl_shape_t *sh, double u) {
 // TTFT and ITL (and on the batch when observed).
 static sl_fit_obs_t observe(const sl_perf_t *truth, int k, int with_batch) {
   sl_err_t err;
-  sl_shape_t sh = {.max_batch = MAX_BATCH, .max_queue = -1, .in_tokens = mixes[k % N_MIXES][0],
+  sl_shape_t sh = {.max_batch = MAX_BATCH,
+                   .max_queue = -1,
+                   .in_tokens = mixes[k % N_MIXES][0],
                    .out_tokens = mixes[k % N_MIXES][1]};
   double rate = rate_at(truth, &sh, 0.1 + 0.8 * uniform());
   sl_queue_t *q = sl_queue_new(truth, &sh, &err);
   sl_pred_t o;
   sl_queue_predict(q, rate, 0, &o, &err);
   sl_queue_free(q);
-  return (sl_fit_obs_t){.rate = rate, .in_tokens = sh.in_tokens, .out_tokens = sh.out_tokens,
+  return (sl_fit_obs_t){.rate = rate,
+                        .in_tokens = sh.in_tokens,
+                        .out_tokens = sh.out_tokens,
                         .ttft_ms = o.ttft_ms * (1 + 0.05 * gauss()),
                         .itl_ms = o.itl_ms * (1 + 0.05 * gauss()),
                         .batch = with_batch ? o.in_service * (1 + 0.05 * gauss()) : 0,
-                        .max_batch = MAX_BATCH, .max_queue = -1};
+                        .max_batch = MAX_BATCH,
+                        .max_queue = -1};
 }
 
 static double worst_error(const sl_fit_t *f, const sl_perf_t *truth) {
@@ -92,8 +99,10 @@ static void recovery(const char *name, const sl_perf_t *truth, double factor, in
        factor, with_batch ? " with batch" : "", end * 100);
   // Far from the truth, observations the guessed queue cannot explain are held back; once close,
   // the 99.9% gate should reject almost none of the clean ones.
-  T_OK(rejected_late <= 2, "%s: clean observations are not rejected once converged (%ld of the "
-       "last 200; %ld in all)", name, rejected_late, f.rejected);
+  T_OK(rejected_late <= 2,
+       "%s: clean observations are not rejected once converged (%ld of the "
+       "last 200; %ld in all)",
+       name, rejected_late, f.rejected);
 }
 
 static void outliers(void) {
@@ -104,7 +113,7 @@ static void outliers(void) {
   int rejected_outliers = 0, outliers = 0;
   for (int k = 0; k < 300; k++) {
     sl_fit_obs_t o = observe(&truth, k, 0);
-    int bad = k % 20 == 7;  // 5% gross outliers: a stalled scrape, TTFT 4x
+    int bad = k % 20 == 7; // 5% gross outliers: a stalled scrape, TTFT 4x
     if (bad) o.ttft_ms *= 4;
     int acc = 1;
     sl_fit_update(&f, &o, NULL, 0, &acc, &err);
@@ -160,8 +169,13 @@ static void errors(void) {
   T_STR_HAS(err.msg, "noise", "error names noise");
   sl_fit_init(&f, &p3, NULL, &err);
   sl_fit_t before = f;
-  sl_fit_obs_t o = {.rate = 1, .in_tokens = 128, .out_tokens = 128, .ttft_ms = 0, .itl_ms = 20,
-                    .max_batch = 48, .max_queue = -1};
+  sl_fit_obs_t o = {.rate = 1,
+                    .in_tokens = 128,
+                    .out_tokens = 128,
+                    .ttft_ms = 0,
+                    .itl_ms = 20,
+                    .max_batch = 48,
+                    .max_queue = -1};
   T_EQ_INT(sl_fit_update(&f, &o, NULL, 0, NULL, &err), SL_EINVAL, "ttft_ms 0 refused");
   T_STR_HAS(err.msg, "ttft_ms", "error names ttft_ms");
   o.ttft_ms = 50, o.max_batch = 0;
@@ -170,7 +184,7 @@ static void errors(void) {
   o.max_batch = 48, o.batch = 60;
   T_EQ_INT(sl_fit_update(&f, &o, NULL, 0, NULL, &err), SL_EINVAL, "batch above max refused");
   T_OK(!memcmp(&before, &f, sizeof f), "a refused observation leaves the state untouched");
-  f.cov[1] = 5;  // not symmetric
+  f.cov[1] = 5; // not symmetric
   T_EQ_INT(sl_fit_check(&f, &err), SL_EINVAL, "a corrupted covariance is caught");
   T_STR_HAS(err.msg, "cov", "error names cov");
 }

@@ -95,14 +95,14 @@ static ref_t reference(const sl_queue_t *q, double lam) {
 
 static void stability(void) {
   sl_err_t err;
-  sl_shape_t s = {.max_batch = 1024, .max_queue = 20000 - 1024, .in_tokens = 512,
-                  .out_tokens = 256};
+  sl_shape_t s = {
+      .max_batch = 1024, .max_queue = 20000 - 1024, .in_tokens = 512, .out_tokens = 256};
   sl_queue_t *q = sl_queue_new(&P4, &s, &err);
   T_OK(q != NULL, "N 1024, K 20000 builds");
   double mu_n = q->mu_n;
   // Far below, just below, at (rho = 1 within 1e-9) and above mu(N), and deep overload.
-  double lams[] = {mu_n * 1e-3, mu_n * 0.5, mu_n * 0.999, mu_n * (1 - 1e-9), mu_n,
-                   mu_n * (1 + 1e-7), mu_n * 1.01, mu_n * 3};
+  double lams[] = {mu_n * 1e-3, mu_n * 0.5,        mu_n * 0.999, mu_n * (1 - 1e-9),
+                   mu_n,        mu_n * (1 + 1e-7), mu_n * 1.01,  mu_n * 3};
   for (size_t i = 0; i < sizeof lams / sizeof lams[0]; i++) {
     sl_pred_t o;
     sl_queue_predict(q, lams[i] * 1000, 0, &o, &err);
@@ -208,16 +208,28 @@ static void percentiles(void) {
     sl_shape_t shape;
     double rho, p;
     long arrivals;
-    int waits;  // the p-quantile arrival waits (else the quantile is the no-wait TTFT)
+    int waits; // the p-quantile arrival waits (else the quantile is the no-wait TTFT)
   } cases[] = {
-    {&P4, {.max_batch = 8, .max_queue = 56, .in_tokens = 512, .out_tokens = 64}, 0.9, 0.95,
-     4000000, 1},
-    // Light enough that the ITL quantile falls inside the batch range, not at N.
-    {&P4, {.max_batch = 64, .max_queue = -1, .in_tokens = 128, .out_tokens = 128}, 0.7, 0.7,
-     1000000, 0},
-    // Overloaded with a short queue: rho > 1, heavy blocking.
-    {&P3, {.max_batch = 48, .max_queue = 128, .in_tokens = 128, .out_tokens = 512}, 1.1, 0.9,
-     1000000, 1},
+      {&P4,
+       {.max_batch = 8, .max_queue = 56, .in_tokens = 512, .out_tokens = 64},
+       0.9,
+       0.95,
+       4000000,
+       1},
+      // Light enough that the ITL quantile falls inside the batch range, not at N.
+      {&P4,
+       {.max_batch = 64, .max_queue = -1, .in_tokens = 128, .out_tokens = 128},
+       0.7,
+       0.7,
+       1000000,
+       0},
+      // Overloaded with a short queue: rho > 1, heavy blocking.
+      {&P3,
+       {.max_batch = 48, .max_queue = 128, .in_tokens = 128, .out_tokens = 512},
+       1.1,
+       0.9,
+       1000000,
+       1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     sl_queue_t *q = sl_queue_new(cases[i].perf, &cases[i].shape, &err);
@@ -230,8 +242,8 @@ static void percentiles(void) {
     double ttft_mc = w_p + prefill;
     if (cases[i].waits)
       T_OK(w_p > 0 && o.ttft_p_ms > o.ttft_ms * 1.1,
-           "case %zu: the p%g TTFT is well above the mean (%.4g > %.4g)", i, p * 100,
-           o.ttft_p_ms, o.ttft_ms);
+           "case %zu: the p%g TTFT is well above the mean (%.4g > %.4g)", i, p * 100, o.ttft_p_ms,
+           o.ttft_ms);
     else
       T_OK(w_p == 0 && o.ttft_p_ms == prefill, "case %zu: the p%g arrival does not wait", i,
            p * 100);
@@ -282,8 +294,8 @@ static void properties(void) {
       if (i > 1) {
         ttft_up &= o.ttft_ms >= prev.ttft_ms - 1e-9 * prev.ttft_ms;
         itl_up &= o.itl_ms >= prev.itl_ms - 1e-9 * prev.itl_ms;
-        p_up &= o.ttft_p_ms >= prev.ttft_p_ms - 1e-9 * prev.ttft_p_ms &&
-                o.itl_p_ms >= prev.itl_p_ms;
+        p_up &=
+            o.ttft_p_ms >= prev.ttft_p_ms - 1e-9 * prev.ttft_p_ms && o.itl_p_ms >= prev.itl_p_ms;
       }
       prev = o;
     }
@@ -308,8 +320,10 @@ static void properties(void) {
                         .percentile = pct ? 0.95 : 0};
         double r = 0;
         int rc = sl_queue_max_rate(q, &slo, &r, NULL, &err);
-        if (rc == 0) feasible++;
-        else r = 0;
+        if (rc == 0)
+          feasible++;
+        else
+          r = 0;
         mono &= r >= last;
         last = r;
       }

@@ -8,7 +8,7 @@
 #include "tests/unit/tap.h"
 
 typedef struct {
-  int want[4];  // per configured variant, -1 no opinion
+  int want[4]; // per configured variant, -1 no opinion
   int fail;
   int saw_last_applied;
 } fake_t;
@@ -18,7 +18,7 @@ static int fake_decide(sl_decider_t *d, sl_view_t *view, sl_decision_t *out, sl_
   if (f->fail) return sl_err(err, SL_EINVAL, "p.lua:7: attempt to index a nil value");
   for (int i = 0; i < view->nvariants; i++) {
     const char *id = view->variants[i].desc->id;
-    int ci = id[3] - 'a';  // ids are ns/a, ns/b, ...
+    int ci = id[3] - 'a'; // ids are ns/a, ns/b, ...
     if (!d->manages[ci]) continue;
     out[i].requested = f->want[ci];
     snprintf(out[i].reason, sizeof out[i].reason, "%s wants %d", d->name, f->want[ci]);
@@ -42,16 +42,16 @@ static int rec_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, 
   return 0;
 }
 
-static const char *yaml =
-    "interval: 1s\n"
-    "variants:\n"
-    "  - {id: ns/a, model: m, min: 1, max: 10}\n"
-    "  - {id: ns/b, model: m, min: 1, max: 10}\n"
-    "  - {id: ns/c, model: n, min: 1, max: 10}\n";
+static const char *yaml = "interval: 1s\n"
+                          "variants:\n"
+                          "  - {id: ns/a, model: m, min: 1, max: 10}\n"
+                          "  - {id: ns/b, model: m, min: 1, max: 10}\n"
+                          "  - {id: ns/c, model: n, min: 1, max: 10}\n";
 
 static char last_outcome_a[SL_REASON_MAX];
 static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
-  if (!strcmp(o->variant->id, "ns/a")) snprintf(last_outcome_a, sizeof last_outcome_a, "%s", o->reason);
+  if (!strcmp(o->variant->id, "ns/a"))
+    snprintf(last_outcome_a, sizeof last_outcome_a, "%s", o->reason);
 }
 
 int main(void) {
@@ -74,7 +74,7 @@ int main(void) {
   rec_t rec = {0}, rec_c = {0};
   sl_actuator_t act = {"rec", rec_scale, NULL, &rec}, act_c = {"rec-c", rec_scale, NULL, &rec_c};
   sl_controller_set_actuator(&c, -1, &act);
-  sl_controller_set_actuator(&c, 2, &act_c);  // ns/c has an actuator of its own
+  sl_controller_set_actuator(&c, 2, &act_c); // ns/c has an actuator of its own
   sl_observer_t obs = {.outcome = on_outcome};
   sl_controller_add_observer(&c, &obs, &err);
   unsigned char m_ab[3] = {1, 1, 0}, m_a[3] = {1, 0, 0}, m_c[3] = {0, 0, 1};
@@ -97,8 +97,8 @@ int main(void) {
   sl_store_set_replicas(st, "ns/a", 5, 5, 0, 0);
   sl_store_set_replicas(st, "ns/b", 2, 2, 0, 0);
   sl_store_set_replicas(st, "ns/c", 6, 6, 0, 0);
-  f1.want[0] = 3;  // wants down
-  f2.want[0] = 5;  // holds
+  f1.want[0] = 3; // wants down
+  f2.want[0] = 5; // holds
   rec.calls = 0;
   sl_clock_advance(&clock, 1);
   T_EQ_INT(sl_controller_tick(&c, &err), 2, "the 15 s decider is not due after 1 s");
@@ -106,7 +106,7 @@ int main(void) {
   T_STR_HAS(last_outcome_a, "scale-down to 3 not unanimous (two holds)", "the veto is explained");
   T_EQ_INT(f1.saw_last_applied, 2, "v.last.applied shows what the guard applied last tick");
 
-  f2.want[0] = 2;  // now both want down: 3 and 2 -> the smaller step, 3
+  f2.want[0] = 2; // now both want down: 3 and 2 -> the smaller step, 3
   f1.want[1] = 2;
   rec.calls = 0;
   sl_clock_advance(&clock, 1);

@@ -70,7 +70,7 @@ static void longest_paths(const char *html, size_t *line, size_t *area) {
 }
 
 int main(void) {
-  sl_log_set_level(SL_LOG_WARN);  // each run loads its policy and says so
+  sl_log_set_level(SL_LOG_WARN); // each run loads its policy and says so
   sl_err_t err = {0};
   sl_cluster_t cl;
   if (sl_cluster_load_buffer(&cl, cluster_yaml, strlen(cluster_yaml), "test.yaml", &err) < 0) {
@@ -82,7 +82,7 @@ int main(void) {
   o.cluster = &cl;
   o.trace = "diurnal:mean=8,peak=20,period=7200,peak_at=3600,duration=7200";
   o.tokens = "fixed:in=300,out=60";
-  o.record_bin_s = 1;  // 7200 bins: far more than the report may draw
+  o.record_bin_s = 1; // 7200 bins: far more than the report may draw
   sl_sim_t s;
   sl_simrun_policy_t p1 = {"target", "target", NULL, NAN, NAN, NAN},
                      p2 = {"hpa", "hpa", NULL, NAN, NAN, NAN};
@@ -110,8 +110,8 @@ int main(void) {
   if (old) fputs("old contents", old), fclose(old);
 
   char *argv[] = {"--trace", "poisson:rate=1", "--policy", "a b"};
-  sl_report_opts_t ro = {.cluster = "test <cluster>.yaml", .argc = 4, .argv = argv,
-                         .max_points = 100};
+  sl_report_opts_t ro = {
+      .cluster = "test <cluster>.yaml", .argc = 4, .argv = argv, .max_points = 100};
   T_EQ_INT(sl_report_write(path, &s, r, 2, &c, &ro, &err), 0, "report written");
   T_EQ_INT(sl_report_write(path2, &s, r, 2, &c, &ro, &err), 0, "again, to another file");
   size_t n1, n2;

@@ -21,11 +21,21 @@ static void moments(double (*draw)(sl_rng_t *, const double *), const double *p,
   T_NEAR(v / var, 1.0, 0.06, what);
 }
 
-static double d_exp(sl_rng_t *r, const double *p) { return sl_rng_exp(r, p[0]); }
-static double d_gamma(sl_rng_t *r, const double *p) { return sl_rng_gamma(r, p[0], p[1]); }
-static double d_weib(sl_rng_t *r, const double *p) { return sl_rng_weibull(r, p[0], p[1]); }
-static double d_logn(sl_rng_t *r, const double *p) { return sl_rng_lognormal(r, p[0], p[1]); }
-static double d_unif(sl_rng_t *r, const double *p) { return sl_rng_uniform(r); }
+static double d_exp(sl_rng_t *r, const double *p) {
+  return sl_rng_exp(r, p[0]);
+}
+static double d_gamma(sl_rng_t *r, const double *p) {
+  return sl_rng_gamma(r, p[0], p[1]);
+}
+static double d_weib(sl_rng_t *r, const double *p) {
+  return sl_rng_weibull(r, p[0], p[1]);
+}
+static double d_logn(sl_rng_t *r, const double *p) {
+  return sl_rng_lognormal(r, p[0], p[1]);
+}
+static double d_unif(sl_rng_t *r, const double *p) {
+  return sl_rng_uniform(r);
+}
 
 int main(void) {
   sl_rng_t a, b;

@@ -217,8 +217,7 @@ static void test_drain_cuts(void) {
   t.switch_at = 120;
   sl_sim_result_t r;
   // Requests that decode for minutes: a drain of 30 s cannot let them finish.
-  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t, &r, NULL) <
-      0)
+  if (run(&cl, "poisson:rate=0.2,duration=300", "fixed:in=100,out=30000", 3, 0, &t, &r, NULL) < 0)
     return;
   T_OK(r.cut > 0, "requests on the draining pod were cut at the end of the grace (%llu)",
        (unsigned long long)r.cut);

@@ -8,13 +8,15 @@
 static void test_gauge_windows(void) {
   sl_series_t s;
   sl_series_init(&s, SL_KIND_GAUGE, 8);
-  for (int i = 0; i < 5; i++) sl_series_push(&s, 10.0 * i, i);  // t 0..40, v 0..4
+  for (int i = 0; i < 5; i++) sl_series_push(&s, 10.0 * i, i); // t 0..40, v 0..4
   T_NEAR(sl_series_avg_over(&s, 40, 25), 3.0, 1e-12, "avg over (15,40] = mean(2,3,4)");
   T_NEAR(sl_series_max_over(&s, 40, 25), 4.0, 1e-12, "max over (15,40]");
   T_NEAR(sl_series_min_over(&s, 40, 25), 2.0, 1e-12, "min over (15,40]");
-  T_NEAR(sl_series_avg_over(&s, 30, 20), 2.5, 1e-12, "window ending in the past excludes later samples");
+  T_NEAR(sl_series_avg_over(&s, 30, 20), 2.5, 1e-12,
+         "window ending in the past excludes later samples");
   T_OK(isnan(sl_series_avg_over(&s, 100, 10)), "empty window is NaN, not 0");
-  T_NEAR(sl_series_avg_over(&s, 40, 10), 4.0, 1e-12, "window boundary is open on the left: t=30 excluded");
+  T_NEAR(sl_series_avg_over(&s, 40, 10), 4.0, 1e-12,
+         "window boundary is open on the left: t=30 excluded");
   // wrap the ring: 8 slots, push 12 samples total
   for (int i = 5; i < 12; i++) sl_series_push(&s, 10.0 * i, i);
   T_EQ_INT(s.len, 8, "ring keeps cap samples");
@@ -38,7 +40,8 @@ static void test_counter_rate(void) {
   for (int i = 0; i < 6; i++) sl_series_push(&s, 10.0 * i, vals[i]);
   double span;
   // increases: 20 + 20 + 20 + 5 (reset: counts from 0) + 20 = 85 over 50 s
-  T_NEAR(sl_series_increase(&s, 50, 60, &span), 85.0, 1e-12, "increase counts a reset as restart from 0");
+  T_NEAR(sl_series_increase(&s, 50, 60, &span), 85.0, 1e-12,
+         "increase counts a reset as restart from 0");
   T_NEAR(span, 50.0, 1e-12, "span covers first to last sample in window");
   T_NEAR(sl_series_rate(&s, 50, 60), 85.0 / 50.0, 1e-12, "rate = increase / span");
   T_NEAR(sl_series_rate(&s, 30, 25), 2.0, 1e-12, "rate over (5,30] = (60-20)/20");
@@ -52,12 +55,14 @@ static void test_histogram(void) {
   // cumulative counts: 10 requests <= 0.1, 30 <= 0.5, 40 <= 1.0, 40 total
   double cum[] = {10, 30, 40, 40};
   // rank for q=0.5 is 20 -> bucket (0.1, 0.5]: 0.1 + 0.4 * (20-10)/(30-10) = 0.3
-  T_NEAR(sl_series_hist_quantile(bounds, cum, 4, 0.5), 0.3, 1e-12, "median interpolated in its bucket");
+  T_NEAR(sl_series_hist_quantile(bounds, cum, 4, 0.5), 0.3, 1e-12,
+         "median interpolated in its bucket");
   // q=0.25 rank 10 -> first bucket, lower bound 0: 0 + 0.1 * 10/10
   T_NEAR(sl_series_hist_quantile(bounds, cum, 4, 0.25), 0.1, 1e-12, "quantile at a bucket edge");
   double cum2[] = {10, 30, 40, 50};
   // q=0.99 rank 49.5 > 40 -> +Inf bucket -> largest finite bound
-  T_NEAR(sl_series_hist_quantile(bounds, cum2, 4, 0.99), 1.0, 0, "+Inf bucket returns largest finite bound");
+  T_NEAR(sl_series_hist_quantile(bounds, cum2, 4, 0.99), 1.0, 0,
+         "+Inf bucket returns largest finite bound");
   double zero[] = {0, 0, 0, 0};
   T_OK(isnan(sl_series_hist_quantile(bounds, zero, 4, 0.5)), "empty histogram has no quantile");
 
@@ -67,11 +72,13 @@ static void test_histogram(void) {
   sl_series_push_hist(&s, 0, bounds, c0, 4, 0.2, 5);
   sl_series_push_hist(&s, 60, bounds, c1, 4, 12.2, 45);
   double acc[4] = {0}, sum = 0, count = 0;
-  T_EQ_INT(sl_series_hist_delta(&s, 60, 120, acc, &sum, &count), 4, "delta over window has 4 buckets");
+  T_EQ_INT(sl_series_hist_delta(&s, 60, 120, acc, &sum, &count), 4,
+           "delta over window has 4 buckets");
   T_NEAR(acc[1], 30.0, 0, "bucket delta = later - earlier");
   T_NEAR(count, 40.0, 0, "count delta");
   T_NEAR(sum / count, 12.0 / 40.0, 1e-12, "mean from sum/count deltas");
-  T_NEAR(sl_series_hist_quantile(bounds, acc, 4, 0.5), 0.3, 1e-12, "quantile over the window delta");
+  T_NEAR(sl_series_hist_quantile(bounds, acc, 4, 0.5), 0.3, 1e-12,
+         "quantile over the window delta");
   sl_series_deinit(&s);
 }
 
@@ -83,14 +90,17 @@ static void test_objects(void) {
   sl_store_set_pod(st, "ns/b", "b-0", SL_POD_READY);
   sl_store_variant_t *a = sl_store_find_variant(st, "ns/a");
   T_EQ_INT(a->npods, 2, "variant a has two pods");
-  sl_store_set_pod(st, "ns/b", "a-1", SL_POD_READY);  // re-parented
+  sl_store_set_pod(st, "ns/b", "a-1", SL_POD_READY); // re-parented
   T_EQ_INT(a->npods, 1, "re-parented pod leaves its old variant");
   T_EQ_INT(sl_store_find_variant(st, "ns/b")->npods, 2, "and joins the new one");
   T_EQ_INT(sl_store_put_pod(st, "a-0", SL_M_KV_USAGE, 1, 0.5, &err), 0, "pod gauge accepted");
-  T_OK(sl_store_put_pod(st, "a-0", SL_M_GW_QUEUE_SIZE, 1, 3, &err) < 0, "gateway metric on a pod is refused");
+  T_OK(sl_store_put_pod(st, "a-0", SL_M_GW_QUEUE_SIZE, 1, 3, &err) < 0,
+       "gateway metric on a pod is refused");
   T_STR_HAS(err.msg, "model-scoped", "refusal names the scope");
-  T_OK(sl_store_put_pod(st, "zz", SL_M_KV_USAGE, 1, 0.5, &err) == SL_ENOTFOUND, "unknown pod refused");
-  T_OK(sl_store_put_model(st, "m", SL_M_GW_QUEUE_SIZE, 2, 7, &err) == 0, "gateway metric on a model");
+  T_OK(sl_store_put_pod(st, "zz", SL_M_KV_USAGE, 1, 0.5, &err) == SL_ENOTFOUND,
+       "unknown pod refused");
+  T_OK(sl_store_put_model(st, "m", SL_M_GW_QUEUE_SIZE, 2, 7, &err) == 0,
+       "gateway metric on a model");
   T_NEAR(sl_store_find_model(st, "m")->last_sample, 2, 0, "model freshness tracked");
   sl_store_remove_pod(st, "a-0");
   T_EQ_INT(a->npods, 0, "removed pod leaves its variant");
