@@ -66,7 +66,7 @@ typedef struct target {
   int overflow;
   double t0_mono, t0_clock;
   // health
-  int up, done, consecutive_failures;
+  int up, done, consecutive_failures, changed;
   double backoff, last_attempt, last_success, last_duration;
   long last_status;
   size_t last_samples, last_bytes;
@@ -262,6 +262,7 @@ static void fill_info(const target_t *t, sl_scrape_info_t *o) {
       .phase_s = t->phase * t->interval,
       .up = t->up,
       .done = t->done,
+      .changed = t->changed,
       .in_flight = t->req != NULL,
       .consecutive_failures = t->consecutive_failures,
       .backoff_s = t->backoff,
@@ -316,6 +317,7 @@ static void schedule_next(sl_scraper_t *s, target_t *t, double now) {
 static void finish(sl_scraper_t *s, target_t *t, int ok, int rejected, double now) {
   t->req = NULL;
   double dur = now - t->t0_mono;
+  t->changed = !t->done || t->up != (ok != 0);
   if (!t->done) s->pending--;
   t->done = 1;
   t->scrapes++;
@@ -595,13 +597,21 @@ static int apply(sl_scraper_t *s, const sl_scrape_target_t *d) {
 
 int sl_scraper_set_targets(sl_scraper_t *s, const sl_scrape_target_t *targets, size_t n,
                            sl_err_t *err) {
+  // A map, not a pairwise comparison: cluster mode hands over thousands of targets at a time.
+  sl_map_t seen;
+  sl_map_init(&seen);
   for (size_t i = 0; i < n; i++) {
     int rc = check_target(&targets[i], err);
-    if (rc < 0) return rc;
-    for (size_t j = 0; j < i; j++)
-      if (!strcmp(targets[j].url, targets[i].url))
-        return sl_err(err, SL_EINVAL, "scrape target %s is listed twice", targets[i].url);
+    if (rc == 0 && sl_map_get(&seen, targets[i].url))
+      rc = sl_err(err, SL_EINVAL, "scrape target %s is listed twice", targets[i].url);
+    if (rc == 0 && sl_map_put(&seen, targets[i].url, (void *)1) < 0)
+      rc = sl_err(err, SL_ENOMEM, "out of memory");
+    if (rc < 0) {
+      sl_map_deinit(&seen);
+      return rc;
+    }
   }
+  sl_map_deinit(&seen);
   s->epoch++;
   for (size_t i = 0; i < n; i++)
     if (apply(s, &targets[i]) < 0) return sl_err(err, SL_ENOMEM, "out of memory");

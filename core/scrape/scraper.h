@@ -55,6 +55,7 @@ typedef struct {
   double phase_s;           // where in each interval its scrapes start (from the URL's hash)
   int up;                   // the last scrape succeeded (0 before the first has finished)
   int done;                 // at least one scrape has finished, well or not
+  int changed;              // the last scrape was the first, or its up differs from the one before
   int in_flight;            // a scrape is running
   int consecutive_failures; // since the last success
   double backoff_s;         // delay from the last failure to the next attempt; 0 when up

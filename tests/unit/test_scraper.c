@@ -329,8 +329,14 @@ static void test_pages(uv_loop_t *loop, fake_api_t *f, srv_t *srv) {
 static double backoffs[16];
 static int nbackoffs;
 static const char *dead_url;
+static const char *flip_url;
+static int flip_changes, flip_scrapes;
 static void record_backoff(void *ud, const sl_scrape_info_t *i) {
   if (dead_url && !strcmp(i->url, dead_url) && nbackoffs < 16) backoffs[nbackoffs++] = i->backoff_s;
+  if (flip_url && !strcmp(i->url, flip_url)) {
+    flip_scrapes++;
+    flip_changes += i->changed;
+  }
 }
 
 static void test_faults(uv_loop_t *loop, fake_api_t *f, srv_t *srv) {
@@ -354,6 +360,7 @@ static void test_faults(uv_loop_t *loop, fake_api_t *f, srv_t *srv) {
       {.url = dead, .kind = SL_SCRAPE_POD, .pod = "pod-dead", .variant = "ns/a"},
       {.url = u_500, .kind = SL_SCRAPE_POD, .pod = "pod-500", .variant = "ns/a"},
   };
+  flip_url = u_flip;
   fa_lock(f);
   srv->flip = 0;
   fa_unlock(f);
@@ -431,6 +438,9 @@ static void test_faults(uv_loop_t *loop, fake_api_t *f, srv_t *srv) {
   T_OK(i.up && i.consecutive_failures == 0 && i.backoff_s == 0 && !strcmp(i.last_error, ""),
        "recovery: up, no backoff, no error");
   T_NEAR(snap(st, "pod-f").last_sample, 4000, 0, "recovery: fresh again");
+  T_OK(flip_changes == 3 && flip_scrapes > 3,
+       "changed: set on the first scrape, going down and coming back only (%d of %d scrapes)",
+       flip_changes, flip_scrapes);
 
   sl_scraper_stats_t stv;
   sl_scraper_stats(s, &stv);
