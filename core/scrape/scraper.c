@@ -34,6 +34,8 @@
 #define POOL_KEEP             256 // buffers kept for reuse; more in flight at once are freed after
 #define NOPOS                 ((size_t)-1)
 #define SLACK_S               0.0005 // a timer may fire this early (millisecond steps)
+#define COALESCE_S            0.02   // scrapes due this soon start with the one due now ...
+#define COALESCE_FRAC         0.02   // ... but never more than this share of an interval early
 #define ERR_LEN               512
 
 // Asks for OpenMetrics first, as Prometheus does, and takes text 0.0.4 or anything else (parsed
@@ -427,13 +429,21 @@ static void fire(sl_scraper_t *s, target_t *t, double now) {
   finish(s, t, 0, 0, now);
 }
 
+static double coalesce_s(const target_t *t) {
+  double c = t->interval * COALESCE_FRAC;
+  return c < COALESCE_S ? c : COALESCE_S;
+}
+
 static void on_timer(uv_timer_t *h) {
   loopside_t *ls = h->data;
   sl_scraper_t *s = ls->s;
   s->armed_due = INFINITY;
   double now = mono();
-  // Only targets due now: those rescheduled by these scrapes are in the future.
-  while (s->ls && s->nheap && s->heap[0]->due <= now + SLACK_S) {
+  // Targets due now, and those due within the next few milliseconds with them: one wakeup for
+  // several scrapes (whose answers then tend to arrive together too) costs a fraction of one per
+  // scrape, and the loop's wakeups are most of a scrape's cost. Their slots stay where they were,
+  // so nothing drifts. Those rescheduled by these scrapes are a whole interval away.
+  while (s->ls && s->nheap && s->heap[0]->due <= now + coalesce_s(s->heap[0])) {
     target_t *t = s->heap[0];
     heap_remove(s, t);
     fire(s, t, now);
