@@ -520,7 +520,7 @@ static void test_changes(uv_loop_t *loop, fake_api_t *f, srv_t *srv) {
   sl_scrape_target_t t[] = {
       {.url = u_a, .kind = SL_SCRAPE_POD, .pod = "pod-a", .variant = "ns/a"},
       {.url = u_b, .kind = SL_SCRAPE_POD, .pod = "pod-b", .variant = "ns/a"},
-      {.url = u_st, .kind = SL_SCRAPE_POD, .pod = "pod-st", .variant = "ns/a"},
+      {.url = u_st, .kind = SL_SCRAPE_POD, .pod = "pod-st", .variant = "ns/a", .timeout_s = 5},
       {.url = u_h, .kind = SL_SCRAPE_POD, .pod = "pod-h", .variant = "ns/a", .timeout_s = 5},
   };
   fa_lock(f);
