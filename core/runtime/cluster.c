@@ -266,6 +266,14 @@ static void retire(run_t *R, gen_t *g) {
 
 static void on_controller_stopped(void *ud);
 
+// Samples kept per pod series: twice the view's window at the scrape interval, so every windowed
+// signal has its samples, and no more. Pods are most of the store: at 1024 samples a vLLM pod's
+// series take about a megabyte, at the default window's 128 a tenth of that.
+static int pod_history(const sl_config_t *cfg) {
+  double n = ceil(2 * cfg->window / (cfg->scrape.interval > 0 ? cfg->scrape.interval : 1)) + 8;
+  return n < 16 ? 16 : n > 1024 ? 1024 : (int)n;
+}
+
 // Builds the data path for the variants the cluster declares now, and swaps it in.
 static int build(run_t *R, sl_err_t *err) {
   sl_kube_found_t *found = NULL;
@@ -291,6 +299,7 @@ static int build(run_t *R, sl_err_t *err) {
   }
   sl_controller_opts_t co = {&g->cfg, clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   if (rc == 0 && (rc = sl_controller_init(&g->c, &co, err)) == 0) g->have_c = 1;
+  if (rc == 0) sl_store_set_pod_history(g->c.store, pod_history(&g->cfg));
   if (rc == 0) rc = sl_controller_load_policies(&g->c, err);
   if (rc == 0) rc = sl_controller_add_source(&g->c, &R->proxy, err);
   // After the cluster source: its sync names the targets before readiness is asked.
