@@ -64,10 +64,11 @@ static void measure_apart(const ps_t *ps, int n, double secs, int history, resul
   if (pid > 0) waitpid(pid, NULL, 0);
 }
 
-// Nearly every slot scraped (the window's edges cut a few) and at most 1% failed or skipped.
+// At most 1% of the slots failed or skipped (the count of finished scrapes itself is cut by the
+// window's edges and a late stop on a busy loop).
 static int kept_up(const result_t *r) {
   double slots = r->n * r->wall;
-  return r->scrapes >= 0.95 * slots && r->failed <= 0.01 * slots && r->skipped <= 0.01 * slots;
+  return r->scrapes >= 0.9 * slots && r->failed <= 0.01 * slots && r->skipped <= 0.01 * slots;
 }
 
 int main(int argc, char **argv) {
@@ -114,9 +115,9 @@ int main(int argc, char **argv) {
          "one core; page servers in another process, not counted)\n",
          r.cpu / r.wall, r.rss, r.p99 * 1e3, r.p50 * 1e3, r.n,
          r.n < want ? " (the most this machine kept up with)" : "", r.wall,
-         (unsigned long long)r.scrapes, (unsigned long long)r.failed,
-         (unsigned long long)r.skipped, r.scrapes ? r.cpu * 1e6 / (double)r.scrapes : NAN,
-         alone.rss, alone.wall > 0 ? alone.cpu / alone.wall : NAN);
+         (unsigned long long)r.scrapes, (unsigned long long)r.failed, (unsigned long long)r.skipped,
+         r.scrapes ? r.cpu * 1e6 / (double)r.scrapes : NAN, alone.rss,
+         alone.wall > 0 ? alone.cpu / alone.wall : NAN);
   ps_stop(&ps);
   free(page);
   return 0;
