@@ -11,7 +11,7 @@ pkgs=(
   clang libclang-rt-14-dev clang-format
   chromium
   coinor-cbc glpk-utils
-  libmicrohttpd-dev openssl
+  libmicrohttpd-dev openssl prometheus zlib1g-dev
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 #include "core/cmd/cmd.h"
 #include "core/runtime/controller.h"
+#include "core/runtime/decision_log.h"
 #include "core/state/fixture.h"
 #include "core/util/log.h"
 
@@ -57,8 +58,12 @@ static const char builtin_fixture[] =
 static void usage(FILE *f) {
   fprintf(f,
           "usage: sluice check [-c CONFIG] [--fixture FILE] POLICY.lua...\n"
+          "       sluice check --replay RECORDING [-c CONFIG] [POLICY.lua...]\n"
           "Loads each policy in the sandbox, checks its shape and params, and runs one tick on a\n"
           "fixture view (a built-in one, or FILE with -c CONFIG naming its variants).\n"
+          "--replay runs every frame of a recording (sluice run --record) as a tick, with the\n"
+          "recorded sluice.yaml (or CONFIG) and its policies (or the POLICY files, voting), and\n"
+          "prints each change they would have applied as the run's decision log does.\n"
           "Exit status: 0 all valid; 2 an invalid policy (the message names file:line and why)\n"
           "or bad usage.\n");
 }
@@ -139,12 +144,109 @@ static int check_one(const sl_config_t *base, sl_fixture_t *fx, const char *conf
   return code;
 }
 
+// ---- replaying a recording -----------------------------------------------------------------
+
+// The replay's actuator: every change "succeeds", as the run's did, and is only counted.
+static int noop_scale(sl_actuator_t *a, const sl_variant_t *v, int from, int to, const char *reason,
+                      double now, sl_err_t *err) {
+  (void)v, (void)from, (void)to, (void)reason, (void)now, (void)err;
+  ++*(long *)a->ud;
+  return 0;
+}
+
+// The recording's sluice.yaml (or CONFIG), with every variant the run had.
+static int replay_config(sl_config_t *cfg, const char *config, const sl_fixture_t *raw,
+                         const char *rec, sl_err_t *err) {
+  const sl_yval_t *text = sl_y_get(raw->doc.root, "config");
+  int rc;
+  if (config) {
+    rc = sl_config_load(cfg, config, err);
+  } else if (!text || text->type != SL_Y_SCALAR) {
+    return sl_err(err, SL_EINVAL, "%s: no recorded config: give -c CONFIG", rec);
+  } else {
+    char name[600];
+    snprintf(name, sizeof name, "%s (its recorded sluice.yaml)", rec);
+    rc = sl_config_load_buffer(cfg, text->str, strlen(text->str), name, err);
+  }
+  if (rc < 0) return rc;
+  rc = sl_config_add_variants(cfg, &raw->doc, sl_y_get(raw->doc.root, "variants"), err);
+  if (rc < 0) sl_config_deinit(cfg);
+  return rc;
+}
+
+static int replay(const char *rec, const char *config, char **files, int nfiles) {
+  sl_err_t err = {0};
+  sl_fixture_t raw, fx;
+  sl_config_t cfg;
+  if (sl_fixture_load(&raw, rec, NULL, &err) < 0) {
+    fprintf(stderr, "sluice check: %s\n", err.msg);
+    return SL_EXIT_USAGE;
+  }
+  int rc = replay_config(&cfg, config, &raw, rec, &err);
+  sl_fixture_deinit(&raw);
+  if (rc < 0 || sl_fixture_load(&fx, rec, &cfg, &err) < 0) {
+    fprintf(stderr, "sluice check: %s\n", err.msg);
+    if (rc == 0) sl_config_deinit(&cfg);
+    return SL_EXIT_USAGE;
+  }
+  sl_policy_cfg_t *pcs = NULL;
+  if (nfiles > 0) { // the files given vote instead of the recorded policies
+    pcs = calloc((size_t)nfiles, sizeof *pcs);
+    for (int k = 0; pcs && k < nfiles; k++) {
+      pcs[k].file = files[k];
+      for (int i = 0; i < cfg.npolicies; i++)
+        if (!strcmp(cfg.policies[i].file, files[k])) pcs[k] = cfg.policies[i];
+    }
+  }
+  sl_config_t run = cfg; // shallow: the policies swapped
+  if (pcs) run.policies = pcs, run.npolicies = nfiles, run.policy_dir = NULL; // paths as given
+  sl_clock_t clock;
+  sl_clock_init_sim(&clock, 0);
+  sl_controller_t c;
+  sl_controller_opts_t co = {&run, &clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
+  sl_decision_log_t dlog;
+  sl_decision_log_init(&dlog, stdout);
+  long changes = 0;
+  sl_actuator_t noop = {"replay", noop_scale, NULL, &changes};
+  int code = SL_EXIT_OK, have_c = 0;
+  if ((nfiles > 0 && !pcs) || sl_controller_init(&c, &co, &err) < 0 || !(have_c = 1) ||
+      sl_controller_load_policies(&c, &err) < 0 ||
+      sl_controller_add_source(&c, &fx.source, &err) < 0 ||
+      sl_controller_add_observer(&c, &dlog.obs, &err) < 0) {
+    fprintf(stderr, "sluice check: %s\n", err.msg[0] ? err.msg : "out of memory");
+    code = SL_EXIT_USAGE;
+  }
+  double t0 = NAN, t1 = NAN;
+  for (int i = 0; code == SL_EXIT_OK && i < fx.nframes; i++) {
+    double t = sl_fixture_time(&fx, i);
+    if (isnan(t)) t = i * cfg.interval;
+    if (i == 0) t0 = t;
+    t1 = t;
+    sl_clock_set(&clock, t);
+    if (i == 0) sl_controller_set_actuator(&c, -1, &noop);
+    if (sl_controller_tick(&c, &err) < 0) {
+      fprintf(stderr, "sluice check: frame %d: %s\n", i, err.msg);
+      code = SL_EXIT_FAIL;
+    }
+  }
+  if (code == SL_EXIT_OK)
+    fprintf(stderr, "sluice check: replayed %d frames (%.1f s of the run): %ld changes\n",
+            fx.nframes, t1 - t0, changes);
+  if (have_c) sl_controller_deinit(&c);
+  sl_decision_log_deinit(&dlog);
+  free(pcs);
+  sl_fixture_deinit(&fx);
+  sl_config_deinit(&cfg);
+  return code;
+}
+
 int sl_cmd_check(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                        {"fixture", required_argument, 0, 'f'},
+                                       {"replay", required_argument, 0, 'r'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  const char *config = NULL, *fixture = NULL;
+  const char *config = NULL, *fixture = NULL, *rec = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc + 1, argv - 1, "c:f:h", opts, NULL)) != -1) {
@@ -154,6 +256,9 @@ int sl_cmd_check(int argc, char **argv) {
       break;
     case 'f':
       fixture = optarg;
+      break;
+    case 'r':
+      rec = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -165,6 +270,14 @@ int sl_cmd_check(int argc, char **argv) {
   }
   int nfiles = argc + 1 - optind;
   char **files = argv - 1 + optind;
+  if (rec && fixture) {
+    fprintf(stderr, "sluice check: --replay and --fixture: one or the other\n");
+    return SL_EXIT_USAGE;
+  }
+  if (rec) {
+    sl_log_set_level(SL_LOG_WARN);
+    return replay(rec, config, files, nfiles);
+  }
   if (nfiles <= 0) {
     fprintf(stderr, "sluice check: no policy files given\n");
     usage(stderr);

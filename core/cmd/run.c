@@ -16,7 +16,9 @@
 #include "core/runtime/cluster.h"
 #include "core/runtime/controller.h"
 #include "core/runtime/telemetry.h"
+#include "core/runtime/view_record.h"
 #include "core/state/fixture.h"
+#include "core/util/file.h"
 #include "core/util/log.h"
 
 // After the last tick (--ticks) the HTTP server is what would keep the loop running.
@@ -27,7 +29,7 @@ static void stop_telemetry(void *ud) {
 static void usage(FILE *f) {
   fprintf(f, "usage: sluice run -c CONFIG [--kubeconfig FILE] [--context NAME] [--leader-elect]\n"
              "                  [--shard NAME] [--metrics-bind-address HOST:PORT] [--ticks N]\n"
-             "                  [--dry-run] [--log-level LEVEL]\n"
+             "                  [--dry-run] [--log-level LEVEL] [--record FILE]\n"
              "  -c, --config FILE   sluice.yaml\n"
              "  --kubeconfig FILE   cluster credentials (default: $KUBECONFIG, in-cluster, then\n"
              "                      ~/.kube/config)\n"
@@ -41,13 +43,19 @@ static void usage(FILE *f) {
              "  --dry-run           decide and log, never actuate\n"
              "  --log-level LEVEL   debug, info (default), warn or error\n"
              "  --repl-socket PATH  where `sluice repl` connects ('' for none; default in "
-             "docs/repl.md)\n");
+             "docs/repl.md)\n"
+             "  --record FILE       write the view of every tick there (gzip'd fixture frames,\n"
+             "                      replayed by `sluice check --replay`)\n"
+             "  --record-max-size N rotate FILE once it holds N bytes (k, M, G; default 16M)\n"
+             "  --record-keep N     rotated files kept: FILE.1 ... FILE.N (default 3)\n");
 }
 
-// Cluster mode: the REPL opens on the first controller and follows each one built after it.
+// Cluster mode: the REPL opens on the first controller and follows each one built after it; the
+// recorder watches each one.
 typedef struct {
   const char *path;
   sl_repl_server_t *server;
+  sl_view_recorder_t *rec;
 } repl_ctx_t;
 
 static int repl_follow(void *ud, sl_controller_t *c, sl_err_t *err) {
@@ -56,6 +64,10 @@ static int repl_follow(void *ud, sl_controller_t *c, sl_err_t *err) {
     sl_repl_server_free(rx->server);
     rx->server = NULL;
     return SL_OK;
+  }
+  if (rx->rec) {
+    if (sl_controller_add_observer(c, &rx->rec->obs, err) < 0) return err->code;
+    sl_view_recorder_set_variants(rx->rec, c->o.cfg);
   }
   if (rx->server) return sl_repl_server_attach(rx->server, c, err);
   return sl_repl_server_open(&rx->server, c, uv_default_loop(), rx->path, err);
@@ -72,6 +84,9 @@ int sl_cmd_run(int argc, char **argv) {
                                        {"shard", required_argument, 0, 's'},
                                        {"metrics-bind-address", required_argument, 0, 'm'},
                                        {"repl-socket", required_argument, 0, 'r'},
+                                       {"record", required_argument, 0, 'R'},
+                                       {"record-max-size", required_argument, 0, 'M'},
+                                       {"record-keep", required_argument, 0, 'K'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *config = NULL;
@@ -79,6 +94,9 @@ int sl_cmd_run(int argc, char **argv) {
   const char *repl_socket = NULL; // NULL: repl_socket in the config, else the default
   long max_ticks = 0;
   int dry = 0, opt;
+  const char *record = NULL;
+  size_t record_max = (size_t)16 << 20;
+  int record_keep = 3;
   optind = 1;
   while ((opt = getopt_long(argc + 1, argv - 1, "c:h", opts, NULL)) != -1) {
     switch (opt) {
@@ -115,6 +133,36 @@ int sl_cmd_run(int argc, char **argv) {
     case 'r':
       repl_socket = optarg;
       break;
+    case 'R':
+      record = optarg;
+      break;
+    case 'M': {
+      char *end;
+      double n = strtod(optarg, &end);
+      double mul = !*end               ? 1
+                   : !strcmp(end, "k") ? 1024
+                   : !strcmp(end, "M") ? 1 << 20
+                   : !strcmp(end, "G") ? 1 << 30
+                                       : -1;
+      if (end == optarg || mul < 0 || !(n * mul >= 1024) || n * mul > 1e12) {
+        fprintf(stderr,
+                "sluice run: --record-max-size: expected bytes (k, M, G), at least 1k, got '%s'\n",
+                optarg);
+        return SL_EXIT_USAGE;
+      }
+      record_max = (size_t)(n * mul);
+      break;
+    }
+    case 'K': {
+      char *end;
+      long n = strtol(optarg, &end, 10);
+      if (*end || n < 0 || n > 1000) {
+        fprintf(stderr, "sluice run: --record-keep: expected 0 to 1000, got '%s'\n", optarg);
+        return SL_EXIT_USAGE;
+      }
+      record_keep = (int)n;
+      break;
+    }
     case 'l':
       if (!strcmp(optarg, "debug"))
         sl_log_set_level(SL_LOG_DEBUG);
@@ -149,13 +197,29 @@ int sl_cmd_run(int argc, char **argv) {
     return SL_EXIT_USAGE;
   }
   if (dry) cfg.guard.dry_run = 1;
+  sl_view_recorder_t rec;
+  if (record) {
+    // The recording carries the sluice.yaml it was made with, for replays.
+    char *text = NULL;
+    size_t tlen;
+    int rc = sl_file_read(config, 4 << 20, 0, &text, &tlen, &err);
+    if (rc == 0) rc = sl_view_recorder_open(&rec, record, record_max, record_keep, text, &err);
+    free(text);
+    if (rc < 0) {
+      fprintf(stderr, "sluice run: %s\n", err.msg);
+      sl_config_deinit(&cfg);
+      return SL_EXIT_USAGE;
+    }
+  }
+  if (record) sl_info("recording every tick's view in %s", record);
   if (cfg.kube.enabled) {
-    repl_ctx_t rx = {repl_socket ? repl_socket : cfg.repl_socket, NULL};
+    repl_ctx_t rx = {repl_socket ? repl_socket : cfg.repl_socket, NULL, record ? &rec : NULL};
     clo.max_ticks = max_ticks;
     clo.on_controller = repl_follow;
     clo.on_controller_ud = &rx;
     int rc = sl_cluster_run(&cfg, &clo, &err);
     if (rc < 0) fprintf(stderr, "sluice run: %s\n", err.msg);
+    if (record) sl_view_recorder_close(&rec);
     sl_config_deinit(&cfg);
     return rc == 0 ? SL_EXIT_OK : rc == SL_EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
   }
@@ -207,11 +271,13 @@ int sl_cmd_run(int argc, char **argv) {
   have_c = 1;
   if (sl_controller_load_policies(&c, &err) < 0 ||
       sl_controller_add_source(&c, &fixture.source, &err) < 0 ||
-      sl_controller_add_observer(&c, &printer.obs, &err) < 0) {
+      sl_controller_add_observer(&c, &printer.obs, &err) < 0 ||
+      (record && sl_controller_add_observer(&c, &rec.obs, &err) < 0)) {
     fprintf(stderr, "sluice run: %s\n", err.msg);
     code = SL_EXIT_USAGE;
     goto out;
   }
+  if (record) sl_view_recorder_set_variants(&rec, &cfg);
   sl_controller_set_actuator(&c, -1, actuator);
   uv_loop_t *loop = uv_default_loop();
   if (bind && bind[0]) {
@@ -247,6 +313,7 @@ out:
   if (have_fixture) sl_fixture_deinit(&fixture);
   sl_actuator_log_free(actuator);
   sl_actuator_log_printer_deinit(&printer);
+  if (record) sl_view_recorder_close(&rec);
   sl_config_deinit(&cfg);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
   uv_loop_close(uv_default_loop());

@@ -57,6 +57,7 @@ static double effective_period(const sl_host_t *h, const sl_slot_t *s, const sl_
 static void adopt(sl_slot_t *s, sl_policy_t *p) {
   s->decider.name = p->name;
   s->decider.scale_from_zero = p->scale_from_zero;
+  s->decider.shadow = s->pc->shadow;
   s->decider.period = effective_period(s->host, s, p);
   p->lv.period = s->decider.period;
 }

@@ -166,7 +166,7 @@ static int sllua_new(lua_State *L) {
     h->have_fixture = 1;
   }
   h->actuator = (sl_actuator_t){"record", rec_scale, NULL, h};
-  h->observer = (sl_observer_t){on_outcome, on_event, h};
+  h->observer = (sl_observer_t){.outcome = on_outcome, .decider_event = on_event, .ud = h};
   sl_controller_opts_t co = {&h->cfg, &h->clock, 256, getenv("SLUICE_LUA_PATH"), 0};
   if ((rc = sl_controller_init(&h->c, &co, &err)) < 0) goto fail;
   h->have_c = 1;

@@ -135,6 +135,14 @@ static int cmd_variants(sl_controller_t *c, sl_repl_record_t *rec, sl_json_buf_t
     outcome_str(l, what, sizeof what);
     policy_name(c, l->winner, who, sizeof who);
     outf(out, "  last: %s %s by %s: %s\n", when(l->at, t, sizeof t), what, who, l->reason);
+    for (int k = 0; k < l->nballots; k++) {
+      const sl_repl_ballot_t *bl = &l->ballots[k];
+      if (!bl->shadow) continue;
+      char key[192], r[32];
+      sl_repl_eval_key(c, bl->decider, key, sizeof key);
+      outf(out, "  shadow %s: wants %s: %s\n", key, request_str(bl->requested, r, sizeof r),
+           bl->requested == -1 && !bl->reason[0] ? "(no opinion)" : bl->reason);
+    }
   }
   return SL_OK;
 }
@@ -218,16 +226,22 @@ static int cmd_explain(sl_controller_t *c, sl_repl_record_t *rec, const char *id
   }
   outf(out, "what it reported (inputs):\n");
   inputs_lines(out, l->inputs);
+  int shadows = 0;
   outf(out, "the vote:\n");
-  if (!l->nballots) outf(out, "  no voter ran this tick\n");
-  for (int b = 0; b < l->nballots; b++) {
-    const sl_repl_ballot_t *bl = &l->ballots[b];
-    char key[192];
-    sl_repl_eval_key(c, bl->decider, key, sizeof key);
-    outf(out, "  %s %-16s wants %-6s %s\n", bl->won ? "*" : " ", key,
-         request_str(bl->requested, r, sizeof r),
-         bl->requested == -1 && !bl->reason[0] ? "(no opinion)" : bl->reason);
-  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int b = 0, any = 0; b < l->nballots; b++) {
+      const sl_repl_ballot_t *bl = &l->ballots[b];
+      if (bl->shadow != pass) continue;
+      if (pass && !any) outf(out, "shadows (decided, not voting):\n");
+      any = 1;
+      shadows += pass;
+      char key[192];
+      sl_repl_eval_key(c, bl->decider, key, sizeof key);
+      outf(out, "  %s %-16s wants %-6s %s\n", bl->won ? "*" : " ", key,
+           request_str(bl->requested, r, sizeof r),
+           bl->requested == -1 && !bl->reason[0] ? "(no opinion)" : bl->reason);
+    }
+  if (l->nballots == shadows) outf(out, "  no voter ran this tick\n");
   char what[64], req[32];
   outcome_str(l, what, sizeof what);
   outf(out, "the guard:\n  requested %s, current %d -> target %d%s: %s\n  %s\n",

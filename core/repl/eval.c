@@ -307,6 +307,7 @@ static void push_decisions(lua_State *L, eval_ctx_t *e) {
       if (bl->requested == SL_VOTE_FAILED) set_bool(L, "failed", 1);
       set_str(L, "reason", bl->reason);
       set_bool(L, "won", bl->won);
+      if (bl->shadow) set_bool(L, "shadow", 1);
       if (bl->inputs[0]) {
         push_inputs(L, e, bl->inputs);
         lua_setfield(L, -2, "inputs");

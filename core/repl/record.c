@@ -45,7 +45,8 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
     b->decider = k;
     b->requested = dec->requested;
     // The pipeline's vote carries the decider's name pointer, so this is the very voter.
-    b->won = o->policy && o->policy == d->name;
+    b->shadow = d->shadow;
+    b->won = !d->shadow && o->policy && o->policy == d->name;
     if (b->won) l->winner = k;
     sl_strlcpy(b->reason, dec->requested == SL_VOTE_FAILED ? d->last_error : dec->reason,
                sizeof b->reason);
@@ -112,7 +113,7 @@ int sl_repl_record_init(sl_repl_record_t *r, sl_controller_t *c, sl_err_t *err) 
   r->nvariants = c->o.cfg->nvariants;
   r->last = calloc(r->nvariants ? (size_t)r->nvariants : 1, sizeof *r->last);
   if (!r->last) return sl_err(err, SL_ENOMEM, "out of memory");
-  r->observer = (sl_observer_t){on_outcome, on_event, r};
+  r->observer = (sl_observer_t){.outcome = on_outcome, .decider_event = on_event, .ud = r};
   int rc = sl_controller_add_observer(c, &r->observer, err);
   if (rc < 0) sl_repl_record_deinit(r);
   return rc;

@@ -13,6 +13,7 @@ typedef struct {
   int decider;   // pipeline index
   int requested; // -1 no opinion, SL_VOTE_FAILED
   int won;       // its request and reason carried
+  int shadow;    // a shadow policy: decided, did not vote
   char reason[SL_REASON_MAX];
   char inputs[SL_INPUTS_MAX];
 } sl_repl_ballot_t;

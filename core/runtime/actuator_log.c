@@ -2,6 +2,7 @@
 #include "core/runtime/actuator_log.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/state/clock.h"
@@ -56,13 +57,34 @@ static void print_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) 
   fflush(out);
 }
 
+// "shadow POLICY VARIANT wants N (at M): reason"; with changes_only, only when N changes.
+static void print_shadow(sl_observer_t *ob, double now, const sl_shadow_t *s) {
+  sl_actuator_log_printer_t *pr = ob->ud;
+  if (pr->changes_only) {
+    char key[512];
+    snprintf(key, sizeof key, "shadow\x1f%s\x1f%s", s->policy, s->variant->id);
+    uintptr_t v = (uintptr_t)(s->requested + 16) | ((uintptr_t)1 << 40);
+    if ((uintptr_t)sl_map_get(&pr->last, key) == v) return;
+    sl_map_put(&pr->last, key, (void *)v);
+  }
+  char when[32], wants[32];
+  sl_clock_format(now, when, sizeof when);
+  if (s->requested >= 0)
+    snprintf(wants, sizeof wants, "wants %d", s->requested);
+  else
+    snprintf(wants, sizeof wants, "%s", s->requested == -1 ? "has no opinion" : "failed");
+  fprintf(pr->out, "%s shadow %s %s %s (at %d): %s\n", when, s->policy, s->variant->id, wants,
+          s->current, s->reason);
+  fflush(pr->out);
+}
+
 void sl_actuator_log_printer_init(sl_actuator_log_printer_t *p, FILE *out, int applied,
                                   int changes_only) {
   p->out = out;
   p->applied = applied;
   p->changes_only = changes_only;
   sl_map_init(&p->last);
-  p->obs = (sl_observer_t){.outcome = print_outcome, .ud = p};
+  p->obs = (sl_observer_t){.outcome = print_outcome, .ud = p, .shadow = print_shadow};
 }
 
 void sl_actuator_log_printer_deinit(sl_actuator_log_printer_t *p) {

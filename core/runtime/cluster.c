@@ -18,7 +18,9 @@
 #include "core/runtime/controller.h"
 #include "core/runtime/decision_log.h"
 #include "core/runtime/telemetry.h"
+#include "core/scrape/prom.h"
 #include "core/scrape/scraper.h"
+#include "core/util/file.h"
 #include "core/util/httpc.h"
 #include "core/util/log.h"
 #include "core/util/map.h"
@@ -58,6 +60,7 @@ typedef struct {
   sl_decision_log_t dlog;            // applied decisions, one JSON line each
   sl_kube_lease_t *lease;
   sl_telemetry_t *tel;
+  sl_prom_t *prom; // the Prometheus source, when sluice.yaml names one
   int leading;
   gen_t *gen;
   uv_timer_t boot, rediscover;
@@ -171,11 +174,16 @@ static int source_ready(sl_source_t *s) {
 
 // ---- scraping -----------------------------------------------------------------------------------
 
-// The cluster's scrape targets, as they change, become the scraper's. A target whose URL the
+static void prom_targets(run_t *R, const sl_kube_target_t *t, size_t n);
+
+// The cluster's scrape targets, as they change, become the scraper's (or, with the Prometheus
+// source, the pods whose series count). A target whose URL the
 // scraper would refuse (a prometheus.io/scheme other than http or https) or that repeats
 // another's is left out with a warning rather than failing the whole list.
 static void on_targets(void *ud, const sl_kube_target_t *t, size_t n) {
   run_t *R = ud;
+  prom_targets(R, t, n);
+  if (!R->scraper) return;
   sl_scrape_target_t *st = calloc(n ? n : 1, sizeof *st);
   if (!st) {
     sl_warn("scrape targets: out of memory; the previous targets stay");
@@ -304,6 +312,7 @@ static int build(run_t *R, sl_err_t *err) {
   if (rc == 0) rc = sl_controller_add_source(&g->c, &R->proxy, err);
   // After the cluster source: its sync names the targets before readiness is asked.
   if (rc == 0 && R->scraper) rc = sl_controller_add_source(&g->c, &R->scrape_proxy, err);
+  if (rc == 0 && R->prom) rc = sl_controller_add_source(&g->c, sl_prom_source(R->prom), err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->printer.obs, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->dlog.obs, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, sl_kube_recorder_observer(R->rec), err);
@@ -349,6 +358,71 @@ static int build(run_t *R, sl_err_t *err) {
   g->c.on_stopped = on_controller_stopped;
   g->c.on_stopped_ud = R;
   return sl_controller_start(&g->c, R->loop, R->ticks_left, err);
+}
+
+// ---- series from Prometheus --------------------------------------------------------------------
+
+// The pods whose series count: the cluster's scrape targets, whether or not sluice scrapes them.
+static void prom_targets(run_t *R, const sl_kube_target_t *t, size_t n) {
+  if (!R->prom) return;
+  sl_prom_target_t *pt = calloc(n ? n : 1, sizeof *pt);
+  sl_err_t err = {0};
+  if (!pt) return;
+  for (size_t i = 0; i < n; i++) pt[i] = (sl_prom_target_t){t[i].pod, t[i].model};
+  if (sl_prom_set_targets(R->prom, pt, n, &err) < 0) sl_warn("prometheus: %s", err.msg);
+  free(pt);
+}
+
+static void render_prom(void *ud, sl_json_buf_t *b) {
+  sl_prom_stats_t st;
+  sl_prom_stats(ud, &st);
+  char line[512];
+  int n =
+      snprintf(line, sizeof line,
+               "# HELP sluice_prometheus_up Whether the last poll of Prometheus was committed.\n"
+               "# TYPE sluice_prometheus_up gauge\nsluice_prometheus_up %d\n"
+               "# HELP sluice_prometheus_polls_total Polls of Prometheus, by outcome.\n"
+               "# TYPE sluice_prometheus_polls_total counter\n"
+               "sluice_prometheus_polls_total{outcome=\"ok\"} %ld\n"
+               "sluice_prometheus_polls_total{outcome=\"failed\"} %ld\n",
+               st.up, st.polls - st.polls_failed, st.polls_failed);
+  sl_json_buf_add(b, line, (size_t)n);
+  n = snprintf(line, sizeof line,
+               "# HELP sluice_prometheus_poll_duration_seconds How long the last poll took.\n"
+               "# TYPE sluice_prometheus_poll_duration_seconds gauge\n"
+               "sluice_prometheus_poll_duration_seconds %.6f\n"
+               "# HELP sluice_prometheus_series Series the last committed poll read, and of "
+               "those on no known pod.\n"
+               "# TYPE sluice_prometheus_series gauge\n"
+               "sluice_prometheus_series{matched=\"true\"} %ld\n"
+               "sluice_prometheus_series{matched=\"false\"} %ld\n",
+               st.last_duration_s, st.series - st.series_unmatched, st.series_unmatched);
+  sl_json_buf_add(b, line, (size_t)n);
+}
+
+static int start_prom(run_t *R, sl_err_t *err) {
+  const sl_prom_cfg_t *pc = &R->base->prometheus;
+  char *token = NULL;
+  if (pc->bearer_token_file) {
+    size_t len;
+    if (sl_file_read(pc->bearer_token_file, 64 * 1024, 0, &token, &len, err) < 0)
+      return sl_err(err, err->code, "source.prometheus.bearer_token_file: %s", err->msg);
+    while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r')) token[--len] = '\0';
+  }
+  sl_prom_opts_t po = {.url = pc->url,
+                       .interval = pc->interval,
+                       .timeout = pc->timeout,
+                       .namespace_label = pc->namespace_label,
+                       .pod_label = pc->pod_label,
+                       .matchers = pc->matchers,
+                       .bearer_token = token,
+                       .tls = {.ca_file = pc->ca_file, .insecure = pc->insecure_skip_tls_verify}};
+  R->prom = sl_prom_new(&po, err);
+  free(token);
+  if (!R->prom) return err->code;
+  sl_kube_cluster_on_targets(R->cluster, on_targets, R);
+  sl_info("series from Prometheus at %s, every %gs", pc->url, po.interval);
+  return sl_telemetry_add_renderer(R->tel, render_prom, R->prom);
 }
 
 // ---- lifecycle ----------------------------------------------------------------------------------
@@ -494,6 +568,7 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
     if ((rc = sl_telemetry_listen(R->tel, R->loop, bind, err)) < 0) goto out;
     sl_info("serving /metrics, /healthz and /readyz on port %d", sl_telemetry_port(R->tel));
   }
+  if (cfg->prometheus.enabled && (rc = start_prom(R, err)) < 0) goto out;
   sl_actuator_log_printer_init(&R->printer, stdout, 0, 1);
   sl_decision_log_init(&R->dlog, stdout);
   R->proxy =
@@ -572,6 +647,7 @@ out:
   sl_kube_events_free(R->events);
   sl_kube_recorder_free(R->rec);
   sl_kube_cluster_free(R->cluster);
+  sl_prom_free(R->prom);
   sl_kube_lease_free(R->lease);
   sl_kube_client_free(R->client);
   sl_telemetry_free(R->tel);
@@ -583,6 +659,7 @@ out:
   gen_free(R->gen);
   sl_actuator_log_free(R->log);
   sl_actuator_log_printer_deinit(&R->printer);
+  sl_decision_log_deinit(&R->dlog);
   uv_loop_close(R->loop);
   sl_kube_config_deinit(&kc);
   free(R);

@@ -130,6 +130,8 @@ int sl_pipeline_build_view(sl_pipeline_t *p, double now, sl_err_t *err) {
 
 void sl_pipeline_decide(sl_pipeline_t *p, double now) {
   int n = p->config->nvariants;
+  for (int o = 0; o < p->nobservers; o++)
+    if (p->observers[o]->view) p->observers[o]->view(p->observers[o], &p->view);
   for (int k = 0; k < p->ndeciders; k++) {
     if (!p->due[k]) continue;
     sl_decider_t *d = p->deciders[k];
@@ -154,15 +156,35 @@ static void observe(sl_pipeline_t *p, double now, const sl_outcome_t *o) {
     if (p->observers[k]->outcome) p->observers[k]->outcome(p->observers[k], now, o);
 }
 
+// The shadows' decisions for view variant i, to the observers only.
+static void observe_shadows(sl_pipeline_t *p, double now, int i) {
+  int n = p->config->nvariants, ci = p->order[i];
+  const sl_view_variant_t *vv = &p->view.variants[i];
+  for (int k = 0; k < p->ndeciders; k++) {
+    const sl_decider_t *d = p->deciders[k];
+    if (!d->shadow || !p->due[k] || !d->manages[ci]) continue;
+    const sl_decision_t *dec = &p->scratch[(size_t)k * n + i];
+    sl_shadow_t s = {vv->desc,
+                     d->name,
+                     vv->spec,
+                     dec->requested,
+                     dec->requested == SL_VOTE_FAILED ? d->last_error : dec->reason,
+                     dec->inputs};
+    for (int o = 0; o < p->nobservers; o++)
+      if (p->observers[o]->shadow) p->observers[o]->shadow(p->observers[o], now, &s);
+  }
+}
+
 void sl_pipeline_apply(sl_pipeline_t *p, double now) {
   const sl_config_t *cfg = p->config;
   int n = cfg->nvariants;
   for (int i = 0; i < n; i++) {
     sl_view_variant_t *vv = &p->view.variants[i];
     int ci = p->order[i], voters = 0;
+    observe_shadows(p, now, i);
     for (int k = 0; k < p->ndeciders; k++) {
       sl_decider_t *d = p->deciders[k];
-      if (!p->due[k] || !d->manages[ci]) continue;
+      if (!p->due[k] || !d->manages[ci] || d->shadow) continue;
       const sl_decision_t *dec = &p->scratch[(size_t)k * n + i];
       p->ballots[voters++] = (sl_vote_ballot_t){
           d->name, dec->requested, dec->requested == SL_VOTE_FAILED ? d->last_error : dec->reason,

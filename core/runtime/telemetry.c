@@ -32,6 +32,11 @@ typedef struct {
 } pol_t;
 
 typedef struct {
+  char *variant, *ns, *name, *policy;
+  int wants, current; // wants -1: no opinion or failed at its last run
+} shadow_t;
+
+typedef struct {
   sl_telemetry_render_fn fn;
   void *ud;
 } renderer_t;
@@ -41,8 +46,9 @@ struct sl_telemetry {
   sl_controller_t *c;
   sl_observer_t obs;
   sl_actuator_t metric, keda;
-  sl_map_t vars; // id -> var_t
-  sl_map_t pols; // file -> pol_t
+  sl_map_t vars;    // id -> var_t
+  sl_map_t pols;    // file -> pol_t
+  sl_map_t shadows; // "policy\x1fvariant" -> shadow_t
   double tick_cum[TICK_NB + 1], tick_sum;
   long ticks, metric_writes, keda_writes;
   int ready, ticked, leader;
@@ -86,6 +92,27 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
   else if (!o->change)
     x->holds++;
   if (!strncmp(o->reason, "actuation failed", 16)) x->actuation_errors++;
+}
+
+static void on_shadow(sl_observer_t *ob, double now, const sl_shadow_t *s) {
+  sl_telemetry_t *t = ob->ud;
+  char key[512];
+  snprintf(key, sizeof key, "%s\x1f%s", s->policy, s->variant->id);
+  shadow_t *x = sl_map_get(&t->shadows, key);
+  if (!x) {
+    if (!(x = calloc(1, sizeof *x))) return;
+    const sl_variant_t *v = s->variant;
+    x->variant = strdup(v->id);
+    x->ns = strdup(v->ns ? v->ns : "");
+    x->name = strdup(v->name ? v->name : v->id);
+    x->policy = strdup(s->policy);
+    if (!x->variant || !x->ns || !x->name || !x->policy || sl_map_put(&t->shadows, key, x) < 0) {
+      free(x->variant), free(x->ns), free(x->name), free(x->policy), free(x);
+      return;
+    }
+  }
+  x->wants = s->requested >= 0 ? s->requested : -1;
+  x->current = s->current;
 }
 
 static pol_t *pol_of(sl_telemetry_t *t, const char *file) {
@@ -246,6 +273,22 @@ static void render_variants(sl_telemetry_t *t, sl_json_buf_t *b) {
   }
 }
 
+static void render_shadows(sl_telemetry_t *t, sl_json_buf_t *b) {
+  char e1[512], e2[512], e3[512], e4[512];
+  family(b, "sluice_shadow_desired_replicas", "gauge",
+         "Replicas a shadow policy wants for the variant (never actuated); absent while it has "
+         "no opinion or fails.");
+  for (size_t i = 0; i < t->shadows.n_entries; i++) {
+    shadow_t *x = t->shadows.entries[i].value;
+    if (!t->shadows.entries[i].key || x->wants < 0) continue;
+    add(b,
+        "sluice_shadow_desired_replicas{variant=\"%s\",variant_name=\"%s\",namespace=\"%s\","
+        "policy=\"%s\"} %d\n",
+        lv(x->variant, e1, sizeof e1), lv(x->name, e2, sizeof e2), lv(x->ns, e3, sizeof e3),
+        lv(x->policy, e4, sizeof e4), x->wants);
+  }
+}
+
 static void render_policies(sl_telemetry_t *t, sl_json_buf_t *b) {
   char e1[512], e2[512];
   sl_pipeline_t *p = t->c ? &t->c->pipeline : NULL;
@@ -384,6 +427,7 @@ int sl_telemetry_add_scraper(sl_telemetry_t *t, sl_scraper_t *s) {
 char *sl_telemetry_render(sl_telemetry_t *t, size_t *len) {
   sl_json_buf_t b = {0};
   render_variants(t, &b);
+  render_shadows(t, &b);
   render_policies(t, &b);
   render_ticks(t, &b);
   for (int i = 0; i < t->nrenderers; i++) t->renderers[i].fn(t->renderers[i].ud, &b);
@@ -474,8 +518,10 @@ sl_telemetry_t *sl_telemetry_new(sl_err_t *err) {
   }
   sl_map_init(&t->vars);
   sl_map_init(&t->pols);
+  sl_map_init(&t->shadows);
   t->leader = -1;
-  t->obs = (sl_observer_t){on_outcome, on_decider_event, t};
+  t->obs = (sl_observer_t){
+      .outcome = on_outcome, .decider_event = on_decider_event, .ud = t, .shadow = on_shadow};
   t->metric = (sl_actuator_t){"metric", publish_only, NULL, &t->metric_writes};
   t->keda = (sl_actuator_t){"keda-metrics-api", publish_only, NULL, &t->keda_writes};
   return t;
@@ -494,6 +540,12 @@ void sl_telemetry_free(sl_telemetry_t *t) {
     if (!t->pols.entries[i].key) continue;
     free(x->file), free(x);
   }
+  for (size_t i = 0; i < t->shadows.n_entries; i++) {
+    shadow_t *x = t->shadows.entries[i].value;
+    if (!t->shadows.entries[i].key) continue;
+    free(x->variant), free(x->ns), free(x->name), free(x->policy), free(x);
+  }
+  sl_map_deinit(&t->shadows);
   sl_map_deinit(&t->vars);
   sl_map_deinit(&t->pols);
   free(t->renderers);

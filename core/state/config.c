@@ -42,6 +42,8 @@ void sl_config_deinit(sl_config_t *c) {
   free(c->policies);
   free(c->source_kind), free(c->source_file), free(c->actuator), free(c->policy_dir);
   free(c->kube.namespace), free(c->kube.selector), free(c->kube.accelerator_label);
+  free(c->prometheus.url), free(c->prometheus.namespace_label), free(c->prometheus.pod_label);
+  free(c->prometheus.matchers), free(c->prometheus.bearer_token_file), free(c->prometheus.ca_file);
   for (int i = 0; i < c->nshards; i++)
     free(c->shards[i].name), free(c->shards[i].namespace), free(c->shards[i].selector);
   free(c->shards);
@@ -301,10 +303,35 @@ int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err
   return SL_OK;
 }
 
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err) {
+  if (!seq) return SL_OK;
+  sl_config_t tmp = *c; // c's SLO classes; doc's lines in errors; no inventory check (below)
+  tmp.doc = *doc;
+  tmp.naccels = 0; // a discovered variant's type need not be in sluice.yaml's accelerators
+  TRY(sl_y_expect(doc, seq, SL_Y_SEQ, "variants", err));
+  for (size_t i = 0; i < seq->n; i++) {
+    sl_variant_t v = {0};
+    int rc = parse_variant(&tmp, seq->items[i], (int)i, &v, err);
+    if (rc == 0 && sl_config_variant(c, v.id)) rc = 1; // c lists it: c's wins
+    sl_variant_t *nv = rc == 0 ? realloc(c->variants, (c->nvariants + 1) * sizeof *nv) : NULL;
+    if (rc == 0 && !nv) rc = sl_err(err, SL_ENOMEM, "out of memory");
+    if (rc != 0) {
+      variant_deinit(&v);
+      if (rc < 0) return rc;
+      continue;
+    }
+    v.discovered = 1;
+    c->variants = nv;
+    c->variants[c->nvariants++] = v;
+  }
+  return SL_OK;
+}
+
 static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg_t *p,
                         sl_err_t *err) {
   static const char *const keys[] = {"file",   "variants", "model",      "params", "period",
-                                     "budget", "memory",   "time_limit", NULL};
+                                     "budget", "memory",   "time_limit", "shadow", NULL};
   char path[64], fp[128];
   snprintf(path, sizeof path, "policies[%d]", i);
   if (v && v->type == SL_Y_SCALAR) { // shorthand: - hpa
@@ -360,6 +387,7 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
     if (!(p->time_limit >= 0.001) || p->time_limit > 60)
       return sl_y_err(&c->doc, f, err, "%s: must be between 1ms and 60s", fp);
   }
+  if ((f = FIELD("shadow"))) TRY(sl_y_bool(&c->doc, f, fp, &p->shadow, err));
 #undef FIELD
   return SL_OK;
 }
@@ -371,8 +399,54 @@ int sl_config_actuator_known(const char *name) {
   return 0;
 }
 
+static int parse_prometheus(sl_config_t *c, const sl_yval_t *k, sl_err_t *err) {
+  static const char *const pk[] = {
+      "url",      "interval",          "timeout", "namespace_label",          "pod_label",
+      "matchers", "bearer_token_file", "ca_file", "insecure_skip_tls_verify", NULL};
+  sl_prom_cfg_t *p = &c->prometheus;
+  const sl_yval_t *f;
+  TRY(sl_y_expect(&c->doc, k, SL_Y_MAP, "source.prometheus", err));
+  TRY(sl_y_known_keys(&c->doc, k, "source.prometheus", pk, err));
+  if (sl_y_get(sl_y_get(c->doc.root, "source"), "scrape"))
+    return sl_y_err(&c->doc, k, err,
+                    "source: scrape and prometheus cannot be combined (pick where the series "
+                    "come from)");
+  if (!(f = sl_y_get(k, "url")))
+    return sl_y_err(&c->doc, k, err, "source.prometheus.url: required");
+  TRY(sl_y_str(&c->doc, f, "source.prometheus.url", &p->url, err));
+  if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8))
+    return sl_y_err(&c->doc, f, err, "source.prometheus.url: want http:// or https://, got '%s'",
+                    p->url);
+  if ((f = sl_y_get(k, "interval"))) {
+    TRY(sl_y_duration(&c->doc, f, "source.prometheus.interval", &p->interval, err));
+    if (!(p->interval >= 0.1) || p->interval > 3600)
+      return sl_y_err(&c->doc, f, err, "source.prometheus.interval: must be between 100ms and 1h");
+  }
+  if ((f = sl_y_get(k, "timeout"))) {
+    TRY(sl_y_duration(&c->doc, f, "source.prometheus.timeout", &p->timeout, err));
+    if (!(p->timeout > 0) || p->timeout > 600)
+      return sl_y_err(&c->doc, f, err, "source.prometheus.timeout: must be between 0 and 10m");
+  }
+  if ((f = sl_y_get(k, "namespace_label")))
+    TRY(sl_y_str(&c->doc, f, "source.prometheus.namespace_label", &p->namespace_label, err));
+  if ((f = sl_y_get(k, "pod_label")))
+    TRY(sl_y_str(&c->doc, f, "source.prometheus.pod_label", &p->pod_label, err));
+  if ((f = sl_y_get(k, "matchers")))
+    TRY(sl_y_str(&c->doc, f, "source.prometheus.matchers", &p->matchers, err));
+  if ((f = sl_y_get(k, "bearer_token_file")))
+    TRY(sl_y_str(&c->doc, f, "source.prometheus.bearer_token_file", &p->bearer_token_file, err));
+  if ((f = sl_y_get(k, "ca_file")))
+    TRY(sl_y_str(&c->doc, f, "source.prometheus.ca_file", &p->ca_file, err));
+  if ((f = sl_y_get(k, "insecure_skip_tls_verify")))
+    TRY(sl_y_bool(&c->doc, f, "source.prometheus.insecure_skip_tls_verify",
+                  &p->insecure_skip_tls_verify, err));
+  p->enabled = 1;
+  c->scrape.enabled = 0; // the series come from Prometheus
+  return SL_OK;
+}
+
 static int parse_source(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
-  static const char *const sk[] = {"fixture", "kubernetes", "scrape", NULL};
+  static const char *const sk[] = {"fixture", "kubernetes", "scrape", "prometheus", NULL};
   const sl_yval_t *f, *k;
   TRY(sl_y_expect(&c->doc, g, SL_Y_MAP, "source", err));
   TRY(sl_y_known_keys(&c->doc, g, "source", sk, err));
@@ -437,6 +511,7 @@ static int parse_source(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
       }
     }
   }
+  if ((k = sl_y_get(g, "prometheus"))) TRY(parse_prometheus(c, k, err));
   return SL_OK;
 }
 
@@ -490,6 +565,7 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   c->scrape.interval = 1;
   c->scrape.timeout = 0; // 80% of the interval
   c->scrape.backoff_max = 10;
+  c->prometheus.interval = 1;
   if (!r) return sl_y_err(&c->doc, NULL, err, "empty configuration");
   TRY(sl_y_expect(&c->doc, r, SL_Y_MAP, "top level", err));
   TRY(sl_y_known_keys(&c->doc, r, "", keys, err));

@@ -56,6 +56,7 @@ typedef struct {
   uint64_t budget;         // instructions per tick (0 = default)
   size_t memory;           // bytes (0 = default)
   double time_limit;       // wall-clock seconds per tick and per dry run (0 = default 1 s)
+  int shadow;              // decides on the live view, is reported, never votes or actuates
   int line;
 } sl_policy_cfg_t;
 
@@ -88,6 +89,20 @@ typedef struct {
   double backoff_max;
 } sl_scrape_cfg_t;
 
+// Reading the model servers' and gateways' series from a Prometheus server instead.
+typedef struct {
+  int enabled;
+  char *url;               // base URL of its HTTP API
+  double interval;         // seconds between polls (1)
+  double timeout;          // seconds per query (the interval, at most 10 s)
+  char *namespace_label;   // label naming a series' namespace ("namespace")
+  char *pod_label;         // label naming its pod ("pod")
+  char *matchers;          // extra label matchers for every selector, e.g. job="vllm"
+  char *bearer_token_file; // read at start, sent as a bearer token
+  char *ca_file;           // CA bundle for https
+  int insecure_skip_tls_verify;
+} sl_prom_cfg_t;
+
 // A shard: the part of the cluster one controller (and its leader election) owns.
 typedef struct {
   char *name, *namespace, *selector;
@@ -102,6 +117,7 @@ typedef struct {
   char *source_kind, *source_file; // "fixture" + file, or "kubernetes"
   sl_kube_cfg_t kube;              // source: {kubernetes: ...}
   sl_scrape_cfg_t scrape;          // source: {scrape: ...}
+  sl_prom_cfg_t prometheus;        // source: {prometheus: ...}
   char *actuator;                  // default for variants: "log" or "scale"
   sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
   int nshards;
@@ -133,4 +149,8 @@ const sl_variant_t *sl_config_variant(const sl_config_t *c, const char *id);
 // arrays from the given nodes (any may be NULL).
 int sl_config_parse_slo_classes(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
 int sl_config_parse_accelerators(sl_config_t *c, const sl_yval_t *map, sl_err_t *err);
+// Adds the variants of seq (sluice.yaml's variant syntax, in another document: a recording's)
+// that c does not list. Errors name doc's file:line.
+int sl_config_add_variants(sl_config_t *c, const sl_ydoc_t *doc, const sl_yval_t *seq,
+                           sl_err_t *err);
 int sl_config_parse_variants(sl_config_t *c, const sl_yval_t *seq, sl_err_t *err);

@@ -32,6 +32,7 @@ typedef struct sl_decider {
   unsigned char *manages; // per configured variant: 1 if this decider votes on it
   uint64_t runs, failures;
   char last_error[SL_ERR_MAX];
+  int shadow; // decides and is reported (the observers' `shadow`), never votes
 } sl_decider_t;
 
 // What happened to a decider's code: loaded, replaced on the fly, refused, restored, failed.

@@ -4,7 +4,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/state/signals.h"
 
@@ -39,7 +41,7 @@ static int walk_signals_v(walk_t *w, const sl_yval_t *m, const char *path, const
 // A mapping of metric values for one pod or one model: canonical store names ("waiting") or,
 // with raw set, exposition names ("vllm:num_requests_waiting") mapped through the alias table.
 static int walk_metrics(walk_t *w, const sl_yval_t *f, const char *fp, sl_scope_t scope, int raw,
-                        const char *entity) {
+                        const char *entity, double at) {
   TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
   for (size_t i = 0; i < f->n; i++) {
     char sp[600];
@@ -60,15 +62,25 @@ static int walk_metrics(walk_t *w, const sl_yval_t *f, const char *fp, sl_scope_
     if (a) x *= a->scale;
     if (!w->st) continue;
     if (scope == SL_SCOPE_POD)
-      TRY(sl_store_put_pod(w->st, entity, m, w->now, x, w->err));
+      TRY(sl_store_put_pod(w->st, entity, m, at, x, w->err));
     else
-      TRY(sl_store_put_model(w->st, entity, m, w->now, x, w->err));
+      TRY(sl_store_put_model(w->st, entity, m, at, x, w->err));
   }
   return SL_OK;
 }
 
+// `age: SECONDS` on a pod or a model: its values are that old at the frame's time (a recorded
+// view keeps how fresh its data was, so a replay holds where the run held on stale data).
+static int walk_age(walk_t *w, const sl_yval_t *m, const char *path, double *age) {
+  const sl_yval_t *f = sl_y_get(m, "age");
+  if (!f) return SL_OK;
+  char fp[600];
+  snprintf(fp, sizeof fp, "%s.age", path);
+  return sl_y_num(w->d, f, fp, 0, 1e9, age, w->err);
+}
+
 static int walk_pod(walk_t *w, const sl_yval_t *p, const char *path, const char *variant) {
-  static const char *const keys[] = {"name", "phase", "signals", "metrics", NULL};
+  static const char *const keys[] = {"name", "phase", "age", "signals", "metrics", NULL};
   TRY(sl_y_expect(w->d, p, SL_Y_MAP, path, w->err));
   TRY(sl_y_known_keys(w->d, p, path, keys, w->err));
   char fp[512];
@@ -86,15 +98,17 @@ static int walk_pod(walk_t *w, const sl_yval_t *p, const char *path, const char 
     if (!ok)
       return sl_y_err(w->d, f, w->err, "%s: expected ready, starting, pending or draining", fp);
   }
+  double age = 0;
+  TRY(walk_age(w, p, path, &age));
   if (w->st && !sl_store_set_pod(w->st, variant, name, phase))
     return sl_err(w->err, SL_ENOMEM, "out of memory");
   if ((f = sl_y_get(p, "signals"))) {
     snprintf(fp, sizeof fp, "%s.signals", path);
-    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 0, name));
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 0, name, w->now - age));
   }
   if ((f = sl_y_get(p, "metrics"))) {
     snprintf(fp, sizeof fp, "%s.metrics", path);
-    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 1, name));
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_POD, 1, name, w->now - age));
   }
   return SL_OK;
 }
@@ -149,11 +163,13 @@ static int walk_variant(walk_t *w, const char *id, const sl_yval_t *v, const cha
 }
 
 static int walk_model(walk_t *w, const char *name, const sl_yval_t *m, const char *path) {
-  static const char *const keys[] = {"signals", "metrics", NULL};
+  static const char *const keys[] = {"age", "signals", "metrics", NULL};
   TRY(sl_y_expect(w->d, m, SL_Y_MAP, path, w->err));
   TRY(sl_y_known_keys(w->d, m, path, keys, w->err));
   char fp[512];
   const sl_yval_t *f;
+  double age = 0;
+  TRY(walk_age(w, m, path, &age));
   if ((f = sl_y_get(m, "signals"))) {
     snprintf(fp, sizeof fp, "%s.signals", path);
     TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
@@ -164,23 +180,28 @@ static int walk_model(walk_t *w, const char *name, const sl_yval_t *m, const cha
       if (s < 0) return sl_y_err(w->d, f->items[i], w->err, "%s: unknown gateway signal", sp);
       double x;
       TRY(sl_y_num(w->d, f->items[i], sp, -1e18, 1e18, &x, w->err));
-      if (w->st) sl_store_put_model_signal(w->st, name, (sl_gsig_t)s, w->now, x);
+      if (w->st) sl_store_put_model_signal(w->st, name, (sl_gsig_t)s, w->now - age, x);
     }
   }
   if ((f = sl_y_get(m, "metrics"))) {
     snprintf(fp, sizeof fp, "%s.metrics", path);
-    TRY(walk_metrics(w, f, fp, SL_SCOPE_MODEL, 1, name));
+    TRY(walk_metrics(w, f, fp, SL_SCOPE_MODEL, 1, name, w->now - age));
   }
   return SL_OK;
 }
 
 static int walk_frame(walk_t *w, const sl_yval_t *fr, int idx) {
-  static const char *const keys[] = {"variants", "models", "inventory", NULL};
+  static const char *const keys[] = {"t", "variants", "models", "inventory", NULL};
   char path[64], fp[512];
   snprintf(path, sizeof path, "frames[%d]", idx);
   TRY(sl_y_expect(w->d, fr, SL_Y_MAP, path, w->err));
   TRY(sl_y_known_keys(w->d, fr, path, keys, w->err));
   const sl_yval_t *f;
+  if ((f = sl_y_get(fr, "t"))) {
+    double t;
+    snprintf(fp, sizeof fp, "%s.t", path);
+    TRY(sl_y_num(w->d, f, fp, -1e12, 1e12, &t, w->err));
+  }
   if ((f = sl_y_get(fr, "variants"))) {
     snprintf(fp, sizeof fp, "%s.variants", path);
     TRY(sl_y_expect(w->d, f, SL_Y_MAP, fp, w->err));
@@ -232,7 +253,8 @@ static int walk_frame(walk_t *w, const sl_yval_t *fr, int idx) {
 static int finish_load(sl_fixture_t *f, const sl_config_t *cfg, sl_err_t *err) {
   const sl_yval_t *root = f->doc.root;
   if (!root) return sl_y_err(&f->doc, NULL, err, "empty fixture");
-  static const char *const keys[] = {"frames", NULL};
+  // A recording's header (config, variants) is read by `sluice check --replay`.
+  static const char *const keys[] = {"frames", "config", "variants", NULL};
   TRY(sl_y_expect(&f->doc, root, SL_Y_MAP, "top level", err));
   TRY(sl_y_known_keys(&f->doc, root, "", keys, err));
   f->frames = sl_y_get(root, "frames");
@@ -253,13 +275,75 @@ static void init_source(sl_fixture_t *f) {
   f->source = (sl_source_t){.name = "fixture", .sync = source_sync, .ud = f};
 }
 
+// A gzip'd file (a recording) is inflated into memory first; a stream cut short (the recorder
+// killed mid-frame) keeps its whole frames: the text is cut at the last frame that ended.
+static int load_gz(sl_fixture_t *f, const char *path, sl_err_t *err) {
+  gzFile gz = gzopen(path, "rb");
+  if (!gz) return sl_err(err, SL_EIO, "%s: cannot open", path);
+  size_t cap = 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  int n = 0, truncated = 0;
+  while (buf) {
+    if (len + 65536 + 1 > cap) {
+      if (cap >= SL_FIXTURE_MAX_INFLATED) {
+        free(buf), gzclose(gz);
+        return sl_err(err, SL_ERANGE, "%s: more than %d MiB once inflated", path,
+                      SL_FIXTURE_MAX_INFLATED >> 20);
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) break;
+      buf = nb, cap *= 2;
+    }
+    if ((n = gzread(gz, buf + len, 65536)) <= 0) break;
+    len += (size_t)n;
+  }
+  if (!buf) {
+    gzclose(gz);
+    return sl_err(err, SL_ENOMEM, "out of memory");
+  }
+  int zerr = Z_OK;
+  const char *zmsg = gzerror(gz, &zerr);
+  if (zerr != Z_OK && zerr != Z_BUF_ERROR) { // Z_BUF_ERROR: the stream ended early
+    sl_err(err, SL_EPARSE, "%s: %s", path, zmsg);
+    free(buf), gzclose(gz);
+    return SL_EPARSE;
+  }
+  truncated = zerr == Z_BUF_ERROR;
+  gzclose(gz);
+  if (truncated) {
+    buf[len] = '\0';
+    char *cut = NULL;
+    for (char *s = strstr(buf, "\n  - "); s; s = strstr(s + 1, "\n  - ")) cut = s;
+    if (cut) len = (size_t)(cut - buf) + 1;
+  }
+  int rc = sl_ydoc_load_buffer(&f->doc, buf, len, path, err);
+  free(buf);
+  return rc;
+}
+
+static int is_gzip(const char *path) {
+  FILE *fp = fopen(path, "rb");
+  unsigned char m[2] = {0, 0};
+  int gz = fp && fread(m, 1, 2, fp) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+  if (fp) fclose(fp);
+  return gz;
+}
+
 int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, sl_err_t *err) {
   memset(f, 0, sizeof *f);
   init_source(f);
-  TRY(sl_ydoc_load_file(&f->doc, path, err));
+  TRY(is_gzip(path) ? load_gz(f, path, err) : sl_ydoc_load_file(&f->doc, path, err));
   int rc = finish_load(f, cfg, err);
   if (rc < 0) sl_fixture_deinit(f);
   return rc;
+}
+
+double sl_fixture_time(const sl_fixture_t *f, int i) {
+  if (i < 0 || i >= f->nframes) return NAN;
+  const sl_yval_t *t = sl_y_get(f->frames->items[i], "t");
+  double v;
+  return t && t->type == SL_Y_SCALAR && sl_y_num(&f->doc, t, "t", -1e12, 1e12, &v, NULL) == 0 ? v
+                                                                                              : NAN;
 }
 
 int sl_fixture_load_buffer(sl_fixture_t *f, const char *buf, size_t len, const char *name,

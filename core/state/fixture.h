@@ -19,7 +19,11 @@ typedef struct sl_fixture {
 
 // Loads and validates every frame against the configuration (unknown variant ids, signal names,
 // phases and metric names are errors naming file:line).
+// A gzip'd file (what `sluice run --record` writes) is read too, up to this much inflated.
+#define SL_FIXTURE_MAX_INFLATED (1 << 30)
 int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, sl_err_t *err);
+// Frame i's recorded time (`t:`), or NaN when it has none.
+double sl_fixture_time(const sl_fixture_t *f, int i);
 int sl_fixture_load_buffer(sl_fixture_t *f, const char *buf, size_t len, const char *name,
                            const sl_config_t *cfg, sl_err_t *err);
 void sl_fixture_deinit(sl_fixture_t *f);

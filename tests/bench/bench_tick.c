@@ -94,14 +94,12 @@ int main(int argc, char **argv) {
   sl_scraper_opts_t so = {.interval_s = 1.0, .clock = &clock};
   sl_scraper_t *s = sl_scraper_new(&so, &err);
   sl_scrape_target_t *t = calloc(VARIANTS, sizeof *t);
-  char (*url)[64] = calloc(VARIANTS, sizeof *url), (*pod)[32] = calloc(VARIANTS, sizeof *pod);
+  char(*url)[64] = calloc(VARIANTS, sizeof *url), (*pod)[32] = calloc(VARIANTS, sizeof *pod);
   for (int i = 0; i < VARIANTS; i++) {
     snprintf(url[i], sizeof url[i], "http://127.0.0.1:%d/metrics", ps.ports[i]);
     snprintf(pod[i], sizeof pod[i], "bench/v%04d-0", i);
-    t[i] = (sl_scrape_target_t){.url = url[i],
-                                .kind = SL_SCRAPE_POD,
-                                .pod = pod[i],
-                                .variant = cfg.variants[i].id};
+    t[i] = (sl_scrape_target_t){
+        .url = url[i], .kind = SL_SCRAPE_POD, .pod = pod[i], .variant = cfg.variants[i].id};
   }
   if (!s || sl_scraper_set_targets(s, t, VARIANTS, &err) < 0 ||
       sl_controller_add_source(&c, sl_scraper_source(s), &err) < 0) {

@@ -79,7 +79,8 @@ static inline long ps_nofile(void) {
 }
 
 // Forks the servers before the caller starts threads of its own. Returns 0, or -1 with a message.
-static inline int ps_start(const char *page, size_t len, int n, ps_t *out, char *msg, size_t msglen) {
+static inline int ps_start(const char *page, size_t len, int n, ps_t *out, char *msg,
+                           size_t msglen) {
   int pfd[2];
   if (pipe(pfd) < 0) {
     snprintf(msg, msglen, "pipe: %s", strerror(errno));

@@ -79,27 +79,25 @@ static inline long sb_page_samples(const char *page, size_t len) {
 // mode keeps 128 with the default 60 s window). With history 0 pages are parsed and ingested but
 // the store holds no pods, so nothing is kept: the scraper's own footprint.
 static inline int sb_start(sb_t *b, const int *ports, int n, double interval_s, int variants,
-                    int history) {
+                           int history) {
   memset(b, 0, sizeof *b);
   uv_loop_init(&b->loop);
   uv_timer_init(&b->loop, &b->stop);
   b->store = sl_store_new(1024);
   sl_store_set_pod_history(b->store, history > 0 ? history : 2);
   sl_err_t err = {0};
-  sl_scraper_opts_t o = {.interval_s = interval_s,
-                         .external_pods = history == 0,
-                         .on_scrape = sb_on_scrape,
-                         .ud = b};
+  sl_scraper_opts_t o = {
+      .interval_s = interval_s, .external_pods = history == 0, .on_scrape = sb_on_scrape, .ud = b};
   if (!(b->s = sl_scraper_new(&o, &err))) return -1;
   sl_scrape_target_t *t = calloc((size_t)n, sizeof *t);
-  char (*url)[64] = calloc((size_t)n, sizeof *url), (*pod)[32] = calloc((size_t)n, sizeof *pod),
-       (*var)[32] = calloc((size_t)n, sizeof *var);
+  char(*url)[64] = calloc((size_t)n, sizeof *url), (*pod)[32] = calloc((size_t)n, sizeof *pod),
+  (*var)[32] = calloc((size_t)n, sizeof *var);
   for (int i = 0; i < n; i++) {
     snprintf(url[i], sizeof url[i], "http://127.0.0.1:%d/metrics", ports[i]);
     snprintf(pod[i], sizeof pod[i], "bench/pod-%05d", i);
     snprintf(var[i], sizeof var[i], "bench/v%04d", i % variants);
-    t[i] = (sl_scrape_target_t){.url = url[i], .kind = SL_SCRAPE_POD, .pod = pod[i],
-                                .variant = var[i]};
+    t[i] = (sl_scrape_target_t){
+        .url = url[i], .kind = SL_SCRAPE_POD, .pod = pod[i], .variant = var[i]};
   }
   int rc = sl_scraper_set_targets(b->s, t, (size_t)n, &err);
   if (rc == 0) rc = sl_scraper_start(b->s, &b->loop, b->store, &err);

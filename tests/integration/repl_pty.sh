@@ -6,8 +6,9 @@ set -uo pipefail
 command -v tmux >/dev/null || { echo "skip: tmux is not installed (make deps installs it)"; exit 0; }
 d=$(mktemp -d)
 pid=
-tm() { tmux -S "$d/tmux.sock" -f /dev/null "$@"; }
-trap 'tm kill-server 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$d"' EXIT
+tsock="$d/tmux.sock"
+tm() { tmux -S "$tsock" -f /dev/null "$@"; }
+trap 'tmux -S "$d/tmux.sock" kill-server 2>/dev/null; tmux -S "$d/tmux2.sock" kill-server 2>/dev/null; [ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$d"' EXIT
 fail() {
   echo "FAIL: $*"; echo "--- pane:"; tm capture-pane -p -S - 2>/dev/null | grep -v '^$' | tail -30
   exit 1
@@ -44,7 +45,8 @@ for _ in $(seq 200); do "$SLUICE" repl --socket "$sock" -e 'explain llm/alpha' >
 export TERM=${TERM:-xterm}
 session() {
   tm new-session -d -x 120 -y 50 \
-    "env HOME='$d/home' '$SLUICE' repl --socket '$sock'; echo REPL-EXITED-\$?; sleep 60"
+    "env HOME='$d/home' '$SLUICE' repl --socket '$sock'; echo REPL-EXITED-\$?; sleep 60" ||
+    fail "tmux could not start a session"
 }
 pane() { tm capture-pane -p -S - | grep -v '^$'; }
 wait_pane() {  # pattern (grep -E), what
@@ -90,8 +92,10 @@ hist="$d/home/.sluice_repl_history"
 [ "$(stat -c %a "$hist")" = 600 ] || fail "the history file is $(stat -c %a "$hist"), not 600"
 grep -q 'explain' "$hist" || fail "the history file lacks the lines: $(cat "$hist")"
 
-# A new session starts with that history.
+# A new session starts with that history. (On a server of its own: a killed tmux server can
+# still be going away when the next command looks for it.)
 tm kill-server
+tsock="$d/tmux2.sock"
 session
 wait_pane "^sluice>" "no prompt in the second session"
 keys Up

@@ -111,10 +111,10 @@ static int pod(sl_emu_t *emu, const char *name, const char *app, int port, const
 
 typedef struct {
   int port;
-  atomic_int want;       // phase whose page to fetch (-1: none), set by the loop's thread
-  atomic_int have;       // last phase fetched
-  char *metrics[4];      // /metrics at the end of each phase
-  long readyz[4];        // /readyz's status then
+  atomic_int want;  // phase whose page to fetch (-1: none), set by the loop's thread
+  atomic_int have;  // last phase fetched
+  char *metrics[4]; // /metrics at the end of each phase
+  long readyz[4];   // /readyz's status then
   atomic_int quit;
 } fetch_t;
 
@@ -285,11 +285,11 @@ int main(void) {
   snprintf(extra, sizeof extra, ",\"sluice.io/epp-model\":\"m\"");
   int setup =
       create(E.emu, "namespaces",
-             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"llm\"}}") == 0 &&
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"llm\"}}") ==
+          0 &&
       deployment(E.emu, "a") == 0 && deployment(E.emu, "b") == 0 &&
-           pod(E.emu, "a-0", "a", pa, "/a", NULL) == 0 &&
-           pod(E.emu, "b-0", "b", pb, "/b", NULL) == 0 &&
-           pod(E.emu, "epp-0", "epp", pb, "/epp", extra) == 0;
+      pod(E.emu, "a-0", "a", pa, "/a", NULL) == 0 && pod(E.emu, "b-0", "b", pb, "/b", NULL) == 0 &&
+      pod(E.emu, "epp-0", "epp", pb, "/epp", extra) == 0;
   T_OK(setup, "namespace, deployments and pods");
   if (!setup) return tap_done();
   char kc[300], cfgp[300], pol[300];
@@ -375,13 +375,10 @@ int main(void) {
   // /metrics and /readyz as each phase ended.
   char la[256], lb[256], lg[256];
   snprintf(la, sizeof la,
-           "{target=\"http://127.0.0.1:%d/a\",kind=\"pod\",pod=\"llm/a-0\",variant=\"llm/a\"}",
-           pa);
+           "{target=\"http://127.0.0.1:%d/a\",kind=\"pod\",pod=\"llm/a-0\",variant=\"llm/a\"}", pa);
   snprintf(lb, sizeof lb,
-           "{target=\"http://127.0.0.1:%d/b\",kind=\"pod\",pod=\"llm/b-0\",variant=\"llm/b\"}",
-           pb);
-  snprintf(lg, sizeof lg, "{target=\"http://127.0.0.1:%d/epp\",kind=\"gateway\",model=\"m\"}",
-           pb);
+           "{target=\"http://127.0.0.1:%d/b\",kind=\"pod\",pod=\"llm/b-0\",variant=\"llm/b\"}", pb);
+  snprintf(lg, sizeof lg, "{target=\"http://127.0.0.1:%d/epp\",kind=\"gateway\",model=\"m\"}", pb);
   char key[512];
 #define V(ph, fam, lab) (snprintf(key, sizeof key, "%s%s ", fam, lab), value_of(F.metrics[ph], key))
   T_OK(F.metrics[0] && F.metrics[3], "the /metrics pages were fetched");

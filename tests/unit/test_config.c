@@ -129,6 +129,31 @@ int main(void) {
               "a second document is an error, not ignored");
   check_error("interval: 1s\nwindow: \xff\n", "bad.yaml:2:9:", "(byte 0xff)",
               "bad UTF-8 is reported where it is");
+  check_error("source:\n  kubernetes: {}\n  prometheus: {interval: 1s}\n",
+              "bad.yaml:3:", "source.prometheus.url: required",
+              "the Prometheus source needs its url");
+  check_error("source:\n  prometheus: {url: prometheus:9090}\n",
+              "bad.yaml:2:", "want http:// or https://", "a url without its scheme");
+  check_error("source:\n  scrape: {}\n  prometheus: {url: 'http://p:9090'}\n",
+              "bad.yaml:3:", "cannot be combined", "scrape and prometheus are exclusive");
+  check_error("source:\n  prometheus: {url: 'http://p:9090', interval: 10ms}\n",
+              "bad.yaml:2:", "between 100ms and 1h", "the poll interval range-checked");
+  check_error("source:\n  prometheus: {url: 'http://p:9090', pod_labl: pod}\n",
+              "bad.yaml:2:", "did you mean 'pod_label'", "a misspelt key");
+  {
+    const char *y = "source:\n  kubernetes: {}\n  prometheus:\n    url: 'https://p:9090'\n"
+                    "    interval: 15s\n    pod_label: kubernetes_pod_name\n"
+                    "    matchers: 'job=\"vllm\"'\n";
+    sl_config_t pc;
+    int rc = sl_config_load_buffer(&pc, y, strlen(y), "p.yaml", &err);
+    T_OK(rc == 0 && pc.prometheus.enabled && pc.prometheus.interval == 15 &&
+             !strcmp(pc.prometheus.pod_label, "kubernetes_pod_name") &&
+             !strcmp(pc.prometheus.matchers, "job=\"vllm\""),
+         "source.prometheus read (%s)", rc ? err.msg : "");
+    if (rc == 0) sl_config_deinit(&pc);
+  }
+  check_error("policies:\n  - {file: x.lua, shadow: perhaps}\n", "bad.yaml:2:", "shadow",
+              "shadow must be a boolean");
   check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n",
               "bad.yaml:2:", "must be between 1ms and 60s", "time_limit range-checked");
   {

@@ -1,5 +1,7 @@
 // The decision log: one JSON line per applied decision, parseable, escaped, with the inputs the
 // policy reported as an object.
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/runtime/decision_log.h"
@@ -37,5 +39,33 @@ int main(void) {
        "no policy or inputs keys when there are none");
   sl_json_free(j);
   T_EQ_INT(sl_decision_log_format(0, &o, line, 20), -1, "a buffer too small is refused");
+
+  // A shadow's line: what it wants beside the current count, and a line only when that changes.
+  sl_shadow_t s = {&v, "slo", 3, 5, "p99 ttft 410ms > 350ms", "{\"ttft_p99\":0.41}"};
+  n = sl_decision_log_format_shadow(0, &s, line, sizeof line);
+  j = n > 0 ? sl_json_parse(line, (size_t)n, NULL, &err) : NULL;
+  T_OK(j && !strcmp(sl_json_str_or(sl_json_get(j, "shadow"), ""), "slo") &&
+           sl_json_num_or(sl_json_get(j, "current"), -1) == 3 &&
+           sl_json_num_or(sl_json_get(j, "wants"), -1) == 5 && !sl_json_get(j, "to"),
+       "a shadow line names the policy and what it wants, and has no \"to\"");
+  sl_json_free(j);
+  s.requested = -2;
+  n = sl_decision_log_format_shadow(0, &s, line, sizeof line);
+  T_OK(n > 0 && strstr(line, "\"wants\":null,\"failed\":true"), "a failed shadow run: %s", line);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  sl_decision_log_t dl;
+  sl_decision_log_init(&dl, out);
+  s.requested = 4;
+  dl.obs.shadow(&dl.obs, 0, &s);
+  dl.obs.shadow(&dl.obs, 1, &s); // same wish: no line
+  s.requested = 6;
+  dl.obs.shadow(&dl.obs, 2, &s);
+  fflush(out);
+  T_EQ_INT(dl.lines, 2, "two shadow lines for three ticks with two wishes");
+  sl_decision_log_deinit(&dl);
+  fclose(out);
+  free(buf);
   return tap_done();
 }

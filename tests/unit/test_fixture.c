@@ -2,9 +2,15 @@
 // pods aggregate into variant signals, direct signals win, and bad frames name file:line.
 #include <math.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "core/state/fixture.h"
+#include "core/state/series.h"
 #include "core/state/view.h"
 #include "tests/unit/tap.h"
 
@@ -125,6 +131,64 @@ int main(void) {
   bad(&cfg, "frames: []\n", "no frames", "empty frames");
   bad(&cfg, "frames:\n  - variants:\n      llm/a: {replicas: {spec: x}}\n",
       "fx.yaml:3:", "non-numeric replicas");
+  bad(&cfg, "frames:\n  - t: soon\n", "fx.yaml:2:", "a non-numeric frame time");
+  bad(&cfg, "frames:\n  - variants:\n      llm/a:\n        pods: [{name: p, age: -1}]\n",
+      "fx.yaml:4:", "a negative age");
+
+  // A recording: gzip'd, a frame time and data ages; cut short, it keeps its whole frames.
+  const char *rec = "config: |\n  interval: 1s\n"
+                    "frames:\n"
+                    "  - t: 1000.5\n"
+                    "    variants:\n"
+                    "      llm/a: {pods: [{name: a-0, age: 2.5, signals: {waiting: 7}}]}\n"
+                    "    models:\n      m: {age: 1, signals: {queue_size: 4}}\n"
+                    "  - t: 1001.5\n"
+                    "    variants:\n"
+                    "      llm/a: {pods: [{name: a-0, signals: {waiting: 8}}]}\n";
+  char path[] = "/tmp/sluice-rec-XXXXXX";
+  int fd = mkstemp(path);
+  gzFile gz = fd >= 0 ? gzdopen(fd, "wb") : NULL;
+  T_OK(gz && gzputs(gz, rec) > 0 && gzclose(gz) == Z_OK, "a gzip'd recording written");
+  rc = sl_fixture_load(&fx, path, &cfg, &err);
+  T_OK(rc == 0, "a gzip'd recording loads (%s)", rc ? err.msg : "");
+  if (rc == 0) {
+    T_EQ_INT(fx.nframes, 2, "two frames");
+    T_NEAR(sl_fixture_time(&fx, 0), 1000.5, 0, "frame 0's time");
+    st = sl_store_new(16);
+    T_EQ_INT(sl_fixture_apply(&fx, 0, st, 1000.5, &err), 0, "frame 0 applied");
+    sl_pod_t *p = sl_store_find_pod(st, "a-0");
+    double t = 0;
+    double w = p ? sl_series_last(p->m[SL_M_WAITING], &t) : NAN;
+    T_OK(w == 7 && t == 998.0, "the pod's sample is as old as recorded (%g at %g)", w, t);
+    sl_store_model_t *m = sl_store_find_model(st, "m");
+    T_OK(m && m->last_sample == 999.5, "the model's too (%g)", m ? m->last_sample : NAN);
+    sl_store_free(st);
+    sl_fixture_deinit(&fx);
+  }
+  // The same file cut in the middle of its second frame: the first frame is kept.
+  gz = gzopen(path, "wb");
+  size_t cut = strstr(rec, "      llm/a: {pods: [{name: a-0, signals: {waiting: 8") - rec + 20;
+  T_OK(gz && gzwrite(gz, rec, (unsigned)cut) == (int)cut && gzflush(gz, Z_SYNC_FLUSH) == Z_OK,
+       "a recording cut short");
+  // No gzclose: the stream never ends, as when the recorder is killed.
+  fd = open(path, O_RDONLY);
+  struct stat sb;
+  fstat(fd, &sb);
+  close(fd);
+  char *copy = malloc((size_t)sb.st_size);
+  FILE *in = fopen(path, "rb");
+  size_t got = fread(copy, 1, (size_t)sb.st_size, in);
+  fclose(in);
+  gzclose(gz); // (writes the trailer; put back the cut file)
+  in = fopen(path, "wb");
+  fwrite(copy, 1, got, in);
+  fclose(in);
+  free(copy);
+  rc = sl_fixture_load(&fx, path, &cfg, &err);
+  T_OK(rc == 0 && fx.nframes == 1, "a cut recording keeps its whole frames (%s)",
+       rc ? err.msg : "");
+  if (rc == 0) sl_fixture_deinit(&fx);
+  unlink(path);
   sl_config_deinit(&cfg);
   return tap_done();
 }

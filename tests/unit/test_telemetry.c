@@ -1,6 +1,7 @@
 // Telemetry's /metrics page: valid exposition text (our own parser reads it whole), WVA's
 // gauges with WVA's labels for every variant, decisions and holds counted, a failing policy's
-// failures counted by kind, and the publishing actuators counting what they were handed.
+// failures counted by kind, a shadow policy's wish exported but never actuated, and the
+// publishing actuators counting what they were handed.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,8 @@ static const char *cfg_text = "interval: 1s\n"
                               "  - {id: llm/b, model: m, accelerator: H100, min: 1, max: 8}\n"
                               "policies:\n"
                               "  - {file: up.lua, variants: [llm/a]}\n"
-                              "  - {file: bad.lua, variants: [llm/b]}\n";
+                              "  - {file: bad.lua, variants: [llm/b]}\n"
+                              "  - {file: shadow.lua, variants: [llm/a], shadow: true}\n";
 
 int main(void) {
   char dir[] = "/tmp/sluice-tel-XXXXXX";
@@ -59,6 +61,12 @@ int main(void) {
   snprintf(path, sizeof path, "%s/up.lua", dir);
   FILE *f = fopen(path, "w");
   fputs("return {name='up', decide=function(v) return {['llm/a']={replicas=3, reason='three'}} "
+        "end}\n",
+        f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/shadow.lua", dir);
+  f = fopen(path, "w");
+  fputs("return {name='shadow', decide=function(v) return {['llm/a']={replicas=7, reason='more'}} "
         "end}\n",
         f);
   fclose(f);
@@ -100,6 +108,11 @@ int main(void) {
   T_OK(ok && v == 2, "the failing policy's variant is published too, at its current count");
   v = lookup(page, "sluice_decisions_total|variant=llm/a|direction=up", &ok);
   T_OK(ok && v == 1, "one scale-up applied (got %g)", v);
+  v = lookup(page,
+             "sluice_shadow_desired_replicas|variant=llm/a|variant_name=a|namespace=llm|"
+             "policy=shadow",
+             &ok);
+  T_OK(ok && v == 7, "the shadow policy's 7 is exported (got %g)", v);
   v = lookup(page, "sluice_holds_total|variant=llm/a", &ok);
   T_OK(ok && v == 1, "then one hold at 3");
   char want[256];

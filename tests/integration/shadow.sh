@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A shadow policy beside the live one, in cluster mode against `sluice emulate`: it decides every
+# tick, its wish is on /metrics (sluice_shadow_desired_replicas), in the JSON log and in the
+# REPL's `variants`, and it never reaches the /scale subresource — the Deployment stays where
+# the live policy puts it and no Event carries the shadow's count.
+set -u
+command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
+d=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$d"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$d"/*.log; do echo "--- $f"; tail -15 "$f"; done
+  exit 1
+}
+wait_for() { # what, command...
+  local what=$1; shift
+  for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
+export HOME="$d" KUBECONFIG="$d/kubeconfig"
+backend=""
+"$SLUICE" emulate --help 2>&1 | grep -q -- '--backend' && backend="--backend simple"
+"$SLUICE" emulate $backend --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.2 \
+  >"$d/emu.log" 2>&1 &
+pids+=("$!")
+wait_for "the kubeconfig" test -f "$KUBECONFIG"
+replicas() { kubectl get deploy llama -n llm -o jsonpath='{.spec.replicas}'; }
+at() { test "$(replicas)" = "$1"; }
+
+kubectl create namespace llm >/dev/null || fail "namespace"
+cat <<YAML | kubectl apply -f - >/dev/null || fail "apply llama"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llama
+  namespace: llm
+  annotations: {llm-d.ai/managed: "true", llm-d.ai/model-id: meta-llama/Llama-3.1-8B}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: llama}}
+  template:
+    metadata: {labels: {app: llama}}
+    spec:
+      containers:
+      - {name: vllm, image: vllm/vllm-openai, resources: {limits: {nvidia.com/gpu: "1"}}}
+YAML
+
+mkdir -p "$d/policies"
+policy() { # file, name, replicas
+  cat > "$d/policies/$1" <<LUA
+return { name = "$2", decide = function(view)
+  local out = {}
+  for id in view:variants() do out[id] = { replicas = $3, reason = "$2 wants $3" } end
+  return out
+end }
+LUA
+}
+policy live.lua live 2
+policy try.lua try 6
+cat > "$d/sluice.yaml" <<YAML
+interval: 300ms
+source: {kubernetes: {}}
+policy_dir: policies
+guard: {stale_after: 0}
+policies:
+  - live.lua
+  - {file: try.lua, shadow: true}
+YAML
+"$SLUICE" run -c "$d/sluice.yaml" --kubeconfig "$KUBECONFIG" --metrics-bind-address 127.0.0.1:0 \
+  --repl-socket "$d/repl.sock" >"$d/run.log" 2>&1 &
+pids+=("$!")
+wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
+port=$(sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$d/run.log" | head -1)
+wait_for "llama at 2" at 2
+metric='sluice_shadow_desired_replicas{variant="llm/llama",variant_name="llama",namespace="llm",policy="try"} 6'
+wait_for "the shadow's 6 on /metrics" sh -c "curl -fsS http://127.0.0.1:$port/metrics | grep -qF '$metric'"
+grep -q '"variant":"llm/llama","shadow":"try","current":[0-9]*,"wants":6' "$d/run.log" ||
+  fail "no JSON line for the shadow's wish"
+"$SLUICE" repl --socket "$d/repl.sock" -e variants | grep -q "shadow try: wants 6" ||
+  fail "the REPL's variants does not show the shadow ($("$SLUICE" repl --socket "$d/repl.sock" -e variants 2>&1))"
+# Ten more ticks: the shadow keeps wanting 6 and the Deployment stays at the live policy's 2.
+sleep 3
+[ "$(replicas)" = 2 ] || fail "llama at $(replicas): the shadow was actuated"
+kubectl get events -n llm -o json | jq -e '[.items[] | select(.message | contains("try"))] | length == 0' \
+  >/dev/null || fail "an Event names the shadow policy"
+curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^wva_desired_replicas{.*variant_name="llama".*} 2$' ||
+  fail "wva_desired_replicas is not the live policy's 2"
+echo "shadow: decided every tick, on /metrics, in the log and the REPL, never actuated"
