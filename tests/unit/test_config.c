@@ -94,6 +94,12 @@ int main(void) {
          "scrape knobs read");
     sl_config_deinit(&c);
   }
+  {
+    const char *y = "source:\n  kubernetes: {}\n  prometheus: {url: 'http://prom:9090'}\n";
+    T_EQ_INT(sl_config_load_buffer(&c, y, strlen(y), "p.yaml", &err), 0, "prometheus source");
+    T_OK(c.prometheus.enabled && !c.scrape.enabled, "the Prometheus source turns scraping off");
+    sl_config_deinit(&c);
+  }
   check_error("source:\n  scrape: {interval: 1s, timeout: 2s}\n",
               "bad.yaml:2:", "source.scrape.timeout: 2s is longer than source.scrape.interval (1s)",
               "a scrape timeout longer than the interval");
