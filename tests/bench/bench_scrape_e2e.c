@@ -3,7 +3,7 @@
 // targets at 1 s: HTTP through libcurl on the loop, parse, ingestion into the store, scheduling.
 // The page servers run in a child process, so getrusage(RUSAGE_SELF) counts the scraping side
 // only. Samples are the page's (every sample on it, as Prometheus counts them), per committed
-// scrape. Environment: BENCH_SCRAPE_TARGETS (200), BENCH_SCRAPE_SECONDS (15).
+// scrape. Environment: BENCH_SCRAPE_TARGETS (200), BENCH_SCRAPE_SECONDS (15; 5 with BENCH_QUICK=1).
 #include "tests/bench/pageserver.h"
 #include "tests/bench/scrapeload.h"
 
@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
   }
   long per_page = sb_page_samples(page, len);
   int n = (int)env_num("BENCH_SCRAPE_TARGETS", 200);
-  double secs = env_num("BENCH_SCRAPE_SECONDS", 15);
+  double secs = env_num("BENCH_SCRAPE_SECONDS", env_num("BENCH_QUICK", 0) ? 5 : 15);
   ps_raise_nofile();
   ps_t ps;
   char msg[256];

@@ -2,7 +2,8 @@
 // 1,000 variants of 100 models, each fed by live scraping of one pod serving the real vLLM page
 // (../shared/data/metrics/vllm_metrics_page.txt, or argv[1]; skipped when absent) at 1 s, the
 // `target` policy deciding for all of them every tick. Page servers in a child process. Median
-// and p99 over BENCH_TICKS ticks (60) at BENCH_TICK_INTERVAL seconds (0.5), after 5 warm-up ticks.
+// and p99 over BENCH_TICKS ticks (60; 20 with BENCH_QUICK=1) at BENCH_TICK_INTERVAL seconds (0.5),
+// after 5 warm-up ticks.
 #include <math.h>
 
 #include "tests/bench/pageserver.h"
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
     printf("tick 1000: skipped: %s absent\n", path);
     return 0;
   }
-  want = (int)env_num("BENCH_TICKS", 60);
+  want = (int)env_num("BENCH_TICKS", env_num("BENCH_QUICK", 0) ? 20 : 60);
   if (want < 1 || want > 4096) want = 60;
   double every = env_num("BENCH_TICK_INTERVAL", 0.5);
   ps_raise_nofile();
