@@ -177,9 +177,9 @@ static int source_ready(sl_source_t *s) {
 static void prom_targets(run_t *R, const sl_kube_target_t *t, size_t n);
 
 // The cluster's scrape targets, as they change, become the scraper's (or, with the Prometheus
-// source, the pods whose series count). A target whose URL the
-// scraper would refuse (a prometheus.io/scheme other than http or https) or that repeats
-// another's is left out with a warning rather than failing the whole list.
+// source, the pods whose series count). A target whose URL the scraper would refuse (a
+// prometheus.io/scheme other than http or https) or that repeats another's is left out with a
+// warning rather than failing the whole list.
 static void on_targets(void *ud, const sl_kube_target_t *t, size_t n) {
   run_t *R = ud;
   prom_targets(R, t, n);
