@@ -26,7 +26,8 @@ struct sl_kube_recorder {
   sl_kube_events_t *events;
   const sl_kube_cluster_t *cluster;
   int leading;
-  sl_map_t va; // variant id -> va_state_t
+  char *cm_ns, *cm_name; // the policies' ConfigMap, or NULL
+  sl_map_t va;           // variant id -> va_state_t
   sl_kube_recorder_stats_t st;
 };
 
@@ -89,6 +90,45 @@ static void on_outcome(sl_observer_t *ob, double now, const sl_outcome_t *o) {
   if (sl_kube_events_record(r->events, &ref, type, reason, msg, &err) >= 0) r->st.events++;
 }
 
+// A policy version refused, restored or swapped in: an Event on the ConfigMap it came from, so
+// whoever edited it sees the outcome where they made the change (kubectl describe configmap).
+static void on_decider_event(sl_observer_t *ob, const sl_decider_event_t *e) {
+  sl_kube_recorder_t *r = ob->ud;
+  if (!r->leading || !r->events || !r->cm_name) return;
+  const char *reason, *type = "Warning";
+  char msg[1024];
+  switch (e->kind) {
+  case SL_DECIDER_REJECTED:
+    reason = "PolicyRejected";
+    snprintf(msg, sizeof msg, "%s: the new version was refused, the running one keeps deciding: %s",
+             e->file, e->message ? e->message : "");
+    break;
+  case SL_DECIDER_RESTORED:
+    reason = "PolicyRestored";
+    snprintf(msg, sizeof msg, "%s: the new version failed its first ticks; version %d is back: %s",
+             e->file, e->version, e->message ? e->message : "");
+    break;
+  case SL_DECIDER_SWAPPED:
+    reason = "PolicyReloaded", type = "Normal";
+    snprintf(msg, sizeof msg, "%s: version %d is deciding", e->file, e->version);
+    break;
+  default:
+    return;
+  }
+  sl_kube_objref_t ref = {"v1", "ConfigMap", r->cm_ns, r->cm_name, NULL};
+  sl_err_t err = {0};
+  if (sl_kube_events_record(r->events, &ref, type, reason, msg, &err) >= 0) r->st.events++;
+}
+
+int sl_kube_recorder_set_policy_configmap(sl_kube_recorder_t *r, const char *ns, const char *name) {
+  free(r->cm_ns), free(r->cm_name);
+  r->cm_ns = r->cm_name = NULL;
+  if (!name) return SL_OK;
+  r->cm_ns = strdup(ns ? ns : "default");
+  r->cm_name = strdup(name);
+  return r->cm_ns && r->cm_name ? SL_OK : SL_ENOMEM;
+}
+
 sl_kube_recorder_t *sl_kube_recorder_new(sl_kube_client_t *c, sl_kube_events_t *events,
                                          const sl_kube_cluster_t *cluster, sl_err_t *err) {
   sl_kube_recorder_t *r = calloc(1, sizeof *r);
@@ -101,7 +141,7 @@ sl_kube_recorder_t *sl_kube_recorder_new(sl_kube_client_t *c, sl_kube_events_t *
   r->cluster = cluster;
   r->leading = 1;
   sl_map_init(&r->va);
-  r->obs = (sl_observer_t){.outcome = on_outcome, .ud = r};
+  r->obs = (sl_observer_t){.outcome = on_outcome, .decider_event = on_decider_event, .ud = r};
   return r;
 }
 
@@ -110,6 +150,7 @@ void sl_kube_recorder_free(sl_kube_recorder_t *r) {
   for (size_t i = 0; i < r->va.n_entries; i++)
     if (r->va.entries[i].key) free(r->va.entries[i].value);
   sl_map_deinit(&r->va);
+  free(r->cm_ns), free(r->cm_name);
   free(r);
 }
 

@@ -2,7 +2,8 @@
 // applied change (reason ScaledUp / ScaledDown, the policy's reason as the message; a Warning
 // when actuation failed), through the correlator of core/kube/events.h, and the status of a
 // VariantAutoscaling that names the workload (desired replicas and the reason), so tooling built
-// for WVA keeps working. An observer of the controller's outcomes; only the leader records.
+// for WVA keeps working; and an Event on the policies' ConfigMap for every reload, refused or
+// taken. An observer of the controller's outcomes; only the leader records.
 #pragma once
 
 #include "core/kube/cluster.h"
@@ -21,4 +22,7 @@ sl_kube_recorder_t *sl_kube_recorder_new(sl_kube_client_t *c, sl_kube_events_t *
 void sl_kube_recorder_free(sl_kube_recorder_t *r);
 sl_observer_t *sl_kube_recorder_observer(sl_kube_recorder_t *r);
 void sl_kube_recorder_set_leading(sl_kube_recorder_t *r, int leading);
+// Events about policy reloads (PolicyReloaded, PolicyRejected, PolicyRestored) go to this
+// ConfigMap (namespace NULL: "default"); name NULL: none.
+int sl_kube_recorder_set_policy_configmap(sl_kube_recorder_t *r, const char *ns, const char *name);
 void sl_kube_recorder_stats(const sl_kube_recorder_t *r, sl_kube_recorder_stats_t *out);

@@ -569,6 +569,20 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
     sl_info("serving /metrics, /healthz and /readyz on port %d", sl_telemetry_port(R->tel));
   }
   if (cfg->prometheus.enabled && (rc = start_prom(R, err)) < 0) goto out;
+  if (cfg->policy_configmap) {
+    // NAME, or NAMESPACE/NAME; a bare name lives in sluice's own namespace.
+    const char *slash = strchr(cfg->policy_configmap, '/');
+    char ns[256];
+    snprintf(ns, sizeof ns, "%.*s", slash ? (int)(slash - cfg->policy_configmap) : 0,
+             cfg->policy_configmap);
+    const char *own = getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
+                                              : sl_kube_client_config(R->client)->namespace;
+    if ((rc = sl_kube_recorder_set_policy_configmap(
+             R->rec, slash ? ns : own, slash ? slash + 1 : cfg->policy_configmap)) < 0) {
+      sl_err(err, rc, "out of memory");
+      goto out;
+    }
+  }
   sl_actuator_log_printer_init(&R->printer, stdout, 0, 1);
   sl_decision_log_init(&R->dlog, stdout);
   R->proxy =

@@ -48,6 +48,7 @@ void sl_config_deinit(sl_config_t *c) {
     free(c->shards[i].name), free(c->shards[i].namespace), free(c->shards[i].selector);
   free(c->shards);
   free(c->lease_name), free(c->lease_namespace), free(c->metrics_bind_address);
+  free(c->policy_configmap);
   free(c->repl_socket);
   free(c->path), free(c->dir);
   sl_ydoc_deinit(&c->doc);
@@ -553,6 +554,7 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
                                      "leader_election",
                                      "metrics_bind_address",
                                      "repl_socket",
+                                     "policy_configmap",
                                      NULL};
   const sl_yval_t *r = c->doc.root, *f, *g;
   c->interval = 1;
@@ -616,6 +618,14 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   }
   if ((f = sl_y_get(r, "metrics_bind_address")))
     TRY(sl_y_str(&c->doc, f, "metrics_bind_address", &c->metrics_bind_address, err));
+  if ((f = sl_y_get(r, "policy_configmap"))) {
+    TRY(sl_y_str(&c->doc, f, "policy_configmap", &c->policy_configmap, err));
+    const char *sl = strchr(c->policy_configmap, '/');
+    if (!c->policy_configmap[0] ||
+        (sl && (sl == c->policy_configmap || !sl[1] || strchr(sl + 1, '/'))))
+      return sl_y_err(&c->doc, f, err, "policy_configmap: want NAME or NAMESPACE/NAME, got '%s'",
+                      c->policy_configmap);
+  }
   if ((f = sl_y_get(r, "policy_dir"))) {
     char *d;
     TRY(sl_y_str(&c->doc, f, "policy_dir", &d, err));

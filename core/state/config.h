@@ -122,9 +122,10 @@ typedef struct {
   sl_shard_cfg_t *shards;          // shards: {NAME: {namespace, selector}}
   int nshards;
   char *lease_name, *lease_namespace; // leader_election: {lease, namespace}
-  char *metrics_bind_address;         // HOST:PORT for /metrics, /healthz, /readyz, or NULL
-  char *policy_dir;                   // resolved against the config file's directory
-  char *repl_socket; // REPL socket path; "" = off, NULL = the default (docs/repl.md)
+  char *policy_configmap; // the ConfigMap policy_dir is mounted from: Events on reloads go there
+  char *metrics_bind_address; // HOST:PORT for /metrics, /healthz, /readyz, or NULL
+  char *policy_dir;           // resolved against the config file's directory
+  char *repl_socket;          // REPL socket path; "" = off, NULL = the default (docs/repl.md)
   sl_slo_class_t *slo_classes;
   int nslo;
   sl_accel_cfg_t *accels;
