@@ -224,6 +224,17 @@ static int replay(const char *rec, const char *config, char **files, int nfiles)
     t1 = t;
     sl_clock_set(&clock, t);
     if (i == 0) sl_controller_set_actuator(&c, -1, &noop);
+    // A policy runs on the frames it ran on in the run (its period's grid started before the
+    // first frame), one the recording does not know on every frame; without `ran:`, periods
+    // decide as in a run.
+    int known = 0;
+    for (int k = 0; k < c.pipeline.ndeciders; k++)
+      known |= sl_fixture_ran(&fx, i, c.pipeline.deciders[k]->name) == 1;
+    for (int k = 0; k < c.pipeline.ndeciders; k++) {
+      sl_decider_t *d = c.pipeline.deciders[k];
+      int ran = sl_fixture_ran(&fx, i, d->name);
+      if (ran >= 0) d->next_due = ran == 1 || !known ? -INFINITY : INFINITY;
+    }
     if (sl_controller_tick(&c, &err) < 0) {
       fprintf(stderr, "sluice check: frame %d: %s\n", i, err.msg);
       code = SL_EXIT_FAIL;

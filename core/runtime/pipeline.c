@@ -131,7 +131,8 @@ int sl_pipeline_build_view(sl_pipeline_t *p, double now, sl_err_t *err) {
 void sl_pipeline_decide(sl_pipeline_t *p, double now) {
   int n = p->config->nvariants;
   for (int o = 0; o < p->nobservers; o++)
-    if (p->observers[o]->view) p->observers[o]->view(p->observers[o], &p->view);
+    if (p->observers[o]->view)
+      p->observers[o]->view(p->observers[o], &p->view, p->deciders, p->due, p->ndeciders);
   for (int k = 0; k < p->ndeciders; k++) {
     if (!p->due[k]) continue;
     sl_decider_t *d = p->deciders[k];

@@ -70,9 +70,16 @@ static const char *gname(int i) {
   return sl_signals_gateway_name((sl_gsig_t)i);
 }
 
-static size_t frame(sl_view_recorder_t *r, const sl_view_t *v) {
+static size_t frame(sl_view_recorder_t *r, const sl_view_t *v, sl_decider_t *const *d,
+                    const unsigned char *due, int nd) {
   size_t len = 0;
-  put(r, &len, "  - t: %.6f\n", v->time);
+  put(r, &len, "  - t: %.6f\n    ran: [", v->time);
+  for (int k = 0, n = 0; k < nd; k++) {
+    if (!due[k]) continue;
+    if (n++) put(r, &len, ", ");
+    put_str(r, &len, d[k]->name);
+  }
+  put(r, &len, "]\n");
   if (v->nvariants) put(r, &len, "    variants:\n");
   for (int i = 0; i < v->nvariants; i++) {
     const sl_view_variant_t *x = &v->variants[i];
@@ -173,10 +180,11 @@ static int open_file(sl_view_recorder_t *r, int rotate_first, sl_err_t *err) {
   return SL_OK;
 }
 
-static void on_view(sl_observer_t *o, const sl_view_t *v) {
+static void on_view(sl_observer_t *o, const sl_view_t *v, sl_decider_t *const *d,
+                    const unsigned char *due, int nd) {
   sl_view_recorder_t *r = o->ud;
   if (!r->gz) return;
-  size_t len = frame(r, v);
+  size_t len = frame(r, v, d, due, nd);
   if (!r->buf || len == 0 || gzwrite(r->gz, r->buf, (unsigned)len) != (int)len ||
       gzflush(r->gz, Z_SYNC_FLUSH) != Z_OK) {
     if (!r->errors++) sl_warn("--record %s: a frame could not be written", r->path);

@@ -191,7 +191,7 @@ static int walk_model(walk_t *w, const char *name, const sl_yval_t *m, const cha
 }
 
 static int walk_frame(walk_t *w, const sl_yval_t *fr, int idx) {
-  static const char *const keys[] = {"t", "variants", "models", "inventory", NULL};
+  static const char *const keys[] = {"t", "ran", "variants", "models", "inventory", NULL};
   char path[64], fp[512];
   snprintf(path, sizeof path, "frames[%d]", idx);
   TRY(sl_y_expect(w->d, fr, SL_Y_MAP, path, w->err));
@@ -201,6 +201,11 @@ static int walk_frame(walk_t *w, const sl_yval_t *fr, int idx) {
     double t;
     snprintf(fp, sizeof fp, "%s.t", path);
     TRY(sl_y_num(w->d, f, fp, -1e12, 1e12, &t, w->err));
+  }
+  if ((f = sl_y_get(fr, "ran"))) {
+    snprintf(fp, sizeof fp, "%s.ran", path);
+    TRY(sl_y_expect(w->d, f, SL_Y_SEQ, fp, w->err));
+    for (size_t i = 0; i < f->n; i++) TRY(sl_y_expect(w->d, f->items[i], SL_Y_SCALAR, fp, w->err));
   }
   if ((f = sl_y_get(fr, "variants"))) {
     snprintf(fp, sizeof fp, "%s.variants", path);
@@ -336,6 +341,14 @@ int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, s
   int rc = finish_load(f, cfg, err);
   if (rc < 0) sl_fixture_deinit(f);
   return rc;
+}
+
+int sl_fixture_ran(const sl_fixture_t *f, int i, const char *name) {
+  const sl_yval_t *ran = i >= 0 && i < f->nframes ? sl_y_get(f->frames->items[i], "ran") : NULL;
+  if (!ran) return -1;
+  for (size_t k = 0; k < ran->n; k++)
+    if (ran->items[k]->str && !strcmp(ran->items[k]->str, name)) return 1;
+  return 0;
 }
 
 double sl_fixture_time(const sl_fixture_t *f, int i) {

@@ -24,6 +24,9 @@ typedef struct sl_fixture {
 int sl_fixture_load(sl_fixture_t *f, const char *path, const sl_config_t *cfg, sl_err_t *err);
 // Frame i's recorded time (`t:`), or NaN when it has none.
 double sl_fixture_time(const sl_fixture_t *f, int i);
+// Whether the policy `name` ran on frame i as recorded (`ran:`): 1, 0, or -1 when the frame
+// does not say.
+int sl_fixture_ran(const sl_fixture_t *f, int i, const char *name);
 int sl_fixture_load_buffer(sl_fixture_t *f, const char *buf, size_t len, const char *name,
                            const sl_config_t *cfg, sl_err_t *err);
 void sl_fixture_deinit(sl_fixture_t *f);

@@ -33,6 +33,8 @@ typedef struct sl_observer {
   void (*decider_event)(struct sl_observer *o, const sl_decider_event_t *e);   // may be NULL
   void *ud;
   void (*shadow)(struct sl_observer *o, double now, const sl_shadow_t *s); // may be NULL
-  // The view the policies are about to decide on, every tick one is built (may be NULL).
-  void (*view)(struct sl_observer *o, const struct sl_view *v);
+  // The view the policies are about to decide on, every tick they decide (may be NULL);
+  // due[k] says whether deciders[k] runs on it.
+  void (*view)(struct sl_observer *o, const struct sl_view *v, sl_decider_t *const *deciders,
+               const unsigned char *due, int ndeciders);
 } sl_observer_t;

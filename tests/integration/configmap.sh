@@ -104,13 +104,16 @@ policy_cm 4 || fail "edit the ConfigMap"
 project
 wait_for "llama at 4 after the edit" at 4
 wait_for "a PolicyReloaded Event on the ConfigMap" cm_events PolicyReloaded "version 2 is deciding"
+explain() { "$SLUICE" repl --socket "$d/repl.sock" -e 'explain llm/llama'; }
+wait_for "explain showing the new reasoning" sh -c "'$SLUICE' repl --socket '$d/repl.sock' -e 'explain llm/llama' | grep -q 'want 4'"
+explain | grep -q "version 2" || fail "explain does not name version 2: $(explain 2>&1 | head -5)"
 
 # A broken edit: refused, the running version keeps deciding.
 policy_cm broken || fail "break the ConfigMap"
 project
 wait_for "the rejection in the log" grep -q "want.lua.*rejected\|rejected.*want.lua" "$d/run.log"
 wait_for "a PolicyRejected Event naming file:line" cm_events PolicyRejected "want.lua:"
-curl -fsS "http://127.0.0.1:$port/metrics" |
+curl -fsS "http://127.0.0.1:$port/metrics" | cat |
   grep -q '^sluice_policy_reloads_total{file="want.lua",result="rejected"} 1$' ||
   fail "/metrics does not count the rejection"
 "$SLUICE" repl --socket "$d/repl.sock" -e errors | grep -q "want.lua" ||

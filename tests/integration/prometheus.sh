@@ -106,7 +106,7 @@ pids+=("$!")
 wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
 sport=$(sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$d/run.log" | head -1)
 wait_for "a failed poll reported" grep -q "prometheus: .*holding" "$d/run.log"
-curl -fsS "http://127.0.0.1:$sport/metrics" | grep -q '^sluice_prometheus_up 0$' ||
+curl -fsS "http://127.0.0.1:$sport/metrics" | cat | grep -q '^sluice_prometheus_up 0$' ||
   fail "sluice_prometheus_up is not 0 with Prometheus down"
 sleep 1
 at 1 || fail "llama scaled to $(replicas) with no Prometheus to read"
@@ -139,7 +139,7 @@ query 'sluice_prometheus_up' | jq -e '.data.result[0].value[1] == "1"' >/dev/nul
 kill "$prom_pid"; wait "$prom_pid" 2>/dev/null; prom_pid=
 page 70
 wait_for "a hold on stale data" grep -q "llm/llama.*hold: stale" "$d/run.log"
-curl -fsS "http://127.0.0.1:$sport/metrics" | grep -q '^sluice_prometheus_up 0$' ||
+curl -fsS "http://127.0.0.1:$sport/metrics" | cat | grep -q '^sluice_prometheus_up 0$' ||
   fail "sluice_prometheus_up is not 0 after Prometheus stopped"
 at 3 || fail "llama moved to $(replicas) while Prometheus was down"
 

@@ -79,7 +79,7 @@ wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
 port=$(sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$d/run.log" | head -1)
 wait_for "llama at 2" at 2
 metric='sluice_shadow_desired_replicas{variant="llm/llama",variant_name="llama",namespace="llm",policy="try"} 6'
-wait_for "the shadow's 6 on /metrics" sh -c "curl -fsS http://127.0.0.1:$port/metrics | grep -qF '$metric'"
+wait_for "the shadow's 6 on /metrics" sh -c "curl -fsS http://127.0.0.1:$port/metrics | cat | grep -qF '$metric'"
 grep -q '"variant":"llm/llama","shadow":"try","current":[0-9]*,"wants":6' "$d/run.log" ||
   fail "no JSON line for the shadow's wish"
 "$SLUICE" repl --socket "$d/repl.sock" -e variants | grep -q "shadow try: wants 6" ||
@@ -89,6 +89,6 @@ sleep 3
 [ "$(replicas)" = 2 ] || fail "llama at $(replicas): the shadow was actuated"
 kubectl get events -n llm -o json | jq -e '[.items[] | select(.message | contains("try"))] | length == 0' \
   >/dev/null || fail "an Event names the shadow policy"
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^wva_desired_replicas{.*variant_name="llama".*} 2$' ||
+curl -fsS "http://127.0.0.1:$port/metrics" | cat | grep -q '^wva_desired_replicas{.*variant_name="llama".*} 2$' ||
   fail "wva_desired_replicas is not the live policy's 2"
 echo "shadow: decided every tick, on /metrics, in the log and the REPL, never actuated"
