@@ -10,7 +10,7 @@ else
 BUILD ?= build
 endif
 
-.PHONY: all deps build test demo bench eval fuzz format clean
+.PHONY: all deps build helm-render manifests test demo bench eval fuzz format clean
 
 all: build
 
@@ -23,7 +23,15 @@ $(BUILD)/Makefile:
 build: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
-test: deps build
+# tools/helm-render (Go, offline from Debian's packages) renders deploy/helm/sluice like helm template.
+helm-render: deps
+	@scripts/build-helm-render.sh $(BUILD)
+
+# Regenerates deploy/manifests/ from the chart (make test fails when they are not current).
+manifests: helm-render
+	@scripts/manifests.sh $(BUILD)
+
+test: deps build helm-render
 	@SANITIZE=$(SANITIZE) tests/run.sh $(BUILD)
 
 demo: deps build

@@ -12,6 +12,8 @@ pkgs=(
   chromium
   coinor-cbc glpk-utils
   libmicrohttpd-dev openssl prometheus zlib1g-dev
+  golang-go golang-github-masterminds-sprig-dev golang-github-masterminds-semver-dev
+  golang-gopkg-yaml.v2-dev
 )
 
 missing=()

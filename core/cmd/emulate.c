@@ -1,5 +1,6 @@
-// sluice emulate: an emulated Kubernetes API server on loopback, with the default backend
-// (GPU nodes, deployments that turn into pods), for kubectl, end-to-end tests and demos.
+// sluice emulate: an emulated Kubernetes API server on loopback, with the simulation backend (the
+// simulator's model servers in the pods, serving live /metrics) or the simple one (GPU nodes,
+// deployments that turn into pods), for kubectl, end-to-end tests and demos.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -14,26 +15,39 @@
 
 #include "core/cmd/cmd.h"
 #include "core/emu/emu.h"
+#include "core/emu/sim.h"
 #include "core/util/log.h"
 
 static const char usage_text[] =
-    "usage: sluice emulate [--port N] [--host ADDR] [--kubeconfig OUT] [--start-delay SECONDS]\n"
+    "usage: sluice emulate [--cluster FILE] [--speed X] [--load X] [--backend sim|simple]\n"
+    "                      [--port N] [--host ADDR] [--kubeconfig OUT] [--start-delay SECONDS]\n"
     "                      [--nodes PRODUCT:COUNT[:GPUS],...] [--fault SPEC]... [--seed N]\n"
     "                      [--history N] [--bookmark-interval SECONDS] [--tls] [--no-backend]\n"
     "\n"
     "Serves a subset of the Kubernetes API that kubectl works against, until SIGINT or SIGTERM.\n"
+    "With the simulation backend (the default) every Ready pod of a variant is a simulated vLLM\n"
+    "server under load serving /metrics, and each model has an EPP pod serving the gateway's.\n"
     "\n"
+    "  --cluster FILE        a `sluice sim` cluster file: nodes, a Deployment per variant, the\n"
+    "                        models' traces (default: sluice sim's built-in scenario)\n"
+    "  --speed X             simulated seconds per wall-clock second (default 1; 0.01 to 1000)\n"
+    "  --load X              multiplies every model's arrival rate (default 1; 0: no requests)\n"
+    "  --backend NAME        sim (default) or simple (nodes and pods only, nothing served)\n"
     "  --port N              port to listen on (default 0: chosen by the OS, printed at start)\n"
     "  --host ADDR           IPv4 address to bind (default 127.0.0.1)\n"
     "  --kubeconfig OUT      write a kubeconfig for the server to OUT once it is listening\n"
-    "  --start-delay S       seconds from scheduled to Running/Ready (default 2)\n"
-    "  --nodes SPEC          emulated nodes, e.g. H100:2:8,L40S:1:4 (default H100:2:8);\n"
+    "  --start-delay S       simulated seconds from scheduled to Running/Ready (default: the\n"
+    "                        cluster's cold start with sim, 2 with simple)\n"
+    "  --nodes SPEC          emulated nodes, e.g. H100:2:8,L40S:1:4 (default: the cluster's\n"
+    "                        accelerators with sim, H100:2:8 with simple);\n"
     "                        products: H100 H200 A100 L40S L4 A10G, any other name, or cpu\n"
     "  --fault SPEC          500=P, 429=P, 409=P (rates of injected errors; 409 on writes only),\n"
     "                        retry-after=S (on 429s), expire=N (410 for the next N lists and\n"
     "                        watches given a resourceVersion), watch-drop=S (cut every watch\n"
-    "                        mid-event every S seconds), pod:NS/NAME=slow:S|dead|garbage\n"
-    "                        (metrics endpoint faults); repeatable\n"
+    "                        mid-event every S seconds), pod:NS/NAME=slow:S|dead|garbage|ok\n"
+    "                        (a pod's /metrics answers after S wall-clock seconds, refuses\n"
+    "                        connections, or serves a page that is not an exposition);\n"
+    "                        repeatable\n"
     "  --seed N              seed for generated names, uids and fault draws (default 1)\n"
     "  --history N           changes kept for watches resuming from a resourceVersion (4096)\n"
     "  --bookmark-interval S BOOKMARK events on watches that allow them (default 30)\n"
@@ -89,6 +103,9 @@ static void raise_fd_limit(void) {
 int sl_cmd_emulate(int argc, char **argv) {
   sl_emu_opts_t o = {0};
   sl_emu_backend_opts_t bo = {.start_delay_s = 2};
+  sl_emu_sim_opts_t so;
+  sl_emu_sim_opts_init(&so);
+  int simulate = 1, start_delay_set = 0;
   const char *kubeconfig = NULL;
   const char **faults = calloc((size_t)argc + 1, sizeof *faults);
   size_t n_faults = 0;
@@ -113,8 +130,9 @@ int sl_cmd_emulate(int argc, char **argv) {
       continue;
     }
     static const char *const with_value[] = {
-        "--port",  "--host", "--kubeconfig", "--start-delay",       "--nodes",
-        "--fault", "--seed", "--history",    "--bookmark-interval", NULL};
+        "--port",    "--host",    "--kubeconfig",        "--start-delay", "--nodes", "--fault",
+        "--seed",    "--history", "--bookmark-interval", "--cluster",     "--speed", "--load",
+        "--backend", NULL};
     int known = 0;
     for (const char *const *f = with_value; *f && !known; f++) known = !strcmp(a, *f);
     if (!known) {
@@ -147,8 +165,29 @@ int sl_cmd_emulate(int argc, char **argv) {
         goto out;
       }
       bo.start_delay_s = v;
+      start_delay_set = 1;
     } else if (!strcmp(a, "--nodes")) {
       bo.nodes = val;
+    } else if (!strcmp(a, "--cluster")) {
+      so.cluster = val;
+    } else if (!strcmp(a, "--speed")) {
+      if (parse_num(val, 0.01, 1000, &v)) {
+        rc = usage_error("--speed: '%s' is not a speed-up (0.01 to 1000)", val);
+        goto out;
+      }
+      so.speed = v;
+    } else if (!strcmp(a, "--load")) {
+      if (parse_num(val, 0, 1000, &v)) {
+        rc = usage_error("--load: '%s' is not a rate multiplier (0 to 1000)", val);
+        goto out;
+      }
+      so.load = v;
+    } else if (!strcmp(a, "--backend")) {
+      if (strcmp(val, "sim") && strcmp(val, "simple")) {
+        rc = usage_error("--backend: '%s' is not a backend (sim or simple)", val);
+        goto out;
+      }
+      simulate = !strcmp(val, "sim");
     } else if (!strcmp(a, "--fault")) {
       faults[n_faults++] = val;
     } else if (!strcmp(a, "--seed")) {
@@ -182,8 +221,21 @@ int sl_cmd_emulate(int argc, char **argv) {
       goto out;
     }
   }
+  if (!simulate && (so.cluster || so.speed != 1 || so.load != 1)) {
+    rc = usage_error("%s", "--cluster, --speed and --load need the sim backend");
+    goto out;
+  }
   sl_emu_backend_t be;
-  if (backend && sl_emu_default_backend(uv_default_loop(), &bo, &be, &err) < 0) {
+  int brc = 0;
+  if (backend && simulate) {
+    so.start_delay_s = start_delay_set ? bo.start_delay_s : -1;
+    so.nodes = bo.nodes;
+    so.seed = o.seed;
+    brc = sl_emu_sim_backend(uv_default_loop(), &so, &be, NULL, &err);
+  } else if (backend) {
+    brc = sl_emu_default_backend(uv_default_loop(), &bo, &be, &err);
+  }
+  if (brc < 0) {
     fprintf(stderr, "sluice emulate: %s\n", err.msg);
     rc = SL_EXIT_USAGE;
     goto out;

@@ -47,6 +47,7 @@ struct backend {
   uintptr_t next_seq;
   int stopping;
   int open_timers;
+  sl_emu_pod_hooks_t hooks;
 };
 
 // ---- small helpers
@@ -800,6 +801,13 @@ static void on_pod_started(uv_timer_t *t) {
       sl_json_set(c, "ready", sl_json_bool(1));
       sl_json_set(c, "started", sl_json_bool(1));
     }
+    if (b->hooks.pod_ready) {
+      char dname[254];
+      const sl_json_t *d = deployment_of(b, pod, dname, sizeof dname) == 0
+                               ? sl_emu_get(e, "deployments.apps", pt->ns, dname)
+                               : NULL;
+      b->hooks.pod_ready(b->hooks.ud, next, d);
+    }
     sl_err_t err;
     const sl_json_t *out;
     char msg[600];
@@ -835,7 +843,9 @@ static void start_pod_timer(backend_t *b, const sl_json_t *pod) {
   pt->next = b->timers;
   if (b->timers) b->timers->prev = pt;
   b->timers = pt;
-  uv_timer_start(&pt->t, on_pod_started, (uint64_t)(b->start_delay * 1000), 0);
+  double delay = b->hooks.start_delay ? b->hooks.start_delay(b->hooks.ud, pod) : -1;
+  if (!(delay >= 0)) delay = b->start_delay;
+  uv_timer_start(&pt->t, on_pod_started, (uint64_t)(delay * 1000), 0);
 }
 
 // ---- custom workloads ---------------------------------------------------------------------------
@@ -978,6 +988,16 @@ static const struct {
     {"l40s", "NVIDIA-L40S"},           {"l4", "NVIDIA-L4"},     {"a10g", "NVIDIA-A10G"},
 };
 
+const char *sl_emu_gpu_product(const char *product, char *buf, size_t n) {
+  for (size_t i = 0; i < sizeof products / sizeof products[0]; i++)
+    if (!strcasecmp(product, products[i].alias)) {
+      snprintf(buf, n, "%s", products[i].product);
+      return buf;
+    }
+  snprintf(buf, n, "%s", product);
+  return buf;
+}
+
 static int parse_nodes(const char *spec, node_spec_t **out, size_t *n, sl_err_t *err) {
   *out = NULL;
   *n = 0;
@@ -1056,6 +1076,7 @@ int sl_emu_default_backend(uv_loop_t *loop, const sl_emu_backend_opts_t *o, sl_e
   b->loop = loop;
   b->start_delay = o ? o->start_delay_s : 2;
   if (b->start_delay < 0) b->start_delay = 0;
+  if (o && o->hooks) b->hooks = *o->hooks;
   sl_map_init(&b->seq);
   int rc = parse_nodes(o && o->nodes ? o->nodes : "H100:2:8", &b->nodes, &b->n_nodes, err);
   if (rc < 0) {

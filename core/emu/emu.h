@@ -43,14 +43,28 @@ typedef struct {
   void (*stop)(void *ud);
 } sl_emu_backend_t;
 
+// What a layer on top of the default backend (the simulator, sim.h) adds to its pods.
+typedef struct {
+  void *ud;
+  // Wall-clock seconds from scheduled to Ready for this pod; < 0: the backend's start delay.
+  double (*start_delay)(void *ud, const sl_json_t *pod);
+  // The pod is turning Ready: `pod` is the version about to be written, which the hook may
+  // change (annotations, container ports). `deployment` is its Deployment, or NULL.
+  void (*pod_ready)(void *ud, sl_json_t *pod, const sl_json_t *deployment);
+} sl_emu_pod_hooks_t;
+
 // The default backend (backend.c): deployments reconciled into pods on emulated nodes.
 typedef struct {
   double start_delay_s; // scheduled -> Running/Ready after this many seconds (0: at once)
   const char *nodes;    // "PRODUCT:COUNT:GPUS,..." (default NVIDIA-H100-80GB-HBM3:2:8)
+  const sl_emu_pod_hooks_t *hooks; // copied; NULL for none
 } sl_emu_backend_opts_t;
 
 int sl_emu_default_backend(uv_loop_t *loop, const sl_emu_backend_opts_t *o, sl_emu_backend_t *out,
                            sl_err_t *err);
+// The nvidia.com/gpu.product label the default backend gives nodes of a --nodes product
+// ("H100" -> "NVIDIA-H100-80GB-HBM3"; other names as they are), into buf.
+const char *sl_emu_gpu_product(const char *product, char *buf, size_t n);
 
 // ---- the emulator -------------------------------------------------------------------------------
 

@@ -273,6 +273,41 @@ static void render_variants(sl_telemetry_t *t, sl_json_buf_t *b) {
   }
 }
 
+// What the last tick's view showed of each variant: its pods by state, and how fresh its data
+// was (the dashboard's ready replicas and signal health).
+static void render_view(sl_telemetry_t *t, sl_json_buf_t *b) {
+  char e1[512];
+  const sl_view_t *v = t->c ? &t->c->pipeline.view : NULL;
+  int n = v ? v->nvariants : 0;
+  family(b, "sluice_replicas", "gauge",
+         "The variant's replicas at the last tick: spec (the workload's), ready, starting "
+         "(scheduled, not ready), pending (not scheduled).");
+  for (int i = 0; i < n; i++) {
+    const sl_view_variant_t *x = &v->variants[i];
+    lv(x->desc->id, e1, sizeof e1);
+    add(b, "sluice_replicas{variant=\"%s\",state=\"spec\"} %d\n", e1, x->spec);
+    add(b, "sluice_replicas{variant=\"%s\",state=\"ready\"} %d\n", e1, x->ready);
+    add(b, "sluice_replicas{variant=\"%s\",state=\"starting\"} %d\n", e1, x->starting);
+    add(b, "sluice_replicas{variant=\"%s\",state=\"pending\"} %d\n", e1, x->pending);
+  }
+  family(b, "sluice_signal_age_seconds", "gauge",
+         "Age of the variant's freshest sample at the last tick (+Inf: none yet).");
+  for (int i = 0; i < n; i++) {
+    const sl_view_variant_t *x = &v->variants[i];
+    lv(x->desc->id, e1, sizeof e1);
+    if (isfinite(x->age))
+      add(b, "sluice_signal_age_seconds{variant=\"%s\"} %.6g\n", e1, x->age);
+    else
+      add(b, "sluice_signal_age_seconds{variant=\"%s\"} +Inf\n", e1);
+  }
+  family(b, "sluice_variant_stale", "gauge",
+         "1 when the variant's signals or cluster state were older than guard.stale_after at "
+         "the last tick (it held).");
+  for (int i = 0; i < n; i++)
+    add(b, "sluice_variant_stale{variant=\"%s\"} %d\n", lv(v->variants[i].desc->id, e1, sizeof e1),
+        v->variants[i].stale);
+}
+
 static void render_shadows(sl_telemetry_t *t, sl_json_buf_t *b) {
   char e1[512], e2[512], e3[512], e4[512];
   family(b, "sluice_shadow_desired_replicas", "gauge",
@@ -427,6 +462,7 @@ int sl_telemetry_add_scraper(sl_telemetry_t *t, sl_scraper_t *s) {
 char *sl_telemetry_render(sl_telemetry_t *t, size_t *len) {
   sl_json_buf_t b = {0};
   render_variants(t, &b);
+  render_view(t, &b);
   render_shadows(t, &b);
   render_policies(t, &b);
   render_ticks(t, &b);

@@ -1,11 +1,12 @@
 // Telemetry: what sluice says about itself over HTTP, on --metrics-bind-address HOST:PORT.
-//   /metrics   Prometheus text: per variant the desired and current replicas, decisions and
-//              holds; per policy runs, failures by kind (error, budget, time, memory,
-//              malformed, state) and reloads; tick durations; actuation errors; leadership;
-//              anything a component adds (scrape health per target, the client's requests);
-//              and, for every variant whatever its actuator, WVA's wva_desired_replicas,
-//              wva_current_replicas and wva_desired_ratio with WVA's labels, so an HPA or KEDA
-//              ScaledObject built for WVA acts on sluice's decisions unchanged.
+//   /metrics   Prometheus text: per variant the desired and current replicas, its pods by
+//              state and the age of its freshest sample, decisions and holds; per policy runs,
+//              failures by kind (error, budget, time, memory, malformed, state) and reloads; tick
+//              durations; actuation errors; leadership; anything a component adds (scrape health
+//              per target, the client's requests); and, for every variant whatever its actuator,
+//              WVA's wva_desired_replicas, wva_current_replicas and wva_desired_ratio with WVA's
+//              labels, so an HPA or KEDA ScaledObject built for WVA acts on sluice's decisions
+//              unchanged.
 //   /healthz   200 while the process serves.
 //   /readyz    200 once every source is ready and a first tick has run; 503 before.
 //   /keda/NAMESPACE/NAME   the variant's desired replicas as JSON, for KEDA's metrics-api trigger

@@ -362,7 +362,8 @@ static int parse_policy(sl_config_t *c, const sl_yval_t *v, int i, sl_policy_cfg
   }
   if ((f = FIELD("model"))) {
     TRY(sl_y_str(&c->doc, f, fp, &p->model, err));
-    int any = 0;
+    // A cluster that discovers variants may serve the model from workloads not listed here.
+    int any = c->kube.enabled && c->kube.discover;
     for (int k = 0; k < c->nvariants; k++) any |= !strcmp(c->variants[k].model, p->model);
     if (!any) return sl_y_err(&c->doc, f, err, "%s: no variant serves model '%s'", fp, p->model);
   }

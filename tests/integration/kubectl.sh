@@ -37,7 +37,7 @@ bad_flag "--seed needs a value" --seed
 
 # kubectl keeps its discovery cache under $HOME; a fresh one per run.
 export HOME="$d" KUBECONFIG="$d/kubeconfig"
-"$SLUICE" emulate --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.3 --seed 7 \
+"$SLUICE" emulate --backend simple --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.3 --seed 7 \
   --bookmark-interval 1 >"$d/emu.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do [ -f "$KUBECONFIG" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

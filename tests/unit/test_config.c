@@ -162,6 +162,23 @@ int main(void) {
               "shadow must be a boolean");
   check_error("policies:\n  - {file: x.lua, time_limit: 2m}\n",
               "bad.yaml:2:", "must be between 1ms and 60s", "time_limit range-checked");
+  check_error("variants:\n  - {id: a/b, model: m}\npolicies:\n  - {file: x.lua, model: n}\n",
+              "bad.yaml:4:", "policies[0].model: no variant serves model 'n'",
+              "a policy for a model no variant serves is an error");
+  check_error("source: {kubernetes: {discover: false}}\npolicies:\n  - {file: x.lua, model: n}\n",
+              "bad.yaml:3:", "no variant serves model 'n'",
+              "also in a cluster that discovers nothing");
+  {
+    // Discovered workloads may serve a model sluice.yaml does not list (the chart's `models`).
+    const char *disc = "source: {kubernetes: {}}\npolicies:\n  - {file: x.lua, model: n}\n";
+    sl_config_t dc;
+    int drc = sl_config_load_buffer(&dc, disc, strlen(disc), "disc.yaml", &err);
+    T_OK(drc == 0, "a policy for a model only discovered workloads serve is accepted");
+    if (drc == 0) {
+      T_STR_HAS(dc.policies[0].model, "n", "and keeps its model");
+      sl_config_deinit(&dc);
+    }
+  }
   {
     // 100,000 levels of nesting: refused at the 65th level while parsing, not after building.
     size_t n = 100000;

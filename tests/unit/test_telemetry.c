@@ -1,7 +1,8 @@
 // Telemetry's /metrics page: valid exposition text (our own parser reads it whole), WVA's
-// gauges with WVA's labels for every variant, decisions and holds counted, a failing policy's
-// failures counted by kind, a shadow policy's wish exported but never actuated, and the
-// publishing actuators counting what they were handed.
+// gauges with WVA's labels for every variant, its replicas by state and signal age as the last
+// view had them, decisions and holds counted, a failing policy's failures counted by kind, a
+// shadow policy's wish exported but never actuated, and the publishing actuators counting what
+// they were handed.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,8 @@ int main(void) {
   sl_store_set_replicas(c.store, "llm/b", 2, 2, 0, 0);
   sl_controller_tick(&c, &err);
   sl_store_set_replicas(c.store, "llm/a", 3, 3, 0, 0);
+  sl_store_set_replicas(c.store, "llm/b", 2, 1, 1, 0);
+  sl_store_put_variant_signal(c.store, "llm/a", SL_V_RUNNING, 100.5, 4);
   sl_clock_advance(&clock, 1);
   sl_controller_tick(&c, &err);
   size_t n;
@@ -125,6 +128,18 @@ int main(void) {
        "the looping policy's two ticks counted as failures by kind "
        "(budget %g, time %g)",
        v, v2);
+  v = lookup(page, "sluice_replicas|variant=llm/b|state=ready", &ok);
+  T_OK(ok && v == 1, "llm/b's ready replicas as the last view had them (got %g)", v);
+  v = lookup(page, "sluice_replicas|variant=llm/b|state=starting", &ok);
+  T_OK(ok && v == 1, "and its starting one (got %g)", v);
+  v = lookup(page, "sluice_replicas|variant=llm/a|state=spec", &ok);
+  T_OK(ok && v == 3, "llm/a's spec replicas (got %g)", v);
+  v = lookup(page, "sluice_signal_age_seconds|variant=llm/a", &ok);
+  T_OK(ok && fabs(v - 0.5) < 1e-9, "llm/a's freshest sample is 0.5 s old (got %g)", v);
+  v = lookup(page, "sluice_signal_age_seconds|variant=llm/b", &ok);
+  T_OK(ok && isinf(v) && v > 0, "llm/b has no sample: +Inf, which the exposition parser reads");
+  v = lookup(page, "sluice_variant_stale|variant=llm/a", &ok);
+  T_OK(ok && v == 0, "staleness off (stale_after 0): not stale");
   v = lookup(page, "sluice_tick_duration_seconds_count", &ok);
   T_OK(ok && v == 2, "two ticks in the histogram");
   v = lookup(page, "sluice_publish_only_changes_total|actuator=metric", &ok);
