@@ -395,9 +395,13 @@ int main(void) {
   T_OK(V(2, "sluice_scrape_failures_total", la) > V(1, "sluice_scrape_failures_total", la) &&
            V(2, "sluice_scrape_rejected_total", la) == rej,
        "hang: a's timeouts are failures, not rejections");
-  T_OK(V(2, "sluice_scrape_last_duration_seconds", la) >= 0.24,
-       "hang: a's last scrape ran to the timeout (%.3fs)",
-       V(2, "sluice_scrape_last_duration_seconds", la));
+  // Scrapes over 0.1 s (healthy ones take milliseconds): the hung target's ran to the timeout.
+  double slow1 = value_of(F.metrics[1], "sluice_scrape_duration_seconds_count ") -
+                 value_of(F.metrics[1], "sluice_scrape_duration_seconds_bucket{le=\"0.1\"} ");
+  double slow2 = value_of(F.metrics[2], "sluice_scrape_duration_seconds_count ") -
+                 value_of(F.metrics[2], "sluice_scrape_duration_seconds_bucket{le=\"0.1\"} ");
+  T_OK(slow2 > slow1, "hang: scrapes ran to the timeout (%.0f over 0.1s, %.0f before)", slow2,
+       slow1);
   T_OK(V(3, "sluice_scrape_failures_total", la) > V(2, "sluice_scrape_failures_total", la),
        "dead: a's refused scrapes are failures");
   T_NEAR(V(3, "sluice_scrape_failures_total", lb), 0, 0, "b never failed");
