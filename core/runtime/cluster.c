@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -18,9 +19,11 @@
 #include "core/runtime/decision_log.h"
 #include "core/runtime/telemetry.h"
 #include "core/scrape/prom.h"
+#include "core/scrape/scraper.h"
 #include "core/util/file.h"
 #include "core/util/httpc.h"
 #include "core/util/log.h"
+#include "core/util/map.h"
 #include "core/util/sched.h"
 
 // One generation of the data path: a configuration (the file's variants and those discovered)
@@ -44,6 +47,11 @@ typedef struct {
   sl_kube_client_t *client;
   sl_kube_cluster_t *cluster;
   sl_source_t proxy; // the cluster source, sync and ready only: it outlives generations
+  // Direct scraping of the pods and gateways the cluster source names. The scraper and its
+  // targets' health outlive generations; each generation's controller starts it on its store.
+  sl_scraper_t *scraper;      // NULL when source.scrape.enabled is false
+  sl_source_t scrape_proxy;   // start, stop and ready of the scraper, for each generation
+  int targets_known, scraped; // a target list arrived; every target of it finished a scrape
   sl_kube_actuator_t *scale;
   sl_actuator_t *log;
   sl_kube_events_t *events;
@@ -164,6 +172,91 @@ static int source_ready(sl_source_t *s) {
   return sl_kube_cluster_synced(R->cluster);
 }
 
+// ---- scraping -----------------------------------------------------------------------------------
+
+static void prom_targets(run_t *R, const sl_kube_target_t *t, size_t n);
+
+// The cluster's scrape targets, as they change, become the scraper's (or, with the Prometheus
+// source, the pods whose series count). A target whose URL the scraper would refuse (a
+// prometheus.io/scheme other than http or https) or that repeats another's is left out with a
+// warning rather than failing the whole list.
+static void on_targets(void *ud, const sl_kube_target_t *t, size_t n) {
+  run_t *R = ud;
+  prom_targets(R, t, n);
+  if (!R->scraper) return;
+  sl_scrape_target_t *st = calloc(n ? n : 1, sizeof *st);
+  if (!st) {
+    sl_warn("scrape targets: out of memory; the previous targets stay");
+    return;
+  }
+  sl_map_t seen;
+  sl_map_init(&seen);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int web = !strncmp(t[i].url, "http://", 7) || !strncmp(t[i].url, "https://", 8);
+    if (!web || sl_map_get(&seen, t[i].url)) {
+      sl_warn("scrape target %s (pod %s): %s; not scraped", t[i].url, t[i].pod,
+              web ? "another pod has the same URL" : "not an http:// or https:// URL");
+      continue;
+    }
+    if (sl_map_put(&seen, t[i].url, (void *)1) < 0) break;
+    st[k++] = (sl_scrape_target_t){.url = t[i].url,
+                                   .kind = t[i].variant ? SL_SCRAPE_POD : SL_SCRAPE_GATEWAY,
+                                   .pod = t[i].pod,
+                                   .variant = t[i].variant,
+                                   .model = t[i].model};
+  }
+  sl_err_t err = {0};
+  if (sl_scraper_set_targets(R->scraper, st, k, &err) < 0)
+    sl_warn("scrape targets: %s; the previous targets stay", err.msg);
+  else
+    R->targets_known = 1;
+  sl_map_deinit(&seen);
+  free(st);
+}
+
+// A target going down or coming back is logged once, not every second.
+static void on_scrape(void *ud, const sl_scrape_info_t *i) {
+  if (!i->changed) return;
+  const char *who = i->kind == SL_SCRAPE_GATEWAY ? i->model : i->pod;
+  if (!i->up)
+    sl_warn("scrape %s: %s", who, i->last_error);
+  else if (i->scrapes > 1)
+    sl_info("scrape %s (%s): up again", i->url, who);
+}
+
+static int scrape_start(sl_source_t *s, struct uv_loop_s *loop, sl_store_t *st, sl_err_t *err) {
+  run_t *R = s->ud;
+  return sl_scraper_start(R->scraper, loop, st, err);
+}
+
+static void scrape_stop(sl_source_t *s) {
+  run_t *R = s->ud;
+  sl_scraper_stop(R->scraper);
+}
+
+// Ready once the first target list has been scraped once (each target answered or failed), so
+// the first decisions see the signals. Latched: a pod added later is not waited for (its
+// variant's other pods still speak for it, and with none the guard holds it), so new pods never
+// pause the other variants' decisions.
+static int scrape_ready(sl_source_t *s) {
+  run_t *R = s->ud;
+  if (!R->scraped && R->targets_known && sl_scraper_ready(R->scraper)) R->scraped = 1;
+  return R->scraped;
+}
+
+// Every target keeps a connection open: a large fleet needs more descriptors than the default
+// soft limit (1024), so take the hard limit, as controllers do.
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    sl_debug("open files: limit raised from %llu to %llu", (unsigned long long)was,
+             (unsigned long long)rl.rlim_max);
+}
+
 static void retire_now(uv_timer_t *t) {
   gen_t *g = t->data;
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
@@ -180,6 +273,14 @@ static void retire(run_t *R, gen_t *g) {
 }
 
 static void on_controller_stopped(void *ud);
+
+// Samples kept per pod series: twice the view's window at the scrape interval, so every windowed
+// signal has its samples, and no more. Pods are most of the store: at 1024 samples a vLLM pod's
+// series take about a megabyte, at the default window's 128 a tenth of that.
+static int pod_history(const sl_config_t *cfg) {
+  double n = ceil(2 * cfg->window / (cfg->scrape.interval > 0 ? cfg->scrape.interval : 1)) + 8;
+  return n < 16 ? 16 : n > 1024 ? 1024 : (int)n;
+}
 
 // Builds the data path for the variants the cluster declares now, and swaps it in.
 static int build(run_t *R, sl_err_t *err) {
@@ -206,8 +307,11 @@ static int build(run_t *R, sl_err_t *err) {
   }
   sl_controller_opts_t co = {&g->cfg, clock, 1024, getenv("SLUICE_LUA_PATH"), 0};
   if (rc == 0 && (rc = sl_controller_init(&g->c, &co, err)) == 0) g->have_c = 1;
+  if (rc == 0) sl_store_set_pod_history(g->c.store, pod_history(&g->cfg));
   if (rc == 0) rc = sl_controller_load_policies(&g->c, err);
   if (rc == 0) rc = sl_controller_add_source(&g->c, &R->proxy, err);
+  // After the cluster source: its sync names the targets before readiness is asked.
+  if (rc == 0 && R->scraper) rc = sl_controller_add_source(&g->c, &R->scrape_proxy, err);
   if (rc == 0 && R->prom) rc = sl_controller_add_source(&g->c, sl_prom_source(R->prom), err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->printer.obs, err);
   if (rc == 0) rc = sl_controller_add_observer(&g->c, &R->dlog.obs, err);
@@ -259,8 +363,7 @@ static int build(run_t *R, sl_err_t *err) {
 // ---- series from Prometheus --------------------------------------------------------------------
 
 // The pods whose series count: the cluster's scrape targets, whether or not sluice scrapes them.
-static void on_targets(void *ud, const sl_kube_target_t *t, size_t n) {
-  run_t *R = ud;
+static void prom_targets(run_t *R, const sl_kube_target_t *t, size_t n) {
   if (!R->prom) return;
   sl_prom_target_t *pt = calloc(n ? n : 1, sizeof *pt);
   sl_err_t err = {0};
@@ -484,6 +587,27 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
   sl_decision_log_init(&R->dlog, stdout);
   R->proxy =
       (sl_source_t){.name = "kubernetes", .sync = source_sync, .ready = source_ready, .ud = R};
+  if (cfg->scrape.enabled) {
+    raise_nofile();
+    sl_scraper_opts_t so = {.interval_s = cfg->scrape.interval,
+                            .timeout_s = cfg->scrape.timeout,
+                            .backoff_max_s = cfg->scrape.backoff_max,
+                            .external_pods = 1, // the cluster source owns the pods
+                            .on_scrape = on_scrape,
+                            .ud = R};
+    if (!(R->scraper = sl_scraper_new(&so, err)) ||
+        (rc = sl_telemetry_add_scraper(R->tel, R->scraper)) < 0) {
+      rc = R->scraper ? sl_err(err, SL_ENOMEM, "out of memory") : err->code;
+      goto out;
+    }
+    R->scrape_proxy = (sl_source_t){.name = "scrape",
+                                    .start = scrape_start,
+                                    .stop = scrape_stop,
+                                    .ready = scrape_ready,
+                                    .ud = R};
+    sl_kube_cluster_on_targets(R->cluster, on_targets, R);
+    sl_info("scraping model servers and gateways every %gs", cfg->scrape.interval);
+  }
   sl_source_t *src = sl_kube_cluster_source(R->cluster);
   if ((rc = src->start(src, R->loop, NULL, err)) < 0) goto out;
   if (o->leader_elect) {
@@ -541,6 +665,7 @@ out:
   sl_kube_lease_free(R->lease);
   sl_kube_client_free(R->client);
   sl_telemetry_free(R->tel);
+  sl_scraper_free(R->scraper); // stopped with the last controller; its handles close below
   sl_sched_free(R->sched);
   sl_httpc_free(R->http);
   if (o->on_controller) o->on_controller(o->on_controller_ud, NULL, NULL);

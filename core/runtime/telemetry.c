@@ -2,6 +2,7 @@
 #include "core/runtime/telemetry.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +182,20 @@ static int publish_only(sl_actuator_t *a, const sl_variant_t *v, int from, int t
 static void add(sl_json_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(sl_json_buf_t *b, const char *fmt, ...) {
   char line[1024];
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
+  va_copy(again, ap);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  if (n > 0) sl_json_buf_add(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  if (n > 0 && (size_t)n < sizeof line) {
+    sl_json_buf_add(b, line, (size_t)n);
+  } else if (n > 0) {
+    // A long label value (a target's URL): never cut a line, which would break the page.
+    char *big = malloc((size_t)n + 1);
+    if (big && vsnprintf(big, (size_t)n + 1, fmt, again) == n) sl_json_buf_add(b, big, (size_t)n);
+    free(big);
+  }
+  va_end(again);
 }
 
 // A label value in the exposition format's escaping.
@@ -361,6 +371,92 @@ static void render_ticks(sl_telemetry_t *t, sl_json_buf_t *b) {
          "Changes handed to the publishing actuators (metric, keda-metrics-api).");
   add(b, "sluice_publish_only_changes_total{actuator=\"metric\"} %ld\n", t->metric_writes);
   add(b, "sluice_publish_only_changes_total{actuator=\"keda-metrics-api\"} %ld\n", t->keda_writes);
+}
+
+static void scrape_target_labels(const sl_scrape_info_t *i, char *out, size_t n) {
+  char e1[600], e2[300], e3[300];
+  if (i->kind == SL_SCRAPE_GATEWAY)
+    snprintf(out, n, "target=\"%s\",kind=\"gateway\",model=\"%s\"", lv(i->url, e1, sizeof e1),
+             lv(i->model, e2, sizeof e2));
+  else
+    snprintf(out, n, "target=\"%s\",kind=\"pod\",pod=\"%s\",variant=\"%s\"",
+             lv(i->url, e1, sizeof e1), lv(i->pod, e2, sizeof e2), lv(i->variant, e3, sizeof e3));
+}
+
+// One family per target field: a family's lines stay together, as the text format requires.
+static void render_scraper(void *ud, sl_json_buf_t *b) {
+  sl_scraper_t *s = ud;
+  size_t n = sl_scraper_count(s);
+  char lab[1400];
+  static const struct {
+    const char *name, *type, *help;
+  } per[] = {
+      {"sluice_scrape_up", "gauge",
+       "1 when the target's last scrape was committed (0 before one)."},
+      {"sluice_scrape_last_duration_seconds", "gauge",
+       "The target's last scrape: request, parse and commit."},
+      {"sluice_scrape_samples", "gauge", "Store samples the target's last committed page gave."},
+      {"sluice_scrape_scrapes_total", "counter", "Scrapes of the target that finished."},
+      {"sluice_scrape_failures_total", "counter",
+       "Scrapes of the target that failed (refused, timed out, HTTP errors, rejected pages); "
+       "none of them wrote to the store."},
+      {"sluice_scrape_rejected_total", "counter",
+       "Pages of the target rejected whole: malformed, or over the size cap."},
+  };
+  for (size_t f = 0; f < sizeof per / sizeof per[0]; f++) {
+    family(b, per[f].name, per[f].type, per[f].help);
+    for (size_t k = 0; k < n; k++) {
+      sl_scrape_info_t i;
+      if (sl_scraper_target_at(s, k, &i) < 0) continue;
+      scrape_target_labels(&i, lab, sizeof lab);
+      switch (f) {
+      case 0:
+        add(b, "%s{%s} %d\n", per[f].name, lab, i.up);
+        break;
+      case 1:
+        if (i.done) add(b, "%s{%s} %.6g\n", per[f].name, lab, i.last_duration_s);
+        break;
+      case 2:
+        add(b, "%s{%s} %zu\n", per[f].name, lab, i.last_samples);
+        break;
+      default:
+        add(b, "%s{%s} %llu\n", per[f].name, lab,
+            (unsigned long long)(f == 3   ? i.scrapes
+                                 : f == 4 ? i.failures
+                                          : i.rejected));
+      }
+    }
+  }
+  sl_scraper_stats_t st;
+  sl_scraper_stats(s, &st);
+  family(b, "sluice_scrape_targets", "gauge",
+         "Scrape targets by the state of their last scrape (pending: none finished yet).");
+  add(b, "sluice_scrape_targets{state=\"up\"} %zu\n", st.up);
+  add(b, "sluice_scrape_targets{state=\"down\"} %zu\n", st.down);
+  add(b, "sluice_scrape_targets{state=\"pending\"} %zu\n", st.pending);
+  family(b, "sluice_scrape_duration_seconds", "histogram",
+         "Every finished scrape of every target, by duration.");
+  uint64_t cum = 0;
+  for (int k = 0; k < SL_SCRAPER_DURATION_BUCKETS - 1; k++) {
+    cum += st.duration_count[k];
+    add(b, "sluice_scrape_duration_seconds_bucket{le=\"%g\"} %llu\n", sl_scraper_duration_bounds[k],
+        (unsigned long long)cum);
+  }
+  cum += st.duration_count[SL_SCRAPER_DURATION_BUCKETS - 1];
+  add(b, "sluice_scrape_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+  add(b, "sluice_scrape_duration_seconds_sum %.9g\n", st.duration_sum);
+  add(b, "sluice_scrape_duration_seconds_count %llu\n", (unsigned long long)cum);
+  family(b, "sluice_scrape_samples_total", "counter", "Store samples from committed pages.");
+  add(b, "sluice_scrape_samples_total %llu\n", (unsigned long long)st.samples);
+  family(b, "sluice_scrape_bytes_total", "counter", "Body bytes of finished scrapes.");
+  add(b, "sluice_scrape_bytes_total %llu\n", (unsigned long long)st.bytes);
+  family(b, "sluice_scrape_skipped_total", "counter",
+         "Slots missed because the target's previous scrape was still running.");
+  add(b, "sluice_scrape_skipped_total %llu\n", (unsigned long long)st.skipped);
+}
+
+int sl_telemetry_add_scraper(sl_telemetry_t *t, sl_scraper_t *s) {
+  return sl_telemetry_add_renderer(t, render_scraper, s);
 }
 
 char *sl_telemetry_render(sl_telemetry_t *t, size_t *len) {

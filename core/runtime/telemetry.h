@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "core/runtime/controller.h"
+#include "core/scrape/scraper.h"
 #include "core/state/actuator.h"
 #include "core/state/observer.h"
 #include "core/util/json.h"
@@ -40,6 +41,12 @@ int sl_telemetry_attach(sl_telemetry_t *t, sl_controller_t *c, sl_err_t *err);
 void sl_telemetry_set_ready(sl_telemetry_t *t, int ready);
 void sl_telemetry_set_leader(sl_telemetry_t *t, int leader); // -1: no leader election
 int sl_telemetry_add_renderer(sl_telemetry_t *t, sl_telemetry_render_fn fn, void *ud);
+// Scrape health on /metrics (borrowed; it must outlive the telemetry or be removed by freeing
+// both): per target sluice_scrape_up, _last_duration_seconds, _samples (what its last page gave
+// the store), _scrapes_total, _failures_total and _rejected_total, labelled with the target's
+// URL, pod and variant (or model, for a gateway); across targets sluice_scrape_targets by state,
+// the sluice_scrape_duration_seconds histogram, and sample, byte and skipped-slot totals.
+int sl_telemetry_add_scraper(sl_telemetry_t *t, sl_scraper_t *s);
 // The `metric` and `keda-metrics-api` actuators: they accept every change (the published
 // desired count is what acts) and count it.
 sl_actuator_t *sl_telemetry_metric_actuator(sl_telemetry_t *t);

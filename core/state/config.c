@@ -470,6 +470,7 @@ static int parse_prometheus(sl_config_t *c, const sl_yval_t *k, sl_err_t *err) {
     TRY(sl_y_bool(&c->doc, f, "source.prometheus.insecure_skip_tls_verify",
                   &p->insecure_skip_tls_verify, err));
   p->enabled = 1;
+  c->scrape.enabled = 0; // the series come from Prometheus
   return SL_OK;
 }
 
@@ -511,11 +512,12 @@ static int parse_source(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
     }
   }
   if ((k = sl_y_get(g, "scrape"))) {
-    c->scrape.enabled = 1;
     if (k->type != SL_Y_NULL) {
-      static const char *const pk[] = {"interval", "timeout", NULL};
+      static const char *const pk[] = {"enabled", "interval", "timeout", "backoff_max", NULL};
       TRY(sl_y_expect(&c->doc, k, SL_Y_MAP, "source.scrape", err));
       TRY(sl_y_known_keys(&c->doc, k, "source.scrape", pk, err));
+      if ((f = sl_y_get(k, "enabled")))
+        TRY(sl_y_bool(&c->doc, f, "source.scrape.enabled", &c->scrape.enabled, err));
       if ((f = sl_y_get(k, "interval"))) {
         TRY(sl_y_duration(&c->doc, f, "source.scrape.interval", &c->scrape.interval, err));
         if (!(c->scrape.interval >= 0.05) || c->scrape.interval > 3600)
@@ -525,6 +527,16 @@ static int parse_source(sl_config_t *c, const sl_yval_t *g, sl_err_t *err) {
         TRY(sl_y_duration(&c->doc, f, "source.scrape.timeout", &c->scrape.timeout, err));
         if (!(c->scrape.timeout > 0) || c->scrape.timeout > 600)
           return sl_y_err(&c->doc, f, err, "source.scrape.timeout: must be between 0 and 10m");
+        // As Prometheus requires: a scrape never runs into the next one's slot.
+        if (c->scrape.timeout > c->scrape.interval)
+          return sl_y_err(&c->doc, f, err,
+                          "source.scrape.timeout: %gs is longer than source.scrape.interval (%gs)",
+                          c->scrape.timeout, c->scrape.interval);
+      }
+      if ((f = sl_y_get(k, "backoff_max"))) {
+        TRY(sl_y_duration(&c->doc, f, "source.scrape.backoff_max", &c->scrape.backoff_max, err));
+        if (!(c->scrape.backoff_max > 0) || c->scrape.backoff_max > 3600)
+          return sl_y_err(&c->doc, f, err, "source.scrape.backoff_max: must be between 0 and 1h");
       }
     }
   }
@@ -579,8 +591,10 @@ static int parse_root(sl_config_t *c, sl_err_t *err) {
   c->kube.qps = 20;
   c->kube.burst = 30;
   c->kube.discover = 1;
+  c->scrape.enabled = 1;
   c->scrape.interval = 1;
-  c->scrape.timeout = 0.8;
+  c->scrape.timeout = 0; // 80% of the interval
+  c->scrape.backoff_max = 10;
   c->prometheus.interval = 1;
   if (!r) return sl_y_err(&c->doc, NULL, err, "empty configuration");
   TRY(sl_y_expect(&c->doc, r, SL_Y_MAP, "top level", err));

@@ -91,11 +91,15 @@ typedef struct {
   int burst;               // (default 30)
 } sl_kube_cfg_t;
 
-// Scraping model servers and gateways directly.
+// Scraping model servers and gateways directly (cluster mode: the pods and gateways the cluster
+// source names).
 typedef struct {
-  int enabled;
+  int enabled;     // default on; source.scrape.enabled: false turns it off
   double interval; // seconds (1)
-  double timeout;  // seconds (0.8)
+  double timeout;  // seconds; 0 = 80% of the interval; never above the interval
+  // A failing target's retries back off, doubling from the interval up to this (10 s), so a
+  // target that comes back is seen within it.
+  double backoff_max;
 } sl_scrape_cfg_t;
 
 // Reading the model servers' and gateways' series from a Prometheus server instead.

@@ -61,6 +61,7 @@ static const sl_metric_alias_t aliases[] = {
     {"vllm:inter_token_latency_seconds", SL_M_ITL, 1, "vllm >= 0.10"},
     {"vllm:time_per_output_token_seconds", SL_M_ITL, 1, "vllm < 0.10"},
     {"sglang:inter_token_latency_seconds", SL_M_ITL, 1, "sglang"},
+    {"sglang:time_per_output_token_seconds", SL_M_ITL, 1, "sglang (older)"},
     {"vllm:e2e_request_latency_seconds", SL_M_E2E, 1, "vllm"},
     {"sglang:e2e_request_latency_seconds", SL_M_E2E, 1, "sglang"},
     {"vllm:request_prompt_tokens", SL_M_REQ_PROMPT_TOKENS, 1, "vllm"},

@@ -12,10 +12,15 @@ const char *sl_store_phase_name(sl_pod_phase_t p) {
   return (unsigned)p < 4 ? names[p] : "unknown";
 }
 
+void sl_store_set_pod_history(sl_store_t *st, int samples) {
+  st->pod_cap = samples > 2 ? samples : 2;
+}
+
 sl_store_t *sl_store_new(int samples_per_series) {
   sl_store_t *st = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->cap = samples_per_series > 2 ? samples_per_series : 2;
+  st->pod_cap = st->cap;
   sl_map_init(&st->pods);
   sl_map_init(&st->variants);
   sl_map_init(&st->models);
@@ -229,7 +234,7 @@ int sl_store_put_pod_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double t, do
                         sl_err_t *err) {
   int rc = check_scope(m, SL_SCOPE_POD, 0, err);
   if (rc < 0) return rc;
-  sl_series_t *s = series_get(&p->m[m], sl_metric_info(m)->kind, st->cap);
+  sl_series_t *s = series_get(&p->m[m], sl_metric_info(m)->kind, st->pod_cap);
   if (!s) return sl_err(err, SL_ENOMEM, "out of memory");
   p->mask |= 1u << m;
   sl_series_push(s, t, v);
@@ -242,7 +247,7 @@ int sl_store_put_pod_hist_at(sl_store_t *st, sl_pod_t *p, sl_metric_t m, double 
                              double count, sl_err_t *err) {
   int rc = check_scope(m, SL_SCOPE_POD, 1, err);
   if (rc < 0) return rc;
-  sl_series_t *s = series_get(&p->m[m], SL_KIND_HISTOGRAM, st->cap);
+  sl_series_t *s = series_get(&p->m[m], SL_KIND_HISTOGRAM, st->pod_cap);
   if (!s || sl_series_push_hist(s, t, bounds, cum, nb, sum, count) < 0)
     return sl_err(err, SL_ENOMEM, "out of memory");
   p->mask |= 1u << m;

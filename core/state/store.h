@@ -52,6 +52,7 @@ typedef struct {
 
 typedef struct sl_store {
   int cap;           // samples kept per series
+  int pod_cap;       // ... per pod series (default cap): pods are many, the view reads a window
   sl_map_t pods;     // name -> sl_pod_t
   sl_map_t variants; // id -> sl_store_variant_t
   sl_map_t models;   // name -> sl_store_model_t
@@ -59,6 +60,10 @@ typedef struct sl_store {
 } sl_store_t;
 
 sl_store_t *sl_store_new(int samples_per_series);
+// Samples kept per pod series from now on (series already made keep theirs). A fleet's pods hold
+// most of the store; what the view derives from them needs only the view's window, while the
+// per-variant and per-model series keep samples_per_series for the policies' longer windows.
+void sl_store_set_pod_history(sl_store_t *st, int samples);
 void sl_store_free(sl_store_t *st);
 
 sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id); // creates

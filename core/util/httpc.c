@@ -16,7 +16,11 @@
 
 #define DEFAULT_MAX_BODY  ((size_t)16 << 20)
 #define DEFAULT_CONNECT_S 10.0
-#define POOL_MAX          16
+// Easy handles and request records are kept for reuse up to this many (what a client had in
+// flight at once), so a steady stream of requests allocates nothing of ours: a scraper of
+// thousands of targets has a hundred or so in flight at the top of each interval.
+#define POOL_MAX 256
+#define KEEP_BUF ((size_t)64 << 10) // a pooled record keeps a buffered body's buffer up to this
 
 typedef struct sock {
   uv_poll_t poll;
@@ -30,6 +34,7 @@ struct sl_httpc_req {
   CURL *easy;
   struct curl_slist *hdrs;
   char *what; // "METHOD URL" for messages
+  size_t what_cap;
   char errbuf[CURL_ERROR_SIZE];
   char *buf;
   size_t len, cap, max;
@@ -46,6 +51,7 @@ struct sl_httpc_req {
   CURLcode result;
   struct sl_httpc_req *prev, *next; // active list
   struct sl_httpc_req *next_done;
+  struct sl_httpc_req *next_free; // in the pool of records
 };
 
 struct sl_httpc {
@@ -59,6 +65,8 @@ struct sl_httpc {
   sock_t *socks;
   CURL *pool[POOL_MAX];
   int n_pool;
+  sl_httpc_req_t *free_reqs; // records kept for reuse, with their buffers and header list
+  int n_free;
   long connects;
 };
 
@@ -170,6 +178,13 @@ static void unlink_req(sl_httpc_req_t *r) {
   h->n_active--;
 }
 
+static void req_release(sl_httpc_req_t *r) {
+  curl_slist_free_all(r->hdrs);
+  free(r->what);
+  free(r->buf);
+  free(r);
+}
+
 static void destroy(sl_httpc_req_t *r) {
   sl_httpc_t *h = r->h;
   if (r->easy) {
@@ -181,10 +196,43 @@ static void destroy(sl_httpc_req_t *r) {
       curl_easy_cleanup(r->easy);
     }
   }
-  curl_slist_free_all(r->hdrs);
-  free(r->what);
-  free(r->buf);
-  free(r);
+  if (h->n_free < POOL_MAX) {
+    if (r->cap > KEEP_BUF) { // a large listing's buffer is not kept for the next request
+      free(r->buf);
+      r->buf = NULL;
+      r->cap = 0;
+    }
+    r->next_free = h->free_reqs;
+    h->free_reqs = r;
+    h->n_free++;
+    return;
+  }
+  req_release(r);
+}
+
+// A record from the pool, its buffers and header list kept, everything else zero.
+static sl_httpc_req_t *req_take(sl_httpc_t *h) {
+  sl_httpc_req_t *r = h->free_reqs;
+  if (!r) return calloc(1, sizeof *r);
+  h->free_reqs = r->next_free;
+  h->n_free--;
+  sl_httpc_req_t keep = *r;
+  memset(r, 0, sizeof *r);
+  r->what = keep.what;
+  r->what_cap = keep.what_cap;
+  r->buf = keep.buf;
+  r->cap = keep.cap;
+  r->hdrs = keep.hdrs;
+  if (r->buf) r->buf[0] = '\0'; // an empty body reads as ""
+  return r;
+}
+
+// Whether list (after its leading "Expect:") holds exactly these headers, in order.
+static int same_headers(const struct curl_slist *list, const char *const *hp) {
+  if (!list) return 0;
+  for (list = list->next; hp && *hp; hp++, list = list->next)
+    if (!list || strcmp(list->data, *hp)) return 0;
+  return list == NULL;
 }
 
 static int is_2xx(sl_httpc_req_t *r, long *status) {
@@ -395,7 +443,7 @@ sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *o, sl_err_t
     return NULL;
   }
   const char *method = o->method ? o->method : "GET";
-  sl_httpc_req_t *r = calloc(1, sizeof *r);
+  sl_httpc_req_t *r = req_take(h);
   if (!r) goto oom;
   r->h = h;
   r->max = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
@@ -405,7 +453,12 @@ sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *o, sl_err_t
   r->on_head = o->on_head;
   r->ud = o->ud;
   size_t wl = strlen(method) + strlen(o->url) + 2;
-  if (!(r->what = malloc(wl))) goto oom;
+  if (wl > r->what_cap) {
+    char *w = realloc(r->what, wl);
+    if (!w) goto oom;
+    r->what = w;
+    r->what_cap = wl;
+  }
   snprintf(r->what, wl, "%s %s", method, o->url);
   r->easy = h->n_pool ? h->pool[--h->n_pool] : curl_easy_init();
   if (!r->easy) goto oom;
@@ -441,12 +494,16 @@ sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *o, sl_err_t
     rc |= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "");
   }
   rc |= set_tls(e, &o->tls);
-  // No "Expect: 100-continue" round trip for bodies: the API server answers at once.
-  if (!(r->hdrs = curl_slist_append(NULL, "Expect:"))) goto oom;
-  for (const char *const *hp = o->headers; hp && *hp; hp++) {
-    struct curl_slist *l = curl_slist_append(r->hdrs, *hp);
-    if (!l) goto oom;
-    r->hdrs = l;
+  // No "Expect: 100-continue" round trip for bodies: the API server answers at once. A record
+  // from the pool keeps its list when the headers are the same (a scraper's always are).
+  if (!same_headers(r->hdrs, o->headers)) {
+    curl_slist_free_all(r->hdrs);
+    if (!(r->hdrs = curl_slist_append(NULL, "Expect:"))) goto oom;
+    for (const char *const *hp = o->headers; hp && *hp; hp++) {
+      struct curl_slist *l = curl_slist_append(r->hdrs, *hp);
+      if (!l) goto oom;
+      r->hdrs = l;
+    }
   }
   rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
   if (rc) {
@@ -479,6 +536,10 @@ size_t sl_httpc_active(const sl_httpc_t *h) {
   size_t n = 0;
   for (const sl_httpc_req_t *r = h->active; r; r = r->next) n += !r->cancelled;
   return n;
+}
+
+void sl_httpc_set_max_connects(sl_httpc_t *h, long n) {
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n > 0 ? n : 0L);
 }
 
 long sl_httpc_connects(const sl_httpc_t *h) {
@@ -527,6 +588,12 @@ void sl_httpc_free(sl_httpc_t *h) {
   }
   for (int i = 0; i < h->n_pool; i++) curl_easy_cleanup(h->pool[i]);
   h->n_pool = 0;
+  while (h->free_reqs) {
+    sl_httpc_req_t *r = h->free_reqs;
+    h->free_reqs = r->next_free;
+    req_release(r);
+  }
+  h->n_free = 0;
   curl_multi_cleanup(h->multi);
   while (h->socks) sock_close(h->socks);
   uv_timer_stop(&h->timer);

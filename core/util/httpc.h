@@ -78,6 +78,10 @@ void sl_httpc_free(sl_httpc_t *h);
 sl_httpc_req_t *sl_httpc_start(sl_httpc_t *h, const sl_httpc_opts_t *opts, sl_err_t *err);
 // Cancels a request: its callbacks are not called after this. Safe from inside callbacks.
 void sl_httpc_cancel(sl_httpc_req_t *r);
+// Idle connections kept open for reuse. curl's default keeps four per request in flight, which
+// is plenty for one API server but closes most connections of a scraper that talks to thousands
+// of hosts one at a time; the scraper sets this to its number of targets.
+void sl_httpc_set_max_connects(sl_httpc_t *h, long n);
 // Requests started and not yet finished or cancelled.
 size_t sl_httpc_active(const sl_httpc_t *h);
 // Connections opened so far (to tell keep-alive reuse apart from reconnects).

@@ -4,8 +4,10 @@
 # a `kubectl scale` by hand seen within a tick, API faults (500s, 429s with Retry-After, 409 on
 # writes, watches cut mid-event and 410s) ending in recovery with nothing applied twice, the API
 # gone (hold, then recover), leader election (kill -9 of the leader, the other takes over), two
-# shards on one emulator, and a kubeconfig with a wrong CA refused. Signals come from the
-# policy's view, so the guard's staleness rule is off here (no scraping in this test).
+# shards on one emulator, and a kubeconfig with a wrong CA refused. The emulator's simple
+# backend serves no /metrics, so sluice's scrapes of its pods fail and the guard's staleness rule
+# is off; the policy decides on replica counts alone. (Scraping in cluster mode:
+# tests/integration/scrape.sh and tests/unit/test_cluster_scrape.c.)
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 d=$(mktemp -d)

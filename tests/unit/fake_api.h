@@ -38,6 +38,8 @@ typedef struct {
   char auth[512];
   char content_type[128];
   char accept_encoding[128];
+  char accept[256];
+  char user_agent[128];
   double t_real, t_virt;
   int conn; // connection number (keep-alive shows as repeats)
 } fa_req_t;
@@ -263,6 +265,10 @@ static enum MHD_Result fa_access(void *cls, struct MHD_Connection *c, const char
   snprintf(rq.content_type, sizeof rq.content_type, "%s", ct ? ct : "");
   const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
   snprintf(rq.accept_encoding, sizeof rq.accept_encoding, "%s", ae ? ae : "");
+  const char *ac = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+  snprintf(rq.accept, sizeof rq.accept, "%s", ac ? ac : "");
+  const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+  snprintf(rq.user_agent, sizeof rq.user_agent, "%s", ua ? ua : "");
   rq.body = up->buf ? up->buf : strdup("");
   rq.body_len = up->len;
   up->buf = NULL;

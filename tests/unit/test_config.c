@@ -84,6 +84,33 @@ int main(void) {
   sl_config_deinit(&c);
 
   check_error("interval: 15x\n", "bad.yaml:1:", "interval", "bad duration");
+  {
+    // Scraping: on by default in cluster mode, its timeout 80% of the interval; knobs checked.
+    const char *y = "source:\n  kubernetes: {}\n";
+    T_EQ_INT(sl_config_load_buffer(&c, y, strlen(y), "s.yaml", &err), 0, "kubernetes source");
+    T_OK(c.scrape.enabled && c.scrape.interval == 1 && c.scrape.timeout == 0 &&
+             c.scrape.backoff_max == 10,
+         "scrape defaults: on, every 1s, timeout from the interval, backoff up to 10s");
+    sl_config_deinit(&c);
+    y = "source:\n  kubernetes: {}\n  scrape: {enabled: false, interval: 5s, timeout: 2s, "
+        "backoff_max: 1m}\n";
+    T_EQ_INT(sl_config_load_buffer(&c, y, strlen(y), "s.yaml", &err), 0, "scrape knobs");
+    T_OK(!c.scrape.enabled && c.scrape.interval == 5 && c.scrape.timeout == 2 &&
+             c.scrape.backoff_max == 60,
+         "scrape knobs read");
+    sl_config_deinit(&c);
+  }
+  {
+    const char *y = "source:\n  kubernetes: {}\n  prometheus: {url: 'http://prom:9090'}\n";
+    T_EQ_INT(sl_config_load_buffer(&c, y, strlen(y), "p.yaml", &err), 0, "prometheus source");
+    T_OK(c.prometheus.enabled && !c.scrape.enabled, "the Prometheus source turns scraping off");
+    sl_config_deinit(&c);
+  }
+  check_error("source:\n  scrape: {interval: 1s, timeout: 2s}\n",
+              "bad.yaml:2:", "source.scrape.timeout: 2s is longer than source.scrape.interval (1s)",
+              "a scrape timeout longer than the interval");
+  check_error("source:\n  scrape: {intervall: 1s}\n", "bad.yaml:2:", "did you mean 'interval'",
+              "a typo in a scrape knob");
   check_error("variants:\n  - id: a/b\n    model: m\n    max: ten\n",
               "bad.yaml:4:", "variants[0].max: expected an integer, got 'ten'", "non-integer max");
   check_error("variants:\n  - id: a/b\n    model: m\n    mxa: 3\n",

@@ -86,6 +86,8 @@ static void handler(fake_api_t *f, const fa_req_t *rq, fa_resp_t *resp, void *ud
     b[100000] = '\0';
     fa_resp_body(resp, 200, b);
     free(b);
+  } else if (!strcmp(rq->path, "/empty")) {
+    fa_resp_body(resp, 200, "");
   } else if (!strcmp(rq->path, "/hang")) {
     resp->hang = 1;
   } else if (!strcmp(rq->path, "/stream")) {
@@ -146,6 +148,35 @@ static void test_plain(uv_loop_t *loop, sl_httpc_t *h, fake_api_t *f, server_t *
     T_OK(r.status == 201 && !strcmp(r.body, want), "%s sends its body and headers (%s)", methods[i],
          r.body);
   }
+
+  // Request records are reused: each request still sends its own headers, and an empty body
+  // after a full one reads as empty.
+  const char *types[] = {"text/a", "text/b", "text/b", NULL};
+  for (int i = 0; i < 4; i++) {
+    result_t r = {0};
+    snprintf(url, sizeof url, "%s/echo", f->base);
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Content-Type: %s", types[i] ? types[i] : "");
+    const char *hdrs[] = {hdr, NULL};
+    sl_httpc_opts_t o = {
+        .method = "PUT", .headers = types[i] ? hdrs : NULL, .body = "x", .body_len = 1};
+    get(h, url, &r, &o);
+    fa_pump(loop, is_done, &r, 5000);
+    char want[128];
+    snprintf(want, sizeof want, "PUT %s x",
+             types[i] ? types[i] : "application/x-www-form-urlencoded");
+    T_OK(!strcmp(r.body, want), "pooled records: request %d sends its own headers (%s)", i, r.body);
+  }
+  result_t full = {0}, empty = {0};
+  snprintf(url, sizeof url, "%s/hello", f->base);
+  get(h, url, &full, NULL);
+  fa_pump(loop, is_done, &full, 5000);
+  snprintf(url, sizeof url, "%s/empty", f->base);
+  get(h, url, &empty, NULL);
+  fa_pump(loop, is_done, &empty, 5000);
+  T_OK(empty.status == 200 && empty.body_len == 0 && !strcmp(empty.body, ""),
+       "pooled records: an empty body after a full one is empty (%zu: %s)", empty.body_len,
+       empty.body);
 
   result_t z = {0};
   snprintf(url, sizeof url, "%s/gzip", f->base);

@@ -108,7 +108,29 @@ static void test_objects(void) {
   sl_store_free(st);
 }
 
+// Pods keep a shorter history than variants and models when asked to.
+static void test_pod_history(void) {
+  sl_store_t *st = sl_store_new(100);
+  sl_store_set_pod_history(st, 10);
+  sl_pod_t *p = sl_store_set_pod(st, "ns/v", "p", SL_POD_READY);
+  for (int i = 0; i < 50; i++) {
+    sl_store_put_pod_at(st, p, SL_M_WAITING, i, i, NULL);
+    sl_store_put_model(st, "m", SL_M_GW_QUEUE_SIZE, i, i, NULL);
+    sl_store_put_variant_signal(st, "ns/v", SL_V_WAITING, i, i);
+  }
+  T_OK(p->m[SL_M_WAITING]->cap == 10 && p->m[SL_M_WAITING]->len == 10,
+       "pod history: a pod series keeps 10 samples");
+  double t;
+  T_NEAR(sl_series_last(p->m[SL_M_WAITING], &t), 49, 0, "pod history: the newest kept");
+  sl_store_model_t *m = sl_store_find_model(st, "m");
+  sl_store_variant_t *v = sl_store_find_variant(st, "ns/v");
+  T_OK(m && m->m[SL_M_GW_QUEUE_SIZE]->len == 50 && v && v->sig[SL_V_WAITING]->len == 50,
+       "pod history: model and variant series keep samples_per_series");
+  sl_store_free(st);
+}
+
 int main(void) {
+  test_pod_history();
   test_gauge_windows();
   test_counter_rate();
   test_histogram();
