@@ -13,6 +13,8 @@ set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (make deps installs it): skipped"; exit 0; }
 "$SLUICE" emulate --help 2>&1 | grep -q -- '--speed' || { echo "no simulated pods in this emulator: skipped"; exit 0; }
+# A comparison of two live timelines: it runs in the plain pass, where timing is the real one.
+[ "${SANITIZE:-0}" = 1 ] && { echo "under the sanitizers: skipped (it runs in the plain pass)"; exit 0; }
 d=$(mktemp -d)
 pids=()
 cleanup() {
@@ -67,7 +69,7 @@ wait_for "Prometheus ready" curl -fsS "http://127.0.0.1:$prom_port/-/ready"
 
 common='interval: 1s
 window: 30s
-guard: {stale_after: 10s}
+guard: {stale_after: 10s, max_step: 1}   # one step a tick: a lagging view lags by steps
 policies: [target]
 repl_socket: ""'
 cat > "$d/direct.yaml" <<YAML
@@ -101,7 +103,7 @@ for i in $(seq 60); do
   join <(echo "$a") <(echo "$b") | sed "s/^/$i /" >> "$d/samples"
   sleep 1
 done
-LAG=${LAG:-4}
+LAG=${LAG:-8}
 read -r n agree worst moved bad < <(python3 - "$d/samples" "$LAG" <<'PY'
 import sys, collections
 lag = int(sys.argv[2])
@@ -129,6 +131,6 @@ PY
 pct=$((100 * agree / (n > 0 ? n : 1)))
 echo "prometheus_agree: $agree of $n samples agree within ${LAG}s ($pct%), largest difference $worst"
 [ "$n" -ge 100 ] || fail "only $n samples"
-[ "$moved" -ge 8 ] || fail "the desired counts hardly moved: little was compared"
+[ "$moved" -ge 4 ] || fail "the desired counts hardly moved: little was compared"
 [ "$pct" -ge 95 ] || fail "the two sources agree at only $pct% of samples: $bad"
 [ "$worst" -le 1 ] || fail "they differ by $worst replicas: $bad"
