@@ -7,53 +7,16 @@
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (make deps installs it): skipped"; exit 0; }
-d=$(mktemp -d)
-pids=()
-prom_pid=
-cleanup() {
-  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}" $prom_pid; do wait "$p" 2>/dev/null; done
-  rm -rf "$d"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$d"/*.log; do echo "--- $f"; tail -15 "$f"; done
-  exit 1
-}
-wait_for() { # what, command...
-  local what=$1; shift
-  for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export HOME="$d" KUBECONFIG="$d/kubeconfig"
-backend=""
-"$SLUICE" emulate --help 2>&1 | grep -q -- '--backend' && backend="--backend simple"
-"$SLUICE" emulate $backend --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.2 >"$d/emu.log" 2>&1 &
-pids+=("$!")
-wait_for "the kubeconfig" test -f "$KUBECONFIG"
+. "$(dirname "$0")/lib/emu.bash"
+prom_pid= # restarted by the test: stopped apart from the others
+stop_prometheus() { [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null; prom_pid=; }
+on_cleanup=stop_prometheus
+start_emulator --start-delay 0.2
 replicas() { kubectl get deploy llama -n llm -o jsonpath='{.spec.replicas}'; }
 at() { test "$(replicas)" = "$1"; }
 
 kubectl create namespace llm >/dev/null || fail "namespace"
-cat <<YAML | kubectl apply -f - >/dev/null || fail "apply llama"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llama
-  namespace: llm
-  annotations: {llm-d.ai/managed: "true", llm-d.ai/model-id: meta-llama/Llama-3.1-8B}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: llama}}
-  template:
-    metadata: {labels: {app: llama}}
-    spec:
-      containers:
-      - {name: vllm, image: vllm/vllm-openai, resources: {limits: {nvidia.com/gpu: "1"}}}
-YAML
+managed_deployment llama meta-llama/Llama-3.1-8B
 ready_pod() { kubectl get pods -n llm -o json | jq -er '[.items[] | select(.status.conditions[]? |
   select(.type=="Ready" and .status=="True"))][0].metadata.name'; }
 wait_for "a Ready llama pod" ready_pod
@@ -104,7 +67,7 @@ YAML
   >"$d/run.log" 2>&1 &
 pids+=("$!")
 wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
-sport=$(sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$d/run.log" | head -1)
+sport=$(metrics_port "$d/run.log")
 wait_for "a failed poll reported" grep -q "prometheus: .*holding" "$d/run.log"
 curl -fsS "http://127.0.0.1:$sport/metrics" | cat | grep -q '^sluice_prometheus_up 0$' ||
   fail "sluice_prometheus_up is not 0 with Prometheus down"
@@ -136,7 +99,7 @@ query 'sluice_prometheus_up' | jq -e '.data.result[0].value[1] == "1"' >/dev/nul
   fail "sluice_prometheus_up is not 1 in Prometheus"
 
 # Prometheus stopped: sluice holds on stale data and says why; nothing moves.
-kill "$prom_pid"; wait "$prom_pid" 2>/dev/null; prom_pid=
+stop_prometheus
 page 70
 wait_for "a hold on stale data" grep -q "llm/llama.*hold: stale" "$d/run.log"
 curl -fsS "http://127.0.0.1:$sport/metrics" | cat | grep -q '^sluice_prometheus_up 0$' ||

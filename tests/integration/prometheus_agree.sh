@@ -6,38 +6,18 @@
 # second, each one's wva_desired_replicas per variant is sampled from its /metrics. Once
 # Prometheus' lag has passed, the desired counts agree at >= 95% of the samples and never differ
 # by more than one replica. "Once the lag has passed": B's count at a sample is compared with
-# A's over the last LAG seconds (Prometheus scrapes every second, is polled every second, and
-# finds a new pod through file discovery), so a change B sees a few seconds after A counts as
-# agreement, and a difference that outlasts the lag does not.
+# A's within LAG seconds either side (either may lead: A acts on its own scrapes, B on
+# Prometheus', which scrapes every second, is polled every second and finds a new pod through
+# file discovery), so a change one sees a few seconds before the other counts as agreement, and
+# a difference that outlasts the lag does not.
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (make deps installs it): skipped"; exit 0; }
 "$SLUICE" emulate --help 2>&1 | grep -q -- '--speed' || { echo "no simulated pods in this emulator: skipped"; exit 0; }
 # A comparison of two live timelines: it runs in the plain pass, where timing is the real one.
 [ "${SANITIZE:-0}" = 1 ] && { echo "under the sanitizers: skipped (it runs in the plain pass)"; exit 0; }
-d=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$d"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$d"/*.log; do echo "--- $f"; tail -12 "$f"; done
-  exit 1
-}
-wait_for() { # what, command...
-  local what=$1; shift
-  for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export HOME="$d" KUBECONFIG="$d/kubeconfig"
-"$SLUICE" emulate --port 0 --kubeconfig "$KUBECONFIG" --speed 10 >"$d/emu.log" 2>&1 &
-pids+=("$!")
-wait_for "the kubeconfig" test -f "$KUBECONFIG"
+. "$(dirname "$0")/lib/emu.bash"
+start_emulator --speed 10
 
 # Prometheus' targets: every Ready pod that publishes a metrics port, labelled as a
 # kubernetes_sd relabelling would label it (namespace, pod). Rewritten whenever pods change.
@@ -86,9 +66,8 @@ pids+=("$!")
 "$SLUICE" run -c "$d/prom.yaml" --kubeconfig "$KUBECONFIG" --metrics-bind-address 127.0.0.1:0 \
   --dry-run >"$d/prom.log" 2>&1 &
 pids+=("$!")
-port_of() { sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$1" | head -1; }
 wait_for "both metrics ports" sh -c "grep -q 'on port' '$d/direct.log' && grep -q 'on port' '$d/prom.log'"
-pa=$(port_of "$d/direct.log"); pb=$(port_of "$d/prom.log")
+pa=$(metrics_port "$d/direct.log"); pb=$(metrics_port "$d/prom.log")
 desired() { curl -fsS "http://127.0.0.1:$1/metrics" | cat |
   sed -n 's/^wva_desired_replicas{variant_name="\([^"]*\)",namespace="\([^"]*\)".*} \([0-9]*\)$/\2\/\1 \3/p' | sort; }
 wait_for "both deciding" sh -c "[ -n \"\$(curl -fsS http://127.0.0.1:$pa/metrics | cat | grep '^wva_desired_replicas')\" ] &&
@@ -117,7 +96,7 @@ for v in a:
     for t, y in sorted(b[v].items()):
         if t <= lag:
             continue
-        past = [a[v][s] for s in range(t - lag, t + 1) if s in a[v]]
+        past = [a[v][s] for s in range(t - lag, t + lag + 1) if s in a[v]]
         moved.add((v, a[v][t]))
         n += 1
         gap = min(abs(y - x) for x in past)

@@ -7,49 +7,10 @@
 # recording whose whole frames replay.
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
-d=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${KEEP:-}" ] && echo "kept $d" || rm -rf "$d"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$d"/*.log "$d"/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -15 "$f"; }; done
-  exit 1
-}
-wait_for() { # what, command...
-  local what=$1; shift
-  for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-export HOME="$d" KUBECONFIG="$d/kubeconfig"
-backend=""
-"$SLUICE" emulate --help 2>&1 | grep -q -- '--backend' && backend="--backend simple"
-"$SLUICE" emulate $backend --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.3 >"$d/emu.log" 2>&1 &
-pids+=("$!")
-wait_for "the kubeconfig" test -f "$KUBECONFIG"
+. "$(dirname "$0")/lib/emu.bash"
+start_emulator --start-delay 0.3
 kubectl create namespace llm >/dev/null || fail "namespace"
-for name in llama mistral; do
-  cat <<YAML | kubectl apply -f - >/dev/null || fail "apply $name"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $name
-  namespace: llm
-  annotations: {llm-d.ai/managed: "true", llm-d.ai/model-id: m/$name}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: $name}}
-  template:
-    metadata: {labels: {app: $name}}
-    spec:
-      containers:
-      - {name: vllm, image: vllm/vllm-openai, resources: {limits: {nvidia.com/gpu: "1"}}}
-YAML
-done
+for name in llama mistral; do managed_deployment "$name" "m/$name"; done
 replicas() { kubectl get deploy "$1" -n llm -o jsonpath='{.spec.replicas}'; }
 at() { test "$(replicas "$1")" = "$2"; }
 

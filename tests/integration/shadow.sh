@@ -5,51 +5,13 @@
 # the live policy puts it and no Event carries the shadow's count.
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
-d=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$d"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$d"/*.log; do echo "--- $f"; tail -15 "$f"; done
-  exit 1
-}
-wait_for() { # what, command...
-  local what=$1; shift
-  for _ in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-export HOME="$d" KUBECONFIG="$d/kubeconfig"
-backend=""
-"$SLUICE" emulate --help 2>&1 | grep -q -- '--backend' && backend="--backend simple"
-"$SLUICE" emulate $backend --port 0 --kubeconfig "$KUBECONFIG" --start-delay 0.2 \
-  >"$d/emu.log" 2>&1 &
-pids+=("$!")
-wait_for "the kubeconfig" test -f "$KUBECONFIG"
+. "$(dirname "$0")/lib/emu.bash"
+start_emulator --start-delay 0.2
 replicas() { kubectl get deploy llama -n llm -o jsonpath='{.spec.replicas}'; }
 at() { test "$(replicas)" = "$1"; }
 
 kubectl create namespace llm >/dev/null || fail "namespace"
-cat <<YAML | kubectl apply -f - >/dev/null || fail "apply llama"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llama
-  namespace: llm
-  annotations: {llm-d.ai/managed: "true", llm-d.ai/model-id: meta-llama/Llama-3.1-8B}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: llama}}
-  template:
-    metadata: {labels: {app: llama}}
-    spec:
-      containers:
-      - {name: vllm, image: vllm/vllm-openai, resources: {limits: {nvidia.com/gpu: "1"}}}
-YAML
+managed_deployment llama meta-llama/Llama-3.1-8B
 
 mkdir -p "$d/policies"
 policy() { # file, name, replicas
@@ -76,7 +38,7 @@ YAML
   --repl-socket "$d/repl.sock" >"$d/run.log" 2>&1 &
 pids+=("$!")
 wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
-port=$(sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$d/run.log" | head -1)
+port=$(metrics_port "$d/run.log")
 wait_for "llama at 2" at 2
 metric='sluice_shadow_desired_replicas{variant="llm/llama",variant_name="llama",namespace="llm",policy="try"} 6'
 wait_for "the shadow's 6 on /metrics" sh -c "curl -fsS http://127.0.0.1:$port/metrics | cat | grep -qF '$metric'"
