@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # sluice sim on real traces: wall time, simulated requests per second of wall time and peak RSS.
-#   Azure conv at --peak-replicas 20 (targets: < 10 s, >= 200k req/s)
+#   Azure conv at --peak-replicas 20 (targets: < 10 s, >= 1M req/s)
+#   the same trace on a static fleet of 500 replicas (target: within 2x of the line above: the
+#   cost per simulated request must not grow with the replica count)
 #   one day of ServeGen m-large at --peak-replicas 50
 #   the 14-day ServeGen m-large replay at --peak-replicas 10 (targets: < 10 min, < 1 GB RSS)
-# One policy each (target). Needs ../shared/data; says so and skips without it.
+# One policy each (target, or static for the 500-replica fleet). Needs ../shared/data; says so and skips without it.
 set -uo pipefail
 data=${DATA:-../shared/data}
 azure="$data/traces/azure2023_AzureLLMInferenceTrace_conv.csv"
@@ -19,10 +21,10 @@ fi
 out=$(mktemp)
 trap 'rm -f "$out" "$out.t"' EXIT
 
-run() {  # label, sluice sim args...
-  local label=$1
-  shift
-  if ! /usr/bin/time -f "%e %M %U" -o "$out.t" "$SLUICE" sim --policy target --json "$@" \
+run() {  # label, policy, sluice sim args...
+  local label=$1 policy=$2
+  shift 2
+  if ! /usr/bin/time -f "%e %M %U" -o "$out.t" "$SLUICE" sim --policy "$policy" --json "$@" \
        > "$out" 2>/dev/null; then
     echo "$label: sluice sim failed"
     return 1
@@ -43,6 +45,8 @@ PY
 echo "req/s is simulated requests per second of wall time over the runs (not the --peak-replicas"
 echo "pre-pass); wall and CPU time are the whole command's. On a shared machine, per CPU-second is"
 echo "the steadier figure."
-run "azure conv, peak 20 replicas" --trace "$azure" --peak-replicas 20
-run "servegen m-large 1 day, peak 50" --trace "$servegen" --duration 1d --peak-replicas 50
-run "servegen m-large 14 days, peak 10" --trace "$servegen" --peak-replicas 10
+run "azure conv, peak 20 replicas" target --trace "$azure" --peak-replicas 20
+run "azure conv, static fleet of 500" static --trace "$azure" --peak-replicas 20 \
+  --param static.replicas=500 --quota 1000
+run "servegen m-large 1 day, peak 50" target --trace "$servegen" --duration 1d --peak-replicas 50
+run "servegen m-large 14 days, peak 10" target --trace "$servegen" --peak-replicas 10
