@@ -350,18 +350,23 @@ static const char *const derive_fields[] = {"weight_bytes",
                                             "kv_bytes_per_token",
                                             "params",
                                             "attn_flops_per_pair",
+                                            "layers",
+                                            "hidden",
                                             "mem_bw",
                                             "flops",
                                             "tp",
                                             "comm_ms",
                                             "mem_eff",
                                             "flop_eff",
+                                            "link_bw",
+                                            "ar_hop_us",
                                             "name",
                                             "source",
                                             NULL};
 
-// model.derive{weight_bytes=, kv_bytes_per_token=, params=, attn_flops_per_pair=, mem_bw=,
-//              flops=, tp=, comm_ms=, mem_eff=, flop_eff=, name=} -> step profile
+// model.derive{weight_bytes=, kv_bytes_per_token=, params=, attn_flops_per_pair=, layers=,
+//              hidden=, mem_bw=, flops=, tp=, comm_ms=, mem_eff=, flop_eff=, link_bw=,
+//              ar_hop_us=, name=} -> step profile
 static int sllua_model_derive(lua_State *L) {
   check_table(L, 1, "derive", "spec");
   only_fields(L, 1, "derive", "spec", derive_fields, NULL);
@@ -370,6 +375,8 @@ static int sllua_model_derive(lua_State *L) {
       .kv_bytes_per_token = num_field(L, 1, "derive", "spec", "kv_bytes_per_token", 1, 0),
       .params = num_field(L, 1, "derive", "spec", "params", 1, 0),
       .attn_flops_per_pair = num_field(L, 1, "derive", "spec", "attn_flops_per_pair", 1, 0),
+      .layers = num_field(L, 1, "derive", "spec", "layers", 0, 0),
+      .hidden = num_field(L, 1, "derive", "spec", "hidden", 0, 0),
   };
   sl_step_gpu_t g = {
       .mem_bw = num_field(L, 1, "derive", "spec", "mem_bw", 1, 0),
@@ -378,6 +385,8 @@ static int sllua_model_derive(lua_State *L) {
       .comm_ms = num_field(L, 1, "derive", "spec", "comm_ms", 0, 0),
       .mem_eff = num_field(L, 1, "derive", "spec", "mem_eff", 0, 0),
       .flop_eff = num_field(L, 1, "derive", "spec", "flop_eff", 0, 0),
+      .link_bw = num_field(L, 1, "derive", "spec", "link_bw", 0, 0),
+      .ar_hop_us = num_field(L, 1, "derive", "spec", "ar_hop_us", 0, 0),
   };
   const char *name = str_field(L, 1, "derive", "spec", "name");
   sl_step_t s;

@@ -13,13 +13,15 @@ const sl_step_t sl_step_llama31_8b_h100 = {
     .request_ms = SL_L8H_REQUEST_MS,
 };
 
-// Llama-3.1-8B: 8,030,261,248 parameters in BF16; 32 layers, 8 KV heads and 32 query heads of
-// dimension 128.
+// Llama-3.1-8B: 8,030,261,248 parameters in BF16; 32 layers of width 4096, 8 KV heads and 32
+// query heads of dimension 128.
 const sl_step_llm_t sl_step_ref_llm = {
     .weight_bytes = 16060522496.0,
     .kv_bytes_per_token = 2.0 * 32 * 8 * 128 * 2,
     .params = 8030261248.0,
     .attn_flops_per_pair = 4.0 * 32 * 32 * 128,
+    .layers = 32,
+    .hidden = 4096,
 };
 
 // H100 SXM 80GB HBM3: 3.35 TB/s, 989.4 dense BF16 TFLOP/s.
@@ -27,6 +29,17 @@ const sl_step_gpu_t sl_step_ref_gpu = {.mem_bw = 3.35e12, .flops = 989.4e12, .tp
 
 static int positive(double v) {
   return isfinite(v) && v > 0;
+}
+
+// Two all-reduces per layer (docs/calibration.md): latency per step, bytes per token. The bytes
+// per element are the weights' (weight_bytes / params): activations travel in the serving dtype.
+static void add_allreduce(const sl_step_llm_t *m, const sl_step_gpu_t *g, sl_step_t *out) {
+  double n = 2 * m->layers, hop_us = g->ar_hop_us > 0 ? g->ar_hop_us : SL_STEP_AR_HOP_US;
+  double bytes = m->hidden * m->weight_bytes / m->params;
+  double per_tok = 1e3 * n * bytes * 2.0 * (g->tp - 1) / g->tp / g->link_bw;
+  out->overhead_ms += n * log2(g->tp) * hop_us * 1e-3;
+  out->b_ms_per_tok += per_tok;
+  out->ms_per_tok += per_tok;
 }
 
 int sl_step_derive(const sl_step_llm_t *m, const sl_step_gpu_t *g, sl_step_t *out, sl_err_t *err) {
@@ -45,6 +58,17 @@ int sl_step_derive(const sl_step_llm_t *m, const sl_step_gpu_t *g, sl_step_t *ou
     return sl_err(err, SL_EINVAL, "mem_eff: must be in (0, 1], or 0 for the default");
   if (!(isfinite(g->flop_eff) && g->flop_eff >= 0 && g->flop_eff <= 1))
     return sl_err(err, SL_EINVAL, "flop_eff: must be in (0, 1], or 0 for the default");
+  if (!(isfinite(m->layers) && m->layers >= 0))
+    return sl_err(err, SL_EINVAL, "layers: must be >= 0");
+  if (!(isfinite(m->hidden) && m->hidden >= 0))
+    return sl_err(err, SL_EINVAL, "hidden: must be >= 0");
+  if (!(isfinite(g->link_bw) && g->link_bw >= 0))
+    return sl_err(err, SL_EINVAL, "link_bw: must be >= 0 bytes/s");
+  if (!(isfinite(g->ar_hop_us) && g->ar_hop_us >= 0))
+    return sl_err(err, SL_EINVAL, "ar_hop_us: must be >= 0, or 0 for the default");
+  if (g->tp > 1 && m->layers > 0 && m->hidden > 0 && !(g->link_bw > 0))
+    return sl_err(err, SL_EINVAL,
+                  "link_bw: needed for tp %d (the bytes/s one GPU's all-reduce reaches)", g->tp);
 
   const sl_step_t *r = &sl_step_llama31_8b_h100;
   const sl_step_llm_t *rm = &sl_step_ref_llm;
@@ -71,5 +95,6 @@ int sl_step_derive(const sl_step_llm_t *m, const sl_step_gpu_t *g, sl_step_t *ou
   out->b_ms_per_tok = r->b_ms_per_tok * out->ms_per_tok / r->ms_per_tok;
   out->overhead_ms = r->overhead_ms + (g->tp > 1 ? g->comm_ms : 0);
   out->request_ms = r->request_ms;
+  if (g->tp > 1 && m->layers > 0 && m->hidden > 0) add_allreduce(m, g, out);
   return SL_OK;
 }

@@ -43,21 +43,37 @@ static inline double sl_step_ms(const sl_step_t *p, int batch, double ctx_tokens
 // never measured: each GPU-side term is the reference calibration's (Llama-3.1-8B on one H100
 // SXM) rescaled by bytes moved or flops done over the new GPU's speed at the same achieved
 // efficiency. See docs/calibration.md for the method and how well it transfers.
+//
+// Under tensor parallelism each layer all-reduces its activations twice (after attention and
+// after the MLP), which the GPUs cannot overlap with the layer's own work: per all-reduce a
+// latency of ar_hop_us per log2(tp) steps (latency-bound all-reduces take log2(tp) rounds) plus
+// 2 (tp - 1) / tp of the tokens' activations (tokens x hidden x bytes per element) over
+// link_bw. The latency is a per-step cost that grows with tp instead of shrinking; the bytes
+// are a per-token cost. Shapes without layers and hidden get neither (ideal scaling).
 typedef struct {
   double weight_bytes;        // bytes of weights read per step (all shards together)
   double kv_bytes_per_token;  // 2 * layers * kv_heads * head_dim * bytes per element
   double params;              // parameter count (compute is 2 * params flops per token)
   double attn_flops_per_pair; // 4 * layers * q_heads * head_dim (QK^T and AV)
+  double layers;              // transformer layers (0 = unknown: no all-reduce terms)
+  double hidden;              // model width, elements per token an all-reduce carries
 } sl_step_llm_t;
 
 typedef struct {
-  double mem_bw;   // bytes/s per GPU (HBM)
-  double flops;    // dense flop/s per GPU in the serving dtype
-  int tp;          // GPUs per replica (tensor parallel), >= 1
-  double comm_ms;  // per-step tensor-parallel communication, added to the overhead
-  double mem_eff;  // achieved fraction of mem_bw; 0 = the reference's (about 0.72)
-  double flop_eff; // achieved fraction of flops; 0 = the reference's (about 0.65)
+  double mem_bw;    // bytes/s per GPU (HBM)
+  double flops;     // dense flop/s per GPU in the serving dtype
+  int tp;           // GPUs per replica (tensor parallel), >= 1
+  double comm_ms;   // extra per-step host cost under tensor parallelism, added to the overhead
+  double mem_eff;   // achieved fraction of mem_bw; 0 = the reference's (about 0.72)
+  double flop_eff;  // achieved fraction of flops; 0 = the reference's (about 0.65)
+  double link_bw;   // bytes/s one GPU's all-reduce achieves (bus bandwidth); needed for tp > 1
+  double ar_hop_us; // all-reduce latency per log2(tp) round; 0 = SL_STEP_AR_HOP_US
 } sl_step_gpu_t;
+
+// All-reduce latency per round, in microseconds: set from the Splitwise Llama-2-70B decode
+// series (A100 and H100, TP 2-8) and checked on the series it was not set from
+// (docs/calibration.md, tests/bench/bench_calibration.c).
+#define SL_STEP_AR_HOP_US 51.0
 
 // The reference the derivation scales from: Llama-3.1-8B (BF16) and H100 SXM 80GB.
 extern const sl_step_llm_t sl_step_ref_llm;
@@ -75,5 +91,7 @@ extern const sl_step_gpu_t sl_step_ref_gpu;
 extern const sl_step_t sl_step_llama31_8b_h100;
 
 // Derives a step profile for model m on GPU g. Host-side terms (overhead_ms, request_ms) are the
-// reference's; b (per-token work not hidden behind memory traffic) scales with compute.
+// reference's; b (per-token work not hidden behind memory traffic) scales with compute. Under
+// tensor parallelism the all-reduce latency joins the overhead and the all-reduce bytes per
+// token join both b and the compute per token (the step waits for them either way).
 int sl_step_derive(const sl_step_llm_t *m, const sl_step_gpu_t *g, sl_step_t *out, sl_err_t *err);

@@ -19,21 +19,28 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define MIB (1024.0 * 1024.0)
 
-// Public model configurations (BF16 weights).
+// Public model configurations (BF16 weights): weights, KV bytes per token, parameters,
+// attention flops per pair, layers, width.
 static const struct {
   const char *name;
   sl_step_llm_t s;
 } shapes[] = {
-    {"llama-3.1-8b", {16060522496.0, 2.0 * 32 * 8 * 128 * 2, 8030261248.0, 4.0 * 32 * 32 * 128}},
-    {"llama-3.1-70b", {141107412992.0, 2.0 * 80 * 8 * 128 * 2, 70553706496.0, 4.0 * 80 * 64 * 128}},
-    {"llama-3.2-3b", {6425499648.0, 2.0 * 28 * 8 * 128 * 2, 3212749824.0, 4.0 * 28 * 24 * 128}},
+    {"llama-3.1-8b",
+     {16060522496.0, 2.0 * 32 * 8 * 128 * 2, 8030261248.0, 4.0 * 32 * 32 * 128, 32, 4096}},
+    {"llama-3.1-70b",
+     {141107412992.0, 2.0 * 80 * 8 * 128 * 2, 70553706496.0, 4.0 * 80 * 64 * 128, 80, 8192}},
+    {"llama-3.2-3b",
+     {6425499648.0, 2.0 * 28 * 8 * 128 * 2, 3212749824.0, 4.0 * 28 * 24 * 128, 28, 3072}},
 };
 
-// Datasheet bandwidth and dense BF16 throughput; memory as the driver reports it.
+// Datasheet bandwidth and dense BF16 throughput; memory as the driver reports it. Link: 0.8 of
+// the datasheet's per-direction GPU-to-GPU bandwidth (NVLink 4: 450 GB/s, NVLink 3: 300 GB/s,
+// PCIe 4.0 x16 for the L40S: 32 GB/s), about the bus bandwidth nccl-tests reports for large
+// all-reduces. Tensor-parallel communication is derived from it (docs/calibration.md).
 static const sl_cluster_gpu_t gpus_builtin[] = {
-    {"H100", 3.35e12, 989.4e12, 81559 * MIB, 0.3},
-    {"A100", 2.039e12, 312e12, 81920 * MIB, 0.4},
-    {"L40S", 0.864e12, 362.05e12, 46068 * MIB, 0.6},
+    {"H100", 3.35e12, 989.4e12, 81559 * MIB, 0, 360e9},
+    {"A100", 2.039e12, 312e12, 81920 * MIB, 0, 240e9},
+    {"L40S", 0.864e12, 362.05e12, 46068 * MIB, 0, 25.6e9},
 };
 
 const sl_step_llm_t *sl_cluster_shape(const char *name) {
@@ -107,21 +114,30 @@ static int parse_shape(sl_cluster_t *c, const sl_yval_t *v, const char *path, sl
       return sl_y_err(D(c), v, err,
                       "%s: unknown shape '%s' (built in: llama-3.1-8b, llama-3.1-70b, "
                       "llama-3.2-3b; or a mapping of weight_bytes, kv_bytes_per_token, params, "
-                      "attn_flops_per_pair)",
+                      "attn_flops_per_pair, and optionally layers and hidden)",
                       path, v->str);
     *out = *s;
     return SL_OK;
   }
-  static const char *const keys[] = {"weight_bytes", "kv_bytes_per_token", "params",
-                                     "attn_flops_per_pair", NULL};
+  // layers and hidden are optional: without them tensor parallelism scales ideally.
+  static const char *const keys[] = {"weight_bytes",
+                                     "kv_bytes_per_token",
+                                     "params",
+                                     "attn_flops_per_pair",
+                                     "layers",
+                                     "hidden",
+                                     NULL};
   TRY(sl_y_expect(D(c), v, SL_Y_MAP, path, err));
   TRY(sl_y_known_keys(D(c), v, path, keys, err));
-  double *dst[] = {&out->weight_bytes, &out->kv_bytes_per_token, &out->params,
-                   &out->attn_flops_per_pair};
-  for (int i = 0; i < 4; i++) {
+  *out = (sl_step_llm_t){0};
+  double *dst[] = {&out->weight_bytes, &out->kv_bytes_per_token,
+                   &out->params,       &out->attn_flops_per_pair,
+                   &out->layers,       &out->hidden};
+  for (int i = 0; i < 6; i++) {
     char fp[300];
     snprintf(fp, sizeof fp, "%s.%s", path, keys[i]);
     const sl_yval_t *f = sl_y_get(v, keys[i]);
+    if (!f && i >= 4) continue;
     if (!f) return sl_y_err(D(c), v, err, "%s: %s is required", path, keys[i]);
     TRY(sl_y_num(D(c), f, fp, i == 3 ? 0 : 1, 1e16, dst[i], err));
   }
@@ -212,7 +228,8 @@ static int parse_gpus(sl_cluster_t *c, const sl_yval_t *map, sl_err_t *err) {
   TRY(sl_y_expect(D(c), map, SL_Y_MAP, "gpus", err));
   c->gpus = calloc(map->n ? map->n : 1, sizeof *c->gpus);
   if (!c->gpus) return sl_err(err, SL_ENOMEM, "out of memory");
-  static const char *const keys[] = {"mem_bw", "flops", "memory", "comm_ms", NULL};
+  static const char *const keys[] = {"mem_bw",  "flops",     "memory", "comm_ms",
+                                     "link_bw", "ar_hop_us", NULL};
   for (size_t i = 0; i < map->n; i++) {
     char path[256], fp[300];
     snprintf(path, sizeof path, "gpus.%s", map->keys[i]);
@@ -223,7 +240,8 @@ static int parse_gpus(sl_cluster_t *c, const sl_yval_t *map, sl_err_t *err) {
     if (!(g->type = strdup(map->keys[i]))) return sl_err(err, SL_ENOMEM, "out of memory");
     const sl_cluster_gpu_t *b = sl_cluster_gpu_builtin(g->type);
     if (b)
-      g->mem_bw = b->mem_bw, g->flops = b->flops, g->memory = b->memory, g->comm_ms = b->comm_ms;
+      g->mem_bw = b->mem_bw, g->flops = b->flops, g->memory = b->memory, g->comm_ms = b->comm_ms,
+      g->link_bw = b->link_bw;
     if ((f = sl_y_get(v, "mem_bw"))) {
       snprintf(fp, sizeof fp, "%s.mem_bw", path);
       TRY(sl_y_num(D(c), f, fp, 1e6, 1e16, &g->mem_bw, err));
@@ -241,6 +259,14 @@ static int parse_gpus(sl_cluster_t *c, const sl_yval_t *map, sl_err_t *err) {
     if ((f = sl_y_get(v, "comm_ms"))) {
       snprintf(fp, sizeof fp, "%s.comm_ms", path);
       TRY(sl_y_num(D(c), f, fp, 0, 1e3, &g->comm_ms, err));
+    }
+    if ((f = sl_y_get(v, "link_bw"))) {
+      snprintf(fp, sizeof fp, "%s.link_bw", path);
+      TRY(sl_y_num(D(c), f, fp, 1e6, 1e16, &g->link_bw, err));
+    }
+    if ((f = sl_y_get(v, "ar_hop_us"))) {
+      snprintf(fp, sizeof fp, "%s.ar_hop_us", path);
+      TRY(sl_y_num(D(c), f, fp, 0.001, 1e6, &g->ar_hop_us, err));
     }
     if (!(g->mem_bw > 0) || !(g->flops > 0))
       return sl_y_err(D(c), v, err,
@@ -316,8 +342,16 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
                       i, v->id, v->model, v->accelerator, ppath,
                       g ? "" : " and the GPU's speeds under gpus:");
     } else {
-      sl_step_gpu_t gpu = {g->mem_bw, g->flops, v->gpus_per_replica, g->comm_ms, 0, 0};
-      TRY(sl_step_derive(shape, &gpu, st, err));
+      sl_step_gpu_t gpu = {.mem_bw = g->mem_bw,
+                           .flops = g->flops,
+                           .tp = v->gpus_per_replica,
+                           .comm_ms = g->comm_ms,
+                           .link_bw = g->link_bw,
+                           .ar_hop_us = g->ar_hop_us};
+      sl_err_t why = {0};
+      if (sl_step_derive(shape, &gpu, st, &why) < 0)
+        return sl_y_err(D(c), vnode, err, "variants[%d] (%s): deriving a profile on %s: gpus.%s.%s",
+                        i, v->id, v->accelerator, v->accelerator, why.msg);
       snprintf(x->profile, sizeof x->profile, "derived (%s on %d x %s)", m->name,
                v->gpus_per_replica, v->accelerator);
     }

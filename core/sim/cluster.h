@@ -23,7 +23,9 @@ typedef struct {
   char *type;
   double mem_bw, flops; // bytes/s and flop/s per GPU
   double memory;        // bytes per GPU (0 = unknown)
-  double comm_ms;       // per-step tensor-parallel communication
+  double comm_ms;       // extra per-step host cost under tensor parallelism
+  double link_bw;       // bytes/s one GPU's all-reduce reaches (0 = unknown)
+  double ar_hop_us;     // all-reduce latency per round (0 = the derivation's default)
 } sl_cluster_gpu_t;
 
 // What the simulator needs per variant, in the variants' order.

@@ -91,8 +91,16 @@ describe("sluice.model profiles", function()
       attn_flops_per_pair = 524288, mem_bw = 3.35e12, flops = 989.4e12, name = "again",
     }
     local ref = model.builtin "llama-3.1-8b/h100"
-    for _, k in ipairs { "a_ms", "b_ms", "c_ms_per_ktok", "prefill_tok_s", "attn_ms_per_mpair" } do
+    -- with the layers and width too (they only matter under tensor parallelism)
+    local full = model.derive {
+      weight_bytes = 16060522496, kv_bytes_per_token = 131072, params = 8030261248,
+      attn_flops_per_pair = 524288, layers = 32, hidden = 4096, mem_bw = 3.35e12,
+      flops = 989.4e12, link_bw = 360e9,
+    }
+    for _, k in ipairs { "a_ms", "b_ms", "c_ms_per_ktok", "prefill_tok_s", "attn_ms_per_mpair",
+                         "overhead_ms", "request_ms" } do
       assert.is_true(math.abs(p[k] / ref[k] - 1) < 1e-9, k)
+      assert.is_true(math.abs(full[k] / ref[k] - 1) < 1e-9, k)
     end
     assert.are.equal("again", p.name)
     -- an H100-class GPU with half the bandwidth reads weights half as fast
@@ -103,6 +111,59 @@ describe("sluice.model profiles", function()
     assert.is_true(math.abs(slow.a_ms / ref.a_ms - 2) < 1e-9)
     assert.has_error(function() model.derive { weight_bytes = 1 } end,
       "model.derive: spec.kv_bytes_per_token must be a number (got nil)")
+  end)
+
+  -- Llama-2-70B (BF16) on A100s: 138 GB of weights, 80 layers of width 8192.
+  local function l70(tp, extra)
+    local spec = {
+      weight_bytes = 2 * 68976648192, kv_bytes_per_token = 2 * 80 * 8 * 128 * 2,
+      params = 68976648192, attn_flops_per_pair = 4 * 80 * 64 * 128, layers = 80, hidden = 8192,
+      mem_bw = 2.039e12, flops = 312e12, link_bw = 240e9, tp = tp,
+    }
+    for k, v in pairs(extra or {}) do spec[k] = v end
+    return model.derive(spec)
+  end
+  local function decode1(p) return model.step_ms(p, 1, 576, 0) end
+
+  it("costs tensor parallelism two all-reduces per layer", function()
+    -- Physics at TP 4, one decode token: each GPU reads a quarter of the weights at the
+    -- reference's achieved bandwidth (72.3% of the datasheet), then 160 all-reduces wait 2
+    -- rounds of 51 us each and move 1.5 x 16 KiB over 240 GB/s; plus the host's 0.48 ms.
+    local weights = 2 * 68976648192 / 4 / (0.7234 * 2.039e12) * 1e3
+    local allreduce = 160 * (2 * 0.051 + 1.5 * 16384 / 240e9 * 1e3)
+    local expect = weights + allreduce + 0.48
+    local got = decode1(l70(4))
+    assert.is_true(math.abs(got / expect - 1) < 0.02, ("%.2f ms, expected %.2f"):format(got, expect))
+    -- Ideal scaling (no shape for the all-reduces) misses that by about 40%.
+    local ideal = decode1(l70(4, { layers = 0, hidden = 0 }))
+    assert.is_true(ideal < 0.65 * expect)
+    assert.is_true(math.abs(ideal * 4 - decode1(l70(1, { layers = 0, hidden = 0 })) - 3 * 0.48) < 1e-6)
+  end)
+
+  it("scales decode sublinearly with tensor parallelism and stops gaining past TP 4", function()
+    local t = {}
+    for _, tp in ipairs { 1, 2, 4, 8 } do t[tp] = decode1(l70(tp)) end
+    assert.is_true(t[2] < t[1] and t[4] < t[2])
+    for _, tp in ipairs { 2, 4, 8 } do
+      assert.is_true(t[tp] > 1.1 * t[1] / tp, ("TP %d: %.2f ms vs %.2f at TP 1"):format(tp, t[tp], t[1]))
+    end
+    assert.is_true(t[8] > 0.85 * t[4]) -- the all-reduce rounds eat the halved weight read
+    -- prefill: per-token all-reduce bytes keep 8 GPUs from 8 times the throughput
+    local one, eight = l70(1), l70(8)
+    assert.is_true(eight.prefill_tok_s < 0.9 * 8 * one.prefill_tok_s)
+    assert.is_true(eight.prefill_tok_s > 4 * one.prefill_tok_s)
+  end)
+
+  it("needs the link bandwidth for tensor parallelism, and checks it", function()
+    assert.has_error(function() l70(2, { link_bw = 0 }) end,
+      "model.derive: spec.link_bw: needed for tp 2 (the bytes/s one GPU's all-reduce reaches)")
+    assert.has_error(function() l70(2, { link_bw = -1 }) end,
+      "model.derive: spec.link_bw: must be >= 0 bytes/s")
+    assert.has_error(function() l70(2, { ar_hop_us = "fast" }) end,
+      "model.derive: spec.ar_hop_us must be a number (got string)")
+    -- a slower all-reduce round costs 160 x log2(tp) times the difference per step
+    local d = l70(4, { ar_hop_us = 101 }).overhead_ms - l70(4).overhead_ms
+    assert.is_true(math.abs(d - 160 * 2 * 0.050) < 1e-9)
   end)
 end)
 
