@@ -17,15 +17,15 @@
 #include "core/util/log.h"
 
 #define HPA_RESOURCE "horizontalpodautoscalers.autoscaling"
-#define COMPONENT "horizontal-pod-autoscaler"
+#define COMPONENT    "horizontal-pod-autoscaler"
 
 typedef struct ent ent_t;
 
 typedef struct {
   ent_t *ent;
-  char *name;  // the metric's name
-  char *url;   // the query, as a GET of /api/v1/query
-  char *shown; // "NAME(&LabelSelector{...})"-like, for messages
+  char *name;            // the metric's name
+  char *url;             // the query, as a GET of /api/v1/query
+  char *shown;           // "NAME(&LabelSelector{...})"-like, for messages
   const sl_json_t *spec; // the HPA's metric entry (borrowed from `snapshot`)
   int average;           // AverageValue (else Value)
   int64_t target_m;
@@ -63,8 +63,8 @@ struct sl_emu_hpa {
 static int valid_name(const char *s, int colon) {
   if (!s || !*s) return 0;
   for (const char *c = s; *c; c++) {
-    int word = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
-               (colon && *c == ':');
+    int word =
+        (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || (colon && *c == ':');
     if (!word && !(c > s && *c >= '0' && *c <= '9')) return 0;
   }
   return 1;
@@ -75,8 +75,10 @@ static void quote(FILE *f, const char *s, int regex) {
   for (const char *c = s; *c; c++) {
     if (regex && strchr(".+*?()|[]{}^$\\", *c)) fputs("\\\\", f);
     if (*c == '"' || *c == '\\') fputc('\\', f);
-    if (*c == '\n') fputs("\\n", f);
-    else fputc(*c, f);
+    if (*c == '\n')
+      fputs("\\n", f);
+    else
+      fputc(*c, f);
   }
 }
 
@@ -246,13 +248,15 @@ static void answered(void *ud, const sl_httpc_resp_t *r) {
         const char *s = v && v->n == 2 ? sl_json_str_or(v->items[1], NULL) : NULL;
         char *end;
         double d = s ? strtod(s, &end) : NAN;
-        if (!s || end == s || *end || !isfinite(d)) finite = 0;
-        else sum += d;
+        if (!s || end == s || *end || !isfinite(d))
+          finite = 0;
+        else
+          sum += d;
       }
       if (!finite || fabs(sum) > 9e15) {
         snprintf(m->err, sizeof m->err,
-                 "unable to get external metric %s/%s: a value that is not a finite number",
-                 x->ns, m->name);
+                 "unable to get external metric %s/%s: a value that is not a finite number", x->ns,
+                 m->name);
       } else {
         m->ok = 1;
         m->usage_m = (int64_t)(sum * 1000.0); // the adapter's NewMilliQuantity(int64(v*1000))
@@ -268,8 +272,10 @@ static void answered(void *ud, const sl_httpc_resp_t *r) {
 // ---- status -----------------------------------------------------------------------------------
 
 static void quantity(char *buf, size_t n, int64_t milli) {
-  if (milli % 1000 == 0) snprintf(buf, n, "%lld", (long long)(milli / 1000));
-  else snprintf(buf, n, "%lldm", (long long)milli);
+  if (milli % 1000 == 0)
+    snprintf(buf, n, "%lld", (long long)(milli / 1000));
+  else
+    snprintf(buf, n, "%lldm", (long long)milli);
 }
 
 typedef struct {
@@ -309,9 +315,8 @@ static sl_json_t *metric_status(const metric_t *m, long status_replicas) {
   if (sel) sl_json_set(id, "selector", sl_json_clone(sel));
   sl_json_set(ext, "metric", id);
   if (m->average) {
-    int64_t avg = status_replicas > 0
-                      ? (int64_t)ceil((double)m->usage_m / (double)status_replicas)
-                      : 0;
+    int64_t avg =
+        status_replicas > 0 ? (int64_t)ceil((double)m->usage_m / (double)status_replicas) : 0;
     quantity(q, sizeof q, avg);
     sl_json_set(cur, "averageValue", sl_json_string(q));
   } else {
@@ -437,8 +442,8 @@ static void reconcile(ent_t *x) {
     goto out;
   }
   if (sl_emu_get_scale(h->e, sl_json_str_or(sl_json_get(ref, "apiVersion"), "apps/v1"),
-                       sl_json_str_or(sl_json_get(ref, "kind"), ""),
-                       x->ns, sl_json_str_or(sl_json_get(ref, "name"), ""), &sc, &err) < 0) {
+                       sl_json_str_or(sl_json_get(ref, "kind"), ""), x->ns,
+                       sl_json_str_or(sl_json_get(ref, "name"), ""), &sc, &err) < 0) {
     snprintf(msg, sizeof msg, "the HPA controller was unable to get the target's current scale: %s",
              err.msg);
     cond(&c, "AbleToScale", 0, "FailedGetScale", msg);
@@ -482,8 +487,10 @@ static void reconcile(ent_t *x) {
     desired = sl_hpa_normalize(&x->st, &sp, now, cur, p.raw, &w);
     cond(&c, "AbleToScale", 1, w.able_reason, w.able_message);
     cond(&c, "ScalingLimited", w.limited, w.limited_reason, w.limited_message);
-    if (desired > cur) snprintf(why, sizeof why, "%s above target", p.best);
-    else snprintf(why, sizeof why, "All metrics below target");
+    if (desired > cur)
+      snprintf(why, sizeof why, "%s above target", p.best);
+    else
+      snprintf(why, sizeof why, "All metrics below target");
   }
   if (desired != cur) {
     if (sl_emu_set_scale(h->e, sc.resource, x->ns, sl_json_str_or(sl_json_get(ref, "name"), ""),
@@ -508,8 +515,10 @@ out:
   sl_json_set(status, "currentMetrics", cur_metrics);
   sl_json_set(status, "conditions", c.conds);
   hpa = sl_emu_get(h->e, HPA_RESOURCE, x->ns, x->name); // events and scales wrote meanwhile
-  if (hpa) write_status(h, x, hpa, status);
-  else sl_json_free(status);
+  if (hpa)
+    write_status(h, x, hpa, status);
+  else
+    sl_json_free(status);
 }
 
 // ---- the sync ---------------------------------------------------------------------------------
@@ -576,8 +585,12 @@ static void start_queries(sl_emu_hpa_t *h, ent_t *x, const sl_json_t *hpa) {
         target_of(m, sl_json_get(ext, "target")) < 0)
       continue;
     double t = h->o.sync_period_s < 10 ? h->o.sync_period_s : 10;
-    sl_httpc_opts_t ro = {.url = m->url, .timeout_s = t, .connect_timeout_s = t,
-                          .max_body = 8u << 20, .on_done = answered, .ud = m};
+    sl_httpc_opts_t ro = {.url = m->url,
+                          .timeout_s = t,
+                          .connect_timeout_s = t,
+                          .max_body = 8u << 20,
+                          .on_done = answered,
+                          .ud = m};
     sl_err_t err;
     if (!(m->req = sl_httpc_start(h->http, &ro, &err))) {
       snprintf(m->err, sizeof m->err, "unable to get external metric %s/%s: %s", x->ns, m->name,

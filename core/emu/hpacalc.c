@@ -56,9 +56,12 @@ static int parse_rules(const sl_json_t *j, const char *dir, sl_hpa_rules_t *r, c
   }
   const char *sel = sl_json_str_or(sl_json_get(j, "selectPolicy"), NULL);
   if (sel) {
-    if (!strcmp(sel, "Max")) r->select = SL_HPA_SELECT_MAX;
-    else if (!strcmp(sel, "Min")) r->select = SL_HPA_SELECT_MIN;
-    else if (!strcmp(sel, "Disabled")) r->select = SL_HPA_SELECT_DISABLED;
+    if (!strcmp(sel, "Max"))
+      r->select = SL_HPA_SELECT_MAX;
+    else if (!strcmp(sel, "Min"))
+      r->select = SL_HPA_SELECT_MIN;
+    else if (!strcmp(sel, "Disabled"))
+      r->select = SL_HPA_SELECT_DISABLED;
     else
       return snprintf(field, sizeof field, "spec.behavior.%s.selectPolicy", dir),
              bad(msg, n, "%s: must be Max, Min or Disabled", field);
@@ -66,13 +69,17 @@ static int parse_rules(const sl_json_t *j, const char *dir, sl_hpa_rules_t *r, c
   const sl_json_t *tol = sl_json_get(j, "tolerance");
   if (tol) {
     double t = -1;
-    if (tol->type == SL_JSON_NUMBER) t = tol->num;
+    if (tol->type == SL_JSON_NUMBER)
+      t = tol->num;
     else if (tol->type == SL_JSON_STRING) {
       char *end;
       t = strtod(tol->str, &end);
-      if (end == tol->str) t = -1;
-      else if (!strcmp(end, "m")) t /= 1000;
-      else if (*end) t = -1;
+      if (end == tol->str)
+        t = -1;
+      else if (!strcmp(end, "m"))
+        t /= 1000;
+      else if (*end)
+        t = -1;
     }
     if (!(t >= 0) || !isfinite(t))
       return snprintf(field, sizeof field, "spec.behavior.%s.tolerance", dir),
@@ -184,7 +191,9 @@ static long change_in(const sl_hpa_mark_t *ev, size_t n, double now, double peri
   return sum;
 }
 
-static long pick(int select_min, long a, long b) { return select_min ? (a < b ? a : b) : (a > b ? a : b); }
+static long pick(int select_min, long a, long b) {
+  return select_min ? (a < b ? a : b) : (a > b ? a : b);
+}
 
 static long up_limit(const sl_hpa_state_t *st, const sl_hpa_rules_t *r, double now, long cur) {
   if (r->select == SL_HPA_SELECT_DISABLED) return cur;
@@ -210,9 +219,8 @@ static long down_limit(const sl_hpa_state_t *st, const sl_hpa_rules_t *r, double
     const sl_hpa_policy_t *p = &r->policies[i];
     long start = cur - change_in(st->ups, st->nups, now, p->period_s) +
                  change_in(st->downs, st->ndowns, now, p->period_s);
-    long proposed = p->type == SL_HPA_PODS
-                        ? start - p->value
-                        : (long)((double)start * (1 - (double)p->value / 100));
+    long proposed = p->type == SL_HPA_PODS ? start - p->value
+                                           : (long)((double)start * (1 - (double)p->value / 100));
     result = pick(!use_max, result, proposed);
   }
   return result;
@@ -237,8 +245,10 @@ static long stabilise(sl_hpa_state_t *st, const sl_hpa_spec_t *sp, double now, l
     if (rec < up_rec) rec = up_rec;
     if (rec > down_rec) rec = down_rec;
   }
-  if (old != SIZE_MAX) st->recs[old] = (sl_hpa_mark_t){now, raw};
-  else push(&st->recs, &st->nrecs, &st->caprecs, (sl_hpa_mark_t){now, raw});
+  if (old != SIZE_MAX)
+    st->recs[old] = (sl_hpa_mark_t){now, raw};
+  else
+    push(&st->recs, &st->nrecs, &st->caprecs, (sl_hpa_mark_t){now, raw});
   if (rec != raw) {
     int up = sp->has_behavior && raw >= cur;
     why->able_reason = up ? "ScaleUpStabilized" : "ScaleDownStabilized";
@@ -320,7 +330,10 @@ void sl_hpa_record_scale(sl_hpa_state_t *st, const sl_hpa_spec_t *sp, double now
     if (ev[i].value < 0) reuse = i;
   }
   sl_hpa_mark_t m = {now, labs(to - from)};
-  if (reuse != SIZE_MAX) ev[reuse] = m;
-  else if (up) push(&st->ups, &st->nups, &st->capups, m);
-  else push(&st->downs, &st->ndowns, &st->capdowns, m);
+  if (reuse != SIZE_MAX)
+    ev[reuse] = m;
+  else if (up)
+    push(&st->ups, &st->nups, &st->capups, m);
+  else
+    push(&st->downs, &st->ndowns, &st->capdowns, m);
 }
