@@ -123,11 +123,14 @@ sweep_ref() { # name spec cluster
 }
 start=$(date +%s)
 echo "eval: every trace with $policies, $jobs at a time ..." >&2
-for t in "${traces[@]}"; do
+# The longest (ServeGen's days) first, so the short ones fill in at the end.
+for t in "${traces[@]}"; do case $t in servegen-*) echo "$t" ;; esac; done > "$tmp/order"
+for t in "${traces[@]}"; do case $t in servegen-*) ;; *) echo "$t" ;; esac; done >> "$tmp/order"
+while read -r t; do
   IFS='|' read -r name spec extra cluster <<< "$t"
   limited main_run "$name" "$spec" "$extra" "$cluster"
   case $name in servegen-*) [ "$sweep" != 0 ] && limited sweep_ref "$name" "$spec" "$cluster" ;; esac
-done
+done < "$tmp/order"
 wait
 echo "eval: the runs of every policy: $(($(date +%s) - start)) s" >&2
 for t in "${traces[@]}"; do
