@@ -20,6 +20,15 @@ typedef struct {
   sl_emu_obj_t *obj, *old;
 } sl_emu_note_t;
 
+// A client's change of a workload's desired replicas, as it was stored (GET /_emu/scales).
+typedef struct {
+  char resource[64], ns[64], name[254];
+  long from, to;
+  double time; // Unix seconds
+} sl_emu_scale_t;
+
+#define EMU_SCALES 256 // the most recent ones kept
+
 struct sl_emu {
   uv_loop_t *loop;
   sl_emu_opts_t o;
@@ -40,6 +49,8 @@ struct sl_emu {
   int handles_open;
   unsigned next_ip;
   int closing;
+  sl_emu_scale_t scales[EMU_SCALES]; // a ring: scales[(n_scales - 1) % EMU_SCALES] is the last
+  uint64_t n_scales;
 };
 
 // An API failure, rendered as a Status object by the HTTP layer.

@@ -593,6 +593,9 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
                             .timeout_s = cfg->scrape.timeout,
                             .backoff_max_s = cfg->scrape.backoff_max,
                             .external_pods = 1, // the cluster source owns the pods
+                            // Pages land in the quarter interval before each tick.
+                            .phase_lo = 0.7,
+                            .phase_hi = 0.95,
                             .on_scrape = on_scrape,
                             .ud = R};
     if (!(R->scraper = sl_scraper_new(&so, err)) ||
