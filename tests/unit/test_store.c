@@ -162,8 +162,34 @@ static void test_histogram_rows(void) {
   sl_series_deinit(&s);
 }
 
+// A pod series of sl_store_pod_history_for(window, interval) samples answers every query over the
+// window as a long one does, also with scrapes a little early or late.
+static void test_pod_history_for(void) {
+  T_EQ_INT(sl_store_pod_history_for(60, 1), 68, "60 s at 1 s: 68 samples");
+  T_EQ_INT(sl_store_pod_history_for(2, 1), 16, "at least 16");
+  T_EQ_INT(sl_store_pod_history_for(3600, 0.5), 1024, "at most 1024");
+  sl_series_t a, b;
+  sl_series_init(&a, SL_KIND_COUNTER, sl_store_pod_history_for(60, 1));
+  sl_series_init(&b, SL_KIND_COUNTER, 1024);
+  double v = 0;
+  int same = 1;
+  for (int i = 0; i < 300; i++) {
+    double t = i + 0.3 * sin(i * 1.7); // jittered scrapes
+    v += (i * 7919) % 13;
+    sl_series_push(&a, t, v);
+    sl_series_push(&b, t, v);
+    for (double w = 1; w <= 60; w += 0.5)
+      same &= sl_series_rate(&a, t, w) == sl_series_rate(&b, t, w) ||
+              (isnan(sl_series_rate(&a, t, w)) && isnan(sl_series_rate(&b, t, w)));
+  }
+  T_OK(same, "every rate over windows up to 60 s agrees with a 1024-sample series");
+  sl_series_deinit(&a);
+  sl_series_deinit(&b);
+}
+
 int main(void) {
   test_pod_history();
+  test_pod_history_for();
   test_histogram_rows();
   test_gauge_windows();
   test_counter_rate();
