@@ -1222,7 +1222,7 @@ static sl_json_t *scales_json(const sl_emu_t *e) {
   sl_json_t *out = sl_json_object(), *list = sl_json_array();
   uint64_t first = e->n_scales > EMU_SCALES ? e->n_scales - EMU_SCALES : 0;
   for (uint64_t i = first; i < e->n_scales; i++) {
-    const sl_emu_scale_t *c = &e->scales[i % EMU_SCALES];
+    const sl_emu_scale_rec_t *c = &e->scales[i % EMU_SCALES];
     sl_json_t *o = sl_json_object();
     sl_json_set(o, "resource", sl_json_string(c->resource));
     sl_json_set(o, "namespace", sl_json_string(c->ns));

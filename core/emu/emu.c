@@ -662,7 +662,7 @@ static void record_scale(sl_emu_t *e, const sl_emu_change_t *c) {
   if (from == to) return;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  sl_emu_scale_t *r = &e->scales[e->n_scales++ % EMU_SCALES];
+  sl_emu_scale_rec_t *r = &e->scales[e->n_scales++ % EMU_SCALES];
   emu_qualified(c->rt, r->resource, sizeof r->resource);
   const sl_json_t *md = sl_json_get(c->obj->json, "metadata");
   snprintf(r->ns, sizeof r->ns, "%s", sl_json_str_or(sl_json_get(md, "namespace"), ""));

@@ -25,7 +25,7 @@ typedef struct {
   char resource[64], ns[64], name[254];
   long from, to;
   double time; // Unix seconds
-} sl_emu_scale_t;
+} sl_emu_scale_rec_t;
 
 #define EMU_SCALES 256 // the most recent ones kept
 
@@ -49,7 +49,7 @@ struct sl_emu {
   int handles_open;
   unsigned next_ip;
   int closing;
-  sl_emu_scale_t scales[EMU_SCALES]; // a ring: scales[(n_scales - 1) % EMU_SCALES] is the last
+  sl_emu_scale_rec_t scales[EMU_SCALES]; // a ring: scales[(n_scales - 1) % EMU_SCALES] is the last
   uint64_t n_scales;
 };
 
