@@ -13,9 +13,9 @@
 #define SL_BLOCK_NONE 0u
 
 typedef struct {
-  uint32_t *parent; // per block: the block before it (SL_BLOCK_NONE first in a chain)
-  uint32_t *depth;  // per block: its position in its chain, from 1
-  size_t n, cap; // n counts block 0
+  uint32_t *parent;             // per block: the block before it (SL_BLOCK_NONE first in a chain)
+  uint32_t *depth;              // per block: its position in its chain, from 1
+  size_t n, cap;                // n counts block 0
   struct sl_blocks_slot *slots; // (parent, id) -> block, open addressing
   size_t nslots;
   uint32_t tokens; // tokens per block (the trace's granularity)
