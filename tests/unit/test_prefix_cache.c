@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/model/step.h"
 #include "core/sim/blocks.h"
+#include "core/sim/cluster.h"
 #include "core/sim/gateway.h"
 #include "core/sim/replica.h"
 #include "core/util/rng.h"
@@ -300,11 +302,59 @@ static void test_routing_affinity(void) {
   sl_blocks_deinit(&bt);
 }
 
+static const char base_yaml[] =
+    "slo_classes:\n"
+    "  interactive: {ttft_ms: 1000, itl_ms: 50}\n"
+    "accelerators:\n"
+    "  H100: {count: 0, cost: 4.0}\n"
+    "models:\n"
+    "  - name: m\n"
+    "    shape: llama-3.1-8b\n"
+    "variants:\n"
+    "  - {id: llm/m, model: m, accelerator: H100, profile: llama-3.1-8b/h100, slo_class: "
+    "interactive, min: 1, max: 10}\n";
+
+static int load(sl_cluster_t *c, const char *gateway, sl_err_t *err) {
+  char buf[2048];
+  snprintf(buf, sizeof buf, "%s%s", base_yaml, gateway);
+  memset(err, 0, sizeof *err);
+  return sl_cluster_load_buffer(c, buf, strlen(buf), "c.yaml", err);
+}
+
+static void test_cluster_routing(void) {
+  sl_cluster_t c;
+  sl_err_t err;
+  T_EQ_INT(load(&c, "", &err), 0, "routing: a cluster without a gateway section loads");
+  T_EQ_INT(c.routing.mix, 0, "routing: least-loaded by default");
+  sl_cluster_deinit(&c);
+  T_EQ_INT(load(&c, "gateway: {routing: scorers}\n", &err), 0, "routing: scorers loads");
+  T_OK(c.routing.mix && c.routing.w_prefix == 3 && c.routing.w_kv == 2 && c.routing.w_queue == 2,
+       "routing: scorers default to llm-d's weights 3/2/2");
+  sl_cluster_deinit(&c);
+  T_EQ_INT(load(&c, "gateway: {routing: scorers, scorers: {prefix_cache: 1, queue: 0.5}}\n", &err),
+           0, "routing: weights load");
+  T_OK(c.routing.w_prefix == 1 && c.routing.w_kv == 2 && c.routing.w_queue == 0.5,
+       "routing: given weights replace the defaults, the rest stay");
+  sl_cluster_deinit(&c);
+  T_OK(load(&c, "gateway: {routing: prefix}\n", &err) < 0, "routing: an unknown mode fails");
+  T_STR_HAS(err.msg, "c.yaml:10:", "routing: the error names the line");
+  T_STR_HAS(err.msg, "gateway.routing: expected least-loaded or scorers", "routing: and the field");
+  T_OK(load(&c, "gateway: {scorers: {queue: 1}}\n", &err) < 0,
+       "routing: weights without the scorer mix fail");
+  T_STR_HAS(err.msg, "gateway.scorers", "routing: naming gateway.scorers");
+  T_OK(load(&c, "gateway: {routing: scorers, scorers: {prefix: 1}}\n", &err) < 0,
+       "routing: an unknown scorer fails");
+  T_STR_HAS(err.msg, "gateway.scorers.prefix: unknown field", "routing: naming the field");
+  T_OK(load(&c, "gateway: {routing: scorers, scorers: {queue: -1}}\n", &err) < 0,
+       "routing: a negative weight fails");
+}
+
 int main(void) {
   test_identical_prompts_hit();
   test_unique_prompts_never_hit();
   test_eviction_under_pressure();
   test_accounting_under_load();
   test_routing_affinity();
+  test_cluster_routing();
   return tap_done();
 }
