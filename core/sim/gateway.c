@@ -116,7 +116,7 @@ static uint32_t request_chain(sl_gateway_t *g, const sl_gateway_model_t *m,
 }
 
 // The scorer mix over every unsaturated endpoint, as the EPP's scheduling cycle scores every pod.
-static sl_replica_t *pick_mix(sl_gateway_t *g, int model, int32_t id) {
+sl_replica_t *sl_gateway_pick_mix(sl_gateway_t *g, int model, int32_t id) {
   sl_gateway_model_t *m = &g->m[model];
   // The heap's top is the least loaded: saturated there means saturated everywhere.
   if (!(sl_heap_top_key(&m->eps) < SL_GATEWAY_SATURATED)) return NULL;
@@ -148,10 +148,6 @@ static sl_replica_t *pick_mix(sl_gateway_t *g, int model, int32_t id) {
     }
   }
   return best;
-}
-
-sl_replica_t *sl_gateway_pick_for(sl_gateway_t *g, int model, int32_t id) {
-  return g->rt.mix ? pick_mix(g, model, id) : sl_gateway_pick(g, model);
 }
 
 double sl_gateway_saturation(const sl_gateway_t *g, int model) {

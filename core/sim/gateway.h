@@ -84,9 +84,13 @@ void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep);
 
 // The least-loaded unsaturated Ready server of a model (ties: the oldest), or NULL.
 sl_replica_t *sl_gateway_pick(const sl_gateway_t *g, int model);
+// The scorer mix's pick for request id (see sl_gateway_pick_for).
+sl_replica_t *sl_gateway_pick_mix(sl_gateway_t *g, int model, int32_t id);
 // The server for request id by the gateway's routing (sl_gateway_pick when least-loaded), or NULL
 // when every Ready server is saturated.
-sl_replica_t *sl_gateway_pick_for(sl_gateway_t *g, int model, int32_t id);
+static inline sl_replica_t *sl_gateway_pick_for(sl_gateway_t *g, int model, int32_t id) {
+  return g->rt.mix ? sl_gateway_pick_mix(g, model, id) : sl_gateway_pick(g, model);
+}
 // Selects the routing; seed draws the scorer mix's ties.
 void sl_gateway_set_routing(sl_gateway_t *g, const sl_gateway_routing_t *rt, uint64_t seed);
 // Pool saturation: mean over Ready servers of max(waiting / queue_threshold, kv /

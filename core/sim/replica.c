@@ -265,7 +265,8 @@ static uint32_t full_blocks(const sl_replica_t *r, const sl_inflight_t *q) {
 // The longest run of q's leading blocks in the cache, leaving at least one token of plen to
 // compute (vLLM recomputes the last token of a fully cached prompt for its logits); *nfree of
 // them are unreferenced. Leaves the chain in r->chain.
-static uint32_t lookup(sl_replica_t *r, const sl_inflight_t *q, uint32_t *nfree) {
+__attribute__((noinline)) static uint32_t lookup(sl_replica_t *r, const sl_inflight_t *q,
+                                                 uint32_t *nfree) {
   *nfree = 0;
   uint32_t n = full_blocks(r, q);
   if (n == 0 || r->pc.n == 0) return 0;
@@ -289,7 +290,7 @@ uint32_t sl_replica_cached_blocks(const sl_replica_t *r, const uint32_t *chain, 
 }
 
 // Takes the h blocks lookup() found (still in r->chain) for q, whose prefill starts after them.
-static void acquire(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
+__attribute__((noinline)) static void acquire(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
   double bt = block_tokens(r);
   for (uint32_t i = 0; i < h; i++) {
     int32_t e = sl_pcache_find(&r->pc, r->chain[i]);
@@ -300,9 +301,19 @@ static void acquire(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
   q->done = (uint32_t)(h * bt);
 }
 
+// q joins the batch with h cached blocks found by lookup().
+__attribute__((noinline)) static void admit_cached(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
+  if (!q->admitted && r->blocks) {
+    q->admitted = 1;
+    q->cached = (uint32_t)(h * block_tokens(r));
+    r->m_prefix_queries += q->in, r->m_prefix_hits += q->cached;
+  }
+  if (h) acquire(r, q, h);
+}
+
 // Puts q's newly computed full prompt blocks in the cache. A block another request computed
 // meanwhile is shared from then on (q's own copy is freed).
-static void publish(sl_replica_t *r, sl_inflight_t *q) {
+__attribute__((noinline)) static void publish(sl_replica_t *r, sl_inflight_t *q) {
   double bt = block_tokens(r);
   uint32_t n = full_blocks(r, q), upto = (uint32_t)(q->done / bt);
   if (upto < n) n = upto;
@@ -320,22 +331,26 @@ static void publish(sl_replica_t *r, sl_inflight_t *q) {
   }
 }
 
-// q leaves the batch: its cached blocks lose a reference, the last block first, so that the
-// tail of a prompt is evicted before its head (vLLM frees a request's blocks in reverse order).
-static void release(sl_replica_t *r, sl_inflight_t *q) {
+// q leaves the batch (the caller has taken all its tokens off `used`, its shared blocks too,
+// which come back here while another request holds them): its cached blocks lose a reference,
+// the last block first, so that the tail of a prompt is evicted before its head (vLLM frees a
+// request's blocks in reverse order).
+__attribute__((noinline)) static void release(sl_replica_t *r, sl_inflight_t *q) {
   if (q->pub == 0) return;
   double bt = block_tokens(r);
-  if (chain_of(r, q, q->pub) == 0)
+  if (chain_of(r, q, q->pub) == 0) {
+    r->used += q->pub * bt;
     for (uint32_t i = q->pub; i > 0; i--) {
       int32_t e = sl_pcache_find(&r->pc, r->chain[i - 1]);
       if (sl_pcache_unref(&r->pc, e)) r->used -= bt, r->pc_free += bt;
     }
+  }
   q->pub = 0;
 }
 
 // Makes room for `need` KV tokens held by running requests: unreferenced blocks go, least
 // recently freed first.
-static void evict(sl_replica_t *r, double need) {
+__attribute__((noinline)) static void evict(sl_replica_t *r, double need) {
   double bt = block_tokens(r);
   while (r->pc_free > 0 && need + r->pc_free > r->cfg->kv_capacity && sl_pcache_evict(&r->pc))
     r->pc_free -= bt;
@@ -350,12 +365,12 @@ static void finish(sl_replica_t *r, int32_t id, double t) {
     double ctx_i = q->plen + (double)(r->d - (q->key - (q->out - q->gen)));
     heap_remove(r, id);
     r->ctx -= ctx_i;
-    r->used -= ctx_i - q->pub * block_tokens(r);
+    r->used -= ctx_i;
     r->n_decode--;
   } else {
-    r->used -= q->done - q->pub * block_tokens(r);
+    r->used -= q->done;
   }
-  release(r, q);
+  if (q->pub) release(r, q);
   run_unlink(r, id);
   double extra = r->cfg->step.request_ms * 1e-3;
   r->m_requests += 1;
@@ -375,14 +390,14 @@ static void preempt_tail(sl_replica_t *r) {
     uint64_t steps = r->d - (q->key - (q->out - q->gen));
     heap_remove(r, id);
     r->ctx -= q->plen + (double)steps;
-    r->used -= q->plen + (double)steps - q->pub * block_tokens(r);
+    r->used -= q->plen + (double)steps;
     r->n_decode--;
     q->gen += (uint32_t)steps;
   } else {
-    r->used -= q->done - q->pub * block_tokens(r);
+    r->used -= q->done;
     r->n_prefill--;
   }
-  release(r, q);
+  if (q->pub) release(r, q);
   run_unlink(r, id);
   q->plen = q->in + q->gen;
   q->done = 0;
@@ -438,21 +453,22 @@ static void plan(sl_replica_t *r) {
     // Then waiting requests, in order, while a seat, token budget and KV room remain.
     while (r->wait_head >= 0 && r->n_running < cfg->max_num_seqs && budget > 0) {
       sl_inflight_t *q = REQ(r, r->wait_head);
-      // Cached leading blocks need no prefill; those no one holds take KV room back.
-      uint32_t nfree = 0, h = q->block != SL_BLOCK_NONE ? lookup(r, q, &nfree) : 0;
-      double bt = block_tokens(r);
-      double c = q->plen - q->done - h * bt;
+      double c = q->plen - q->done, fit = room;
+      uint32_t nfree = 0, h = 0;
+      if (__builtin_expect(q->block != SL_BLOCK_NONE, 0)) {
+        // Cached leading blocks need no prefill; those no one holds take KV room back.
+        h = lookup(r, q, &nfree);
+        c -= h * block_tokens(r);
+        fit -= nfree * block_tokens(r);
+      }
       if (c > budget) c = budget;
-      if (c > room - nfree * bt) break;
+      if (c > fit) break;
       int32_t id = wait_pop(r);
       q = REQ(r, id);
-      if (!q->admitted) {
-        q->admitted = 1;
-        q->cached = (uint32_t)(h * bt);
-        if (r->blocks) r->m_prefix_queries += q->in, r->m_prefix_hits += q->cached;
+      if (__builtin_expect(q->block != SL_BLOCK_NONE, 0)) {
+        admit_cached(r, q, h);
+        room = fit;
       }
-      if (h) acquire(r, q, h);
-      room -= nfree * bt;
       q->state = SL_INFLIGHT_PREFILL;
       run_append(r, id);
       if (r->n_prefill++ == 0) r->pf_head = id;
@@ -477,7 +493,7 @@ static void plan(sl_replica_t *r) {
       double k_kv = floor((cap - r->used) / b);
       int64_t k = (double)k_fin < k_kv ? (int64_t)k_fin : (int64_t)k_kv;
       if (k < 1) k = 1;
-      if (r->pc_free > 0) evict(r, r->used + (double)k * b);
+      if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used + (double)k * b);
       run_law_t l;
       run_law(r, &l);
       r->seg = SL_SEG_RUN;
@@ -485,7 +501,7 @@ static void plan(sl_replica_t *r) {
       r->seg_end = r->tb + run_ms(&l, (double)k) * 1e-3;
       return;
     }
-    if (r->pc_free > 0) evict(r, r->used + p + b);
+    if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used + p + b);
     r->seg = SL_SEG_STEP;
     r->step_ms = sl_step_ms_ex(&cfg->step, b, r->ctx, p, pairs);
     r->seg_end = r->tb + r->step_ms * 1e-3;
@@ -588,9 +604,7 @@ void sl_replica_submit(sl_replica_t *r, int32_t id, double now) {
   q->state = SL_INFLIGHT_WAITING;
   q->plen = q->in;
   q->done = q->gen = 0;
-  q->hpos = -1;
-  q->cached = q->pub = 0;
-  q->admitted = 0;
+  q->hpos = -1; // cached, pub and admitted start at 0 in a fresh slot
   if ((double)q->in + q->out > r->cfg->kv_capacity) {
     r->on_done(r->ud, r, id, now, SL_REPLICA_REJECTED);
     return;

@@ -216,7 +216,7 @@ static void dispatch(sl_sim_world_t *R, sl_replica_t *rep, int32_t id, double no
   gm->inflight += 1;
   gm->inflight_tokens += q->in;
   sl_promhist_add(&gm->qdur, now - q->t_arrive, 1);
-  rep->blocks = sl_trace_blocks(R->trace.t[q->model]);
+  rep->blocks = gm->blocks;
   sl_replica_submit(rep, id, now);
   sl_fleet_touch(&R->fleet, pod, now);
   sl_gateway_update(&R->gw, &pod->ep);
