@@ -161,6 +161,8 @@ static void heap_remove(sl_replica_t *r, int32_t id) {
   heap_down(r, REQ(r, last)->hpos);
 }
 
+static void evict(sl_replica_t *r, double need);
+
 // ---- step times ---------------------------------------------------------------------------
 
 // A run of decode steps with the current membership: step j (from 0) takes
@@ -220,6 +222,9 @@ static void commit_run(sl_replica_t *r, int64_t k) {
   r->used += (double)k * b;
   r->m_gen_tokens += (double)k * b;
   r->steps += (uint64_t)k;
+  // The run's tokens take KV step by step: cached blocks make way for the steps done (at the
+  // run's end, or where an arrival cuts it), not for the whole run up front.
+  if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used);
 }
 
 // Largest j in [0, k) with run_ms(j) <= ms.
@@ -493,7 +498,6 @@ static void plan(sl_replica_t *r) {
       double k_kv = floor((cap - r->used) / b);
       int64_t k = (double)k_fin < k_kv ? (int64_t)k_fin : (int64_t)k_kv;
       if (k < 1) k = 1;
-      if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used + (double)k * b);
       run_law_t l;
       run_law(r, &l);
       r->seg = SL_SEG_RUN;
