@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/api.h"
+#include "core/emu/discovery.h"
+#include "core/emu/table.h"
 #include "core/emu/kinds.h"
 #include "core/emu/patch.h"
 #include "core/emu/proto.h"

@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/emu/api.h"
+#include "core/emu/crd.h"
 #include "core/emu/emu_priv.h"
+#include "core/emu/tls.h"
 #include "core/emu/kinds.h"
 #include "core/emu/select.h"
 #include "core/util/log.h"
