@@ -5,7 +5,8 @@
 #   cost per simulated request must not grow with the replica count)
 #   one day of ServeGen m-large at --peak-replicas 50
 #   the 14-day ServeGen m-large replay at --peak-replicas 10 (targets: < 10 min, < 1 GB RSS)
-# One policy each (target, or static for the 500-replica fleet). Needs ../shared/data; says so and skips without it.
+# One policy each (target, or static for the 500-replica fleet). Needs ../shared/data; says so
+# and skips without it.
 set -uo pipefail
 data=${DATA:-../shared/data}
 azure="$data/traces/azure2023_AzureLLMInferenceTrace_conv.csv"
