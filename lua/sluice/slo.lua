@@ -332,6 +332,7 @@ local function prepare_group(view, p, state, name, m, vars)
     it.prof = prof
     if prof and I and O and demand then
       local r, limit = max_rate(view, p, vs, v, prof, I, O)
+      it.mrate = r
       if r and vs.sat_cap and vs.sat_cap.rate < r then
         r, limit = vs.sat_cap.rate, "saturation"
       end
@@ -357,9 +358,10 @@ local function prepare_group(view, p, state, name, m, vars)
       demand_share = 0
     end
     -- What the model says the forecast needs, for the runaway bound: under the profile that
-    -- sizes, else the prior (or the fit) as it stands, uncorrected, while none is trusted.
-    local brate = it.rate or (I and O and raw_rate(view, p, vs, v, I, O))
-    if brate and demand_share then it.need = ceil(demand_share / brate - 1e-9) end
+    -- sizes (before what saturated replicas finished bounds it: that is a floor too), else the
+    -- prior (or the fit) as it stands, uncorrected, while none is trusted.
+    it.mrate = it.mrate or (I and O and raw_rate(view, p, vs, v, I, O)) or nil
+    if it.mrate and demand_share then it.need = ceil(demand_share / it.mrate - 1e-9) end
     -- A backlog: the engines' queues and this variant's share of the gateway's.
     it.drain, it.drain_why = limits.drain(p, v, it.rate, now_share, (s.waiting or 0) + share, H)
     it.sat, it.sat_why = saturation_need(p, v, share, now_share)
@@ -460,11 +462,16 @@ local function finish_group(view, p, g, placed, how, out)
     -- No floor may run away from the model: a queue that the replicas finish slowly only while a
     -- burst lasts, or a latency tail more replicas do not shorten, would otherwise ask for many
     -- times what the forecast needs, and hold it.
-    if want and it.need then
-      local need = placed[v.id] or it.need
+    local need = it.need
+    -- Placed, the variant's share is the placement's count, at the model's own rate.
+    if placed[v.id] and it.rate and it.mrate then
+      need = ceil(placed[v.id] * it.rate / it.mrate - 1e-9)
+    end
+    if want and need then
       local bound, bwhy = limits.runaway(p, need)
-      if bound and want > bound then
-        want, why = bound, format("%s; %s binds", why, bwhy)
+      -- It stops a rise, never forces a fall below what is set: scale-down is hysteresis' call.
+      if bound and want > max(bound, v.replicas.spec) then
+        want, why = max(bound, v.replicas.spec), format("%s; %s binds", why, bwhy)
       end
     end
     if want then
