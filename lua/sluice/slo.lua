@@ -87,7 +87,7 @@ M.defaults = {
   drain = 60,                -- seconds a backlog left when new replicas are Ready is cleared in
   help_load = 0.7,           -- latency over the SLO at or below this share of what the Ready
                              -- replicas carry within it is not for more replicas to fix
-  runaway = 3,               -- never ask for more than this multiple of what the model sizes for
+  runaway = 10,              -- never ask for more than this multiple of what the model sizes for
                              -- the forecast (0 = no bound)
 }
 

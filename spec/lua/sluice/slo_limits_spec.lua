@@ -93,12 +93,12 @@ describe("sluice.slo limits", function()
     it("caps a floor at the stated multiple of what the model sizes for the forecast", function()
       -- 2 Ready with a queue, finishing a tenth of a replica's worth each (a burst that has just
       -- hit them): the queue floor scales by arrivals over that, 2 x 4.7 / 0.2 = 47. The model
-      -- says 4.7 replicas' worth needs 5; the bound is 3 x 5.
+      -- says 4.7 replicas' worth needs 5; with a bound of 3 times that, 15.
       -- (What the saturated replicas finish also bounds the profile's rate, so the placement
       -- alone would ask for 47 too, and the backlog's drain more.)
       local v = view_at(0, 4.7 * PER, {
         signals = signals{ request_rate = 0.2 * PER, waiting = 40, running = 400, kv_usage = 0.5 } })
-      local p = params{ up_delay = 0 }
+      local p = params{ up_delay = 0, runaway = 3 }
       local d = slo.decide(v, p, {})
       assert.are.equal(15, d["llm/a"].replicas)
       assert.matches("runaway bound 15 %(3× the 5 the model sizes for the forecast%) binds",
