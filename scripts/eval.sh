@@ -98,14 +98,40 @@ if [ "$sweep" != 0 ]; then
     { echo "eval: cannot read the policies' knobs (luajit scripts/knobs.lua)" >&2; exit 1; }
 fi
 failed=0
+# At most EVAL_JOBS commands at once in the background.
+limited() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  "$@" &
+}
+# One trace's run of every policy (its rc in NAME.rc), and for ServeGen the reference of its
+# sweep window: all of them first, EVAL_JOBS at a time, since each is one process on one core.
+main_run() { # name spec extra cluster
+  local name=$1 spec=$2 extra=$3 cluster=$4
+  # shellcheck disable=SC2086  # extra is a list of flags
+  "$sluice" sim --cluster "$cluster" --trace "$spec" --peak-replicas "$peak" --seed "$seed" \
+    --policy "$policies" --quota auto --json --report "$reports/$name.html" $extra \
+    > "$tmp/$name.json" 2> "$tmp/$name.err"
+  echo $? > "$tmp/$name.rc"
+}
+sweep_ref() { # name spec cluster
+  # shellcheck disable=SC2086
+  "$sluice" sim --cluster "$3" --trace "$2" --peak-replicas "$peak" --seed "$seed" \
+    --policy static --quota auto --json --duration "${EVAL_SWEEP_SERVEGEN:-6h}" \
+    > "$tmp/$1-sweepref.json" 2> "$tmp/$1-sweepref.json.err"
+  echo $? > "$tmp/$1-sweepref.rc"
+}
+start=$(date +%s)
+echo "eval: every trace with $policies, $jobs at a time ..." >&2
 for t in "${traces[@]}"; do
   IFS='|' read -r name spec extra cluster <<< "$t"
-  start=$(date +%s)
-  echo "eval: $name: $policies ..." >&2
-  # shellcheck disable=SC2086  # extra is a list of flags
-  if ! "$sluice" sim --cluster "$cluster" --trace "$spec" --peak-replicas "$peak" --seed "$seed" \
-      --policy "$policies" --quota auto --json --report "$reports/$name.html" $extra \
-      > "$tmp/$name.json" 2> "$tmp/$name.err"; then
+  limited main_run "$name" "$spec" "$extra" "$cluster"
+  case $name in servegen-*) [ "$sweep" != 0 ] && limited sweep_ref "$name" "$spec" "$cluster" ;; esac
+done
+wait
+echo "eval: the runs of every policy: $(($(date +%s) - start)) s" >&2
+for t in "${traces[@]}"; do
+  IFS='|' read -r name spec extra cluster <<< "$t"
+  if [ "$(cat "$tmp/$name.rc" 2>/dev/null)" != 0 ]; then
     echo "eval: $name failed: $(grep -v '^report:' "$tmp/$name.err" | tail -3)" >&2
     echo "| $name | (failed: $(grep -v '^report:' "$tmp/$name.err" | tail -1 | tr '|' '/')) |||||||||||" >> "$rows"
     failed=1
@@ -121,7 +147,6 @@ for t in "${traces[@]}"; do
       (.oracle.run | row("*oracle* (infeasible \($inf * 100 | fixed(2))%)")),
       (.runs[] | row(.policy)),
       "| \($t) | *quota* \(.quota.gpus) GPUs | | | | | | | | | | | | | |"' "$tmp/$name.json" >> "$rows"
-  echo "eval: $name: $(($(date +%s) - start)) s" >&2
   [ "$sweep" != 0 ] || continue
 
   # The sweep: every knob value of every policy, one plain sluice sim each, under this trace's
@@ -134,9 +159,7 @@ for t in "${traces[@]}"; do
     servegen-*)
       sweep_extra="--duration ${EVAL_SWEEP_SERVEGEN:-6h}"
       ref="$tmp/$name-sweepref.json"
-      # shellcheck disable=SC2086
-      "$sluice" sim --cluster "$cluster" --trace "$spec" --peak-replicas "$peak" --seed "$seed" \
-        --policy static --quota auto --json $sweep_extra > "$ref" 2> "$ref.err" ||
+      [ "$(cat "$tmp/$name-sweepref.rc" 2>/dev/null)" = 0 ] ||
         { echo "eval: $name: sweep reference failed: $(tail -1 "$ref.err")" >&2; failed=1; continue; }
       ;;
   esac

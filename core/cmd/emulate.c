@@ -15,6 +15,7 @@
 
 #include "core/cmd/cmd.h"
 #include "core/emu/emu.h"
+#include "core/emu/hpa.h"
 #include "core/emu/sim.h"
 #include "core/util/log.h"
 
@@ -23,6 +24,7 @@ static const char usage_text[] =
     "                      [--port N] [--host ADDR] [--kubeconfig OUT] [--start-delay SECONDS]\n"
     "                      [--nodes PRODUCT:COUNT[:GPUS],...] [--fault SPEC]... [--seed N]\n"
     "                      [--history N] [--bookmark-interval SECONDS] [--tls] [--no-backend]\n"
+    "                      [--hpa-metrics URL [--hpa-sync-period S] [--hpa-namespace-label L]]\n"
     "\n"
     "Serves a subset of the Kubernetes API that kubectl works against, until SIGINT or SIGTERM.\n"
     "With the simulation backend (the default) every Ready pod of a variant is a simulated vLLM\n"
@@ -54,6 +56,12 @@ static const char usage_text[] =
     "  --tls                 serve HTTPS with a self-signed certificate (its CA in the "
     "kubeconfig)\n"
     "  --no-backend          objects only: no nodes, deployments do not make pods\n"
+    "  --hpa-metrics URL     run an HPA controller for autoscaling/v2 HPAs with External\n"
+    "                        metrics, read from the Prometheus server at URL as\n"
+    "                        prometheus-adapter does (e.g. WVA's HPA on wva_desired_replicas)\n"
+    "  --hpa-sync-period S   seconds between the controller's syncs (default 15)\n"
+    "  --hpa-namespace-label L  the series' label matched to the HPA's namespace (default\n"
+    "                        exported_namespace, as WVA's adapter rule; \"\" for none)\n"
     "\n"
     "Faults can also be switched at run time: POST /_emu/faults with JSON, e.g.\n"
     "  {\"error500\": 0.1, \"error429\": 0.05, \"retryAfterSeconds\": 2, \"conflict409\": 0.1,\n"
@@ -63,6 +71,7 @@ static const char usage_text[] =
 
 typedef struct {
   sl_emu_t *emu;
+  sl_emu_hpa_t *hpa;
   uv_signal_t sigint, sigterm;
 } emulate_t;
 
@@ -85,6 +94,8 @@ static int parse_num(const char *s, double lo, double hi, double *out) {
 static void on_signal(uv_signal_t *s, int signum) {
   emulate_t *em = s->data;
   sl_info("emulate: signal %d, stopping", signum);
+  sl_emu_hpa_stop(em->hpa);
+  em->hpa = NULL;
   sl_emu_free(em->emu);
   em->emu = NULL;
   uv_close((uv_handle_t *)&em->sigint, NULL);
@@ -110,6 +121,7 @@ int sl_cmd_emulate(int argc, char **argv) {
   const char **faults = calloc((size_t)argc + 1, sizeof *faults);
   size_t n_faults = 0;
   int backend = 1;
+  sl_emu_hpa_opts_t ho = {.sync_period_s = 15};
   o.seed = 1;
   if (!faults) return SL_EXIT_FAIL;
   int rc = SL_EXIT_OK;
@@ -129,10 +141,23 @@ int sl_cmd_emulate(int argc, char **argv) {
       backend = 0;
       continue;
     }
-    static const char *const with_value[] = {
-        "--port",    "--host",    "--kubeconfig",        "--start-delay", "--nodes", "--fault",
-        "--seed",    "--history", "--bookmark-interval", "--cluster",     "--speed", "--load",
-        "--backend", NULL};
+    static const char *const with_value[] = {"--port",
+                                             "--host",
+                                             "--kubeconfig",
+                                             "--start-delay",
+                                             "--nodes",
+                                             "--fault",
+                                             "--seed",
+                                             "--history",
+                                             "--bookmark-interval",
+                                             "--cluster",
+                                             "--speed",
+                                             "--load",
+                                             "--backend",
+                                             "--hpa-metrics",
+                                             "--hpa-sync-period",
+                                             "--hpa-namespace-label",
+                                             NULL};
     int known = 0;
     for (const char *const *f = with_value; *f && !known; f++) known = !strcmp(a, *f);
     if (!known) {
@@ -190,6 +215,20 @@ int sl_cmd_emulate(int argc, char **argv) {
       simulate = !strcmp(val, "sim");
     } else if (!strcmp(a, "--fault")) {
       faults[n_faults++] = val;
+    } else if (!strcmp(a, "--hpa-metrics")) {
+      if (strncmp(val, "http://", 7) && strncmp(val, "https://", 8)) {
+        rc = usage_error("--hpa-metrics: '%s' is not an http:// or https:// URL", val);
+        goto out;
+      }
+      ho.metrics_url = val;
+    } else if (!strcmp(a, "--hpa-sync-period")) {
+      if (parse_num(val, 0.1, 3600, &v)) {
+        rc = usage_error("--hpa-sync-period: '%s' is not a number of seconds (0.1 to 3600)", val);
+        goto out;
+      }
+      ho.sync_period_s = v;
+    } else if (!strcmp(a, "--hpa-namespace-label")) {
+      ho.namespace_label = val;
     } else if (!strcmp(a, "--seed")) {
       if (parse_num(val, 0, 9007199254740992.0, &v) || v != floor(v)) {
         rc = usage_error("--seed: '%s' is not a non-negative integer", val);
@@ -220,6 +259,10 @@ int sl_cmd_emulate(int argc, char **argv) {
       rc = SL_EXIT_USAGE;
       goto out;
     }
+  }
+  if (!ho.metrics_url && (ho.namespace_label || ho.sync_period_s != 15)) {
+    rc = usage_error("%s", "--hpa-sync-period and --hpa-namespace-label need --hpa-metrics");
+    goto out;
   }
   if (!simulate && (so.cluster || so.speed != 1 || so.load != 1)) {
     rc = usage_error("%s", "--cluster, --speed and --load need the sim backend");
@@ -252,8 +295,16 @@ int sl_cmd_emulate(int argc, char **argv) {
     goto out;
   }
   for (size_t i = 0; i < n_faults; i++) sl_emu_set_fault(em.emu, faults[i], &err);
+  if (ho.metrics_url && sl_emu_hpa_start(em.emu, &ho, &em.hpa, &err) < 0) {
+    fprintf(stderr, "sluice emulate: %s\n", err.msg);
+    sl_emu_free(em.emu);
+    uv_run(loop, UV_RUN_DEFAULT);
+    rc = SL_EXIT_USAGE;
+    goto out;
+  }
   if (kubeconfig && sl_emu_write_kubeconfig(em.emu, kubeconfig, &err) < 0) {
     fprintf(stderr, "sluice emulate: kubeconfig: %s\n", err.msg);
+    sl_emu_hpa_stop(em.hpa);
     sl_emu_free(em.emu);
     uv_run(loop, UV_RUN_DEFAULT);
     rc = SL_EXIT_FAIL;

@@ -56,7 +56,15 @@ typedef struct {
   const char *path;
   sl_repl_server_t *server;
   sl_view_recorder_t *rec;
+  const struct sl_scraper *scraper;
+  const struct sl_prom *prom;
 } repl_ctx_t;
+
+static void repl_sources(void *ud, const struct sl_scraper *scraper, const struct sl_prom *prom) {
+  repl_ctx_t *rx = ud;
+  rx->scraper = scraper;
+  rx->prom = prom;
+}
 
 static int repl_follow(void *ud, sl_controller_t *c, sl_err_t *err) {
   repl_ctx_t *rx = ud;
@@ -69,8 +77,10 @@ static int repl_follow(void *ud, sl_controller_t *c, sl_err_t *err) {
     if (sl_controller_add_observer(c, &rx->rec->obs, err) < 0) return err->code;
     sl_view_recorder_set_variants(rx->rec, c->o.cfg);
   }
-  if (rx->server) return sl_repl_server_attach(rx->server, c, err);
-  return sl_repl_server_open(&rx->server, c, uv_default_loop(), rx->path, err);
+  int rc = rx->server ? sl_repl_server_attach(rx->server, c, err)
+                      : sl_repl_server_open(&rx->server, c, uv_default_loop(), rx->path, err);
+  sl_repl_server_set_sources(rx->server, rx->scraper, rx->prom);
+  return rc;
 }
 
 int sl_cmd_run(int argc, char **argv) {
@@ -213,10 +223,12 @@ int sl_cmd_run(int argc, char **argv) {
   }
   if (record) sl_info("recording every tick's view in %s", record);
   if (cfg.kube.enabled) {
-    repl_ctx_t rx = {repl_socket ? repl_socket : cfg.repl_socket, NULL, record ? &rec : NULL};
+    repl_ctx_t rx = {repl_socket ? repl_socket : cfg.repl_socket, NULL, record ? &rec : NULL, NULL,
+                     NULL};
     clo.max_ticks = max_ticks;
     clo.on_controller = repl_follow;
     clo.on_controller_ud = &rx;
+    clo.on_sources = repl_sources;
     int rc = sl_cluster_run(&cfg, &clo, &err);
     if (rc < 0) fprintf(stderr, "sluice run: %s\n", err.msg);
     if (record) sl_view_recorder_close(&rec);

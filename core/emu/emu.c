@@ -1042,6 +1042,68 @@ int sl_emu_delete(sl_emu_t *e, const char *resource, const char *ns, const char 
   return SL_OK;
 }
 
+// ---- the scale subresource, for the controllers ------------------------------------------------
+
+static sl_emu_rtype_t *scalable(sl_emu_t *e, const char *api_version, const char *kind) {
+  const char *slash = strchr(api_version, '/');
+  size_t glen = slash ? (size_t)(slash - api_version) : 0; // "v1": the core group
+  for (size_t i = 0; i < sl_emu_store_ntypes(e->store); i++) {
+    sl_emu_rtype_t *t = sl_emu_store_type_at(e->store, i);
+    if (t->has_scale && t->served && !strcmp(t->kind, kind) && strlen(t->group) == glen &&
+        !strncmp(t->group, api_version, glen))
+      return t;
+  }
+  return NULL;
+}
+
+int sl_emu_get_scale(sl_emu_t *e, const char *api_version, const char *kind, const char *ns,
+                     const char *name, sl_emu_scale_t *out, sl_err_t *err) {
+  memset(out, 0, sizeof *out);
+  sl_emu_rtype_t *t = scalable(e, api_version ? api_version : "", kind ? kind : "");
+  if (!t)
+    return sl_err(err, SL_ENOTFOUND, "no scale subresource for %s %s",
+                  api_version ? api_version : "", kind ? kind : "");
+  sl_emu_obj_t *o = sl_emu_store_get(e->store, t, t->namespaced ? ns : "", name);
+  char q[200];
+  emu_qualified(t, q, sizeof q);
+  if (!o) return sl_err(err, SL_ENOTFOUND, "%s \"%s\" not found", q, name);
+  snprintf(out->resource, sizeof out->resource, "%s", q);
+  out->spec_replicas =
+      (long)sl_json_num_or(sl_json_at(o->json, t->scale_spec ? t->scale_spec : "spec.replicas"), 0);
+  out->status_replicas =
+      t->scale_status ? (long)sl_json_num_or(sl_json_at(o->json, t->scale_status), 0) : 0;
+  char *sel = NULL;
+  if (sl_emu_is(t, "apps", "deployments") || sl_emu_is(t, "apps", "replicasets") ||
+      sl_emu_is(t, "apps", "statefulsets"))
+    sel = sl_sel_format(sl_json_at(o->json, "spec.selector"));
+  else if (t->scale_selector)
+    sel = strdup(sl_json_str_or(sl_json_at(o->json, t->scale_selector), ""));
+  snprintf(out->selector, sizeof out->selector, "%s", sel ? sel : "");
+  free(sel);
+  return SL_OK;
+}
+
+int sl_emu_set_scale(sl_emu_t *e, const char *resource, const char *ns, const char *name,
+                     long replicas, sl_err_t *err) {
+  sl_emu_rtype_t *t = emu_type(e, resource);
+  if (!t || !t->has_scale)
+    return sl_err(err, SL_ENOTFOUND, "no scale subresource for %s", resource);
+  const sl_json_t *cur = sl_emu_get(e, resource, ns, name);
+  if (!cur) return sl_err(err, SL_ENOTFOUND, "%s \"%s\" not found", resource, name);
+  sl_json_t *next = sl_json_clone(cur);
+  const char *path = t->scale_spec ? t->scale_spec : "spec.replicas";
+  const char *dot = strrchr(path, '.');
+  char parent[128];
+  snprintf(parent, sizeof parent, "%.*s", dot ? (int)(dot - path) : 0, path);
+  sl_json_t *p = dot ? sl_json_at(next, parent) : next;
+  if (!p && dot && sl_json_set(next, parent, sl_json_object()) == 0) p = sl_json_at(next, parent);
+  if (!p || sl_json_set(p, dot ? dot + 1 : path, sl_json_number((double)replicas)) < 0) {
+    sl_json_free(next);
+    return sl_err(err, SL_ENOMEM, "cannot set %s", path);
+  }
+  return sl_emu_update(e, resource, next, NULL, err);
+}
+
 // Old events go first once too many are kept (the API server's TTL, by count).
 static void trim_events(sl_emu_t *e, sl_emu_rtype_t *t) {
   if (sl_map_len(&t->objects) <= EVENTS_KEPT) return;

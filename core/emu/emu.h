@@ -121,6 +121,20 @@ int sl_emu_delete(sl_emu_t *e, const char *resource, const char *ns, const char 
 // Records a core/v1 Event about obj (type "Normal" or "Warning").
 int sl_emu_event(sl_emu_t *e, const sl_json_t *obj, const char *type, const char *reason,
                  const char *message, const char *component);
+// A workload's scale subresource, as the HPA controller reads it: the workload's resource
+// ("deployments.apps"), spec and status replicas, and the pods' label selector ("" if none).
+typedef struct {
+  char resource[200];
+  long spec_replicas, status_replicas;
+  char selector[1024];
+} sl_emu_scale_t;
+// The scale of the object of apiVersion/kind ns/name; SL_ENOTFOUND with err when the kind is
+// unknown or has no scale subresource, or the object is absent.
+int sl_emu_get_scale(sl_emu_t *e, const char *api_version, const char *kind, const char *ns,
+                     const char *name, sl_emu_scale_t *out, sl_err_t *err);
+// Writes the replica count through the scale subresource (an emulator's own write: no faults).
+int sl_emu_set_scale(sl_emu_t *e, const char *resource, const char *ns, const char *name,
+                     long replicas, sl_err_t *err);
 // Random names and uids from the emulator's seeded generator.
 void sl_emu_random_suffix(sl_emu_t *e, char *buf, size_t n);
 // Now as RFC 3339 (seconds, UTC).

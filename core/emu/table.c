@@ -301,7 +301,8 @@ static const col_t hpa_cols[] = {
     {"Age", "string", "", 0},      {NULL},
 };
 
-static void metric_target(const sl_json_t *m, char *buf, size_t n) {
+// `cur` is the metric's entry in status.currentMetrics (same index), or NULL.
+static void metric_target(const sl_json_t *m, const sl_json_t *cur, char *buf, size_t n) {
   const char *type = sl_json_str_or(sl_json_get(m, "type"), "");
   char key[32];
   snprintf(key, sizeof key, "%s", type);
@@ -317,6 +318,9 @@ static void metric_target(const sl_json_t *m, char *buf, size_t n) {
   else {
     const sl_json_t *v = sl_json_get(t, "averageValue");
     if (!v) v = sl_json_get(t, "value");
+    const sl_json_t *c = sl_json_get(sl_json_get(sl_json_get(cur, key), "current"),
+                                     sl_json_get(t, "averageValue") ? "averageValue" : "value");
+    const char *now = c && c->type == SL_JSON_STRING ? c->str : "<unknown>";
     char val[64];
     if (v && v->type == SL_JSON_STRING)
       snprintf(val, sizeof val, "%s", v->str);
@@ -324,7 +328,7 @@ static void metric_target(const sl_json_t *m, char *buf, size_t n) {
       snprintf(val, sizeof val, "%g", v->num);
     else
       snprintf(val, sizeof val, "<unset>");
-    snprintf(buf, n, "%s: <unknown>/%s%s", name ? name : type, val,
+    snprintf(buf, n, "%s: %s/%s%s", name ? name : type, now, val,
              sl_json_get(t, "averageValue") ? " (avg)" : "");
   }
 }
@@ -335,10 +339,11 @@ static void hpa_row(const sl_json_t *h, sl_json_t *cells) {
            sl_json_str_or(sl_json_at(h, "spec.scaleTargetRef.name"), ""));
   sl_json_buf_t b = {0};
   sl_json_buf_add(&b, "", 0);
-  const sl_json_t *ms = sl_json_at(h, "spec.metrics");
+  const sl_json_t *ms = sl_json_at(h, "spec.metrics"), *cs = sl_json_at(h, "status.currentMetrics");
   for (size_t i = 0; ms && ms->type == SL_JSON_ARRAY && i < ms->n; i++) {
     char one[200];
-    metric_target(ms->items[i], one, sizeof one);
+    const sl_json_t *cur = cs && cs->type == SL_JSON_ARRAY && i < cs->n ? cs->items[i] : NULL;
+    metric_target(ms->items[i], cur, one, sizeof one);
     if (i) sl_json_buf_add(&b, ", ", 2);
     sl_json_buf_add(&b, one, strlen(one));
   }

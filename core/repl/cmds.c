@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "core/repl/eval.h"
+#include "core/scrape/prom.h"
+#include "core/scrape/scraper.h"
+#include "core/state/clock.h"
 #include "core/state/signals.h"
 #include "core/util/file.h"
 #include "core/util/log.h"
@@ -84,6 +87,8 @@ static int cmd_help(sl_json_buf_t *out) {
        "sluice.yaml)\n"
        "  pause, resume           stop and restart actuation (every variant holds while paused)\n"
        "  errors                  recent load and run failures of the policies\n"
+       "  targets                 where the metrics come from: each scrape target's health, or\n"
+       "                          the Prometheus source's\n"
        "  help                    this text\n"
        "anything else is Lua, in a sandboxed VM of its own per line (an expression's value is "
        "shown):\n"
@@ -442,10 +447,75 @@ static int cmd_errors(sl_repl_record_t *rec, sl_json_buf_t *out) {
   return SL_OK;
 }
 
+// ---- targets ------------------------------------------------------------------------------------
+
+static int by_kind_pod(const void *a, const void *b) {
+  const sl_scrape_info_t *x = a, *y = b;
+  if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+  const char *p = x->kind == SL_SCRAPE_POD ? x->pod : x->model;
+  const char *q = y->kind == SL_SCRAPE_POD ? y->pod : y->model;
+  int c = strcmp(p ? p : "", q ? q : "");
+  return c ? c : strcmp(x->url, y->url);
+}
+
+static int cmd_targets(const sl_repl_record_t *rec, sl_json_buf_t *out) {
+  if (rec->prom) {
+    sl_prom_stats_t ps;
+    sl_prom_stats(rec->prom, &ps);
+    outf(out,
+         "prometheus: %s, %ld polls (%ld failed), %ld queries (%ld failed), %ld series "
+         "(%ld on no known pod), last poll %.0f ms%s%s\n",
+         ps.up ? "up" : "DOWN", ps.polls, ps.polls_failed, ps.queries, ps.queries_failed, ps.series,
+         ps.series_unmatched, ps.last_duration_s * 1e3, ps.last_error[0] ? ": " : "",
+         ps.last_error);
+  }
+  if (!rec->scraper) {
+    if (!rec->prom) outf(out, "no scraping here: targets are cluster mode's (sluice run)\n");
+    return SL_OK;
+  }
+  sl_scraper_stats_t st;
+  sl_scraper_stats(rec->scraper, &st);
+  outf(out,
+       "%zu targets: %zu up, %zu down, %zu pending; %llu scrapes, %llu failed, %llu rejected, "
+       "%llu slots skipped\n",
+       st.targets, st.up, st.down, st.pending, (unsigned long long)st.scrapes,
+       (unsigned long long)st.failures, (unsigned long long)st.rejected,
+       (unsigned long long)st.skipped);
+  size_t n = sl_scraper_count(rec->scraper);
+  sl_scrape_info_t *t = n ? calloc(n, sizeof *t) : NULL;
+  if (n && !t) return SL_ENOMEM;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (sl_scraper_target_at(rec->scraper, i, &t[k]) == 0) k++;
+  qsort(t, k, sizeof *t, by_kind_pod);
+  sl_clock_t real;
+  sl_clock_init_real(&real);
+  double now = sl_clock_now(&real);
+  for (size_t i = 0; i < k; i++) {
+    const sl_scrape_info_t *x = &t[i];
+    char age[32] = "never";
+    if (isfinite(x->last_success)) snprintf(age, sizeof age, "%.1f s ago", now - x->last_success);
+    const char *state = !x->done ? "pending" : x->up ? "up" : "DOWN";
+    if (x->kind == SL_SCRAPE_POD)
+      outf(out, "  pod %s (%s)", x->pod ? x->pod : "?", x->variant ? x->variant : "?");
+    else
+      outf(out, "  gateway %s", x->model ? x->model : "?");
+    outf(out, ": %s, last page %s, %.1f ms, %zu samples; %llu scrapes, %llu failed", state, age,
+         x->last_duration_s * 1e3, x->last_samples, (unsigned long long)x->scrapes,
+         (unsigned long long)x->failures);
+    if (!x->up && x->done)
+      outf(out, " (%d in a row, next try in %.1f s): %s", x->consecutive_failures, x->backoff_s,
+           x->last_error && *x->last_error ? x->last_error : "?");
+    outf(out, "\n");
+  }
+  free(t);
+  return SL_OK;
+}
+
 // ---- dispatch -----------------------------------------------------------------------------------
 
-static const char *const COMMANDS[] = {"help", "variants", "explain", "dry-run", "reload",
-                                       "set",  "pause",    "resume",  "errors",  NULL};
+static const char *const COMMANDS[] = {"help",  "variants", "explain", "dry-run", "reload", "set",
+                                       "pause", "resume",   "errors",  "targets", NULL};
 static const char *const GLOBALS[] = {"view",     "policies",   "decisions",
                                       "outcomes", "controller", NULL};
 
@@ -496,8 +566,10 @@ int sl_repl_cmds_run(sl_controller_t *c, sl_repl_record_t *rec, const char *line
     return cmd_pause(c, 1, out);
   case 7:
     return cmd_pause(c, 0, out);
-  default:
+  case 8:
     return cmd_errors(rec, out);
+  default:
+    return cmd_targets(rec, out);
   }
 }
 

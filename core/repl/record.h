@@ -62,6 +62,10 @@ typedef struct sl_repl_record {
   sl_repl_event_t events[SL_REPL_EVENTS]; // ring, oldest overwritten
   int nevents, head;
   uint64_t seq;
+  // Where the metrics come from, for `targets` (cluster mode; NULL otherwise). Borrowed; kept
+  // across a new controller.
+  const struct sl_scraper *scraper;
+  const struct sl_prom *prom;
 } sl_repl_record_t;
 
 int sl_repl_record_init(sl_repl_record_t *r, sl_controller_t *c, sl_err_t *err);

@@ -444,9 +444,21 @@ int sl_repl_server_open(sl_repl_server_t **out, sl_controller_t *c, uv_loop_t *l
 
 int sl_repl_server_attach(sl_repl_server_t *s, sl_controller_t *c, sl_err_t *err) {
   if (!s || s->c == c) return SL_OK;
+  const struct sl_scraper *sc = s->rec.scraper;
+  const struct sl_prom *p = s->rec.prom;
   sl_repl_record_deinit(&s->rec);
   s->c = c;
-  return sl_repl_record_init(&s->rec, c, err);
+  int rc = sl_repl_record_init(&s->rec, c, err);
+  s->rec.scraper = sc;
+  s->rec.prom = p;
+  return rc;
+}
+
+void sl_repl_server_set_sources(sl_repl_server_t *s, const struct sl_scraper *scraper,
+                                const struct sl_prom *prom) {
+  if (!s) return;
+  s->rec.scraper = scraper;
+  s->rec.prom = prom;
 }
 
 static void on_handle_closed(uv_handle_t *h) {

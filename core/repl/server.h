@@ -15,6 +15,9 @@
 #define SL_REPL_QUEUE_MAX   ((size_t)1 << 20)
 #define SL_REPL_MAX_CLIENTS 16
 
+struct sl_scraper;
+struct sl_prom;
+
 typedef struct sl_repl_server sl_repl_server_t;
 
 // Listens on `path` for the controller: NULL is the default path (sockpath.h), where a failure
@@ -26,6 +29,10 @@ int sl_repl_server_open(sl_repl_server_t **out, sl_controller_t *c, uv_loop_t *l
 // Points the server at another controller (cluster mode builds a new one when the variants
 // change): what it recorded of the old one goes, its observer moves to the new one.
 int sl_repl_server_attach(sl_repl_server_t *s, sl_controller_t *c, sl_err_t *err);
+// The scraper and the Prometheus source `targets` reports on (either may be NULL), borrowed for
+// the server's life.
+void sl_repl_server_set_sources(sl_repl_server_t *s, const struct sl_scraper *scraper,
+                                const struct sl_prom *prom);
 // Closes every connection and the socket and removes the socket file, running the loop until
 // its handles are closed; after the controller has stopped and before uv_loop_close. The
 // server's handles do not keep the loop alive, so the controller stopping ends the run.

@@ -352,6 +352,7 @@ static int build(run_t *R, sl_err_t *err) {
   R->gen = g;
   // Telemetry and the caller (the REPL) follow the controller that runs now.
   if ((rc = sl_telemetry_attach(R->tel, &g->c, err)) < 0) return rc;
+  if (R->o->on_sources) R->o->on_sources(R->o->on_controller_ud, R->scraper, R->prom);
   if (R->o->on_controller && (rc = R->o->on_controller(R->o->on_controller_ud, &g->c, err)) < 0)
     return rc;
   sl_telemetry_set_ready(R->tel, 1);

@@ -11,6 +11,9 @@
 #include "core/state/config.h"
 #include "core/util/err.h"
 
+struct sl_scraper;
+struct sl_prom;
+
 typedef struct {
   const char *kubeconfig;           // --kubeconfig (NULL: $KUBECONFIG, in-cluster, ~/.kube/config)
   const char *context;              // --context (NULL: the kubeconfig's current context)
@@ -25,6 +28,9 @@ typedef struct {
   // ends, before the last controller is freed.
   int (*on_controller)(void *ud, sl_controller_t *c, sl_err_t *err);
   void *on_controller_ud;
+  // Called before each on_controller with the run's metric sources (either may be NULL: no
+  // scraping, no Prometheus source), valid until the run ends. Same ud.
+  void (*on_sources)(void *ud, const struct sl_scraper *scraper, const struct sl_prom *prom);
 } sl_cluster_opts_t;
 
 // Runs until stopped. Returns 0, or a negative code with err (a configuration the cluster

@@ -64,7 +64,7 @@ guard: {stale_after: 3s}
 policies: [running.lua]
 YAML
 "$SLUICE" run -c "$d/sluice.yaml" --kubeconfig "$KUBECONFIG" --metrics-bind-address 127.0.0.1:0 \
-  >"$d/run.log" 2>&1 &
+  --repl-socket "$d/repl.sock" >"$d/run.log" 2>&1 &
 pids+=("$!")
 wait_for "the metrics port" grep -q "serving /metrics.* on port" "$d/run.log"
 sport=$(metrics_port "$d/run.log")
@@ -105,6 +105,8 @@ wait_for "a hold on stale data" grep -q "llm/llama.*hold: stale" "$d/run.log"
 curl -fsS "http://127.0.0.1:$sport/metrics" | cat | grep -q '^sluice_prometheus_up 0$' ||
   fail "sluice_prometheus_up is not 0 after Prometheus stopped"
 at 3 || fail "llama moved to $(replicas) while Prometheus was down"
+"$SLUICE" repl --socket "$d/repl.sock" -e targets | grep -q "^prometheus: DOWN, .* failed" ||
+  fail "the REPL's targets does not say Prometheus is down: $("$SLUICE" repl --socket "$d/repl.sock" -e targets 2>&1)"
 
 # Back: the new page's 70 running -> 9 replicas.
 start_prometheus

@@ -41,7 +41,7 @@ source:
 guard: {stale_after: 3s}
 actuator: metric
 metrics_bind_address: 127.0.0.1:0
-repl_socket: ''
+repl_socket: $d/repl.sock
 accelerators: {H100: {count: 16, cost: 4}, A100: {count: 16, cost: 2}}
 policies: [target]
 YAML
@@ -72,6 +72,10 @@ wait_for "$pod's pages rejected" rejected
 [ "$(val "sluice_scrape_up$labels ")" = 0 ] || fail "$pod still up while serving garbage"
 [ "$(val 'sluice_scrape_targets{state="up"} ')" -ge 2 ] 2>/dev/null || fail "the other targets went down"
 grep -q "scrape $pod: GET .*line [0-9]*: " "$d/run.log" || fail "the rejection was not logged with its line"
+targets() { "$SLUICE" repl --socket "$d/repl.sock" -e targets; }
+targets | grep -q "^  pod $pod ($variant): DOWN, .* failed (.* in a row, next try in .*): GET .*line [0-9]*" ||
+  fail "the REPL's targets does not show $pod down with why: $(targets 2>&1)"
+targets | grep -q "^  gateway .*: up, last page [0-9.]* s ago" || fail "targets: no gateway up: $(targets 2>&1)"
 held() { tail -n +"$n0" "$d/run.log" | grep -q "hold $variant at [0-9]*: hold: stale data"; }
 wait_for "$variant held on stale data" held
 
@@ -79,5 +83,6 @@ wait_for "$variant held on stale data" held
 faults "{\"pods\":{\"$pod\":{\"mode\":\"ok\"}}}" || fail "clearing the fault"
 back() { test "$(val "sluice_scrape_up$labels ")" = 1; }
 wait_for "$pod up again" back
+targets | grep -q "^  pod $pod ($variant): up" || fail "targets: $pod not up again: $(targets 2>&1)"
 grep -q "scrape .*($pod): up again" "$d/run.log" || fail "the recovery was not logged"
 echo "scrape: emulated pods scraped, garbage rejected and held, recovery"

@@ -245,6 +245,10 @@ int main(void) {
   T_STR_HAS(s, "q was told to fail", "with the error and its file:line");
   show("set q.fail false");
 
+  // targets: cluster mode's; here there is nothing to scrape
+  T_STR_HAS(show("targets"), "no scraping here", "targets outside cluster mode says so");
+  T_STR_HAS(fails("targets all", NULL), "targets takes no argument", "targets takes no argument");
+
   // pause, resume
   T_STR_HAS(show("pause"), "actuation paused", "pause");
   T_OK(!strcmp(show("controller.paused"), "true\n"), "the controller says so");
@@ -315,7 +319,7 @@ int main(void) {
   T_OK(nm == 1 && !strcmp(m[0], "ns/b"), "variant ids inside Lua strings");
   sl_repl_cmds_free_matches(m, nm);
   sl_repl_cmds_complete(&c, "", &m, &nm);
-  T_EQ_INT(nm, 14, "an empty line: every command and global");
+  T_EQ_INT(nm, 15, "an empty line: every command and global");
   sl_repl_cmds_free_matches(m, nm);
 
   T_STR_HAS(show("help"), "dry-run FILE", "help");
