@@ -16,6 +16,9 @@ local M = {}
 
 local ceil, max = math.ceil, math.max
 local format = string.format
+-- The prompt-length quantiles, falling, that the share of prompts too long to prefill in time
+-- is read at.
+local SHARE_QUANTILES = { 0.98, 0.95, 0.9, 0.8, 0.5 }
 
 -- Replicas to add so that a backlog is cleared within p.drain seconds of new replicas being Ready.
 -- The Ready replicas drain it meanwhile at what they finish beyond the arrivals (`level`, req/s
@@ -75,13 +78,32 @@ function M.infeasible(view, p, v, prof, lat_why, O)
   local q = p.percentile > 0 and p.percentile or 0.99
   local P = view.quantile_over and view:quantile_over(v, "request_prompt_tokens", q, view.window)
   if not slo or not P or P <= 0 then return nil end
-  local target = slo.ttft_ms + slo.ttft_ms_per_1k_in * P / 1000
-  local t = lone_ttft(prof, v, P, O)
-  if t and target > 0 and t > target then
-    return format("p%g prompt %.0f tokens takes %.0f ms to prefill alone, over its %.0f: this SLO "
-      .. "class cannot be met for such prompts", q * 100, P, t, target)
+  local function over(tokens)
+    local target = slo.ttft_ms + slo.ttft_ms_per_1k_in * tokens / 1000
+    local t = lone_ttft(prof, v, tokens, O)
+    return t and target > 0 and t > target, t, target
   end
-  return nil
+  local miss, t, target = over(P)
+  if not miss then return nil end
+  -- How many prompts are that long: between the lowest quantile of the prompt lengths that still
+  -- misses alone and the highest that does not.
+  local lo_q, hi_q = q, nil
+  for _, lower in ipairs(SHARE_QUANTILES) do
+    if lower < q then
+      local Pl = view:quantile_over(v, "request_prompt_tokens", lower, view.window)
+      if not Pl then break end
+      if not over(Pl) then
+        hi_q = lower
+        break
+      end
+      lo_q = lower
+    end
+  end
+  local share = hi_q and format("%g–%g%%", (1 - lo_q) * 100, (1 - hi_q) * 100)
+    or format("at least %g%%", (1 - lo_q) * 100)
+  return format("p%g prompt %.0f tokens takes %.0f ms to prefill alone, over its %.0f: this SLO "
+    .. "class cannot be met for such prompts (%s of the last %.0f s's)", q * 100, P, t, target,
+    share, view.window or 0)
 end
 
 -- The most any floor may ask for: p.runaway times the replicas the model says the forecast needs

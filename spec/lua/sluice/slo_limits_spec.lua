@@ -58,7 +58,8 @@ describe("sluice.slo limits", function()
         .. "now%)", d["llm/a"].reason)
       -- The control: the same ITL with the replicas near what they carry asks for one more.
       local busy = view_at(0, 3.8 * PER, { replicas = { spec = 4, ready = 4 },
-        signals = signals{ request_rate = 3.8 * PER, itl_mean = 0.030, waiting = 0, running = 80 } })
+        signals = signals{ request_rate = 3.8 * PER, itl_mean = 0.030, waiting = 0,
+          running = 80 } })
       d = slo.decide(busy, params{ up_delay = 0 }, {})
       assert.are.equal(5, d["llm/a"].replicas)
       assert.matches("mean ITL 30%.0 ms of 24 over the SLO with none starting → 5",
@@ -73,13 +74,24 @@ describe("sluice.slo limits", function()
       assert.is_true(alone > 500)
       local v = view_at(0, 2.5 * PER, { replicas = { spec = 4, ready = 4 },
         signals = signals{ request_rate = 2.5 * PER, ttft_p99 = 2.0, waiting = 0, running = 50 },
-        quantiles = { request_prompt_tokens = { [0.99] = 60000 } } })
+        quantiles = { request_prompt_tokens = { [0.99] = 60000, [0.98] = 40000,
+          [0.95] = 3000 } } })
       local d = slo.decide(v, params{ up_delay = 0 }, {})
       -- p99 TTFT over the SLO with none starting: one more, as before.
       assert.are.equal(5, d["llm/a"].replicas)
-      assert.matches("p99 TTFT 2000 ms of 500 over the SLO with none starting → 5", d["llm/a"].reason)
+      assert.matches("p99 TTFT 2000 ms of 500 over the SLO with none starting → 5",
+        d["llm/a"].reason)
       assert.matches(string.format("p99 prompt 60000 tokens takes %.0f ms to prefill alone, over "
-        .. "its 500: this SLO class cannot be met for such prompts", alone), d["llm/a"].reason)
+        .. "its 500: this SLO class cannot be met for such prompts %%(2–5%%%% of the last 30 "
+        .. "s's%%)", alone),
+        d["llm/a"].reason)
+      -- With only the 99th percentile known, the share is a lower bound.
+      v = view_at(0, 2.5 * PER, { replicas = { spec = 4, ready = 4 },
+        signals = signals{ request_rate = 2.5 * PER, ttft_p99 = 2.0, waiting = 0, running = 50 },
+        quantiles = { request_prompt_tokens = { [0.99] = 60000 } } })
+      d = slo.decide(v, params{ up_delay = 0 }, {})
+      assert.matches("cannot be met for such prompts %(at least 1%% of the last 30 s's%)",
+        d["llm/a"].reason)
       -- Prompts that fit are not named.
       v = view_at(0, 1 * PER, { replicas = { spec = 4, ready = 4 },
         signals = signals{ request_rate = 1 * PER, ttft_p99 = 2.0, waiting = 0, running = 20 },
@@ -97,7 +109,8 @@ describe("sluice.slo limits", function()
       -- (What the saturated replicas finish also bounds the profile's rate, so the placement
       -- alone would ask for 47 too, and the backlog's drain more.)
       local v = view_at(0, 4.7 * PER, {
-        signals = signals{ request_rate = 0.2 * PER, waiting = 40, running = 400, kv_usage = 0.5 } })
+        signals = signals{ request_rate = 0.2 * PER, waiting = 40, running = 400,
+          kv_usage = 0.5 } })
       local p = params{ up_delay = 0, runaway = 3 }
       local d = slo.decide(v, p, {})
       assert.are.equal(15, d["llm/a"].replicas)
