@@ -98,6 +98,7 @@ if [ "$sweep" != 0 ]; then
     { echo "eval: cannot read the policies' knobs (luajit scripts/knobs.lua)" >&2; exit 1; }
 fi
 failed=0
+swept=() # name|label|reference of each trace whose sweep is queued
 # At most EVAL_JOBS commands at once in the background.
 limited() {
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
@@ -122,11 +123,14 @@ sweep_ref() { # name spec cluster
 }
 start=$(date +%s)
 echo "eval: every trace with $policies, $jobs at a time ..." >&2
-for t in "${traces[@]}"; do
+# The longest (ServeGen's days) first, so the short ones fill in at the end.
+for t in "${traces[@]}"; do case $t in servegen-*) echo "$t" ;; esac; done > "$tmp/order"
+for t in "${traces[@]}"; do case $t in servegen-*) ;; *) echo "$t" ;; esac; done >> "$tmp/order"
+while read -r t; do
   IFS='|' read -r name spec extra cluster <<< "$t"
   limited main_run "$name" "$spec" "$extra" "$cluster"
   case $name in servegen-*) [ "$sweep" != 0 ] && limited sweep_ref "$name" "$spec" "$cluster" ;; esac
-done
+done < "$tmp/order"
 wait
 echo "eval: the runs of every policy: $(($(date +%s) - start)) s" >&2
 for t in "${traces[@]}"; do
@@ -152,7 +156,6 @@ for t in "${traces[@]}"; do
   # The sweep: every knob value of every policy, one plain sluice sim each, under this trace's
   # quota (no oracle: the one above is the reference). ServeGen's day is swept over its first
   # EVAL_SWEEP_SERVEGEN (6h), against an oracle of its own for that window.
-  start=$(date +%s)
   sweep_extra=$extra
   ref="$tmp/$name.json"
   case $name in
@@ -178,19 +181,30 @@ for t in "${traces[@]}"; do
       printf '%s\n' "$sluice sim --cluster $cluster --trace $spec --peak-replicas $peak --seed $seed --quota $quota --oracle off --policy $pol --param $pol.$param=$x --json $sweep_extra > $out_json 2> $out_json.err" >> "$tmp/jobs-$name"
     done
   done < "$knobs"
-  n=$(wc -l < "$tmp/jobs-$name")
-  echo "eval: $name: sweep, $n runs, $jobs at a time ..." >&2
-  if ! xargs -P "$jobs" -I CMD sh -c CMD < "$tmp/jobs-$name"; then
-    echo "eval: $name: a sweep run failed: $(cat "$tmp/sweep-$name"/*.err | grep -v '^sim:' | tail -3)" >&2
-    failed=1
-  fi
   label=$name
   [ "$sweep_extra" = "$extra" ] || label="$name (first ${EVAL_SWEEP_SERVEGEN:-6h})"
-  python3 scripts/frontier.py "$label" "$ref" "$tmp/sweep-$name.md" \
-    "$reports/$name-sweep.html" "$tmp/sweep-$name"/*.json &&
-    cat "$tmp/sweep-$name.md" >> "$sweeps" || failed=1
-  echo "eval: $name: sweep $(($(date +%s) - start)) s" >&2
+  swept+=("$name|$label|$ref")
 done
+
+# Every trace's sweep points in one pool, the longest traces' first (ServeGen's windows), so
+# both cores stay busy to the end instead of waiting at each trace's last run.
+if [ "${#swept[@]}" -gt 0 ]; then
+  start=$(date +%s)
+  for t in "${swept[@]}"; do case ${t%%|*} in servegen-*) cat "$tmp/jobs-${t%%|*}" ;; esac; done > "$tmp/jobs"
+  for t in "${swept[@]}"; do case ${t%%|*} in servegen-*) ;; *) cat "$tmp/jobs-${t%%|*}" ;; esac; done >> "$tmp/jobs"
+  echo "eval: sweeps, $(wc -l < "$tmp/jobs") runs, $jobs at a time ..." >&2
+  if ! xargs -P "$jobs" -I CMD sh -c CMD < "$tmp/jobs"; then
+    echo "eval: a sweep run failed: $(cat "$tmp"/sweep-*/*.err | grep -v '^sim:' | tail -3)" >&2
+    failed=1
+  fi
+  echo "eval: sweeps: $(($(date +%s) - start)) s" >&2
+  for t in "${swept[@]}"; do
+    IFS='|' read -r name label ref <<< "$t"
+    python3 scripts/frontier.py "$label" "$ref" "$tmp/sweep-$name.md" \
+      "$reports/$name-sweep.html" "$tmp/sweep-$name"/*.json &&
+      cat "$tmp/sweep-$name.md" >> "$sweeps" || failed=1
+  done
+fi
 
 version=$("$sluice" version | head -1)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

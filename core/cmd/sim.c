@@ -172,6 +172,7 @@ static void run_json(yajl_gen g, const sl_sim_result_t *r) {
   key(g, "peak_gpus"), num(g, r->peak_gpus);
   key(g, "scale_events"), yajl_gen_integer(g, (long long)r->scale_events);
   key(g, "reaction_s"), num(g, r->reaction_s);
+  key(g, "prefix_hit_rate"), num(g, r->prefix_hit_rate);
 }
 
 static void print_json(const sl_sim_result_t *r, int n, const sl_clair_result_t *c, double rate,
@@ -317,6 +318,16 @@ static void print_table(const sl_sim_t *s, const sl_sim_result_t *r, int n,
            ri->policy, 100.0 * (double)ri->late_ttft / e, 100.0 * (double)ri->late_itl / e,
            100.0 * (double)ri->dropped / e, 100.0 * (double)ri->cut / e);
   }
+  // Only a trace that names prompt blocks (Mooncake's hash_ids) can hit a prefix cache.
+  for (int i = 0; i < n + (o != NULL); i++) {
+    const sl_sim_result_t *ri = i < n ? &r[i] : x->ores;
+    if (isfinite(ri->prefix_hit_rate))
+      printf("%-14s prefix cache: %.2f%% of completed requests' prompt tokens hit\n", ri->policy,
+             100 * ri->prefix_hit_rate);
+  }
+  if (cl->routing.mix)
+    printf("gateway: scorer mix (prefix-cache %g, kv-cache-utilization %g, queue %g)\n",
+           cl->routing.w_prefix, cl->routing.w_kv, cl->routing.w_queue);
   printf("simulated %.0f requests per second of wall time\n", sl_sim_rate(s));
 }
 

@@ -367,6 +367,34 @@ static int resolve_variant(sl_cluster_t *c, int i, sl_err_t *err) {
   return SL_OK;
 }
 
+// gateway.routing (least-loaded | scorers) and gateway.scorers' weights.
+static int load_routing(sl_cluster_t *c, const sl_yval_t *g, sl_err_t *err) {
+  const sl_yval_t *f = sl_y_get(g, "routing"), *w = sl_y_get(g, "scorers");
+  if (f) {
+    char *mode;
+    TRY(sl_y_str(D(c), f, "gateway.routing", &mode, err));
+    int mix = !strcmp(mode, "scorers"), ll = !strcmp(mode, "least-loaded");
+    free(mode);
+    if (!mix && !ll)
+      return sl_y_err(D(c), f, err, "gateway.routing: expected least-loaded or scorers");
+    c->routing.mix = mix;
+  }
+  if (!w) return SL_OK;
+  if (!c->routing.mix)
+    return sl_y_err(D(c), w, err, "gateway.scorers: weights apply only with routing: scorers");
+  static const char *const wk[] = {"prefix_cache", "kv_cache_utilization", "queue", NULL};
+  TRY(sl_y_expect(D(c), w, SL_Y_MAP, "gateway.scorers", err));
+  TRY(sl_y_known_keys(D(c), w, "gateway.scorers", wk, err));
+  double *dst[] = {&c->routing.w_prefix, &c->routing.w_kv, &c->routing.w_queue};
+  char path[64];
+  for (int i = 0; wk[i]; i++) {
+    if (!(f = sl_y_get(w, wk[i]))) continue;
+    snprintf(path, sizeof path, "gateway.scorers.%s", wk[i]);
+    TRY(sl_y_num(D(c), f, path, 0, 1e6, dst[i], err));
+  }
+  return SL_OK;
+}
+
 static int parse_root(sl_cluster_t *c, sl_err_t *err) {
   static const char *const keys[] = {"slo_classes", "accelerators", "gpus",    "models", "variants",
                                      "cold_start",  "drain_grace",  "gateway", NULL};
@@ -379,6 +407,7 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
   c->drop_timeout = 60;
   c->queue_threshold = 5;
   c->kv_threshold = 0.8;
+  c->routing = (sl_gateway_routing_t){0, SL_GATEWAY_W_PREFIX, SL_GATEWAY_W_KV, SL_GATEWAY_W_QUEUE};
   if (!r) return sl_y_err(D(c), NULL, err, "empty cluster file");
   TRY(sl_y_expect(D(c), r, SL_Y_MAP, "top level", err));
   TRY(sl_y_known_keys(D(c), r, "", keys, err));
@@ -428,7 +457,8 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
   if ((f = sl_y_get(r, "drain_grace")))
     TRY(sl_y_duration(D(c), f, "drain_grace", &c->drain_grace, err));
   if ((g = sl_y_get(r, "gateway"))) {
-    static const char *const gk[] = {"drop_timeout", "queue_threshold", "kv_threshold", NULL};
+    static const char *const gk[] = {"drop_timeout", "queue_threshold", "kv_threshold",
+                                     "routing",      "scorers",         NULL};
     TRY(sl_y_expect(D(c), g, SL_Y_MAP, "gateway", err));
     TRY(sl_y_known_keys(D(c), g, "gateway", gk, err));
     if ((f = sl_y_get(g, "drop_timeout"))) {
@@ -439,6 +469,7 @@ static int parse_root(sl_cluster_t *c, sl_err_t *err) {
       TRY(sl_y_num(D(c), f, "gateway.queue_threshold", 1, 1e6, &c->queue_threshold, err));
     if ((f = sl_y_get(g, "kv_threshold")))
       TRY(sl_y_num(D(c), f, "gateway.kv_threshold", 0.01, 1, &c->kv_threshold, err));
+    TRY(load_routing(c, g, err));
   }
 
   // Without a models: block, each model the variants name gets an entry with no shape.

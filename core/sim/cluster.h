@@ -7,6 +7,7 @@
 
 #include "core/model/step.h"
 #include "core/state/config.h"
+#include "core/sim/gateway.h"
 #include "core/sim/replica.h"
 #include "core/util/err.h"
 
@@ -42,10 +43,11 @@ typedef struct {
   sl_cluster_variant_t *vx; // cfg.nvariants entries
   // cold start: lognormal with this median and p95 (equal: fixed), clamped to [min, max]
   double cold_median, cold_p95, cold_min, cold_max;
-  double drain_grace;     // seconds a draining pod keeps serving before what is left is cut
-  double drop_timeout;    // seconds a request may wait in the gateway queue
-  double queue_threshold; // EPP saturation: a server with this many waiting is saturated
-  double kv_threshold;    // ... or with this KV occupancy
+  double drain_grace;           // seconds a draining pod keeps serving before what is left is cut
+  double drop_timeout;          // seconds a request may wait in the gateway queue
+  double queue_threshold;       // EPP saturation: a server with this many waiting is saturated
+  double kv_threshold;          // ... or with this KV occupancy
+  sl_gateway_routing_t routing; // least-loaded, or the EPP's scorer mix
 } sl_cluster_t;
 
 int sl_cluster_load(sl_cluster_t *c, const char *path, sl_err_t *err);

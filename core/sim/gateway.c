@@ -32,6 +32,7 @@ void sl_gateway_deinit(sl_gateway_t *g) {
     sl_heap_deinit(&g->m[i].eps);
   }
   free(g->m);
+  free(g->chain);
   memset(g, 0, sizeof *g);
 }
 
@@ -88,6 +89,65 @@ void sl_gateway_update(sl_gateway_t *g, sl_gateway_ep_t *ep) {
 sl_replica_t *sl_gateway_pick(const sl_gateway_t *g, int model) {
   const sl_heap_node_t *top = sl_heap_top(&g->m[model].eps);
   return top && top->key < SL_GATEWAY_SATURATED ? EP_OF(top)->rep : NULL;
+}
+
+void sl_gateway_set_routing(sl_gateway_t *g, const sl_gateway_routing_t *rt, uint64_t seed) {
+  g->rt = *rt;
+  sl_rng_seed(&g->rng, seed ^ 0x6570705f73636f72ULL);
+}
+
+// The request's full prompt blocks into g->chain; how many (0 when it names none).
+static uint32_t request_chain(sl_gateway_t *g, const sl_gateway_model_t *m,
+                              const sl_inflight_t *q) {
+  const sl_blocks_t *b = m->blocks;
+  if (!b || q->block == SL_BLOCK_NONE) return 0;
+  uint32_t n = sl_blocks_depth(b, q->block), full = q->in / b->tokens;
+  if (full < n) n = full;
+  if (n > g->chain_cap) {
+    uint32_t cap = g->chain_cap ? g->chain_cap : 64;
+    while (cap < n) cap *= 2;
+    uint32_t *c = realloc(g->chain, sizeof *c * cap);
+    if (!c) return 0; // scored as if it named no blocks
+    g->chain = c;
+    g->chain_cap = cap;
+  }
+  sl_blocks_chain(b, q->block, n, g->chain);
+  return n;
+}
+
+// The scorer mix over every unsaturated endpoint, as the EPP's scheduling cycle scores every pod.
+sl_replica_t *sl_gateway_pick_mix(sl_gateway_t *g, int model, int32_t id) {
+  sl_gateway_model_t *m = &g->m[model];
+  // The heap's top is the least loaded: saturated there means saturated everywhere.
+  if (!(sl_heap_top_key(&m->eps) < SL_GATEWAY_SATURATED)) return NULL;
+  int qmin = INT32_MAX, qmax = INT32_MIN;
+  for (int i = 0; i < m->eps.n; i++) {
+    const sl_gateway_ep_t *ep = EP_OF(m->eps.a[i]);
+    if (ep->node.key >= SL_GATEWAY_SATURATED) continue;
+    int w = ep->rep->n_waiting;
+    if (w < qmin) qmin = w;
+    if (w > qmax) qmax = w;
+  }
+  uint32_t n = request_chain(g, m, &g->pool->r[id]);
+  const sl_gateway_routing_t *rt = &g->rt;
+  sl_replica_t *best = NULL;
+  double best_s = -INFINITY;
+  int ties = 0;
+  for (int i = 0; i < m->eps.n; i++) {
+    const sl_gateway_ep_t *ep = EP_OF(m->eps.a[i]);
+    if (ep->node.key >= SL_GATEWAY_SATURATED) continue;
+    sl_replica_t *r = ep->rep;
+    double sq = qmax == qmin ? 1 : (double)(qmax - r->n_waiting) / (qmax - qmin);
+    double sk = 1 - fmin(1, sl_replica_kv(r));
+    double sp = n ? (double)sl_replica_cached_blocks(r, g->chain, n) / n : 0;
+    double s = rt->w_prefix * sp + rt->w_kv * sk + rt->w_queue * sq;
+    if (s > best_s) {
+      best = r, best_s = s, ties = 1;
+    } else if (s == best_s && sl_rng_uniform(&g->rng) * ++ties < 1) {
+      best = r; // each of the tied endpoints equally likely
+    }
+  }
+  return best;
 }
 
 double sl_gateway_saturation(const sl_gateway_t *g, int model) {

@@ -20,7 +20,9 @@ typedef struct {
   double t_first;     // first token out (NaN before)
   uint64_t key;       // while decoding: the server's decode step at which the request finishes
   uint32_t in, out;   // prompt and output tokens
-  uint32_t cached;    // prompt tokens found in the server's prefix cache
+  uint32_t cached;    // prompt tokens found in the server's prefix cache when first admitted
+  uint32_t block;     // the prompt's last block (core/sim/blocks.h), SL_BLOCK_NONE if none
+  uint32_t pub;       // leading prompt blocks it holds in the server's prefix cache
   uint32_t gen;       // tokens generated (while decoding: when decoding (re)started)
   uint32_t plen;      // tokens to prefill: the prompt, plus what was generated before a preemption
   uint32_t done;      // of plen, computed so far
@@ -30,6 +32,7 @@ typedef struct {
   uint16_t model;     // model index
   uint16_t variant;   // variant index of the server (for its SLO class)
   uint8_t state;
+  uint8_t admitted; // has been admitted into a running batch
 } sl_inflight_t;
 
 typedef struct {

@@ -256,6 +256,9 @@ static ost_t *ost_clone(const ost_t *src) {
     b->rep.ud = T;
     b->rep.heap = NULL, b->rep.chunks = NULL;
     b->rep.heap_cap = b->rep.chunks_cap = 0;
+    // The search's requests name no prompt blocks: its servers' prefix caches stay empty.
+    sl_pcache_init(&b->rep.pc);
+    b->rep.chain = NULL, b->rep.chain_cap = 0;
     if (srv_append(T, b) < 0) {
       free(b);
       goto oom;

@@ -20,6 +20,7 @@ int sl_replica_init(sl_replica_t *r, const sl_replica_cfg_t *cfg, sl_inflight_po
   static const sl_promhist_kind_t kinds[SL_RH__COUNT] = {SL_PH_TTFT, SL_PH_ITL, SL_PH_E2E,
                                                          SL_PH_PROMPT_TOKENS, SL_PH_GEN_TOKENS};
   for (int i = 0; i < SL_RH__COUNT; i++) sl_promhist_init(&r->h[i], kinds[i]);
+  sl_pcache_init(&r->pc);
   return 0;
 }
 
@@ -28,6 +29,10 @@ void sl_replica_deinit(sl_replica_t *r) {
   free(r->chunks);
   r->heap = r->chunks = NULL;
   r->nheap = r->heap_cap = r->nchunks = r->chunks_cap = 0;
+  sl_pcache_deinit(&r->pc);
+  free(r->chain);
+  r->chain = NULL;
+  r->chain_cap = 0;
 }
 
 // ---- lists --------------------------------------------------------------------------------
@@ -156,6 +161,8 @@ static void heap_remove(sl_replica_t *r, int32_t id) {
   heap_down(r, REQ(r, last)->hpos);
 }
 
+static void evict(sl_replica_t *r, double need);
+
 // ---- step times ---------------------------------------------------------------------------
 
 // A run of decode steps with the current membership: step j (from 0) takes
@@ -215,6 +222,9 @@ static void commit_run(sl_replica_t *r, int64_t k) {
   r->used += (double)k * b;
   r->m_gen_tokens += (double)k * b;
   r->steps += (uint64_t)k;
+  // The run's tokens take KV step by step: cached blocks make way for the steps done (at the
+  // run's end, or where an arrival cuts it), not for the whole run up front.
+  if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used);
 }
 
 // Largest j in [0, k) with run_ms(j) <= ms.
@@ -230,6 +240,128 @@ static int64_t run_steps_by(const run_law_t *l, int64_t k, double ms) {
   return lo;
 }
 
+// ---- prefix cache ---------------------------------------------------------------------------
+
+static inline double block_tokens(const sl_replica_t *r) {
+  return r->blocks ? r->blocks->tokens : 0;
+}
+
+// The first n blocks of q's prompt into r->chain; 0, or -1 when out of memory.
+static int chain_of(sl_replica_t *r, const sl_inflight_t *q, uint32_t n) {
+  if (n > r->chain_cap) {
+    uint32_t cap = r->chain_cap ? r->chain_cap : 64;
+    while (cap < n) cap *= 2;
+    uint32_t *c = realloc(r->chain, sizeof *c * cap);
+    if (!c) return r->oom = 1, -1;
+    r->chain = c;
+    r->chain_cap = cap;
+  }
+  sl_blocks_chain(r->blocks, q->block, n, r->chain);
+  return 0;
+}
+
+// Full prompt blocks of q: what its prefill puts in the cache.
+static uint32_t full_blocks(const sl_replica_t *r, const sl_inflight_t *q) {
+  if (!r->blocks || q->block == SL_BLOCK_NONE) return 0;
+  uint32_t d = sl_blocks_depth(r->blocks, q->block), full = q->in / r->blocks->tokens;
+  return full < d ? full : d;
+}
+
+// The longest run of q's leading blocks in the cache, leaving at least one token of plen to
+// compute (vLLM recomputes the last token of a fully cached prompt for its logits); *nfree of
+// them are unreferenced. Leaves the chain in r->chain.
+__attribute__((noinline)) static uint32_t lookup(sl_replica_t *r, const sl_inflight_t *q,
+                                                 uint32_t *nfree) {
+  *nfree = 0;
+  uint32_t n = full_blocks(r, q);
+  if (n == 0 || r->pc.n == 0) return 0;
+  uint32_t lim = (q->plen - 1) / r->blocks->tokens;
+  if (lim < n) n = lim;
+  if (n == 0 || chain_of(r, q, n) < 0) return 0;
+  uint32_t h = 0;
+  for (; h < n; h++) {
+    int32_t e = sl_pcache_find(&r->pc, r->chain[h]);
+    if (e < 0) break;
+    if (r->pc.e[e].ref == 0) ++*nfree;
+  }
+  return h;
+}
+
+uint32_t sl_replica_cached_blocks(const sl_replica_t *r, const uint32_t *chain, uint32_t n) {
+  uint32_t h = 0;
+  if (r->pc.n > 0)
+    while (h < n && sl_pcache_find(&r->pc, chain[h]) >= 0) h++;
+  return h;
+}
+
+// Takes the h blocks lookup() found (still in r->chain) for q, whose prefill starts after them.
+__attribute__((noinline)) static void acquire(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
+  double bt = block_tokens(r);
+  for (uint32_t i = 0; i < h; i++) {
+    int32_t e = sl_pcache_find(&r->pc, r->chain[i]);
+    if (r->pc.e[e].ref == 0) r->pc_free -= bt, r->used += bt;
+    sl_pcache_ref(&r->pc, e);
+  }
+  q->pub = h;
+  q->done = (uint32_t)(h * bt);
+}
+
+// q joins the batch with h cached blocks found by lookup().
+__attribute__((noinline)) static void admit_cached(sl_replica_t *r, sl_inflight_t *q, uint32_t h) {
+  if (!q->admitted && r->blocks) {
+    q->admitted = 1;
+    q->cached = (uint32_t)(h * block_tokens(r));
+    r->m_prefix_queries += q->in, r->m_prefix_hits += q->cached;
+  }
+  if (h) acquire(r, q, h);
+}
+
+// Puts q's newly computed full prompt blocks in the cache. A block another request computed
+// meanwhile is shared from then on (q's own copy is freed).
+__attribute__((noinline)) static void publish(sl_replica_t *r, sl_inflight_t *q) {
+  double bt = block_tokens(r);
+  uint32_t n = full_blocks(r, q), upto = (uint32_t)(q->done / bt);
+  if (upto < n) n = upto;
+  if (n <= q->pub || chain_of(r, q, n) < 0) return;
+  for (uint32_t i = q->pub; i < n; i++) {
+    int32_t e = sl_pcache_find(&r->pc, r->chain[i]);
+    if (e < 0) {
+      if (sl_pcache_add(&r->pc, r->chain[i]) < 0) return (void)(r->oom = 1);
+    } else {
+      if (r->pc.e[e].ref == 0) r->pc_free -= bt, r->used += bt;
+      sl_pcache_ref(&r->pc, e);
+      r->used -= bt;
+    }
+    q->pub = i + 1;
+  }
+}
+
+// q leaves the batch (the caller has taken all its tokens off `used`, its shared blocks too,
+// which come back here while another request holds them): its cached blocks lose a reference,
+// the last block first, so that the tail of a prompt is evicted before its head (vLLM frees a
+// request's blocks in reverse order).
+__attribute__((noinline)) static void release(sl_replica_t *r, sl_inflight_t *q) {
+  if (q->pub == 0) return;
+  double bt = block_tokens(r);
+  if (chain_of(r, q, q->pub) == 0) {
+    r->used += q->pub * bt;
+    for (uint32_t i = q->pub; i > 0; i--) {
+      int32_t e = sl_pcache_find(&r->pc, r->chain[i - 1]);
+      if (sl_pcache_unref(&r->pc, e)) r->used -= bt, r->pc_free += bt;
+    }
+  }
+  q->pub = 0;
+}
+
+// Makes room for `need` KV tokens held by running requests: unreferenced blocks go, least
+// recently freed first.
+__attribute__((noinline)) static void evict(sl_replica_t *r, double need) {
+  double bt = block_tokens(r);
+  while (r->pc_free > 0 && need + r->pc_free > r->cfg->kv_capacity && sl_pcache_evict(&r->pc))
+    r->pc_free -= bt;
+  if (r->pc.nlru == 0) r->pc_free = 0;
+}
+
 // ---- leaving --------------------------------------------------------------------------------
 
 static void finish(sl_replica_t *r, int32_t id, double t) {
@@ -243,6 +375,7 @@ static void finish(sl_replica_t *r, int32_t id, double t) {
   } else {
     r->used -= q->done;
   }
+  if (q->pub) release(r, q);
   run_unlink(r, id);
   double extra = r->cfg->step.request_ms * 1e-3;
   r->m_requests += 1;
@@ -269,6 +402,7 @@ static void preempt_tail(sl_replica_t *r) {
     r->used -= q->done;
     r->n_prefill--;
   }
+  if (q->pub) release(r, q);
   run_unlink(r, id);
   q->plen = q->in + q->gen;
   q->done = 0;
@@ -324,11 +458,22 @@ static void plan(sl_replica_t *r) {
     // Then waiting requests, in order, while a seat, token budget and KV room remain.
     while (r->wait_head >= 0 && r->n_running < cfg->max_num_seqs && budget > 0) {
       sl_inflight_t *q = REQ(r, r->wait_head);
-      double c = q->plen - q->done;
+      double c = q->plen - q->done, fit = room;
+      uint32_t nfree = 0, h = 0;
+      if (__builtin_expect(q->block != SL_BLOCK_NONE, 0)) {
+        // Cached leading blocks need no prefill; those no one holds take KV room back.
+        h = lookup(r, q, &nfree);
+        c -= h * block_tokens(r);
+        fit -= nfree * block_tokens(r);
+      }
       if (c > budget) c = budget;
-      if (c > room) break;
+      if (c > fit) break;
       int32_t id = wait_pop(r);
       q = REQ(r, id);
+      if (__builtin_expect(q->block != SL_BLOCK_NONE, 0)) {
+        admit_cached(r, q, h);
+        room = fit;
+      }
       q->state = SL_INFLIGHT_PREFILL;
       run_append(r, id);
       if (r->n_prefill++ == 0) r->pf_head = id;
@@ -360,6 +505,7 @@ static void plan(sl_replica_t *r) {
       r->seg_end = r->tb + run_ms(&l, (double)k) * 1e-3;
       return;
     }
+    if (__builtin_expect(r->pc.nlru > 0, 0)) evict(r, r->used + p + b);
     r->seg = SL_SEG_STEP;
     r->step_ms = sl_step_ms_ex(&cfg->step, b, r->ctx, p, pairs);
     r->seg_end = r->tb + r->step_ms * 1e-3;
@@ -391,6 +537,7 @@ static void end_step(sl_replica_t *r) {
     r->used += q->chunk;
     r->m_prompt_tokens += q->chunk;
     q->chunk = 0;
+    if (q->block != SL_BLOCK_NONE && r->blocks) publish(r, q);
     if (q->done < q->plen) continue;
     // The last chunk of a prefill yields a token.
     r->n_prefill--;
@@ -430,13 +577,15 @@ void sl_replica_advance(sl_replica_t *r) {
 }
 
 // Could the waiting head join a step started now?
-static int head_admissible(const sl_replica_t *r) {
+static int head_admissible(sl_replica_t *r) {
   if (r->wait_head < 0 || r->n_running >= r->cfg->max_num_seqs) return 0;
   const sl_inflight_t *q = &r->pool->r[r->wait_head];
+  uint32_t nfree = 0, h = q->block != SL_BLOCK_NONE ? lookup(r, q, &nfree) : 0;
+  double bt = block_tokens(r);
   double budget = r->cfg->max_num_batched_tokens - r->n_decode;
-  double c = q->plen - q->done;
+  double c = q->plen - q->done - h * bt;
   if (c > budget) c = budget;
-  return budget > 0 && c <= r->cfg->kv_capacity - r->used - r->n_decode;
+  return budget > 0 && c <= r->cfg->kv_capacity - r->used - r->n_decode - nfree * bt;
 }
 
 // Ends a decode run at the step in progress at `now`: the steps done are committed and the one
@@ -459,7 +608,7 @@ void sl_replica_submit(sl_replica_t *r, int32_t id, double now) {
   q->state = SL_INFLIGHT_WAITING;
   q->plen = q->in;
   q->done = q->gen = 0;
-  q->hpos = -1;
+  q->hpos = -1; // cached, pub and admitted start at 0 in a fresh slot
   if ((double)q->in + q->out > r->cfg->kv_capacity) {
     r->on_done(r->ud, r, id, now, SL_REPLICA_REJECTED);
     return;
@@ -497,6 +646,8 @@ int sl_replica_cut(sl_replica_t *r, double now) {
   r->n_running = r->n_waiting = r->n_prefill = r->n_decode = 0;
   r->pf_head = -1;
   r->ctx = r->used = 0;
+  sl_pcache_clear(&r->pc);
+  r->pc_free = 0;
   r->seg = SL_SEG_IDLE;
   r->seg_end = INFINITY;
   r->tb = now;

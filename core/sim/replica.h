@@ -9,6 +9,15 @@
 // (step time is linear in the resident context, which grows by the batch size each step) up to the
 // next change: a request finishing, the KV cache filling, or an arrival that can join.
 //
+// Prefix cache (vLLM's automatic prefix caching, core/sim/pcache.h), for requests that name their
+// prompt blocks: a request admitted to the batch starts its prefill after the longest run of its
+// leading blocks found in the cache (at least one prompt token is always computed); its full
+// prompt blocks enter the cache as its prefill computes them, shared by every running request
+// that uses them, so the KV cache holds a shared block once. When a request ends its blocks stay
+// cached, unreferenced, and are evicted least recently freed first when KV room is needed.
+// `used` counts what running requests hold (shared blocks once), as vLLM's KV usage does;
+// `pc_free` the cached blocks no request holds.
+//
 // Time: the replica lives on the caller's event loop. sl_replica_next_event() is when it next needs
 // the loop (the end of the step or run in progress); the loop calls sl_replica_advance() then.
 // Arrivals (sl_replica_submit) join at the next step boundary, as in vLLM.
@@ -17,7 +26,9 @@
 #include <stdint.h>
 
 #include "core/model/step.h"
+#include "core/sim/blocks.h"
 #include "core/sim/inflight.h"
+#include "core/sim/pcache.h"
 #include "core/sim/promhist.h"
 
 typedef struct {
@@ -68,8 +79,16 @@ typedef struct sl_replica {
   int32_t *chunks; // requests with a prefill chunk in the step in progress
   int nchunks, chunks_cap;
 
+  // Prefix cache: requests naming blocks of `blocks` (the submitter sets it; NULL: none).
+  const sl_blocks_t *blocks;
+  sl_pcache_t pc;
+  double pc_free;  // KV tokens of cached blocks no running request holds (evictable)
+  uint32_t *chain; // scratch: one request's blocks
+  uint32_t chain_cap;
+
   // Metrics a scrape reads.
   double m_requests, m_prompt_tokens, m_gen_tokens, m_preemptions;
+  double m_prefix_queries, m_prefix_hits; // prompt tokens looked up / found, at first admission
   sl_promhist_t h[SL_RH__COUNT];
   uint64_t steps; // engine steps executed (for tests and benchmarks)
   int oom;        // an allocation failed (the loop reports it)
@@ -96,6 +115,9 @@ typedef struct {
   double requests, prompt_tokens, gen_tokens, preemptions;
 } sl_replica_gauges_t;
 void sl_replica_peek(const sl_replica_t *r, double now, sl_replica_gauges_t *g);
+
+// Of the n blocks in chain (first block first), how many lead it in the prefix cache.
+uint32_t sl_replica_cached_blocks(const sl_replica_t *r, const uint32_t *chain, uint32_t n);
 
 // KV occupancy 0..1 at the last boundary.
 static inline double sl_replica_kv(const sl_replica_t *r) {

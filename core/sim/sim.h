@@ -44,6 +44,9 @@ typedef struct {
   int peak_replicas;                                         // most pods holding GPUs at once
   double peak_gpus;                                          // most GPUs held at once
   uint64_t scale_events;
+  // Prompt tokens of completed requests, and of those found in a server's prefix cache; their
+  // ratio, NaN when the trace names no prompt blocks.
+  double prefix_prompt_tokens, prefix_hit_tokens, prefix_hit_rate;
   double reaction_s; // NaN when load never outran the Ready replicas
   int episodes;
   uint64_t pods_created;

@@ -216,6 +216,10 @@ void sl_trace_free(sl_trace_t *t) {
   free(t);
 }
 
+const sl_blocks_t *sl_trace_blocks(const sl_trace_t *t) {
+  return t->src->blocks;
+}
+
 const char *sl_trace_kind(const sl_trace_t *t) {
   return t->src->kind;
 }

@@ -10,6 +10,7 @@
 
 #include "core/util/err.h"
 #include "core/util/rng.h"
+#include "core/sim/blocks.h"
 #include "core/sim/trace_tokens.h"
 
 typedef struct {
@@ -17,6 +18,7 @@ typedef struct {
   uint32_t in_tokens;     // prompt length, >= 1
   uint32_t out_tokens;    // generated length, >= 1
   uint32_t prefix_blocks; // leading prompt blocks already seen earlier in the trace (Mooncake)
+  uint32_t block;         // the prompt's last block in sl_trace_blocks(), SL_BLOCK_NONE if none
   uint16_t model;         // opts->model
 } sl_req_t;
 
@@ -28,6 +30,9 @@ enum {
   SL_TRACE_SERVEGEN,     // one client: window_start_s,rate,cv,pattern,shape,scale (no header)
   SL_TRACE_SERVEGEN_AGG, // window_start_s,total_rate_rps,active_clients
 };
+
+// Tokens per hash_ids block in the Mooncake trace.
+#define SL_TRACE_MOONCAKE_BLOCK 512
 
 typedef struct {
   uint64_t seed;
@@ -59,6 +64,9 @@ int sl_trace_open_mem(const void *data, size_t len, const char *name, const sl_t
 // Times are non-decreasing.
 int sl_trace_next(sl_trace_t *t, sl_req_t *out, sl_err_t *err);
 void sl_trace_free(sl_trace_t *t);
+// The trace's prompt blocks (Mooncake's hash_ids), or NULL when it has none. Valid, and growing
+// as the trace is read, until sl_trace_free.
+const sl_blocks_t *sl_trace_blocks(const sl_trace_t *t);
 // "azure", "mooncake", "servegen", "servegen-aggregate", "servegen-dir" or the generator name.
 const char *sl_trace_kind(const sl_trace_t *t);
 

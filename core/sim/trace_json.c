@@ -1,8 +1,9 @@
 // The Mooncake trace: JSON lines {"timestamp": ms, "input_length": n, "output_length": n,
 // "hash_ids": [...]}, parsed with yajl one line at a time so errors name their line. hash_ids
-// are prompt blocks (equal ids = same prefix); a request's prefix_blocks is the leading run of its
-// ids that some earlier request already had, i.e. what an unbounded prefix cache would hit. The
-// set of seen ids is the only state that grows, bounded by the file's own size.
+// are the prompt's 512-token blocks (equal ids = same prefix), kept as a trie of blocks
+// (core/sim/blocks.h): a request carries its last block, and its prefix_blocks is the leading run
+// of its blocks that some earlier request already had, i.e. what an unbounded prefix cache would
+// hit. The trie is the only state that grows, bounded by the file's own size.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,50 +11,6 @@
 #include <yajl/yajl_parse.h>
 
 #include "core/sim/trace_json.h"
-
-typedef struct {
-  uint64_t *k;
-  size_t cap, n;
-  bool zero; // key 0 marks empty slots, so it is tracked apart
-} idset_t;
-
-static inline uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return x;
-}
-
-// 1 = was already there, 0 = added, < 0 = out of memory.
-static int idset_insert(idset_t *s, uint64_t key) {
-  if (key == 0) {
-    bool had = s->zero;
-    s->zero = true;
-    return had;
-  }
-  if ((s->n + 1) * 4 > s->cap * 3) {
-    size_t ncap = s->cap ? s->cap * 2 : 1024;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    if (!nk) return SL_ENOMEM;
-    for (size_t i = 0; i < s->cap; i++) {
-      if (!s->k[i]) continue;
-      size_t j = mix(s->k[i]) & (ncap - 1);
-      while (nk[j]) j = (j + 1) & (ncap - 1);
-      nk[j] = s->k[i];
-    }
-    free(s->k);
-    s->k = nk;
-    s->cap = ncap;
-  }
-  size_t j = mix(key) & (s->cap - 1);
-  while (s->k[j]) {
-    if (s->k[j] == key) return 1;
-    j = (j + 1) & (s->cap - 1);
-  }
-  s->k[j] = key;
-  s->n++;
-  return 0;
-}
 
 enum { K_OTHER, K_TS, K_IN, K_OUT, K_HASH };
 static const char *const key_names[] = {"", "timestamp", "input_length", "output_length",
@@ -63,7 +20,7 @@ typedef struct {
   sl_trace_src_t base;
   sl_trace_lines_t l;
   yajl_handle h;
-  idset_t ids;
+  sl_blocks_t blocks;
   sl_err_t *err; // where callbacks report, valid during yajl_parse
   int rc;        // callback failure code
   // the object being read
@@ -71,6 +28,7 @@ typedef struct {
   bool seen[5];
   double ts;
   uint32_t in, out, prefix;
+  uint32_t block; // the last block of the object's hash_ids so far
   bool in_prefix;
   // across lines
   bool have0;
@@ -140,8 +98,8 @@ static int cb_number(void *ctx, const char *s, size_t n) {
     uint64_t id;
     if (!sl_trace_lines_uint(s + neg, n - neg, &id))
       return fail(m, "hash_ids must hold integers%s", "");
-    int seen = idset_insert(&m->ids, neg ? ~id : id);
-    if (seen < 0) {
+    bool seen;
+    if (sl_blocks_intern(&m->blocks, m->block, neg ? ~id : id, &m->block, &seen) < 0) {
       m->rc = sl_err(m->err, SL_ENOMEM, "out of memory");
       return 0;
     }
@@ -161,6 +119,7 @@ static int cb_start_map(void *ctx) {
     m->key = K_OTHER;
     memset(m->seen, 0, sizeof m->seen);
     m->in = m->out = m->prefix = 0;
+    m->block = SL_BLOCK_NONE;
     m->ts = 0;
   }
   m->depth++;
@@ -194,7 +153,7 @@ static int cb_start_array(void *ctx) {
   if (m->depth == 0) return fail(m, "expected a JSON object, got %s", "an array");
   if (m->depth == 1 && m->key != K_OTHER && m->key != K_HASH) return scalar_ok(m, "an array");
   if (m->depth == 2 && m->key == K_HASH) return scalar_ok(m, "an array");
-  if (m->depth == 1 && m->key == K_HASH) m->in_prefix = true;
+  if (m->depth == 1 && m->key == K_HASH) m->in_prefix = true, m->block = SL_BLOCK_NONE;
   m->depth++;
   return 1;
 }
@@ -268,6 +227,7 @@ static int mc_next(sl_trace_src_t *s, sl_req_t *r, sl_rng_t **rng, sl_err_t *err
     r->in_tokens = m->in;
     r->out_tokens = m->out;
     r->prefix_blocks = m->prefix;
+    r->block = m->block;
     return 1;
   }
 }
@@ -275,7 +235,7 @@ static int mc_next(sl_trace_src_t *s, sl_req_t *r, sl_rng_t **rng, sl_err_t *err
 static void mc_free(sl_trace_src_t *s) {
   mc_t *m = (mc_t *)s;
   if (m->h) yajl_free(m->h);
-  free(m->ids.k);
+  sl_blocks_deinit(&m->blocks);
   sl_trace_lines_deinit(&m->l);
   free(m);
 }
@@ -289,6 +249,7 @@ int sl_trace_json_open(sl_trace_lines_t *l, const sl_trace_opts_t *o, sl_trace_s
   }
   m->l = *l;
   m->tol = o->order_tol_s;
+  sl_blocks_init(&m->blocks, SL_TRACE_MOONCAKE_BLOCK);
   m->h = yajl_alloc(&callbacks, NULL, m);
   if (!m->h) {
     mc_free(&m->base);
@@ -300,6 +261,7 @@ int sl_trace_json_open(sl_trace_lines_t *l, const sl_trace_opts_t *o, sl_trace_s
   m->base.kind = "mooncake";
   m->base.has_tokens = true;
   m->base.end = INFINITY;
+  m->base.blocks = &m->blocks;
   *out = &m->base;
   return 0;
 }

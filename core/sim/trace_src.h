@@ -20,6 +20,7 @@ struct sl_trace_src {
   void (*seek)(sl_trace_src_t *s, double t);
   void (*free)(sl_trace_src_t *s);
   const char *kind;
-  bool has_tokens; // false: the pipeline draws lengths from opts->tokens
-  double end;      // source time after which nothing comes (generators), else INFINITY
+  bool has_tokens;           // false: the pipeline draws lengths from opts->tokens
+  double end;                // source time after which nothing comes (generators), else INFINITY
+  const sl_blocks_t *blocks; // the prompt blocks requests name (NULL: none)
 };

@@ -191,6 +191,7 @@ static void on_done(void *ud, sl_replica_t *r, int32_t id, double t, sl_replica_
     }
     met = !late_t && !late_i;
     R->res->met += (uint64_t)met;
+    if (r->blocks) R->res->prefix_prompt_tokens += q->in, R->res->prefix_hit_tokens += q->cached;
     report_request(R, q, pod, ttft, itl, e2e,
                    met      ? SL_SIM_MET
                    : late_t ? (late_i ? SL_SIM_BOTH : SL_SIM_TTFT)
@@ -215,6 +216,7 @@ static void dispatch(sl_sim_world_t *R, sl_replica_t *rep, int32_t id, double no
   gm->inflight += 1;
   gm->inflight_tokens += q->in;
   sl_promhist_add(&gm->qdur, now - q->t_arrive, 1);
+  rep->blocks = gm->blocks;
   sl_replica_submit(rep, id, now);
   sl_fleet_touch(&R->fleet, pod, now);
   sl_gateway_update(&R->gw, &pod->ep);
@@ -224,7 +226,7 @@ static void dispatch(sl_sim_world_t *R, sl_replica_t *rep, int32_t id, double no
 static void pump(sl_sim_world_t *R, int model, double now) {
   sl_gateway_model_t *gm = &R->gw.m[model];
   while (gm->n > 0) {
-    sl_replica_t *rep = sl_gateway_pick(&R->gw, model);
+    sl_replica_t *rep = sl_gateway_pick_for(&R->gw, model, gm->head);
     if (!rep) break;
     dispatch(R, rep, sl_gateway_pop(&R->gw, model), now);
   }
@@ -300,13 +302,14 @@ static int arrival(sl_sim_world_t *R, int m, sl_err_t *err) {
   q->t_arrive = r->t;
   q->in = r->in_tokens;
   q->out = r->out_tokens;
+  q->block = r->block;
   q->model = (uint16_t)m;
   R->res->requests++;
   R->gw.m[m].requests += 1;
   sl_record_arrival(R->rec, m);
   count_bin(R, r);
   sl_gateway_model_t *gm = &R->gw.m[m];
-  sl_replica_t *rep = gm->n == 0 ? sl_gateway_pick(&R->gw, m) : NULL;
+  sl_replica_t *rep = gm->n == 0 ? sl_gateway_pick_for(&R->gw, m, id) : NULL;
   if (rep) {
     dispatch(R, rep, id, r->t);
   } else {
@@ -548,6 +551,8 @@ int sl_sim_world_new_cfg(sl_sim_t *s, sl_store_t *store, double scrape_interval,
     R->bins = &s->bins;
   }
   if ((rc = merge_open(&R->trace, o, s->rate_scale, err)) < 0) goto fail;
+  sl_gateway_set_routing(&R->gw, &cl->routing, o->seed);
+  for (int m = 0; m < cl->nmodels; m++) R->gw.m[m].blocks = sl_trace_blocks(R->trace.t[m]);
   // Warm start: the clairvoyant count of the first bin, Ready at time 0 and held there for that
   // first bin (the controller defers the policies until then): policies start deciding once
   // their signals have a minute of traffic behind them, not on the empty servers of time 0.
@@ -595,6 +600,15 @@ void sl_sim_world_finish(sl_sim_world_t *R, sl_err_t *err) {
   res->ttft_mean_ms = R->ttft.n ? R->ttft_sum / (double)R->ttft.n * 1e3 : NAN;
   res->itl_mean_ms = R->itl.n ? R->itl_sum / (double)R->itl.n * 1e3 : NAN;
   res->e2e_mean_ms = R->e2e.n ? R->e2e_sum / (double)R->e2e.n * 1e3 : NAN;
+  // Only a trace that names prompt blocks can hit a prefix cache.
+  int blocks = 0;
+  for (int m = 0; m < R->trace.n; m++) {
+    const sl_blocks_t *b = sl_trace_blocks(R->trace.t[m]);
+    blocks |= b && b->n > 1;
+  }
+  res->prefix_hit_rate = blocks && res->prefix_prompt_tokens > 0
+                             ? res->prefix_hit_tokens / res->prefix_prompt_tokens
+                             : NAN;
   res->peak_replicas = R->fleet.peak_pods;
   res->peak_gpus = R->fleet.peak_gpus;
 }

@@ -39,9 +39,10 @@ assert set(j) == {"runs", "oracle", "quota", "mean_sized", "simulated_requests_p
 keys = {"policy", "requests", "completed", "dropped", "slo_attainment", "gpu_hours", "cost",
         "ttft_mean_ms", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "itl_mean_ms", "itl_p50_ms",
         "itl_p99_ms", "e2e_mean_ms", "e2e_p99_ms", "peak_replicas", "peak_gpus",
-        "scale_events", "reaction_s"}
+        "scale_events", "reaction_s", "prefix_hit_rate"}
 assert len(j["runs"]) == 1 and set(j["runs"][0]) == keys, j["runs"]
 r = j["runs"][0]
+assert r["prefix_hit_rate"] is None, r  # a generator names no prompt blocks
 assert r["policy"] == "target" and 2500 < r["requests"] < 3500, r
 assert r["completed"] + r["dropped"] <= r["requests"]
 assert 0 <= r["slo_attainment"] <= 1 and r["gpu_hours"] > 0 and r["cost"] > 0
@@ -56,6 +57,46 @@ assert o["slo_attainment"] + o["infeasible"] >= 0.99 and o["short_bins"] == 0, o
 assert o["run"]["requests"] == r["requests"] and o["gpu_hours"] == o["run"]["gpu_hours"]
 assert j["quota"] is None  # no --peak-replicas, no --quota: the cluster file's inventory
 PY
+
+# A trace naming its prompt blocks: repeated prefixes hit the servers' prefix caches, the run's
+# hit rate is what the per-request cached_tokens add up to, and the scorer mix holds at least as
+# many hits as least-loaded.
+python3 - "$d/p.jsonl" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(600):
+        ids = [(i % 8) * 1000 + k for k in range(6)] + [100000 + i]  # 6 shared blocks, 1 own
+        f.write('{"timestamp": %d, "input_length": %d, "output_length": 20, "hash_ids": %s}\n'
+                % (i * 100, 6 * 512 + 300, ids))
+PY
+sed 's/^cold_start:.*/&\ngateway: {routing: scorers}/' "$d/cluster.yaml" > "$d/mix.yaml"
+for c in cluster mix; do
+  "$SLUICE" sim --cluster "$d/$c.yaml" --trace "$d/p.jsonl" --policy target --seed 3 --json \
+    --requests "$d/$c.csv" > "$d/$c.json" 2>"$d/err" || fail "prefix run ($c): $(cat "$d/err")"
+done
+python3 - "$d" <<'PY' || fail "prefix cache: $(cat "$d/cluster.json" "$d/mix.json")"
+import csv, json, sys
+d = sys.argv[1]
+rate = {}
+for c in ("cluster", "mix"):
+    r = json.load(open(f"{d}/{c}.json"))["runs"][0]
+    rows = [x for x in csv.DictReader(open(f"{d}/{c}.csv")) if x["outcome"] != "dropped"]
+    cached = sum(int(x["cached_tokens"]) for x in rows)
+    prompt = sum(int(x["input_tokens"]) for x in rows)
+    assert all(int(x["cached_tokens"]) in (0, 6 * 512) for x in rows), "block-granular hits"
+    assert abs(r["prefix_hit_rate"] - cached / prompt) < 1e-9, (r["prefix_hit_rate"], cached, prompt)
+    rate[c] = r["prefix_hit_rate"]
+assert rate["cluster"] > 0.1, rate
+assert rate["mix"] >= rate["cluster"] and rate["mix"] > 0.8, rate
+PY
+"$SLUICE" sim --cluster "$d/mix.yaml" --trace "$d/p.jsonl" --policy target --seed 3 \
+  > "$d/mix.txt" 2>&1 || fail "prefix table run"
+grep -q "^target *prefix cache: [0-9.]*% of completed requests' prompt tokens hit" "$d/mix.txt" \
+  || fail "table lacks the prefix cache line: $(cat "$d/mix.txt")"
+grep -q "^gateway: scorer mix (prefix-cache 3, kv-cache-utilization 2, queue 2)" "$d/mix.txt" \
+  || fail "table lacks the routing line: $(cat "$d/mix.txt")"
+expect_usage "bad routing" "gateway.routing: expected least-loaded or scorers" \
+  --cluster <(sed 's/^cold_start:.*/&\ngateway: {routing: prefix}/' "$d/cluster.yaml") --trace "$gen"
 
 # The same seed gives identical JSON apart from the wall-clock rate; another seed does not.
 "$SLUICE" sim --cluster "$d/cluster.yaml" --trace "$gen" --tokens fixed:in=300,out=50 \

@@ -54,10 +54,34 @@ static void mooncake(void) {
     T_EQ_INT(o.r[1].prefix_blocks, 2, "mooncake: shared leading blocks counted");
     T_EQ_INT(o.r[2].prefix_blocks, 0,
              "mooncake: seen blocks after a new first block are no prefix");
-    T_EQ_INT(o.r[3].prefix_blocks, 5, "mooncake: prefix stops at the first unseen block");
+    // Blocks are chained as vLLM's hashes are: 4 after 3 is not the 4 that followed 2.
+    T_EQ_INT(o.r[3].prefix_blocks, 3, "mooncake: prefix stops at the first unseen block");
     T_EQ_INT(o.r[4].prefix_blocks, 0, "mooncake: hash_ids is optional");
   }
   free(o.r);
+  // The blocks themselves live as long as the trace.
+  sl_trace_t *t;
+  sl_err_t err;
+  sl_req_t r[5];
+  int n = 0;
+  T_EQ_INT(sl_trace_open(p, NULL, &t, &err), 0, "mooncake: opens");
+  while (n < 5 && sl_trace_next(t, &r[n], &err) > 0) n++;
+  const sl_blocks_t *b = sl_trace_blocks(t);
+  T_OK(n == 5 && b != NULL && b->tokens == 512, "mooncake: the trace names 512-token blocks");
+  if (n == 5 && b) {
+    T_EQ_INT(sl_blocks_depth(b, r[0].block), 3, "mooncake: a request's chain has its blocks");
+    T_EQ_INT(sl_blocks_depth(b, r[3].block), 6, "mooncake: chain of six");
+    T_EQ_INT(r[4].block, SL_BLOCK_NONE, "mooncake: no hash_ids, no blocks");
+    uint32_t c0[3], c1[3], c3[6];
+    sl_blocks_chain(b, r[0].block, 3, c0);
+    sl_blocks_chain(b, r[1].block, 3, c1);
+    sl_blocks_chain(b, r[3].block, 6, c3);
+    T_OK(c0[0] == c1[0] && c0[1] == c1[1] && c0[2] != c1[2],
+         "mooncake: shared leading blocks are the same blocks, the rest differ");
+    T_OK(c3[0] == c0[0] && c3[1] == c0[1] && c3[2] == c0[2] && c3[3] != c1[2],
+         "mooncake: id 4 after 3 is another block than 4 after 2");
+  }
+  sl_trace_free(t);
 }
 
 static void detection_and_mem(void) {
