@@ -67,7 +67,10 @@ static const char usage_text[] =
     "  {\"error500\": 0.1, \"error429\": 0.05, \"retryAfterSeconds\": 2, \"conflict409\": 0.1,\n"
     "   \"expireNext\": 1, \"dropWatches\": true, \"watchDropEverySeconds\": 30,\n"
     "   \"pods\": {\"default/web-abc12\": {\"mode\": \"slow\", \"delaySeconds\": 3}}}\n"
-    "GET /_emu/faults shows them, DELETE /_emu/faults clears them, GET /_emu/stats counts.\n";
+    "GET /_emu/faults shows them, DELETE /_emu/faults clears them, GET /_emu/stats counts.\n"
+    "The load too (--backend sim): POST /_emu/load {\"load\": 2} or\n"
+    "  {\"models\": {\"MODEL\": 2}}; GET /_emu/load shows it. GET /_emu/scales lists the\n"
+    "replica changes clients made, with the time each was stored.\n";
 
 typedef struct {
   sl_emu_t *emu;

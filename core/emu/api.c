@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/api.h"
+#include "core/emu/discovery.h"
+#include "core/emu/table.h"
 #include "core/emu/kinds.h"
 #include "core/emu/patch.h"
 #include "core/emu/proto.h"
@@ -1217,6 +1219,43 @@ static void on_resource(sl_emu_t *e, sl_http_req_t *r, target_t *tg) {
 
 // ---- admin --------------------------------------------------------------------------------------
 
+// The clients' scales the emulator stored, oldest first (the last EMU_SCALES).
+static sl_json_t *scales_json(const sl_emu_t *e) {
+  sl_json_t *out = sl_json_object(), *list = sl_json_array();
+  uint64_t first = e->n_scales > EMU_SCALES ? e->n_scales - EMU_SCALES : 0;
+  for (uint64_t i = first; i < e->n_scales; i++) {
+    const sl_emu_scale_rec_t *c = &e->scales[i % EMU_SCALES];
+    sl_json_t *o = sl_json_object();
+    sl_json_set(o, "resource", sl_json_string(c->resource));
+    sl_json_set(o, "namespace", sl_json_string(c->ns));
+    sl_json_set(o, "name", sl_json_string(c->name));
+    sl_json_set(o, "from", sl_json_number((double)c->from));
+    sl_json_set(o, "to", sl_json_number((double)c->to));
+    sl_json_set(o, "time", sl_json_number(c->time));
+    sl_json_push(list, o);
+  }
+  sl_json_set(out, "scales", list);
+  sl_json_set(out, "total", sl_json_number((double)e->n_scales));
+  return out;
+}
+
+static void admin_to_backend(sl_emu_t *e, sl_http_req_t *r, const char *m, const char *path) {
+  sl_json_t *body = NULL;
+  if (!strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH")) {
+    if (!(body = read_body(r, 0))) return;
+  }
+  sl_json_t *reply = NULL;
+  sl_err_t err;
+  int rc = e->backend.admin(e->backend.ud, e, m, path, body, &reply, &err);
+  sl_json_free(body);
+  if (rc == SL_ENOTFOUND)
+    fail(r, 404, "NotFound", "%s", err.msg);
+  else if (rc < 0)
+    fail(r, 400, "BadRequest", "%s", err.msg);
+  else
+    emu_reply_json(r, 200, reply ? reply : sl_json_object());
+}
+
 static void on_admin(sl_emu_t *e, sl_http_req_t *r, const char *path) {
   const char *m = sl_http_req_method(r);
   if (!strcmp(path, "/_emu/faults")) {
@@ -1273,6 +1312,14 @@ static void on_admin(sl_emu_t *e, sl_http_req_t *r, const char *path) {
     sl_json_t *s = sl_json_object();
     sl_json_set(s, "dropped", sl_json_number((double)n));
     emu_reply_json(r, 200, s);
+    return;
+  }
+  if (!strcmp(path, "/_emu/scales") && !strcmp(m, "GET")) {
+    emu_reply_json(r, 200, scales_json(e));
+    return;
+  }
+  if (e->has_backend && e->backend.admin) {
+    admin_to_backend(e, r, m, path);
     return;
   }
   fail(r, 404, "NotFound", "no such admin endpoint: %s %s", m, path);

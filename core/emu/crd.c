@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/crd.h"
 #include "core/emu/kinds.h"
 
 static const char *str_at(const sl_json_t *j, const char *path) {

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/api.h"
+#include "core/emu/crd.h"
+#include "core/emu/discovery.h"
 
 static int set_str(sl_json_t *o, const char *k, const char *v) {
   return sl_json_set(o, k, sl_json_string(v));

@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/emu/api.h"
+#include "core/emu/crd.h"
 #include "core/emu/emu_priv.h"
+#include "core/emu/tls.h"
 #include "core/emu/kinds.h"
 #include "core/emu/select.h"
 #include "core/util/log.h"
@@ -652,10 +655,31 @@ static int is_workload(const sl_emu_rtype_t *t) {
 }
 
 static void on_notify(uv_timer_t *tm);
+static long replicas_at(const sl_emu_rtype_t *t, const sl_json_t *obj);
+
+// Timestamps a client's scale when it is stored, not when the backend hears of it: what a
+// controller's reaction time is measured to (tests/bench/reaction.sh).
+static void record_scale(sl_emu_t *e, const sl_emu_change_t *c) {
+  if (c->internal || c->type != SL_EMU_MODIFIED || !c->old) return;
+  long from = replicas_at(c->rt, c->old->json), to = replicas_at(c->rt, c->obj->json);
+  if (from == to) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  sl_emu_scale_rec_t *r = &e->scales[e->n_scales++ % EMU_SCALES];
+  emu_qualified(c->rt, r->resource, sizeof r->resource);
+  const sl_json_t *md = sl_json_get(c->obj->json, "metadata");
+  snprintf(r->ns, sizeof r->ns, "%s", sl_json_str_or(sl_json_get(md, "namespace"), ""));
+  snprintf(r->name, sizeof r->name, "%s", sl_json_str_or(sl_json_get(md, "name"), ""));
+  r->from = from;
+  r->to = to;
+  r->time = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void on_change(void *ud, const sl_emu_change_t *c) {
   sl_emu_t *e = ud;
-  if (!e->has_backend || e->closing) return;
+  if (e->closing) return;
+  if (is_workload(c->rt)) record_scale(e, c);
+  if (!e->has_backend) return;
   int pod_gone = sl_emu_is(c->rt, "", "pods") && c->type == SL_EMU_DELETED && !c->internal;
   if (!is_workload(c->rt) && !pod_gone) return;
   if (e->n_notes == e->cap_notes) {

@@ -41,6 +41,11 @@ typedef struct {
   // The emulator is stopping: release everything (timers must be closed by the time the loop
   // has run once more).
   void (*stop)(void *ud);
+  // An admin request under /_emu/ that the API does not serve itself (the simulation backend's
+  // /_emu/load). body is the parsed JSON of a POST/PUT/PATCH, NULL otherwise. Fill *reply for a
+  // 200; SL_ENOTFOUND answers 404, another error 400, both with err's message. Optional.
+  int (*admin)(void *ud, sl_emu_t *emu, const char *method, const char *path, const sl_json_t *body,
+               sl_json_t **reply, sl_err_t *err);
 } sl_emu_backend_t;
 
 // What a layer on top of the default backend (the simulator, sim.h) adds to its pods.

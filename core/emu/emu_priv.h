@@ -20,6 +20,15 @@ typedef struct {
   sl_emu_obj_t *obj, *old;
 } sl_emu_note_t;
 
+// A client's change of a workload's desired replicas, as it was stored (GET /_emu/scales).
+typedef struct {
+  char resource[64], ns[64], name[254];
+  long from, to;
+  double time; // Unix seconds
+} sl_emu_scale_rec_t;
+
+#define EMU_SCALES 256 // the most recent ones kept
+
 struct sl_emu {
   uv_loop_t *loop;
   sl_emu_opts_t o;
@@ -40,6 +49,8 @@ struct sl_emu {
   int handles_open;
   unsigned next_ip;
   int closing;
+  sl_emu_scale_rec_t scales[EMU_SCALES]; // a ring: scales[(n_scales - 1) % EMU_SCALES] is the last
+  uint64_t n_scales;
 };
 
 // An API failure, rendered as a Status object by the HTTP layer.
@@ -79,32 +90,5 @@ int emu_update(sl_emu_t *e, sl_emu_rtype_t *t, const char *ns, const char *name,
 int emu_delete(sl_emu_t *e, sl_emu_rtype_t *t, const char *ns, const char *name,
                const sl_json_t *opts, int flags, sl_emu_obj_t **out, sl_emu_fail_t *f);
 
-// CRDs (crd.c): the type a CRD defines, registered or updated after the CRD is stored, and
-// unserved (its objects deleted) when the CRD goes.
-int emu_crd_validate(sl_emu_t *e, const sl_json_t *crd, sl_emu_fail_t *f);
-int emu_crd_apply(sl_emu_t *e, const sl_json_t *crd, sl_err_t *err);
-void emu_crd_remove(sl_emu_t *e, const sl_json_t *crd);
-// Kubernetes version priority: whether a sorts before b (v1 > v2beta1 > v1beta1 > v1alpha1).
-int emu_version_before(const char *a, const char *b);
 // Re-arms the periodic watch drop after the fault switches changed.
 void emu_faults_changed(sl_emu_t *e);
-
-// HTTP (api.c, discovery.c)
-int emu_api_init(sl_emu_t *e, sl_err_t *err);
-void emu_api_close_watches(sl_emu_t *e);
-// Cuts every open watch in the middle of an event (the watch-drop fault).
-void emu_api_drop_watches(sl_emu_t *e);
-void emu_discovery_route(sl_emu_t *e, sl_http_req_t *r, const char *path);
-sl_json_t *emu_discovery_resources(sl_emu_t *e, const char *group, const char *version);
-
-// Tables (table.c): the rows `kubectl get` prints. include: 0 none, 1 metadata, 2 object.
-sl_json_t *emu_table(sl_emu_t *e, const sl_emu_rtype_t *t, sl_emu_obj_t **objs, size_t n,
-                     int include, int with_columns);
-// The human-readable age of a timestamp, as kubectl prints it ("5m3s", "2d").
-void emu_age(const char *rfc3339, char *buf, size_t n);
-
-// Writes the Status JSON of a failure as the reply.
-void emu_reply_fail(sl_http_req_t *r, const sl_emu_fail_t *f);
-void emu_reply_json(sl_http_req_t *r, int code, sl_json_t *j);
-
-int emu_tls_make(sl_emu_t *e, sl_err_t *err);

@@ -35,6 +35,9 @@ typedef struct server server_t;
 typedef struct {
   char *load;    // the trace spec it replays
   sl_trace_t *t; // NULL: no load
+  double mult;   // the --load or POST /_emu/load multiplier of its rate
+  double t_off;  // simulated time the stream was (re)opened at: added to its times
+  unsigned opens;
   sl_req_t head;
   int live;
   char slug[64];    // DNS-safe name of the model ("llama-3-1-8b-instruct")
@@ -206,6 +209,12 @@ static void pump(sl_emu_sim_t *s, int model, double now) {
   }
 }
 
+static int next_head(model_t *md, sl_err_t *err) {
+  int rc = sl_trace_next(md->t, &md->head, err);
+  if (rc > 0) md->head.t += md->t_off;
+  return rc;
+}
+
 static int arrival(sl_emu_sim_t *s, int m) {
   model_t *md = &s->m[m];
   int32_t id = sl_inflight_alloc(&s->pool);
@@ -223,7 +232,7 @@ static int arrival(sl_emu_sim_t *s, int m) {
   else
     sl_gateway_enqueue(&s->gw, m, id);
   sl_err_t err;
-  int rc = sl_trace_next(md->t, &md->head, &err);
+  int rc = next_head(md, &err);
   if (rc < 0) sl_warn("emulate: the load of %s: %s", s->cl.models[m].name, err.msg);
   md->live = rc > 0;
   return SL_OK;
@@ -915,6 +924,96 @@ static void b_stop(void *ud) {
   uv_close((uv_handle_t *)&s->tick, tick_closed);
 }
 
+static int open_stream(sl_emu_sim_t *s, int m, double at, sl_err_t *err);
+
+// ---- the load at run time: /_emu/load -----------------------------------------------------------
+
+static sl_json_t *load_json(sl_emu_sim_t *s) {
+  sl_json_t *o = sl_json_object(), *ms = sl_json_object();
+  sl_json_set(o, "time", sl_json_number(unix_now()));
+  sl_json_set(o, "simulatedSeconds", sl_json_number(s->now));
+  for (int m = 0; m < s->cl.nmodels; m++) {
+    sl_json_t *mo = sl_json_object();
+    sl_json_set(mo, "load", sl_json_number(s->m[m].mult));
+    sl_json_set(mo, "trace", sl_json_string(s->m[m].load ? s->m[m].load : ""));
+    sl_json_set(ms, s->cl.models[m].name, mo);
+  }
+  sl_json_set(o, "models", ms);
+  return o;
+}
+
+static int load_value(const sl_json_t *v, const char *what, double *out, sl_err_t *err) {
+  if (!v || v->type != SL_JSON_NUMBER || !(v->num >= 0 && v->num <= 1000))
+    return sl_err(err, SL_EINVAL, "%s must be a number in [0, 1000]", what);
+  *out = v->num;
+  return SL_OK;
+}
+
+// A model by its name or its slug ("llama-3-1-8b-instruct").
+static int model_named(const sl_emu_sim_t *s, const char *name) {
+  for (int m = 0; m < s->cl.nmodels; m++)
+    if (!strcmp(s->cl.models[m].name, name) || !strcmp(s->m[m].slug, name)) return m;
+  return -1;
+}
+
+// {"load": X} sets every model's multiplier, {"models": {"NAME": X}} the named ones; all is
+// checked before anything changes. The new rates start now, in simulated time.
+static int set_load(sl_emu_sim_t *s, const sl_json_t *j, sl_err_t *err) {
+  if (!j || j->type != SL_JSON_OBJECT) return sl_err(err, SL_EINVAL, "expected a JSON object");
+  double *mult = malloc((size_t)s->cl.nmodels * sizeof *mult);
+  if (!mult) return sl_err(err, SL_ENOMEM, "out of memory");
+  for (int m = 0; m < s->cl.nmodels; m++) mult[m] = s->m[m].mult;
+  int rc = SL_OK;
+  for (size_t i = 0; i < j->n && rc == 0; i++)
+    if (strcmp(j->keys[i], "load") && strcmp(j->keys[i], "models"))
+      rc = sl_err(err, SL_EINVAL, "unknown field '%s' (expected load or models)", j->keys[i]);
+  const sl_json_t *all = sl_json_get(j, "load"), *ms = sl_json_get(j, "models");
+  if (rc == 0 && !all && !ms) rc = sl_err(err, SL_EINVAL, "give load or models");
+  double x = 0;
+  if (rc == 0 && all && (rc = load_value(all, "load", &x, err)) == 0)
+    for (int m = 0; m < s->cl.nmodels; m++) mult[m] = x;
+  if (rc == 0 && ms && ms->type != SL_JSON_OBJECT)
+    rc = sl_err(err, SL_EINVAL, "models must map a model's name to its load");
+  for (size_t i = 0; rc == 0 && ms && i < ms->n; i++) {
+    int m = model_named(s, ms->keys[i]);
+    char what[300];
+    snprintf(what, sizeof what, "models.%s", ms->keys[i]);
+    if (m < 0)
+      rc = sl_err(err, SL_EINVAL, "models: no model '%s' in the scenario", ms->keys[i]);
+    else
+      rc = load_value(ms->items[i], what, &mult[m], err);
+  }
+  if (rc == 0) run_to(s, wall_sim(s));
+  for (int m = 0; m < s->cl.nmodels && rc == 0; m++) {
+    if (mult[m] == s->m[m].mult) continue;
+    sl_info("emulate: %s: load x %g from %.1f s", s->cl.models[m].name,
+            mult[m] * s->cl.models[m].rate_scale, s->now);
+    s->m[m].mult = mult[m];
+    rc = open_stream(s, m, s->now, err);
+  }
+  free(mult);
+  return rc;
+}
+
+static int b_admin(void *ud, sl_emu_t *emu, const char *method, const char *path,
+                   const sl_json_t *body, sl_json_t **reply, sl_err_t *err) {
+  (void)emu;
+  sl_emu_sim_t *s = ud;
+  if (!strcmp(path, "/_emu/load")) {
+    if (!strcmp(method, "GET")) {
+      *reply = load_json(s);
+      return SL_OK;
+    }
+    if (body) {
+      int rc = set_load(s, body, err);
+      if (rc < 0) return rc;
+      *reply = load_json(s);
+      return SL_OK;
+    }
+  }
+  return sl_err(err, SL_ENOTFOUND, "no such admin endpoint: %s %s", method, path);
+}
+
 // ---- construction -------------------------------------------------------------------------------
 
 void sl_emu_sim_opts_init(sl_emu_sim_opts_t *o) {
@@ -950,6 +1049,33 @@ static int token_mix(uint64_t seed, sl_clair_mix_t *mix, sl_err_t *err) {
   return SL_OK;
 }
 
+// Opens model m's request stream at its multiplier from simulated time `at` on: the trace is
+// sought to `at` and its times shifted by it, so a load changed at run time carries on from where
+// the scenario is (a step already taken stays taken) at the new rate.
+static int open_stream(sl_emu_sim_t *s, int m, double at, sl_err_t *err) {
+  model_t *md = &s->m[m];
+  sl_trace_free(md->t);
+  md->t = NULL;
+  md->live = 0;
+  if (!(md->mult > 0)) return SL_OK;
+  sl_trace_opts_t to;
+  sl_trace_opts_init(&to);
+  // Each reopening draws a fresh stream, reproducibly from the seed.
+  to.seed = s->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)m + 0x632be59bd9b4e019ULL * md->opens++;
+  to.rate_scale = md->mult * s->cl.models[m].rate_scale;
+  to.start = at;
+  to.model = (uint16_t)m;
+  int rc = sl_trace_open(md->load, &to, &md->t, err);
+  if (rc < 0) {
+    sl_err_wrap(err, "the load of %s", s->cl.models[m].name);
+    return rc;
+  }
+  md->t_off = at;
+  if ((rc = next_head(md, err)) < 0) return rc;
+  md->live = rc > 0;
+  return SL_OK;
+}
+
 // Each model's load: its own trace from a cluster file, else (and in the built-in scenario) a
 // step from STEP_FROM of its largest variant's rate under the SLO to STEP_TO of it at STEP_AT.
 static int open_loads(sl_emu_sim_t *s, sl_err_t *err) {
@@ -982,21 +1108,12 @@ static int open_loads(sl_emu_sim_t *s, sl_err_t *err) {
       rc = sl_err(err, SL_ENOMEM, "out of memory");
       break;
     }
-    if (!(s->o.load > 0)) continue;
-    sl_info("emulate: %s: load %s x %g", c->models[m].name, md->load,
-            s->o.load * c->models[m].rate_scale);
-    sl_trace_opts_t to;
-    sl_trace_opts_init(&to);
-    to.seed = s->o.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)m;
-    to.rate_scale = s->o.load * c->models[m].rate_scale;
-    to.model = (uint16_t)m;
-    if ((rc = sl_trace_open(md->load, &to, &md->t, err)) < 0) {
-      sl_err_wrap(err, "the load of %s", c->models[m].name);
-      break;
+    md->mult = s->o.load;
+    if (md->mult > 0) {
+      sl_info("emulate: %s: load %s x %g", c->models[m].name, md->load,
+              md->mult * c->models[m].rate_scale);
+      rc = open_stream(s, m, 0, err);
     }
-    if ((rc = sl_trace_next(md->t, &md->head, err)) < 0) break;
-    md->live = rc > 0;
-    rc = 0;
   }
   sl_clair_deinit(&clair);
   return rc;
@@ -1106,6 +1223,7 @@ int sl_emu_sim_backend(uv_loop_t *loop, const sl_emu_sim_opts_t *o, sl_emu_backe
   out->workload_scaled = b_scaled;
   out->workload_deleted = b_deleted;
   out->pod_deleted = b_pod_deleted;
+  out->admin = b_admin;
   out->stop = b_stop;
   if (sim) *sim = s;
   return SL_OK;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/table.h"
 #include "core/emu/kinds.h"
 #include "core/emu/select.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/emu/emu_priv.h"
+#include "core/emu/tls.h"
 
 static char *dup_datum(const gnutls_datum_t *d) {
   char *s = malloc(d->size + 1);

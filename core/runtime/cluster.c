@@ -274,12 +274,11 @@ static void retire(run_t *R, gen_t *g) {
 
 static void on_controller_stopped(void *ud);
 
-// Samples kept per pod series: twice the view's window at the scrape interval, so every windowed
-// signal has its samples, and no more. Pods are most of the store: at 1024 samples a vLLM pod's
-// series take about a megabyte, at the default window's 128 a tenth of that.
+// Samples kept per pod series: the view's window at the scrape interval and a little more, so
+// every windowed signal has its samples, and no more. Pods are most of the store: at 1024 samples
+// a vLLM pod's series take about a megabyte, at the default window's 68 a twentieth of that.
 static int pod_history(const sl_config_t *cfg) {
-  double n = ceil(2 * cfg->window / (cfg->scrape.interval > 0 ? cfg->scrape.interval : 1)) + 8;
-  return n < 16 ? 16 : n > 1024 ? 1024 : (int)n;
+  return sl_store_pod_history_for(cfg->window, cfg->scrape.interval);
 }
 
 // Builds the data path for the variants the cluster declares now, and swaps it in.
@@ -594,6 +593,9 @@ int sl_cluster_run(sl_config_t *cfg, const sl_cluster_opts_t *o, sl_err_t *err) 
                             .timeout_s = cfg->scrape.timeout,
                             .backoff_max_s = cfg->scrape.backoff_max,
                             .external_pods = 1, // the cluster source owns the pods
+                            // Pages land in the quarter interval before each tick.
+                            .phase_lo = 0.7,
+                            .phase_hi = 0.95,
                             .on_scrape = on_scrape,
                             .ud = R};
     if (!(R->scraper = sl_scraper_new(&so, err)) ||

@@ -122,6 +122,17 @@ int sl_controller_tick(sl_controller_t *c, sl_err_t *err) {
 
 // ---- real time ----------------------------------------------------------------------------------
 
+// Milliseconds to the next multiple of the interval on the monotonic clock. Ticks sit on that
+// grid rather than repeating from whenever the last one ran, so they do not drift against the
+// scraper's slots, which sit on the same grid (sl_scraper_opts_t.phase_lo/hi).
+static uint64_t ms_to_grid(double interval) {
+  if (!(interval > 0)) return 1;
+  double now = (double)uv_hrtime() * 1e-9;
+  double d = interval - fmod(now, interval);
+  if (d < 1e-3) d += interval; // this slot has just been taken
+  return (uint64_t)ceil(d * 1e3);
+}
+
 static void on_tick(uv_timer_t *t) {
   sl_controller_t *c = t->data;
   sl_err_t err = {0};
@@ -129,7 +140,11 @@ static void on_tick(uv_timer_t *t) {
   if (c->max_ticks > 0 && ++c->ticks >= c->max_ticks) {
     sl_controller_stop(c);
     if (c->on_stopped) c->on_stopped(c->on_stopped_ud);
+    return;
   }
+  if (!c->running) return;
+  uv_update_time(c->loop); // the tick took time: count from now, not from the loop's last turn
+  uv_timer_start(&c->timer, on_tick, ms_to_grid(c->o.cfg->interval), 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -167,8 +182,7 @@ int sl_controller_start(sl_controller_t *c, uv_loop_t *loop, long max_ticks, sl_
   if (c->have_host && cfg->policy_dir) sl_host_watch(&c->host, loop, 2.0, err);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
-  uint64_t ms = (uint64_t)llround(cfg->interval * 1000);
-  uv_timer_start(&c->timer, on_tick, 0, ms ? ms : 1);
+  uv_timer_start(&c->timer, on_tick, 0, 0); // the first tick at once, then on the grid
   c->running = 1;
   sl_info("running: %d variants, %d policies, tick every %gs", cfg->nvariants, cfg->npolicies,
           cfg->interval);

@@ -552,7 +552,9 @@ static int target_add(sl_scraper_t *s, const sl_scrape_target_t *d) {
   t->given_interval = d->interval_s;
   t->given_timeout = d->timeout_s;
   resolve_times(s, t);
-  t->phase = (double)(url_hash(d->url) >> 11) * 0x1.0p-53;
+  double lo = s->o.phase_lo, hi = s->o.phase_hi;
+  if (!(lo >= 0 && hi > lo && hi <= 1)) lo = 0, hi = 1;
+  t->phase = lo + (hi - lo) * (double)(url_hash(d->url) >> 11) * 0x1.0p-53;
   t->url = strdup(d->url);
   t->pod = strdup(d->kind == SL_SCRAPE_POD ? d->pod : "");
   t->variant = strdup(d->kind == SL_SCRAPE_POD ? d->variant : "");

@@ -89,7 +89,12 @@ typedef struct {
   double backoff_max_s; // default 30 (never below the interval)
   size_t max_body;      // decoded body cap, default 8 MiB
   int external_pods;    // pods come from another source: never add or remove pods in the store
-  sl_clock_t *clock;    // borrowed: sample times; NULL = real time
+  // Where in each interval targets are scraped, as fractions of it on the monotonic clock's grid
+  // of interval multiples: spread over [phase_lo, phase_hi) by URL hash. Both 0: the whole
+  // interval. The controller ticks at the grid's points, so a band that ends shortly before 1
+  // has every page fresh at the tick (cluster mode: [0.7, 0.95)).
+  double phase_lo, phase_hi;
+  sl_clock_t *clock;          // borrowed: sample times; NULL = real time
   sl_ingest_lookup_fn lookup; // NULL = the alias table
   // Optional: after every finished scrape (the target may be changed or removed from here).
   void (*on_scrape)(void *ud, const sl_scrape_info_t *info);

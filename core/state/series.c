@@ -26,6 +26,8 @@ void sl_series_deinit(sl_series_t *s) {
   free(s->adj);
   free(s->bounds);
   free(s->buckets);
+  free(s->off);
+  free(s->base);
   free(s->sum);
   memset(s, 0, sizeof *s);
 }
@@ -62,35 +64,95 @@ void sl_series_push(sl_series_t *s, double t, double v) {
   }
 }
 
+static void hist_free(sl_series_t *s) {
+  free(s->bounds), free(s->buckets), free(s->off), free(s->base), free(s->sum);
+  s->bounds = s->buckets = s->base = s->sum = NULL;
+  s->off = NULL;
+  s->nb = 0;
+}
+
+// Cumulative count of bucket i at slot `at`.
+static inline double hist_at(const sl_series_t *s, int at, int i) {
+  size_t k = (size_t)at * s->nb + i;
+  return s->buckets ? s->buckets[k] : s->base[i] + s->off[k];
+}
+
+// Whether x is base + an offset the narrow form holds.
+static inline int fits(double x, double base) {
+  double d = x - base;
+  return d >= 0 && d <= UINT32_MAX && d == floor(d) && x < 0x1p53;
+}
+
+// The narrow form's offsets measured from the oldest row that stays in the ring once `cum` is
+// in, when `cum` fits that way (the rows after it do: counts only grow in the narrow form).
+static int rebase(sl_series_t *s, const double *cum) {
+  int k0 = s->len == s->cap ? 1 : 0; // a full ring drops its oldest row for cum
+  if (s->len <= k0) return 0;
+  int o = idx(s, k0), nb = s->nb;
+  for (int i = 0; i < nb; i++)
+    if (!fits(cum[i], hist_at(s, o, i))) return 0;
+  for (int i = 0; i < nb; i++) {
+    uint32_t d = s->off[(size_t)o * nb + i];
+    for (int k = k0; k < s->len; k++) s->off[(size_t)idx(s, k) * nb + i] -= d;
+    s->base[i] += d;
+  }
+  return 1;
+}
+
+// To doubles for good: every sample converted exactly.
+static int widen(sl_series_t *s) {
+  double *w = malloc(sizeof(double) * (size_t)s->nb * s->cap);
+  if (!w) return SL_ENOMEM;
+  for (int k = 0; k < s->len; k++) {
+    int at = idx(s, k);
+    for (int i = 0; i < s->nb; i++) w[(size_t)at * s->nb + i] = hist_at(s, at, i);
+  }
+  s->buckets = w;
+  free(s->off), free(s->base);
+  s->off = NULL;
+  s->base = NULL;
+  return SL_OK;
+}
+
 int sl_series_push_hist(sl_series_t *s, double t, const double *bounds, const double *cum, int nb,
                         double sum, double count) {
   if (nb <= 0) return SL_EINVAL;
   int same = s->nb == nb && s->bounds;
   for (int i = 0; same && i < nb; i++) same = s->bounds[i] == bounds[i];
   if (!same) {
-    free(s->bounds);
-    free(s->buckets);
-    free(s->sum);
+    hist_free(s);
     s->bounds = malloc(sizeof(double) * nb);
-    s->buckets = malloc(sizeof(double) * nb * s->cap);
+    s->off = malloc(sizeof(uint32_t) * nb * s->cap);
+    s->base = malloc(sizeof(double) * nb);
     s->sum = malloc(sizeof(double) * s->cap);
-    if (!s->bounds || !s->buckets || !s->sum) {
-      free(s->bounds), free(s->buckets), free(s->sum);
-      s->bounds = s->buckets = s->sum = NULL;
-      s->nb = 0;
+    if (!s->bounds || !s->off || !s->base || !s->sum) {
+      hist_free(s);
       return SL_ENOMEM;
     }
     memcpy(s->bounds, bounds, sizeof(double) * nb);
     s->nb = nb;
     s->len = 0;
     s->head = 0;
+    // The first row is the base; one that is not whole counts starts wide.
+    for (int i = 0; i < nb; i++) s->base[i] = cum[i] >= 0 && cum[i] < 0x1p53 ? floor(cum[i]) : 0;
   }
+  if (!s->buckets) {
+    int ok = 1;
+    for (int i = 0; ok && i < nb; i++) ok = fits(cum[i], s->base[i]);
+    if (!ok && !rebase(s, cum) && widen(s) < 0) return SL_ENOMEM;
+  }
+  // The slot is taken only now: a rebase measures from the oldest sample still in the ring.
   int at = push_slot(s, t);
   if (at < 0) return SL_OK;
   s->t[at] = t;
   s->v[at] = count;
   s->sum[at] = sum;
-  memcpy(s->buckets + (size_t)at * nb, cum, sizeof(double) * nb);
+  if (s->buckets) {
+    memcpy(s->buckets + (size_t)at * nb, cum, sizeof(double) * nb);
+  } else {
+    uint32_t *o = s->off + (size_t)at * nb;
+    for (int i = 0; i < nb; i++) o[i] = (uint32_t)(cum[i] - s->base[i]);
+  }
   return SL_OK;
 }
 
@@ -199,11 +261,20 @@ int sl_series_hist_delta(const sl_series_t *s, double now, double window, double
   int a = first_in(s, now, window), b = last_in(s, now);
   if (b - a < 1) return 0;
   int ia = idx(s, a), ib = idx(s, b);
-  const double *ca = s->buckets + (size_t)ia * s->nb, *cb = s->buckets + (size_t)ib * s->nb;
   int reset = s->v[ib] < s->v[ia];
-  for (int i = 0; i < s->nb; i++) acc[i] += reset ? cb[i] : cb[i] - ca[i];
+  for (int i = 0; i < s->nb; i++) {
+    double cb = hist_at(s, ib, i);
+    acc[i] += reset ? cb : cb - hist_at(s, ia, i);
+  }
   *sum += reset ? s->sum[ib] : s->sum[ib] - s->sum[ia];
   *count += reset ? s->v[ib] : s->v[ib] - s->v[ia];
+  return s->nb;
+}
+
+int sl_series_hist_row(const sl_series_t *s, int k, double *out) {
+  if (!s || !s->nb || k < 0 || k >= s->len) return 0;
+  int at = idx(s, k);
+  for (int i = 0; i < s->nb; i++) out[i] = hist_at(s, at, i);
   return s->nb;
 }
 

@@ -4,6 +4,8 @@
 // pods, variants or models.
 #pragma once
 
+#include <stdint.h>
+
 #include "core/state/signals.h"
 #include "core/util/err.h"
 
@@ -12,10 +14,16 @@ typedef struct sl_series {
   int cap, head, len; // ring: oldest sample at (head - len + cap) % cap
   double *t, *v;      // time and value (gauge/counter); for histograms v holds the count
   double *adj;        // counters: reset-adjusted running total, so an increase is one subtraction
-  // Histograms: cumulative bucket counts per sample (nb per sample), plus sum.
+  // Histograms: cumulative bucket counts per sample (nb per sample), plus sum. Counts are
+  // integers in practice, so they are kept as 32-bit offsets from a base row (half the memory of
+  // doubles, and pods' histograms are most of the store); the first count that is not an integer,
+  // falls below the base (a reset) or outgrows the offsets even after rebasing on the oldest
+  // sample turns the series to doubles for good. Either way a sample reads back exactly.
   int nb;
   double *bounds;  // upper bounds, ascending, last may be +Inf
-  double *buckets; // cap x nb
+  double *buckets; // cap x nb, when wide (NULL otherwise)
+  uint32_t *off;   // cap x nb offsets from base, when narrow
+  double *base;    // nb
   double *sum;     // cap
 } sl_series_t;
 
@@ -42,6 +50,9 @@ double sl_series_rate(const sl_series_t *s, double now, double window);
 // the number of buckets, or 0 when the window has fewer than two samples.
 int sl_series_hist_delta(const sl_series_t *s, double now, double window, double *acc, double *sum,
                          double *count);
+// The cumulative bucket counts of the k-th oldest sample into out[nb]; the number of buckets, or
+// 0 when there is no such sample.
+int sl_series_hist_row(const sl_series_t *s, int k, double *out);
 // Prometheus histogram_quantile over cumulative bucket counts (linear within a bucket; a rank in
 // the +Inf bucket returns the largest finite bound).
 double sl_series_hist_quantile(const double *bounds, const double *cum, int nb, double q);

@@ -16,6 +16,11 @@ void sl_store_set_pod_history(sl_store_t *st, int samples) {
   st->pod_cap = samples > 2 ? samples : 2;
 }
 
+int sl_store_pod_history_for(double window, double interval) {
+  double n = ceil(window / (interval > 0 ? interval : 1)) + 8;
+  return n < 16 ? 16 : n > 1024 ? 1024 : (int)n;
+}
+
 sl_store_t *sl_store_new(int samples_per_series) {
   sl_store_t *st = calloc(1, sizeof *st);
   if (!st) return NULL;

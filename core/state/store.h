@@ -64,6 +64,10 @@ sl_store_t *sl_store_new(int samples_per_series);
 // most of the store; what the view derives from them needs only the view's window, while the
 // per-variant and per-model series keep samples_per_series for the policies' longer windows.
 void sl_store_set_pod_history(sl_store_t *st, int samples);
+// The samples a pod series needs so that every windowed query over `window` seconds (the view's,
+// the longest a signal is computed over) finds its samples at one scrape every `interval`
+// seconds, with room for a late scrape or two: window / interval + 8, within 16..1024.
+int sl_store_pod_history_for(double window, double interval);
 void sl_store_free(sl_store_t *st);
 
 sl_store_variant_t *sl_store_variant(sl_store_t *st, const char *id); // creates

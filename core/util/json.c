@@ -547,7 +547,17 @@ static yajl_gen_status gen(yajl_gen g, const sl_json_t *j, int depth) {
       int n = snprintf(t, sizeof t, "%.0f", j->num);
       return yajl_gen_number(g, t, (size_t)n);
     }
-    return yajl_gen_double(g, j->num);
+    {
+      // The shortest text that reads back as the same double (yajl's own uses %.20g: 0.1 would
+      // be written 0.10000000000000000555).
+      char t[40];
+      int n = 0;
+      for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(t, sizeof t, "%.*g", prec, j->num);
+        if (strtod(t, NULL) == j->num) break;
+      }
+      return yajl_gen_number(g, t, (size_t)n);
+    }
   case SL_JSON_STRING:
     return yajl_gen_string(g, (const unsigned char *)j->str, j->len);
   case SL_JSON_ARRAY: {

@@ -95,10 +95,12 @@ int main(int argc, char **argv) {
   sl_log_set_level(SL_LOG_ERROR);
   // Short looks to find the count this machine keeps up with, then the scraper alone there
   // (pages parsed and ingested, nothing kept: its own footprint), then the whole run into a store
-  // as cluster mode keeps one (128 samples per pod series). Each in a process of its own.
+  // as cluster mode keeps one (its default window's 68 samples per pod series). Each in a process
+  // of its own.
   result_t r, alone;
+  int hist = sl_store_pod_history_for(60, 1);
   while (n > 250) {
-    measure_apart(&ps, n, 5, 128, &r);
+    measure_apart(&ps, n, 5, hist, &r);
     if (kept_up(&r)) break;
     fprintf(stderr,
             "scrape 5000: %d targets did not keep up (%llu of %.0f slots scraped, %llu "
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
     n = n * 4 / 5;
   }
   measure_apart(&ps, n, 10, 0, &alone);
-  measure_apart(&ps, n, secs, 128, &r);
+  measure_apart(&ps, n, secs, hist, &r);
   printf("scrape 5000: %.2f of one core, RSS %.0f MB, scrape p99 %.1f ms (p50 %.2f ms) at %d "
          "targets%s at 1 s for %.0f s (%llu scrapes, %llu failed, %llu slots skipped; %.1f "
          "\xc2\xb5s CPU per scrape; the scraper alone, keeping nothing: RSS %.0f MB, %.2f of "

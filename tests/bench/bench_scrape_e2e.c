@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   }
   sl_log_set_level(SL_LOG_ERROR);
   sb_t b;
-  if (sb_start(&b, ps.ports, ps.n, 1.0, 50, 128) < 0) return 1;
+  if (sb_start(&b, ps.ports, ps.n, 1.0, 50, sl_store_pod_history_for(60, 1)) < 0) return 1;
   // Warm up: every target connected and scraped, buffers at their size.
   sb_run_for(&b, 3);
   sl_scraper_stats_t s0, s1;

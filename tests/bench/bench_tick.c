@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
     printf("tick 1000: controller: %s\n", err.msg);
     return 1;
   }
-  sl_store_set_pod_history(c.store, 128);
+  sl_store_set_pod_history(c.store, sl_store_pod_history_for(30, 1)); // as cluster mode
   sl_controller_set_actuator(&c, -1, &act);
   c.on_tick_done = on_tick_done;
   c.on_tick_done_ud = &c;

@@ -76,8 +76,8 @@ static inline long sb_page_samples(const char *page, size_t len) {
 
 // Starts scraping ports[0..n) every interval_s seconds into a store as cluster mode makes one
 // (1024 samples per variant and model series) keeping `history` samples per pod series (cluster
-// mode keeps 128 with the default 60 s window). With history 0 pages are parsed and ingested but
-// the store holds no pods, so nothing is kept: the scraper's own footprint.
+// mode keeps 68 with the default 60 s window: sl_store_pod_history_for). With history 0 pages are
+// parsed and ingested but the store holds no pods, so nothing is kept: the scraper's own footprint.
 static inline int sb_start(sb_t *b, const int *ports, int n, double interval_s, int variants,
                            int history) {
   memset(b, 0, sizeof *b);

@@ -3,7 +3,8 @@
 # pod's metrics port in its annotations; its /metrics serves live vLLM values that change over
 # time as the load rises; the EPP serves the gateway's; a pod scaled up by kubectl serves its own
 # page; metric-endpoint faults switched through the admin endpoint (garbage, dead, slow) take
-# effect and clear; a deleted pod's endpoint goes away; --load 0 runs the cluster without traffic.
+# effect and clear; a deleted pod's endpoint goes away; --load 0 runs the cluster without traffic
+# and POST /_emu/load switches it at run time; GET /_emu/scales lists the scale with its time.
 set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 d=$(mktemp -d)
@@ -65,6 +66,30 @@ n=$(metric "$(KUBECONFIG="$d/idle.kc" first_port llama-3-1-8b-instruct-epp)" inf
 [ "$n" = 0.0 ] || fail "--load 0 sent $n requests"
 n=$(metric "$(KUBECONFIG="$d/idle.kc" first_port llama-8b-h100)" vllm:request_success_total)
 [ "$n" = 0.0 ] || fail "--load 0: a server finished $n requests"
+# The load switched at run time: POST /_emu/load starts the traffic, bad bodies name the field,
+# and load 0 stops it again.
+iurl=$(sed -n 's/^ *server: //p' "$d/idle.kc")
+iload() { curl -sS -o "$d/load.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$1" "$iurl/_emu/load"; }
+[ "$(iload '{"load": -1}')" = 400 ] && grep -q "load must be a number in \[0, 1000\]" "$d/load.out" ||
+  fail "load -1: $(cat "$d/load.out")"
+[ "$(iload '{"models": {"no/such-model": 2}}')" = 400 ] && grep -q "no model 'no/such-model'" "$d/load.out" ||
+  fail "an unknown model: $(cat "$d/load.out")"
+[ "$(iload '{"lod": 2}')" = 400 ] && grep -q "unknown field 'lod'" "$d/load.out" ||
+  fail "an unknown field: $(cat "$d/load.out")"
+[ "$(iload '{"models": {"llama-3-1-8b-instruct": 1}}')" = 200 ] || fail "setting the load: $(cat "$d/load.out")"
+[ "$(curl -fsS "$iurl/_emu/load" | jq '.models["meta-llama/Llama-3.1-8B-Instruct"].load')" = 1 ] ||
+  fail "GET /_emu/load does not show the 8B model's new load"
+[ "$(curl -fsS "$iurl/_emu/load" | jq '.models["meta-llama/Llama-3.2-3B-Instruct"].load')" = 0 ] ||
+  fail "the 3B model's load changed with the 8B model's"
+ieep=$(KUBECONFIG="$d/idle.kc" first_port llama-3-1-8b-instruct-epp)
+arriving() { [ "$(metric "$ieep" inference_objective_request_total)" != 0.0 ]; }
+wait_for "requests after POST /_emu/load" arriving
+[ "$(iload '{"load": 0}')" = 200 ] || fail "load 0: $(cat "$d/load.out")"
+sleep 0.3 # at --speed 100, what had arrived is counted
+n1=$(metric "$ieep" inference_objective_request_total)
+sleep 0.5
+n2=$(metric "$ieep" inference_objective_request_total)
+[ "$n1" = "$n2" ] || fail "requests still arriving after load 0 ($n1, then $n2)"
 kill "$idle"
 
 wait_for "a Ready llama-8b-h100 pod" ready_pods llama-8b-h100
@@ -107,6 +132,11 @@ awk -v r1="$r1" -v r2="$r2" -v r3="$r3" -v r4="$r4" 'BEGIN {exit !((r4 - r3) > 3
 
 # kubectl scale: the new pod becomes a replica with a page of its own, and the EPP counts it.
 kubectl scale -n llm deploy/llama-8b-h100 --replicas=2 >/dev/null || fail "kubectl scale"
+# GET /_emu/scales: the client's scale, with the time it was stored.
+now=$(date +%s)
+curl -fsS "$url/_emu/scales" | jq -e --argjson now "$now" '.scales[-1] |
+  .name == "llama-8b-h100" and .namespace == "llm" and .from == 1 and .to == 2 and
+  (.time - $now | fabs) < 5' >/dev/null || fail "the scale is not in /_emu/scales: $(curl -fsS "$url/_emu/scales")"
 two() { [ "$(ports llama-8b-h100 | wc -l)" = 2 ]; }
 wait_for "the second llama-8b-h100 pod" two
 new=$(ports llama-8b-h100 | grep -v "^$pod=" | cut -d= -f2)

@@ -30,9 +30,11 @@ static hist_t hist_last(const sl_series_t *s) {
   hist_t h = {0};
   if (!s || !s->len || !s->nb) return h;
   int at = (s->head - 1 + s->cap) % s->cap;
+  static double row[64];
+  if (s->nb > 64 || sl_series_hist_row(s, s->len - 1, row) != s->nb) return h;
   h.nb = s->nb;
   h.bounds = s->bounds;
-  h.cum = s->buckets + (size_t)at * s->nb;
+  h.cum = row;
   h.sum = s->sum[at];
   h.count = s->v[at];
   h.t = s->t[at];

@@ -138,7 +138,27 @@ static void test_build(void) {
   sl_json_buf_deinit(&b);
 }
 
+// Built numbers are written as the shortest text that reads back as the same double.
+static void test_numbers(void) {
+  const double xs[] = {0.1, 1.0 / 3, 2.5e-7, 1e300, -0.3, 1786.8000299699999687};
+  const char *want[] = {"[0.1]", NULL, "[2.5e-07]", "[1e+300]", "[-0.3]", NULL};
+  for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+    sl_json_t *a = sl_json_array();
+    sl_json_push(a, sl_json_number(xs[i]));
+    char *out;
+    size_t len;
+    sl_err_t err;
+    T_OK(sl_json_write(a, &out, &len, &err) == 0, "writes %g", xs[i]);
+    if (want[i]) T_OK(!strcmp(out, want[i]), "%g as %s (got %s)", xs[i], want[i], out);
+    T_OK(strtod(out + 1, NULL) == xs[i], "%s reads back exactly", out);
+    T_OK(len <= 26, "%s is short", out);
+    free(out);
+    sl_json_free(a);
+  }
+}
+
 int main(void) {
+  test_numbers();
   test_parse();
   test_stream();
   test_build();

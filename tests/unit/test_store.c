@@ -129,8 +129,68 @@ static void test_pod_history(void) {
   sl_store_free(st);
 }
 
+// Rows read back exactly whatever the counts: whole counts (kept as 32-bit offsets), growth past
+// 32 bits from the first row (rebased on the oldest row kept), growth past that too (doubles from
+// then on) and fractional counts; the ring of 4 wraps throughout.
+static void test_histogram_rows(void) {
+  const double bounds[] = {1, INFINITY};
+  sl_series_t s;
+  sl_series_init(&s, SL_KIND_HISTOGRAM, 4);
+  double rows[9][2] = {{3, 7},       {4, 3e9},        {5, 3e9 + 1},
+                       {6, 3e9 + 2}, {7, 4.3e9},      {8, 4.3e9 + 1}, // 4.3e9 - 7 > 2^32
+                       {9, 2e10},    {9.5, 2e10 + 1}, {10, 2e10 + 2}};
+  int ok = 1, narrow_at_5 = 0, wide_at_6 = 0;
+  for (int r = 0; r < 9; r++) {
+    T_EQ_INT(sl_series_push_hist(&s, r, bounds, rows[r], 2, 0, rows[r][1]), 0, "row pushed");
+    for (int k = 0; k < s.len; k++) {
+      double got[2];
+      int want = r - s.len + 1 + k;
+      ok &=
+          sl_series_hist_row(&s, k, got) == 2 && got[0] == rows[want][0] && got[1] == rows[want][1];
+    }
+    if (r == 5) narrow_at_5 = s.off && !s.buckets;
+    if (r == 6) wide_at_6 = s.buckets && !s.off;
+  }
+  T_OK(ok, "every row in the ring reads back exactly after each push");
+  T_OK(narrow_at_5, "growth past 32 bits from the first row rebased, still narrow");
+  T_OK(wide_at_6, "growth past 32 bits from every row kept: doubles");
+  double acc[2] = {0}, sum = 0, count = 0;
+  sl_series_hist_delta(&s, 8, 3.5, acc, &sum, &count); // rows 5 (narrow) to 8 (wide)
+  T_NEAR(acc[1], 2e10 + 2 - (4.3e9 + 1), 0, "a delta across the widening is exact");
+  double out[2];
+  T_EQ_INT(sl_series_hist_row(&s, 4, out), 0, "no row past the ring");
+  sl_series_deinit(&s);
+}
+
+// A pod series of sl_store_pod_history_for(window, interval) samples answers every query over the
+// window as a long one does, also with scrapes a little early or late.
+static void test_pod_history_for(void) {
+  T_EQ_INT(sl_store_pod_history_for(60, 1), 68, "60 s at 1 s: 68 samples");
+  T_EQ_INT(sl_store_pod_history_for(2, 1), 16, "at least 16");
+  T_EQ_INT(sl_store_pod_history_for(3600, 0.5), 1024, "at most 1024");
+  sl_series_t a, b;
+  sl_series_init(&a, SL_KIND_COUNTER, sl_store_pod_history_for(60, 1));
+  sl_series_init(&b, SL_KIND_COUNTER, 1024);
+  double v = 0;
+  int same = 1;
+  for (int i = 0; i < 300; i++) {
+    double t = i + 0.3 * sin(i * 1.7); // jittered scrapes
+    v += (i * 7919) % 13;
+    sl_series_push(&a, t, v);
+    sl_series_push(&b, t, v);
+    for (double w = 1; w <= 60; w += 0.5)
+      same &= sl_series_rate(&a, t, w) == sl_series_rate(&b, t, w) ||
+              (isnan(sl_series_rate(&a, t, w)) && isnan(sl_series_rate(&b, t, w)));
+  }
+  T_OK(same, "every rate over windows up to 60 s agrees with a 1024-sample series");
+  sl_series_deinit(&a);
+  sl_series_deinit(&b);
+}
+
 int main(void) {
   test_pod_history();
+  test_pod_history_for();
+  test_histogram_rows();
   test_gauge_windows();
   test_counter_rate();
   test_histogram();
