@@ -40,6 +40,7 @@ M.defaults = {
   season_weight = 0.5,  -- weight of the newest day in a bin's value
   season_match = 6,     -- recent bins today's level is compared over with the profile's
   season_min = 12,      -- bins compared with persistence before the profile may be used
+  upper = true,         -- also the upper quantile of the buckets over the last horizon
 }
 
 local function resolve(opts)
@@ -66,6 +67,7 @@ function M.validate(opts)
     return "quantile must be in [0.5, 1]"
   end
   if type(o.season) ~= "boolean" then return "season must be true or false" end
+  if type(o.upper) ~= "boolean" then return "upper must be true or false" end
   if o.season_bin < o.bucket or DAY % o.season_bin ~= 0 then
     return "season_bin must be at least one bucket and divide a day"
   end
@@ -355,13 +357,14 @@ function M.now(fc, t)
 end
 
 -- The forecast over [t, t + horizon]:
---   rate       the upper forecast (req/s): max of now, trend and season
+--   rate       the upper forecast (req/s): max of now, trend, upper and season
 --   source     which of them it is ("now", "trend", "season")
 --   now        level over the last fast_window seconds
 --   level      the line at t (nil before the first bucket closes)
 --   slope      req/s per second of the line
 --   trend      max(line(t), line(t + horizon)) * burst
 --   burst      upper quantile of the buckets' ratio to their running median (>= 1)
+--   upper      the line plus the upper quantile of the last horizon's buckets above it
 --   season     the daily profile's forecast (nil when off or unknown), season_ratio its scale
 --   in_tokens, out_tokens   mean prompt and output tokens of the window's requests (nil when none)
 function M.predict(fc, t, horizon)
@@ -382,6 +385,24 @@ function M.predict(fc, t, horizon)
     end
     f.in_tokens, f.out_tokens = l["in"], l.out
     if best == nil or f.trend > best then best, source = f.trend, "trend" end
+  end
+  -- Bursty arrivals (interarrival CVs of 10 and more) leave the median of the buckets near zero,
+  -- and a burst factor over it says nothing. Additively, the line plus the upper quantile of how
+  -- far the last horizon's buckets rose above it is what the next may well bring: on smooth
+  -- traffic about the line, on bursts about their peaks. A burst leaves it a horizon later.
+  if fc.opts.upper and l and fc.hist.n > 0 then
+    local rs, from = {}, t - max(horizon, 2 * fc.opts.bucket)
+    for i = fc.hist.n, 1, -1 do
+      local e = w.at(fc.hist, i)
+      local tk = (e.k + 0.5) * fc.opts.bucket
+      if tk + 0.5 * fc.opts.bucket <= from then break end
+      rs[#rs + 1] = e.rate - max(0, l.level + l.slope * (tk - l.ref))
+    end
+    local q = w.quantile(rs, fc.opts.quantile)
+    if q then
+      f.upper = max(f.level, max(0, l.level + l.slope * (t + horizon - l.ref))) + max(q, 0)
+      if best == nil or f.upper > best then best, source = f.upper, "upper" end
+    end
   end
   local s, ratio = season_upper(fc, t, horizon)
   if s then

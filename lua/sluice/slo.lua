@@ -35,12 +35,14 @@ local profile = require "sluice.slo_profile"
 local coldstart = require "sluice.slo_coldstart"
 local saturation = require "sluice.slo_floor"
 local hysteresis = require "sluice.slo_hysteresis"
+local limits = require "sluice.slo_limits"
 
 local params_of = require "sluice.params"
+local plain_profile = require("sluice.profiles").plain
 
 local M = {}
 
-local max, abs = math.max, math.abs
+local max, abs, ceil = math.max, math.abs, math.ceil
 local format = string.format
 
 M.defaults = {
@@ -58,6 +60,8 @@ M.defaults = {
   fast_window = 10,          -- seconds the level right now is averaged over
   season = true,             -- learn a daily profile and use it once it beats persistence
   season_bin = 300,          -- seconds per bin of the daily profile
+  upper = true,              -- also the line plus the upper quantile of the 10-s rates above it
+                             -- over the horizon (bursts the median does not see)
   -- horizon
   cold_start = 120,          -- seconds a new replica takes to become Ready, until measured
   cold_start_quantile = 0.9, -- of the measured cold starts: the forecast horizon
@@ -79,10 +83,16 @@ M.defaults = {
   queue_per_replica = 4,     -- requests waiting (engine + gateway) per replica the floor allows
   fallback_down = 0.5,       -- without a trusted profile, scale down only while observed latency
                              -- is below this share of the SLO
+  -- limits (sluice.slo_limits)
+  drain = 60,                -- seconds a backlog left when new replicas are Ready is cleared in
+  help_load = 0.7,           -- latency over the SLO at or below this share of what the Ready
+                             -- replicas carry within it is not for more replicas to fix
+  runaway = 10,              -- never ask for more than this multiple of what the model sizes for
+                             -- the forecast (0 = no bound)
 }
 
 local FORECAST_KEYS = { "quantile", "bucket", "trend_window", "trend_min", "fast_window",
-  "season", "season_bin" }
+  "season", "season_bin", "upper" }
 -- The buckets sizing's kernel inputs are snapped to (log steps), for specs and tools that redo it.
 M.grid = profile.grid
 
@@ -115,10 +125,11 @@ function M.validate(params)
     or number("fit_every", 0, nil, true) or number("fit_min", 1)
     or number("fit_tolerance", 0, nil, true) or number("kv_target", 0, 1, true)
     or number("queue_per_replica", 0, nil, true) or number("fallback_down", 0, 1)
+    or number("drain", 0, nil, true) or number("help_load", 0, 1) or number("runaway", 0)
   if err then return err end
   err = forecast.validate(forecast_opts(p))
   if err then return err end
-  for _, k in ipairs({ "catalog", "fit" }) do
+  for _, k in ipairs({ "catalog", "fit", "upper" }) do
     if type(p[k]) ~= "boolean" then return k .. " must be true or false" end
   end
   if type(p.profiles) ~= "table" then return "profiles must be a list" end
@@ -228,9 +239,12 @@ local function token_mix(vars)
   return nil
 end
 
-local function describe_forecast(f, H)
+local function describe_forecast(f, H, p)
   if f.source == "season" then
     return format("season %.1f req/s (day profile ×%.2f over %.0f s)", f.rate, f.season_ratio, H)
+  elseif f.source == "upper" then
+    return format("upper %.1f req/s (p%.0f of %.0f-s rates over %.0f s)", f.rate,
+      p.quantile * 100, p.bucket, H)
   elseif f.source == "trend" then
     return format("trend %.1f req/s (level %.1f%+.3f/s ×burst %.2f over %.0f s)", f.rate,
       f.level or 0, f.slope or 0, f.burst or 1, H)
@@ -238,6 +252,20 @@ local function describe_forecast(f, H)
   return format("now %.1f req/s", f.rate or 0)
 end
 
+
+-- The rate one replica carries within the SLO under the prior (else the fit) as it stands, with
+-- no correction: what the runaway bound measures against while no profile is trusted.
+local function raw_rate(view, p, vs, v, I, O)
+  local prof
+  if vs.prior then
+    prof = { name = vs.prior.name, profile = vs.prior.profile, key = "prior" }
+  elseif p.fit and vs.fit and vs.fit.updates >= p.fit_min then
+    prof = { name = "fit", profile = plain_profile(model.fit_params(vs.fit)), key = "fit" }
+  end
+  if not prof then return nil end
+  local r = max_rate(view, p, vs, v, prof, I, O)
+  return r and r > 0 and r or nil
+end
 
 -- Steps 1-3 for one model group: forecast, horizon, per-variant profiles, max rates and floors.
 -- Returns the group as the placement sees it plus what the finish step needs.
@@ -304,6 +332,7 @@ local function prepare_group(view, p, state, name, m, vars)
     it.prof = prof
     if prof and I and O and demand then
       local r, limit = max_rate(view, p, vs, v, prof, I, O)
+      it.mrate = r
       if r and vs.sat_cap and vs.sat_cap.rate < r then
         r, limit = vs.sat_cap.rate, "saturation"
       end
@@ -320,8 +349,21 @@ local function prepare_group(view, p, state, name, m, vars)
     -- The arrivals it compares with what the replicas finish: the level over fast_window, not
     -- one tick's count, which swings by a third at a few hundred requests per second.
     local level = f.now or rate_now
-    local now_share = level
-    if level and ready_total > 0 then now_share = level * v.replicas.ready / ready_total end
+    local now_share, demand_share = level, demand
+    if ready_total > 0 then
+      local k = v.replicas.ready / ready_total
+      if level then now_share = level * k end
+      if demand then demand_share = demand * k end
+    elseif i > 1 then
+      demand_share = 0
+    end
+    -- What the model says the forecast needs, for the runaway bound: under the profile that
+    -- sizes (before what saturated replicas finished bounds it: that is a floor too), else the
+    -- prior (or the fit) as it stands, uncorrected, while none is trusted.
+    it.mrate = it.mrate or (I and O and raw_rate(view, p, vs, v, I, O)) or nil
+    if it.mrate and demand_share then it.need = ceil(demand_share / it.mrate - 1e-9) end
+    -- A backlog: the engines' queues and this variant's share of the gateway's.
+    it.drain, it.drain_why = limits.drain(p, v, it.rate, now_share, (s.waiting or 0) + share, H)
     it.sat, it.sat_why = saturation_need(p, v, share, now_share)
     -- The gateway holds requests only when every endpoint is saturated: a queue that is not
     -- draining, with nothing on its way, asks for one more.
@@ -333,13 +375,17 @@ local function prepare_group(view, p, state, name, m, vars)
     -- Latency over the SLO at its percentile, with nothing on its way, asks for one more too:
     -- the one check that needs no model at all.
     it.lat, it.lat_why = latency_ratio(view, p, v)
-    if it.lat and it.lat > 1 and idle and (it.sat or 0) <= v.replicas.ready then
+    if it.lat and it.lat > 1 then
+      it.cannot = limits.cannot_help(p, v, it.rate, now_share, it.lat_why)
+      it.infeasible = limits.infeasible(view, p, v, prof, it.lat_why, O)
+    end
+    if it.lat and it.lat > 1 and not it.cannot and idle and (it.sat or 0) <= v.replicas.ready then
       it.sat = v.replicas.ready + 1
       it.sat_why = format("%s over the SLO with none starting → %d", it.lat_why, it.sat)
     end
   end
 
-  local fdesc = describe_forecast(f, H)
+  local fdesc = describe_forecast(f, H, p)
 
   if f.rate == nil and rate_now then fdesc = format("now %.1f req/s", rate_now) end
   local hz
@@ -379,6 +425,14 @@ local function finish_group(view, p, g, placed, how, out)
       why = format("%s at %.0f/%.0f tok; %.2f req/s per replica (%s, %s-bound%s) → %d%s; %s",
         fdesc, I, O, it.rate, it.prof.name, it.limit or "?", note, want,
         (#cands > 1) and format(" (%s)", how) or "", hz)
+      -- The backlog on top of the forecast: the forecast sizes for what arrives, not for what
+      -- has already queued (a start-up ramp, a burst the cold start outran).
+      if it.drain then
+        want = want + it.drain
+        why = format("%s; %s", why, it.drain_why)
+      end
+      if it.cannot then why = format("%s; %s", why, it.cannot) end
+      if it.infeasible then why = format("%s; %s", why, it.infeasible) end
     end
     if it.sat and (want == nil or it.sat > want) then
       if want then
@@ -404,6 +458,21 @@ local function finish_group(view, p, g, placed, how, out)
       want = 1
       why = format("%s at zero replicas → 1", gw_queue > 0 and format("%.0f queued", gw_queue)
         or format("%.2f req/s arriving", rate_now))
+    end
+    -- No floor may run away from the model: a queue that the replicas finish slowly only while a
+    -- burst lasts, or a latency tail more replicas do not shorten, would otherwise ask for many
+    -- times what the forecast needs, and hold it.
+    local need = it.need
+    -- Placed, the variant's share is the placement's count, at the model's own rate.
+    if placed[v.id] and it.rate and it.mrate then
+      need = ceil(placed[v.id] * it.rate / it.mrate - 1e-9)
+    end
+    if want and need then
+      local bound, bwhy = limits.runaway(p, need)
+      -- It stops a rise, never forces a fall below what is set: scale-down is hysteresis' call.
+      if bound and want > max(bound, v.replicas.spec) then
+        want, why = max(bound, v.replicas.spec), format("%s; %s binds", why, bwhy)
+      end
     end
     if want then
       local lo, hi = v.min or 0, v.max or math.huge

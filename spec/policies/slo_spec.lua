@@ -108,8 +108,8 @@ describe("policies/slo.lua", function()
     assert.is_true(short > 60, "ticks short: " .. short)
   end)
 
-  it("a burst shorter than the median cold start causes one scale-up and no scale-down inside "
-    .. "the hysteresis window",
+  it("a burst shorter than the median cold start causes one scale-up for the forecast (and one "
+    .. "for the backlog it queues) and no scale-down inside the hysteresis window",
     function()
       local start, len = 1800, 60          -- 60 s < the 110-s median cold start
       local function rate(t)
@@ -125,10 +125,13 @@ describe("policies/slo.lua", function()
       local window = policy.params.down_window
       c:run(policy, policy.params, state, start + len + window)
       local ups, downs = 0, 0
-      for _, e in ipairs(c.events) do
+      for i, e in ipairs(c.events) do
         if e.to > e.from then ups = ups + 1 else downs = downs + 1 end
+        -- After the forecast's step, only the backlog the burst queued on the two Ready
+        -- replicas while the new ones start may add one more.
+        if i > 1 then assert.matches("backlog drain %d+ queued", e.reason) end
       end
-      assert.are.equal(1, ups)
+      assert.is_true(ups >= 1 and ups <= 2, "ups " .. ups)
       assert.are.equal(0, downs)
       -- Sized once for the burst (3.58 replicas' worth, +-5%: 4), not staircased.
       assert.are.equal(4, c.events[1].to)

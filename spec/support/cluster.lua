@@ -86,7 +86,9 @@ end
 function M:set_spec(n, warm)
   local old = self.spec
   if n == old then return end
-  if not warm then self.events[#self.events + 1] = { t = self.time, from = old, to = n } end
+  if not warm then
+    self.events[#self.events + 1] = { t = self.time, from = old, to = n, reason = self.reason }
+  end
   self.spec = n
   while #self.pods < n do
     self.started = self.started + 1
@@ -105,7 +107,10 @@ end
 
 function M:apply(out)
   local d = out and out[self.id]
-  if d then self:set_spec(d.replicas) end
+  if d then
+    self.reason = d.reason
+    self:set_spec(d.replicas)
+  end
 end
 
 local function predict(self, rho)

@@ -63,6 +63,7 @@ local function view_at(t, rate, o)
     models = { [MODEL] = { signals = { queue_size = o.queue or 0 } } },
     rates = { [MODEL] = { gateway_requests = rate } },
     inventory = o.inventory,
+    quantiles = o.quantiles and { [v.id] = o.quantiles },
   }
 end
 

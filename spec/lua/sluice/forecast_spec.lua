@@ -92,6 +92,34 @@ describe("sluice.forecast", function()
     assert.are.equal("now", f.source)
   end)
 
+  it("bursts that start within the horizon show in the upper forecast at once, and leave it a "
+    .. "horizon after they end", function()
+    -- 480 s at 10 req/s, then 120 s of 10-s buckets alternating 40 and 10, ending on a 10.
+    local function rate(t)
+      if t <= 480 or t > 600 then return 10 end
+      return (math.floor((t - 1) / 10) % 2 == 0) and 40 or 10
+    end
+    local fc = forecast.new{}
+    feed(fc, 0, 600, 1, rate)
+    local f = forecast.predict(fc, 600, 120)
+    -- The line is still at 10 and the burst factor, an upper quantile over the whole window,
+    -- has barely moved; the last horizon's buckets rose 30 above the line at their 95th
+    -- percentile.
+    assert.are.equal("upper", f.source)
+    assert.is_true(f.upper > 35 and f.upper <= 40, "upper " .. f.upper)
+    assert.is_true(f.trend < 20, "trend " .. f.trend)
+    -- Off, the forecast is the trend's.
+    local off = forecast.new{ upper = false }
+    feed(off, 0, 600, 1, rate)
+    local g = forecast.predict(off, 600, 120)
+    assert.is_nil(g.upper)
+    assert.are.equal(f.trend, g.rate)
+    -- A horizon and a bucket after the last burst, the upper forecast is back at the line.
+    feed(fc, 600, 740, 1, rate)
+    f = forecast.predict(fc, 740, 120)
+    assert.is_true(math.abs(f.upper - 10) < 0.5, "upper " .. f.upper)
+  end)
+
   it("token mix is the mean over the window's requests", function()
     local fc = forecast.new{}
     -- Buckets 0..29: 5 req/s of 1000-token prompts; 30..59: 15 req/s of 2000-token ones.
@@ -166,6 +194,7 @@ describe("sluice.forecast", function()
   end)
 
   it("validate names the field", function()
+    assert.matches("upper", forecast.validate{ upper = 1 })
     assert.matches("quantile", forecast.validate{ quantile = 0.2 })
     assert.matches("season_bin", forecast.validate{ season_bin = 7 })
     assert.matches("unknown forecast option nope", forecast.validate{ nope = 1 })

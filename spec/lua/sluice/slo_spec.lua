@@ -81,12 +81,18 @@ describe("sluice.slo", function()
 
     it("bounds the rate a profile may claim by what saturated replicas finish", function()
       -- 30 waiting on 2 Ready replicas (more than 4 each) that finish 0.7 of what the profile
-      -- says one carries, each: that is all one can do. 4.7 / 0.7 = 6.7 -> 7.
-      local p, state = params{ up_delay = 0 }, {}
+      -- says one carries, each: that is all one can do. 4.7 / 0.7 = 6.7 -> 7 for the forecast;
+      -- the 30 queued grow by 3.3 replicas' worth a second for the 120-s cold start, and what is
+      -- left then is drained in 60 s on top (with no runaway bound: it has a spec of its own).
+      local p, state = params{ up_delay = 0, runaway = 0 }, {}
       local busy = { signals = { input_tokens_mean = 1155, output_tokens_mean = 211,
         request_rate = 1.4 * PER, running = 400, waiting = 30, kv_usage = 0.5 } }
       local d = slo.decide(view_at(0, 4.7 * PER, busy), p, state)
-      assert.are.equal(7, d["llm/a"].replicas)
+      local left = 30 + (4.7 - 1.4) * PER * 120
+      local extra = math.ceil(left / (60 * 0.7 * PER) - 1e-9)
+      assert.are.equal(7 + extra, d["llm/a"].replicas)
+      assert.matches(string.format("backlog drain 30 queued, %.0f left in 120 s, cleared in 60 s "
+        .. "→ %%+%d", left, extra), d["llm/a"].reason)
       assert.matches(string.format(
         "%.2f req/s per replica %%(llama%%-3.1%%-8b/h100, saturation%%-bound%%) → 7", 0.7 * PER),
         d["llm/a"].reason)
@@ -114,5 +120,9 @@ describe("sluice.slo", function()
     assert.matches("profiles%[1%]%.profile: unknown profile 'x'",
       slo.validate(params{ profiles = { { profile = "x" } } }))
     assert.matches("trend_window", slo.validate(params{ trend_window = 5 }))
+    assert.matches("runaway", slo.validate(params{ runaway = -1 }))
+    assert.matches("drain", slo.validate(params{ drain = 0 }))
+    assert.matches("help_load", slo.validate(params{ help_load = 2 }))
+    assert.matches("upper", slo.validate(params{ upper = "yes" }))
   end)
 end)
