@@ -195,33 +195,22 @@ static long pick(int select_min, long a, long b) {
   return select_min ? (a < b ? a : b) : (a > b ? a : b);
 }
 
-static long up_limit(const sl_hpa_state_t *st, const sl_hpa_rules_t *r, double now, long cur) {
+// How far the policies let the count go from `cur` this period, up or down. Max takes the
+// largest change (the highest count up, the lowest down), Min the smallest.
+static long rate_limit(const sl_hpa_state_t *st, const sl_hpa_rules_t *r, double now, long cur,
+                       int up) {
   if (r->select == SL_HPA_SELECT_DISABLED) return cur;
-  int use_min = r->select == SL_HPA_SELECT_MIN;
-  long result = use_min ? LONG_MAX : LONG_MIN;
+  int highest = (r->select == SL_HPA_SELECT_MIN) != up;
+  long result = highest ? LONG_MIN : LONG_MAX;
   for (size_t i = 0; i < r->npolicies; i++) {
     const sl_hpa_policy_t *p = &r->policies[i];
     long start = cur - change_in(st->ups, st->nups, now, p->period_s) +
                  change_in(st->downs, st->ndowns, now, p->period_s);
-    long proposed = p->type == SL_HPA_PODS
-                        ? start + p->value
-                        : (long)ceil((double)start * (1 + (double)p->value / 100));
-    result = pick(use_min, result, proposed);
-  }
-  return result;
-}
-
-static long down_limit(const sl_hpa_state_t *st, const sl_hpa_rules_t *r, double now, long cur) {
-  if (r->select == SL_HPA_SELECT_DISABLED) return cur;
-  int use_max = r->select == SL_HPA_SELECT_MIN; // the smallest change keeps the most replicas
-  long result = use_max ? LONG_MIN : LONG_MAX;
-  for (size_t i = 0; i < r->npolicies; i++) {
-    const sl_hpa_policy_t *p = &r->policies[i];
-    long start = cur - change_in(st->ups, st->nups, now, p->period_s) +
-                 change_in(st->downs, st->ndowns, now, p->period_s);
-    long proposed = p->type == SL_HPA_PODS ? start - p->value
-                                           : (long)((double)start * (1 - (double)p->value / 100));
-    result = pick(!use_max, result, proposed);
+    double pct = (double)p->value / 100;
+    long proposed = p->type == SL_HPA_PODS ? (up ? start + p->value : start - p->value)
+                    : up ? (long)ceil((double)start * (1 + pct)) // rounded up, so it moves
+                         : (long)((double)start * (1 - pct));    // truncated, as Go's int32()
+    result = pick(!highest, result, proposed);
   }
   return result;
 }
@@ -268,7 +257,8 @@ static long limit(const sl_hpa_state_t *st, const sl_hpa_spec_t *sp, double now,
   why->limited_reason = "DesiredWithinRange";
   why->limited_message = "the desired count is within the acceptable range";
   if (want > cur) {
-    long cap = sp->has_behavior ? up_limit(st, &sp->up, now, cur) : (cur * 2 > 4 ? cur * 2 : 4);
+    long cap =
+        sp->has_behavior ? rate_limit(st, &sp->up, now, cur, 1) : (cur * 2 > 4 ? cur * 2 : 4);
     if (cap < cur) cap = cur; // until earlier scale-ups leave the periods
     long allowed = sp->max;
     if (allowed > cap) {
@@ -282,7 +272,7 @@ static long limit(const sl_hpa_state_t *st, const sl_hpa_spec_t *sp, double now,
     }
     if (want > allowed) return allowed;
   } else if (want < cur) {
-    long floor_ = sp->has_behavior ? down_limit(st, &sp->down, now, cur) : 0;
+    long floor_ = sp->has_behavior ? rate_limit(st, &sp->down, now, cur, 0) : 0;
     if (floor_ > cur) floor_ = cur;
     long allowed = sp->min;
     if (allowed < floor_) {
