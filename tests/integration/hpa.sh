@@ -9,8 +9,6 @@ set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (make deps installs it): skipped"; exit 0; }
 . "$(dirname "$0")/lib/emu.bash"
-prom_pid=
-stop_prometheus() { [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null; prom_pid=; }
 on_cleanup=stop_prometheus
 
 # Usage errors first.
@@ -66,12 +64,6 @@ scrape_configs:
   - job_name: sluice
     static_configs: [{targets: ['127.0.0.1:$sport'], labels: {namespace: sluice-system}}]
 YAML
-start_prometheus() {
-  prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" >>"$d/prometheus.log" 2>&1 &
-  prom_pid=$!
-  wait_for "Prometheus ready" curl -fsS "http://127.0.0.1:$prom_port/-/ready"
-}
 start_prometheus
 
 # WVA's README HPA, with its windows shortened for a test.

@@ -8,8 +8,6 @@ set -u
 command -v kubectl >/dev/null || { echo "kubectl not installed: skipped"; exit 0; }
 command -v prometheus >/dev/null || { echo "prometheus not installed (make deps installs it): skipped"; exit 0; }
 . "$(dirname "$0")/lib/emu.bash"
-prom_pid= # restarted by the test: stopped apart from the others
-stop_prometheus() { [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null; prom_pid=; }
 on_cleanup=stop_prometheus
 start_emulator --start-delay 0.2
 replicas() { kubectl get deploy llama -n llm -o jsonpath='{.spec.replicas}'; }
@@ -82,12 +80,6 @@ scrape_configs:
   - job_name: vllm
     static_configs: [{targets: ['127.0.0.1:$page_port'], labels: {namespace: llm, pod: $pod}}]
 YAML
-start_prometheus() {
-  prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" >>"$d/prometheus.log" 2>&1 &
-  prom_pid=$!
-  wait_for "Prometheus ready" curl -fsS "http://127.0.0.1:$prom_port/-/ready"
-}
 start_prometheus
 wait_for "llama at 3 from running 23 through PromQL" at 3
 grep -q "prometheus: answering again" "$d/run.log" || fail "the recovery was not said"

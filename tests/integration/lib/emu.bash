@@ -58,3 +58,14 @@ YAML
 
 # metrics_port LOG: the port `sluice run --metrics-bind-address ...:0` says it serves on.
 metrics_port() { sed -n 's/.*serving \/metrics.* on port \([0-9]*\).*/\1/p' "$1" | head -1; }
+
+# A real Prometheus, restartable: start_prometheus serves $d/prometheus.yml on $prom_port with
+# its data in $d/tsdb; stop_prometheus stops it by PID (also run on exit: set on_cleanup to it).
+prom_pid=
+stop_prometheus() { [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null; prom_pid=; }
+start_prometheus() {
+  prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/tsdb" \
+    --web.listen-address="127.0.0.1:$prom_port" >>"$d/prometheus.log" 2>&1 &
+  prom_pid=$!
+  wait_for "Prometheus ready" curl -fsS "http://127.0.0.1:$prom_port/-/ready"
+}
